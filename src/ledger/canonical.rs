@@ -1,0 +1,312 @@
+//! Strict JSON input and RFC 8785 canonical bytes.
+//!
+//! A payload is accepted only if it means exactly one thing: valid UTF-8, a
+//! JSON object, no duplicate keys, and every number a whole number that an
+//! IEEE-754 double holds exactly (|n| <= 2^53-1). Anything else is refused
+//! with an error naming the place, never rounded or silently de-duplicated,
+//! because the canonical bytes are what the hash chain commits to.
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+use std::fmt;
+
+/// Largest integer that every JSON implementation reads back exactly.
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// Largest accepted payload, in bytes of input.
+pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
+
+/// Why a payload was refused. Each message says what is wrong and where.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PayloadError {
+    #[error("payload is not valid UTF-8 (first bad byte at offset {offset})")]
+    NotUtf8 { offset: usize },
+    #[error("payload is {size} bytes; the limit is {MAX_PAYLOAD_BYTES} bytes")]
+    TooLarge { size: usize },
+    #[error("payload is not valid JSON: {message}")]
+    Syntax { message: String },
+    #[error("payload must be a JSON object ({{...}}), not {found}")]
+    NotObject { found: &'static str },
+    #[error(
+        "payload number at {pointer} ({text}) is not a whole number; only whole numbers between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER} are stored exactly, so send others as strings"
+    )]
+    NotWholeNumber { pointer: String, text: String },
+    #[error(
+        "payload number at {pointer} ({text}) is outside -{MAX_SAFE_INTEGER}..={MAX_SAFE_INTEGER} and cannot be stored exactly; send it as a string"
+    )]
+    OutOfRange { pointer: String, text: String },
+}
+
+/// The canonical (RFC 8785) bytes of a JSON object that passed the strict
+/// checks. The only ways to get one are [`CanonicalPayload::parse`] and
+/// [`CanonicalPayload::from_canonical`], so holding one means it is valid.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CanonicalPayload(Vec<u8>);
+
+impl fmt::Debug for CanonicalPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CanonicalPayload({})", String::from_utf8_lossy(&self.0))
+    }
+}
+
+impl CanonicalPayload {
+    /// Parses untrusted input strictly and canonicalises it.
+    pub fn parse(input: &[u8]) -> Result<Self, PayloadError> {
+        let value = parse_strict(input)?;
+        Self::from_value(&value)
+    }
+
+    /// Canonicalises an already-parsed value, applying the same checks.
+    pub fn from_value(value: &Value) -> Result<Self, PayloadError> {
+        if !value.is_object() {
+            return Err(PayloadError::NotObject {
+                found: kind(value),
+            });
+        }
+        check_numbers(value, &mut String::new())?;
+        Ok(CanonicalPayload(canonical_bytes(value)))
+    }
+
+    /// Accepts stored bytes only if they are already exactly canonical.
+    pub fn from_canonical(bytes: Vec<u8>) -> Result<Self, PayloadError> {
+        let parsed = Self::parse(&bytes)?;
+        if parsed.0 != bytes {
+            return Err(PayloadError::Syntax {
+                message: "bytes are valid JSON but not in canonical (RFC 8785) form".into(),
+            });
+        }
+        Ok(parsed)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+
+    /// The payload as a JSON value (for display and export).
+    pub fn to_value(&self) -> Value {
+        serde_json::from_slice(&self.0).expect("canonical payload is valid JSON")
+    }
+}
+
+/// RFC 8785 bytes of any JSON value. Numbers are assumed already checked.
+pub fn canonical_bytes<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    serde_json_canonicalizer::to_vec(value).expect("serialising to memory cannot fail")
+}
+
+/// Parses JSON text strictly: UTF-8, no duplicate keys, no trailing data.
+pub fn parse_strict(input: &[u8]) -> Result<Value, PayloadError> {
+    if input.len() > MAX_PAYLOAD_BYTES {
+        return Err(PayloadError::TooLarge { size: input.len() });
+    }
+    parse_strict_line(input)
+}
+
+/// [`parse_strict`] without the payload size limit (for bundle lines, which
+/// hold a payload and more).
+pub fn parse_strict_line(input: &[u8]) -> Result<Value, PayloadError> {
+    let text = std::str::from_utf8(input).map_err(|e| PayloadError::NotUtf8 {
+        offset: e.valid_up_to(),
+    })?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = de::Deserialize::deserialize(&mut de)
+        .map(|StrictValue(v)| v)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| PayloadError::Syntax {
+            message: e.to_string(),
+        })?;
+    Ok(value)
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn check_numbers(value: &Value, pointer: &mut String) -> Result<(), PayloadError> {
+    match value {
+        Value::Number(n) => check_number(n, pointer),
+        Value::Array(items) => items.iter().enumerate().try_for_each(|(i, item)| {
+            with_segment(pointer, &i.to_string(), |p| check_numbers(item, p))
+        }),
+        Value::Object(map) => map.iter().try_for_each(|(key, item)| {
+            let escaped = key.replace('~', "~0").replace('/', "~1");
+            with_segment(pointer, &escaped, |p| check_numbers(item, p))
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn with_segment<T>(pointer: &mut String, segment: &str, f: impl FnOnce(&mut String) -> T) -> T {
+    let len = pointer.len();
+    pointer.push('/');
+    pointer.push_str(segment);
+    let out = f(pointer);
+    pointer.truncate(len);
+    out
+}
+
+fn check_number(n: &Number, pointer: &str) -> Result<(), PayloadError> {
+    let place = || {
+        if pointer.is_empty() {
+            "/".to_string()
+        } else {
+            pointer.to_string()
+        }
+    };
+    if let Some(u) = n.as_u64() {
+        if u > MAX_SAFE_INTEGER {
+            return Err(PayloadError::OutOfRange {
+                pointer: place(),
+                text: u.to_string(),
+            });
+        }
+        return Ok(());
+    }
+    if let Some(i) = n.as_i64() {
+        if i.unsigned_abs() > MAX_SAFE_INTEGER {
+            return Err(PayloadError::OutOfRange {
+                pointer: place(),
+                text: i.to_string(),
+            });
+        }
+        return Ok(());
+    }
+    // A float: either it has a fraction or exponent, or it overflowed u64/i64.
+    let f = n.as_f64().unwrap_or(f64::NAN);
+    if f.is_finite() && f.fract() == 0.0 && f.abs() > MAX_SAFE_INTEGER as f64 {
+        Err(PayloadError::OutOfRange {
+            pointer: place(),
+            text: n.to_string(),
+        })
+    } else {
+        Err(PayloadError::NotWholeNumber {
+            pointer: place(),
+            text: n.to_string(),
+        })
+    }
+}
+
+/// A JSON value whose objects are refused if they repeat a key.
+struct StrictValue(Value);
+
+impl<'de> de::Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("number is not finite"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(de::Error::custom(format_args!("duplicate key {key:?}")));
+            }
+            let StrictValue(v) = map.next_value()?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One input, and either its canonical form or the start of its error.
+    fn check(input: &str, expect: &str) {
+        let got = match CanonicalPayload::parse(input.as_bytes()) {
+            Ok(p) => String::from_utf8(p.into_bytes()).unwrap(),
+            Err(e) => format!("error: {e}"),
+        };
+        assert!(
+            got.starts_with(expect),
+            "input {input:?}\n   got {got:?}\nexpect {expect:?}"
+        );
+    }
+
+    #[test]
+    fn accepts_and_canonicalises() {
+        check(r#"{"b":1,"a":2}"#, r#"{"a":2,"b":1}"#);
+        check(r#"{ "a" : [ 1 , true , null ] }"#, r#"{"a":[1,true,null]}"#);
+        check(r#"{"n":9007199254740991}"#, r#"{"n":9007199254740991}"#);
+        check(r#"{"n":-9007199254740991}"#, r#"{"n":-9007199254740991}"#);
+        check(r#"{"s":"\u00e9\n"}"#, "{\"s\":\"\u{e9}\\n\"}");
+        check(r#"{}"#, "{}");
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_store_exactly() {
+        check(r#"{"n":9007199254740992}"#, "error: payload number at /n (9007199254740992) is outside");
+        check(r#"{"n":-9007199254740992}"#, "error: payload number at /n (-9007199254740992) is outside");
+        check(r#"{"a":[0,{"x/y":1.5}]}"#, "error: payload number at /a/1/x~1y (1.5) is not a whole number");
+        check(r#"{"n":1e3}"#, "error: payload number at /n (1000.0) is not a whole number");
+        check(r#"{"n":123456789012345678901234567890}"#, "error: payload number at /n");
+        check(r#"{"a":1,"a":2}"#, "error: payload is not valid JSON: duplicate key \"a\"");
+        check(r#"[1,2]"#, "error: payload must be a JSON object ({...}), not an array");
+        check(r#""text""#, "error: payload must be a JSON object ({...}), not a string");
+        check(r#"{"n":"#, "error: payload is not valid JSON");
+        check(r#"{} {}"#, "error: payload is not valid JSON: trailing characters");
+        check(r#"{"s":"\ud800"}"#, "error: payload is not valid JSON");
+    }
+
+    #[test]
+    fn refuses_invalid_utf8_with_offset() {
+        let err = CanonicalPayload::parse(b"{\"a\":\"\xff\"}").unwrap_err();
+        assert_eq!(err, PayloadError::NotUtf8 { offset: 6 });
+    }
+
+    #[test]
+    fn from_canonical_refuses_non_canonical_bytes() {
+        assert!(CanonicalPayload::from_canonical(br#"{"a":1}"#.to_vec()).is_ok());
+        assert!(CanonicalPayload::from_canonical(br#"{"b":1,"a":2}"#.to_vec()).is_err());
+        assert!(CanonicalPayload::from_canonical(br#"{ "a":1}"#.to_vec()).is_err());
+    }
+}

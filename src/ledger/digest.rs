@@ -1,0 +1,110 @@
+//! 32-byte digests, salts, and the BLAKE3 chain with its domain separation.
+//!
+//! The chain hash and the payload commitment use BLAKE3; the Merkle tree
+//! (see `merkle`) uses SHA-256 as RFC 6962 requires. Each use of a hash has
+//! its own prefix so that no byte string means two things.
+
+use rand::RngCore;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// Prefix of the chain hash: `hash(record) = BLAKE3(RECORD_HASH_TAG || canonical record)`.
+pub const RECORD_HASH_TAG: &[u8] = b"jointly/record/v1\0";
+
+/// A 32-byte digest, written as 64 lowercase hex digits in records.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Digest(pub [u8; 32]);
+
+impl Digest {
+    pub const ZERO: Digest = Digest([0; 32]);
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    pub fn from_hex(text: &str) -> Result<Self, String> {
+        if text.len() != 64 || text.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(format!("{text:?} is not 64 lowercase hex digits"));
+        }
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(text, &mut out)
+            .map_err(|_| format!("{text:?} is not 64 lowercase hex digits"))?;
+        Ok(Digest(out))
+    }
+
+    pub fn to_base64(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(self.0)
+    }
+
+    pub fn from_base64(text: &str) -> Result<Self, String> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|e| format!("{text:?} is not base64: {e}"))?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| format!("{text:?} does not decode to 32 bytes"))?;
+        Ok(Digest(arr))
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_hex())
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_hex())
+    }
+}
+
+impl Serialize for Digest {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Digest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Digest::from_hex(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The random 32 bytes mixed into a payload commitment, so that a short or
+/// guessable payload cannot be found from its commitment once erased.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Salt(pub [u8; 32]);
+
+impl Salt {
+    pub fn random() -> Self {
+        let mut s = [0u8; 32];
+        rand::rng().fill_bytes(&mut s);
+        Salt(s)
+    }
+}
+
+impl fmt::Debug for Salt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Salt({})", hex::encode(self.0))
+    }
+}
+
+/// `BLAKE3(RECORD_HASH_TAG || canonical record)`: the chain hash.
+pub fn record_hash(canonical_record: &[u8]) -> Digest {
+    let mut h = blake3::Hasher::new();
+    h.update(RECORD_HASH_TAG);
+    h.update(canonical_record);
+    Digest(*h.finalize().as_bytes())
+}
+
+/// `BLAKE3(salt || canonical payload)`: what a record says of its payload.
+pub fn payload_commitment(salt: &Salt, canonical_payload: &[u8]) -> Digest {
+    let mut h = blake3::Hasher::new();
+    h.update(&salt.0);
+    h.update(canonical_payload);
+    Digest(*h.finalize().as_bytes())
+}

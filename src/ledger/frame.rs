@@ -1,0 +1,141 @@
+//! The byte layout of one entry in `records.log`, the append-only file that
+//! is the source of truth (indexes in sled are derived from it).
+//!
+//! ```text
+//! u32 LE record_len | u32 LE payload_len | u8 state | record | salt (32) | payload
+//! ```
+//! `state` is 0 when the payload is present and 1 when it was redacted; a
+//! redaction zeroes salt and payload in place, so offsets never move.
+
+use super::canonical::MAX_PAYLOAD_BYTES;
+use super::digest::Salt;
+use super::record::MAX_RECORD_BYTES;
+
+/// First bytes of `records.log`: name and format version.
+pub const LOG_MAGIC: &[u8; 16] = b"jointly-log-v1\0\n";
+/// Bytes before the record in each frame.
+pub const FRAME_HEADER_LEN: usize = 9;
+const STATE_PRESENT: u8 = 0;
+const STATE_REDACTED: u8 = 1;
+
+/// One log entry as stored: the canonical record, and its salt and
+/// canonical payload unless they were redacted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub record: Vec<u8>,
+    pub payload: Option<(Salt, Vec<u8>)>,
+}
+
+/// Why bytes in the log are not a frame.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FrameError {
+    #[error("the log ends in the middle of an entry ({have} of {need} bytes)")]
+    Truncated { have: usize, need: usize },
+    #[error("entry header is damaged: {0}")]
+    BadHeader(String),
+}
+
+impl Entry {
+    pub fn encoded_len(&self) -> usize {
+        FRAME_HEADER_LEN
+            + self.record.len()
+            + self.payload.as_ref().map_or(0, |(_, p)| 32 + p.len())
+    }
+
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(self.record.len() as u32).to_le_bytes());
+        match &self.payload {
+            Some((salt, payload)) => {
+                out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+                out.push(STATE_PRESENT);
+                out.extend_from_slice(&self.record);
+                out.extend_from_slice(&salt.0);
+                out.extend_from_slice(payload);
+            }
+            None => {
+                out.extend_from_slice(&0u32.to_le_bytes());
+                out.push(STATE_REDACTED);
+                out.extend_from_slice(&self.record);
+            }
+        }
+    }
+}
+
+/// Reads a frame header: the whole frame's length, validated.
+pub fn frame_len(header: &[u8; FRAME_HEADER_LEN]) -> Result<usize, FrameError> {
+    let record_len = u32::from_le_bytes(header[0..4].try_into().unwrap()) as usize;
+    let payload_len = u32::from_le_bytes(header[4..8].try_into().unwrap()) as usize;
+    let state = header[8];
+    if record_len == 0 || record_len > MAX_RECORD_BYTES {
+        return Err(FrameError::BadHeader(format!("record length {record_len}")));
+    }
+    if payload_len > MAX_PAYLOAD_BYTES {
+        return Err(FrameError::BadHeader(format!("payload length {payload_len}")));
+    }
+    match state {
+        STATE_PRESENT => Ok(FRAME_HEADER_LEN + record_len + 32 + payload_len),
+        STATE_REDACTED if payload_len == 0 => Ok(FRAME_HEADER_LEN + record_len),
+        _ => Err(FrameError::BadHeader(format!("state byte {state}"))),
+    }
+}
+
+/// Decodes one whole frame (as sized by [`frame_len`]).
+pub fn decode(frame: &[u8]) -> Result<Entry, FrameError> {
+    if frame.len() < FRAME_HEADER_LEN {
+        return Err(FrameError::Truncated {
+            have: frame.len(),
+            need: FRAME_HEADER_LEN,
+        });
+    }
+    let header: &[u8; FRAME_HEADER_LEN] = frame[..FRAME_HEADER_LEN].try_into().unwrap();
+    let need = frame_len(header)?;
+    if frame.len() != need {
+        return Err(FrameError::Truncated {
+            have: frame.len(),
+            need,
+        });
+    }
+    let record_len = u32::from_le_bytes(header[0..4].try_into().unwrap()) as usize;
+    let record_end = FRAME_HEADER_LEN + record_len;
+    let record = frame[FRAME_HEADER_LEN..record_end].to_vec();
+    let payload = if header[8] == STATE_PRESENT {
+        let salt = Salt(frame[record_end..record_end + 32].try_into().unwrap());
+        Some((salt, frame[record_end + 32..].to_vec()))
+    } else {
+        None
+    };
+    Ok(Entry { record, payload })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip() {
+        for payload in [Some((Salt([3; 32]), b"{\"a\":1}".to_vec())), None] {
+            let e = Entry {
+                record: b"{\"r\":1}".to_vec(),
+                payload,
+            };
+            let mut buf = Vec::new();
+            e.encode_into(&mut buf);
+            assert_eq!(buf.len(), e.encoded_len());
+            assert_eq!(frame_len(buf[..9].try_into().unwrap()).unwrap(), buf.len());
+            assert_eq!(decode(&buf).unwrap(), e);
+            assert!(decode(&buf[..buf.len() - 1]).is_err());
+        }
+    }
+
+    #[test]
+    fn damaged_headers_are_refused() {
+        let mut h = [0u8; 9];
+        assert!(frame_len(&h).is_err()); // zero-length record
+        h[0] = 5;
+        h[8] = 7;
+        assert!(frame_len(&h).is_err()); // unknown state
+        h[8] = 1;
+        h[4] = 1;
+        assert!(frame_len(&h).is_err()); // redacted but payload length set
+    }
+}

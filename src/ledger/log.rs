@@ -1,0 +1,220 @@
+//! `Ledger`: appending events and reading them back, over the store.
+//!
+//! Appending builds each record (sequence number, UUID v7, time, salt,
+//! commitment, previous hash) under the writer's lock, so a batch is always
+//! built against the head it will extend.
+
+use super::canonical::CanonicalPayload;
+use super::chain::ChainChecker;
+use super::digest::{self, Digest, Salt};
+use super::frame::Entry;
+use super::merkle::{self, NodeSource, TreeSize};
+use super::record::{Actor, EventType, Record, Seq, Timestamp};
+use super::store::{Head, OpenReport, Prepared, Store, StoreError};
+use std::path::Path;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// An event to append: the server supplies the actor, never the client.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub event_type: EventType,
+    pub actor: Actor,
+    pub payload: CanonicalPayload,
+}
+
+/// The answer to an append, once durable.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Appended {
+    pub seq: Seq,
+    pub id: Uuid,
+    pub hash: Digest,
+}
+
+/// A record read back, with its payload unless redacted.
+#[derive(Clone, Debug)]
+pub struct StoredEvent {
+    pub record: Record,
+    pub hash: Digest,
+    pub payload: Option<CanonicalPayload>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("record {seq}: {what}; run `jointly verify`")]
+    Corrupt { seq: Seq, what: String },
+    #[error(transparent)]
+    Proof(#[from] merkle::ProofError),
+}
+
+/// An open log.
+#[derive(Clone)]
+pub struct Ledger {
+    store: Arc<Store>,
+}
+
+impl Ledger {
+    pub fn open(dir: &Path) -> Result<(Ledger, OpenReport), LedgerError> {
+        let (store, report) = Store::open(dir)?;
+        Ok((Ledger { store }, report))
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn head(&self) -> Head {
+        self.store.head()
+    }
+
+    /// Appends events in order as one durable batch.
+    pub fn append_batch(&self, events: Vec<NewEvent>) -> Result<Vec<Appended>, LedgerError> {
+        let writer = self.store.writer();
+        let head = writer.head();
+        let mut checker = ChainChecker::resume(head.size, head.last_hash, writer.frontier().clone());
+        let mut at = writer.last_at();
+        let mut batch = Vec::with_capacity(events.len());
+        let mut answers = Vec::with_capacity(events.len());
+        for event in events {
+            // The server's clock, but never earlier than the record before.
+            let now = Timestamp::now();
+            let this_at = at.map_or(now, |last| last.max(now));
+            at = Some(this_at);
+            let salt = Salt::random();
+            let commitment = digest::payload_commitment(&salt, event.payload.as_bytes());
+            let record = Record::new(
+                checker.size(),
+                Uuid::now_v7(),
+                this_at,
+                event.actor,
+                event.event_type,
+                checker.last_hash(),
+                commitment,
+            );
+            let entry = Entry {
+                record: record.canonical_bytes(),
+                payload: Some((salt, event.payload.into_bytes())),
+            };
+            let checked = checker.check(&entry).map_err(|p| LedgerError::Corrupt {
+                seq: p.seq,
+                what: format!("a record built for appending does not check: {}", p.what),
+            })?;
+            answers.push(Appended {
+                seq: checked.record.seq(),
+                id: checked.record.id(),
+                hash: checked.hash,
+            });
+            batch.push(Prepared { entry, checked });
+        }
+        if batch.is_empty() {
+            return Ok(answers);
+        }
+        writer.commit(batch)?;
+        Ok(answers)
+    }
+
+    /// Appends entries that already hold their records (an import): each
+    /// must continue the log exactly.
+    pub fn append_entries(&self, entries: Vec<Entry>) -> Result<Head, LedgerError> {
+        let writer = self.store.writer();
+        let head = writer.head();
+        let mut checker = ChainChecker::resume(head.size, head.last_hash, writer.frontier().clone());
+        let mut batch = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let checked = checker.check(&entry).map_err(|p| LedgerError::Corrupt {
+                seq: p.seq,
+                what: p.what,
+            })?;
+            batch.push(Prepared { entry, checked });
+        }
+        Ok(writer.commit(batch)?)
+    }
+
+    /// Record `seq` and its payload. A payload that does not match the
+    /// record's commitment is an error, never served.
+    pub fn get(&self, seq: Seq) -> Result<Option<StoredEvent>, LedgerError> {
+        let Some(entry) = self.store.read(seq)? else {
+            return Ok(None);
+        };
+        decode_entry(seq, entry).map(Some)
+    }
+
+    pub fn get_by_id(&self, id: &Uuid) -> Result<Option<StoredEvent>, LedgerError> {
+        match self.store.seq_of(id)? {
+            Some(seq) => self.get(seq),
+            None => Ok(None),
+        }
+    }
+
+    /// Up to `limit` events from `from` on, in order.
+    pub fn range(&self, from: Seq, limit: usize) -> Result<Vec<StoredEvent>, LedgerError> {
+        let mut scan = self.store.scan(from)?;
+        let mut out = Vec::new();
+        while out.len() < limit {
+            match scan.next_entry() {
+                Ok(Some((seq, entry))) => out.push(decode_entry(seq, entry)?),
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(LedgerError::Corrupt {
+                        seq: e.seq(),
+                        what: e.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The Merkle root at any size up to the current one.
+    pub fn root_at(&self, size: u64) -> Result<Digest, LedgerError> {
+        self.check_size(size)?;
+        Ok(merkle::root(&*self.store, TreeSize(size))?)
+    }
+
+    pub fn inclusion_proof(&self, seq: Seq, size: u64) -> Result<Vec<Digest>, LedgerError> {
+        self.check_size(size)?;
+        Ok(merkle::inclusion_proof(&*self.store, merkle::LeafIndex(seq), TreeSize(size))??)
+    }
+
+    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Digest>, LedgerError> {
+        self.check_size(to)?;
+        Ok(merkle::consistency_proof(&*self.store, TreeSize(from), TreeSize(to))??)
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), LedgerError> {
+        let current = self.head().size;
+        if size > current {
+            return Err(merkle::ProofError::SizeOutOfRange { size, current }.into());
+        }
+        Ok(())
+    }
+
+    /// A stored perfect-subtree hash (for tests and tools).
+    pub fn node(&self, id: merkle::NodeId) -> Result<Digest, LedgerError> {
+        Ok(self.store.node(id)?)
+    }
+}
+
+fn decode_entry(seq: Seq, entry: Entry) -> Result<StoredEvent, LedgerError> {
+    let corrupt = |what: String| LedgerError::Corrupt { seq, what };
+    let record = Record::from_canonical(&entry.record).map_err(|e| corrupt(e.to_string()))?;
+    if record.seq() != seq {
+        return Err(corrupt(format!("holds sequence number {}", record.seq())));
+    }
+    let payload = match entry.payload {
+        Some((salt, bytes)) => {
+            if digest::payload_commitment(&salt, &bytes) != record.commitment() {
+                return Err(corrupt("the payload does not match the record's commitment".into()));
+            }
+            Some(CanonicalPayload::from_canonical(bytes).map_err(|e| corrupt(e.to_string()))?)
+        }
+        None => None,
+    };
+    Ok(StoredEvent {
+        hash: digest::record_hash(&entry.record),
+        record,
+        payload,
+    })
+}

@@ -1,0 +1,23 @@
+//! The generic tamper-evident log: records, canonical bytes, the BLAKE3
+//! chain, the RFC 6962 Merkle tree, storage, verification and bundles.
+//!
+//! It stores opaque JSON objects with a type name and knows nothing of
+//! co-production; it could be published as its own crate.
+
+pub mod bundle;
+pub mod canonical;
+pub mod chain;
+pub mod digest;
+pub mod frame;
+mod log;
+pub mod merkle;
+pub mod record;
+pub mod sequencer;
+pub mod store;
+pub mod verify;
+
+pub use canonical::{CanonicalPayload, PayloadError};
+pub use digest::Digest;
+pub use log::{Appended, Ledger, LedgerError, NewEvent, StoredEvent};
+pub use record::{Actor, EventType, Record, Seq, Timestamp};
+pub use store::{Head, OpenReport, StoreError};

@@ -1,0 +1,332 @@
+//! The record: what the chain and the Merkle tree commit to for each event.
+//!
+//! A record names its payload only by commitment, so a payload can be erased
+//! later and the record still verifies. Its canonical bytes (RFC 8785) are
+//! written by hand for speed and checked against the general canonicaliser
+//! in tests; decoding refuses any byte string that is not exactly canonical.
+
+use super::digest::{self, Digest};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The record format this code writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Largest canonical record accepted, in bytes.
+pub const MAX_RECORD_BYTES: usize = 16 * 1024;
+
+/// A sequence number: the record's 0-based position in the log.
+pub type Seq = u64;
+
+/// An event type name: `[a-z0-9._-]{1,64}`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventType(String);
+
+impl EventType {
+    pub fn new(name: &str) -> Result<Self, RecordError> {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b".-_".contains(&b));
+        if ok {
+            Ok(EventType(name.to_owned()))
+        } else {
+            Err(RecordError::BadType {
+                name: name.to_owned(),
+            })
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Who appended a record, as the server authenticated them: `[!-~]{1,128}`
+/// (printable ASCII without spaces), e.g. `operator:alice` or `token:t-4f1c`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Actor(String);
+
+impl Actor {
+    pub fn new(name: &str) -> Result<Self, RecordError> {
+        let ok = !name.is_empty() && name.len() <= 128 && name.bytes().all(|b| b.is_ascii_graphic());
+        if ok {
+            Ok(Actor(name.to_owned()))
+        } else {
+            Err(RecordError::BadActor {
+                name: name.to_owned(),
+            })
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A UTC time with microseconds, always written `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(OffsetDateTime);
+
+const TIME_FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Self::from_datetime(OffsetDateTime::now_utc())
+    }
+    fn from_datetime(t: OffsetDateTime) -> Self {
+        // Keep only what is written, so that a value round-trips exactly.
+        let micros = t.microsecond();
+        Timestamp(t.replace_nanosecond(micros * 1000).expect("micros fit"))
+    }
+    pub fn parse(text: &str) -> Result<Self, RecordError> {
+        let bad = || RecordError::BadTime {
+            text: text.to_owned(),
+        };
+        let t = time::PrimitiveDateTime::parse(text, TIME_FORMAT).map_err(|_| bad())?;
+        let ts = Timestamp(t.assume_utc());
+        if ts.to_string() != text {
+            return Err(bad());
+        }
+        Ok(ts)
+    }
+    pub fn unix_micros(&self) -> i128 {
+        self.0.unix_timestamp_nanos() / 1000
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0.format(TIME_FORMAT).map_err(|_| fmt::Error)?;
+        f.write_str(&s)
+    }
+}
+
+macro_rules! string_serde {
+    ($t:ty, $parse:expr, $show:expr) => {
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&$show(self))
+            }
+        }
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                $parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{:?}", $show(self))
+            }
+        }
+    };
+}
+
+string_serde!(EventType, EventType::new, |t: &EventType| t.0.clone());
+string_serde!(Actor, Actor::new, |a: &Actor| a.0.clone());
+string_serde!(Timestamp, Timestamp::parse, |t: &Timestamp| t.to_string());
+
+/// What is wrong with a record or one of its fields.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RecordError {
+    #[error("event type {name:?} is not 1 to 64 characters of a-z, 0-9, '.', '_' or '-'")]
+    BadType { name: String },
+    #[error("actor {name:?} is not 1 to 128 printable ASCII characters without spaces")]
+    BadActor { name: String },
+    #[error("time {text:?} is not a UTC time written YYYY-MM-DDTHH:MM:SS.ffffffZ")]
+    BadTime { text: String },
+    #[error("record is not a valid record: {0}")]
+    Malformed(String),
+    #[error("record is valid but its bytes are not canonical (RFC 8785)")]
+    NotCanonical,
+    #[error("record has format version {0}; this program reads version {FORMAT_VERSION}")]
+    UnknownVersion(u32),
+    #[error("record id {0} is not a UUID version 7")]
+    NotUuidV7(Uuid),
+    #[error("record is {0} bytes; the limit is {MAX_RECORD_BYTES}")]
+    TooLarge(usize),
+}
+
+/// One entry of the log. Fields are private: a record is made by the ledger
+/// when it appends, or decoded from canonical bytes, and never changed.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    v: u32,
+    seq: Seq,
+    id: Uuid,
+    at: Timestamp,
+    actor: Actor,
+    #[serde(rename = "type")]
+    event_type: EventType,
+    prev: Digest,
+    commitment: Digest,
+}
+
+impl Record {
+    pub(crate) fn new(
+        seq: Seq,
+        id: Uuid,
+        at: Timestamp,
+        actor: Actor,
+        event_type: EventType,
+        prev: Digest,
+        commitment: Digest,
+    ) -> Self {
+        Record {
+            v: FORMAT_VERSION,
+            seq,
+            id,
+            at,
+            actor,
+            event_type,
+            prev,
+            commitment,
+        }
+    }
+
+    pub fn seq(&self) -> Seq {
+        self.seq
+    }
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+    pub fn at(&self) -> Timestamp {
+        self.at
+    }
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+    pub fn event_type(&self) -> &EventType {
+        &self.event_type
+    }
+    pub fn prev(&self) -> Digest {
+        self.prev
+    }
+    pub fn commitment(&self) -> Digest {
+        self.commitment
+    }
+
+    /// The RFC 8785 bytes of this record. Keys are in the canonical order
+    /// (actor, at, commitment, id, prev, seq, type, v); every value but the
+    /// actor needs no escaping, and serde_json escapes strings as RFC 8785 does.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(320);
+        out.extend_from_slice(b"{\"actor\":");
+        serde_json::to_writer(&mut out, self.actor.as_str()).expect("write to Vec");
+        out.extend_from_slice(b",\"at\":\"");
+        out.extend_from_slice(self.at.to_string().as_bytes());
+        out.extend_from_slice(b"\",\"commitment\":\"");
+        out.extend_from_slice(self.commitment.to_hex().as_bytes());
+        out.extend_from_slice(b"\",\"id\":\"");
+        out.extend_from_slice(self.id.hyphenated().to_string().as_bytes());
+        out.extend_from_slice(b"\",\"prev\":\"");
+        out.extend_from_slice(self.prev.to_hex().as_bytes());
+        out.extend_from_slice(b"\",\"seq\":");
+        out.extend_from_slice(self.seq.to_string().as_bytes());
+        out.extend_from_slice(b",\"type\":");
+        serde_json::to_writer(&mut out, self.event_type.as_str()).expect("write to Vec");
+        out.extend_from_slice(b",\"v\":");
+        out.extend_from_slice(self.v.to_string().as_bytes());
+        out.push(b'}');
+        out
+    }
+
+    /// Decodes stored bytes, refusing anything but exactly canonical bytes
+    /// of a well-formed record of this format version.
+    pub fn from_canonical(bytes: &[u8]) -> Result<Self, RecordError> {
+        if bytes.len() > MAX_RECORD_BYTES {
+            return Err(RecordError::TooLarge(bytes.len()));
+        }
+        let record: Record =
+            serde_json::from_slice(bytes).map_err(|e| RecordError::Malformed(e.to_string()))?;
+        if record.v != FORMAT_VERSION {
+            return Err(RecordError::UnknownVersion(record.v));
+        }
+        if record.id.get_version_num() != 7 {
+            return Err(RecordError::NotUuidV7(record.id));
+        }
+        if record.canonical_bytes() != bytes {
+            return Err(RecordError::NotCanonical);
+        }
+        Ok(record)
+    }
+
+    /// The chain hash of this record.
+    pub fn hash(&self) -> Digest {
+        digest::record_hash(&self.canonical_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::canonical::canonical_bytes;
+
+    fn sample(actor: &str) -> Record {
+        Record::new(
+            41,
+            Uuid::now_v7(),
+            Timestamp::now(),
+            Actor::new(actor).unwrap(),
+            EventType::new("x.test-event_1").unwrap(),
+            Digest([7; 32]),
+            Digest([9; 32]),
+        )
+    }
+
+    #[test]
+    fn hand_written_bytes_match_the_general_canonicaliser() {
+        for actor in ["operator:alice", "a\\b\"c", "~!@#$%^&*()_+{}|:<>?"] {
+            let r = sample(actor);
+            assert_eq!(
+                String::from_utf8(r.canonical_bytes()).unwrap(),
+                String::from_utf8(canonical_bytes(&r)).unwrap()
+            );
+            assert_eq!(Record::from_canonical(&r.canonical_bytes()).unwrap(), r);
+        }
+    }
+
+    #[test]
+    fn decoding_refuses_non_canonical_and_unknown() {
+        let r = sample("operator:alice");
+        let text = String::from_utf8(r.canonical_bytes()).unwrap();
+        let spaced = text.replacen(",", ", ", 1);
+        assert_eq!(Record::from_canonical(spaced.as_bytes()), Err(RecordError::NotCanonical));
+        let extra = text.replacen("{", "{\"zz\":1,", 1);
+        assert!(matches!(Record::from_canonical(extra.as_bytes()), Err(RecordError::Malformed(_))));
+        let v2 = text.replace("\"v\":1", "\"v\":2");
+        assert_eq!(Record::from_canonical(v2.as_bytes()), Err(RecordError::UnknownVersion(2)));
+    }
+
+    fn check_type(name: &str, ok: bool) {
+        assert_eq!(EventType::new(name).is_ok(), ok, "{name:?}");
+    }
+
+    #[test]
+    fn event_type_names() {
+        check_type("decision.made", true);
+        check_type("x.test.event", true);
+        check_type("a-b_c.9", true);
+        check_type(&"a".repeat(64), true);
+        check_type(&"a".repeat(65), false);
+        check_type("", false);
+        check_type("Bad Type!", false);
+        check_type("Decision.made", false);
+        check_type("é", false);
+    }
+
+    #[test]
+    fn timestamps_round_trip_and_refuse_other_forms() {
+        let t = Timestamp::now();
+        assert_eq!(Timestamp::parse(&t.to_string()).unwrap(), t);
+        assert!(Timestamp::parse("2026-11-23T00:40:00.123456Z").is_ok());
+        for bad in ["2026-11-23T00:40:00Z", "2026-11-23T00:40:00.123456+00:00", "2026-13-23T00:40:00.123456Z"] {
+            assert!(Timestamp::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,684 @@
+//! Storage on disk: `records.log` (the append-only source of truth) and a
+//! sled database of indexes derived from it. The only module that touches
+//! sled, and the only one that writes files in the data directory.
+//!
+//! Layout of a data directory:
+//! - `records.log`: [`LOG_MAGIC`], then one frame per record (see `frame`).
+//!   Appended with `pwrite` and made durable with `fdatasync` before any
+//!   append is acknowledged.
+//! - `index/`: sled 0.34.7, one tree `index` with keys by prefix:
+//!   `h` the acknowledged head; `o`+seq (u64 BE) the frame offset (u64 LE);
+//!   `i`+uuid (16 bytes) the seq (u64 BE); `n`+level (u8)+index (u64 BE) a
+//!   perfect Merkle subtree hash (32 bytes). Each batch is one atomic sled
+//!   batch, flushed before the append is acknowledged.
+//!
+//! sled's `flush` does not empty the disk's write cache (sled issue 1452),
+//! so the log file, which we fsync ourselves, is what makes a write durable;
+//! the index is rebuilt from the log for whatever it lost. The head kept in
+//! the index is a second witness: a log shorter than it is refused.
+
+use super::chain::{ChainChecker, ChainProblem, Checked};
+use super::digest::Digest;
+use super::frame::{self, Entry, FRAME_HEADER_LEN, FrameError, LOG_MAGIC};
+use super::merkle::{CompactRange, NodeId, NodeSource, TreeSize};
+use super::record::{Record, Seq, Timestamp};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Read};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use uuid::Uuid;
+
+const LOG_FILE: &str = "records.log";
+const INDEX_DIR: &str = "index";
+const HEAD_KEY: &[u8] = b"h";
+
+/// What can go wrong with the store. Messages say what to do where they can.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the index database failed: {0}")]
+    Index(String),
+    #[error(
+        "the data directory {dir} is in use by another jointly process (or its lock is stale); stop that process first"
+    )]
+    Locked { dir: PathBuf },
+    #[error(
+        "records were lost: {acknowledged} records were acknowledged but {log} hold only {held}; restore the data directory from a backup or an export"
+    )]
+    Lost {
+        acknowledged: u64,
+        held: u64,
+        log: PathBuf,
+    },
+    #[error(
+        "the store is damaged at record {seq}: {what}; restore the data directory from a backup or an export"
+    )]
+    Damaged { seq: Seq, what: String },
+    #[error("{0} is not a jointly record log (its first bytes are wrong)")]
+    NotALog(PathBuf),
+    #[error(
+        "the store refused further writes after a failed disk flush; restart jointly so it can re-check the log"
+    )]
+    Poisoned,
+    #[error("batch does not continue the log: {0}")]
+    NotContinuous(String),
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> StoreError {
+    let context = context.into();
+    move |source| StoreError::Io { context, source }
+}
+
+fn index_err(e: sled::Error) -> StoreError {
+    StoreError::Index(e.to_string())
+}
+
+/// The log's acknowledged end: what has been made durable and answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// Number of records (the next sequence number).
+    pub size: u64,
+    /// Byte offset just past the last frame in `records.log`.
+    pub end: u64,
+    /// Chain hash of the last record (zero for the empty log).
+    pub last_hash: Digest,
+    /// Merkle root of the whole log.
+    pub root: Digest,
+}
+
+impl Head {
+    fn empty() -> Self {
+        Head {
+            size: 0,
+            end: LOG_MAGIC.len() as u64,
+            last_hash: Digest::ZERO,
+            root: super::merkle::empty_root(),
+        }
+    }
+    fn encode(&self) -> [u8; 80] {
+        let mut b = [0u8; 80];
+        b[0..8].copy_from_slice(&self.size.to_le_bytes());
+        b[8..16].copy_from_slice(&self.end.to_le_bytes());
+        b[16..48].copy_from_slice(&self.last_hash.0);
+        b[48..80].copy_from_slice(&self.root.0);
+        b
+    }
+    fn decode(b: &[u8]) -> Result<Self, StoreError> {
+        if b.len() != 80 {
+            return Err(StoreError::Index(format!("head entry has {} bytes, not 80", b.len())));
+        }
+        Ok(Head {
+            size: u64::from_le_bytes(b[0..8].try_into().unwrap()),
+            end: u64::from_le_bytes(b[8..16].try_into().unwrap()),
+            last_hash: Digest(b[16..48].try_into().unwrap()),
+            root: Digest(b[48..80].try_into().unwrap()),
+        })
+    }
+}
+
+/// What opening the store found and repaired.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Records found in the log beyond the index and indexed again.
+    pub reindexed: u64,
+    /// A torn, never-acknowledged tail moved aside: (file, bytes).
+    pub torn_tail: Option<(PathBuf, u64)>,
+}
+
+/// A record ready to be written: its entry and what was computed from it.
+pub struct Prepared {
+    pub entry: Entry,
+    pub checked: Checked,
+}
+
+struct Writer {
+    log: File,
+    head: Head,
+    frontier: CompactRange,
+    last_at: Option<Timestamp>,
+    poisoned: bool,
+}
+
+/// The data directory, open. Cheap to share behind an `Arc`; reads never
+/// take the writer's lock.
+pub struct Store {
+    dir: PathBuf,
+    db: sled::Db,
+    index: sled::Tree,
+    reader: File,
+    writer: Mutex<Writer>,
+    head: RwLock<Head>,
+}
+
+fn offset_key(seq: Seq) -> [u8; 9] {
+    let mut k = [b'o'; 9];
+    k[1..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn id_key(id: &Uuid) -> [u8; 17] {
+    let mut k = [b'i'; 17];
+    k[1..].copy_from_slice(id.as_bytes());
+    k
+}
+
+fn node_key(id: NodeId) -> [u8; 10] {
+    let mut k = [b'n'; 10];
+    k[1] = id.level;
+    k[2..].copy_from_slice(&id.index.to_be_bytes());
+    k
+}
+
+impl Store {
+    /// Opens (creating if needed) the data directory, checks the stored head
+    /// against the log, and indexes any durable records the index missed.
+    pub fn open(dir: &Path) -> Result<(Arc<Store>, OpenReport), StoreError> {
+        fs::create_dir_all(dir).map_err(io_err(format!("cannot create {}", dir.display())))?;
+        let log_path = dir.join(LOG_FILE);
+        let mut log = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&log_path)
+            .map_err(io_err(format!("cannot open {}", log_path.display())))?;
+        let db = sled::Config::new()
+            .path(dir.join(INDEX_DIR))
+            .cache_capacity(64 << 20)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(ref io) if io.kind() == io::ErrorKind::WouldBlock => {
+                    StoreError::Locked {
+                        dir: dir.to_path_buf(),
+                    }
+                }
+                sled::Error::Io(ref io) if io.to_string().contains("lock") => StoreError::Locked {
+                    dir: dir.to_path_buf(),
+                },
+                other => index_err(other),
+            })?;
+        let index = db.open_tree("index").map_err(index_err)?;
+        let log_len = ensure_magic(&mut log, &log_path)?;
+        let reader = log
+            .try_clone()
+            .map_err(io_err(format!("cannot open {}", log_path.display())))?;
+
+        let head = match index.get(HEAD_KEY).map_err(index_err)? {
+            Some(bytes) => Head::decode(&bytes)?,
+            None => Head::empty(),
+        };
+        if log_len < head.end {
+            let held = count_frames(&reader, log_len).unwrap_or(0);
+            return Err(StoreError::Lost {
+                acknowledged: head.size,
+                held,
+                log: log_path,
+            });
+        }
+        let store = Store {
+            dir: dir.to_path_buf(),
+            db,
+            index,
+            reader,
+            writer: Mutex::new(Writer {
+                log,
+                head,
+                frontier: CompactRange::default(),
+                last_at: None,
+                poisoned: false,
+            }),
+            head: RwLock::new(head),
+        };
+        store.check_head(&head)?;
+        let report = store.recover_tail(log_len)?;
+        Ok((Arc::new(store), report))
+    }
+
+    /// The quick check at open: the last indexed record is where the head
+    /// says, hashes to the head's hash, and the stored tree has its root.
+    fn check_head(&self, head: &Head) -> Result<(), StoreError> {
+        let frontier = CompactRange::load(self, TreeSize(head.size))?;
+        if frontier.root() != head.root {
+            return Err(StoreError::Damaged {
+                seq: head.size.saturating_sub(1),
+                what: "the stored Merkle tree does not match the stored head".into(),
+            });
+        }
+        let mut last_at = None;
+        if head.size > 0 {
+            let seq = head.size - 1;
+            let (offset, entry) = self.read_entry_at_seq(seq)?.ok_or(StoreError::Damaged {
+                seq,
+                what: "the index has no entry for the last record".into(),
+            })?;
+            let damaged = |what: &str| StoreError::Damaged {
+                seq,
+                what: what.into(),
+            };
+            let record = Record::from_canonical(&entry.record)
+                .map_err(|e| damaged(&format!("the last record cannot be read: {e}")))?;
+            if record.seq() != seq {
+                return Err(damaged("the last record has another sequence number"));
+            }
+            if record.hash() != head.last_hash {
+                return Err(damaged("the last record does not hash to the stored head"));
+            }
+            if offset + entry.encoded_len() as u64 != head.end {
+                return Err(damaged("the last record does not end where the head says"));
+            }
+            last_at = Some(record.at());
+        }
+        let mut w = self.writer.lock().expect("writer lock");
+        w.frontier = frontier;
+        w.last_at = last_at;
+        Ok(())
+    }
+
+    /// Indexes durable frames past the indexed head; moves a torn final
+    /// frame (one that was never acknowledged) aside instead of serving it.
+    fn recover_tail(&self, log_len: u64) -> Result<OpenReport, StoreError> {
+        let mut report = OpenReport::default();
+        let head = self.head();
+        if log_len == head.end {
+            return Ok(report);
+        }
+        let mut w = self.writer.lock().expect("writer lock");
+        let mut checker = ChainChecker::resume(head.size, head.last_hash, w.frontier.clone());
+        let mut scan = self.scan_from(head.end, log_len)?;
+        let mut batch = Vec::new();
+        let mut bad_at = None;
+        loop {
+            match scan.next_entry() {
+                Ok(None) => break,
+                Ok(Some((_, entry))) => match checker.check(&entry) {
+                    Ok(checked) => batch.push(Prepared { entry, checked }),
+                    Err(_) => {
+                        bad_at = Some(scan.last_offset);
+                        break;
+                    }
+                },
+                Err(_) => {
+                    bad_at = Some(scan.last_offset);
+                    break;
+                }
+            }
+        }
+        if let Some(at) = bad_at {
+            let torn = self.dir.join(format!("torn-tail-at-{at}.bin"));
+            let mut bytes = vec![0u8; (log_len - at) as usize];
+            self.reader
+                .read_exact_at(&mut bytes, at)
+                .map_err(io_err("cannot read the log's tail"))?;
+            fs::write(&torn, &bytes).map_err(io_err(format!("cannot write {}", torn.display())))?;
+            w.log
+                .set_len(at)
+                .map_err(io_err("cannot truncate the torn tail of the log"))?;
+            w.log.sync_all().map_err(io_err("cannot sync the log"))?;
+            report.torn_tail = Some((torn, bytes.len() as u64));
+        }
+        report.reindexed = batch.len() as u64;
+        if !batch.is_empty() {
+            // These frames are already in the log: index them without writing.
+            self.commit_locked(&mut w, batch, false)?;
+        }
+        Ok(report)
+    }
+
+    /// The acknowledged head.
+    pub fn head(&self) -> Head {
+        *self.head.read().expect("head lock")
+    }
+
+    /// Takes the single writer's lock for one batch.
+    pub fn writer(&self) -> WriterGuard<'_> {
+        WriterGuard {
+            store: self,
+            w: self.writer.lock().expect("writer lock"),
+        }
+    }
+
+    /// Writes a checked batch: log frames, fdatasync, index batch, index
+    /// flush; then publishes the new head. Nothing is visible before that.
+    fn commit_locked(
+        &self,
+        w: &mut Writer,
+        batch: Vec<Prepared>,
+        write_log: bool,
+    ) -> Result<Head, StoreError> {
+        if w.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        let start = w.head;
+        let mut frontier = w.frontier.clone();
+        let mut index = sled::Batch::default();
+        let mut buf = Vec::with_capacity(batch.iter().map(|p| p.entry.encoded_len()).sum());
+        let mut end = start.end;
+        let mut last_hash = start.last_hash;
+        let mut last_at = w.last_at;
+        for (i, p) in batch.iter().enumerate() {
+            let seq = start.size + i as u64;
+            if p.checked.record.seq() != seq || p.checked.record.prev() != last_hash {
+                return Err(StoreError::NotContinuous(format!(
+                    "record {} does not follow record {}",
+                    p.checked.record.seq(),
+                    seq.wrapping_sub(1)
+                )));
+            }
+            index.insert(&offset_key(seq), &end.to_le_bytes());
+            index.insert(&id_key(&p.checked.record.id()), &seq.to_be_bytes());
+            frontier.push(p.checked.leaf, |id, h| index.insert(&node_key(id), &h.0));
+            p.entry.encode_into(&mut buf);
+            end += p.entry.encoded_len() as u64;
+            last_hash = p.checked.hash;
+            last_at = Some(p.checked.record.at());
+        }
+        let head = Head {
+            size: start.size + batch.len() as u64,
+            end,
+            last_hash,
+            root: frontier.root(),
+        };
+        index.insert(HEAD_KEY, head.encode().as_slice());
+        if write_log {
+            if let Err(e) = w.log.write_all_at(&buf, start.end) {
+                // Leave no partial frame behind (a full disk, say); the next
+                // append can try again once there is room.
+                let _ = w.log.set_len(start.end);
+                return Err(io_err("cannot write to the record log")(e));
+            }
+            if let Err(e) = w.log.sync_data() {
+                // After a failed fsync the kernel's view of the file cannot be
+                // trusted; refuse writes until a restart re-checks the log.
+                w.poisoned = true;
+                return Err(io_err("cannot flush the record log to disk")(e));
+            }
+        }
+        let indexed = self
+            .index
+            .apply_batch(index)
+            .and_then(|()| self.db.flush().map(|_| ()));
+        if let Err(e) = indexed {
+            w.poisoned = true;
+            return Err(index_err(e));
+        }
+        w.head = head;
+        w.frontier = frontier;
+        w.last_at = last_at;
+        *self.head.write().expect("head lock") = head;
+        Ok(head)
+    }
+
+    /// The frame offset of record `seq`, if it is indexed.
+    fn offset_of(&self, seq: Seq) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .index
+            .get(offset_key(seq))
+            .map_err(index_err)?
+            .map(|v| u64::from_le_bytes(v.as_ref().try_into().expect("8-byte offset"))))
+    }
+
+    fn read_entry_at_seq(&self, seq: Seq) -> Result<Option<(u64, Entry)>, StoreError> {
+        let Some(offset) = self.offset_of(seq)? else {
+            return Ok(None);
+        };
+        let damaged = |e: FrameError| StoreError::Damaged {
+            seq,
+            what: e.to_string(),
+        };
+        let mut header = [0u8; FRAME_HEADER_LEN];
+        self.reader
+            .read_exact_at(&mut header, offset)
+            .map_err(io_err(format!("cannot read record {seq}")))?;
+        let len = frame::frame_len(&header).map_err(damaged)?;
+        let mut bytes = vec![0u8; len];
+        self.reader
+            .read_exact_at(&mut bytes, offset)
+            .map_err(io_err(format!("cannot read record {seq}")))?;
+        Ok(Some((offset, frame::decode(&bytes).map_err(damaged)?)))
+    }
+
+    /// Record `seq` as stored, or `None` past the head.
+    pub fn read(&self, seq: Seq) -> Result<Option<Entry>, StoreError> {
+        if seq >= self.head().size {
+            return Ok(None);
+        }
+        Ok(self.read_entry_at_seq(seq)?.map(|(_, e)| e))
+    }
+
+    /// The sequence number of the record with this id.
+    pub fn seq_of(&self, id: &Uuid) -> Result<Option<Seq>, StoreError> {
+        Ok(self
+            .index
+            .get(id_key(id))
+            .map_err(index_err)?
+            .map(|v| u64::from_be_bytes(v.as_ref().try_into().expect("8-byte seq")))
+            .filter(|seq| *seq < self.head().size))
+    }
+
+    /// Streams the log from record `from` up to the head as it is now.
+    pub fn scan(&self, from: Seq) -> Result<Scan, StoreError> {
+        let head = self.head();
+        let start = if from >= head.size {
+            head.end
+        } else {
+            self.offset_of(from)?.ok_or(StoreError::Damaged {
+                seq: from,
+                what: "the index has no entry for it".into(),
+            })?
+        };
+        let mut scan = self.scan_from(start, head.end)?;
+        scan.next_seq = from.min(head.size);
+        Ok(scan)
+    }
+
+    fn scan_from(&self, start: u64, end: u64) -> Result<Scan, StoreError> {
+        let file = self
+            .reader
+            .try_clone()
+            .map_err(io_err("cannot open the record log"))?;
+        let mut reader = BufReader::with_capacity(1 << 20, file);
+        io::Seek::seek(&mut reader, io::SeekFrom::Start(start))
+            .map_err(io_err("cannot seek in the record log"))?;
+        Ok(Scan {
+            reader,
+            offset: start,
+            end,
+            last_offset: start,
+            next_seq: 0,
+        })
+    }
+
+    /// Size of the data directory's files, in bytes.
+    pub fn disk_bytes(&self) -> u64 {
+        fn walk(p: &Path) -> u64 {
+            match fs::metadata(p) {
+                Ok(m) if m.is_dir() => fs::read_dir(p)
+                    .map(|rd| rd.flatten().map(|e| walk(&e.path())).sum())
+                    .unwrap_or(0),
+                Ok(m) => m.len(),
+                Err(_) => 0,
+            }
+        }
+        walk(&self.dir)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The number of frames the log holds in its first `len` bytes.
+    pub fn count_log_frames(&self) -> Result<u64, StoreError> {
+        let len = self
+            .reader
+            .metadata()
+            .map_err(io_err("cannot read the log's size"))?
+            .len();
+        count_frames(&self.reader, len)
+    }
+}
+
+impl NodeSource for Store {
+    type Error = StoreError;
+    fn node(&self, id: NodeId) -> Result<Digest, StoreError> {
+        let v = self.index.get(node_key(id)).map_err(index_err)?;
+        match v {
+            Some(v) if v.len() == 32 => Ok(Digest(v.as_ref().try_into().unwrap())),
+            _ => Err(StoreError::Damaged {
+                seq: id.index << id.level,
+                what: format!("the Merkle node at level {} index {} is missing", id.level, id.index),
+            }),
+        }
+    }
+}
+
+/// The writer's lock, held while a batch is prepared and committed, so the
+/// head it was prepared against cannot move.
+pub struct WriterGuard<'a> {
+    store: &'a Store,
+    w: MutexGuard<'a, Writer>,
+}
+
+impl WriterGuard<'_> {
+    pub fn head(&self) -> Head {
+        self.w.head
+    }
+    pub fn frontier(&self) -> &CompactRange {
+        &self.w.frontier
+    }
+    /// Time of the last record, so new records never go back in time.
+    pub fn last_at(&self) -> Option<Timestamp> {
+        self.w.last_at
+    }
+    pub fn commit(mut self, batch: Vec<Prepared>) -> Result<Head, StoreError> {
+        self.store.commit_locked(&mut self.w, batch, true)
+    }
+}
+
+/// Reads frames in order from the log with a large buffer.
+pub struct Scan {
+    reader: BufReader<File>,
+    offset: u64,
+    end: u64,
+    /// Offset of the frame most recently started.
+    pub last_offset: u64,
+    next_seq: Seq,
+}
+
+impl Scan {
+    /// The next frame and the sequence number it should hold.
+    pub fn next_entry(&mut self) -> Result<Option<(Seq, Entry)>, ScanError> {
+        if self.offset >= self.end {
+            return Ok(None);
+        }
+        self.last_offset = self.offset;
+        let seq = self.next_seq;
+        let available = self.end - self.offset;
+        let mut header = [0u8; FRAME_HEADER_LEN];
+        if available < FRAME_HEADER_LEN as u64 {
+            return Err(ScanError::Frame(seq, FrameError::Truncated {
+                have: available as usize,
+                need: FRAME_HEADER_LEN,
+            }));
+        }
+        self.reader
+            .read_exact(&mut header)
+            .map_err(|e| ScanError::Io(seq, e))?;
+        let len = frame::frame_len(&header).map_err(|e| ScanError::Frame(seq, e))?;
+        if (len as u64) > available {
+            return Err(ScanError::Frame(seq, FrameError::Truncated {
+                have: available as usize,
+                need: len,
+            }));
+        }
+        let mut bytes = vec![0u8; len];
+        bytes[..FRAME_HEADER_LEN].copy_from_slice(&header);
+        self.reader
+            .read_exact(&mut bytes[FRAME_HEADER_LEN..])
+            .map_err(|e| ScanError::Io(seq, e))?;
+        let entry = frame::decode(&bytes).map_err(|e| ScanError::Frame(seq, e))?;
+        self.offset += len as u64;
+        self.next_seq += 1;
+        Ok(Some((seq, entry)))
+    }
+
+    /// Bytes of the log this scan covers.
+    pub fn remaining_bytes(&self) -> u64 {
+        self.end - self.offset
+    }
+}
+
+/// A frame that could not be read during a scan, with the seq it would hold.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("record {0}: {1}")]
+    Frame(Seq, FrameError),
+    #[error("record {0}: cannot read the log: {1}")]
+    Io(Seq, io::Error),
+}
+
+impl ScanError {
+    pub fn seq(&self) -> Seq {
+        match self {
+            ScanError::Frame(s, _) | ScanError::Io(s, _) => *s,
+        }
+    }
+}
+
+impl From<ChainProblem> for StoreError {
+    fn from(p: ChainProblem) -> Self {
+        StoreError::Damaged {
+            seq: p.seq,
+            what: p.what,
+        }
+    }
+}
+
+/// Writes the magic into a new log, or checks it in an existing one.
+fn ensure_magic(log: &mut File, path: &Path) -> Result<u64, StoreError> {
+    let len = log
+        .metadata()
+        .map_err(io_err(format!("cannot read {}", path.display())))?
+        .len();
+    if len == 0 {
+        log.write_all_at(LOG_MAGIC, 0)
+            .and_then(|()| log.sync_all())
+            .map_err(io_err(format!("cannot write {}", path.display())))?;
+        if let Some(parent) = path.parent() {
+            // Make the new file's directory entry durable too.
+            File::open(parent)
+                .and_then(|d| d.sync_all())
+                .map_err(io_err(format!("cannot sync {}", parent.display())))?;
+        }
+        return Ok(LOG_MAGIC.len() as u64);
+    }
+    let mut magic = [0u8; 16];
+    if len < 16 || log.read_exact_at(&mut magic, 0).is_err() || &magic != LOG_MAGIC {
+        return Err(StoreError::NotALog(path.to_path_buf()));
+    }
+    Ok(len)
+}
+
+/// Counts whole frames in the first `len` bytes (for loss reports).
+fn count_frames(file: &File, len: u64) -> Result<u64, StoreError> {
+    let mut offset = LOG_MAGIC.len() as u64;
+    let mut n = 0;
+    let mut header = [0u8; FRAME_HEADER_LEN];
+    while offset + FRAME_HEADER_LEN as u64 <= len {
+        file.read_exact_at(&mut header, offset)
+            .map_err(io_err("cannot read the record log"))?;
+        match frame::frame_len(&header) {
+            Ok(l) if offset + l as u64 <= len => {
+                offset += l as u64;
+                n += 1;
+            }
+            _ => break,
+        }
+    }
+    Ok(n)
+}

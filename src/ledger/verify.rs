@@ -1,0 +1,163 @@
+//! Verification of a stored log: in full from the first record, or from a
+//! trusted (size, root) that an auditor already holds.
+//!
+//! Full verification streams the log once (it never loads it), checking
+//! every entry with [`ChainChecker`], then compares the result with the
+//! acknowledged head and with the stored Merkle tree that proofs are made
+//! from. The first problem found is reported with its sequence number.
+
+use super::chain::ChainChecker;
+use super::digest::Digest;
+use super::log::Ledger;
+use super::merkle::{self, CompactRange, LeafIndex, TreeSize};
+use super::record::Seq;
+use super::store::StoreError;
+
+/// A log that checked out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub size: u64,
+    pub head: Digest,
+    pub root: Digest,
+    /// Records whose payload is no longer held.
+    pub redacted: u64,
+    /// Records checked by this run (fewer than `size` when incremental).
+    pub checked: u64,
+}
+
+/// Why verification failed.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyFailure {
+    #[error("record {seq}: {what}")]
+    At { seq: Seq, what: String },
+    #[error("{0}")]
+    Whole(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks every record from the first.
+pub fn verify_full(
+    ledger: &Ledger,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Verified, VerifyFailure> {
+    verify_tail(ledger, ChainChecker::new(), 0, progress)
+}
+
+/// Checks the log against a trusted `(size, root)`: the stored tree at that
+/// size must have that root, the record before it must be included in it,
+/// and every record after it must continue the chain and the tree.
+pub fn verify_from(
+    ledger: &Ledger,
+    trusted_size: u64,
+    trusted_root: &Digest,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Verified, VerifyFailure> {
+    let head = ledger.head();
+    if trusted_size > head.size {
+        return Err(VerifyFailure::Whole(format!(
+            "the log holds {} records, fewer than the {trusted_size} you trust: records were removed or the log was rolled back",
+            head.size
+        )));
+    }
+    if trusted_size == 0 {
+        if *trusted_root != merkle::empty_root() {
+            return Err(VerifyFailure::Whole(
+                "a log of 0 records has the root of the empty tree, not the root given".into(),
+            ));
+        }
+        return verify_full(ledger, progress);
+    }
+    let store = ledger.store();
+    let frontier = CompactRange::load(&**store, TreeSize(trusted_size))?;
+    if frontier.root() != *trusted_root {
+        return Err(VerifyFailure::Whole(format!(
+            "the log's tree at size {trusted_size} does not have the root you trust: the history up to there was changed"
+        )));
+    }
+    let last = trusted_size - 1;
+    let entry = store.read(last)?.ok_or_else(|| VerifyFailure::At {
+        seq: last,
+        what: "missing".into(),
+    })?;
+    let leaf = merkle::leaf_hash(&entry.record);
+    let proof = ledger
+        .inclusion_proof(last, trusted_size)
+        .map_err(|e| VerifyFailure::Whole(e.to_string()))?;
+    merkle::verify_inclusion(LeafIndex(last), TreeSize(trusted_size), &leaf, &proof, trusted_root)
+        .map_err(|_| VerifyFailure::At {
+            seq: last,
+            what: "this record is not the one the trusted root includes".into(),
+        })?;
+    let checker = ChainChecker::resume(
+        trusted_size,
+        super::digest::record_hash(&entry.record),
+        frontier,
+    );
+    verify_tail(ledger, checker, trusted_size, progress)
+}
+
+fn verify_tail(
+    ledger: &Ledger,
+    mut checker: ChainChecker,
+    from: Seq,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Verified, VerifyFailure> {
+    let head = ledger.head();
+    let mut scan = ledger.store().scan(from)?;
+    let mut checked = 0u64;
+    loop {
+        match scan.next_entry() {
+            Ok(None) => break,
+            Ok(Some((_, entry))) => {
+                checker.check(&entry).map_err(|p| VerifyFailure::At {
+                    seq: p.seq,
+                    what: p.what,
+                })?;
+                checked += 1;
+                if checked % 4096 == 0 {
+                    progress(checked);
+                }
+            }
+            Err(e) => {
+                return Err(VerifyFailure::At {
+                    seq: e.seq(),
+                    what: e.to_string().split_once(": ").map_or(e.to_string(), |(_, w)| w.to_string()),
+                });
+            }
+        }
+    }
+    progress(checked);
+    let held = ledger.store().count_log_frames()?;
+    if checker.size() != head.size || held < head.size {
+        return Err(VerifyFailure::Whole(format!(
+            "records were lost: {} were acknowledged but the log holds {}",
+            head.size,
+            checker.size().min(held)
+        )));
+    }
+    if checker.last_hash() != head.last_hash {
+        return Err(VerifyFailure::At {
+            seq: head.size.saturating_sub(1),
+            what: "the last record does not hash to the acknowledged head".into(),
+        });
+    }
+    if checker.root() != head.root {
+        return Err(VerifyFailure::Whole(
+            "the records' Merkle root differs from the acknowledged root".into(),
+        ));
+    }
+    let stored = merkle::root(&**ledger.store(), TreeSize(head.size))?;
+    if stored != head.root {
+        return Err(VerifyFailure::Whole(
+            "the stored Merkle tree, from which proofs are made, does not match the records".into(),
+        ));
+    }
+    Ok(Verified {
+        size: head.size,
+        head: head.last_hash,
+        root: head.root,
+        redacted: checker.redacted(),
+        checked,
+    })
+}

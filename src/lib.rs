@@ -1,0 +1,7 @@
+//! `jointly`: a tamper-evident record of co-production.
+//!
+//! The crate is layered (see `ARCHITECTURE.md`): [`ledger`] is a generic,
+//! append-only, hash-chained log of JSON payloads that knows nothing of
+//! co-production; the layers above it depend on it, never the reverse.
+
+pub mod ledger;

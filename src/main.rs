@@ -1,0 +1,313 @@
+//! The `jointly` command line: parses arguments, calls the library, and maps
+//! outcomes to exit codes (0 success, 1 a failed check, 2 bad input).
+
+use anyhow::{Context, anyhow};
+use clap::{Parser, Subcommand};
+use jointly::ledger::{
+    self, Actor, CanonicalPayload, Digest, EventType, Ledger, NewEvent, bundle, verify,
+};
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "jointly", version, about = "A tamper-evident record of co-production")]
+struct Cli {
+    /// The data directory.
+    #[arg(long, global = true, env = "JOINTLY_DATA", default_value = "./jointly-data")]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Append an event; prints {"seq","id","hash"} once it is on disk.
+    Append {
+        /// Event type: 1 to 64 of a-z 0-9 . _ - (x.* for your own events).
+        #[arg(long = "type")]
+        event_type: String,
+        /// File holding the JSON object payload, or - for standard input.
+        #[arg(long)]
+        payload: String,
+        /// Each line of the file is one payload, appended in order.
+        #[arg(long)]
+        lines: bool,
+    },
+    /// Print records with their payloads as JSON Lines.
+    Log {
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Check the whole log: canonical bytes, chain, commitments, Merkle root.
+    Verify {
+        /// Verify only what was added since a size you trust (needs --root).
+        #[arg(long, requires = "root")]
+        from: Option<u64>,
+        /// The base64 Merkle root you trust at --from.
+        #[arg(long, requires = "from")]
+        root: Option<String>,
+    },
+    /// Write the whole log as a self-contained JSON Lines bundle.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a bundle into an empty data directory, after checking all of it.
+    Import { file: PathBuf },
+}
+
+/// An error with the exit code it means.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+trait ExitKind<T> {
+    fn bad_input(self) -> Result<T, Failure>;
+    fn failed_check(self) -> Result<T, Failure>;
+}
+
+impl<T, E: Into<anyhow::Error>> ExitKind<T> for Result<T, E> {
+    fn bad_input(self) -> Result<T, Failure> {
+        self.map_err(|e| Failure {
+            code: 2,
+            error: e.into(),
+        })
+    }
+    fn failed_check(self) -> Result<T, Failure> {
+        self.map_err(|e| Failure {
+            code: 1,
+            error: e.into(),
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure { code, error }) => {
+            eprintln!("jointly: {error:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let data = cli.data;
+    match cli.command {
+        Command::Append {
+            event_type,
+            payload,
+            lines,
+        } => append(&data, &event_type, &payload, lines),
+        Command::Log { from, limit } => log(&data, from, limit),
+        Command::Verify { from, root } => verify_cmd(&data, from.zip(root)),
+        Command::Export { out } => {
+            let ledger = open(&data)?;
+            let s = bundle::export(&ledger, &out).failed_check()?;
+            eprintln!("exported {} records to {}", s.size, out.display());
+            Ok(())
+        }
+        Command::Import { file } => {
+            let bar = progress_bar(None);
+            let s = bundle::import(&file, &data, &mut |n| bar.set_position(n))
+                .map_err(|e| match e {
+                    bundle::BundleError::Line { .. }
+                    | bundle::BundleError::Whole { .. }
+                    | bundle::BundleError::NotEmpty(_) => Failure {
+                        code: 2,
+                        error: e.into(),
+                    },
+                    other => Failure {
+                        code: 1,
+                        error: other.into(),
+                    },
+                })?;
+            bar.finish_and_clear();
+            eprintln!(
+                "imported {} records into {}, head {}, root {}",
+                s.size,
+                data.display(),
+                s.head,
+                s.root.to_base64()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Opens the store, saying on stderr what it repaired.
+fn open(data: &Path) -> Result<Ledger, Failure> {
+    let (ledger, report) = Ledger::open(data)
+        .with_context(|| format!("cannot open the store in {}", data.display()))
+        .failed_check()?;
+    if report.reindexed > 0 {
+        eprintln!(
+            "note: indexed {} records that were on disk but not yet in the index",
+            report.reindexed
+        );
+    }
+    if let Some((file, bytes)) = report.torn_tail {
+        eprintln!(
+            "note: the log ended in a write that never completed; its {bytes} bytes were moved to {}",
+            file.display()
+        );
+    }
+    Ok(ledger)
+}
+
+/// The actor for records appended from this command line: the local user.
+fn operator() -> Actor {
+    let user = std::env::var("USER").unwrap_or_default();
+    Actor::new(&format!("operator:{user}"))
+        .unwrap_or_else(|_| Actor::new("operator:local").expect("valid actor"))
+}
+
+fn read_input(source: &str) -> Result<Vec<u8>, Failure> {
+    let mut bytes = Vec::new();
+    if source == "-" {
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("cannot read the payload from standard input")
+            .bad_input()?;
+    } else {
+        bytes = std::fs::read(source)
+            .with_context(|| format!("cannot read payload file {source}"))
+            .bad_input()?;
+    }
+    Ok(bytes)
+}
+
+fn append(data: &Path, event_type: &str, source: &str, lines: bool) -> Result<(), Failure> {
+    // Everything is checked before the store is opened, so bad input
+    // writes nothing, not even an empty data directory.
+    let event_type = EventType::new(event_type).bad_input()?;
+    let input = read_input(source)?;
+    let payloads = if lines {
+        parse_lines(&input)?
+    } else {
+        vec![CanonicalPayload::parse(&input).bad_input()?]
+    };
+    let ledger = open(data)?;
+    let actor = operator();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let total = payloads.len();
+    for chunk in payloads.chunks(10_000) {
+        let events = chunk
+            .iter()
+            .map(|p| NewEvent {
+                event_type: event_type.clone(),
+                actor: actor.clone(),
+                payload: p.clone(),
+            })
+            .collect();
+        let appended = ledger.append_batch(events).failed_check()?;
+        for a in appended {
+            serde_json::to_writer(&mut out, &a).failed_check()?;
+            out.write_all(b"\n").failed_check()?;
+        }
+    }
+    out.flush().failed_check()?;
+    if lines {
+        eprintln!("appended {total} records");
+    }
+    Ok(())
+}
+
+fn parse_lines(input: &[u8]) -> Result<Vec<CanonicalPayload>, Failure> {
+    let mut out = Vec::new();
+    for (i, line) in input.split(|b| *b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        out.push(
+            CanonicalPayload::parse(line)
+                .with_context(|| format!("line {}", i + 1))
+                .bad_input()?,
+        );
+    }
+    if out.is_empty() {
+        return Err(anyhow!("the payload file has no lines to append")).bad_input();
+    }
+    Ok(out)
+}
+
+fn log(data: &Path, from: u64, limit: Option<usize>) -> Result<(), Failure> {
+    let ledger = open(data)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut next = from;
+    let mut left = limit.unwrap_or(usize::MAX);
+    while left > 0 {
+        let page = ledger.range(next, left.min(4096)).failed_check()?;
+        if page.is_empty() {
+            break;
+        }
+        for event in &page {
+            let line = serde_json::json!({
+                "record": event.record,
+                "hash": event.hash,
+                "payload": event.payload.as_ref().map(CanonicalPayload::to_value),
+            });
+            out.write_all(&ledger::canonical::canonical_bytes(&line))
+                .and_then(|()| out.write_all(b"\n"))
+                .failed_check()?;
+        }
+        next += page.len() as u64;
+        left -= page.len();
+    }
+    out.flush().failed_check()
+}
+
+fn progress_bar(len: Option<u64>) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = match len {
+        Some(n) => indicatif::ProgressBar::new(n),
+        None => indicatif::ProgressBar::no_length(),
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} records ({per_sec}, {eta})")
+            .expect("valid template"),
+    );
+    bar.set_message("verifying");
+    bar
+}
+
+fn verify_cmd(data: &Path, trusted: Option<(u64, String)>) -> Result<(), Failure> {
+    let trusted = match trusted {
+        Some((size, root)) => Some((size, Digest::from_base64(&root).map_err(|e| anyhow!("--root: {e}")).bad_input()?)),
+        None => None,
+    };
+    let ledger = open(data)?;
+    let size = ledger.head().size;
+    let bar = progress_bar(Some(size - trusted.map_or(0, |t| t.0.min(size))));
+    let mut progress = |n| bar.set_position(n);
+    let result = match &trusted {
+        None => verify::verify_full(&ledger, &mut progress),
+        Some((size, root)) => verify::verify_from(&ledger, *size, root, &mut progress),
+    };
+    bar.finish_and_clear();
+    let v = result
+        .map_err(|e| anyhow!("verification failed: {e}"))
+        .failed_check()?;
+    let mut line = format!(
+        "verified {} records, head {}, root {}",
+        v.size,
+        v.head,
+        v.root.to_base64()
+    );
+    if let Some((from, _)) = trusted {
+        line.push_str(&format!(" (checked the {} records after the trusted size {from})", v.checked));
+    }
+    if v.redacted > 0 {
+        line.push_str(&format!(", {} payloads redacted", v.redacted));
+    }
+    println!("{line}");
+    Ok(())
+}
