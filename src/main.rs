@@ -11,10 +11,19 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "jointly", version, about = "A tamper-evident record of co-production")]
+#[command(
+    name = "jointly",
+    version,
+    about = "A tamper-evident record of co-production"
+)]
 struct Cli {
     /// The data directory.
-    #[arg(long, global = true, env = "JOINTLY_DATA", default_value = "./jointly-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "JOINTLY_DATA",
+        default_value = "./jointly-data"
+    )]
     data: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -114,8 +123,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Import { file } => {
             let bar = progress_bar(None);
-            let s = bundle::import(&file, &data, &mut |n| bar.set_position(n))
-                .map_err(|e| match e {
+            let s = bundle::import(&file, &data, &mut |n| bar.set_position(n)).map_err(
+                |e| match e {
                     bundle::BundleError::Line { .. }
                     | bundle::BundleError::Whole { .. }
                     | bundle::BundleError::NotEmpty(_) => Failure {
@@ -126,7 +135,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                         code: 1,
                         error: other.into(),
                     },
-                })?;
+                },
+            )?;
             bar.finish_and_clear();
             eprintln!(
                 "imported {} records into {}, head {}, root {}",
@@ -272,8 +282,10 @@ fn progress_bar(len: Option<u64>) -> indicatif::ProgressBar {
         None => indicatif::ProgressBar::no_length(),
     };
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} records ({per_sec}, {eta})")
-            .expect("valid template"),
+        indicatif::ProgressStyle::with_template(
+            "{msg} {wide_bar} {pos}/{len} records ({per_sec}, {eta})",
+        )
+        .expect("valid template"),
     );
     bar.set_message("verifying");
     bar
@@ -281,7 +293,12 @@ fn progress_bar(len: Option<u64>) -> indicatif::ProgressBar {
 
 fn verify_cmd(data: &Path, trusted: Option<(u64, String)>) -> Result<(), Failure> {
     let trusted = match trusted {
-        Some((size, root)) => Some((size, Digest::from_base64(&root).map_err(|e| anyhow!("--root: {e}")).bad_input()?)),
+        Some((size, root)) => Some((
+            size,
+            Digest::from_base64(&root)
+                .map_err(|e| anyhow!("--root: {e}"))
+                .bad_input()?,
+        )),
         None => None,
     };
     let ledger = open(data)?;
@@ -303,7 +320,10 @@ fn verify_cmd(data: &Path, trusted: Option<(u64, String)>) -> Result<(), Failure
         v.root.to_base64()
     );
     if let Some((from, _)) = trusted {
-        line.push_str(&format!(" (checked the {} records after the trusted size {from})", v.checked));
+        line.push_str(&format!(
+            " (checked the {} records after the trusted size {from})",
+            v.checked
+        ));
     }
     if v.redacted > 0 {
         line.push_str(&format!(", {} payloads redacted", v.redacted));

@@ -37,7 +37,9 @@ pub enum BundleError {
     },
     #[error("{path}: {what}")]
     Whole { path: PathBuf, what: String },
-    #[error("cannot import into {0}: it already holds a store; import restores into a new, empty data directory")]
+    #[error(
+        "cannot import into {0}: it already holds a store; import restores into a new, empty data directory"
+    )]
     NotEmpty(PathBuf),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -127,7 +129,11 @@ pub fn export(ledger: &Ledger, out: &Path) -> Result<BundleSummary, BundleError>
     }
     let file = w.into_inner().map_err(|e| write_err()(e.into_error()))?;
     file.sync_all().map_err(write_err())?;
-    fs::rename(&tmp, out).map_err(io_err(format!("cannot rename {} to {}", tmp.display(), out.display())))?;
+    fs::rename(&tmp, out).map_err(io_err(format!(
+        "cannot rename {} to {}",
+        tmp.display(),
+        out.display()
+    )))?;
     Ok(summary)
 }
 
@@ -178,13 +184,22 @@ impl BundleReader {
     }
 
     fn header(&self, line: &str) -> Result<BundleSummary, BundleError> {
-        let v: Value = canonical::parse_strict_line(line.as_bytes()).map_err(|e| self.bad(e.to_string()))?;
-        let field = |k: &str| v.get(k).ok_or_else(|| self.bad(format!("the header has no {k:?}")));
+        let v: Value =
+            canonical::parse_strict_line(line.as_bytes()).map_err(|e| self.bad(e.to_string()))?;
+        let field = |k: &str| {
+            v.get(k)
+                .ok_or_else(|| self.bad(format!("the header has no {k:?}")))
+        };
         if field("format")?.as_str() != Some(BUNDLE_FORMAT) {
-            return Err(self.bad(format!("this is not a {BUNDLE_FORMAT} bundle (its header's \"format\" is wrong)")));
+            return Err(self.bad(format!(
+                "this is not a {BUNDLE_FORMAT} bundle (its header's \"format\" is wrong)"
+            )));
         }
         if field("version")?.as_u64() != Some(BUNDLE_VERSION) {
-            return Err(self.bad(format!("bundle version {} is not one this program reads ({BUNDLE_VERSION})", field("version")?)));
+            return Err(self.bad(format!(
+                "bundle version {} is not one this program reads ({BUNDLE_VERSION})",
+                field("version")?
+            )));
         }
         let size = field("size")?
             .as_u64()
@@ -201,19 +216,26 @@ impl BundleReader {
         let Some(line) = self.next_line()? else {
             return Ok(None);
         };
-        let v = canonical::parse_strict_line(line.as_bytes()).map_err(|e| self.bad(e.to_string()))?;
+        let v =
+            canonical::parse_strict_line(line.as_bytes()).map_err(|e| self.bad(e.to_string()))?;
         let Value::Object(mut map) = v else {
             return Err(self.bad("each line after the header must be a JSON object"));
         };
-        if let Some(k) = map.keys().find(|k| !["payload", "record", "salt"].contains(&k.as_str())) {
+        if let Some(k) = map
+            .keys()
+            .find(|k| !["payload", "record", "salt"].contains(&k.as_str()))
+        {
             return Err(self.bad(format!("unexpected field {k:?}")));
         }
-        let record_value = map.remove("record").ok_or_else(|| self.bad("the line has no \"record\""))?;
+        let record_value = map
+            .remove("record")
+            .ok_or_else(|| self.bad("the line has no \"record\""))?;
         let record: Record = serde_json::from_value(record_value)
             .map_err(|e| self.bad(format!("\"record\" is not a valid record: {e}")))?;
         let payload = match (map.remove("salt"), map.remove("payload")) {
             (Some(Value::String(salt)), Some(p @ Value::Object(_))) => {
-                let salt = Digest::from_hex(&salt).map_err(|e| self.bad(format!("\"salt\": {e}")))?;
+                let salt =
+                    Digest::from_hex(&salt).map_err(|e| self.bad(format!("\"salt\": {e}")))?;
                 let p = CanonicalPayload::from_value(&p).map_err(|e| self.bad(e.to_string()))?;
                 Some((Salt(salt.0), p.into_bytes()))
             }
@@ -232,11 +254,16 @@ impl BundleReader {
 }
 
 /// Checks a whole bundle without writing anything.
-pub fn check_bundle(path: &Path, progress: &mut dyn FnMut(u64)) -> Result<BundleSummary, BundleError> {
+pub fn check_bundle(
+    path: &Path,
+    progress: &mut dyn FnMut(u64),
+) -> Result<BundleSummary, BundleError> {
     let (mut reader, summary) = BundleReader::open(path)?;
     let mut checker = ChainChecker::new();
     while let Some(entry) = reader.next_entry()? {
-        checker.check(&entry).map_err(|p| reader.bad(format!("record {}: {}", p.seq, p.what)))?;
+        checker
+            .check(&entry)
+            .map_err(|p| reader.bad(format!("record {}: {}", p.seq, p.what)))?;
         if checker.size() % 4096 == 0 {
             progress(checker.size());
         }
@@ -253,10 +280,14 @@ pub fn check_bundle(path: &Path, progress: &mut dyn FnMut(u64)) -> Result<Bundle
         )));
     }
     if checker.last_hash() != summary.head {
-        return Err(whole("the last record's hash differs from the header's \"head\"".into()));
+        return Err(whole(
+            "the last record's hash differs from the header's \"head\"".into(),
+        ));
     }
     if checker.root() != summary.root {
-        return Err(whole("the records' Merkle root differs from the header's \"root\"".into()));
+        return Err(whole(
+            "the records' Merkle root differs from the header's \"root\"".into(),
+        ));
     }
     Ok(summary)
 }
@@ -264,7 +295,11 @@ pub fn check_bundle(path: &Path, progress: &mut dyn FnMut(u64)) -> Result<Bundle
 /// Verifies the whole bundle, then restores it into `dir`, which must not
 /// hold a store yet. The store is built beside `dir` and moved into place
 /// only when complete, so a failed import leaves nothing behind.
-pub fn import(path: &Path, dir: &Path, progress: &mut dyn FnMut(u64)) -> Result<BundleSummary, BundleError> {
+pub fn import(
+    path: &Path,
+    dir: &Path,
+    progress: &mut dyn FnMut(u64),
+) -> Result<BundleSummary, BundleError> {
     if dir.exists() {
         let empty = fs::read_dir(dir)
             .map_err(io_err(format!("cannot read {}", dir.display())))?
@@ -275,7 +310,10 @@ pub fn import(path: &Path, dir: &Path, progress: &mut dyn FnMut(u64)) -> Result<
         }
     }
     let summary = check_bundle(path, progress)?;
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "data".into());
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "data".into());
     let staging = dir.with_file_name(format!(".{name}.importing-{}", std::process::id()));
     let _ = fs::remove_dir_all(&staging);
     let result = (|| {
@@ -309,9 +347,14 @@ pub fn import(path: &Path, dir: &Path, progress: &mut dyn FnMut(u64)) -> Result<
     if dir.exists() {
         fs::remove_dir(dir).map_err(io_err(format!("cannot replace {}", dir.display())))?;
     }
-    fs::rename(&staging, dir).map_err(io_err(format!("cannot move the imported store to {}", dir.display())))?;
+    fs::rename(&staging, dir).map_err(io_err(format!(
+        "cannot move the imported store to {}",
+        dir.display()
+    )))?;
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        File::open(parent).and_then(|d| d.sync_all()).map_err(io_err("cannot sync the data directory's parent"))?;
+        File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err("cannot sync the data directory's parent"))?;
     }
     Ok(summary)
 }

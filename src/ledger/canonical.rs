@@ -59,9 +59,7 @@ impl CanonicalPayload {
     /// Canonicalises an already-parsed value, applying the same checks.
     pub fn from_value(value: &Value) -> Result<Self, PayloadError> {
         if !value.is_object() {
-            return Err(PayloadError::NotObject {
-                found: kind(value),
-            });
+            return Err(PayloadError::NotObject { found: kind(value) });
         }
         check_numbers(value, &mut String::new())?;
         Ok(CanonicalPayload(canonical_bytes(value)))
@@ -284,16 +282,43 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_store_exactly() {
-        check(r#"{"n":9007199254740992}"#, "error: payload number at /n (9007199254740992) is outside");
-        check(r#"{"n":-9007199254740992}"#, "error: payload number at /n (-9007199254740992) is outside");
-        check(r#"{"a":[0,{"x/y":1.5}]}"#, "error: payload number at /a/1/x~1y (1.5) is not a whole number");
-        check(r#"{"n":1e3}"#, "error: payload number at /n (1000.0) is not a whole number");
-        check(r#"{"n":123456789012345678901234567890}"#, "error: payload number at /n");
-        check(r#"{"a":1,"a":2}"#, "error: payload is not valid JSON: duplicate key \"a\"");
-        check(r#"[1,2]"#, "error: payload must be a JSON object ({...}), not an array");
-        check(r#""text""#, "error: payload must be a JSON object ({...}), not a string");
+        check(
+            r#"{"n":9007199254740992}"#,
+            "error: payload number at /n (9007199254740992) is outside",
+        );
+        check(
+            r#"{"n":-9007199254740992}"#,
+            "error: payload number at /n (-9007199254740992) is outside",
+        );
+        check(
+            r#"{"a":[0,{"x/y":1.5}]}"#,
+            "error: payload number at /a/1/x~1y (1.5) is not a whole number",
+        );
+        check(
+            r#"{"n":1e3}"#,
+            "error: payload number at /n (1000.0) is not a whole number",
+        );
+        check(
+            r#"{"n":123456789012345678901234567890}"#,
+            "error: payload number at /n",
+        );
+        check(
+            r#"{"a":1,"a":2}"#,
+            "error: payload is not valid JSON: duplicate key \"a\"",
+        );
+        check(
+            r#"[1,2]"#,
+            "error: payload must be a JSON object ({...}), not an array",
+        );
+        check(
+            r#""text""#,
+            "error: payload must be a JSON object ({...}), not a string",
+        );
         check(r#"{"n":"#, "error: payload is not valid JSON");
-        check(r#"{} {}"#, "error: payload is not valid JSON: trailing characters");
+        check(
+            r#"{} {}"#,
+            "error: payload is not valid JSON: trailing characters",
+        );
         check(r#"{"s":"\ud800"}"#, "error: payload is not valid JSON");
     }
 

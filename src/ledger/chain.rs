@@ -25,6 +25,9 @@ pub struct Checked {
 pub struct ChainProblem {
     pub seq: Seq,
     pub what: String,
+    /// The record's previous-hash link failed: record `seq` or the one
+    /// before it was changed, and the chain alone cannot tell which.
+    pub broken_link: bool,
 }
 
 /// Walks a log from its start (or from a trusted point) entry by entry.
@@ -65,7 +68,11 @@ impl ChainChecker {
 
     pub fn check(&mut self, entry: &Entry) -> Result<Checked, ChainProblem> {
         let seq = self.next_seq;
-        let problem = |what: String| ChainProblem { seq, what };
+        let problem = |what: String| ChainProblem {
+            seq,
+            what,
+            broken_link: false,
+        };
         let record = Record::from_canonical(&entry.record).map_err(|e| problem(e.to_string()))?;
         if record.seq() != seq {
             return Err(problem(format!(
@@ -74,11 +81,17 @@ impl ChainChecker {
             )));
         }
         if record.prev() != self.last_hash {
-            return Err(problem(if seq == 0 {
-                "the first record's previous hash is not all zeros".to_string()
-            } else {
-                format!("its previous hash does not match the hash of record {}", seq - 1)
-            }));
+            return Err(ChainProblem {
+                broken_link: seq > 0,
+                ..problem(if seq == 0 {
+                    "the first record's previous hash is not all zeros".to_string()
+                } else {
+                    format!(
+                        "its previous hash does not match the hash of record {}",
+                        seq - 1
+                    )
+                })
+            });
         }
         match &entry.payload {
             Some((salt, payload)) => {

@@ -70,7 +70,9 @@ pub fn frame_len(header: &[u8; FRAME_HEADER_LEN]) -> Result<usize, FrameError> {
         return Err(FrameError::BadHeader(format!("record length {record_len}")));
     }
     if payload_len > MAX_PAYLOAD_BYTES {
-        return Err(FrameError::BadHeader(format!("payload length {payload_len}")));
+        return Err(FrameError::BadHeader(format!(
+            "payload length {payload_len}"
+        )));
     }
     match state {
         STATE_PRESENT => Ok(FRAME_HEADER_LEN + record_len + 32 + payload_len),

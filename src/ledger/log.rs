@@ -73,7 +73,8 @@ impl Ledger {
     pub fn append_batch(&self, events: Vec<NewEvent>) -> Result<Vec<Appended>, LedgerError> {
         let writer = self.store.writer();
         let head = writer.head();
-        let mut checker = ChainChecker::resume(head.size, head.last_hash, writer.frontier().clone());
+        let mut checker =
+            ChainChecker::resume(head.size, head.last_hash, writer.frontier().clone());
         let mut at = writer.last_at();
         let mut batch = Vec::with_capacity(events.len());
         let mut answers = Vec::with_capacity(events.len());
@@ -120,7 +121,8 @@ impl Ledger {
     pub fn append_entries(&self, entries: Vec<Entry>) -> Result<Head, LedgerError> {
         let writer = self.store.writer();
         let head = writer.head();
-        let mut checker = ChainChecker::resume(head.size, head.last_hash, writer.frontier().clone());
+        let mut checker =
+            ChainChecker::resume(head.size, head.last_hash, writer.frontier().clone());
         let mut batch = Vec::with_capacity(entries.len());
         for entry in entries {
             let checked = checker.check(&entry).map_err(|p| LedgerError::Corrupt {
@@ -175,12 +177,20 @@ impl Ledger {
 
     pub fn inclusion_proof(&self, seq: Seq, size: u64) -> Result<Vec<Digest>, LedgerError> {
         self.check_size(size)?;
-        Ok(merkle::inclusion_proof(&*self.store, merkle::LeafIndex(seq), TreeSize(size))??)
+        Ok(merkle::inclusion_proof(
+            &*self.store,
+            merkle::LeafIndex(seq),
+            TreeSize(size),
+        )??)
     }
 
     pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Digest>, LedgerError> {
         self.check_size(to)?;
-        Ok(merkle::consistency_proof(&*self.store, TreeSize(from), TreeSize(to))??)
+        Ok(merkle::consistency_proof(
+            &*self.store,
+            TreeSize(from),
+            TreeSize(to),
+        )??)
     }
 
     fn check_size(&self, size: u64) -> Result<(), LedgerError> {
@@ -206,7 +216,9 @@ fn decode_entry(seq: Seq, entry: Entry) -> Result<StoredEvent, LedgerError> {
     let payload = match entry.payload {
         Some((salt, bytes)) => {
             if digest::payload_commitment(&salt, &bytes) != record.commitment() {
-                return Err(corrupt("the payload does not match the record's commitment".into()));
+                return Err(corrupt(
+                    "the payload does not match the record's commitment".into(),
+                ));
             }
             Some(CanonicalPayload::from_canonical(bytes).map_err(|e| corrupt(e.to_string()))?)
         }

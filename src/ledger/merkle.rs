@@ -30,7 +30,10 @@ pub struct NodeId {
 
 impl NodeId {
     pub fn leaf(i: LeafIndex) -> Self {
-        NodeId { level: 0, index: i.0 }
+        NodeId {
+            level: 0,
+            index: i.0,
+        }
     }
 }
 
@@ -88,7 +91,11 @@ fn range_hash<S: NodeSource>(src: &S, start: u64, end: u64) -> Result<Digest, S:
     let mut pos = start;
     while pos < end {
         let level = 63 - (end - pos).leading_zeros();
-        debug_assert_eq!(pos % (1 << level), 0, "range [{start},{end}) is not a subtree");
+        debug_assert_eq!(
+            pos % (1 << level),
+            0,
+            "range [{start},{end}) is not a subtree"
+        );
         pieces.push(NodeId {
             level: level as u8,
             index: pos >> level,
@@ -407,16 +414,32 @@ mod tests {
             let r = root(&nodes, TreeSize(size)).unwrap();
             assert_eq!(r, reference_root(&leaves[..size as usize]), "size {size}");
             for m in 0..size {
-                let p = inclusion_proof(&nodes, LeafIndex(m), TreeSize(size)).unwrap().unwrap();
-                verify_inclusion(LeafIndex(m), TreeSize(size), &leaves[m as usize], &p, &r).unwrap();
-                assert!(verify_inclusion(LeafIndex(m), TreeSize(size), &leaves[(m as usize + 1) % n as usize], &p, &r).is_err());
+                let p = inclusion_proof(&nodes, LeafIndex(m), TreeSize(size))
+                    .unwrap()
+                    .unwrap();
+                verify_inclusion(LeafIndex(m), TreeSize(size), &leaves[m as usize], &p, &r)
+                    .unwrap();
+                assert!(
+                    verify_inclusion(
+                        LeafIndex(m),
+                        TreeSize(size),
+                        &leaves[(m as usize + 1) % n as usize],
+                        &p,
+                        &r
+                    )
+                    .is_err()
+                );
             }
             for from in 1..=size {
                 let fr = root(&nodes, TreeSize(from)).unwrap();
-                let p = consistency_proof(&nodes, TreeSize(from), TreeSize(size)).unwrap().unwrap();
+                let p = consistency_proof(&nodes, TreeSize(from), TreeSize(size))
+                    .unwrap()
+                    .unwrap();
                 verify_consistency(TreeSize(from), TreeSize(size), &fr, &r, &p).unwrap();
                 if from < size {
-                    assert!(verify_consistency(TreeSize(from), TreeSize(size), &r, &r, &p).is_err());
+                    assert!(
+                        verify_consistency(TreeSize(from), TreeSize(size), &r, &r, &p).is_err()
+                    );
                 }
             }
         }

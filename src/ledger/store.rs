@@ -111,7 +111,10 @@ impl Head {
     }
     fn decode(b: &[u8]) -> Result<Self, StoreError> {
         if b.len() != 80 {
-            return Err(StoreError::Index(format!("head entry has {} bytes, not 80", b.len())));
+            return Err(StoreError::Index(format!(
+                "head entry has {} bytes, not 80",
+                b.len()
+            )));
         }
         Ok(Head {
             size: u64::from_le_bytes(b[0..8].try_into().unwrap()),
@@ -188,21 +191,7 @@ impl Store {
             .truncate(false)
             .open(&log_path)
             .map_err(io_err(format!("cannot open {}", log_path.display())))?;
-        let db = sled::Config::new()
-            .path(dir.join(INDEX_DIR))
-            .cache_capacity(64 << 20)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(ref io) if io.kind() == io::ErrorKind::WouldBlock => {
-                    StoreError::Locked {
-                        dir: dir.to_path_buf(),
-                    }
-                }
-                sled::Error::Io(ref io) if io.to_string().contains("lock") => StoreError::Locked {
-                    dir: dir.to_path_buf(),
-                },
-                other => index_err(other),
-            })?;
+        let db = open_index(dir)?;
         let index = db.open_tree("index").map_err(index_err)?;
         let log_len = ensure_magic(&mut log, &log_path)?;
         let reader = log
@@ -531,7 +520,10 @@ impl NodeSource for Store {
             Some(v) if v.len() == 32 => Ok(Digest(v.as_ref().try_into().unwrap())),
             _ => Err(StoreError::Damaged {
                 seq: id.index << id.level,
-                what: format!("the Merkle node at level {} index {} is missing", id.level, id.index),
+                what: format!(
+                    "the Merkle node at level {} index {} is missing",
+                    id.level, id.index
+                ),
             }),
         }
     }
@@ -581,20 +573,26 @@ impl Scan {
         let available = self.end - self.offset;
         let mut header = [0u8; FRAME_HEADER_LEN];
         if available < FRAME_HEADER_LEN as u64 {
-            return Err(ScanError::Frame(seq, FrameError::Truncated {
-                have: available as usize,
-                need: FRAME_HEADER_LEN,
-            }));
+            return Err(ScanError::Frame(
+                seq,
+                FrameError::Truncated {
+                    have: available as usize,
+                    need: FRAME_HEADER_LEN,
+                },
+            ));
         }
         self.reader
             .read_exact(&mut header)
             .map_err(|e| ScanError::Io(seq, e))?;
         let len = frame::frame_len(&header).map_err(|e| ScanError::Frame(seq, e))?;
         if (len as u64) > available {
-            return Err(ScanError::Frame(seq, FrameError::Truncated {
-                have: available as usize,
-                need: len,
-            }));
+            return Err(ScanError::Frame(
+                seq,
+                FrameError::Truncated {
+                    have: available as usize,
+                    need: len,
+                },
+            ));
         }
         let mut bytes = vec![0u8; len];
         bytes[..FRAME_HEADER_LEN].copy_from_slice(&header);
@@ -635,6 +633,33 @@ impl From<ChainProblem> for StoreError {
         StoreError::Damaged {
             seq: p.seq,
             what: p.what,
+        }
+    }
+}
+
+/// Opens the sled index. sled releases its file lock from background
+/// threads a moment after the last handle is dropped, so a lock held by
+/// this same program closing is waited out briefly before giving up.
+fn open_index(dir: &Path) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let result = sled::Config::new()
+            .path(dir.join(INDEX_DIR))
+            .cache_capacity(64 << 20)
+            .open();
+        match result {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(io))
+                if io.kind() == io::ErrorKind::WouldBlock || io.to_string().contains("lock") =>
+            {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::Locked {
+                        dir: dir.to_path_buf(),
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(other) => return Err(index_err(other)),
         }
     }
 }

@@ -84,17 +84,48 @@ pub fn verify_from(
     let proof = ledger
         .inclusion_proof(last, trusted_size)
         .map_err(|e| VerifyFailure::Whole(e.to_string()))?;
-    merkle::verify_inclusion(LeafIndex(last), TreeSize(trusted_size), &leaf, &proof, trusted_root)
-        .map_err(|_| VerifyFailure::At {
-            seq: last,
-            what: "this record is not the one the trusted root includes".into(),
-        })?;
+    merkle::verify_inclusion(
+        LeafIndex(last),
+        TreeSize(trusted_size),
+        &leaf,
+        &proof,
+        trusted_root,
+    )
+    .map_err(|_| VerifyFailure::At {
+        seq: last,
+        what: "this record is not the one the trusted root includes".into(),
+    })?;
     let checker = ChainChecker::resume(
         trusted_size,
         super::digest::record_hash(&entry.record),
         frontier,
     );
     verify_tail(ledger, checker, trusted_size, progress)
+}
+
+/// A broken link between records N-1 and N means one of the two changed.
+/// The stored leaf hashes, written when each record was appended, say which.
+fn locate_broken_link(ledger: &Ledger, p: super::chain::ChainProblem) -> VerifyFailure {
+    if p.broken_link {
+        let before = p.seq - 1;
+        let stored = ledger.node(merkle::NodeId::leaf(LeafIndex(before)));
+        let now = ledger.store().read(before);
+        if let (Ok(stored), Ok(Some(entry))) = (stored, now) {
+            if merkle::leaf_hash(&entry.record) != stored {
+                return VerifyFailure::At {
+                    seq: before,
+                    what: format!(
+                        "the record was changed after it was appended: it no longer matches the link in record {} nor the Merkle tree",
+                        p.seq
+                    ),
+                };
+            }
+        }
+    }
+    VerifyFailure::At {
+        seq: p.seq,
+        what: p.what,
+    }
 }
 
 fn verify_tail(
@@ -110,10 +141,9 @@ fn verify_tail(
         match scan.next_entry() {
             Ok(None) => break,
             Ok(Some((_, entry))) => {
-                checker.check(&entry).map_err(|p| VerifyFailure::At {
-                    seq: p.seq,
-                    what: p.what,
-                })?;
+                checker
+                    .check(&entry)
+                    .map_err(|p| locate_broken_link(ledger, p))?;
                 checked += 1;
                 if checked % 4096 == 0 {
                     progress(checked);
@@ -122,7 +152,10 @@ fn verify_tail(
             Err(e) => {
                 return Err(VerifyFailure::At {
                     seq: e.seq(),
-                    what: e.to_string().split_once(": ").map_or(e.to_string(), |(_, w)| w.to_string()),
+                    what: e
+                        .to_string()
+                        .split_once(": ")
+                        .map_or(e.to_string(), |(_, w)| w.to_string()),
                 });
             }
         }
