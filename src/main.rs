@@ -172,8 +172,8 @@ fn open(data: &Path) -> Result<Ledger, Failure> {
 
 /// The actor for records appended from this command line: the local user.
 fn operator() -> Actor {
-    let user = std::env::var("USER").unwrap_or_default();
-    Actor::new(&format!("operator:{user}"))
+    let user = std::env::var("USER").ok().filter(|u| !u.is_empty());
+    Actor::new(&format!("operator:{}", user.as_deref().unwrap_or("local")))
         .unwrap_or_else(|_| Actor::new("operator:local").expect("valid actor"))
 }
 

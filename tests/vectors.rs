@@ -308,3 +308,21 @@ fn merkle_consistency_vectors_are_produced_and_verified() {
         );
     }
 }
+
+/// The worked example of docs/FORMAT.md checks out, with the root it gives.
+#[test]
+fn format_example_bundle_checks_out() {
+    let path = data("format-example.jsonl");
+    let summary = jointly::ledger::bundle::check_bundle(&path, &mut |_| {}).unwrap();
+    assert_eq!(summary.size, 3);
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/FORMAT.md"))
+        .unwrap();
+    assert!(
+        doc.contains(&summary.root.to_base64()),
+        "FORMAT.md does not show the example's root"
+    );
+    assert!(
+        doc.contains(&summary.head.to_hex()),
+        "FORMAT.md does not show the example's head"
+    );
+}

@@ -99,7 +99,9 @@ pub fn export(ledger: &Ledger, out: &Path) -> Result<BundleSummary, BundleError>
         head: head.last_hash,
         root: head.root,
     };
-    let tmp = out.with_extension("partial");
+    let mut tmp_name = out.as_os_str().to_owned();
+    tmp_name.push(".partial");
+    let tmp = PathBuf::from(tmp_name);
     let file = File::create(&tmp).map_err(io_err(format!("cannot create {}", tmp.display())))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let write_err = || io_err(format!("cannot write {}", tmp.display()));
@@ -134,6 +136,11 @@ pub fn export(ledger: &Ledger, out: &Path) -> Result<BundleSummary, BundleError>
         tmp.display(),
         out.display()
     )))?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err("cannot sync the bundle's directory"))?;
+    }
     Ok(summary)
 }
 
@@ -216,8 +223,12 @@ impl BundleReader {
         let Some(line) = self.next_line()? else {
             return Ok(None);
         };
-        let v =
-            canonical::parse_strict_line(line.as_bytes()).map_err(|e| self.bad(e.to_string()))?;
+        let v = canonical::parse_strict_line(line.as_bytes())
+            .map_err(|e| self.bad(format!("the line is not valid JSON: {e}")))?;
+        // Export writes canonical lines; anything else was edited.
+        if canonical::canonical_bytes(&v) != line.as_bytes() {
+            return Err(self.bad("the line is not in canonical form (it was edited after export)"));
+        }
         let Value::Object(mut map) = v else {
             return Err(self.bad("each line after the header must be a JSON object"));
         };

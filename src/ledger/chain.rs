@@ -7,7 +7,7 @@ use super::canonical::CanonicalPayload;
 use super::digest::{self, Digest};
 use super::frame::Entry;
 use super::merkle::{self, CompactRange};
-use super::record::{Record, Seq};
+use super::record::{Record, Seq, Timestamp};
 
 /// An entry that passed, with what was computed from it.
 #[derive(Clone, Debug)]
@@ -36,6 +36,7 @@ pub struct ChainChecker {
     next_seq: Seq,
     last_hash: Digest,
     frontier: CompactRange,
+    last_at: Option<Timestamp>,
     redacted: u64,
 }
 
@@ -51,17 +52,24 @@ impl ChainChecker {
             next_seq: 0,
             last_hash: Digest::ZERO,
             frontier: CompactRange::default(),
+            last_at: None,
             redacted: 0,
         }
     }
 
-    /// Continues after `size` records whose last hash and tree are known.
-    pub fn resume(size: u64, last_hash: Digest, frontier: CompactRange) -> Self {
+    /// Continues after `size` records whose last hash, time and tree are known.
+    pub fn resume(
+        size: u64,
+        last_hash: Digest,
+        last_at: Option<Timestamp>,
+        frontier: CompactRange,
+    ) -> Self {
         debug_assert_eq!(frontier.size().0, size);
         ChainChecker {
             next_seq: size,
             last_hash,
             frontier,
+            last_at,
             redacted: 0,
         }
     }
@@ -93,6 +101,13 @@ impl ChainChecker {
                 })
             });
         }
+        if let Some(last) = self.last_at.filter(|last| record.at() < *last) {
+            return Err(problem(format!(
+                "its time {} is earlier than the time of record {} ({last})",
+                record.at(),
+                seq - 1
+            )));
+        }
         match &entry.payload {
             Some((salt, payload)) => {
                 if digest::payload_commitment(salt, payload) != record.commitment() {
@@ -107,6 +122,7 @@ impl ChainChecker {
         let leaf = merkle::leaf_hash(&entry.record);
         self.frontier.push(leaf, |_, _| {});
         self.last_hash = hash;
+        self.last_at = Some(record.at());
         self.next_seq += 1;
         Ok(Checked { record, hash, leaf })
     }

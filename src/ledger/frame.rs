@@ -4,8 +4,10 @@
 //! ```text
 //! u32 LE record_len | u32 LE payload_len | u8 state | record | salt (32) | payload
 //! ```
-//! `state` is 0 when the payload is present and 1 when it was redacted; a
-//! redaction zeroes salt and payload in place, so offsets never move.
+//! `state` is 0 when the payload is present and 1 when it was redacted. A
+//! frame is always `9 + record_len + 32 + payload_len` bytes: a redaction
+//! sets the state and zeroes salt and payload in place, so offsets never
+//! move. (A redacted entry written fresh, by an import, has payload_len 0.)
 
 use super::canonical::MAX_PAYLOAD_BYTES;
 use super::digest::Salt;
@@ -39,7 +41,8 @@ impl Entry {
     pub fn encoded_len(&self) -> usize {
         FRAME_HEADER_LEN
             + self.record.len()
-            + self.payload.as_ref().map_or(0, |(_, p)| 32 + p.len())
+            + 32
+            + self.payload.as_ref().map_or(0, |(_, p)| p.len())
     }
 
     pub fn encode_into(&self, out: &mut Vec<u8>) {
@@ -56,6 +59,7 @@ impl Entry {
                 out.extend_from_slice(&0u32.to_le_bytes());
                 out.push(STATE_REDACTED);
                 out.extend_from_slice(&self.record);
+                out.extend_from_slice(&[0u8; 32]);
             }
         }
     }
@@ -75,8 +79,7 @@ pub fn frame_len(header: &[u8; FRAME_HEADER_LEN]) -> Result<usize, FrameError> {
         )));
     }
     match state {
-        STATE_PRESENT => Ok(FRAME_HEADER_LEN + record_len + 32 + payload_len),
-        STATE_REDACTED if payload_len == 0 => Ok(FRAME_HEADER_LEN + record_len),
+        STATE_PRESENT | STATE_REDACTED => Ok(FRAME_HEADER_LEN + record_len + 32 + payload_len),
         _ => Err(FrameError::BadHeader(format!("state byte {state}"))),
     }
 }
@@ -136,8 +139,9 @@ mod tests {
         h[0] = 5;
         h[8] = 7;
         assert!(frame_len(&h).is_err()); // unknown state
+        h[4] = 0x10;
+        h[6] = 0x20;
         h[8] = 1;
-        h[4] = 1;
-        assert!(frame_len(&h).is_err()); // redacted but payload length set
+        assert!(frame_len(&h).is_err()); // payload over the limit
     }
 }

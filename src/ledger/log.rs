@@ -73,8 +73,12 @@ impl Ledger {
     pub fn append_batch(&self, events: Vec<NewEvent>) -> Result<Vec<Appended>, LedgerError> {
         let writer = self.store.writer();
         let head = writer.head();
-        let mut checker =
-            ChainChecker::resume(head.size, head.last_hash, writer.frontier().clone());
+        let mut checker = ChainChecker::resume(
+            head.size,
+            head.last_hash,
+            writer.last_at(),
+            writer.frontier().clone(),
+        );
         let mut at = writer.last_at();
         let mut batch = Vec::with_capacity(events.len());
         let mut answers = Vec::with_capacity(events.len());
@@ -121,8 +125,12 @@ impl Ledger {
     pub fn append_entries(&self, entries: Vec<Entry>) -> Result<Head, LedgerError> {
         let writer = self.store.writer();
         let head = writer.head();
-        let mut checker =
-            ChainChecker::resume(head.size, head.last_hash, writer.frontier().clone());
+        let mut checker = ChainChecker::resume(
+            head.size,
+            head.last_hash,
+            writer.last_at(),
+            writer.frontier().clone(),
+        );
         let mut batch = Vec::with_capacity(entries.len());
         for entry in entries {
             let checked = checker.check(&entry).map_err(|p| LedgerError::Corrupt {

@@ -259,7 +259,7 @@ impl Record {
         if record.v != FORMAT_VERSION {
             return Err(RecordError::UnknownVersion(record.v));
         }
-        if record.id.get_version_num() != 7 {
+        if record.id.get_version_num() != 7 || record.id.get_variant() != uuid::Variant::RFC4122 {
             return Err(RecordError::NotUuidV7(record.id));
         }
         if record.canonical_bytes() != bytes {
@@ -353,5 +353,46 @@ mod tests {
         ] {
             assert!(Timestamp::parse(bad).is_err(), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    /// The published schema names exactly the record's fields, all required.
+    #[test]
+    fn record_schema_matches_the_record() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schemas/record.schema.json")).unwrap();
+        let record = Record::new(
+            0,
+            Uuid::now_v7(),
+            Timestamp::now(),
+            Actor::new("a").unwrap(),
+            EventType::new("x.a").unwrap(),
+            Digest::ZERO,
+            Digest::ZERO,
+        );
+        let value = serde_json::to_value(&record).unwrap();
+        let mut fields: Vec<&String> = value.as_object().unwrap().keys().collect();
+        fields.sort();
+        let mut required: Vec<&str> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        required.sort();
+        let mut properties: Vec<&String> =
+            schema["properties"].as_object().unwrap().keys().collect();
+        properties.sort();
+        assert_eq!(fields, properties);
+        assert_eq!(
+            fields.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            required
+        );
+        assert_eq!(schema["additionalProperties"], false);
+        assert_eq!(schema["properties"]["v"]["const"], FORMAT_VERSION);
     }
 }

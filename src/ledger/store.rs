@@ -278,7 +278,8 @@ impl Store {
             return Ok(report);
         }
         let mut w = self.writer.lock().expect("writer lock");
-        let mut checker = ChainChecker::resume(head.size, head.last_hash, w.frontier.clone());
+        let mut checker =
+            ChainChecker::resume(head.size, head.last_hash, w.last_at, w.frontier.clone());
         let mut scan = self.scan_from(head.end, log_len)?;
         let mut batch = Vec::new();
         let mut bad_at = None;

@@ -95,9 +95,16 @@ pub fn verify_from(
         seq: last,
         what: "this record is not the one the trusted root includes".into(),
     })?;
+    let last_at = super::record::Record::from_canonical(&entry.record)
+        .map_err(|e| VerifyFailure::At {
+            seq: last,
+            what: e.to_string(),
+        })?
+        .at();
     let checker = ChainChecker::resume(
         trusted_size,
         super::digest::record_hash(&entry.record),
+        Some(last_at),
         frontier,
     );
     verify_tail(ledger, checker, trusted_size, progress)
