@@ -227,23 +227,29 @@ impl Record {
     /// (actor, at, commitment, id, prev, seq, type, v); every value but the
     /// actor needs no escaping, and serde_json escapes strings as RFC 8785 does.
     pub fn canonical_bytes(&self) -> Vec<u8> {
+        use std::io::Write as _;
         let mut out = Vec::with_capacity(320);
         out.extend_from_slice(b"{\"actor\":");
         serde_json::to_writer(&mut out, self.actor.as_str()).expect("write to Vec");
         out.extend_from_slice(b",\"at\":\"");
-        out.extend_from_slice(self.at.to_string().as_bytes());
+        write!(out, "{}", self.at).expect("write to Vec");
         out.extend_from_slice(b"\",\"commitment\":\"");
         out.extend_from_slice(self.commitment.to_hex().as_bytes());
         out.extend_from_slice(b"\",\"id\":\"");
-        out.extend_from_slice(self.id.hyphenated().to_string().as_bytes());
+        out.extend_from_slice(
+            self.id
+                .hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer())
+                .as_bytes(),
+        );
         out.extend_from_slice(b"\",\"prev\":\"");
         out.extend_from_slice(self.prev.to_hex().as_bytes());
         out.extend_from_slice(b"\",\"seq\":");
-        out.extend_from_slice(self.seq.to_string().as_bytes());
+        write!(out, "{}", self.seq).expect("write to Vec");
         out.extend_from_slice(b",\"type\":");
         serde_json::to_writer(&mut out, self.event_type.as_str()).expect("write to Vec");
         out.extend_from_slice(b",\"v\":");
-        out.extend_from_slice(self.v.to_string().as_bytes());
+        write!(out, "{}", self.v).expect("write to Vec");
         out.push(b'}');
         out
     }

@@ -168,8 +168,8 @@ fn verify_tail(
         }
     }
     progress(checked);
-    let held = ledger.store().count_log_frames()?;
-    if checker.size() != head.size || held < head.size {
+    if checker.size() != head.size || ledger.store().log_len()? < head.end {
+        let held = ledger.store().count_log_frames()?;
         return Err(VerifyFailure::Whole(format!(
             "records were lost: {} were acknowledged but the log holds {}",
             head.size,

@@ -1,21 +1,27 @@
-//! Storage on disk: `records.log` (the append-only source of truth) and a
-//! sled database of indexes derived from it. The only module that touches
-//! sled, and the only one that writes files in the data directory.
+//! Storage on disk: `records.log` (the append-only source of truth) and
+//! indexes derived from it. The only module that touches sled, and the only
+//! one that writes files in the data directory.
 //!
 //! Layout of a data directory:
 //! - `records.log`: [`LOG_MAGIC`], then one frame per record (see `frame`).
 //!   Appended with `pwrite` and made durable with `fdatasync` before any
 //!   append is acknowledged.
-//! - `index/`: sled 0.34.7, one tree `index` with keys by prefix:
-//!   `h` the acknowledged head; `o`+seq (u64 BE) the frame offset (u64 LE);
-//!   `i`+uuid (16 bytes) the seq (u64 BE); `n`+level (u8)+index (u64 BE) a
-//!   perfect Merkle subtree hash (32 bytes). Each batch is one atomic sled
-//!   batch, flushed before the append is acknowledged.
+//! - `offsets.idx`, `tree.idx`: fixed-width files of frame offsets and
+//!   perfect Merkle subtree hashes (see `flat`), written after the log.
+//! - `index/`: sled 0.34.7, one tree `index` with keys by prefix: `h` the
+//!   acknowledged head; `s` how many records the fixed-width files are known
+//!   to hold durably (u64 LE); `i`+uuid (16 bytes) the seq (u64 BE). Each
+//!   batch is one atomic sled batch, flushed before the append is
+//!   acknowledged.
 //!
 //! sled's `flush` does not empty the disk's write cache (sled issue 1452),
 //! so the log file, which we fsync ourselves, is what makes a write durable;
-//! the index is rebuilt from the log for whatever it lost. The head kept in
-//! the index is a second witness: a log shorter than it is refused.
+//! everything else is rebuilt from the log for whatever it lost. The head
+//! kept in sled is a second witness: a log shorter than it is refused.
+
+mod flat;
+
+use flat::{FixedFile, nodes_before, tree_position};
 
 use super::chain::{ChainChecker, ChainProblem, Checked};
 use super::digest::Digest;
@@ -31,7 +37,13 @@ use uuid::Uuid;
 
 const LOG_FILE: &str = "records.log";
 const INDEX_DIR: &str = "index";
+const OFFSETS_FILE: &str = "offsets.idx";
+const TREE_FILE: &str = "tree.idx";
 const HEAD_KEY: &[u8] = b"h";
+const SYNCED_KEY: &[u8] = b"s";
+/// The fixed-width files are fsync'd at least this often (in records), which
+/// bounds what must be re-derived from the log after a crash.
+const DERIVED_SYNC_EVERY: u64 = 1 << 16;
 
 /// What can go wrong with the store. Messages say what to do where they can.
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +154,10 @@ pub struct Prepared {
 
 struct Writer {
     log: File,
+    offsets: FixedFile,
+    tree: FixedFile,
+    /// Records the fixed-width files hold durably.
+    synced: u64,
     head: Head,
     frontier: CompactRange,
     last_at: Option<Timestamp>,
@@ -155,26 +171,15 @@ pub struct Store {
     db: sled::Db,
     index: sled::Tree,
     reader: File,
+    offsets: FixedFile,
+    tree: FixedFile,
     writer: Mutex<Writer>,
     head: RwLock<Head>,
-}
-
-fn offset_key(seq: Seq) -> [u8; 9] {
-    let mut k = [b'o'; 9];
-    k[1..].copy_from_slice(&seq.to_be_bytes());
-    k
 }
 
 fn id_key(id: &Uuid) -> [u8; 17] {
     let mut k = [b'i'; 17];
     k[1..].copy_from_slice(id.as_bytes());
-    k
-}
-
-fn node_key(id: NodeId) -> [u8; 10] {
-    let mut k = [b'n'; 10];
-    k[1] = id.level;
-    k[2..].copy_from_slice(&id.index.to_be_bytes());
     k
 }
 
@@ -202,6 +207,12 @@ impl Store {
             Some(bytes) => Head::decode(&bytes)?,
             None => Head::empty(),
         };
+        let synced = match index.get(SYNCED_KEY).map_err(index_err)? {
+            Some(b) if b.len() == 8 => u64::from_le_bytes(b.as_ref().try_into().unwrap()),
+            _ => 0,
+        };
+        let open_flat = |name: &str, width| FixedFile::open(&dir.join(name), width);
+        let (offsets_w, tree_w) = (open_flat(OFFSETS_FILE, 8)?, open_flat(TREE_FILE, 32)?);
         if log_len < head.end {
             let held = count_frames(&reader, log_len).unwrap_or(0);
             return Err(StoreError::Lost {
@@ -215,8 +226,13 @@ impl Store {
             db,
             index,
             reader,
+            offsets: open_flat(OFFSETS_FILE, 8)?,
+            tree: open_flat(TREE_FILE, 32)?,
             writer: Mutex::new(Writer {
                 log,
+                offsets: offsets_w,
+                tree: tree_w,
+                synced,
                 head,
                 frontier: CompactRange::default(),
                 last_at: None,
@@ -224,9 +240,91 @@ impl Store {
             }),
             head: RwLock::new(head),
         };
+        store.rederive(&head)?;
         store.check_head(&head)?;
         let report = store.recover_tail(log_len)?;
         Ok((Arc::new(store), report))
+    }
+
+    /// Rebuilds the fixed-width files for the records past the point they
+    /// were last known durable, from the log, and checks the result against
+    /// the head. After a clean close there is nothing to do.
+    fn rederive(&self, head: &Head) -> Result<(), StoreError> {
+        let mut w = self.writer.lock().expect("writer lock");
+        let mut trusted = w.synced.min(head.size).min(w.offsets.len()?);
+        while nodes_before(trusted) > w.tree.len()? {
+            trusted -= 1;
+        }
+        if trusted < head.size {
+            let damaged = |seq, what: &str| StoreError::Damaged {
+                seq,
+                what: what.into(),
+            };
+            let (start, last_hash, last_at) = if trusted == 0 {
+                (LOG_MAGIC.len() as u64, Digest::ZERO, None)
+            } else {
+                let (offset, entry) = self
+                    .read_entry_at_seq(trusted - 1)?
+                    .ok_or(damaged(trusted - 1, "no offset"))?;
+                let record = Record::from_canonical(&entry.record)
+                    .map_err(|e| damaged(trusted - 1, &e.to_string()))?;
+                (
+                    offset + entry.encoded_len() as u64,
+                    super::digest::record_hash(&entry.record),
+                    Some(record.at()),
+                )
+            };
+            let frontier = CompactRange::load(self, TreeSize(trusted))?;
+            let mut checker = ChainChecker::resume(trusted, last_hash, last_at, frontier.clone());
+            let mut edge = frontier;
+            let mut scan = self.scan_from(start, head.end)?;
+            scan.next_seq = trusted;
+            let (mut offs, mut nodes) = (Vec::new(), Vec::new());
+            let (mut first_seq, mut first_node) = (trusted, nodes_before(trusted));
+            loop {
+                let offset = scan.offset;
+                let Some((_, entry)) = scan
+                    .next_entry()
+                    .map_err(|e| damaged(e.seq(), &e.to_string()))?
+                else {
+                    break;
+                };
+                let checked = checker.check(&entry)?;
+                offs.extend_from_slice(&offset.to_le_bytes());
+                edge.push(checked.leaf, |_, h| nodes.extend_from_slice(&h.0));
+                if offs.len() >= 8 << 16 {
+                    w.offsets.write(first_seq, &offs)?;
+                    w.tree.write(first_node, &nodes)?;
+                    first_seq += (offs.len() / 8) as u64;
+                    first_node += (nodes.len() / 32) as u64;
+                    offs.clear();
+                    nodes.clear();
+                }
+            }
+            w.offsets.write(first_seq, &offs)?;
+            w.tree.write(first_node, &nodes)?;
+            if checker.size() != head.size
+                || checker.last_hash() != head.last_hash
+                || checker.root() != head.root
+            {
+                return Err(damaged(
+                    head.size.saturating_sub(1),
+                    "the log does not lead to the acknowledged head",
+                ));
+            }
+        }
+        w.offsets.truncate(head.size)?;
+        w.tree.truncate(nodes_before(head.size))?;
+        if w.synced != head.size {
+            w.offsets.sync()?;
+            w.tree.sync()?;
+            self.index
+                .insert(SYNCED_KEY, &head.size.to_le_bytes())
+                .map_err(index_err)?;
+            self.db.flush().map_err(index_err)?;
+            w.synced = head.size;
+        }
+        Ok(())
     }
 
     /// The quick check at open: the last indexed record is where the head
@@ -333,8 +431,9 @@ impl Store {
         }
     }
 
-    /// Writes a checked batch: log frames, fdatasync, index batch, index
-    /// flush; then publishes the new head. Nothing is visible before that.
+    /// Writes a checked batch: log frames and fdatasync; offsets and tree
+    /// nodes (synced every [`DERIVED_SYNC_EVERY`] records); the sled batch and
+    /// its flush; then publishes the new head. Nothing is visible before.
     fn commit_locked(
         &self,
         w: &mut Writer,
@@ -348,6 +447,8 @@ impl Store {
         let mut frontier = w.frontier.clone();
         let mut index = sled::Batch::default();
         let mut buf = Vec::with_capacity(batch.iter().map(|p| p.entry.encoded_len()).sum());
+        let mut offs = Vec::with_capacity(batch.len() * 8);
+        let mut nodes = Vec::with_capacity(batch.len() * 64 + 64 * 32);
         let mut end = start.end;
         let mut last_hash = start.last_hash;
         let mut last_at = w.last_at;
@@ -360,9 +461,9 @@ impl Store {
                     seq.wrapping_sub(1)
                 )));
             }
-            index.insert(&offset_key(seq), &end.to_le_bytes());
+            offs.extend_from_slice(&end.to_le_bytes());
             index.insert(&id_key(&p.checked.record.id()), &seq.to_be_bytes());
-            frontier.push(p.checked.leaf, |id, h| index.insert(&node_key(id), &h.0));
+            frontier.push(p.checked.leaf, |_, h| nodes.extend_from_slice(&h.0));
             p.entry.encode_into(&mut buf);
             end += p.entry.encoded_len() as u64;
             last_hash = p.checked.hash;
@@ -389,6 +490,26 @@ impl Store {
                 return Err(io_err("cannot flush the record log to disk")(e));
             }
         }
+        // The log is durable; what follows is derived and can be rebuilt, so
+        // a failure here only stops writes until a restart rebuilds it.
+        let mut synced = w.synced;
+        let derived = w
+            .offsets
+            .write(start.size, &offs)
+            .and_then(|()| w.tree.write(nodes_before(start.size), &nodes))
+            .and_then(|()| {
+                if head.size - w.synced >= DERIVED_SYNC_EVERY {
+                    w.offsets.sync()?;
+                    w.tree.sync()?;
+                    index.insert(SYNCED_KEY, &head.size.to_le_bytes());
+                    synced = head.size;
+                }
+                Ok(())
+            });
+        if let Err(e) = derived {
+            w.poisoned = true;
+            return Err(e);
+        }
         let indexed = self
             .index
             .apply_batch(index)
@@ -398,6 +519,7 @@ impl Store {
             return Err(index_err(e));
         }
         w.head = head;
+        w.synced = synced;
         w.frontier = frontier;
         w.last_at = last_at;
         *self.head.write().expect("head lock") = head;
@@ -406,11 +528,12 @@ impl Store {
 
     /// The frame offset of record `seq`, if it is indexed.
     fn offset_of(&self, seq: Seq) -> Result<Option<u64>, StoreError> {
-        Ok(self
-            .index
-            .get(offset_key(seq))
-            .map_err(index_err)?
-            .map(|v| u64::from_le_bytes(v.as_ref().try_into().expect("8-byte offset"))))
+        if seq >= self.offsets.len()? {
+            return Ok(None);
+        }
+        let mut b = [0u8; 8];
+        self.offsets.read(seq, &mut b)?;
+        Ok(Some(u64::from_le_bytes(b)))
     }
 
     fn read_entry_at_seq(&self, seq: Seq) -> Result<Option<(u64, Entry)>, StoreError> {
@@ -502,7 +625,16 @@ impl Store {
         &self.dir
     }
 
-    /// The number of frames the log holds in its first `len` bytes.
+    /// The log file's length in bytes.
+    pub fn log_len(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .reader
+            .metadata()
+            .map_err(io_err("cannot read the log's size"))?
+            .len())
+    }
+
+    /// The number of whole frames the log file holds (slow: reads each header).
     pub fn count_log_frames(&self) -> Result<u64, StoreError> {
         let len = self
             .reader
@@ -513,13 +645,38 @@ impl Store {
     }
 }
 
+impl Drop for Store {
+    /// A clean close makes the fixed-width files durable and says so, so the
+    /// next open has nothing to rebuild.
+    fn drop(&mut self) {
+        let w = self.writer.get_mut().expect("writer lock");
+        if w.poisoned || w.synced == w.head.size {
+            return;
+        }
+        let synced = w.head.size;
+        let done = w
+            .offsets
+            .sync()
+            .and_then(|()| w.tree.sync())
+            .and_then(|()| {
+                self.index
+                    .insert(SYNCED_KEY, &synced.to_le_bytes())
+                    .map_err(index_err)?;
+                self.db.flush().map_err(index_err)
+            });
+        if done.is_ok() {
+            w.synced = synced;
+        }
+    }
+}
+
 impl NodeSource for Store {
     type Error = StoreError;
     fn node(&self, id: NodeId) -> Result<Digest, StoreError> {
-        let v = self.index.get(node_key(id)).map_err(index_err)?;
-        match v {
-            Some(v) if v.len() == 32 => Ok(Digest(v.as_ref().try_into().unwrap())),
-            _ => Err(StoreError::Damaged {
+        let mut hash = [0u8; 32];
+        match self.tree.read(tree_position(id), &mut hash) {
+            Ok(()) => Ok(Digest(hash)),
+            Err(_) => Err(StoreError::Damaged {
                 seq: id.index << id.level,
                 what: format!(
                     "the Merkle node at level {} index {} is missing",
