@@ -65,15 +65,25 @@ impl CanonicalPayload {
         Ok(CanonicalPayload(canonical_bytes(value)))
     }
 
-    /// Accepts stored bytes only if they are already exactly canonical.
+    /// Accepts stored bytes only if they are already exactly canonical, by
+    /// one pass over them that allocates nothing (this runs for every record
+    /// verified). Agrees with parsing and re-canonicalising; tests check so.
     pub fn from_canonical(bytes: Vec<u8>) -> Result<Self, PayloadError> {
-        let parsed = Self::parse(&bytes)?;
-        if parsed.0 != bytes {
-            return Err(PayloadError::Syntax {
-                message: "bytes are valid JSON but not in canonical (RFC 8785) form".into(),
-            });
+        if bytes.len() > MAX_PAYLOAD_BYTES {
+            return Err(PayloadError::TooLarge { size: bytes.len() });
         }
-        Ok(parsed)
+        let mut check = CanonicalCheck { b: &bytes, at: 0 };
+        match check.object_payload() {
+            Ok(()) => Ok(CanonicalPayload(bytes)),
+            // Say precisely what is wrong, the slow way.
+            Err(()) => {
+                let parsed = Self::parse(&bytes)?;
+                debug_assert_ne!(parsed.0, bytes);
+                Err(PayloadError::Syntax {
+                    message: "bytes are valid JSON but not in canonical (RFC 8785) form".into(),
+                })
+            }
+        }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -192,6 +202,213 @@ fn check_number(n: &Number, pointer: &str) -> Result<(), PayloadError> {
             text: n.to_string(),
         })
     }
+}
+
+/// A validator of canonical payload bytes: a JSON object with no white
+/// space, keys unique and in UTF-16 order, strings escaped exactly as
+/// RFC 8785 writes them, and numbers as canonical whole numbers in range.
+struct CanonicalCheck<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+/// serde_json's recursion limit, kept so both readers accept the same.
+const MAX_DEPTH: usize = 127;
+
+impl<'a> CanonicalCheck<'a> {
+    fn object_payload(&mut self) -> Result<(), ()> {
+        std::str::from_utf8(self.b).map_err(|_| ())?;
+        if self.b.first() != Some(&b'{') {
+            return Err(());
+        }
+        self.value(0)?;
+        if self.at == self.b.len() {
+            Ok(())
+        } else {
+            Err(())
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.at).copied()
+    }
+
+    fn eat(&mut self, c: u8) -> Result<(), ()> {
+        if self.peek() == Some(c) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(())
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), ()> {
+        if self.b[self.at..].starts_with(word) {
+            self.at += word.len();
+            Ok(())
+        } else {
+            Err(())
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<(), ()> {
+        match self.peek().ok_or(())? {
+            b'{' => self.object(depth + 1),
+            b'[' => self.array(depth + 1),
+            b'"' => self.string().map(|_| ()),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => Err(()),
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<(), ()> {
+        if depth > MAX_DEPTH {
+            return Err(());
+        }
+        self.eat(b'[')?;
+        if self.eat(b']').is_ok() {
+            return Ok(());
+        }
+        loop {
+            self.value(depth)?;
+            if self.eat(b']').is_ok() {
+                return Ok(());
+            }
+            self.eat(b',')?;
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<(), ()> {
+        if depth > MAX_DEPTH {
+            return Err(());
+        }
+        self.eat(b'{')?;
+        if self.eat(b'}').is_ok() {
+            return Ok(());
+        }
+        let mut previous: Option<&'a [u8]> = None;
+        loop {
+            let key = self.string()?;
+            if let Some(prev) = previous {
+                // Strictly increasing: sorted, and no key twice.
+                if utf16_order(prev, key) != std::cmp::Ordering::Less {
+                    return Err(());
+                }
+            }
+            previous = Some(key);
+            self.eat(b':')?;
+            self.value(depth)?;
+            if self.eat(b'}').is_ok() {
+                return Ok(());
+            }
+            self.eat(b',')?;
+        }
+    }
+
+    /// A canonically escaped string; returns its raw bytes between quotes.
+    fn string(&mut self) -> Result<&'a [u8], ()> {
+        self.eat(b'"')?;
+        let start = self.at;
+        loop {
+            let c = self.peek().ok_or(())?;
+            match c {
+                b'"' => {
+                    let raw = &self.b[start..self.at];
+                    self.at += 1;
+                    return Ok(raw);
+                }
+                b'\\' => {
+                    let e = *self.b.get(self.at + 1).ok_or(())?;
+                    match e {
+                        b'"' | b'\\' | b'b' | b't' | b'n' | b'f' | b'r' => self.at += 2,
+                        b'u' => {
+                            // Only control characters without a short form.
+                            let hex = self.b.get(self.at + 2..self.at + 6).ok_or(())?;
+                            if &hex[..2] != b"00"
+                                || !hex[2..]
+                                    .iter()
+                                    .all(|h| matches!(h, b'0'..=b'9' | b'a'..=b'f'))
+                            {
+                                return Err(());
+                            }
+                            let v = u8::from_str_radix(
+                                std::str::from_utf8(&hex[2..]).map_err(|_| ())?,
+                                16,
+                            )
+                            .map_err(|_| ())?;
+                            if v >= 0x20 || matches!(v, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d) {
+                                return Err(());
+                            }
+                            self.at += 6;
+                        }
+                        _ => return Err(()),
+                    }
+                }
+                0x00..=0x1f => return Err(()),
+                _ => self.at += 1,
+            }
+        }
+    }
+
+    fn number(&mut self) -> Result<(), ()> {
+        let start = self.at;
+        let negative = self.eat(b'-').is_ok();
+        let digits_start = self.at;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.at += 1;
+        }
+        let digits = &self.b[digits_start..self.at];
+        if digits.is_empty() || (digits[0] == b'0' && (digits.len() > 1 || negative)) {
+            return Err(());
+        }
+        if matches!(self.peek(), Some(b'.' | b'e' | b'E')) || digits.len() > 16 {
+            return Err(());
+        }
+        let n: u64 = std::str::from_utf8(&self.b[digits_start..self.at])
+            .map_err(|_| ())?
+            .parse()
+            .map_err(|_| ())?;
+        if n > MAX_SAFE_INTEGER || self.at == start {
+            return Err(());
+        }
+        Ok(())
+    }
+}
+
+/// Compares two canonically escaped JSON string bodies by the UTF-16 code
+/// units of the strings they denote, as RFC 8785 sorts keys.
+fn utf16_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    fn units(raw: &[u8]) -> impl Iterator<Item = u16> + '_ {
+        let text = std::str::from_utf8(raw).expect("checked UTF-8");
+        let mut chars = text.chars();
+        std::iter::from_fn(move || {
+            let c = chars.next()?;
+            if c != '\\' {
+                return Some(c);
+            }
+            Some(match chars.next()? {
+                'b' => '\u{8}',
+                't' => '\t',
+                'n' => '\n',
+                'f' => '\u{c}',
+                'r' => '\r',
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?
+                }
+                other => other,
+            })
+        })
+        .flat_map(|c| {
+            let mut buf = [0u16; 2];
+            let n = c.encode_utf16(&mut buf).len();
+            (0..n).map(move |i| buf[i])
+        })
+    }
+    units(a).cmp(units(b))
 }
 
 /// A JSON value whose objects are refused if they repeat a key.
@@ -333,5 +550,96 @@ mod tests {
         assert!(CanonicalPayload::from_canonical(br#"{"a":1}"#.to_vec()).is_ok());
         assert!(CanonicalPayload::from_canonical(br#"{"b":1,"a":2}"#.to_vec()).is_err());
         assert!(CanonicalPayload::from_canonical(br#"{ "a":1}"#.to_vec()).is_err());
+    }
+}
+
+#[cfg(test)]
+mod canonical_check_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The slow, obviously right answer: parse, re-canonicalise, compare.
+    fn slow(bytes: &[u8]) -> bool {
+        CanonicalPayload::parse(bytes).is_ok_and(|p| p.as_bytes() == bytes)
+    }
+
+    fn check(input: &str, canonical: bool) {
+        let fast = CanonicalPayload::from_canonical(input.as_bytes().to_vec()).is_ok();
+        assert_eq!(fast, canonical, "{input:?}");
+        assert_eq!(
+            slow(input.as_bytes()),
+            canonical,
+            "slow disagrees on {input:?}"
+        );
+    }
+
+    #[test]
+    fn canonical_forms() {
+        check(r#"{}"#, true);
+        check(r#"{"a":1,"b":[true,false,null,"x",{}]}"#, true);
+        check(r#"{"b":1,"a":1}"#, false);
+        check(r#"{"a":1,"a":1}"#, false);
+        check(r#"{ "a":1}"#, false);
+        check(r#"{"a":01}"#, false);
+        check(r#"{"a":-0}"#, false);
+        check(r#"{"a":1.0}"#, false);
+        check(r#"{"a":9007199254740991}"#, true);
+        check(r#"{"a":9007199254740992}"#, false);
+        check(r#"{"a":-9007199254740991}"#, true);
+        check("{\"a\":\"\\u001f\\n\\b\"}", true);
+        check("{\"a\":\"\\u000a\"}", false);
+        check("{\"a\":\"\\u0041\"}", false);
+        check("{\"a\":\"\\/\"}", false);
+        check("{\"a\":\"\u{7f}\u{2028}\u{10000}\"}", true);
+        // Keys sort by UTF-16 code units: U+10000 is 0xD800 0xDC00, before U+FFFF.
+        check("{\"\u{10000}\":1,\"\u{ffff}\":2}", true);
+        check("{\"\u{ffff}\":1,\"\u{10000}\":2}", false);
+        check("{\"\\n\":1,\"a\":2}", true);
+        check("[1]", false);
+    }
+
+    fn value_strategy() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            any::<bool>().prop_map(Value::from),
+            (-(1i64 << 53) + 1..(1i64 << 53)).prop_map(Value::from),
+            "[\\u{0}-\\u{7f}\\u{e9}\\u{2028}\\u{1f600}]{0,8}".prop_map(Value::from),
+            Just(Value::Null),
+        ];
+        let inner = leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map(
+                    "[\\u{0}-\\u{7f}\\u{ffff}\\u{10000}]{0,4}",
+                    inner,
+                    0..4
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        });
+        prop::collection::btree_map("[a-c\\u{1}\\u{ffff}\\u{10000}]{0,3}", inner, 0..5)
+            .prop_map(|m| Value::Object(m.into_iter().collect()))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
+
+        #[test]
+        fn fast_check_agrees_with_the_slow_one(
+            v in value_strategy(),
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+            how in 0u8..3,
+        ) {
+            let good = canonical_bytes(&v);
+            prop_assert!(CanonicalPayload::from_canonical(good.clone()).is_ok());
+            let mut bad = good.clone();
+            let i = at.index(bad.len());
+            match how {
+                0 => bad[i] = byte,
+                1 => bad.insert(i, byte),
+                _ => { bad.remove(i); }
+            }
+            prop_assert_eq!(CanonicalPayload::from_canonical(bad.clone()).is_ok(), slow(&bad), "{:?}", String::from_utf8_lossy(&bad));
+        }
     }
 }

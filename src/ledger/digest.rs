@@ -30,23 +30,36 @@ impl Digest {
     }
 
     pub fn from_hex(text: &str) -> Result<Self, String> {
-        if text.len() != 64 || text.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(format!("{text:?} is not 64 lowercase hex digits"));
-        }
-        // By hand: this runs twice per record during verification.
-        fn nibble(c: u8) -> Option<u8> {
-            match c {
-                b'0'..=b'9' => Some(c - b'0'),
-                b'a'..=b'f' => Some(c - b'a' + 10),
-                _ => None,
+        // By table: this runs twice per record during verification.
+        const BAD: u8 = 0xff;
+        const TABLE: [u8; 256] = {
+            let mut t = [BAD; 256];
+            let mut i = 0;
+            while i < 10 {
+                t[b'0' as usize + i] = i as u8;
+                i += 1;
             }
+            let mut i = 0;
+            while i < 6 {
+                t[b'a' as usize + i] = 10 + i as u8;
+                i += 1;
+            }
+            t
+        };
+        let bytes = text.as_bytes();
+        let bad = || format!("{text:?} is not 64 lowercase hex digits");
+        if bytes.len() != 64 {
+            return Err(bad());
         }
         let mut out = [0u8; 32];
-        for (i, pair) in text.as_bytes().chunks_exact(2).enumerate() {
-            match (nibble(pair[0]), nibble(pair[1])) {
-                (Some(hi), Some(lo)) => out[i] = hi << 4 | lo,
-                _ => return Err(format!("{text:?} is not 64 lowercase hex digits")),
-            }
+        let mut invalid = 0u8;
+        for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+            let (hi, lo) = (TABLE[pair[0] as usize], TABLE[pair[1] as usize]);
+            invalid |= (hi | lo) & 0xf0;
+            *o = hi << 4 | lo;
+        }
+        if invalid != 0 {
+            return Err(bad());
         }
         Ok(Digest(out))
     }
@@ -126,4 +139,35 @@ pub fn payload_commitment(salt: &Salt, canonical_payload: &[u8]) -> Digest {
     h.update(&salt.0);
     h.update(canonical_payload);
     Digest(*h.finalize().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, ok: bool) {
+        let parsed = Digest::from_hex(text);
+        assert_eq!(parsed.is_ok(), ok, "{text:?}");
+        if let Ok(d) = parsed {
+            assert_eq!(d.to_hex(), text);
+        }
+    }
+
+    #[test]
+    fn hex_digests() {
+        check(&"0".repeat(64), true);
+        check(&"0123456789abcdef".repeat(4), true);
+        check(&"0123456789ABCDEF".repeat(4), false);
+        check(&"0".repeat(63), false);
+        check(&"0".repeat(65), false);
+        check(&format!("{}g", "0".repeat(63)), false);
+        check(&format!("{}é", "0".repeat(62)), false);
+    }
+
+    #[test]
+    fn base64_roots_round_trip() {
+        let d = Digest([0xab; 32]);
+        assert_eq!(Digest::from_base64(&d.to_base64()).unwrap(), d);
+        assert!(Digest::from_base64("AAAA").is_err());
+    }
 }
