@@ -129,6 +129,15 @@ pub fn export(ledger: &Ledger, out: &Path) -> Result<BundleSummary, BundleError>
         line.push(b'\n');
         w.write_all(&line).map_err(write_err())?;
     }
+    if checker.last_hash() != summary.head || checker.root() != summary.root {
+        drop(w);
+        let _ = fs::remove_file(&tmp);
+        return Err(LedgerError::Corrupt {
+            seq: head.size.saturating_sub(1),
+            what: "the records do not lead to the acknowledged head; run `jointly verify`".into(),
+        }
+        .into());
+    }
     let file = w.into_inner().map_err(|e| write_err()(e.into_error()))?;
     file.sync_all().map_err(write_err())?;
     fs::rename(&tmp, out).map_err(io_err(format!(
@@ -238,11 +247,17 @@ impl BundleReader {
         {
             return Err(self.bad(format!("unexpected field {k:?}")));
         }
+        if map.len() != 3 {
+            return Err(
+                self.bad("each record line must have exactly \"payload\", \"record\" and \"salt\"")
+            );
+        }
         let record_value = map
             .remove("record")
             .ok_or_else(|| self.bad("the line has no \"record\""))?;
-        let record: Record = serde_json::from_value(record_value)
-            .map_err(|e| self.bad(format!("\"record\" is not a valid record: {e}")))?;
+        // Exactly the bytes that were hashed: no other spelling of an id or time.
+        let record = Record::from_canonical(&canonical::canonical_bytes(&record_value))
+            .map_err(|e| self.bad(format!("\"record\": {e}")))?;
         let payload = match (map.remove("salt"), map.remove("payload")) {
             (Some(Value::String(salt)), Some(p @ Value::Object(_))) => {
                 let salt =

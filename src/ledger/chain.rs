@@ -75,6 +75,17 @@ impl ChainChecker {
     }
 
     pub fn check(&mut self, entry: &Entry) -> Result<Checked, ChainProblem> {
+        self.check_with(entry, |_, _| {})
+    }
+
+    /// [`check`](Self::check), also handing over each perfect Merkle
+    /// subtree the entry completes (the leaf first), for comparison with
+    /// what the store keeps.
+    pub fn check_with(
+        &mut self,
+        entry: &Entry,
+        on_node: impl FnMut(merkle::NodeId, Digest),
+    ) -> Result<Checked, ChainProblem> {
         let seq = self.next_seq;
         let problem = |what: String| ChainProblem {
             seq,
@@ -120,7 +131,7 @@ impl ChainChecker {
         }
         let hash = digest::record_hash(&entry.record);
         let leaf = merkle::leaf_hash(&entry.record);
-        self.frontier.push(leaf, |_, _| {});
+        self.frontier.push(leaf, on_node);
         self.last_hash = hash;
         self.last_at = Some(record.at());
         self.next_seq += 1;

@@ -5,9 +5,10 @@
 //! u32 LE record_len | u32 LE payload_len | u8 state | record | salt (32) | payload
 //! ```
 //! `state` is 0 when the payload is present and 1 when it was redacted. A
-//! frame is always `9 + record_len + 32 + payload_len` bytes: a redaction
-//! sets the state and zeroes salt and payload in place, so offsets never
-//! move. (A redacted entry written fresh, by an import, has payload_len 0.)
+//! frame is always `9 + record_len + 32 + payload_len` bytes. A redacted
+//! frame has `payload_len` 0 and 32 zero bytes where the salt was; anything
+//! else in one is damage. (How a stored frame becomes redacted is for the
+//! privacy work to settle; the verifier's rules here are fixed.)
 
 use super::canonical::MAX_PAYLOAD_BYTES;
 use super::digest::Salt;
@@ -79,7 +80,11 @@ pub fn frame_len(header: &[u8; FRAME_HEADER_LEN]) -> Result<usize, FrameError> {
         )));
     }
     match state {
-        STATE_PRESENT | STATE_REDACTED => Ok(FRAME_HEADER_LEN + record_len + 32 + payload_len),
+        STATE_PRESENT => Ok(FRAME_HEADER_LEN + record_len + 32 + payload_len),
+        STATE_REDACTED if payload_len == 0 => Ok(FRAME_HEADER_LEN + record_len + 32),
+        STATE_REDACTED => Err(FrameError::BadHeader(format!(
+            "a redacted entry with payload length {payload_len}"
+        ))),
         _ => Err(FrameError::BadHeader(format!("state byte {state}"))),
     }
 }
@@ -103,11 +108,15 @@ pub fn decode(frame: &[u8]) -> Result<Entry, FrameError> {
     let record_len = u32::from_le_bytes(header[0..4].try_into().unwrap()) as usize;
     let record_end = FRAME_HEADER_LEN + record_len;
     let record = frame[FRAME_HEADER_LEN..record_end].to_vec();
+    let salt = Salt(frame[record_end..record_end + 32].try_into().unwrap());
     let payload = if header[8] == STATE_PRESENT {
-        let salt = Salt(frame[record_end..record_end + 32].try_into().unwrap());
         Some((salt, frame[record_end + 32..].to_vec()))
-    } else {
+    } else if salt.0 == [0; 32] {
         None
+    } else {
+        return Err(FrameError::BadHeader(
+            "a redacted entry whose salt bytes are not zero".into(),
+        ));
     };
     Ok(Entry { record, payload })
 }
@@ -130,6 +139,15 @@ mod tests {
             assert_eq!(decode(&buf).unwrap(), e);
             assert!(decode(&buf[..buf.len() - 1]).is_err());
         }
+        let redacted = Entry {
+            record: b"{}".to_vec(),
+            payload: None,
+        };
+        let mut buf = Vec::new();
+        redacted.encode_into(&mut buf);
+        let last = buf.len() - 1;
+        buf[last] = 1; // a salt byte where zeros must be
+        assert!(decode(&buf).is_err());
     }
 
     #[test]
@@ -139,9 +157,11 @@ mod tests {
         h[0] = 5;
         h[8] = 7;
         assert!(frame_len(&h).is_err()); // unknown state
-        h[4] = 0x10;
-        h[6] = 0x20;
         h[8] = 1;
+        h[4] = 1;
+        assert!(frame_len(&h).is_err()); // redacted, yet a payload length
+        h[8] = 0;
+        h[6] = 0x20;
         assert!(frame_len(&h).is_err()); // payload over the limit
     }
 }

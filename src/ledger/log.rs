@@ -144,18 +144,43 @@ impl Ledger {
 
     /// Record `seq` and its payload. A payload that does not match the
     /// record's commitment is an error, never served.
+    /// The record's bytes must also match the leaf hash stored when it was
+    /// appended, so a record changed on disk is refused, not served.
     pub fn get(&self, seq: Seq) -> Result<Option<StoredEvent>, LedgerError> {
         let Some(entry) = self.store.read(seq)? else {
             return Ok(None);
         };
+        self.check_leaf(seq, &entry)?;
         decode_entry(seq, entry).map(Some)
     }
 
     pub fn get_by_id(&self, id: &Uuid) -> Result<Option<StoredEvent>, LedgerError> {
-        match self.store.seq_of(id)? {
-            Some(seq) => self.get(seq),
-            None => Ok(None),
+        let Some(seq) = self.store.seq_of(id)? else {
+            return Ok(None);
+        };
+        let event = self.get(seq)?;
+        if let Some(e) = &event {
+            if e.record.id() != *id {
+                return Err(LedgerError::Corrupt {
+                    seq,
+                    what: format!("the id index points record {id} at a record with another id"),
+                });
+            }
         }
+        Ok(event)
+    }
+
+    fn check_leaf(&self, seq: Seq, entry: &Entry) -> Result<(), LedgerError> {
+        let stored = self
+            .store
+            .node(merkle::NodeId::leaf(merkle::LeafIndex(seq)))?;
+        if merkle::leaf_hash(&entry.record) != stored {
+            return Err(LedgerError::Corrupt {
+                seq,
+                what: "the record differs from the one appended".into(),
+            });
+        }
+        Ok(())
     }
 
     /// Up to `limit` events from `from` on, in order.
@@ -164,7 +189,10 @@ impl Ledger {
         let mut out = Vec::new();
         while out.len() < limit {
             match scan.next_entry() {
-                Ok(Some((seq, entry))) => out.push(decode_entry(seq, entry)?),
+                Ok(Some((seq, entry))) => {
+                    self.check_leaf(seq, &entry)?;
+                    out.push(decode_entry(seq, entry)?)
+                }
                 Ok(None) => break,
                 Err(e) => {
                     return Err(LedgerError::Corrupt {

@@ -19,7 +19,11 @@ type Reply = oneshot::Sender<Result<Appended, Arc<LedgerError>>>;
 /// Why an append was not made.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AppendError {
-    #[error("the append failed and nothing was written: {0}")]
+    /// Most failures come before anything is written; one after the write to
+    /// disk (an index failure) leaves the event recorded but unanswered.
+    #[error(
+        "the append failed ({0}); if the failure came after the write to disk, the event may still be recorded"
+    )]
     Failed(Arc<LedgerError>),
     #[error("the writer has stopped")]
     Stopped,

@@ -32,6 +32,10 @@ pub enum VerifyFailure {
     At { seq: Seq, what: String },
     #[error("{0}")]
     Whole(String),
+    #[error(
+        "{file} disagrees with the records at record {seq}, which check out: the index file is damaged, not the history. Stop jointly, delete offsets.idx and tree.idx from the data directory, and open it again to rebuild them"
+    )]
+    Index { seq: Seq, file: &'static str },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -142,15 +146,48 @@ fn verify_tail(
     progress: &mut dyn FnMut(u64),
 ) -> Result<Verified, VerifyFailure> {
     let head = ledger.head();
-    let mut scan = ledger.store().scan(from)?;
+    let mut scan = ledger.store().scan_to(from, &head)?;
+    let mut derived = ledger.store().derived_scan(from)?;
     let mut checked = 0u64;
+    // A leaf that differs from tree.idx: either the record changed (and the
+    // next record's link will say so) or tree.idx is wrong.
+    let mut suspect_leaf: Option<Seq> = None;
     loop {
         match scan.next_entry() {
             Ok(None) => break,
-            Ok(Some((_, entry))) => {
+            Ok(Some((seq, entry))) => {
+                if derived.next_offset() != Some(scan.last_offset) {
+                    return Err(VerifyFailure::Index {
+                        seq,
+                        file: "offsets.idx",
+                    });
+                }
+                let mut first_bad = None;
                 checker
-                    .check(&entry)
+                    .check_with(&entry, |id, hash| {
+                        let stored = derived.next_node();
+                        if first_bad.is_none() && stored != Some(hash) {
+                            first_bad = Some(id);
+                        }
+                    })
                     .map_err(|p| locate_broken_link(ledger, p))?;
+                if let Some(leaf) = suspect_leaf.take() {
+                    // This record links to that one as it is now.
+                    return Err(VerifyFailure::Index {
+                        seq: leaf,
+                        file: "tree.idx",
+                    });
+                }
+                match first_bad {
+                    Some(id) if id.level == 0 => suspect_leaf = Some(seq),
+                    Some(_) => {
+                        return Err(VerifyFailure::Index {
+                            seq,
+                            file: "tree.idx",
+                        });
+                    }
+                    None => {}
+                }
                 checked += 1;
                 if checked % 4096 == 0 {
                     progress(checked);
@@ -180,6 +217,12 @@ fn verify_tail(
         return Err(VerifyFailure::At {
             seq: head.size.saturating_sub(1),
             what: "the last record does not hash to the acknowledged head".into(),
+        });
+    }
+    if let Some(leaf) = suspect_leaf {
+        return Err(VerifyFailure::Index {
+            seq: leaf,
+            file: "tree.idx",
         });
     }
     if checker.root() != head.root {

@@ -162,6 +162,8 @@ struct Writer {
     frontier: CompactRange,
     last_at: Option<Timestamp>,
     poisoned: bool,
+    /// Set once `open` has finished: only then may Drop mark files durable.
+    opened: bool,
 }
 
 /// The data directory, open. Cheap to share behind an `Arc`; reads never
@@ -237,23 +239,35 @@ impl Store {
                 frontier: CompactRange::default(),
                 last_at: None,
                 poisoned: false,
+                opened: false,
             }),
             head: RwLock::new(head),
         };
-        store.rederive(&head)?;
-        store.check_head(&head)?;
+        store.rederive(&head, false)?;
+        if store.check_head(&head).is_err() {
+            // The derived files may be what is damaged: rebuild them all from
+            // the log, and blame a record only if the log itself is wrong.
+            store.rederive(&head, true)?;
+            store.check_head(&head)?;
+        }
         let report = store.recover_tail(log_len)?;
+        store.writer.lock().expect("writer lock").opened = true;
         Ok((Arc::new(store), report))
     }
 
     /// Rebuilds the fixed-width files for the records past the point they
     /// were last known durable, from the log, and checks the result against
     /// the head. After a clean close there is nothing to do.
-    fn rederive(&self, head: &Head) -> Result<(), StoreError> {
+    fn rederive(&self, head: &Head, from_scratch: bool) -> Result<(), StoreError> {
         let mut w = self.writer.lock().expect("writer lock");
         let mut trusted = w.synced.min(head.size).min(w.offsets.len()?);
-        while nodes_before(trusted) > w.tree.len()? {
+        let tree_items = w.tree.len()?;
+        while nodes_before(trusted) > tree_items {
             trusted -= 1;
+        }
+        if from_scratch {
+            trusted = 0;
+            w.synced = 0;
         }
         if trusted < head.size {
             let damaged = |seq, what: &str| StoreError::Damaged {
@@ -315,7 +329,7 @@ impl Store {
         }
         w.offsets.truncate(head.size)?;
         w.tree.truncate(nodes_before(head.size))?;
-        if w.synced != head.size {
+        if w.synced != head.size || from_scratch {
             w.offsets.sync()?;
             w.tree.sync()?;
             self.index
@@ -398,12 +412,20 @@ impl Store {
             }
         }
         if let Some(at) = bad_at {
-            let torn = self.dir.join(format!("torn-tail-at-{at}.bin"));
+            let stamp = Timestamp::now().unix_micros();
+            let torn = self.dir.join(format!("torn-tail-at-{at}-{stamp}.bin"));
             let mut bytes = vec![0u8; (log_len - at) as usize];
             self.reader
                 .read_exact_at(&mut bytes, at)
                 .map_err(io_err("cannot read the log's tail"))?;
-            fs::write(&torn, &bytes).map_err(io_err(format!("cannot write {}", torn.display())))?;
+            // Keep the bytes durably before cutting them from the log.
+            File::create(&torn)
+                .and_then(|mut f| {
+                    io::Write::write_all(&mut f, &bytes)?;
+                    f.sync_all()
+                })
+                .and_then(|()| File::open(&self.dir)?.sync_all())
+                .map_err(io_err(format!("cannot write {}", torn.display())))?;
             w.log
                 .set_len(at)
                 .map_err(io_err("cannot truncate the torn tail of the log"))?;
@@ -412,7 +434,9 @@ impl Store {
         }
         report.reindexed = batch.len() as u64;
         if !batch.is_empty() {
-            // These frames are already in the log: index them without writing.
+            // These frames are in the log but perhaps not yet on disk (the
+            // writer died before its fsync): make them durable, then index.
+            w.log.sync_data().map_err(io_err("cannot sync the log"))?;
             self.commit_locked(&mut w, batch, false)?;
         }
         Ok(report)
@@ -424,7 +448,7 @@ impl Store {
     }
 
     /// Takes the single writer's lock for one batch.
-    pub fn writer(&self) -> WriterGuard<'_> {
+    pub(crate) fn writer(&self) -> WriterGuard<'_> {
         WriterGuard {
             store: self,
             w: self.writer.lock().expect("writer lock"),
@@ -570,14 +594,27 @@ impl Store {
             .index
             .get(id_key(id))
             .map_err(index_err)?
-            .map(|v| u64::from_be_bytes(v.as_ref().try_into().expect("8-byte seq")))
+            .map(|v| {
+                v.as_ref()
+                    .try_into()
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| StoreError::Index(format!("id {id} maps to a malformed entry")))
+            })
+            .transpose()?
             .filter(|seq| *seq < self.head().size))
     }
 
     /// Streams the log from record `from` up to the head as it is now.
     pub fn scan(&self, from: Seq) -> Result<Scan, StoreError> {
-        let head = self.head();
-        let start = if from >= head.size {
+        self.scan_to(from, &self.head())
+    }
+
+    /// Streams the log from record `from` up to a head read earlier.
+    pub fn scan_to(&self, from: Seq, head: &Head) -> Result<Scan, StoreError> {
+        let start = if from == 0 {
+            // Never trust an index for where the log begins.
+            LOG_MAGIC.len() as u64
+        } else if from >= head.size {
             head.end
         } else {
             self.offset_of(from)?.ok_or(StoreError::Damaged {
@@ -591,10 +628,10 @@ impl Store {
     }
 
     fn scan_from(&self, start: u64, end: u64) -> Result<Scan, StoreError> {
-        let file = self
-            .reader
-            .try_clone()
-            .map_err(io_err("cannot open the record log"))?;
+        // A file of its own: a clone would share the file offset with every
+        // other scan, and concurrent scans would read each other's bytes.
+        let file =
+            File::open(self.dir.join(LOG_FILE)).map_err(io_err("cannot open the record log"))?;
         let mut reader = BufReader::with_capacity(1 << 20, file);
         io::Seek::seek(&mut reader, io::SeekFrom::Start(start))
             .map_err(io_err("cannot seek in the record log"))?;
@@ -604,6 +641,23 @@ impl Store {
             end,
             last_offset: start,
             next_seq: 0,
+        })
+    }
+
+    /// Reads `offsets.idx` and `tree.idx` in order from record `from`, so a
+    /// verifier can compare every item with what the records give.
+    pub fn derived_scan(&self, from: Seq) -> Result<DerivedScan, StoreError> {
+        let open = |name: &str, at: u64| -> Result<BufReader<File>, StoreError> {
+            let file =
+                File::open(self.dir.join(name)).map_err(io_err(format!("cannot open {name}")))?;
+            let mut r = BufReader::with_capacity(1 << 18, file);
+            io::Seek::seek(&mut r, io::SeekFrom::Start(at))
+                .map_err(io_err(format!("cannot seek in {name}")))?;
+            Ok(r)
+        };
+        Ok(DerivedScan {
+            offsets: open(OFFSETS_FILE, 8 * from)?,
+            tree: open(TREE_FILE, 32 * nodes_before(from))?,
         })
     }
 
@@ -649,8 +703,10 @@ impl Drop for Store {
     /// A clean close makes the fixed-width files durable and says so, so the
     /// next open has nothing to rebuild.
     fn drop(&mut self) {
-        let w = self.writer.get_mut().expect("writer lock");
-        if w.poisoned || w.synced == w.head.size {
+        let Ok(w) = self.writer.get_mut() else {
+            return;
+        };
+        if !w.opened || w.poisoned || w.synced == w.head.size {
             return;
         }
         let synced = w.head.size;
@@ -705,8 +761,29 @@ impl WriterGuard<'_> {
     pub fn last_at(&self) -> Option<Timestamp> {
         self.w.last_at
     }
-    pub fn commit(mut self, batch: Vec<Prepared>) -> Result<Head, StoreError> {
+    pub(crate) fn commit(mut self, batch: Vec<Prepared>) -> Result<Head, StoreError> {
         self.store.commit_locked(&mut self.w, batch, true)
+    }
+}
+
+/// Sequential readers of the fixed-width files (see [`Store::derived_scan`]).
+pub struct DerivedScan {
+    offsets: BufReader<File>,
+    tree: BufReader<File>,
+}
+
+impl DerivedScan {
+    /// The next frame offset, or `None` if the file ends.
+    pub fn next_offset(&mut self) -> Option<u64> {
+        let mut b = [0u8; 8];
+        self.offsets.read_exact(&mut b).ok()?;
+        Some(u64::from_le_bytes(b))
+    }
+    /// The next perfect subtree hash, or `None` if the file ends.
+    pub fn next_node(&mut self) -> Option<Digest> {
+        let mut b = [0u8; 32];
+        self.tree.read_exact(&mut b).ok()?;
+        Some(Digest(b))
     }
 }
 
