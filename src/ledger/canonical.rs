@@ -31,6 +31,8 @@ pub enum PayloadError {
         "payload number at {pointer} ({text}) is not a whole number; only whole numbers between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER} are stored exactly, so send others as strings"
     )]
     NotWholeNumber { pointer: String, text: String },
+    #[error("payload number at {pointer} is -0; write 0")]
+    NegativeZero { pointer: String },
     #[error(
         "payload number at {pointer} ({text}) is outside -{MAX_SAFE_INTEGER}..={MAX_SAFE_INTEGER} and cannot be stored exactly; send it as a string"
     )]
@@ -69,12 +71,18 @@ impl CanonicalPayload {
     /// one pass over them that allocates nothing (this runs for every record
     /// verified). Agrees with parsing and re-canonicalising; tests check so.
     pub fn from_canonical(bytes: Vec<u8>) -> Result<Self, PayloadError> {
+        Self::check_canonical(&bytes)?;
+        Ok(CanonicalPayload(bytes))
+    }
+
+    /// [`from_canonical`](Self::from_canonical) without taking the bytes.
+    pub fn check_canonical(bytes: &[u8]) -> Result<(), PayloadError> {
         if bytes.len() > MAX_PAYLOAD_BYTES {
             return Err(PayloadError::TooLarge { size: bytes.len() });
         }
-        let mut check = CanonicalCheck { b: &bytes, at: 0 };
+        let mut check = CanonicalCheck { b: bytes, at: 0 };
         match check.object_payload() {
-            Ok(()) => Ok(CanonicalPayload(bytes)),
+            Ok(()) => Ok(()),
             // Say precisely what is wrong, the slow way.
             Err(()) => {
                 let parsed = Self::parse(&bytes)?;
@@ -191,6 +199,9 @@ fn check_number(n: &Number, pointer: &str) -> Result<(), PayloadError> {
     }
     // A float: either it has a fraction or exponent, or it overflowed u64/i64.
     let f = n.as_f64().unwrap_or(f64::NAN);
+    if f == 0.0 && n.to_string() == "-0.0" {
+        return Err(PayloadError::NegativeZero { pointer: place() });
+    }
     if f.is_finite() && f.fract() == 0.0 && f.abs() > MAX_SAFE_INTEGER as f64 {
         Err(PayloadError::OutOfRange {
             pointer: place(),
@@ -511,6 +522,7 @@ mod tests {
             r#"{"a":[0,{"x/y":1.5}]}"#,
             "error: payload number at /a/1/x~1y (1.5) is not a whole number",
         );
+        check(r#"{"n":-0}"#, "error: payload number at /n is -0; write 0");
         check(
             r#"{"n":1e3}"#,
             "error: payload number at /n (1000.0) is not a whole number",

@@ -124,7 +124,7 @@ impl ChainChecker {
                 if digest::payload_commitment(salt, payload) != record.commitment() {
                     return Err(problem("the payload does not match the record's commitment (the payload or its salt was changed)".into()));
                 }
-                CanonicalPayload::from_canonical(payload.clone())
+                CanonicalPayload::check_canonical(payload)
                     .map_err(|e| problem(format!("the stored payload is not valid: {e}")))?;
             }
             None => self.redacted += 1,

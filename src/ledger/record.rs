@@ -282,6 +282,16 @@ impl Record {
         if bytes.len() > MAX_RECORD_BYTES {
             return Err(RecordError::TooLarge(bytes.len()));
         }
+        // The common case in one pass; anything it does not accept goes the
+        // general way, which says precisely what is wrong.
+        if let Some(record) = parse_canonical_fast(bytes) {
+            return Ok(record);
+        }
+        Self::from_canonical_general(bytes)
+    }
+
+    /// Decoding by serde and re-encoding: slow, plainly right.
+    fn from_canonical_general(bytes: &[u8]) -> Result<Self, RecordError> {
         let record: Record =
             serde_json::from_slice(bytes).map_err(|e| RecordError::Malformed(e.to_string()))?;
         if record.v != FORMAT_VERSION {
@@ -300,6 +310,82 @@ impl Record {
     pub fn hash(&self) -> Digest {
         digest::record_hash(&self.canonical_bytes())
     }
+}
+
+/// Reads exactly canonical bytes of a format-1 record, field by field in
+/// canonical order, or gives up. Differentially tested against
+/// `from_canonical_general`.
+fn parse_canonical_fast(b: &[u8]) -> Option<Record> {
+    struct Cursor<'a> {
+        b: &'a [u8],
+        at: usize,
+    }
+    impl<'a> Cursor<'a> {
+        fn lit(&mut self, s: &[u8]) -> Option<()> {
+            self.b[self.at..].starts_with(s).then(|| self.at += s.len())
+        }
+        fn take(&mut self, n: usize) -> Option<&'a str> {
+            let out = self.b.get(self.at..self.at + n)?;
+            self.at += n;
+            std::str::from_utf8(out).ok()
+        }
+        /// A JSON string of printable ASCII, escaped as RFC 8785 does.
+        fn ascii_string(&mut self) -> Option<String> {
+            let mut out = String::new();
+            loop {
+                let c = *self.b.get(self.at)?;
+                self.at += 1;
+                match c {
+                    b'"' => return Some(out),
+                    b'\\' => {
+                        let e = *self.b.get(self.at)?;
+                        self.at += 1;
+                        if e != b'"' && e != b'\\' {
+                            return None;
+                        }
+                        out.push(e as char);
+                    }
+                    c if c.is_ascii_graphic() => out.push(c as char),
+                    _ => return None,
+                }
+            }
+        }
+        fn digits(&mut self) -> Option<u64> {
+            let start = self.at;
+            while self.b.get(self.at).is_some_and(u8::is_ascii_digit) {
+                self.at += 1;
+            }
+            let d = &self.b[start..self.at];
+            if d.is_empty() || (d[0] == b'0' && d.len() > 1) {
+                return None;
+            }
+            std::str::from_utf8(d).ok()?.parse().ok()
+        }
+    }
+    let mut c = Cursor { b, at: 0 };
+    c.lit(b"{\"actor\":\"")?;
+    let actor = Actor::new(&c.ascii_string()?).ok()?;
+    c.lit(b",\"at\":\"")?;
+    let at = Timestamp::parse(c.take(27)?).ok()?;
+    c.lit(b"\",\"commitment\":\"")?;
+    let commitment = Digest::from_hex(c.take(64)?).ok()?;
+    c.lit(b"\",\"id\":\"")?;
+    let id_text = c.take(36)?;
+    let id = Uuid::try_parse(id_text).ok()?;
+    if id.hyphenated().encode_lower(&mut Uuid::encode_buffer()) != id_text
+        || id.get_version_num() != 7
+        || id.get_variant() != uuid::Variant::RFC4122
+    {
+        return None;
+    }
+    c.lit(b"\",\"prev\":\"")?;
+    let prev = Digest::from_hex(c.take(64)?).ok()?;
+    c.lit(b"\",\"seq\":")?;
+    let seq = c.digits()?;
+    c.lit(b",\"type\":\"")?;
+    let event_type = EventType::new(&c.ascii_string()?).ok()?;
+    c.lit(b",\"v\":1}")?;
+    (c.at == b.len()).then(|| Record::new(seq, id, at, actor, event_type, prev, commitment))
 }
 
 #[cfg(test)]
@@ -422,5 +508,50 @@ mod schema_tests {
         );
         assert_eq!(schema["additionalProperties"], false);
         assert_eq!(schema["properties"]["v"]["const"], FORMAT_VERSION);
+    }
+}
+
+#[cfg(test)]
+mod fast_decode_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, .. ProptestConfig::default() })]
+
+        /// The fast reader accepts exactly what the general one accepts.
+        #[test]
+        fn fast_decoding_agrees_with_the_general_one(
+            actor in "[!-~]{1,12}",
+            event_type in "[a-z0-9._-]{1,8}",
+            seq in prop_oneof![0u64..1000, any::<u64>()],
+            prev in any::<[u8; 32]>(),
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+            how in 0u8..4,
+        ) {
+            let r = Record::new(
+                seq,
+                Uuid::now_v7(),
+                Timestamp::now(),
+                Actor::new(&actor).unwrap(),
+                EventType::new(&event_type).unwrap(),
+                Digest(prev),
+                Digest([7; 32]),
+            );
+            let good = r.canonical_bytes();
+            prop_assert_eq!(parse_canonical_fast(&good), Some(r.clone()));
+            let mut bad = good.clone();
+            let i = at.index(bad.len());
+            match how {
+                0 => bad[i] = byte,
+                1 => bad.insert(i, byte),
+                2 => { bad.remove(i); }
+                _ => bad[i] = bad[i].to_ascii_uppercase(),
+            }
+            let fast = parse_canonical_fast(&bad);
+            let general = Record::from_canonical_general(&bad).ok();
+            prop_assert_eq!(fast, general, "{:?}", String::from_utf8_lossy(&bad));
+        }
     }
 }

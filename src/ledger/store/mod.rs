@@ -829,12 +829,17 @@ impl Scan {
                 },
             ));
         }
-        let mut bytes = vec![0u8; len];
-        bytes[..FRAME_HEADER_LEN].copy_from_slice(&header);
+        let (record_len, payload_len) = frame::part_lens(&header);
+        let mut record = vec![0u8; record_len];
+        let mut salt = [0u8; 32];
+        let mut payload = vec![0u8; payload_len];
         self.reader
-            .read_exact(&mut bytes[FRAME_HEADER_LEN..])
+            .read_exact(&mut record)
+            .and_then(|()| self.reader.read_exact(&mut salt))
+            .and_then(|()| self.reader.read_exact(&mut payload))
             .map_err(|e| ScanError::Io(seq, e))?;
-        let entry = frame::decode(&bytes).map_err(|e| ScanError::Frame(seq, e))?;
+        let entry = frame::assemble(&header, record, salt, payload)
+            .map_err(|e| ScanError::Frame(seq, e))?;
         self.offset += len as u64;
         self.next_seq += 1;
         Ok(Some((seq, entry)))
