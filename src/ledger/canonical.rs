@@ -85,7 +85,7 @@ impl CanonicalPayload {
             Ok(()) => Ok(()),
             // Say precisely what is wrong, the slow way.
             Err(()) => {
-                let parsed = Self::parse(&bytes)?;
+                let parsed = Self::parse(bytes)?;
                 debug_assert_ne!(parsed.0, bytes);
                 Err(PayloadError::Syntax {
                     message: "bytes are valid JSON but not in canonical (RFC 8785) form".into(),
