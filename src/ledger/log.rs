@@ -49,6 +49,26 @@ pub enum LedgerError {
     Proof(#[from] merkle::ProofError),
 }
 
+/// Decides, event by event, whether an append may be made. It sees each
+/// event with the record it would become, against a state that includes
+/// the earlier events of the same batch, and applies what it admits.
+pub trait Admission {
+    type Refusal;
+    fn admit(&mut self, record: &Record, payload: &CanonicalPayload) -> Result<(), Self::Refusal>;
+    /// The batch whose events were admitted was not written: forget them.
+    fn discard_batch(&mut self) {}
+}
+
+/// Admits every event (a plain log with no rules).
+pub struct AdmitAll;
+
+impl Admission for AdmitAll {
+    type Refusal = std::convert::Infallible;
+    fn admit(&mut self, _: &Record, _: &CanonicalPayload) -> Result<(), Self::Refusal> {
+        Ok(())
+    }
+}
+
 /// An open log.
 #[derive(Clone)]
 pub struct Ledger {
@@ -71,6 +91,24 @@ impl Ledger {
 
     /// Appends events in order as one durable batch.
     pub fn append_batch(&self, events: Vec<NewEvent>) -> Result<Vec<Appended>, LedgerError> {
+        let results = self.append_admitted(events, &mut AdmitAll)?;
+        Ok(results
+            .into_iter()
+            .map(|r| match r {
+                Ok(a) => a,
+                Err(never) => match never {},
+            })
+            .collect())
+    }
+
+    /// Appends the events that `admission` admits, in order, as one durable
+    /// batch; each refused event gets its refusal and takes no number. If
+    /// the batch cannot be written, `admission.discard_batch()` is called.
+    pub fn append_admitted<A: Admission>(
+        &self,
+        events: Vec<NewEvent>,
+        admission: &mut A,
+    ) -> Result<Vec<Result<Appended, A::Refusal>>, LedgerError> {
         let writer = self.store.writer();
         let head = writer.head();
         let mut checker = ChainChecker::resume(
@@ -86,7 +124,6 @@ impl Ledger {
             // The server's clock, but never earlier than the record before.
             let now = Timestamp::now();
             let this_at = at.map_or(now, |last| last.max(now));
-            at = Some(this_at);
             let salt = Salt::random();
             let commitment = digest::payload_commitment(&salt, event.payload.as_bytes());
             let record = Record::new(
@@ -98,25 +135,39 @@ impl Ledger {
                 checker.last_hash(),
                 commitment,
             );
+            if let Err(refusal) = admission.admit(&record, &event.payload) {
+                answers.push(Err(refusal));
+                continue;
+            }
+            at = Some(this_at);
             let entry = Entry {
                 record: record.canonical_bytes(),
                 payload: Some((salt, event.payload.into_bytes())),
             };
-            let checked = checker.check(&entry).map_err(|p| LedgerError::Corrupt {
-                seq: p.seq,
-                what: format!("a record built for appending does not check: {}", p.what),
-            })?;
-            answers.push(Appended {
+            let checked = match checker.check(&entry) {
+                Ok(c) => c,
+                Err(p) => {
+                    admission.discard_batch();
+                    return Err(LedgerError::Corrupt {
+                        seq: p.seq,
+                        what: format!("a record built for appending does not check: {}", p.what),
+                    });
+                }
+            };
+            answers.push(Ok(Appended {
                 seq: checked.record.seq(),
                 id: checked.record.id(),
                 hash: checked.hash,
-            });
+            }));
             batch.push(Prepared { entry, checked });
         }
         if batch.is_empty() {
             return Ok(answers);
         }
-        writer.commit(batch)?;
+        if let Err(e) = writer.commit(batch) {
+            admission.discard_batch();
+            return Err(e.into());
+        }
         Ok(answers)
     }
 

@@ -1,11 +1,14 @@
 //! The single writer with group commit.
 //!
 //! Every append, from any task, is sent to one thread. It takes whatever is
-//! waiting (up to [`MAX_BATCH`] events), appends it as one batch with one
-//! flush to disk, and only then answers each request. Under load many
-//! appends share one flush; alone, an append waits for exactly one.
+//! waiting (up to [`MAX_BATCH`] events), checks each against the rules (an
+//! [`Admission`]) and the state the batch has built so far, appends what
+//! passes as one batch with one flush to disk, and only then answers each
+//! request. Under load many appends share one flush; alone, an append waits
+//! for exactly one. Because one thread checks and writes, the rules hold
+//! under any concurrency.
 
-use super::log::{Appended, Ledger, LedgerError, NewEvent};
+use super::log::{AdmitAll, Admission, Appended, Ledger, LedgerError, NewEvent};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use tokio::sync::{mpsc, oneshot};
@@ -14,11 +17,14 @@ use tokio::sync::{mpsc, oneshot};
 pub const MAX_BATCH: usize = 1024;
 const QUEUE_DEPTH: usize = 8192;
 
-type Reply = oneshot::Sender<Result<Appended, Arc<LedgerError>>>;
+type Reply<R> = oneshot::Sender<Result<Appended, AppendError<R>>>;
 
 /// Why an append was not made.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum AppendError {
+pub enum AppendError<R> {
+    /// The rules refused it; nothing was written.
+    #[error("the event was refused")]
+    Refused(R),
     /// Most failures come before anything is written; one after the write to
     /// disk (an index failure) leaves the event recorded but unanswered.
     #[error(
@@ -30,19 +36,37 @@ pub enum AppendError {
 }
 
 /// A handle for appending; clone it freely.
-#[derive(Clone)]
-pub struct Sequencer {
-    tx: mpsc::Sender<(NewEvent, Reply)>,
+pub struct Sequencer<R = std::convert::Infallible> {
+    tx: mpsc::Sender<(NewEvent, Reply<R>)>,
     thread: Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
 }
 
+impl<R> Clone for Sequencer<R> {
+    fn clone(&self) -> Self {
+        Sequencer {
+            tx: self.tx.clone(),
+            thread: self.thread.clone(),
+        }
+    }
+}
+
 impl Sequencer {
-    /// Starts the writer thread for `ledger`.
+    /// Starts a writer that admits every event.
     pub fn start(ledger: Ledger) -> Self {
+        Sequencer::start_with(ledger, AdmitAll)
+    }
+}
+
+impl<R: Send + 'static> Sequencer<R> {
+    /// Starts the writer thread for `ledger`, checking events with `admission`.
+    pub fn start_with<A>(ledger: Ledger, admission: A) -> Self
+    where
+        A: Admission<Refusal = R> + Send + 'static,
+    {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let thread = std::thread::Builder::new()
             .name("jointly-sequencer".into())
-            .spawn(move || run(ledger, rx))
+            .spawn(move || run(ledger, admission, rx))
             .expect("spawn the sequencer thread");
         Sequencer {
             tx,
@@ -51,17 +75,13 @@ impl Sequencer {
     }
 
     /// Appends one event; resolves once it is durable (or was refused).
-    pub async fn append(&self, event: NewEvent) -> Result<Appended, AppendError> {
+    pub async fn append(&self, event: NewEvent) -> Result<Appended, AppendError<R>> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send((event, reply))
             .await
             .map_err(|_| AppendError::Stopped)?;
-        match answer.await {
-            Ok(Ok(a)) => Ok(a),
-            Ok(Err(e)) => Err(AppendError::Failed(e)),
-            Err(_) => Err(AppendError::Stopped),
-        }
+        answer.await.unwrap_or(Err(AppendError::Stopped))
     }
 
     /// Stops taking appends, finishes those queued, and waits for the thread.
@@ -74,7 +94,11 @@ impl Sequencer {
     }
 }
 
-fn run(ledger: Ledger, mut rx: mpsc::Receiver<(NewEvent, Reply)>) {
+fn run<A: Admission>(
+    ledger: Ledger,
+    mut admission: A,
+    mut rx: mpsc::Receiver<(NewEvent, Reply<A::Refusal>)>,
+) {
     while let Some(first) = rx.blocking_recv() {
         let mut events = vec![first.0];
         let mut replies = vec![first.1];
@@ -87,16 +111,16 @@ fn run(ledger: Ledger, mut rx: mpsc::Receiver<(NewEvent, Reply)>) {
                 Err(_) => break,
             }
         }
-        match ledger.append_batch(events) {
+        match ledger.append_admitted(events, &mut admission) {
             Ok(answers) => {
                 for (reply, a) in replies.into_iter().zip(answers) {
-                    let _ = reply.send(Ok(a));
+                    let _ = reply.send(a.map_err(AppendError::Refused));
                 }
             }
             Err(e) => {
                 let e = Arc::new(e);
                 for reply in replies {
-                    let _ = reply.send(Err(e.clone()));
+                    let _ = reply.send(Err(AppendError::Failed(e.clone())));
                 }
             }
         }
