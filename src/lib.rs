@@ -4,4 +4,5 @@
 //! append-only, hash-chained log of JSON payloads that knows nothing of
 //! co-production; the layers above it depend on it, never the reverse.
 
+pub mod coproduction;
 pub mod ledger;

@@ -1,0 +1,358 @@
+//! The co-production events: one payload type per event type, named
+//! `noun.verb`. Who appended an event and when is in its record, never in
+//! its payload. Types starting `x.` are the organisation's own: stored and
+//! verified, not interpreted.
+
+use super::values::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One of a project's aims, with an id so outcomes can be recorded against it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Aim {
+    pub aim_id: AimId,
+    pub text: Text,
+}
+
+/// A project starts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectStarted {
+    pub project_id: ProjectId,
+    pub title: Text,
+    /// What the project is for, in plain English.
+    pub summary: Text,
+    /// The type of involvement the project declares.
+    pub involvement: Involvement,
+    /// The staff member who leads it.
+    pub lead: ParticipantId,
+    /// What the project hopes to achieve.
+    #[serde(default)]
+    pub aims: Vec<Aim>,
+}
+
+/// A project moves to another stage (forward only).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StageChanged {
+    pub project_id: ProjectId,
+    pub stage: Stage,
+}
+
+/// A project's declared type of involvement changes, with the reason.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvolvementChanged {
+    pub project_id: ProjectId,
+    pub involvement: Involvement,
+    pub reason: Text,
+}
+
+/// A participant joins a project (a pseudonymous id; no names here).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ParticipantJoined {
+    pub project_id: ProjectId,
+    pub participant_id: ParticipantId,
+    pub role: Role,
+}
+
+/// A participant leaves a project.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ParticipantLeft {
+    pub project_id: ProjectId,
+    pub participant_id: ParticipantId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Text>,
+}
+
+/// A meeting or workshop is held.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeetingHeld {
+    pub project_id: ProjectId,
+    pub meeting_id: MeetingId,
+    pub date: Date,
+    pub attendees: Vec<ParticipantId>,
+    /// Whether papers were shared before the meeting.
+    pub materials_in_advance: bool,
+    pub summary: Text,
+}
+
+/// A proposal (an idea, a question, an item for discussion) is raised by
+/// whoever appends it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalRaised {
+    pub project_id: ProjectId,
+    pub proposal_id: ProposalId,
+    pub text: Text,
+}
+
+/// A proposal is withdrawn, by whoever raised it or by staff.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalWithdrawn {
+    pub proposal_id: ProposalId,
+    pub reason: Text,
+}
+
+/// What a decision says to one proposal it answers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Answer {
+    pub proposal_id: ProposalId,
+    pub response: Response,
+    pub reason: Text,
+}
+
+/// One person's part in a decision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Part {
+    pub participant_id: ParticipantId,
+    pub position: Position,
+}
+
+/// A decision is made.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionMade {
+    pub project_id: ProjectId,
+    pub decision_id: DecisionId,
+    pub question: Text,
+    pub outcome: Text,
+    pub stage: Stage,
+    /// The proposals it answers, and what it says to each.
+    #[serde(default)]
+    pub answers: Vec<Answer>,
+    pub method: Method,
+    /// Who took part, and each one's position.
+    pub participants: Vec<Part>,
+    /// Why, in plain English.
+    pub reason: Text,
+}
+
+/// A participant confirms their own part in a decision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionConfirmed {
+    pub decision_id: DecisionId,
+}
+
+/// A participant disputes their own part in a decision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionDisputed {
+    pub decision_id: DecisionId,
+    pub reason: Text,
+}
+
+/// A decision is challenged by whoever appends it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionChallenged {
+    pub decision_id: DecisionId,
+    pub challenge_id: ChallengeId,
+    pub reason: Text,
+}
+
+/// A challenge is answered (once).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeAnswered {
+    pub challenge_id: ChallengeId,
+    pub answer: Text,
+}
+
+/// An action is committed as a result of a decision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionCommitted {
+    pub project_id: ProjectId,
+    pub action_id: ActionId,
+    pub decision_id: DecisionId,
+    pub what: Text,
+    pub owner: ParticipantId,
+    pub due: Date,
+}
+
+/// Progress on an action, or a new due date.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionUpdated {
+    pub action_id: ActionId,
+    pub note: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<Date>,
+}
+
+/// An action is completed, and what changed as a result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionCompleted {
+    pub action_id: ActionId,
+    pub what_changed: Text,
+}
+
+/// An outcome is recorded against one of the project's aims.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeRecorded {
+    pub project_id: ProjectId,
+    pub aim_id: AimId,
+    pub outcome: Text,
+    pub evidence: Text,
+}
+
+/// Progress is reviewed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewHeld {
+    pub project_id: ProjectId,
+    pub summary: Text,
+    /// When the next review is due.
+    pub next_review: Date,
+}
+
+/// A record is corrected: the correction points at the record it corrects.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordCorrected {
+    /// The event id of the record corrected.
+    pub corrects: RecordId,
+    pub correction: Text,
+    pub reason: Text,
+}
+
+macro_rules! events {
+    ($($variant:ident($payload:ty) = $name:literal,)*) => {
+        /// A co-production event, as its type name and typed payload.
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum Event {
+            $($variant($payload),)*
+        }
+
+        /// Every co-production event type name, in the order of the model.
+        pub const EVENT_TYPES: &[&str] = &[$($name,)*];
+
+        impl Event {
+            pub fn type_name(&self) -> &'static str {
+                match self {
+                    $(Event::$variant(_) => $name,)*
+                }
+            }
+
+            /// Reads a payload of the named type; `None` for a name that is
+            /// not a co-production type.
+            pub fn from_payload(
+                type_name: &str,
+                payload: &serde_json::Value,
+            ) -> Option<Result<Event, PayloadProblem>> {
+                Some(match type_name {
+                    $($name => read::<$payload>(payload).map(Event::$variant),)*
+                    _ => return None,
+                })
+            }
+
+            pub fn to_payload(&self) -> serde_json::Value {
+                match self {
+                    $(Event::$variant(p) => serde_json::to_value(p).expect("payloads serialise"),)*
+                }
+            }
+
+            /// The JSON Schema of each event type's payload.
+            pub fn schemas() -> Vec<(&'static str, schemars::Schema)> {
+                vec![$(($name, schemars::schema_for!($payload)),)*]
+            }
+        }
+    };
+}
+
+events! {
+    ProjectStarted(ProjectStarted) = "project.started",
+    StageChanged(StageChanged) = "stage.changed",
+    InvolvementChanged(InvolvementChanged) = "involvement.changed",
+    ParticipantJoined(ParticipantJoined) = "participant.joined",
+    ParticipantLeft(ParticipantLeft) = "participant.left",
+    MeetingHeld(MeetingHeld) = "meeting.held",
+    ProposalRaised(ProposalRaised) = "proposal.raised",
+    ProposalWithdrawn(ProposalWithdrawn) = "proposal.withdrawn",
+    DecisionMade(DecisionMade) = "decision.made",
+    DecisionConfirmed(DecisionConfirmed) = "decision.confirmed",
+    DecisionDisputed(DecisionDisputed) = "decision.disputed",
+    DecisionChallenged(DecisionChallenged) = "decision.challenged",
+    ChallengeAnswered(ChallengeAnswered) = "challenge.answered",
+    ActionCommitted(ActionCommitted) = "action.committed",
+    ActionUpdated(ActionUpdated) = "action.updated",
+    ActionCompleted(ActionCompleted) = "action.completed",
+    OutcomeRecorded(OutcomeRecorded) = "outcome.recorded",
+    ReviewHeld(ReviewHeld) = "review.held",
+    RecordCorrected(RecordCorrected) = "record.corrected",
+}
+
+/// Whether a type name is the organisation's own (`x.`), stored uninterpreted.
+pub fn is_extension(type_name: &str) -> bool {
+    type_name.starts_with("x.")
+}
+
+/// A payload that does not fit its type: what is wrong, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PayloadProblem {
+    /// JSON pointer to the field at fault ("" for the whole payload).
+    pub pointer: String,
+    pub message: String,
+}
+
+fn read<T: serde::de::DeserializeOwned>(payload: &serde_json::Value) -> Result<T, PayloadProblem> {
+    serde_path_to_error::deserialize(payload).map_err(|e| {
+        let mut pointer = String::new();
+        for seg in e.path().iter() {
+            use serde_path_to_error::Segment;
+            match seg {
+                Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+                Segment::Map { key } => {
+                    pointer.push('/');
+                    pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                }
+                Segment::Enum { variant } => {
+                    pointer.push('/');
+                    pointer.push_str(variant);
+                }
+                Segment::Unknown => {}
+            }
+        }
+        let raw = e.inner().to_string();
+        if let Some(field) = raw
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+        {
+            pointer.push('/');
+            pointer.push_str(field);
+        }
+        PayloadProblem {
+            pointer,
+            message: plain_serde_message(&raw),
+        }
+    })
+}
+
+/// serde's messages, in plainer words where they are common.
+fn plain_serde_message(raw: &str) -> String {
+    if let Some(rest) = raw.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or(rest);
+        return format!("the field {field:?} is required");
+    }
+    if let Some(rest) = raw.strip_prefix("unknown field `") {
+        let field = rest.split('`').next().unwrap_or(rest);
+        return format!("there is no field {field:?} in this kind of event");
+    }
+    if let Some(rest) = raw.strip_prefix("unknown variant `") {
+        let (value, expected) = rest.split_once("`, expected ").unwrap_or((rest, ""));
+        let value = value.trim_end_matches('`');
+        return format!("{value:?} is not allowed here; use {}", expected.replace('`', "\""));
+    }
+    raw.replace('`', "\"")
+}

@@ -1,0 +1,689 @@
+//! The state of co-production that the log describes: projects, people,
+//! proposals, decisions, challenges, actions. It is a fold over the log,
+//! kept up to date record by record, and rebuildable from scratch. The
+//! append rules are checked against it, and the projections read it.
+
+use super::author::{Author, AuthorRole};
+use super::events::*;
+use super::values::*;
+use crate::ledger::{Record, Seq, Timestamp};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use uuid::Uuid;
+
+/// Why an event was refused: plain words, and the field at fault.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (at {pointer})")]
+pub struct Refusal {
+    /// JSON pointer into the payload ("" for the whole event).
+    pub pointer: String,
+    pub message: String,
+}
+
+fn refuse<T>(pointer: &str, message: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal {
+        pointer: pointer.into(),
+        message: message.into(),
+    })
+}
+
+#[derive(Clone, Debug)]
+pub struct Membership {
+    pub role: Role,
+    pub active: bool,
+    /// Times this person took part: meetings attended, decisions taken part
+    /// in, proposals raised.
+    pub involvements: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Meeting {
+    pub id: MeetingId,
+    pub date: Date,
+    pub attendees: Vec<ParticipantId>,
+    pub materials_in_advance: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub aim: AimId,
+    pub outcome: Text,
+    pub evidence: Text,
+    pub at: Timestamp,
+}
+
+#[derive(Clone, Debug)]
+pub struct Review {
+    pub at: Timestamp,
+    pub summary: Text,
+    pub next_review: Date,
+}
+
+#[derive(Clone, Debug)]
+pub struct Project {
+    pub id: ProjectId,
+    pub title: Text,
+    pub summary: Text,
+    pub involvement: Involvement,
+    pub stage: Stage,
+    pub lead: ParticipantId,
+    pub aims: Vec<Aim>,
+    pub started_at: Timestamp,
+    pub members: BTreeMap<ParticipantId, Membership>,
+    pub meetings: Vec<Meeting>,
+    pub proposals: Vec<ProposalId>,
+    pub decisions: Vec<DecisionId>,
+    pub actions: Vec<ActionId>,
+    pub outcomes: Vec<Outcome>,
+    pub reviews: Vec<Review>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Proposal {
+    pub id: ProposalId,
+    pub project: ProjectId,
+    pub text: Text,
+    /// Who raised it, where the actor names a participant.
+    pub by: Option<ParticipantId>,
+    /// Raised by a co-production partner (counts in "You said, we did").
+    pub by_partner: bool,
+    pub raised_at: Timestamp,
+    pub seq: Seq,
+    pub withdrawn: Option<Text>,
+    /// Each decision that answered it, with its response and reason.
+    pub answers: Vec<(DecisionId, Response, Text)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stance {
+    Confirmed,
+    Disputed(Text),
+}
+
+#[derive(Clone, Debug)]
+pub struct Decision {
+    pub id: DecisionId,
+    pub project: ProjectId,
+    pub question: Text,
+    pub outcome: Text,
+    pub stage: Stage,
+    pub method: Method,
+    pub parts: Vec<Part>,
+    pub answers: Vec<Answer>,
+    pub reason: Text,
+    pub at: Timestamp,
+    /// Each participant's latest confirmation or dispute of their part.
+    pub stances: BTreeMap<ParticipantId, Stance>,
+    pub challenges: Vec<ChallengeId>,
+    pub actions: Vec<ActionId>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Challenge {
+    pub id: ChallengeId,
+    pub decision: DecisionId,
+    pub by: Option<ParticipantId>,
+    pub by_partner: bool,
+    pub reason: Text,
+    pub at: Timestamp,
+    pub answer: Option<Text>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Action {
+    pub id: ActionId,
+    pub project: ProjectId,
+    pub decision: DecisionId,
+    pub what: Text,
+    pub owner: ParticipantId,
+    pub due: Date,
+    pub updates: Vec<Text>,
+    pub completed: Option<Text>,
+}
+
+/// The whole state. Fields are readable; only [`Model::apply`] changes them.
+#[derive(Clone, Debug, Default)]
+pub struct Model {
+    /// The last sequence number applied.
+    pub last_seq: Option<Seq>,
+    /// Every record's event id, so corrections can point at any of them.
+    pub record_ids: HashSet<Uuid>,
+    pub projects: BTreeMap<ProjectId, Project>,
+    /// Each participant's role (the same in every project they join).
+    pub roles: HashMap<ParticipantId, Role>,
+    pub proposals: HashMap<ProposalId, Proposal>,
+    pub decisions: HashMap<DecisionId, Decision>,
+    pub challenges: HashMap<ChallengeId, Challenge>,
+    pub actions: HashMap<ActionId, Action>,
+    pub meeting_ids: HashSet<MeetingId>,
+    pub corrections: Vec<(RecordId, Text)>,
+}
+
+impl Model {
+    /// Checks an event against the state; nothing changes.
+    pub fn check(&self, author: &Author, event: &Event) -> Result<(), Refusal> {
+        self.check_role(author, event)?;
+        match event {
+            Event::ProjectStarted(e) => {
+                if self.projects.contains_key(&e.project_id) {
+                    return refuse("/project_id", "a project with this id already exists");
+                }
+                let mut seen = HashSet::new();
+                for (i, aim) in e.aims.iter().enumerate() {
+                    if !seen.insert(aim.aim_id) {
+                        return refuse(&format!("/aims/{i}/aim_id"), "two aims have the same id");
+                    }
+                }
+                if self.roles.get(&e.lead) == Some(&Role::Partner) {
+                    return refuse("/lead", "the lead must be a member of staff, not a partner");
+                }
+                Ok(())
+            }
+            Event::StageChanged(e) => {
+                let p = self.open_project(&e.project_id, "/project_id")?;
+                if e.stage <= p.stage {
+                    return refuse(
+                        "/stage",
+                        format!(
+                            "a project moves forward only: it is at {} and cannot move to {}",
+                            p.stage.words(),
+                            e.stage.words()
+                        ),
+                    );
+                }
+                Ok(())
+            }
+            Event::InvolvementChanged(e) => {
+                let p = self.open_project(&e.project_id, "/project_id")?;
+                if p.involvement == e.involvement {
+                    return refuse("/involvement", format!("the project already declares {}", e.involvement.words()));
+                }
+                Ok(())
+            }
+            Event::ParticipantJoined(e) => {
+                let p = self.open_project(&e.project_id, "/project_id")?;
+                if p.members.get(&e.participant_id).is_some_and(|m| m.active) {
+                    return refuse("/participant_id", "this participant is already in the project");
+                }
+                if let Some(role) = self.roles.get(&e.participant_id) {
+                    if *role != e.role {
+                        return refuse("/role", "this participant joined elsewhere with the other role; a person has one role");
+                    }
+                }
+                Ok(())
+            }
+            Event::ParticipantLeft(e) => {
+                let p = self.project(&e.project_id, "/project_id")?;
+                if !p.members.get(&e.participant_id).is_some_and(|m| m.active) {
+                    return refuse("/participant_id", "this participant is not in the project");
+                }
+                Ok(())
+            }
+            Event::MeetingHeld(e) => {
+                let p = self.open_project(&e.project_id, "/project_id")?;
+                if self.meeting_ids.contains(&e.meeting_id) {
+                    return refuse("/meeting_id", "a meeting with this id already exists");
+                }
+                if e.attendees.is_empty() {
+                    return refuse("/attendees", "a meeting needs at least one attendee");
+                }
+                let mut seen = HashSet::new();
+                for (i, a) in e.attendees.iter().enumerate() {
+                    if !p.members.contains_key(a) {
+                        return refuse(&format!("/attendees/{i}"), "this person has not joined the project");
+                    }
+                    if !seen.insert(a) {
+                        return refuse(&format!("/attendees/{i}"), "this person is listed twice");
+                    }
+                }
+                Ok(())
+            }
+            Event::ProposalRaised(e) => {
+                let p = self.open_project(&e.project_id, "/project_id")?;
+                if self.proposals.contains_key(&e.proposal_id) {
+                    return refuse("/proposal_id", "a proposal with this id already exists");
+                }
+                if author.role == AuthorRole::Partner {
+                    let me = author.participant.expect("partners have an id");
+                    if !p.members.get(&me).is_some_and(|m| m.active) {
+                        return refuse("", "you can raise proposals only in projects you are part of");
+                    }
+                }
+                Ok(())
+            }
+            Event::ProposalWithdrawn(e) => {
+                let pr = self.proposal(&e.proposal_id, "/proposal_id")?;
+                if pr.withdrawn.is_some() {
+                    return refuse("/proposal_id", "this proposal was already withdrawn");
+                }
+                if author.role == AuthorRole::Partner && pr.by != author.participant {
+                    return refuse("/proposal_id", "you can withdraw only your own proposals");
+                }
+                Ok(())
+            }
+            Event::DecisionMade(e) => {
+                let p = self.open_project(&e.project_id, "/project_id")?;
+                if self.decisions.contains_key(&e.decision_id) {
+                    return refuse("/decision_id", "a decision with this id already exists");
+                }
+                if e.stage == Stage::Closed {
+                    return refuse("/stage", "a decision belongs to conception, design, delivery or review");
+                }
+                if e.participants.is_empty() {
+                    return refuse("/participants", "say who took part in the decision");
+                }
+                if e.method == Method::OnePerson && e.participants.len() != 1 {
+                    return refuse("/participants", "a decision by one person lists exactly one participant");
+                }
+                let mut seen = HashSet::new();
+                for (i, part) in e.participants.iter().enumerate() {
+                    let at = format!("/participants/{i}/participant_id");
+                    if !p.members.get(&part.participant_id).is_some_and(|m| m.active) {
+                        return refuse(&at, "this person is not in the project");
+                    }
+                    if !seen.insert(part.participant_id) {
+                        return refuse(&at, "this person is listed twice");
+                    }
+                }
+                let mut answered = HashSet::new();
+                for (i, a) in e.answers.iter().enumerate() {
+                    let at = format!("/answers/{i}/proposal_id");
+                    let pr = self.proposal(&a.proposal_id, &at)?;
+                    if pr.project != e.project_id {
+                        return refuse(&at, "this proposal belongs to another project");
+                    }
+                    if pr.withdrawn.is_some() {
+                        return refuse(&at, "this proposal was withdrawn");
+                    }
+                    if !answered.insert(a.proposal_id) {
+                        return refuse(&at, "this proposal is answered twice");
+                    }
+                }
+                Ok(())
+            }
+            Event::DecisionConfirmed(DecisionConfirmed { decision_id })
+            | Event::DecisionDisputed(DecisionDisputed { decision_id, .. }) => {
+                let d = self.decision(decision_id, "/decision_id")?;
+                let me = author.participant;
+                if !d.parts.iter().any(|p| Some(p.participant_id) == me) {
+                    return refuse(
+                        "/decision_id",
+                        "only someone who took part in a decision can confirm or dispute their part, as themselves",
+                    );
+                }
+                Ok(())
+            }
+            Event::DecisionChallenged(e) => {
+                let d = self.decision(&e.decision_id, "/decision_id")?;
+                self.open_project(&d.project, "/decision_id")?;
+                if self.challenges.contains_key(&e.challenge_id) {
+                    return refuse("/challenge_id", "a challenge with this id already exists");
+                }
+                Ok(())
+            }
+            Event::ChallengeAnswered(e) => {
+                let c = self
+                    .challenges
+                    .get(&e.challenge_id)
+                    .ok_or_else(|| Refusal {
+                        pointer: "/challenge_id".into(),
+                        message: "there is no challenge with this id".into(),
+                    })?;
+                if c.answer.is_some() {
+                    return refuse("/challenge_id", "this challenge has already been answered");
+                }
+                Ok(())
+            }
+            Event::ActionCommitted(e) => {
+                let p = self.open_project(&e.project_id, "/project_id")?;
+                if self.actions.contains_key(&e.action_id) {
+                    return refuse("/action_id", "an action with this id already exists");
+                }
+                let d = self.decision(&e.decision_id, "/decision_id")?;
+                if d.project != e.project_id {
+                    return refuse("/decision_id", "this decision belongs to another project");
+                }
+                if !d.answers.is_empty()
+                    && d.answers.iter().all(|a| {
+                        self.proposals
+                            .get(&a.proposal_id)
+                            .is_some_and(|pr| pr.withdrawn.is_some())
+                    })
+                {
+                    return refuse(
+                        "/decision_id",
+                        "the proposals this decision answered were withdrawn; make a new decision first",
+                    );
+                }
+                if !p.members.get(&e.owner).is_some_and(|m| m.active) {
+                    return refuse("/owner", "the owner must be in the project");
+                }
+                Ok(())
+            }
+            Event::ActionUpdated(ActionUpdated { action_id, .. })
+            | Event::ActionCompleted(ActionCompleted { action_id, .. }) => {
+                let a = self.actions.get(action_id).ok_or_else(|| Refusal {
+                    pointer: "/action_id".into(),
+                    message: "there is no action with this id".into(),
+                })?;
+                if a.completed.is_some() {
+                    return refuse("/action_id", "this action is already completed");
+                }
+                Ok(())
+            }
+            Event::OutcomeRecorded(e) => {
+                let p = self.project(&e.project_id, "/project_id")?;
+                if !p.aims.iter().any(|a| a.aim_id == e.aim_id) {
+                    return refuse("/aim_id", "this project has no aim with this id");
+                }
+                Ok(())
+            }
+            Event::ReviewHeld(e) => {
+                self.project(&e.project_id, "/project_id")?;
+                Ok(())
+            }
+            Event::RecordCorrected(e) => {
+                if !self.record_ids.contains(&e.corrects.uuid()) {
+                    return refuse("/corrects", "there is no record with this event id");
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Partners raise, withdraw, confirm, dispute and challenge, as
+    /// themselves; staff keep the rest of the record; auditors only read.
+    fn check_role(&self, author: &Author, event: &Event) -> Result<(), Refusal> {
+        let partner_may = matches!(
+            event,
+            Event::ProposalRaised(_)
+                | Event::ProposalWithdrawn(_)
+                | Event::DecisionConfirmed(_)
+                | Event::DecisionDisputed(_)
+                | Event::DecisionChallenged(_)
+        );
+        let ok = match author.role {
+            AuthorRole::Partner => partner_may,
+            AuthorRole::Admin | AuthorRole::Staff | AuthorRole::Operator => true,
+            AuthorRole::Auditor | AuthorRole::Unknown => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            refuse(
+                "",
+                format!("your role may not record {}", event.type_name()),
+            )
+        }
+    }
+
+    fn project(&self, id: &ProjectId, at: &str) -> Result<&Project, Refusal> {
+        self.projects.get(id).ok_or_else(|| Refusal {
+            pointer: at.into(),
+            message: "there is no project with this id".into(),
+        })
+    }
+
+    fn open_project(&self, id: &ProjectId, at: &str) -> Result<&Project, Refusal> {
+        let p = self.project(id, at)?;
+        if p.stage == Stage::Closed {
+            return refuse(at, "this project is closed");
+        }
+        Ok(p)
+    }
+
+    fn proposal(&self, id: &ProposalId, at: &str) -> Result<&Proposal, Refusal> {
+        self.proposals.get(id).ok_or_else(|| Refusal {
+            pointer: at.into(),
+            message: "there is no proposal with this id".into(),
+        })
+    }
+
+    fn decision(&self, id: &DecisionId, at: &str) -> Result<&Decision, Refusal> {
+        self.decisions.get(id).ok_or_else(|| Refusal {
+            pointer: at.into(),
+            message: "there is no decision with this id".into(),
+        })
+    }
+
+    fn member_role(&self, id: &ParticipantId) -> Option<Role> {
+        self.roles.get(id).copied()
+    }
+
+    fn touch(&mut self, project: ProjectId, who: ParticipantId) {
+        if let Some(m) = self
+            .projects
+            .get_mut(&project)
+            .and_then(|p| p.members.get_mut(&who))
+        {
+            m.involvements += 1;
+        }
+    }
+
+    /// Applies a record (already checked, or read from a verified log).
+    /// `event` is `None` for extension types and redacted payloads.
+    pub fn apply(&mut self, record: &Record, event: Option<&Event>) {
+        self.last_seq = Some(record.seq());
+        self.record_ids.insert(record.id());
+        let Some(event) = event else { return };
+        let author = Author::from_actor(record.actor());
+        let at = record.at();
+        match event {
+            Event::ProjectStarted(e) => {
+                self.projects.insert(
+                    e.project_id,
+                    Project {
+                        id: e.project_id,
+                        title: e.title.clone(),
+                        summary: e.summary.clone(),
+                        involvement: e.involvement,
+                        stage: Stage::Conception,
+                        lead: e.lead,
+                        aims: e.aims.clone(),
+                        started_at: at,
+                        members: BTreeMap::new(),
+                        meetings: Vec::new(),
+                        proposals: Vec::new(),
+                        decisions: Vec::new(),
+                        actions: Vec::new(),
+                        outcomes: Vec::new(),
+                        reviews: Vec::new(),
+                    },
+                );
+            }
+            Event::StageChanged(e) => {
+                if let Some(p) = self.projects.get_mut(&e.project_id) {
+                    p.stage = e.stage;
+                }
+            }
+            Event::InvolvementChanged(e) => {
+                if let Some(p) = self.projects.get_mut(&e.project_id) {
+                    p.involvement = e.involvement;
+                }
+            }
+            Event::ParticipantJoined(e) => {
+                self.roles.entry(e.participant_id).or_insert(e.role);
+                if let Some(p) = self.projects.get_mut(&e.project_id) {
+                    let m = p.members.entry(e.participant_id).or_insert(Membership {
+                        role: e.role,
+                        active: true,
+                        involvements: 0,
+                    });
+                    m.active = true;
+                }
+            }
+            Event::ParticipantLeft(e) => {
+                if let Some(m) = self
+                    .projects
+                    .get_mut(&e.project_id)
+                    .and_then(|p| p.members.get_mut(&e.participant_id))
+                {
+                    m.active = false;
+                }
+            }
+            Event::MeetingHeld(e) => {
+                self.meeting_ids.insert(e.meeting_id);
+                if let Some(p) = self.projects.get_mut(&e.project_id) {
+                    p.meetings.push(Meeting {
+                        id: e.meeting_id,
+                        date: e.date,
+                        attendees: e.attendees.clone(),
+                        materials_in_advance: e.materials_in_advance,
+                    });
+                }
+                for a in &e.attendees {
+                    self.touch(e.project_id, *a);
+                }
+            }
+            Event::ProposalRaised(e) => {
+                let by = author.participant;
+                let by_partner = by.and_then(|b| self.member_role(&b)) == Some(Role::Partner);
+                self.proposals.insert(
+                    e.proposal_id,
+                    Proposal {
+                        id: e.proposal_id,
+                        project: e.project_id,
+                        text: e.text.clone(),
+                        by,
+                        by_partner,
+                        raised_at: at,
+                        seq: record.seq(),
+                        withdrawn: None,
+                        answers: Vec::new(),
+                    },
+                );
+                if let Some(p) = self.projects.get_mut(&e.project_id) {
+                    p.proposals.push(e.proposal_id);
+                }
+                if let Some(b) = by {
+                    self.touch(e.project_id, b);
+                }
+            }
+            Event::ProposalWithdrawn(e) => {
+                if let Some(p) = self.proposals.get_mut(&e.proposal_id) {
+                    p.withdrawn = Some(e.reason.clone());
+                }
+            }
+            Event::DecisionMade(e) => {
+                for a in &e.answers {
+                    if let Some(p) = self.proposals.get_mut(&a.proposal_id) {
+                        p.answers.push((e.decision_id, a.response, a.reason.clone()));
+                    }
+                }
+                for part in &e.participants {
+                    self.touch(e.project_id, part.participant_id);
+                }
+                if let Some(p) = self.projects.get_mut(&e.project_id) {
+                    p.decisions.push(e.decision_id);
+                }
+                self.decisions.insert(
+                    e.decision_id,
+                    Decision {
+                        id: e.decision_id,
+                        project: e.project_id,
+                        question: e.question.clone(),
+                        outcome: e.outcome.clone(),
+                        stage: e.stage,
+                        method: e.method,
+                        parts: e.participants.clone(),
+                        answers: e.answers.clone(),
+                        reason: e.reason.clone(),
+                        at,
+                        stances: BTreeMap::new(),
+                        challenges: Vec::new(),
+                        actions: Vec::new(),
+                    },
+                );
+            }
+            Event::DecisionConfirmed(e) => {
+                if let (Some(d), Some(me)) = (self.decisions.get_mut(&e.decision_id), author.participant) {
+                    d.stances.insert(me, Stance::Confirmed);
+                }
+            }
+            Event::DecisionDisputed(e) => {
+                if let (Some(d), Some(me)) = (self.decisions.get_mut(&e.decision_id), author.participant) {
+                    d.stances.insert(me, Stance::Disputed(e.reason.clone()));
+                }
+            }
+            Event::DecisionChallenged(e) => {
+                let by = author.participant;
+                let by_partner = by.and_then(|b| self.member_role(&b)) == Some(Role::Partner);
+                if let Some(d) = self.decisions.get_mut(&e.decision_id) {
+                    d.challenges.push(e.challenge_id);
+                }
+                self.challenges.insert(
+                    e.challenge_id,
+                    Challenge {
+                        id: e.challenge_id,
+                        decision: e.decision_id,
+                        by,
+                        by_partner,
+                        reason: e.reason.clone(),
+                        at,
+                        answer: None,
+                    },
+                );
+            }
+            Event::ChallengeAnswered(e) => {
+                if let Some(c) = self.challenges.get_mut(&e.challenge_id) {
+                    c.answer = Some(e.answer.clone());
+                }
+            }
+            Event::ActionCommitted(e) => {
+                if let Some(d) = self.decisions.get_mut(&e.decision_id) {
+                    d.actions.push(e.action_id);
+                }
+                if let Some(p) = self.projects.get_mut(&e.project_id) {
+                    p.actions.push(e.action_id);
+                }
+                self.actions.insert(
+                    e.action_id,
+                    Action {
+                        id: e.action_id,
+                        project: e.project_id,
+                        decision: e.decision_id,
+                        what: e.what.clone(),
+                        owner: e.owner,
+                        due: e.due,
+                        updates: Vec::new(),
+                        completed: None,
+                    },
+                );
+            }
+            Event::ActionUpdated(e) => {
+                if let Some(a) = self.actions.get_mut(&e.action_id) {
+                    a.updates.push(e.note.clone());
+                    if let Some(due) = e.due {
+                        a.due = due;
+                    }
+                }
+            }
+            Event::ActionCompleted(e) => {
+                if let Some(a) = self.actions.get_mut(&e.action_id) {
+                    a.completed = Some(e.what_changed.clone());
+                }
+            }
+            Event::OutcomeRecorded(e) => {
+                if let Some(p) = self.projects.get_mut(&e.project_id) {
+                    p.outcomes.push(Outcome {
+                        aim: e.aim_id,
+                        outcome: e.outcome.clone(),
+                        evidence: e.evidence.clone(),
+                        at,
+                    });
+                }
+            }
+            Event::ReviewHeld(e) => {
+                if let Some(p) = self.projects.get_mut(&e.project_id) {
+                    p.reviews.push(Review {
+                        at,
+                        summary: e.summary.clone(),
+                        next_review: e.next_review,
+                    });
+                }
+            }
+            Event::RecordCorrected(e) => {
+                self.corrections.push((e.corrects, e.correction.clone()));
+            }
+        }
+    }
+}

@@ -1,0 +1,974 @@
+//! The projections: "You said, we did", "Were decisions made jointly?",
+//! signs of tokenism, who is present, and impact. Each is computed from the
+//! [`Model`] (itself a fold over the log) as of a given day, for one project
+//! or all, and rendered as JSON for machines or plain English for people.
+//! The rules are written up in docs/ACCOUNTABILITY.md.
+
+use super::model::{Decision, Model, Project, Stance};
+use super::values::*;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// Settings of the projections.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// The day the report is as of.
+    pub today: Date,
+    /// A partner proposal unanswered for longer than this is a warning sign.
+    pub waiting_days: i64,
+    /// Counts under this are shown as "fewer than k".
+    pub k: u64,
+}
+
+impl Settings {
+    pub fn today() -> Self {
+        Settings {
+            today: Date::from_date(time::OffsetDateTime::now_utc().date()),
+            waiting_days: 28,
+            k: 5,
+        }
+    }
+}
+
+/// How a decision was made, read from its record.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Jointness {
+    Joint,
+    PartnerInformed,
+    StaffOnly,
+    OnePerson,
+}
+
+impl Jointness {
+    pub fn words(&self) -> &'static str {
+        match self {
+            Jointness::Joint => "made jointly",
+            Jointness::PartnerInformed => "informed by partners, decided by staff",
+            Jointness::StaffOnly => "made by staff only",
+            Jointness::OnePerson => "made by one person alone",
+        }
+    }
+}
+
+fn is_partner(model: &Model, p: &ParticipantId) -> bool {
+    model.roles.get(p) == Some(&Role::Partner)
+}
+
+/// The rule of docs/ACCOUNTABILITY.md, with the reason in plain words.
+pub fn classify(model: &Model, d: &Decision) -> (Jointness, String) {
+    let partners: Vec<_> = d
+        .parts
+        .iter()
+        .filter(|p| is_partner(model, &p.participant_id))
+        .collect();
+    let disputed = d
+        .stances
+        .iter()
+        .any(|(who, s)| is_partner(model, who) && matches!(s, Stance::Disputed(_)));
+    let confirmed = d
+        .stances
+        .iter()
+        .any(|(who, s)| is_partner(model, who) && *s == Stance::Confirmed);
+    let cites_partners = d.answers.iter().any(|a| {
+        model
+            .proposals
+            .get(&a.proposal_id)
+            .is_some_and(|p| p.by_partner)
+    });
+    if d.method == Method::OnePerson || d.parts.len() == 1 {
+        return (Jointness::OnePerson, "one person decided alone".into());
+    }
+    if partners.is_empty() {
+        return if cites_partners {
+            (
+                Jointness::PartnerInformed,
+                "no partner took part, but it answers a partner's proposal".into(),
+            )
+        } else {
+            (Jointness::StaffOnly, "no partner took part or was cited".into())
+        };
+    }
+    if d.method == Method::StaffDecision {
+        return (
+            Jointness::PartnerInformed,
+            "partners took part, but staff made the final choice".into(),
+        );
+    }
+    if disputed {
+        return (
+            Jointness::PartnerInformed,
+            "partners took part, but a partner disputes it".into(),
+        );
+    }
+    if confirmed {
+        return (
+            Jointness::Joint,
+            "partners took part, decided together, and a partner confirmed it".into(),
+        );
+    }
+    (
+        Jointness::PartnerInformed,
+        "partners took part, but no partner has confirmed it yet".into(),
+    )
+}
+
+/// A count as published: exact, hidden because it is small, or hidden so
+/// that a small count beside it cannot be worked out from the total.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shown {
+    Count(u64),
+    FewerThan(u64),
+    Hidden,
+}
+
+impl Shown {
+    pub fn words(&self) -> String {
+        match self {
+            Shown::Count(n) => n.to_string(),
+            Shown::FewerThan(k) => format!("fewer than {k}"),
+            Shown::Hidden => "not shown (so that a small number cannot be worked out)".into(),
+        }
+    }
+}
+
+/// Publishes a table of counts and its total so that no count from 1 to
+/// k-1 can be read or worked out. Small counts are hidden (primary
+/// suppression). If exactly one count is hidden, the smallest other
+/// non-zero count is hidden too, so the small one cannot be found by
+/// subtracting the others from the total (secondary suppression). A total
+/// under k is itself hidden, and then so is every non-zero count.
+pub fn suppress(counts: &[u64], k: u64) -> (Vec<Shown>, Shown) {
+    let total: u64 = counts.iter().sum();
+    let small = |n: u64| n > 0 && n < k;
+    if small(total) {
+        let cells = counts
+            .iter()
+            .map(|&n| if n == 0 { Shown::Count(0) } else { Shown::FewerThan(k) })
+            .collect();
+        return (cells, Shown::FewerThan(k));
+    }
+    let mut cells: Vec<Shown> = counts
+        .iter()
+        .map(|&n| if small(n) { Shown::FewerThan(k) } else { Shown::Count(n) })
+        .collect();
+    let hidden = cells.iter().filter(|c| matches!(c, Shown::FewerThan(_))).count();
+    if hidden == 1 {
+        let next = cells
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| match c {
+                Shown::Count(n) if *n > 0 => Some((i, *n)),
+                _ => None,
+            })
+            .min_by_key(|(_, n)| *n)
+            .map(|(i, _)| i);
+        if let Some(i) = next {
+            cells[i] = Shown::Hidden;
+        }
+    }
+    (cells, Shown::Count(total))
+}
+
+#[derive(Serialize)]
+pub struct ActionView {
+    pub action_id: ActionId,
+    pub what: String,
+    pub owned_by_partner: bool,
+    pub due: Date,
+    pub done: bool,
+    pub what_changed: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct ResponseView {
+    pub decision_id: DecisionId,
+    pub question: String,
+    pub outcome: String,
+    pub response: Response,
+    pub reason: String,
+    pub actions: Vec<ActionView>,
+}
+
+#[derive(Serialize)]
+pub struct ProposalView {
+    pub proposal_id: ProposalId,
+    pub text: String,
+    pub raised_on: String,
+    /// "answered", "waiting" or "withdrawn".
+    pub status: &'static str,
+    pub days_waiting: Option<i64>,
+    pub responses: Vec<ResponseView>,
+}
+
+#[derive(Serialize)]
+pub struct YouSaidProject {
+    pub project_id: ProjectId,
+    pub title: String,
+    pub proposals: Vec<ProposalView>,
+    pub answered: u64,
+    pub waiting: u64,
+    pub withdrawn: u64,
+    /// Partner proposals that led to at least one completed action.
+    pub led_to_change: u64,
+    pub longest_wait_days: Option<i64>,
+}
+
+#[derive(Serialize, Default)]
+pub struct Totals {
+    pub partner_proposals: u64,
+    pub answered: u64,
+    pub waiting: u64,
+    pub withdrawn: u64,
+    pub led_to_change: u64,
+}
+
+#[derive(Serialize)]
+pub struct YouSaidWeDid {
+    pub projects: Vec<YouSaidProject>,
+    pub totals: Totals,
+}
+
+#[derive(Serialize)]
+pub struct DecisionView {
+    pub decision_id: DecisionId,
+    pub question: String,
+    pub stage: Stage,
+    pub method: Method,
+    pub class: Jointness,
+    pub why: String,
+}
+
+#[derive(Serialize)]
+pub struct StageView {
+    pub stage: Stage,
+    pub decisions: u64,
+    pub joint: u64,
+    pub partner_informed: u64,
+    pub staff_only: u64,
+    pub one_person: u64,
+    /// "shared", "partly shared" or "not shared".
+    pub share: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct JointnessProject {
+    pub project_id: ProjectId,
+    pub title: String,
+    pub declared: Involvement,
+    /// What the decisions show; `None` before any decision at conception,
+    /// design or delivery.
+    pub observed: Option<Involvement>,
+    pub summary: String,
+    pub stages: Vec<StageView>,
+    pub decisions: Vec<DecisionView>,
+    /// Decisions that keep the project from what it declares.
+    pub differences: Vec<DecisionId>,
+}
+
+#[derive(Serialize, Default)]
+pub struct JointnessTotals {
+    pub decisions: u64,
+    pub joint: u64,
+    pub partner_informed: u64,
+    pub staff_only: u64,
+    pub one_person: u64,
+    pub projects_behaving_as_declared: u64,
+    pub projects_behaving_otherwise: u64,
+}
+
+#[derive(Serialize)]
+pub struct JointnessReport {
+    pub projects: Vec<JointnessProject>,
+    pub totals: JointnessTotals,
+}
+
+#[derive(Serialize, Default)]
+pub struct TokenismSigns {
+    pub partners: u64,
+    pub partners_involved_once: u64,
+    pub meetings: u64,
+    pub meetings_without_materials_in_advance: u64,
+    pub partner_proposals_waiting_too_long: u64,
+    pub decisions_disputed_by_partners: u64,
+    pub challenges_unanswered: u64,
+    pub actions: u64,
+    pub actions_owned_by_partners: u64,
+    /// Share of actions owned by partners, 0 to 1 (none if no actions).
+    pub partner_action_share: Option<f64>,
+}
+
+#[derive(Serialize)]
+pub struct TokenismProject {
+    pub project_id: ProjectId,
+    pub title: String,
+    #[serde(flatten)]
+    pub signs: TokenismSigns,
+}
+
+#[derive(Serialize)]
+pub struct TokenismReport {
+    pub waiting_days: i64,
+    pub projects: Vec<TokenismProject>,
+    pub totals: TokenismSigns,
+}
+
+#[derive(Serialize)]
+pub struct PresenceProject {
+    pub project_id: ProjectId,
+    pub title: String,
+    pub partners: Shown,
+}
+
+#[derive(Serialize)]
+pub struct PresenceReport {
+    pub k: u64,
+    pub projects: Vec<PresenceProject>,
+    /// Partner places across the projects shown (a person in two projects
+    /// counts twice), published with the same suppression.
+    pub partner_places: Shown,
+    /// Distinct partners overall.
+    pub partners: Shown,
+    /// Share with lived experience of poverty in the last two years. It
+    /// comes from self-declared answers, which are collected with the
+    /// privacy work; until then there is nothing to show.
+    pub lived_experience_recent: Option<Shown>,
+    pub note: String,
+}
+
+#[derive(Serialize)]
+pub struct OutcomeView {
+    pub outcome: String,
+    pub evidence: String,
+    pub recorded_on: String,
+}
+
+#[derive(Serialize)]
+pub struct AimView {
+    pub aim_id: AimId,
+    pub aim: String,
+    pub outcomes: Vec<OutcomeView>,
+}
+
+#[derive(Serialize)]
+pub struct ImpactProject {
+    pub project_id: ProjectId,
+    pub title: String,
+    pub stage: Stage,
+    pub aims: Vec<AimView>,
+    pub last_review: Option<String>,
+    pub next_review: Option<Date>,
+    pub review_overdue: bool,
+}
+
+#[derive(Serialize)]
+pub struct ImpactReport {
+    pub projects: Vec<ImpactProject>,
+    pub reviews_overdue: u64,
+}
+
+/// All five projections.
+#[derive(Serialize)]
+pub struct Report {
+    pub as_of: Date,
+    pub last_seq: Option<u64>,
+    pub you_said_we_did: YouSaidWeDid,
+    pub jointness: JointnessReport,
+    pub tokenism: TokenismReport,
+    pub presence: PresenceReport,
+    pub impact: ImpactReport,
+}
+
+fn day(t: crate::ledger::Timestamp) -> Date {
+    let s = t.to_string();
+    Date::parse(&s[..10]).expect("a timestamp starts with its date")
+}
+
+/// A project left alone this long without a review is overdue for one.
+const REVIEW_EVERY_DAYS: i64 = 183;
+
+impl Report {
+    /// The projections over one project, or all when `project` is `None`.
+    pub fn build(model: &Model, project: Option<ProjectId>, s: Settings) -> Report {
+        let projects: Vec<&Project> = model
+            .projects
+            .values()
+            .filter(|p| project.is_none_or(|id| p.id == id))
+            .collect();
+        Report {
+            as_of: s.today,
+            last_seq: model.last_seq,
+            you_said_we_did: you_said(model, &projects, s),
+            jointness: jointness(model, &projects),
+            tokenism: tokenism(model, &projects, s),
+            presence: presence(model, &projects, s),
+            impact: impact(&projects, s),
+        }
+    }
+}
+
+fn you_said(model: &Model, projects: &[&Project], s: Settings) -> YouSaidWeDid {
+    let mut totals = Totals::default();
+    let mut out = Vec::new();
+    for p in projects {
+        let mut view = YouSaidProject {
+            project_id: p.id,
+            title: p.title.to_string(),
+            proposals: Vec::new(),
+            answered: 0,
+            waiting: 0,
+            withdrawn: 0,
+            led_to_change: 0,
+            longest_wait_days: None,
+        };
+        for pr in p.proposals.iter().filter_map(|id| model.proposals.get(id)) {
+            if !pr.by_partner {
+                continue;
+            }
+            let responses: Vec<ResponseView> = pr
+                .answers
+                .iter()
+                .filter_map(|(did, response, reason)| {
+                    let d = model.decisions.get(did)?;
+                    Some(ResponseView {
+                        decision_id: d.id,
+                        question: d.question.to_string(),
+                        outcome: d.outcome.to_string(),
+                        response: *response,
+                        reason: reason.to_string(),
+                        actions: d
+                            .actions
+                            .iter()
+                            .filter_map(|a| model.actions.get(a))
+                            .map(|a| ActionView {
+                                action_id: a.id,
+                                what: a.what.to_string(),
+                                owned_by_partner: is_partner(model, &a.owner),
+                                due: a.due,
+                                done: a.completed.is_some(),
+                                what_changed: a.completed.as_ref().map(|t| t.to_string()),
+                            })
+                            .collect(),
+                    })
+                })
+                .collect();
+            let raised = day(pr.raised_at);
+            let (status, days) = if pr.withdrawn.is_some() {
+                view.withdrawn += 1;
+                ("withdrawn", None)
+            } else if responses.is_empty() {
+                view.waiting += 1;
+                let d = raised.days_until(s.today).max(0);
+                view.longest_wait_days = Some(view.longest_wait_days.map_or(d, |m: i64| m.max(d)));
+                ("waiting", Some(d))
+            } else {
+                view.answered += 1;
+                ("answered", None)
+            };
+            if responses.iter().any(|r| r.actions.iter().any(|a| a.done)) {
+                view.led_to_change += 1;
+            }
+            view.proposals.push(ProposalView {
+                proposal_id: pr.id,
+                text: pr.text.to_string(),
+                raised_on: raised.to_string(),
+                status,
+                days_waiting: days,
+                responses,
+            });
+        }
+        totals.partner_proposals += view.proposals.len() as u64;
+        totals.answered += view.answered;
+        totals.waiting += view.waiting;
+        totals.withdrawn += view.withdrawn;
+        totals.led_to_change += view.led_to_change;
+        out.push(view);
+    }
+    YouSaidWeDid {
+        projects: out,
+        totals,
+    }
+}
+
+const DECIDING_STAGES: [Stage; 3] = [Stage::Conception, Stage::Design, Stage::Delivery];
+
+fn jointness(model: &Model, projects: &[&Project]) -> JointnessReport {
+    let mut totals = JointnessTotals::default();
+    let mut out = Vec::new();
+    for p in projects {
+        let decisions: Vec<(&Decision, Jointness, String)> = p
+            .decisions
+            .iter()
+            .filter_map(|id| model.decisions.get(id))
+            .map(|d| {
+                let (c, why) = classify(model, d);
+                (d, c, why)
+            })
+            .collect();
+        let mut stages = Vec::new();
+        for stage in [Stage::Conception, Stage::Design, Stage::Delivery, Stage::Review] {
+            let here: Vec<Jointness> = decisions
+                .iter()
+                .filter(|(d, _, _)| d.stage == stage)
+                .map(|(_, c, _)| *c)
+                .collect();
+            if here.is_empty() {
+                continue;
+            }
+            let count = |c: Jointness| here.iter().filter(|x| **x == c).count() as u64;
+            let share = if here.iter().all(|c| *c == Jointness::Joint) {
+                "shared"
+            } else if here
+                .iter()
+                .any(|c| matches!(c, Jointness::Joint | Jointness::PartnerInformed))
+            {
+                "partly shared"
+            } else {
+                "not shared"
+            };
+            stages.push(StageView {
+                stage,
+                decisions: here.len() as u64,
+                joint: count(Jointness::Joint),
+                partner_informed: count(Jointness::PartnerInformed),
+                staff_only: count(Jointness::StaffOnly),
+                one_person: count(Jointness::OnePerson),
+                share,
+            });
+        }
+        let share_of = |stage: Stage| stages.iter().find(|v| v.stage == stage).map(|v| v.share);
+        let deciding: Vec<Stage> = DECIDING_STAGES
+            .into_iter()
+            .filter(|s| share_of(*s).is_some())
+            .collect();
+        let observed = if deciding.is_empty() {
+            None
+        } else if deciding.iter().all(|s| share_of(*s) == Some("shared")) {
+            Some(if deciding.iter().any(|s| *s != Stage::Design) {
+                Involvement::CoProduction
+            } else {
+                Involvement::CoDesign
+            })
+        } else if share_of(Stage::Design) == Some("shared") {
+            Some(Involvement::CoDesign)
+        } else if decisions
+            .iter()
+            .any(|(d, c, _)| d.stage != Stage::Review && matches!(c, Jointness::Joint | Jointness::PartnerInformed))
+        {
+            Some(Involvement::Engagement)
+        } else {
+            Some(Involvement::Consultation)
+        };
+        // Decisions that fall short of what the declared type promises.
+        let must_share: &[Stage] = match p.involvement {
+            Involvement::CoProduction => &DECIDING_STAGES,
+            Involvement::CoDesign => &[Stage::Design],
+            _ => &[],
+        };
+        let differences: Vec<DecisionId> = decisions
+            .iter()
+            .filter(|(d, c, _)| {
+                (must_share.contains(&d.stage) && *c != Jointness::Joint)
+                    || (p.involvement == Involvement::Engagement
+                        && observed == Some(Involvement::Consultation)
+                        && d.stage != Stage::Review)
+            })
+            .map(|(d, _, _)| d.id)
+            .collect();
+        let summary = match observed {
+            None => format!(
+                "Declared {}; no decisions recorded yet at conception, design or delivery.",
+                p.involvement.words()
+            ),
+            Some(o) if o == p.involvement => format!(
+                "Declared {}; the decisions show {} too.",
+                p.involvement.words(),
+                o.words()
+            ),
+            Some(o) => {
+                let short: Vec<String> = stages
+                    .iter()
+                    .filter(|v| must_share.contains(&v.stage) && v.share != "shared")
+                    .map(|v| format!("{} decisions were {}", v.stage.words(), v.share))
+                    .collect();
+                let why = if short.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}: ", short.join(", "))
+                };
+                format!(
+                    "Declared {}; {}behaves like {}.",
+                    p.involvement.words(),
+                    why,
+                    o.words()
+                )
+            }
+        };
+        if let Some(o) = observed {
+            if o == p.involvement {
+                totals.projects_behaving_as_declared += 1;
+            } else {
+                totals.projects_behaving_otherwise += 1;
+            }
+        }
+        for (_, c, _) in &decisions {
+            totals.decisions += 1;
+            match c {
+                Jointness::Joint => totals.joint += 1,
+                Jointness::PartnerInformed => totals.partner_informed += 1,
+                Jointness::StaffOnly => totals.staff_only += 1,
+                Jointness::OnePerson => totals.one_person += 1,
+            }
+        }
+        out.push(JointnessProject {
+            project_id: p.id,
+            title: p.title.to_string(),
+            declared: p.involvement,
+            observed,
+            summary,
+            stages,
+            decisions: decisions
+                .iter()
+                .map(|(d, c, why)| DecisionView {
+                    decision_id: d.id,
+                    question: d.question.to_string(),
+                    stage: d.stage,
+                    method: d.method,
+                    class: *c,
+                    why: why.clone(),
+                })
+                .collect(),
+            differences,
+        });
+    }
+    JointnessReport {
+        projects: out,
+        totals,
+    }
+}
+
+fn tokenism(model: &Model, projects: &[&Project], s: Settings) -> TokenismReport {
+    let mut totals = TokenismSigns::default();
+    let mut out = Vec::new();
+    for p in projects {
+        let partners: Vec<_> = p
+            .members
+            .iter()
+            .filter(|(_, m)| m.role == Role::Partner)
+            .collect();
+        let actions: Vec<_> = p.actions.iter().filter_map(|a| model.actions.get(a)).collect();
+        let decisions: Vec<_> = p.decisions.iter().filter_map(|d| model.decisions.get(d)).collect();
+        let signs = TokenismSigns {
+            partners: partners.len() as u64,
+            partners_involved_once: partners.iter().filter(|(_, m)| m.involvements == 1).count() as u64,
+            meetings: p.meetings.len() as u64,
+            meetings_without_materials_in_advance: p
+                .meetings
+                .iter()
+                .filter(|m| !m.materials_in_advance)
+                .count() as u64,
+            partner_proposals_waiting_too_long: p
+                .proposals
+                .iter()
+                .filter_map(|id| model.proposals.get(id))
+                .filter(|pr| {
+                    pr.by_partner
+                        && pr.withdrawn.is_none()
+                        && pr.answers.is_empty()
+                        && day(pr.raised_at).days_until(s.today) > s.waiting_days
+                })
+                .count() as u64,
+            decisions_disputed_by_partners: decisions
+                .iter()
+                .filter(|d| {
+                    d.stances
+                        .iter()
+                        .any(|(w, st)| is_partner(model, w) && matches!(st, Stance::Disputed(_)))
+                })
+                .count() as u64,
+            challenges_unanswered: decisions
+                .iter()
+                .flat_map(|d| d.challenges.iter())
+                .filter_map(|c| model.challenges.get(c))
+                .filter(|c| c.answer.is_none())
+                .count() as u64,
+            actions: actions.len() as u64,
+            actions_owned_by_partners: actions.iter().filter(|a| is_partner(model, &a.owner)).count() as u64,
+            partner_action_share: None,
+        };
+        add_signs(&mut totals, &signs);
+        out.push(TokenismProject {
+            project_id: p.id,
+            title: p.title.to_string(),
+            signs: with_share(signs),
+        });
+    }
+    TokenismReport {
+        waiting_days: s.waiting_days,
+        projects: out,
+        totals: with_share(totals),
+    }
+}
+
+fn add_signs(t: &mut TokenismSigns, s: &TokenismSigns) {
+    t.partners += s.partners;
+    t.partners_involved_once += s.partners_involved_once;
+    t.meetings += s.meetings;
+    t.meetings_without_materials_in_advance += s.meetings_without_materials_in_advance;
+    t.partner_proposals_waiting_too_long += s.partner_proposals_waiting_too_long;
+    t.decisions_disputed_by_partners += s.decisions_disputed_by_partners;
+    t.challenges_unanswered += s.challenges_unanswered;
+    t.actions += s.actions;
+    t.actions_owned_by_partners += s.actions_owned_by_partners;
+}
+
+fn with_share(mut s: TokenismSigns) -> TokenismSigns {
+    s.partner_action_share = (s.actions > 0).then(|| s.actions_owned_by_partners as f64 / s.actions as f64);
+    s
+}
+
+fn presence(model: &Model, projects: &[&Project], s: Settings) -> PresenceReport {
+    let counts: Vec<u64> = projects
+        .iter()
+        .map(|p| {
+            p.members
+                .values()
+                .filter(|m| m.role == Role::Partner && m.active)
+                .count() as u64
+        })
+        .collect();
+    let (shown, places) = suppress(&counts, s.k);
+    let distinct: std::collections::HashSet<_> = projects
+        .iter()
+        .flat_map(|p| {
+            p.members
+                .iter()
+                .filter(|(_, m)| m.role == Role::Partner && m.active)
+                .map(|(id, _)| *id)
+        })
+        .collect();
+    let (_, partners) = suppress(&[distinct.len() as u64], s.k);
+    let _ = model;
+    PresenceReport {
+        k: s.k,
+        projects: projects
+            .iter()
+            .zip(shown)
+            .map(|(p, shown)| PresenceProject {
+                project_id: p.id,
+                title: p.title.to_string(),
+                partners: shown,
+            })
+            .collect(),
+        partner_places: places,
+        partners,
+        lived_experience_recent: None,
+        note: format!(
+            "Counts under {} are shown as \"fewer than {}\" so no one can be picked out. Partners' own answers about lived experience and the equality questions are not collected yet.",
+            s.k, s.k
+        ),
+    }
+}
+
+fn impact(projects: &[&Project], s: Settings) -> ImpactReport {
+    let mut overdue = 0;
+    let out = projects
+        .iter()
+        .map(|p| {
+            let last = p.reviews.last();
+            let review_overdue = p.stage != Stage::Closed
+                && match last {
+                    Some(r) => r.next_review < s.today,
+                    None => day(p.started_at).days_until(s.today) > REVIEW_EVERY_DAYS,
+                };
+            if review_overdue {
+                overdue += 1;
+            }
+            ImpactProject {
+                project_id: p.id,
+                title: p.title.to_string(),
+                stage: p.stage,
+                aims: p
+                    .aims
+                    .iter()
+                    .map(|a| AimView {
+                        aim_id: a.aim_id,
+                        aim: a.text.to_string(),
+                        outcomes: p
+                            .outcomes
+                            .iter()
+                            .filter(|o| o.aim == a.aim_id)
+                            .map(|o| OutcomeView {
+                                outcome: o.outcome.to_string(),
+                                evidence: o.evidence.to_string(),
+                                recorded_on: day(o.at).to_string(),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+                last_review: last.map(|r| day(r.at).to_string()),
+                next_review: last.map(|r| r.next_review),
+                review_overdue,
+            }
+        })
+        .collect();
+    ImpactReport {
+        projects: out,
+        reviews_overdue: overdue,
+    }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+impl Report {
+    /// The report in plain English, for people.
+    pub fn to_text(&self) -> String {
+        let mut t = String::new();
+        let _ = writeln!(t, "Co-production report, as of {}", self.as_of);
+        let _ = writeln!(t);
+        let y = &self.you_said_we_did;
+        let _ = writeln!(t, "YOU SAID, WE DID");
+        let _ = writeln!(
+            t,
+            "Partners made {}. {} answered, {} still waiting, {} withdrawn. {} led to a change that has happened.",
+            plural(y.totals.partner_proposals, "proposal", "proposals"),
+            y.totals.answered,
+            y.totals.waiting,
+            y.totals.withdrawn,
+            y.totals.led_to_change
+        );
+        for p in &y.projects {
+            let _ = writeln!(t, "\n  {}", p.title);
+            if p.proposals.is_empty() {
+                let _ = writeln!(t, "    No proposals from partners yet.");
+            }
+            for pr in &p.proposals {
+                let _ = writeln!(t, "    You said: \"{}\" ({})", pr.text, pr.raised_on);
+                match pr.status {
+                    "withdrawn" => {
+                        let _ = writeln!(t, "      This was withdrawn.");
+                    }
+                    "waiting" => {
+                        let _ = writeln!(
+                            t,
+                            "      No answer yet. It has waited {}.",
+                            plural(pr.days_waiting.unwrap_or(0) as u64, "day", "days")
+                        );
+                    }
+                    _ => {}
+                }
+                for r in &pr.responses {
+                    let _ = writeln!(
+                        t,
+                        "      We {}: {} Because: {}",
+                        r.response.words(),
+                        r.outcome,
+                        r.reason
+                    );
+                    for a in &r.actions {
+                        match &a.what_changed {
+                            Some(c) => {
+                                let _ = writeln!(t, "      We did: {} What changed: {}", a.what, c);
+                            }
+                            None => {
+                                let _ = writeln!(t, "      We will: {} (by {})", a.what, a.due);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let j = &self.jointness;
+        let _ = writeln!(t, "\nWERE DECISIONS MADE JOINTLY?");
+        let _ = writeln!(
+            t,
+            "Of {}, {} made jointly, {} informed by partners, {} made by staff only, {} made by one person alone.",
+            plural(j.totals.decisions, "decision", "decisions"),
+            j.totals.joint,
+            j.totals.partner_informed,
+            j.totals.staff_only,
+            j.totals.one_person
+        );
+        for p in &j.projects {
+            let _ = writeln!(t, "\n  {}: {}", p.title, p.summary);
+            for d in &p.decisions {
+                let _ = writeln!(
+                    t,
+                    "    - \"{}\" ({} stage): {}, because {}.",
+                    d.question,
+                    d.stage.words(),
+                    d.class.words(),
+                    d.why
+                );
+            }
+        }
+        let k = &self.tokenism;
+        let s = &k.totals;
+        let _ = writeln!(t, "\nSIGNS OF TOKENISM");
+        let _ = writeln!(
+            t,
+            "{} of {} took part only once.",
+            plural(s.partners_involved_once, "partner", "partners"),
+            s.partners
+        );
+        let _ = writeln!(
+            t,
+            "{} of {} were held without papers sent in advance.",
+            plural(s.meetings_without_materials_in_advance, "meeting", "meetings"),
+            s.meetings
+        );
+        let _ = writeln!(
+            t,
+            "{} waited more than {} days for an answer.",
+            plural(s.partner_proposals_waiting_too_long, "partner proposal", "partner proposals"),
+            k.waiting_days
+        );
+        let _ = writeln!(
+            t,
+            "{} disputed by partners. {} not answered.",
+            plural(s.decisions_disputed_by_partners, "decision was", "decisions were"),
+            plural(s.challenges_unanswered, "challenge is", "challenges are")
+        );
+        let _ = writeln!(
+            t,
+            "Partners own {} of {}.",
+            s.actions_owned_by_partners,
+            plural(s.actions, "action", "actions")
+        );
+        let pr = &self.presence;
+        let _ = writeln!(t, "\nWHO IS PRESENT");
+        let _ = writeln!(t, "Partners taking part: {}.", pr.partners.words());
+        for p in &pr.projects {
+            let _ = writeln!(t, "  {}: {} partners", p.title, p.partners.words());
+        }
+        let _ = writeln!(t, "{}", pr.note);
+        let im = &self.impact;
+        let _ = writeln!(t, "\nWHAT WAS THE IMPACT?");
+        for p in &im.projects {
+            let _ = writeln!(t, "\n  {} (now at {})", p.title, p.stage.words());
+            for a in &p.aims {
+                let _ = writeln!(t, "    Aim: {}", a.aim);
+                if a.outcomes.is_empty() {
+                    let _ = writeln!(t, "      No outcome recorded yet.");
+                }
+                for o in &a.outcomes {
+                    let _ = writeln!(t, "      {} ({}). Evidence: {}", o.outcome, o.recorded_on, o.evidence);
+                }
+            }
+            let _ = match (&p.last_review, p.review_overdue) {
+                (Some(d), true) => writeln!(t, "    Last reviewed {d}. A review is overdue."),
+                (Some(d), false) => writeln!(t, "    Last reviewed {d}."),
+                (None, true) => writeln!(t, "    Never reviewed. A review is overdue."),
+                (None, false) => writeln!(t, "    Not reviewed yet."),
+            };
+        }
+        t
+    }
+}

@@ -1,0 +1,337 @@
+//! The small value types events are made of: ids, plain-English text,
+//! dates, and the domain's closed lists (stages, involvement, positions).
+//!
+//! Each type checks itself when read and publishes the same rule in its JSON
+//! Schema, so the schemas and the Rust types accept the same documents.
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
+use std::fmt;
+use uuid::Uuid;
+
+const UUID_PATTERN: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            pub fn new(id: Uuid) -> Self {
+                $name(id)
+            }
+            pub fn random() -> Self {
+                $name(Uuid::new_v4())
+            }
+            pub fn uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0.hyphenated(), f)
+            }
+        }
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0)
+            }
+        }
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(&self.0.hyphenated())
+            }
+        }
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <Cow<'de, str>>::deserialize(d)?;
+                parse_uuid(&text).map($name).map_err(serde::de::Error::custom)
+            }
+        }
+        impl JsonSchema for $name {
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                json_schema!({
+                    "type": "string",
+                    "pattern": UUID_PATTERN,
+                    "description": "A UUID, lowercase with hyphens."
+                })
+            }
+        }
+    };
+}
+
+fn parse_uuid(text: &str) -> Result<Uuid, String> {
+    let ok = text.len() == 36
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+        });
+    if !ok {
+        return Err(format!("{text:?} is not a UUID written lowercase with hyphens"));
+    }
+    Uuid::parse_str(text).map_err(|e| e.to_string())
+}
+
+id_type!(
+    /// A project.
+    ProjectId
+);
+id_type!(
+    /// A pseudonymous person: staff or partner. Names live elsewhere.
+    ParticipantId
+);
+id_type!(
+    /// A proposal: an idea, a question, an item for discussion.
+    ProposalId
+);
+id_type!(
+    /// A decision.
+    DecisionId
+);
+id_type!(
+    /// A meeting or workshop.
+    MeetingId
+);
+id_type!(
+    /// A challenge to a decision.
+    ChallengeId
+);
+id_type!(
+    /// An action committed as a result of a decision.
+    ActionId
+);
+id_type!(
+    /// One of a project's aims.
+    AimId
+);
+id_type!(
+    /// A record of the log, by its event id (for corrections).
+    RecordId
+);
+
+/// Longest plain-English text accepted, in characters.
+pub const MAX_TEXT_CHARS: usize = 4000;
+
+/// Plain-English text: 1 to 4000 characters, not only white space.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize)]
+pub struct Text(String);
+
+impl Text {
+    pub fn new(text: &str) -> Result<Self, String> {
+        let n = text.chars().count();
+        if text.trim().is_empty() {
+            return Err("this text is empty; write a few words".into());
+        }
+        if n > MAX_TEXT_CHARS {
+            return Err(format!(
+                "this text is {n} characters; the most is {MAX_TEXT_CHARS}"
+            ));
+        }
+        Ok(Text(text.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <Cow<'de, str>>::deserialize(d)?;
+        Text::new(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for Text {
+    fn schema_name() -> Cow<'static, str> {
+        "Text".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_TEXT_CHARS,
+            "pattern": "\\S",
+            "description": "Plain English, 1 to 4000 characters."
+        })
+    }
+}
+
+/// A calendar date, `YYYY-MM-DD`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date(time::Date);
+
+impl Date {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || format!("{text:?} is not a date written YYYY-MM-DD");
+        let b = text.as_bytes();
+        if b.len() != 10
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || !b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        {
+            return Err(bad());
+        }
+        let year: i32 = text[0..4].parse().map_err(|_| bad())?;
+        let month: u8 = text[5..7].parse().map_err(|_| bad())?;
+        let day: u8 = text[8..10].parse().map_err(|_| bad())?;
+        let month = time::Month::try_from(month).map_err(|_| bad())?;
+        time::Date::from_calendar_date(year, month, day)
+            .map(Date)
+            .map_err(|_| bad())
+    }
+    pub fn from_date(d: time::Date) -> Self {
+        Date(d)
+    }
+    pub fn date(&self) -> time::Date {
+        self.0
+    }
+    /// Whole days from `self` to `later` (negative if `later` is earlier).
+    pub fn days_until(&self, later: Date) -> i64 {
+        (later.0 - self.0).whole_days()
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:04}-{:02}-{:02}",
+            self.0.year(),
+            self.0.month() as u8,
+            self.0.day()
+        )
+    }
+}
+
+impl fmt::Debug for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for Date {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <Cow<'de, str>>::deserialize(d)?;
+        Date::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for Date {
+    fn schema_name() -> Cow<'static, str> {
+        "Date".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+            "description": "A calendar date, YYYY-MM-DD."
+        })
+    }
+}
+
+/// The four types of involvement (the ladder), most shared first.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Involvement {
+    CoProduction,
+    CoDesign,
+    Engagement,
+    Consultation,
+}
+
+impl Involvement {
+    pub fn words(&self) -> &'static str {
+        match self {
+            Involvement::CoProduction => "co-production",
+            Involvement::CoDesign => "co-design",
+            Involvement::Engagement => "engagement",
+            Involvement::Consultation => "consultation",
+        }
+    }
+}
+
+/// Stages of a project, in order.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    Conception,
+    Design,
+    Delivery,
+    Review,
+    Closed,
+}
+
+impl Stage {
+    pub fn words(&self) -> &'static str {
+        match self {
+            Stage::Conception => "conception",
+            Stage::Design => "design",
+            Stage::Delivery => "delivery",
+            Stage::Review => "review",
+            Stage::Closed => "closed",
+        }
+    }
+}
+
+/// Whether a participant is staff or a co-production partner.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Staff,
+    Partner,
+}
+
+/// How a decision was taken.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    Consensus,
+    Vote,
+    StaffDecision,
+    OnePerson,
+}
+
+/// A participant's position on a decision they took part in.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Position {
+    Agree,
+    Disagree,
+    Abstain,
+}
+
+/// What a decision said to a proposal it answers.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Response {
+    Accepted,
+    Amended,
+    Declined,
+}
+
+impl Response {
+    pub fn words(&self) -> &'static str {
+        match self {
+            Response::Accepted => "accepted",
+            Response::Amended => "accepted with changes",
+            Response::Declined => "declined",
+        }
+    }
+}
