@@ -3,6 +3,7 @@
 
 use anyhow::{Context, anyhow};
 use clap::{Parser, Subcommand};
+use jointly::coproduction::{self, Rules, report::Report, report::Settings, values::ProjectId};
 use jointly::ledger::{
     self, Actor, CanonicalPayload, Digest, EventType, Ledger, NewEvent, bundle, verify,
 };
@@ -66,6 +67,33 @@ enum Command {
     },
     /// Restore a bundle into an empty data directory, after checking all of it.
     Import { file: PathBuf },
+    /// The accountability report: you said / we did, jointness, tokenism,
+    /// presence and impact.
+    Report {
+        /// Only this project (its id).
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Counts under this are shown as "fewer than K".
+        #[arg(long, default_value_t = 5)]
+        k: u64,
+        /// Partner proposals unanswered for longer than this many days are a warning sign.
+        #[arg(long, default_value_t = 28)]
+        waiting_days: i64,
+    },
+    /// Fill an empty data directory with a realistic example history.
+    Demo {
+        /// Synthetic projects to add, of every type of involvement.
+        #[arg(long, default_value_t = 0)]
+        projects: u64,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
 }
 
 /// An error with the exit code it means.
@@ -115,6 +143,32 @@ fn run(cli: Cli) -> Result<(), Failure> {
         } => append(&data, &event_type, &payload, lines),
         Command::Log { from, limit } => log(&data, from, limit),
         Command::Verify { from, root } => verify_cmd(&data, from.zip(root)),
+        Command::Report {
+            project,
+            format,
+            k,
+            waiting_days,
+        } => report(&data, project, format, k, waiting_days),
+        Command::Demo { projects } => {
+            let ledger = open(&data)?;
+            let n = jointly::coproduction::demo::write_demo(&ledger, projects).map_err(
+                |e| match e {
+                    jointly::coproduction::demo::DemoError::NotEmpty(_) => Failure {
+                        code: 2,
+                        error: e.into(),
+                    },
+                    other => Failure {
+                        code: 1,
+                        error: other.into(),
+                    },
+                },
+            )?;
+            eprintln!(
+                "wrote {n} records of example history into {}",
+                data.display()
+            );
+            Ok(())
+        }
         Command::Export { out } => {
             let ledger = open(&data)?;
             let s = bundle::export(&ledger, &out).failed_check()?;
@@ -197,26 +251,50 @@ fn append(data: &Path, event_type: &str, source: &str, lines: bool) -> Result<()
     // writes nothing, not even an empty data directory.
     let event_type = EventType::new(event_type).bad_input()?;
     let input = read_input(source)?;
-    let payloads = if lines {
+    let (payloads, line_numbers) = if lines {
         parse_lines(&input)?
     } else {
-        vec![CanonicalPayload::parse(&input).bad_input()?]
+        (vec![CanonicalPayload::parse(&input).bad_input()?], vec![1])
     };
     let ledger = open(data)?;
     let actor = operator();
+    let events: Vec<NewEvent> = payloads
+        .into_iter()
+        .map(|payload| NewEvent {
+            event_type: event_type.clone(),
+            actor: actor.clone(),
+            payload,
+        })
+        .collect();
+    // Every event is checked against the rules before any is written.
+    let mut rules = Rules::new(ledger.clone()).failed_check()?;
+    if let Err((i, refusal)) = coproduction::dry_run(rules.model(), &events) {
+        let place = if lines {
+            format!("line {}: ", line_numbers[i])
+        } else {
+            String::new()
+        };
+        return Err(anyhow!(
+            "{place}refused, nothing was written: {}{}",
+            refusal.message,
+            if refusal.pointer.is_empty() {
+                String::new()
+            } else {
+                format!(" (at {})", refusal.pointer)
+            }
+        ))
+        .bad_input();
+    }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let total = payloads.len();
-    for chunk in payloads.chunks(10_000) {
-        let events = chunk
-            .iter()
-            .map(|p| NewEvent {
-                event_type: event_type.clone(),
-                actor: actor.clone(),
-                payload: p.clone(),
-            })
-            .collect();
-        let appended = ledger.append_batch(events).failed_check()?;
-        for a in appended {
+    let total = events.len();
+    let mut events = events.into_iter();
+    loop {
+        let chunk: Vec<NewEvent> = events.by_ref().take(10_000).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        for result in ledger.append_admitted(chunk, &mut rules).failed_check()? {
+            let a = result.map_err(|r| anyhow!("refused: {r}")).failed_check()?;
             serde_json::to_writer(&mut out, &a).failed_check()?;
             out.write_all(b"\n").failed_check()?;
         }
@@ -228,8 +306,10 @@ fn append(data: &Path, event_type: &str, source: &str, lines: bool) -> Result<()
     Ok(())
 }
 
-fn parse_lines(input: &[u8]) -> Result<Vec<CanonicalPayload>, Failure> {
+/// Each non-blank line's payload, with its line number.
+fn parse_lines(input: &[u8]) -> Result<(Vec<CanonicalPayload>, Vec<usize>), Failure> {
     let mut out = Vec::new();
+    let mut numbers = Vec::new();
     for (i, line) in input.split(|b| *b == b'\n').enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -240,11 +320,12 @@ fn parse_lines(input: &[u8]) -> Result<Vec<CanonicalPayload>, Failure> {
                 .with_context(|| format!("line {}", i + 1))
                 .bad_input()?,
         );
+        numbers.push(i + 1);
     }
     if out.is_empty() {
         return Err(anyhow!("the payload file has no lines to append")).bad_input();
     }
-    Ok(out)
+    Ok((out, numbers))
 }
 
 fn log(data: &Path, from: u64, limit: Option<usize>) -> Result<(), Failure> {
@@ -329,5 +410,50 @@ fn verify_cmd(data: &Path, trusted: Option<(u64, String)>) -> Result<(), Failure
         line.push_str(&format!(", {} payloads redacted", v.redacted));
     }
     println!("{line}");
+    Ok(())
+}
+
+fn report(
+    data: &Path,
+    project: Option<String>,
+    format: Format,
+    k: u64,
+    waiting_days: i64,
+) -> Result<(), Failure> {
+    let project = match project {
+        Some(text) => Some(
+            serde_json::from_value::<ProjectId>(text.clone().into())
+                .map_err(|e| anyhow!("--project: {e}"))
+                .bad_input()?,
+        ),
+        None => None,
+    };
+    if k < 2 {
+        return Err(anyhow!(
+            "--k must be 2 or more, or small counts would be shown"
+        ))
+        .bad_input();
+    }
+    let ledger = open(data)?;
+    let model = coproduction::rebuild(&ledger).failed_check()?;
+    if let Some(id) = project {
+        if !model.projects.contains_key(&id) {
+            return Err(anyhow!("there is no project with id {id}")).bad_input();
+        }
+    }
+    let settings = Settings {
+        k,
+        waiting_days,
+        ..Settings::today()
+    };
+    let report = Report::build(&model, project, settings);
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &report).failed_check()?;
+            out.write_all(b"\n").failed_check()?;
+        }
+        Format::Text => out.write_all(report.to_text().as_bytes()).failed_check()?,
+    }
     Ok(())
 }

@@ -1,1 +1,694 @@
-pub fn placeholder() {}
+//! A realistic history for trying `jointly` out and for scale tests: one
+//! project modelled on the working group in the source documents, and any
+//! number of synthetic projects of every type of involvement.
+//!
+//! Every event goes through the same rules as any other append, so the
+//! demo is also a test that a realistic history is accepted.
+
+use super::Rules;
+use super::author::Author;
+use super::events::*;
+use super::values::*;
+use crate::ledger::{Actor, CanonicalPayload, EventType, Ledger, LedgerError, NewEvent};
+
+/// Why the demo could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("the demo fills an empty data directory, and this one already holds {0} records")]
+    NotEmpty(u64),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("the rules refused demo event {type_name}: {refusal}")]
+    Refused {
+        type_name: &'static str,
+        refusal: super::model::Refusal,
+    },
+}
+
+fn text(s: &str) -> Text {
+    Text::new(s).expect("demo text is valid")
+}
+
+fn date(s: &str) -> Date {
+    Date::parse(s).expect("demo date is valid")
+}
+
+/// Ids made from a counter, so a demo history is the same every time.
+struct Ids(u64);
+
+impl Ids {
+    fn next(&mut self) -> uuid::Uuid {
+        self.0 += 1;
+        uuid::Uuid::from_u64_pair(0x6a6f_696e_746c_7900, self.0)
+    }
+}
+
+/// Events waiting to be appended, each with its author.
+struct Script {
+    ids: Ids,
+    events: Vec<(Actor, Event)>,
+}
+
+impl Script {
+    fn push(&mut self, actor: &Actor, event: Event) {
+        self.events.push((actor.clone(), event));
+    }
+    fn project(&mut self) -> ProjectId {
+        ProjectId::new(self.ids.next())
+    }
+    fn person(&mut self) -> ParticipantId {
+        ParticipantId::new(self.ids.next())
+    }
+    fn proposal(&mut self) -> ProposalId {
+        ProposalId::new(self.ids.next())
+    }
+    fn decision(&mut self) -> DecisionId {
+        DecisionId::new(self.ids.next())
+    }
+    fn meeting(&mut self) -> MeetingId {
+        MeetingId::new(self.ids.next())
+    }
+    fn action(&mut self) -> ActionId {
+        ActionId::new(self.ids.next())
+    }
+    fn aim(&mut self) -> AimId {
+        AimId::new(self.ids.next())
+    }
+    fn challenge(&mut self) -> ChallengeId {
+        ChallengeId::new(self.ids.next())
+    }
+}
+
+fn parts(people: &[ParticipantId], position: Position) -> Vec<Part> {
+    people
+        .iter()
+        .map(|p| Part {
+            participant_id: *p,
+            position,
+        })
+        .collect()
+}
+
+/// Writes the demo into an empty ledger; returns how many records it wrote.
+pub fn write_demo(ledger: &Ledger, synthetic: u64) -> Result<u64, DemoError> {
+    let size = ledger.head().size;
+    if size > 0 {
+        return Err(DemoError::NotEmpty(size));
+    }
+    let mut script = Script {
+        ids: Ids(0),
+        events: Vec::new(),
+    };
+    working_group(&mut script);
+    for i in 0..synthetic {
+        synthetic_project(&mut script, i);
+    }
+    let mut rules = Rules::new(ledger.clone())?;
+    let mut written = 0;
+    for chunk in script.events.chunks(2000) {
+        let events: Vec<NewEvent> = chunk
+            .iter()
+            .map(|(actor, e)| NewEvent {
+                event_type: EventType::new(e.type_name()).expect("known types are valid names"),
+                actor: actor.clone(),
+                payload: CanonicalPayload::from_value(&e.to_payload()).expect("payloads are valid"),
+            })
+            .collect();
+        let results = ledger.append_admitted(events, &mut rules)?;
+        for (r, (_, e)) in results.into_iter().zip(chunk) {
+            match r {
+                Ok(_) => written += 1,
+                Err(refusal) => {
+                    return Err(DemoError::Refused {
+                        type_name: e.type_name(),
+                        refusal,
+                    });
+                }
+            }
+        }
+    }
+    Ok(written)
+}
+
+/// The working group that wrote the co-production framework: three staff
+/// and three partners, four workshops from July to January.
+fn working_group(s: &mut Script) {
+    let project = s.project();
+    let officer = s.person();
+    let head_of_insight = s.person();
+    let manager = s.person();
+    let ceo = s.person();
+    let partners = [s.person(), s.person(), s.person()];
+    let [p1, p2, p3] = partners;
+    let staff = Author::staff_actor(officer);
+    let as_partner = |p| Author::partner_actor(p);
+    let framework = s.aim();
+    let fair_pay = s.aim();
+    s.push(
+        &staff,
+        Event::ProjectStarted(ProjectStarted {
+            project_id: project,
+            title: text("Co-production framework working group"),
+            summary: text("Staff and partners write, together, how the charity will work with people who know what it is like not to have enough money."),
+            involvement: Involvement::CoProduction,
+            lead: officer,
+            aims: vec![
+                Aim { aim_id: framework, text: text("A framework for co-production and involvement, made with partners") },
+                Aim { aim_id: fair_pay, text: text("Partners are paid fairly for all the time they give") },
+            ],
+        }),
+    );
+    for (who, role) in [
+        (officer, Role::Staff),
+        (head_of_insight, Role::Staff),
+        (manager, Role::Staff),
+        (ceo, Role::Staff),
+        (p1, Role::Partner),
+        (p2, Role::Partner),
+        (p3, Role::Partner),
+    ] {
+        s.push(
+            &staff,
+            Event::ParticipantJoined(ParticipantJoined {
+                project_id: project,
+                participant_id: who,
+                role,
+            }),
+        );
+    }
+    let group = [officer, head_of_insight, manager, p1, p2, p3];
+
+    // Workshop 1, July: how the group will work.
+    let m1 = s.meeting();
+    s.push(&staff, Event::MeetingHeld(MeetingHeld {
+        project_id: project, meeting_id: m1, date: date("2025-07-15"), attendees: group.to_vec(),
+        materials_in_advance: true,
+        summary: text("First workshop. We agreed how we will work together and what a safe space means to us."),
+    }));
+    let evening = s.proposal();
+    s.push(&as_partner(p1), Event::ProposalRaised(ProposalRaised {
+        project_id: project, proposal_id: evening,
+        text: text("Hold the workshops online in the early evening, so people who work or care for children can come."),
+    }));
+    let d1 = s.decision();
+    s.push(
+        &staff,
+        Event::DecisionMade(DecisionMade {
+            project_id: project,
+            decision_id: d1,
+            question: text("When and where should the workshops happen?"),
+            outcome: text("Online, from 6pm to 8pm, with breakout rooms led by partners."),
+            stage: Stage::Conception,
+            answers: vec![Answer {
+                proposal_id: evening,
+                response: Response::Accepted,
+                reason: text("Everyone agreed evenings work better for most people."),
+            }],
+            method: Method::Consensus,
+            participants: parts(&group, Position::Agree),
+            reason: text("The whole group agreed at the first workshop."),
+        }),
+    );
+    s.push(
+        &as_partner(p1),
+        Event::DecisionConfirmed(DecisionConfirmed { decision_id: d1 }),
+    );
+    s.push(
+        &as_partner(p2),
+        Event::DecisionConfirmed(DecisionConfirmed { decision_id: d1 }),
+    );
+    s.push(
+        &staff,
+        Event::StageChanged(StageChanged {
+            project_id: project,
+            stage: Stage::Design,
+        }),
+    );
+
+    // Workshop 2, September: the purpose, and pay.
+    let m2 = s.meeting();
+    s.push(
+        &staff,
+        Event::MeetingHeld(MeetingHeld {
+            project_id: project,
+            meeting_id: m2,
+            date: date("2025-09-16"),
+            attendees: group.to_vec(),
+            materials_in_advance: false,
+            summary: text("Second workshop. The draft purpose was shared on the day, not before."),
+        }),
+    );
+    let pay = s.proposal();
+    s.push(
+        &as_partner(p2),
+        Event::ProposalRaised(ProposalRaised {
+            project_id: project,
+            proposal_id: pay,
+            text: text(
+                "Pay partners for the hours we spend preparing, not only for the workshops.",
+            ),
+        }),
+    );
+    let purpose = s.decision();
+    s.push(&staff, Event::DecisionMade(DecisionMade {
+        project_id: project, decision_id: purpose,
+        question: text("What is the purpose of co-production at the charity?"),
+        outcome: text("To share power with people with lived experience of financial hardship in everything we do."),
+        stage: Stage::Design,
+        answers: vec![],
+        method: Method::Consensus,
+        participants: vec![
+            Part { participant_id: officer, position: Position::Agree },
+            Part { participant_id: p3, position: Position::Agree },
+            Part { participant_id: ceo, position: Position::Agree },
+        ],
+        reason: text("Drafted and finished by the officer and one partner, with comments from the chief executive and the head of insight."),
+    }));
+    s.push(
+        &as_partner(p3),
+        Event::DecisionConfirmed(DecisionConfirmed {
+            decision_id: purpose,
+        }),
+    );
+    let dates = s.decision();
+    s.push(
+        &staff,
+        Event::DecisionMade(DecisionMade {
+            project_id: project,
+            decision_id: dates,
+            question: text("When are workshops three and four?"),
+            outcome: text("November and January, on Tuesdays."),
+            stage: Stage::Design,
+            answers: vec![],
+            method: Method::OnePerson,
+            participants: parts(&[head_of_insight], Position::Agree),
+            reason: text("The dates were set to fit the staff calendar."),
+        }),
+    );
+    let challenge = s.challenge();
+    s.push(
+        &as_partner(p1),
+        Event::DecisionChallenged(DecisionChallenged {
+            decision_id: dates,
+            challenge_id: challenge,
+            reason: text(
+                "This was decided by one person, not by the group. Tuesdays are hard for me.",
+            ),
+        }),
+    );
+    s.push(&staff, Event::ChallengeAnswered(ChallengeAnswered {
+        challenge_id: challenge,
+        answer: text("You are right. We will agree dates together from now on, and we have moved workshop three to a Thursday."),
+    }));
+    let budget = s.decision();
+    s.push(&staff, Event::DecisionMade(DecisionMade {
+        project_id: project, decision_id: budget,
+        question: text("Should we find extra budget to pay partners for preparation time?"),
+        outcome: text("Yes: up to 20 extra paid hours for each partner."),
+        stage: Stage::Design,
+        answers: vec![Answer { proposal_id: pay, response: Response::Amended, reason: text("We agreed to pay for preparation, with a limit of 20 hours each so the budget holds.") }],
+        method: Method::Vote,
+        participants: parts(&group, Position::Agree),
+        reason: text("Everyone voted for it; the head of insight found the money."),
+    }));
+    s.push(
+        &as_partner(p2),
+        Event::DecisionConfirmed(DecisionConfirmed {
+            decision_id: budget,
+        }),
+    );
+    let hours = s.action();
+    s.push(
+        &staff,
+        Event::ActionCommitted(ActionCommitted {
+            project_id: project,
+            action_id: hours,
+            decision_id: budget,
+            what: text("Add 20 paid preparation hours for each partner to the budget."),
+            owner: head_of_insight,
+            due: date("2025-10-31"),
+        }),
+    );
+    s.push(
+        &staff,
+        Event::ActionCompleted(ActionCompleted {
+            action_id: hours,
+            what_changed: text(
+                "Partners are now paid for preparation time, backdated to September.",
+            ),
+        }),
+    );
+    let video = s.action();
+    s.push(
+        &staff,
+        Event::ActionCommitted(ActionCommitted {
+            project_id: project,
+            action_id: video,
+            decision_id: budget,
+            what: text(
+                "Make a short video about how not to treat one another, for workshop three.",
+            ),
+            owner: p3,
+            due: date("2025-11-10"),
+        }),
+    );
+    s.push(
+        &staff,
+        Event::ActionCompleted(ActionCompleted {
+            action_id: video,
+            what_changed: text(
+                "The video was made with everyone acting, and shown at workshop three.",
+            ),
+        }),
+    );
+    s.push(
+        &staff,
+        Event::StageChanged(StageChanged {
+            project_id: project,
+            stage: Stage::Delivery,
+        }),
+    );
+
+    // Workshops 3 and 4.
+    for (d, summary) in [
+        (
+            "2025-11-13",
+            "Third workshop, with the video and a cake shop game led by partners.",
+        ),
+        (
+            "2026-01-20",
+            "Fourth workshop. We tested the framework with staff and partners.",
+        ),
+    ] {
+        let m = s.meeting();
+        s.push(
+            &staff,
+            Event::MeetingHeld(MeetingHeld {
+                project_id: project,
+                meeting_id: m,
+                date: date(d),
+                attendees: group.to_vec(),
+                materials_in_advance: true,
+                summary: text(summary),
+            }),
+        );
+    }
+    let easy_read = s.proposal();
+    s.push(
+        &as_partner(p3),
+        Event::ProposalRaised(ProposalRaised {
+            project_id: project,
+            proposal_id: easy_read,
+            text: text("Publish an easy-read version of the framework at the same time."),
+        }),
+    );
+    let publish = s.decision();
+    s.push(
+        &staff,
+        Event::DecisionMade(DecisionMade {
+            project_id: project,
+            decision_id: publish,
+            question: text("When do we publish the framework?"),
+            outcome: text("In March, for the start of the new year's plans."),
+            stage: Stage::Delivery,
+            answers: vec![],
+            method: Method::StaffDecision,
+            participants: vec![
+                Part {
+                    participant_id: officer,
+                    position: Position::Agree,
+                },
+                Part {
+                    participant_id: manager,
+                    position: Position::Agree,
+                },
+                Part {
+                    participant_id: p1,
+                    position: Position::Disagree,
+                },
+            ],
+            reason: text("Staff needed it ready for the annual plan."),
+        }),
+    );
+    s.push(
+        &as_partner(p1),
+        Event::DecisionDisputed(DecisionDisputed {
+            decision_id: publish,
+            reason: text("We asked for more time to test it with people who were not in the room."),
+        }),
+    );
+    s.push(
+        &staff,
+        Event::OutcomeRecorded(OutcomeRecorded {
+            project_id: project,
+            aim_id: framework,
+            outcome: text("The framework for co-production and involvement was launched."),
+            evidence: text(
+                "Published on the website after four workshops with staff and partners.",
+            ),
+        }),
+    );
+    s.push(
+        &staff,
+        Event::OutcomeRecorded(OutcomeRecorded {
+            project_id: project,
+            aim_id: fair_pay,
+            outcome: text("Partners are paid for preparation time as well as meetings."),
+            evidence: text("The budget line added in October, and payments from September."),
+        }),
+    );
+    s.push(&staff, Event::ReviewHeld(ReviewHeld {
+        project_id: project,
+        summary: text("We looked back on seven months of working together: trust, honest challenge, shared tasks."),
+        next_review: date("2026-06-30"),
+    }));
+}
+
+/// A small pseudo-random sequence, so synthetic projects vary but repeat.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+const TOPICS: &[&str] = &[
+    "advice line opening hours",
+    "the grants search page",
+    "a benefits calculator guide",
+    "the winter fuel campaign",
+    "training for new volunteers",
+    "the annual survey",
+    "a cost of living toolkit",
+    "letters to people applying for grants",
+];
+
+/// A synthetic project whose decisions mostly match its declared type.
+fn synthetic_project(s: &mut Script, i: u64) {
+    let mut dice = Dice(i + 1);
+    let involvement = [
+        Involvement::CoProduction,
+        Involvement::CoDesign,
+        Involvement::Engagement,
+        Involvement::Consultation,
+    ][(i % 4) as usize];
+    let topic = TOPICS[(i as usize) % TOPICS.len()];
+    let project = s.project();
+    let lead = s.person();
+    let colleague = s.person();
+    let staff = Author::staff_actor(lead);
+    let partners: Vec<ParticipantId> = (0..3 + dice.roll(4)).map(|_| s.person()).collect();
+    let aim = s.aim();
+    s.push(
+        &staff,
+        Event::ProjectStarted(ProjectStarted {
+            project_id: project,
+            title: text(&format!("Project {}: {topic}", i + 1)),
+            summary: text(&format!("Improving {topic} with people who use it.")),
+            involvement,
+            lead,
+            aims: vec![Aim {
+                aim_id: aim,
+                text: text(&format!("Better {topic}")),
+            }],
+        }),
+    );
+    for (who, role) in [(lead, Role::Staff), (colleague, Role::Staff)]
+        .into_iter()
+        .chain(partners.iter().map(|p| (*p, Role::Partner)))
+    {
+        s.push(
+            &staff,
+            Event::ParticipantJoined(ParticipantJoined {
+                project_id: project,
+                participant_id: who,
+                role,
+            }),
+        );
+    }
+    let everyone: Vec<ParticipantId> = [lead, colleague]
+        .into_iter()
+        .chain(partners.iter().copied())
+        .collect();
+    for (stage_no, stage) in [Stage::Conception, Stage::Design, Stage::Delivery]
+        .into_iter()
+        .enumerate()
+    {
+        if stage != Stage::Conception {
+            s.push(
+                &staff,
+                Event::StageChanged(StageChanged {
+                    project_id: project,
+                    stage,
+                }),
+            );
+        }
+        let meeting = s.meeting();
+        s.push(
+            &staff,
+            Event::MeetingHeld(MeetingHeld {
+                project_id: project,
+                meeting_id: meeting,
+                date: date(&format!("2025-{:02}-1{}", 3 + stage_no * 3, dice.roll(9))),
+                attendees: everyone.clone(),
+                materials_in_advance: dice.roll(4) != 0,
+                summary: text(&format!("A {} meeting about {topic}.", stage.words())),
+            }),
+        );
+        let author = partners[dice.roll(partners.len() as u64) as usize];
+        let proposal = s.proposal();
+        s.push(
+            &Author::partner_actor(author),
+            Event::ProposalRaised(ProposalRaised {
+                project_id: project,
+                proposal_id: proposal,
+                text: text(&format!(
+                    "Idea {} for {topic}: ask people who use it first.",
+                    stage_no + 1
+                )),
+            }),
+        );
+        // Leave some proposals unanswered, as happens.
+        if dice.roll(5) == 0 {
+            continue;
+        }
+        let shared = match involvement {
+            Involvement::CoProduction => true,
+            Involvement::CoDesign => stage == Stage::Design,
+            _ => false,
+        };
+        let (method, people) = match involvement {
+            _ if shared => (Method::Consensus, everyone.clone()),
+            Involvement::Engagement | Involvement::CoDesign => {
+                (Method::StaffDecision, everyone.clone())
+            }
+            _ => (Method::StaffDecision, vec![lead, colleague]),
+        };
+        let decision = s.decision();
+        s.push(
+            &staff,
+            Event::DecisionMade(DecisionMade {
+                project_id: project,
+                decision_id: decision,
+                question: text(&format!("What do we do about idea {}?", stage_no + 1)),
+                outcome: text("We will try it for three months."),
+                stage,
+                answers: vec![Answer {
+                    proposal_id: proposal,
+                    response: [Response::Accepted, Response::Amended, Response::Declined]
+                        [dice.roll(3) as usize],
+                    reason: text("We talked it through and this is what we can do now."),
+                }],
+                method,
+                participants: parts(&people, Position::Agree),
+                reason: text("Agreed at the meeting."),
+            }),
+        );
+        if shared {
+            // Most shared decisions are confirmed by a partner; a few disputed.
+            let who = partners[dice.roll(partners.len() as u64) as usize];
+            if dice.roll(8) == 0 {
+                s.push(
+                    &Author::partner_actor(who),
+                    Event::DecisionDisputed(DecisionDisputed {
+                        decision_id: decision,
+                        reason: text("I do not think we really agreed this."),
+                    }),
+                );
+            } else {
+                s.push(
+                    &Author::partner_actor(who),
+                    Event::DecisionConfirmed(DecisionConfirmed {
+                        decision_id: decision,
+                    }),
+                );
+            }
+        }
+        let action = s.action();
+        let owner = if dice.roll(3) == 0 { partners[0] } else { lead };
+        s.push(
+            &staff,
+            Event::ActionCommitted(ActionCommitted {
+                project_id: project,
+                action_id: action,
+                decision_id: decision,
+                what: text(&format!("Try idea {} and report back.", stage_no + 1)),
+                owner,
+                due: date("2025-12-01"),
+            }),
+        );
+        if dice.roll(2) == 0 {
+            s.push(
+                &staff,
+                Event::ActionCompleted(ActionCompleted {
+                    action_id: action,
+                    what_changed: text("People said it was easier to use."),
+                }),
+            );
+        }
+        if dice.roll(6) == 0 {
+            let c = s.challenge();
+            s.push(
+                &Author::partner_actor(author),
+                Event::DecisionChallenged(DecisionChallenged {
+                    decision_id: decision,
+                    challenge_id: c,
+                    reason: text("Why were we not asked about this?"),
+                }),
+            );
+            if dice.roll(2) == 0 {
+                s.push(
+                    &staff,
+                    Event::ChallengeAnswered(ChallengeAnswered {
+                        challenge_id: c,
+                        answer: text("Fair point. We will ask next time."),
+                    }),
+                );
+            }
+        }
+    }
+    s.push(
+        &staff,
+        Event::OutcomeRecorded(OutcomeRecorded {
+            project_id: project,
+            aim_id: aim,
+            outcome: text(&format!("{topic} changed after the project.")),
+            evidence: text("Feedback from people who use it."),
+        }),
+    );
+    if dice.roll(2) == 0 {
+        s.push(
+            &staff,
+            Event::ReviewHeld(ReviewHeld {
+                project_id: project,
+                summary: text("Progress reviewed with partners."),
+                next_review: date("2026-09-01"),
+            }),
+        );
+    }
+}

@@ -352,7 +352,10 @@ fn plain_serde_message(raw: &str) -> String {
     if let Some(rest) = raw.strip_prefix("unknown variant `") {
         let (value, expected) = rest.split_once("`, expected ").unwrap_or((rest, ""));
         let value = value.trim_end_matches('`');
-        return format!("{value:?} is not allowed here; use {}", expected.replace('`', "\""));
+        return format!(
+            "{value:?} is not allowed here; use {}",
+            expected.replace('`', "\"")
+        );
     }
     raw.replace('`', "\"")
 }

@@ -92,6 +92,33 @@ impl Rules {
     }
 }
 
+/// Checks events as if they were appended next, in order, without writing
+/// anything: for refusing a whole file of events before any is written.
+/// Returns the index of the first refused event and why.
+pub fn dry_run(model: &Model, events: &[crate::ledger::NewEvent]) -> Result<(), (usize, Refusal)> {
+    let mut model = model.clone();
+    let first = model.last_seq.map_or(0, |s| s + 1);
+    for (seq, (i, e)) in (first..).zip(events.iter().enumerate()) {
+        let record = Record::new(
+            seq,
+            uuid::Uuid::now_v7(),
+            crate::ledger::Timestamp::now(),
+            e.actor.clone(),
+            e.event_type.clone(),
+            crate::ledger::Digest::ZERO,
+            crate::ledger::Digest::ZERO,
+        );
+        let event = read_event(&record, Some(&e.payload)).map_err(|r| (i, r))?;
+        if let Some(ev) = &event {
+            model
+                .check(&Author::from_actor(&e.actor), ev)
+                .map_err(|r| (i, r))?;
+        }
+        model.apply(&record, event.as_ref());
+    }
+    Ok(())
+}
+
 impl Admission for Rules {
     type Refusal = Refusal;
 

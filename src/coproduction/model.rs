@@ -195,18 +195,27 @@ impl Model {
             Event::InvolvementChanged(e) => {
                 let p = self.open_project(&e.project_id, "/project_id")?;
                 if p.involvement == e.involvement {
-                    return refuse("/involvement", format!("the project already declares {}", e.involvement.words()));
+                    return refuse(
+                        "/involvement",
+                        format!("the project already declares {}", e.involvement.words()),
+                    );
                 }
                 Ok(())
             }
             Event::ParticipantJoined(e) => {
                 let p = self.open_project(&e.project_id, "/project_id")?;
                 if p.members.get(&e.participant_id).is_some_and(|m| m.active) {
-                    return refuse("/participant_id", "this participant is already in the project");
+                    return refuse(
+                        "/participant_id",
+                        "this participant is already in the project",
+                    );
                 }
                 if let Some(role) = self.roles.get(&e.participant_id) {
                     if *role != e.role {
-                        return refuse("/role", "this participant joined elsewhere with the other role; a person has one role");
+                        return refuse(
+                            "/role",
+                            "this participant joined elsewhere with the other role; a person has one role",
+                        );
                     }
                 }
                 Ok(())
@@ -229,7 +238,10 @@ impl Model {
                 let mut seen = HashSet::new();
                 for (i, a) in e.attendees.iter().enumerate() {
                     if !p.members.contains_key(a) {
-                        return refuse(&format!("/attendees/{i}"), "this person has not joined the project");
+                        return refuse(
+                            &format!("/attendees/{i}"),
+                            "this person has not joined the project",
+                        );
                     }
                     if !seen.insert(a) {
                         return refuse(&format!("/attendees/{i}"), "this person is listed twice");
@@ -245,7 +257,10 @@ impl Model {
                 if author.role == AuthorRole::Partner {
                     let me = author.participant.expect("partners have an id");
                     if !p.members.get(&me).is_some_and(|m| m.active) {
-                        return refuse("", "you can raise proposals only in projects you are part of");
+                        return refuse(
+                            "",
+                            "you can raise proposals only in projects you are part of",
+                        );
                     }
                 }
                 Ok(())
@@ -266,18 +281,28 @@ impl Model {
                     return refuse("/decision_id", "a decision with this id already exists");
                 }
                 if e.stage == Stage::Closed {
-                    return refuse("/stage", "a decision belongs to conception, design, delivery or review");
+                    return refuse(
+                        "/stage",
+                        "a decision belongs to conception, design, delivery or review",
+                    );
                 }
                 if e.participants.is_empty() {
                     return refuse("/participants", "say who took part in the decision");
                 }
                 if e.method == Method::OnePerson && e.participants.len() != 1 {
-                    return refuse("/participants", "a decision by one person lists exactly one participant");
+                    return refuse(
+                        "/participants",
+                        "a decision by one person lists exactly one participant",
+                    );
                 }
                 let mut seen = HashSet::new();
                 for (i, part) in e.participants.iter().enumerate() {
                     let at = format!("/participants/{i}/participant_id");
-                    if !p.members.get(&part.participant_id).is_some_and(|m| m.active) {
+                    if !p
+                        .members
+                        .get(&part.participant_id)
+                        .is_some_and(|m| m.active)
+                    {
                         return refuse(&at, "this person is not in the project");
                     }
                     if !seen.insert(part.participant_id) {
@@ -566,7 +591,8 @@ impl Model {
             Event::DecisionMade(e) => {
                 for a in &e.answers {
                     if let Some(p) = self.proposals.get_mut(&a.proposal_id) {
-                        p.answers.push((e.decision_id, a.response, a.reason.clone()));
+                        p.answers
+                            .push((e.decision_id, a.response, a.reason.clone()));
                     }
                 }
                 for part in &e.participants {
@@ -595,12 +621,16 @@ impl Model {
                 );
             }
             Event::DecisionConfirmed(e) => {
-                if let (Some(d), Some(me)) = (self.decisions.get_mut(&e.decision_id), author.participant) {
+                if let (Some(d), Some(me)) =
+                    (self.decisions.get_mut(&e.decision_id), author.participant)
+                {
                     d.stances.insert(me, Stance::Confirmed);
                 }
             }
             Event::DecisionDisputed(e) => {
-                if let (Some(d), Some(me)) = (self.decisions.get_mut(&e.decision_id), author.participant) {
+                if let (Some(d), Some(me)) =
+                    (self.decisions.get_mut(&e.decision_id), author.participant)
+                {
                     d.stances.insert(me, Stance::Disputed(e.reason.clone()));
                 }
             }

@@ -86,7 +86,10 @@ pub fn classify(model: &Model, d: &Decision) -> (Jointness, String) {
                 "no partner took part, but it answers a partner's proposal".into(),
             )
         } else {
-            (Jointness::StaffOnly, "no partner took part or was cited".into())
+            (
+                Jointness::StaffOnly,
+                "no partner took part or was cited".into(),
+            )
         };
     }
     if d.method == Method::StaffDecision {
@@ -145,15 +148,30 @@ pub fn suppress(counts: &[u64], k: u64) -> (Vec<Shown>, Shown) {
     if small(total) {
         let cells = counts
             .iter()
-            .map(|&n| if n == 0 { Shown::Count(0) } else { Shown::FewerThan(k) })
+            .map(|&n| {
+                if n == 0 {
+                    Shown::Count(0)
+                } else {
+                    Shown::FewerThan(k)
+                }
+            })
             .collect();
         return (cells, Shown::FewerThan(k));
     }
     let mut cells: Vec<Shown> = counts
         .iter()
-        .map(|&n| if small(n) { Shown::FewerThan(k) } else { Shown::Count(n) })
+        .map(|&n| {
+            if small(n) {
+                Shown::FewerThan(k)
+            } else {
+                Shown::Count(n)
+            }
+        })
         .collect();
-    let hidden = cells.iter().filter(|c| matches!(c, Shown::FewerThan(_))).count();
+    let hidden = cells
+        .iter()
+        .filter(|c| matches!(c, Shown::FewerThan(_)))
+        .count();
     if hidden == 1 {
         let next = cells
             .iter()
@@ -507,7 +525,12 @@ fn jointness(model: &Model, projects: &[&Project]) -> JointnessReport {
             })
             .collect();
         let mut stages = Vec::new();
-        for stage in [Stage::Conception, Stage::Design, Stage::Delivery, Stage::Review] {
+        for stage in [
+            Stage::Conception,
+            Stage::Design,
+            Stage::Delivery,
+            Stage::Review,
+        ] {
             let here: Vec<Jointness> = decisions
                 .iter()
                 .filter(|(d, _, _)| d.stage == stage)
@@ -552,10 +575,9 @@ fn jointness(model: &Model, projects: &[&Project]) -> JointnessReport {
             })
         } else if share_of(Stage::Design) == Some("shared") {
             Some(Involvement::CoDesign)
-        } else if decisions
-            .iter()
-            .any(|(d, c, _)| d.stage != Stage::Review && matches!(c, Jointness::Joint | Jointness::PartnerInformed))
-        {
+        } else if decisions.iter().any(|(d, c, _)| {
+            d.stage != Stage::Review && matches!(c, Jointness::Joint | Jointness::PartnerInformed)
+        }) {
             Some(Involvement::Engagement)
         } else {
             Some(Involvement::Consultation)
@@ -657,11 +679,20 @@ fn tokenism(model: &Model, projects: &[&Project], s: Settings) -> TokenismReport
             .iter()
             .filter(|(_, m)| m.role == Role::Partner)
             .collect();
-        let actions: Vec<_> = p.actions.iter().filter_map(|a| model.actions.get(a)).collect();
-        let decisions: Vec<_> = p.decisions.iter().filter_map(|d| model.decisions.get(d)).collect();
+        let actions: Vec<_> = p
+            .actions
+            .iter()
+            .filter_map(|a| model.actions.get(a))
+            .collect();
+        let decisions: Vec<_> = p
+            .decisions
+            .iter()
+            .filter_map(|d| model.decisions.get(d))
+            .collect();
         let signs = TokenismSigns {
             partners: partners.len() as u64,
-            partners_involved_once: partners.iter().filter(|(_, m)| m.involvements == 1).count() as u64,
+            partners_involved_once: partners.iter().filter(|(_, m)| m.involvements == 1).count()
+                as u64,
             meetings: p.meetings.len() as u64,
             meetings_without_materials_in_advance: p
                 .meetings
@@ -694,7 +725,10 @@ fn tokenism(model: &Model, projects: &[&Project], s: Settings) -> TokenismReport
                 .filter(|c| c.answer.is_none())
                 .count() as u64,
             actions: actions.len() as u64,
-            actions_owned_by_partners: actions.iter().filter(|a| is_partner(model, &a.owner)).count() as u64,
+            actions_owned_by_partners: actions
+                .iter()
+                .filter(|a| is_partner(model, &a.owner))
+                .count() as u64,
             partner_action_share: None,
         };
         add_signs(&mut totals, &signs);
@@ -724,7 +758,8 @@ fn add_signs(t: &mut TokenismSigns, s: &TokenismSigns) {
 }
 
 fn with_share(mut s: TokenismSigns) -> TokenismSigns {
-    s.partner_action_share = (s.actions > 0).then(|| s.actions_owned_by_partners as f64 / s.actions as f64);
+    s.partner_action_share =
+        (s.actions > 0).then(|| s.actions_owned_by_partners as f64 / s.actions as f64);
     s
 }
 
@@ -920,20 +955,37 @@ impl Report {
         );
         let _ = writeln!(
             t,
-            "{} of {} were held without papers sent in advance.",
-            plural(s.meetings_without_materials_in_advance, "meeting", "meetings"),
-            s.meetings
+            "{} of {} {} held without papers sent in advance.",
+            plural(
+                s.meetings_without_materials_in_advance,
+                "meeting",
+                "meetings"
+            ),
+            s.meetings,
+            if s.meetings_without_materials_in_advance == 1 {
+                "was"
+            } else {
+                "were"
+            }
         );
         let _ = writeln!(
             t,
             "{} waited more than {} days for an answer.",
-            plural(s.partner_proposals_waiting_too_long, "partner proposal", "partner proposals"),
+            plural(
+                s.partner_proposals_waiting_too_long,
+                "partner proposal",
+                "partner proposals"
+            ),
             k.waiting_days
         );
         let _ = writeln!(
             t,
             "{} disputed by partners. {} not answered.",
-            plural(s.decisions_disputed_by_partners, "decision was", "decisions were"),
+            plural(
+                s.decisions_disputed_by_partners,
+                "decision was",
+                "decisions were"
+            ),
             plural(s.challenges_unanswered, "challenge is", "challenges are")
         );
         let _ = writeln!(
@@ -959,7 +1011,11 @@ impl Report {
                     let _ = writeln!(t, "      No outcome recorded yet.");
                 }
                 for o in &a.outcomes {
-                    let _ = writeln!(t, "      {} ({}). Evidence: {}", o.outcome, o.recorded_on, o.evidence);
+                    let _ = writeln!(
+                        t,
+                        "      {} ({}). Evidence: {}",
+                        o.outcome, o.recorded_on, o.evidence
+                    );
                 }
             }
             let _ = match (&p.last_review, p.review_overdue) {

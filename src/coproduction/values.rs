@@ -72,7 +72,9 @@ fn parse_uuid(text: &str) -> Result<Uuid, String> {
             _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
         });
     if !ok {
-        return Err(format!("{text:?} is not a UUID written lowercase with hyphens"));
+        return Err(format!(
+            "{text:?} is not a UUID written lowercase with hyphens"
+        ));
     }
     Uuid::parse_str(text).map_err(|e| e.to_string())
 }
@@ -178,7 +180,10 @@ impl Date {
         if b.len() != 10
             || b[4] != b'-'
             || b[7] != b'-'
-            || !b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+            || !b
+                .iter()
+                .enumerate()
+                .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
         {
             return Err(bad());
         }
@@ -247,7 +252,9 @@ impl JsonSchema for Date {
 }
 
 /// The four types of involvement (the ladder), most shared first.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Involvement {
     CoProduction,
@@ -268,7 +275,9 @@ impl Involvement {
 }
 
 /// Stages of a project, in order.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Stage {
     Conception,

@@ -18,6 +18,6 @@ pub mod verify;
 
 pub use canonical::{CanonicalPayload, PayloadError};
 pub use digest::Digest;
-pub use log::{AdmitAll, Admission, Appended, Ledger, LedgerError, NewEvent, StoredEvent};
+pub use log::{Admission, AdmitAll, Appended, Ledger, LedgerError, NewEvent, StoredEvent};
 pub use record::{Actor, EventType, Record, Seq, Timestamp};
 pub use store::{Head, OpenReport, StoreError};

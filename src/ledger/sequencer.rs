@@ -8,7 +8,7 @@
 //! for exactly one. Because one thread checks and writes, the rules hold
 //! under any concurrency.
 
-use super::log::{AdmitAll, Admission, Appended, Ledger, LedgerError, NewEvent};
+use super::log::{Admission, AdmitAll, Appended, Ledger, LedgerError, NewEvent};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use tokio::sync::{mpsc, oneshot};
