@@ -91,6 +91,17 @@ fn parts(people: &[ParticipantId], position: Position) -> Vec<Part> {
 
 /// Writes the demo into an empty ledger; returns how many records it wrote.
 pub fn write_demo(ledger: &Ledger, synthetic: u64) -> Result<u64, DemoError> {
+    write_history(ledger, synthetic, 0, 2000).map(|(n, _)| n)
+}
+
+/// The demo with synthetic projects drawn from `seed`, appended in batches
+/// of `batch`; also returns the model the rules kept up to date on the way.
+pub fn write_history(
+    ledger: &Ledger,
+    synthetic: u64,
+    seed: u64,
+    batch: usize,
+) -> Result<(u64, super::model::Model), DemoError> {
     let size = ledger.head().size;
     if size > 0 {
         return Err(DemoError::NotEmpty(size));
@@ -101,11 +112,11 @@ pub fn write_demo(ledger: &Ledger, synthetic: u64) -> Result<u64, DemoError> {
     };
     working_group(&mut script);
     for i in 0..synthetic {
-        synthetic_project(&mut script, i);
+        synthetic_project(&mut script, i, seed);
     }
     let mut rules = Rules::new(ledger.clone())?;
     let mut written = 0;
-    for chunk in script.events.chunks(2000) {
+    for chunk in script.events.chunks(batch.max(1)) {
         let events: Vec<NewEvent> = chunk
             .iter()
             .map(|(actor, e)| NewEvent {
@@ -127,7 +138,7 @@ pub fn write_demo(ledger: &Ledger, synthetic: u64) -> Result<u64, DemoError> {
             }
         }
     }
-    Ok(written)
+    Ok((written, rules.into_model()))
 }
 
 /// The working group that wrote the co-production framework: three staff
@@ -489,8 +500,8 @@ const TOPICS: &[&str] = &[
 ];
 
 /// A synthetic project whose decisions mostly match its declared type.
-fn synthetic_project(s: &mut Script, i: u64) {
-    let mut dice = Dice(i + 1);
+fn synthetic_project(s: &mut Script, i: u64, seed: u64) {
+    let mut dice = Dice((i + 1) ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let involvement = [
         Involvement::CoProduction,
         Involvement::CoDesign,

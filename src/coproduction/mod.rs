@@ -90,6 +90,10 @@ impl Rules {
     pub fn model(&self) -> &Model {
         &self.model
     }
+
+    pub fn into_model(self) -> Model {
+        self.model
+    }
 }
 
 /// Checks events as if they were appended next, in order, without writing
