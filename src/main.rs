@@ -447,7 +447,7 @@ fn report(
         ..Settings::today()
     };
     let report = Report::build(&model, project, settings);
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match format {
         Format::Json => {
             serde_json::to_writer_pretty(&mut out, &report).failed_check()?;
@@ -455,5 +455,5 @@ fn report(
         }
         Format::Text => out.write_all(report.to_text().as_bytes()).failed_check()?,
     }
-    Ok(())
+    out.flush().failed_check()
 }

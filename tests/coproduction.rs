@@ -43,19 +43,45 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         let (ledger, _) = Ledger::open(dir.path()).unwrap();
         let rules = Rules::new(ledger.clone()).unwrap();
-        let mut w = World { _dir: dir, ledger, rules };
+        let mut w = World {
+            _dir: dir,
+            ledger,
+            rules,
+        };
         for (project, title) in [(P, "Warm spaces"), (Q, "Grants letters")] {
-            w.ok(&staff(), "project.started", json!({
+            w.ok(
+                &staff(),
+                "project.started",
+                json!({
                 "project_id": id(project), "title": title, "summary": "A test project.",
                 "involvement": "co-production", "lead": id(1),
-                "aims": [{"aim_id": id(project + 100), "text": "An aim"}]}));
+                "aims": [{"aim_id": id(project + 100), "text": "An aim"}]}),
+            );
         }
-        for (who, role, project) in [(1, "staff", P), (2, "partner", P), (3, "partner", P), (1, "staff", Q), (4, "partner", Q)] {
-            w.ok(&staff(), "participant.joined", json!({"project_id": id(project), "participant_id": id(who), "role": role}));
+        for (who, role, project) in [
+            (1, "staff", P),
+            (2, "partner", P),
+            (3, "partner", P),
+            (1, "staff", Q),
+            (4, "partner", Q),
+        ] {
+            w.ok(
+                &staff(),
+                "participant.joined",
+                json!({"project_id": id(project), "participant_id": id(who), "role": role}),
+            );
         }
         // A proposes X (20) in P; C proposes Y (21) in Q.
-        w.ok(&partner(2), "proposal.raised", json!({"project_id": id(P), "proposal_id": id(20), "text": "Open on Saturdays."}));
-        w.ok(&partner(4), "proposal.raised", json!({"project_id": id(Q), "proposal_id": id(21), "text": "Shorter letters."}));
+        w.ok(
+            &partner(2),
+            "proposal.raised",
+            json!({"project_id": id(P), "proposal_id": id(20), "text": "Open on Saturdays."}),
+        );
+        w.ok(
+            &partner(4),
+            "proposal.raised",
+            json!({"project_id": id(Q), "proposal_id": id(21), "text": "Shorter letters."}),
+        );
         // Decision D (30) in P, by S and A, answers X.
         w.ok(&staff(), "decision.made", decision(30, P, &[20], &[1, 2]));
         w
@@ -67,7 +93,10 @@ impl World {
             actor: actor.clone(),
             payload: CanonicalPayload::from_value(&payload).unwrap(),
         };
-        let mut results = self.ledger.append_admitted(vec![event], &mut self.rules).unwrap();
+        let mut results = self
+            .ledger
+            .append_admitted(vec![event], &mut self.rules)
+            .unwrap();
         results.pop().unwrap().map(|_| ())
     }
 
@@ -99,7 +128,11 @@ fn check(actor: Actor, kind: &str, payload: Value, expect: Option<(&str, &str)>)
         (None, Ok(())) => assert_eq!(w.ledger.head().size, before + 1),
         (Some((pointer, words)), Err(r)) => {
             assert_eq!(r.pointer, pointer, "{kind} {payload}: {r}");
-            assert!(r.message.contains(words), "{kind}: {:?} lacks {words:?}", r.message);
+            assert!(
+                r.message.contains(words),
+                "{kind}: {:?} lacks {words:?}",
+                r.message
+            );
             assert_eq!(w.ledger.head().size, before, "a refused event was written");
         }
         (None, Err(r)) => panic!("{kind} refused: {r}\n{payload}"),
@@ -109,73 +142,227 @@ fn check(actor: Actor, kind: &str, payload: Value, expect: Option<(&str, &str)>)
 
 #[test]
 fn ids_are_unique() {
-    check(staff(), "decision.made", decision(30, P, &[], &[1, 2]), Some(("/decision_id", "already exists")));
-    check(partner(2), "proposal.raised", json!({"project_id": id(P), "proposal_id": id(20), "text": "Again."}), Some(("/proposal_id", "already exists")));
-    check(staff(), "project.started", json!({"project_id": id(P), "title": "T", "summary": "S", "involvement": "engagement", "lead": id(1)}), Some(("/project_id", "already exists")));
+    check(
+        staff(),
+        "decision.made",
+        decision(30, P, &[], &[1, 2]),
+        Some(("/decision_id", "already exists")),
+    );
+    check(
+        partner(2),
+        "proposal.raised",
+        json!({"project_id": id(P), "proposal_id": id(20), "text": "Again."}),
+        Some(("/proposal_id", "already exists")),
+    );
+    check(
+        staff(),
+        "project.started",
+        json!({"project_id": id(P), "title": "T", "summary": "S", "involvement": "engagement", "lead": id(1)}),
+        Some(("/project_id", "already exists")),
+    );
 }
 
 #[test]
 fn references_exist_and_stay_in_their_project() {
-    check(staff(), "decision.made", decision(31, P, &[99], &[1, 2]), Some(("/answers/0/proposal_id", "no proposal")));
-    check(staff(), "decision.made", decision(31, P, &[21], &[1, 2]), Some(("/answers/0/proposal_id", "another project")));
-    check(staff(), "decision.made", decision(31, P, &[], &[1, 4]), Some(("/participants/1/participant_id", "not in the project")));
-    check(staff(), "decision.made", decision(31, 99, &[], &[1]), Some(("/project_id", "no project")));
-    check(staff(), "action.committed", json!({"project_id": id(Q), "action_id": id(40), "decision_id": id(30), "what": "W", "owner": id(1), "due": "2026-01-01"}), Some(("/decision_id", "another project")));
-    check(staff(), "action.committed", json!({"project_id": id(P), "action_id": id(40), "decision_id": id(30), "what": "W", "owner": id(2), "due": "2026-01-01"}), None);
-    check(staff(), "record.corrected", json!({"corrects": id(77), "correction": "C", "reason": "R"}), Some(("/corrects", "no record")));
-    check(staff(), "outcome.recorded", json!({"project_id": id(P), "aim_id": id(111), "outcome": "O", "evidence": "E"}), Some(("/aim_id", "no aim")));
+    check(
+        staff(),
+        "decision.made",
+        decision(31, P, &[99], &[1, 2]),
+        Some(("/answers/0/proposal_id", "no proposal")),
+    );
+    check(
+        staff(),
+        "decision.made",
+        decision(31, P, &[21], &[1, 2]),
+        Some(("/answers/0/proposal_id", "another project")),
+    );
+    check(
+        staff(),
+        "decision.made",
+        decision(31, P, &[], &[1, 4]),
+        Some(("/participants/1/participant_id", "not in the project")),
+    );
+    check(
+        staff(),
+        "decision.made",
+        decision(31, 99, &[], &[1]),
+        Some(("/project_id", "no project")),
+    );
+    check(
+        staff(),
+        "action.committed",
+        json!({"project_id": id(Q), "action_id": id(40), "decision_id": id(30), "what": "W", "owner": id(1), "due": "2026-01-01"}),
+        Some(("/decision_id", "another project")),
+    );
+    check(
+        staff(),
+        "action.committed",
+        json!({"project_id": id(P), "action_id": id(40), "decision_id": id(30), "what": "W", "owner": id(2), "due": "2026-01-01"}),
+        None,
+    );
+    check(
+        staff(),
+        "record.corrected",
+        json!({"corrects": id(77), "correction": "C", "reason": "R"}),
+        Some(("/corrects", "no record")),
+    );
+    check(
+        staff(),
+        "outcome.recorded",
+        json!({"project_id": id(P), "aim_id": id(111), "outcome": "O", "evidence": "E"}),
+        Some(("/aim_id", "no aim")),
+    );
 }
 
 #[test]
 fn transitions_must_be_legal() {
     let mut w = World::new();
-    w.ok(&staff(), "stage.changed", json!({"project_id": id(P), "stage": "delivery"}));
-    assert_eq!(w.append(&staff(), "stage.changed", json!({"project_id": id(P), "stage": "design"})).unwrap_err().pointer, "/stage");
-    w.ok(&staff(), "stage.changed", json!({"project_id": id(P), "stage": "closed"}));
-    let r = w.append(&staff(), "decision.made", decision(31, P, &[], &[1, 2])).unwrap_err();
+    w.ok(
+        &staff(),
+        "stage.changed",
+        json!({"project_id": id(P), "stage": "delivery"}),
+    );
+    assert_eq!(
+        w.append(
+            &staff(),
+            "stage.changed",
+            json!({"project_id": id(P), "stage": "design"})
+        )
+        .unwrap_err()
+        .pointer,
+        "/stage"
+    );
+    w.ok(
+        &staff(),
+        "stage.changed",
+        json!({"project_id": id(P), "stage": "closed"}),
+    );
+    let r = w
+        .append(&staff(), "decision.made", decision(31, P, &[], &[1, 2]))
+        .unwrap_err();
     assert!(r.message.contains("closed"), "{r}");
 
     // A withdrawn proposal cannot be answered, and its decision leads to no action.
     let mut w = World::new();
-    w.ok(&partner(2), "proposal.withdrawn", json!({"proposal_id": id(20), "reason": "Changed my mind."}));
-    let r = w.append(&staff(), "decision.made", decision(31, P, &[20], &[1, 2])).unwrap_err();
+    w.ok(
+        &partner(2),
+        "proposal.withdrawn",
+        json!({"proposal_id": id(20), "reason": "Changed my mind."}),
+    );
+    let r = w
+        .append(&staff(), "decision.made", decision(31, P, &[20], &[1, 2]))
+        .unwrap_err();
     assert_eq!(r.pointer, "/answers/0/proposal_id");
     let r = w.append(&staff(), "action.committed", json!({"project_id": id(P), "action_id": id(40), "decision_id": id(30), "what": "W", "owner": id(1), "due": "2026-01-01"})).unwrap_err();
     assert!(r.message.contains("new decision"), "{r}");
 
     // A challenge is answered once.
     let mut w = World::new();
-    w.ok(&partner(3), "decision.challenged", json!({"decision_id": id(30), "challenge_id": id(50), "reason": "I was not asked."}));
-    w.ok(&staff(), "challenge.answered", json!({"challenge_id": id(50), "answer": "Sorry; next time."}));
-    let r = w.append(&staff(), "challenge.answered", json!({"challenge_id": id(50), "answer": "Again."})).unwrap_err();
+    w.ok(
+        &partner(3),
+        "decision.challenged",
+        json!({"decision_id": id(30), "challenge_id": id(50), "reason": "I was not asked."}),
+    );
+    w.ok(
+        &staff(),
+        "challenge.answered",
+        json!({"challenge_id": id(50), "answer": "Sorry; next time."}),
+    );
+    let r = w
+        .append(
+            &staff(),
+            "challenge.answered",
+            json!({"challenge_id": id(50), "answer": "Again."}),
+        )
+        .unwrap_err();
     assert!(r.message.contains("already been answered"), "{r}");
 }
 
 #[test]
 fn roles_decide_who_may_write_what() {
     // Partners may not record decisions, meetings or actions.
-    check(partner(2), "decision.made", decision(31, P, &[], &[1, 2]), Some(("", "your role may not record decision.made")));
+    check(
+        partner(2),
+        "decision.made",
+        decision(31, P, &[], &[1, 2]),
+        Some(("", "your role may not record decision.made")),
+    );
     // Only someone who took part confirms, as themselves.
-    check(partner(2), "decision.confirmed", json!({"decision_id": id(30)}), None);
-    check(partner(3), "decision.confirmed", json!({"decision_id": id(30)}), Some(("/decision_id", "only someone who took part")));
-    check(staff(), "decision.disputed", json!({"decision_id": id(30), "reason": "R"}), None);
-    check(Actor::new("operator:root").unwrap(), "decision.confirmed", json!({"decision_id": id(30)}), Some(("/decision_id", "only someone who took part")));
+    check(
+        partner(2),
+        "decision.confirmed",
+        json!({"decision_id": id(30)}),
+        None,
+    );
+    check(
+        partner(3),
+        "decision.confirmed",
+        json!({"decision_id": id(30)}),
+        Some(("/decision_id", "only someone who took part")),
+    );
+    check(
+        staff(),
+        "decision.disputed",
+        json!({"decision_id": id(30), "reason": "R"}),
+        None,
+    );
+    check(
+        Actor::new("operator:root").unwrap(),
+        "decision.confirmed",
+        json!({"decision_id": id(30)}),
+        Some(("/decision_id", "only someone who took part")),
+    );
     // A partner withdraws only their own proposal, and proposes only where they take part.
-    check(partner(3), "proposal.withdrawn", json!({"proposal_id": id(20), "reason": "R"}), Some(("/proposal_id", "only your own")));
-    check(partner(4), "proposal.raised", json!({"project_id": id(P), "proposal_id": id(22), "text": "T"}), Some(("", "only in projects you are part of")));
+    check(
+        partner(3),
+        "proposal.withdrawn",
+        json!({"proposal_id": id(20), "reason": "R"}),
+        Some(("/proposal_id", "only your own")),
+    );
+    check(
+        partner(4),
+        "proposal.raised",
+        json!({"project_id": id(P), "proposal_id": id(22), "text": "T"}),
+        Some(("", "only in projects you are part of")),
+    );
     // Auditors record nothing; unknown actors neither.
-    check(Actor::new("auditor:trustee").unwrap(), "proposal.raised", json!({"project_id": id(P), "proposal_id": id(22), "text": "T"}), Some(("", "your role may not")));
+    check(
+        Actor::new("auditor:trustee").unwrap(),
+        "proposal.raised",
+        json!({"project_id": id(P), "proposal_id": id(22), "text": "T"}),
+        Some(("", "your role may not")),
+    );
 }
 
 #[test]
 fn unknown_types_and_bad_payloads_are_refused_with_a_place() {
-    check(staff(), "unknown.thing", json!({"a": 1}), Some(("", "not a kind of event")));
+    check(
+        staff(),
+        "unknown.thing",
+        json!({"a": 1}),
+        Some(("", "not a kind of event")),
+    );
     check(staff(), "x.survey.done", json!({"a": 1}), None);
-    check(staff(), "decision.made", json!({}), Some(("/project_id", "is required")));
+    check(
+        staff(),
+        "decision.made",
+        json!({}),
+        Some(("/project_id", "is required")),
+    );
     let mut bad = decision(31, P, &[], &[1, 2]);
     bad["participants"][1]["position"] = json!("maybe");
-    check(staff(), "decision.made", bad, Some(("/participants/1/position", "\"maybe\" is not allowed")));
-    check(staff(), "meeting.held", json!({"project_id": id(P), "meeting_id": id(60), "date": "2025-02-30", "attendees": [id(1)], "materials_in_advance": true, "summary": "S"}), Some(("/date", "not a date")));
+    check(
+        staff(),
+        "decision.made",
+        bad,
+        Some(("/participants/1/position", "\"maybe\" is not allowed")),
+    );
+    check(
+        staff(),
+        "meeting.held",
+        json!({"project_id": id(P), "meeting_id": id(60), "date": "2025-02-30", "attendees": [id(1)], "materials_in_advance": true, "summary": "S"}),
+        Some(("/date", "not a date")),
+    );
 }
 
 /// Settings fixed for a report: `days` after today, with the usual k and wait.
@@ -202,9 +389,21 @@ fn the_working_group_scenario() {
     // preparation were answered; the easy-read version still waits (40 days).
     // Only paid preparation led to completed actions.
     let y = &r.you_said_we_did.totals;
-    assert_eq!((y.partner_proposals, y.answered, y.waiting, y.withdrawn, y.led_to_change), (3, 2, 1, 0, 1));
+    assert_eq!(
+        (
+            y.partner_proposals,
+            y.answered,
+            y.waiting,
+            y.withdrawn,
+            y.led_to_change
+        ),
+        (3, 2, 1, 0, 1)
+    );
     let waiting = &r.you_said_we_did.projects[0].proposals[2];
-    assert_eq!((waiting.status, waiting.days_waiting), ("waiting", Some(40)));
+    assert_eq!(
+        (waiting.status, waiting.days_waiting),
+        ("waiting", Some(40))
+    );
 
     // Jointly? Evening workshops (consensus, partners, confirmed): joint.
     // The purpose (officer, one partner, CEO; confirmed): joint. Workshop
@@ -213,7 +412,10 @@ fn the_working_group_scenario() {
     let j = &r.jointness.projects[0];
     let classes: Vec<Jointness> = j.decisions.iter().map(|d| d.class).collect();
     use Jointness::*;
-    assert_eq!(classes, vec![Joint, Joint, OnePerson, Joint, PartnerInformed]);
+    assert_eq!(
+        classes,
+        vec![Joint, Joint, OnePerson, Joint, PartnerInformed]
+    );
     // Conception shared; design and delivery partly: declared co-production,
     // behaves like engagement; the dates and publishing decisions make the
     // difference.
@@ -221,19 +423,46 @@ fn the_working_group_scenario() {
     assert_eq!(shares, vec!["shared", "partly shared", "partly shared"]);
     assert_eq!(j.declared, Involvement::CoProduction);
     assert_eq!(j.observed, Some(Involvement::Engagement));
-    assert_eq!(j.differences, vec![j.decisions[2].decision_id, j.decisions[4].decision_id]);
-    assert!(j.summary.starts_with("Declared co-production;") && j.summary.ends_with("behaves like engagement."), "{}", j.summary);
+    assert_eq!(
+        j.differences,
+        vec![j.decisions[2].decision_id, j.decisions[4].decision_id]
+    );
+    assert!(
+        j.summary.starts_with("Declared co-production;")
+            && j.summary.ends_with("behaves like engagement."),
+        "{}",
+        j.summary
+    );
 
     // Tokenism: 3 partners, none involved only once; 1 of 4 meetings without
     // papers; the easy-read proposal has waited over 28 days; 1 decision
     // disputed; the one challenge was answered; partners own 1 of 2 actions.
     let t = &r.tokenism.totals;
     assert_eq!(
-        (t.partners, t.partners_involved_once, t.meetings, t.meetings_without_materials_in_advance),
+        (
+            t.partners,
+            t.partners_involved_once,
+            t.meetings,
+            t.meetings_without_materials_in_advance
+        ),
         (3, 0, 4, 1)
     );
-    assert_eq!((t.partner_proposals_waiting_too_long, t.decisions_disputed_by_partners, t.challenges_unanswered), (1, 1, 0));
-    assert_eq!((t.actions, t.actions_owned_by_partners, t.partner_action_share), (2, 1, Some(0.5)));
+    assert_eq!(
+        (
+            t.partner_proposals_waiting_too_long,
+            t.decisions_disputed_by_partners,
+            t.challenges_unanswered
+        ),
+        (1, 1, 0)
+    );
+    assert_eq!(
+        (
+            t.actions,
+            t.actions_owned_by_partners,
+            t.partner_action_share
+        ),
+        (2, 1, Some(0.5))
+    );
 
     // Presence: three partners is fewer than five.
     assert_eq!(r.presence.partners, Shown::FewerThan(5));
@@ -242,7 +471,10 @@ fn the_working_group_scenario() {
     // Impact: one outcome against each aim; reviewed today with the next
     // review due 2026-06-30, which is past in 40 days' time from late 2026.
     let im = &r.impact.projects[0];
-    assert_eq!(im.aims.iter().map(|a| a.outcomes.len()).collect::<Vec<_>>(), vec![1, 1]);
+    assert_eq!(
+        im.aims.iter().map(|a| a.outcomes.len()).collect::<Vec<_>>(),
+        vec![1, 1]
+    );
     assert_eq!(im.next_review, Some(Date::parse("2026-06-30").unwrap()));
     assert!(im.review_overdue);
 }
@@ -253,14 +485,26 @@ fn declared_and_observed_agree() {
     let mut w = World::new();
     // In Q (declared co-production): change the declaration to co-design.
     w.ok(&staff(), "involvement.changed", json!({"project_id": id(Q), "involvement": "co-design", "reason": "Partners shape the design."}));
-    w.ok(&staff(), "stage.changed", json!({"project_id": id(Q), "stage": "design"}));
+    w.ok(
+        &staff(),
+        "stage.changed",
+        json!({"project_id": id(Q), "stage": "design"}),
+    );
     // A joint design decision: C and S by consensus, confirmed by C.
     let mut d = decision(32, Q, &[21], &[1, 4]);
     d["stage"] = json!("design");
     w.ok(&staff(), "decision.made", d);
-    w.ok(&partner(4), "decision.confirmed", json!({"decision_id": id(32)}));
+    w.ok(
+        &partner(4),
+        "decision.confirmed",
+        json!({"decision_id": id(32)}),
+    );
     // A staff-only delivery decision.
-    w.ok(&staff(), "stage.changed", json!({"project_id": id(Q), "stage": "delivery"}));
+    w.ok(
+        &staff(),
+        "stage.changed",
+        json!({"project_id": id(Q), "stage": "delivery"}),
+    );
     let mut d = decision(33, Q, &[], &[1, 1]);
     d["participants"] = json!([{"participant_id": id(1), "position": "agree"}]);
     d["method"] = json!("staff-decision");
@@ -279,14 +523,31 @@ fn declared_and_observed_agree() {
     // declared co-production behaves like engagement until A confirms.
     let p: ProjectId = serde_json::from_value(json!(id(P))).unwrap();
     let before = Report::build(w.rules.model(), Some(p), settings_in(0));
-    assert_eq!(before.jointness.projects[0].observed, Some(Involvement::Engagement));
-    w.ok(&partner(2), "decision.confirmed", json!({"decision_id": id(30)}));
+    assert_eq!(
+        before.jointness.projects[0].observed,
+        Some(Involvement::Engagement)
+    );
+    w.ok(
+        &partner(2),
+        "decision.confirmed",
+        json!({"decision_id": id(30)}),
+    );
     let after = Report::build(w.rules.model(), Some(p), settings_in(0));
-    assert_eq!(after.jointness.projects[0].observed, Some(Involvement::CoProduction));
+    assert_eq!(
+        after.jointness.projects[0].observed,
+        Some(Involvement::CoProduction)
+    );
     // ...and a dispute by B? B did not take part, so cannot; A changes her mind:
-    w.ok(&partner(2), "decision.disputed", json!({"decision_id": id(30), "reason": "Not what we agreed."}));
+    w.ok(
+        &partner(2),
+        "decision.disputed",
+        json!({"decision_id": id(30), "reason": "Not what we agreed."}),
+    );
     let disputed = Report::build(w.rules.model(), Some(p), settings_in(0));
-    assert_eq!(disputed.jointness.projects[0].decisions[0].class, Jointness::PartnerInformed);
+    assert_eq!(
+        disputed.jointness.projects[0].decisions[0].class,
+        Jointness::PartnerInformed
+    );
 }
 
 /// Small counts never show, and cannot be worked out from what does.
@@ -299,7 +560,10 @@ fn small_counts_are_suppressed() {
         // An attacker knows the total and the shown cells: if exactly one cell
         // is hidden, they could subtract. That must never happen.
         let hidden = c.iter().filter(|s| !matches!(s, Count(_))).count();
-        assert!(hidden != 1 || !matches!(t, Count(_)), "{counts:?}: one hidden cell and a shown total");
+        assert!(
+            hidden != 1 || !matches!(t, Count(_)),
+            "{counts:?}: one hidden cell and a shown total"
+        );
         for (n, shown) in counts.iter().zip(&c) {
             if *n > 0 && *n < 5 {
                 assert!(!matches!(shown, Count(_)), "{counts:?}: {n} shown");
@@ -308,7 +572,11 @@ fn small_counts_are_suppressed() {
     }
     check(&[12, 7, 9], &[Count(12), Count(7), Count(9)], Count(28));
     check(&[12, 3, 9], &[Count(12), FewerThan(5), Hidden], Count(24));
-    check(&[12, 3, 2], &[Count(12), FewerThan(5), FewerThan(5)], Count(17));
+    check(
+        &[12, 3, 2],
+        &[Count(12), FewerThan(5), FewerThan(5)],
+        Count(17),
+    );
     check(&[3], &[FewerThan(5)], FewerThan(5));
     check(&[2, 1], &[FewerThan(5), FewerThan(5)], FewerThan(5));
     check(&[0, 6, 7], &[Count(0), Count(6), Count(7)], Count(13));

@@ -257,6 +257,29 @@ macro_rules! events {
                 })
             }
 
+            /// [`from_payload`](Self::from_payload) from canonical bytes:
+            /// straight into the type, and only on failure the slower way
+            /// that says where the fault is.
+            pub fn from_payload_bytes(
+                type_name: &str,
+                payload: &[u8],
+            ) -> Option<Result<Event, PayloadProblem>> {
+                let fast = match type_name {
+                    $($name => serde_json::from_slice::<$payload>(payload).ok().map(Event::$variant),)*
+                    _ => return None,
+                };
+                match fast {
+                    Some(e) => Some(Ok(e)),
+                    None => {
+                        let value: serde_json::Value = match serde_json::from_slice(payload) {
+                            Ok(v) => v,
+                            Err(e) => return Some(Err(PayloadProblem { pointer: String::new(), message: e.to_string() })),
+                        };
+                        Event::from_payload(type_name, &value)
+                    }
+                }
+            }
+
             pub fn to_payload(&self) -> serde_json::Value {
                 match self {
                     $(Event::$variant(p) => serde_json::to_value(p).expect("payloads serialise"),)*

@@ -32,7 +32,7 @@ pub fn read_event(
     let Some(payload) = payload else {
         return Ok(None);
     };
-    match Event::from_payload(type_name, &payload.to_value()) {
+    match Event::from_payload_bytes(type_name, payload.as_bytes()) {
         None => Err(Refusal {
             pointer: String::new(),
             message: format!(

@@ -75,6 +75,12 @@ impl CanonicalPayload {
         Ok(CanonicalPayload(bytes))
     }
 
+    /// Bytes read back from the store whose commitment has just been
+    /// checked against their record (see `Ledger::get`).
+    pub(crate) fn trusted(bytes: Vec<u8>) -> Self {
+        CanonicalPayload(bytes)
+    }
+
     /// [`from_canonical`](Self::from_canonical) without taking the bytes.
     pub fn check_canonical(bytes: &[u8]) -> Result<(), PayloadError> {
         if bytes.len() > MAX_PAYLOAD_BYTES {
