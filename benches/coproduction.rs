@@ -37,7 +37,7 @@ fn incremental_cost(ledger: &Ledger, tail: u64) -> f64 {
                     let e = jointly::coproduction::read_event(&ev.record, ev.payload.as_ref())
                         .ok()
                         .flatten();
-                    partial.apply(&ev.record, e.as_ref());
+                    partial.apply(&ev.record, e);
                 }
                 next += n as u64;
             }
@@ -104,3 +104,6 @@ fn main() {
         json.len() / 1024
     );
 }
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

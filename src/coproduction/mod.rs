@@ -67,7 +67,7 @@ pub fn catch_up(ledger: &Ledger, model: &mut Model) -> Result<(), LedgerError> {
             // A stored record that no longer reads as an event (written
             // under other rules) is kept in the log but not interpreted.
             let event = read_event(&ev.record, ev.payload.as_ref()).ok().flatten();
-            model.apply(&ev.record, event.as_ref());
+            model.apply(&ev.record, event);
         }
         next += page.len() as u64;
     }
@@ -118,7 +118,7 @@ pub fn dry_run(model: &Model, events: &[crate::ledger::NewEvent]) -> Result<(), 
                 .check(&Author::from_actor(&e.actor), ev)
                 .map_err(|r| (i, r))?;
         }
-        model.apply(&record, event.as_ref());
+        model.apply(&record, event);
     }
     Ok(())
 }
@@ -131,7 +131,7 @@ impl Admission for Rules {
         if let Some(e) = &event {
             self.model.check(&Author::from_actor(record.actor()), e)?;
         }
-        self.model.apply(record, event.as_ref());
+        self.model.apply(record, event);
         Ok(())
     }
 

@@ -486,7 +486,7 @@ impl Model {
 
     /// Applies a record (already checked, or read from a verified log).
     /// `event` is `None` for extension types and redacted payloads.
-    pub fn apply(&mut self, record: &Record, event: Option<&Event>) {
+    pub fn apply(&mut self, record: &Record, event: Option<Event>) {
         self.last_seq = Some(record.seq());
         self.record_ids.insert(record.id());
         let Some(event) = event else { return };
@@ -498,12 +498,12 @@ impl Model {
                     e.project_id,
                     Project {
                         id: e.project_id,
-                        title: e.title.clone(),
-                        summary: e.summary.clone(),
+                        title: e.title,
+                        summary: e.summary,
                         involvement: e.involvement,
                         stage: Stage::Conception,
                         lead: e.lead,
-                        aims: e.aims.clone(),
+                        aims: e.aims,
                         started_at: at,
                         members: BTreeMap::new(),
                         meetings: Vec::new(),
@@ -547,16 +547,16 @@ impl Model {
             }
             Event::MeetingHeld(e) => {
                 self.meeting_ids.insert(e.meeting_id);
+                for a in &e.attendees {
+                    self.touch(e.project_id, *a);
+                }
                 if let Some(p) = self.projects.get_mut(&e.project_id) {
                     p.meetings.push(Meeting {
                         id: e.meeting_id,
                         date: e.date,
-                        attendees: e.attendees.clone(),
+                        attendees: e.attendees,
                         materials_in_advance: e.materials_in_advance,
                     });
-                }
-                for a in &e.attendees {
-                    self.touch(e.project_id, *a);
                 }
             }
             Event::ProposalRaised(e) => {
@@ -567,7 +567,7 @@ impl Model {
                     Proposal {
                         id: e.proposal_id,
                         project: e.project_id,
-                        text: e.text.clone(),
+                        text: e.text,
                         by,
                         by_partner,
                         raised_at: at,
@@ -585,7 +585,7 @@ impl Model {
             }
             Event::ProposalWithdrawn(e) => {
                 if let Some(p) = self.proposals.get_mut(&e.proposal_id) {
-                    p.withdrawn = Some(e.reason.clone());
+                    p.withdrawn = Some(e.reason);
                 }
             }
             Event::DecisionMade(e) => {
@@ -606,13 +606,13 @@ impl Model {
                     Decision {
                         id: e.decision_id,
                         project: e.project_id,
-                        question: e.question.clone(),
-                        outcome: e.outcome.clone(),
+                        question: e.question,
+                        outcome: e.outcome,
                         stage: e.stage,
                         method: e.method,
-                        parts: e.participants.clone(),
-                        answers: e.answers.clone(),
-                        reason: e.reason.clone(),
+                        parts: e.participants,
+                        answers: e.answers,
+                        reason: e.reason,
                         at,
                         stances: BTreeMap::new(),
                         challenges: Vec::new(),
@@ -631,7 +631,7 @@ impl Model {
                 if let (Some(d), Some(me)) =
                     (self.decisions.get_mut(&e.decision_id), author.participant)
                 {
-                    d.stances.insert(me, Stance::Disputed(e.reason.clone()));
+                    d.stances.insert(me, Stance::Disputed(e.reason));
                 }
             }
             Event::DecisionChallenged(e) => {
@@ -647,7 +647,7 @@ impl Model {
                         decision: e.decision_id,
                         by,
                         by_partner,
-                        reason: e.reason.clone(),
+                        reason: e.reason,
                         at,
                         answer: None,
                     },
@@ -655,7 +655,7 @@ impl Model {
             }
             Event::ChallengeAnswered(e) => {
                 if let Some(c) = self.challenges.get_mut(&e.challenge_id) {
-                    c.answer = Some(e.answer.clone());
+                    c.answer = Some(e.answer);
                 }
             }
             Event::ActionCommitted(e) => {
@@ -671,7 +671,7 @@ impl Model {
                         id: e.action_id,
                         project: e.project_id,
                         decision: e.decision_id,
-                        what: e.what.clone(),
+                        what: e.what,
                         owner: e.owner,
                         due: e.due,
                         updates: Vec::new(),
@@ -681,7 +681,7 @@ impl Model {
             }
             Event::ActionUpdated(e) => {
                 if let Some(a) = self.actions.get_mut(&e.action_id) {
-                    a.updates.push(e.note.clone());
+                    a.updates.push(e.note);
                     if let Some(due) = e.due {
                         a.due = due;
                     }
@@ -689,15 +689,15 @@ impl Model {
             }
             Event::ActionCompleted(e) => {
                 if let Some(a) = self.actions.get_mut(&e.action_id) {
-                    a.completed = Some(e.what_changed.clone());
+                    a.completed = Some(e.what_changed);
                 }
             }
             Event::OutcomeRecorded(e) => {
                 if let Some(p) = self.projects.get_mut(&e.project_id) {
                     p.outcomes.push(Outcome {
                         aim: e.aim_id,
-                        outcome: e.outcome.clone(),
-                        evidence: e.evidence.clone(),
+                        outcome: e.outcome,
+                        evidence: e.evidence,
                         at,
                     });
                 }
@@ -706,13 +706,13 @@ impl Model {
                 if let Some(p) = self.projects.get_mut(&e.project_id) {
                     p.reviews.push(Review {
                         at,
-                        summary: e.summary.clone(),
+                        summary: e.summary,
                         next_review: e.next_review,
                     });
                 }
             }
             Event::RecordCorrected(e) => {
-                self.corrections.push((e.corrects, e.correction.clone()));
+                self.corrections.push((e.corrects, e.correction));
             }
         }
     }
