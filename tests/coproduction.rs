@@ -608,3 +608,44 @@ mod properties {
         }
     }
 }
+
+/// Under concurrency the rules still hold: 32 writers race to raise the
+/// same proposal through the sequencer, and exactly one is accepted.
+#[test]
+fn rules_hold_under_concurrency() {
+    use jointly::ledger::sequencer::{AppendError, Sequencer};
+    let w = World::new();
+    let World { _dir, ledger, .. } = w;
+    let rules = Rules::new(ledger.clone()).unwrap();
+    let seq = Sequencer::start_with(ledger.clone(), rules);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let outcomes = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for n in 0..32 {
+            let seq = seq.clone();
+            tasks.push(tokio::spawn(async move {
+                let payload = json!({"project_id": id(P), "proposal_id": id(90), "text": format!("Attempt {n}")});
+                seq.append(NewEvent {
+                    event_type: EventType::new("proposal.raised").unwrap(),
+                    actor: partner(2),
+                    payload: CanonicalPayload::from_value(&payload).unwrap(),
+                })
+                .await
+            }));
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    });
+    seq.shutdown();
+    let accepted = outcomes.iter().filter(|o| o.is_ok()).count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(AppendError::Refused(r)) if r.pointer == "/proposal_id"))
+        .count();
+    assert_eq!((accepted, refused), (1, 31));
+    let model = rebuild(&ledger).unwrap();
+    assert_eq!(model.proposals.len(), 3);
+}
