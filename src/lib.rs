@@ -4,5 +4,6 @@
 //! append-only, hash-chained log of JSON payloads that knows nothing of
 //! co-production; the layers above it depend on it, never the reverse.
 
+pub mod api;
 pub mod coproduction;
 pub mod ledger;

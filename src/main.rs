@@ -87,12 +87,48 @@ enum Command {
         #[arg(long, default_value_t = 28)]
         waiting_days: i64,
     },
+    /// Run the HTTP API on the embedded store.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Fill an empty store with the example history first.
+        #[arg(long)]
+        demo: bool,
+        /// Largest request body, in bytes.
+        #[arg(long, default_value_t = 64 * 1024)]
+        body_limit: usize,
+    },
+    /// Make, list and revoke access tokens (while the server is stopped).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Fill an empty data directory with a realistic example history.
     Demo {
         /// Synthetic projects to add, of every type of involvement.
         #[arg(long, default_value_t = 0)]
         projects: u64,
     },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a token; prints it once, alone on the last line.
+    Create {
+        #[arg(long)]
+        role: jointly::api::tokens::Role,
+        /// Who it is for (letters, digits, '.', '_', '-').
+        #[arg(long)]
+        name: String,
+        /// The participant a partner (or staff) token belongs to.
+        #[arg(long)]
+        participant: Option<String>,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token by its id (from `token list`).
+    Revoke { id: String },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -154,6 +190,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             k,
             waiting_days,
         } => report(&data, project, format, k, waiting_days),
+        Command::Serve {
+            listen,
+            demo,
+            body_limit,
+        } => serve(&data, listen, demo, body_limit),
+        Command::Token { command } => token(&data, command),
         Command::Demo { projects } => {
             let ledger = open(&data)?;
             let n = jointly::coproduction::demo::write_demo(&ledger, projects).map_err(
@@ -461,4 +503,94 @@ fn report(
         Format::Text => out.write_all(report.to_text().as_bytes()).failed_check()?,
     }
     out.flush().failed_check()
+}
+
+fn serve(
+    data: &Path,
+    listen: std::net::SocketAddr,
+    demo: bool,
+    body_limit: usize,
+) -> Result<(), Failure> {
+    let fresh = !data.join("records.log").exists();
+    let ledger = open(data)?;
+    if demo && ledger.head().size == 0 {
+        let n = coproduction::demo::write_demo(&ledger, 12).failed_check()?;
+        eprintln!("filled the empty store with {n} records of example history");
+    }
+    let runtime = tokio::runtime::Runtime::new()
+        .context("cannot start the runtime")
+        .failed_check()?;
+    runtime.block_on(async {
+        let state = jointly::api::AppState::new(ledger.clone()).failed_check()?;
+        let no_tokens = state.tokens().list().map(|t| t.is_empty()).unwrap_or(false);
+        if fresh || no_tokens {
+            eprintln!(
+                "no access tokens yet: stop the server and run\n  jointly --data {} token create --role admin --name YOUR-NAME\nthen start it again; admins can make the other tokens through /v1/tokens",
+                data.display()
+            );
+        }
+        let config = jointly::api::Config {
+            body_limit,
+            ..Default::default()
+        };
+        jointly::api::serve::serve(state, listen, config)
+            .await
+            .with_context(|| format!("cannot serve on {listen}"))
+            .failed_check()
+    })
+}
+
+fn token(data: &Path, command: TokenCommand) -> Result<(), Failure> {
+    use jointly::api::tokens::{TokenError, TokenStore};
+    let ledger = open(data)?;
+    let tokens = TokenStore::open(&ledger).failed_check()?;
+    match command {
+        TokenCommand::Create {
+            role,
+            name,
+            participant,
+        } => {
+            let participant = participant
+                .map(|p| serde_json::from_value(p.into()))
+                .transpose()
+                .map_err(|e| anyhow!("--participant: {e}"))
+                .bad_input()?;
+            let (secret, info) = tokens
+                .create(role, &name, participant)
+                .map_err(|e| match e {
+                    TokenError::BadInput(_) => Failure {
+                        code: 2,
+                        error: e.into(),
+                    },
+                    other => Failure {
+                        code: 1,
+                        error: other.into(),
+                    },
+                })?;
+            eprintln!(
+                "made a {:?} token for {} (id {}); it is shown only now, so keep it safe:",
+                info.role, info.name, info.id
+            );
+            println!("{secret}");
+        }
+        TokenCommand::List => {
+            for t in tokens.list().failed_check()? {
+                println!("{}", serde_json::to_string(&t).failed_check()?);
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            let info = tokens.revoke(&id).map_err(|e| match e {
+                TokenError::NotFound(_) => Failure {
+                    code: 2,
+                    error: e.into(),
+                },
+                other => Failure {
+                    code: 1,
+                    error: other.into(),
+                },
+            })?;
+            eprintln!("revoked token {} ({})", info.id, info.name);
+        }
+    }
+    Ok(())
 }

@@ -29,6 +29,9 @@ pub fn read_event(
     if is_extension(type_name) {
         return Ok(None);
     }
+    if EVENT_TYPES.contains(&type_name) {
+        Model::may_write(&Author::from_actor(record.actor()), type_name)?;
+    }
     let Some(payload) = payload else {
         return Ok(None);
     };

@@ -418,13 +418,19 @@ impl Model {
     /// Partners raise, withdraw, confirm, dispute and challenge, as
     /// themselves; staff keep the rest of the record; auditors only read.
     fn check_role(&self, author: &Author, event: &Event) -> Result<(), Refusal> {
+        Self::may_write(author, event.type_name())
+    }
+
+    /// Whether this author's role may write events of this type at all
+    /// (checked before the payload is even read).
+    pub fn may_write(author: &Author, type_name: &str) -> Result<(), Refusal> {
         let partner_may = matches!(
-            event,
-            Event::ProposalRaised(_)
-                | Event::ProposalWithdrawn(_)
-                | Event::DecisionConfirmed(_)
-                | Event::DecisionDisputed(_)
-                | Event::DecisionChallenged(_)
+            type_name,
+            "proposal.raised"
+                | "proposal.withdrawn"
+                | "decision.confirmed"
+                | "decision.disputed"
+                | "decision.challenged"
         );
         let ok = match author.role {
             AuthorRole::Partner => partner_may,
@@ -434,11 +440,51 @@ impl Model {
         if ok {
             Ok(())
         } else {
-            refuse(
-                "",
-                format!("your role may not record {}", event.type_name()),
-            )
+            refuse("", format!("your role may not record {type_name}"))
         }
+    }
+
+    /// The project an event belongs to (none for corrections, which can
+    /// point at any record).
+    pub fn project_of(&self, event: &Event) -> Option<ProjectId> {
+        match event {
+            Event::ProjectStarted(e) => Some(e.project_id),
+            Event::StageChanged(e) => Some(e.project_id),
+            Event::InvolvementChanged(e) => Some(e.project_id),
+            Event::ParticipantJoined(e) => Some(e.project_id),
+            Event::ParticipantLeft(e) => Some(e.project_id),
+            Event::MeetingHeld(e) => Some(e.project_id),
+            Event::ProposalRaised(e) => Some(e.project_id),
+            Event::DecisionMade(e) => Some(e.project_id),
+            Event::ActionCommitted(e) => Some(e.project_id),
+            Event::OutcomeRecorded(e) => Some(e.project_id),
+            Event::ReviewHeld(e) => Some(e.project_id),
+            Event::ProposalWithdrawn(e) => self.proposals.get(&e.proposal_id).map(|p| p.project),
+            Event::DecisionConfirmed(DecisionConfirmed { decision_id })
+            | Event::DecisionDisputed(DecisionDisputed { decision_id, .. })
+            | Event::DecisionChallenged(DecisionChallenged { decision_id, .. }) => {
+                self.decisions.get(decision_id).map(|d| d.project)
+            }
+            Event::ChallengeAnswered(e) => self
+                .challenges
+                .get(&e.challenge_id)
+                .and_then(|c| self.decisions.get(&c.decision))
+                .map(|d| d.project),
+            Event::ActionUpdated(ActionUpdated { action_id, .. })
+            | Event::ActionCompleted(ActionCompleted { action_id, .. }) => {
+                self.actions.get(action_id).map(|a| a.project)
+            }
+            Event::RecordCorrected(_) => None,
+        }
+    }
+
+    /// The projects a participant has been part of.
+    pub fn projects_of(&self, who: &ParticipantId) -> std::collections::BTreeSet<ProjectId> {
+        self.projects
+            .values()
+            .filter(|p| p.members.contains_key(who))
+            .map(|p| p.id)
+            .collect()
     }
 
     fn project(&self, id: &ProjectId, at: &str) -> Result<&Project, Refusal> {

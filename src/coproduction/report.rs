@@ -409,11 +409,12 @@ const REVIEW_EVERY_DAYS: i64 = 183;
 impl Report {
     /// The projections over one project, or all when `project` is `None`.
     pub fn build(model: &Model, project: Option<ProjectId>, s: Settings) -> Report {
-        let projects: Vec<&Project> = model
-            .projects
-            .values()
-            .filter(|p| project.is_none_or(|id| p.id == id))
-            .collect();
+        Self::build_for(model, &|id| project.is_none_or(|p| p == *id), s)
+    }
+
+    /// The projections over the projects `include` admits.
+    pub fn build_for(model: &Model, include: &dyn Fn(&ProjectId) -> bool, s: Settings) -> Report {
+        let projects: Vec<&Project> = model.projects.values().filter(|p| include(&p.id)).collect();
         Report {
             as_of: s.today,
             last_seq: model.last_seq,

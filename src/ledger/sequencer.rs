@@ -19,6 +19,12 @@ const QUEUE_DEPTH: usize = 8192;
 
 type Reply<R> = oneshot::Sender<Result<Appended, AppendError<R>>>;
 
+enum Msg<R> {
+    Append(NewEvent, Reply<R>),
+    /// Finish what came before, then stop (other handles may still exist).
+    Stop,
+}
+
 /// Why an append was not made.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AppendError<R> {
@@ -37,7 +43,7 @@ pub enum AppendError<R> {
 
 /// A handle for appending; clone it freely.
 pub struct Sequencer<R = std::convert::Infallible> {
-    tx: mpsc::Sender<(NewEvent, Reply<R>)>,
+    tx: mpsc::Sender<Msg<R>>,
     thread: Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
 }
 
@@ -78,15 +84,23 @@ impl<R: Send + 'static> Sequencer<R> {
     pub async fn append(&self, event: NewEvent) -> Result<Appended, AppendError<R>> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send((event, reply))
+            .send(Msg::Append(event, reply))
             .await
             .map_err(|_| AppendError::Stopped)?;
         answer.await.unwrap_or(Err(AppendError::Stopped))
     }
 
-    /// Stops taking appends, finishes those queued, and waits for the thread.
+    /// [`shutdown`](Self::shutdown) from async code.
+    pub async fn stop(self) {
+        let _ = tokio::task::spawn_blocking(move || self.shutdown()).await;
+    }
+
+    /// Finishes the appends queued so far, stops the writer (for every
+    /// handle), and waits for it. Later appends get `Stopped`. Blocks: from
+    /// async code use [`stop`](Self::stop).
     pub fn shutdown(self) {
         let Sequencer { tx, thread } = self;
+        let _ = tx.blocking_send(Msg::Stop);
         drop(tx);
         if let Some(handle) = thread.lock().expect("thread lock").take() {
             let _ = handle.join();
@@ -94,19 +108,26 @@ impl<R: Send + 'static> Sequencer<R> {
     }
 }
 
-fn run<A: Admission>(
-    ledger: Ledger,
-    mut admission: A,
-    mut rx: mpsc::Receiver<(NewEvent, Reply<A::Refusal>)>,
-) {
-    while let Some(first) = rx.blocking_recv() {
-        let mut events = vec![first.0];
-        let mut replies = vec![first.1];
+fn run<A: Admission>(ledger: Ledger, mut admission: A, mut rx: mpsc::Receiver<Msg<A::Refusal>>) {
+    let mut stopping = false;
+    while !stopping {
+        let (mut events, mut replies) = (Vec::new(), Vec::new());
+        match rx.blocking_recv() {
+            None | Some(Msg::Stop) => break,
+            Some(Msg::Append(e, r)) => {
+                events.push(e);
+                replies.push(r);
+            }
+        }
         while events.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok((e, r)) => {
+                Ok(Msg::Append(e, r)) => {
                     events.push(e);
                     replies.push(r);
+                }
+                Ok(Msg::Stop) => {
+                    stopping = true;
+                    break;
                 }
                 Err(_) => break,
             }

@@ -699,6 +699,70 @@ impl Store {
     }
 }
 
+/// A key and its value in a [`SideTable`].
+pub type SideEntry = (Vec<u8>, Vec<u8>);
+
+/// A small key-value table beside the log for what is not history
+/// (credentials, remembered answers): kept in sled, flushed on every write.
+/// Names are the caller's; keys and values are bytes.
+#[derive(Clone)]
+pub struct SideTable {
+    db: sled::Db,
+    tree: sled::Tree,
+}
+
+impl SideTable {
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.get(key).map_err(index_err)?.map(|v| v.to_vec()))
+    }
+
+    /// Stores `value` under `key`, durably (as far as sled's flush goes).
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.tree.insert(key, value).map_err(index_err)?;
+        self.db.flush().map_err(index_err)?;
+        Ok(())
+    }
+
+    /// Stores `value` under `key` only if the key is absent; returns the
+    /// value already there otherwise.
+    pub fn put_new(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let swapped = self
+            .tree
+            .compare_and_swap(key, None as Option<&[u8]>, Some(value))
+            .map_err(index_err)?;
+        self.db.flush().map_err(index_err)?;
+        Ok(swapped.err().and_then(|e| e.current.map(|v| v.to_vec())))
+    }
+
+    pub fn remove(&self, key: &[u8]) -> Result<(), StoreError> {
+        self.tree.remove(key).map_err(index_err)?;
+        self.db.flush().map_err(index_err)?;
+        Ok(())
+    }
+
+    /// Every entry whose key starts with `prefix`, in key order.
+    pub fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<SideEntry>, StoreError> {
+        self.tree
+            .scan_prefix(prefix)
+            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(index_err))
+            .collect()
+    }
+}
+
+impl Store {
+    /// The side table called `name` (created if new). Its contents are not
+    /// part of the log and are not verified or exported.
+    pub fn side_table(&self, name: &str) -> Result<SideTable, StoreError> {
+        Ok(SideTable {
+            db: self.db.clone(),
+            tree: self
+                .db
+                .open_tree(format!("side/{name}"))
+                .map_err(index_err)?,
+        })
+    }
+}
+
 impl Drop for Store {
     /// A clean close makes the fixed-width files durable and says so, so the
     /// next open has nothing to rebuild.

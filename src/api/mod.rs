@@ -1,0 +1,843 @@
+//! The HTTP API (axum): staff append, partners take part, auditors read,
+//! admins manage tokens. Thin: it parses, authorises, calls down into
+//! `coproduction` and `ledger`, and renders. Every error is a problem
+//! (`error`); the OpenAPI document is generated from these handlers.
+
+pub mod error;
+pub mod serve;
+pub mod tokens;
+
+use crate::coproduction::model::{Model, Refusal};
+use crate::coproduction::report::{Report, Settings};
+use crate::coproduction::values::ProjectId;
+use crate::coproduction::{Rules, catch_up, read_event};
+use crate::ledger::sequencer::{AppendError, Sequencer};
+use crate::ledger::store::SideTable;
+use crate::ledger::{CanonicalPayload, EventType, Ledger, NewEvent, StoredEvent};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use error::{ApiJson, ApiPath, ApiQuery, AppError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokens::{Role, TokenInfo, TokenStore};
+use utoipa::OpenApi;
+
+/// Settings of the server.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Longest a request may take before it is answered 408.
+    pub request_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            body_limit: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Counters for /metrics.
+#[derive(Default)]
+pub struct Metrics {
+    appends: AtomicU64,
+    refused: AtomicU64,
+    failed: AtomicU64,
+    /// Cumulative counts of append latencies under each bound (ms).
+    latency_buckets: [AtomicU64; LATENCY_BOUNDS_MS.len()],
+    latency_sum_us: AtomicU64,
+}
+
+const LATENCY_BOUNDS_MS: [f64; 10] = [0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0];
+
+impl Metrics {
+    fn observe(&self, took: Duration) {
+        let ms = took.as_secs_f64() * 1000.0;
+        for (bound, bucket) in LATENCY_BOUNDS_MS.iter().zip(&self.latency_buckets) {
+            if ms <= *bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.latency_sum_us
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
+struct Inner {
+    ledger: Ledger,
+    sequencer: Sequencer<Refusal>,
+    tokens: TokenStore,
+    idempotency: SideTable,
+    /// The projections' model, caught up from the log when read.
+    model: Mutex<Model>,
+    metrics: Metrics,
+    /// Tells streams that the log grew.
+    appended: tokio::sync::watch::Sender<u64>,
+}
+
+/// Everything the handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    /// Opens the API over a ledger, starting its writer with the rules.
+    pub fn new(ledger: Ledger) -> Result<Self, crate::ledger::LedgerError> {
+        let rules = Rules::new(ledger.clone())?;
+        let model = rules.model().clone();
+        let sequencer = Sequencer::start_with(ledger.clone(), rules);
+        let tokens = TokenStore::open(&ledger)?;
+        let idempotency = ledger.store().side_table("idempotency")?;
+        let (appended, _) = tokio::sync::watch::channel(ledger.head().size);
+        Ok(AppState(Arc::new(Inner {
+            ledger,
+            sequencer,
+            tokens,
+            idempotency,
+            model: Mutex::new(model),
+            metrics: Metrics::default(),
+            appended,
+        })))
+    }
+
+    pub fn tokens(&self) -> &TokenStore {
+        &self.0.tokens
+    }
+
+    /// Stops the writer after the queued appends (call after the server stops).
+    pub async fn shutdown(&self) {
+        self.0.sequencer.clone().stop().await;
+    }
+
+    fn model(&self) -> Result<std::sync::MutexGuard<'_, Model>, AppError> {
+        let mut m = self
+            .0
+            .model
+            .lock()
+            .map_err(|_| AppError::internal("model lock"))?;
+        catch_up(&self.0.ledger, &mut m).map_err(AppError::internal)?;
+        Ok(m)
+    }
+}
+
+/// The token that signed the request.
+pub struct Caller(pub TokenInfo);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let secret = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(AppError::unauthorized)?;
+        match state.0.tokens.authenticate(secret.trim()) {
+            Ok(Some(info)) => Ok(Caller(info)),
+            Ok(None) => Err(AppError::new(
+                StatusCode::UNAUTHORIZED,
+                "this token is not known or was revoked",
+            )),
+            Err(e) => Err(AppError::internal(e)),
+        }
+    }
+}
+
+impl Caller {
+    fn require(&self, roles: &[Role]) -> Result<(), AppError> {
+        if roles.contains(&self.0.role) {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(
+                format!("a {:?} token may not do this", self.0.role).to_lowercase(),
+            ))
+        }
+    }
+
+    /// Which projects this caller may read: all, or a partner's own.
+    fn scope(&self, model: &Model) -> Option<std::collections::BTreeSet<ProjectId>> {
+        match (self.0.role, self.0.participant) {
+            (Role::Partner, Some(p)) => Some(model.projects_of(&p)),
+            _ => None,
+        }
+    }
+}
+
+/// An event to append.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppendRequest {
+    /// The event type, e.g. `decision.made`, or `x.…` for your own.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The event's payload (see schemas/ for each type).
+    #[schema(value_type = Object)]
+    pub payload: Value,
+}
+
+/// The answer to an append, once it is on disk.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AppendResponse {
+    pub seq: u64,
+    pub id: String,
+    pub hash: String,
+}
+
+#[utoipa::path(post, path = "/v1/events", request_body = AppendRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Send the same key to retry safely")),
+    responses((status = 201, body = AppendResponse), (status = 400, body = error::Problem),
+        (status = 401, body = error::Problem), (status = 403, body = error::Problem),
+        (status = 409, body = error::Problem), (status = 413, body = error::Problem),
+        (status = 422, body = error::Problem)),
+    security(("bearer" = [])))]
+async fn append(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<AppendRequest>,
+) -> Result<Response, AppError> {
+    caller.require(&[Role::Admin, Role::Staff, Role::Partner])?;
+    let event_type = EventType::new(&req.event_type)
+        .map_err(|e| AppError::bad_request(e.to_string()).at("/type"))?;
+    if caller.0.role == Role::Partner
+        && crate::coproduction::events::is_extension(event_type.as_str())
+    {
+        return Err(AppError::forbidden(
+            "partners record only the partner events",
+        ));
+    }
+    let payload = CanonicalPayload::from_value(&req.payload)
+        .map_err(|e| AppError::bad_request(e.to_string()).at("/payload"))?;
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let k = v
+                .to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 200)
+                .ok_or_else(|| {
+                    AppError::bad_request("Idempotency-Key must be 1 to 200 visible characters")
+                })?;
+            Some(format!("{}/{k}", caller.0.id))
+        }
+    };
+    let fingerprint = {
+        let mut h = Sha256::new();
+        h.update(event_type.as_str().as_bytes());
+        h.update([0]);
+        h.update(payload.as_bytes());
+        hex::encode(h.finalize())
+    };
+    if let Some(k) = &key {
+        let pending = json!({"body": fingerprint, "answer": null});
+        let existing = state
+            .0
+            .idempotency
+            .put_new(k.as_bytes(), &serde_json::to_vec(&pending).expect("json"))
+            .map_err(AppError::internal)?;
+        if let Some(bytes) = existing {
+            let seen: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            if seen["body"] != fingerprint.as_str() {
+                return Err(AppError::conflict(
+                    "this Idempotency-Key was used with another request; use a new key",
+                ));
+            }
+            if seen["answer"].is_null() {
+                return Err(AppError::conflict(
+                    "a request with this Idempotency-Key is still being answered; try again",
+                ));
+            }
+            return Ok((StatusCode::CREATED, Json(seen["answer"].clone())).into_response());
+        }
+    }
+    let started = Instant::now();
+    let result = state
+        .0
+        .sequencer
+        .append(NewEvent {
+            event_type,
+            actor: caller.0.actor(),
+            payload,
+        })
+        .await;
+    state.0.metrics.observe(started.elapsed());
+    let appended = match result {
+        Ok(a) => a,
+        Err(e) => {
+            if let Some(k) = &key {
+                let _ = state.0.idempotency.remove(k.as_bytes());
+            }
+            return Err(match e {
+                AppendError::Refused(r) => {
+                    state.0.metrics.refused.fetch_add(1, Ordering::Relaxed);
+                    refusal(r)
+                }
+                AppendError::Failed(e) => {
+                    state.0.metrics.failed.fetch_add(1, Ordering::Relaxed);
+                    AppError::unavailable(e)
+                }
+                AppendError::Stopped => AppError::unavailable("the server is stopping"),
+            });
+        }
+    };
+    state.0.metrics.appends.fetch_add(1, Ordering::Relaxed);
+    state.0.appended.send_replace(appended.seq + 1);
+    let answer = json!({"seq": appended.seq, "id": appended.id, "hash": appended.hash});
+    if let Some(k) = &key {
+        let done = json!({"body": fingerprint, "answer": answer});
+        state
+            .0
+            .idempotency
+            .put(k.as_bytes(), &serde_json::to_vec(&done).expect("json"))
+            .map_err(AppError::internal)?;
+    }
+    let mut resp = (StatusCode::CREATED, Json(answer)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/v1/events/{}", appended.seq)) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
+/// A refusal by the rules: 403 for who may write what, 422 otherwise.
+fn refusal(r: Refusal) -> AppError {
+    let status = if r.message.starts_with("your role may not")
+        || r.message.starts_with("only someone who took part")
+        || r.message.starts_with("you can")
+    {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let pointer = if r.pointer.is_empty() {
+        "/payload".to_string()
+    } else {
+        format!("/payload{}", r.pointer)
+    };
+    AppError::new(status, r.message).at(pointer)
+}
+
+fn event_json(ev: &StoredEvent) -> Value {
+    json!({
+        "seq": ev.record.seq(),
+        "record": ev.record,
+        "hash": ev.hash,
+        "payload": ev.payload.as_ref().map(CanonicalPayload::to_value),
+    })
+}
+
+/// May this caller see this stored event?
+fn visible(
+    scope: &Option<std::collections::BTreeSet<ProjectId>>,
+    model: &Model,
+    ev: &StoredEvent,
+) -> bool {
+    let Some(projects) = scope else { return true };
+    match read_event(&ev.record, ev.payload.as_ref()) {
+        Ok(Some(e)) => model.project_of(&e).is_some_and(|p| projects.contains(&p)),
+        _ => false,
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    /// Return events after this sequence number (the `next` of the last page).
+    after: Option<u64>,
+    /// At most this many events (1 to 1000, default 100).
+    limit: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/v1/events", params(Page),
+    responses((status = 200, description = "A page of events and the cursor for the next", body = Object),
+        (status = 400, body = error::Problem), (status = 401, body = error::Problem)),
+    security(("bearer" = [])))]
+async fn list_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(page): ApiQuery<Page>,
+) -> Result<Json<Value>, AppError> {
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(AppError::bad_request("limit must be between 1 and 1000"));
+    }
+    let model = state.model()?;
+    let scope = caller.scope(&model);
+    let mut next = page.after.map_or(0, |a| a + 1);
+    let mut out = Vec::new();
+    let head = state.0.ledger.head().size;
+    while out.len() < limit && next < head {
+        let batch = state
+            .0
+            .ledger
+            .range(next, (limit - out.len()).max(256))
+            .map_err(AppError::internal)?;
+        if batch.is_empty() {
+            break;
+        }
+        for ev in &batch {
+            next = ev.record.seq() + 1;
+            if visible(&scope, &model, ev) {
+                out.push(event_json(ev));
+                if out.len() == limit {
+                    break;
+                }
+            }
+        }
+    }
+    let more = next < state.0.ledger.head().size;
+    Ok(Json(json!({
+        "events": out,
+        "next": if more { Some(next - 1) } else { None },
+    })))
+}
+
+fn one_event(
+    state: &AppState,
+    caller: &Caller,
+    ev: Option<StoredEvent>,
+) -> Result<Json<Value>, AppError> {
+    let ev = ev.ok_or_else(|| AppError::not_found("there is no such event"))?;
+    let model = state.model()?;
+    if !visible(&caller.scope(&model), &model, &ev) {
+        return Err(AppError::not_found("there is no such event"));
+    }
+    Ok(Json(event_json(&ev)))
+}
+
+#[utoipa::path(get, path = "/v1/events/{seq}", params(("seq" = u64, Path, description = "Sequence number")),
+    responses((status = 200, body = Object), (status = 404, body = error::Problem)),
+    security(("bearer" = [])))]
+async fn get_event(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(seq): ApiPath<u64>,
+) -> Result<Json<Value>, AppError> {
+    let ev = state.0.ledger.get(seq).map_err(AppError::internal)?;
+    one_event(&state, &caller, ev)
+}
+
+#[utoipa::path(get, path = "/v1/events/by-id/{id}", params(("id" = String, Path, description = "Event id (UUID)")),
+    responses((status = 200, body = Object), (status = 404, body = error::Problem)),
+    security(("bearer" = [])))]
+async fn get_event_by_id(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<uuid::Uuid>,
+) -> Result<Json<Value>, AppError> {
+    let ev = state.0.ledger.get_by_id(&id).map_err(AppError::internal)?;
+    one_event(&state, &caller, ev)
+}
+
+#[utoipa::path(get, path = "/v1/projects",
+    responses((status = 200, body = Object), (status = 401, body = error::Problem)),
+    security(("bearer" = [])))]
+async fn list_projects(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, AppError> {
+    let model = state.model()?;
+    let scope = caller.scope(&model);
+    let projects: Vec<Value> = model
+        .projects
+        .values()
+        .filter(|p| scope.as_ref().is_none_or(|s| s.contains(&p.id)))
+        .map(|p| {
+            json!({"project_id": p.id, "title": p.title, "involvement": p.involvement,
+                   "stage": p.stage, "started": p.started_at.to_string()})
+        })
+        .collect();
+    Ok(Json(Value::Array(projects)))
+}
+
+fn project_id(text: &str) -> Result<ProjectId, AppError> {
+    serde_json::from_value(Value::String(text.into()))
+        .map_err(|e| AppError::bad_request(format!("project id: {e}")))
+}
+
+#[utoipa::path(get, path = "/v1/projects/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = error::Problem)),
+    security(("bearer" = [])))]
+async fn get_project(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, AppError> {
+    let id = project_id(&id)?;
+    let model = state.model()?;
+    let scope = caller.scope(&model);
+    let p = model
+        .projects
+        .get(&id)
+        .filter(|_| scope.as_ref().is_none_or(|s| s.contains(&id)))
+        .ok_or_else(|| AppError::not_found("there is no such project"))?;
+    let partners = p
+        .members
+        .values()
+        .filter(|m| m.role == crate::coproduction::values::Role::Partner && m.active)
+        .count();
+    Ok(Json(json!({
+        "project_id": p.id, "title": p.title, "summary": p.summary,
+        "involvement": p.involvement, "stage": p.stage, "started": p.started_at.to_string(),
+        "aims": p.aims, "meetings": p.meetings.len(), "proposals": p.proposals.len(),
+        "decisions": p.decisions.len(), "actions": p.actions.len(),
+        "partners": crate::coproduction::report::suppress(&[partners as u64], 5).1,
+    })))
+}
+
+/// The five projections, by name.
+#[derive(Deserialize, Clone, Copy, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Section {
+    YouSaidWeDid,
+    Jointness,
+    Tokenism,
+    Presence,
+    Impact,
+    All,
+}
+
+fn section(report: Report, s: Section) -> Value {
+    let all = serde_json::to_value(&report).expect("reports serialise");
+    let key = match s {
+        Section::YouSaidWeDid => "you_said_we_did",
+        Section::Jointness => "jointness",
+        Section::Tokenism => "tokenism",
+        Section::Presence => "presence",
+        Section::Impact => "impact",
+        Section::All => return all,
+    };
+    json!({"as_of": all["as_of"], "last_seq": all["last_seq"], key: all[key]})
+}
+
+#[utoipa::path(get, path = "/v1/projections/{section}",
+    params(("section" = Section, Path, description = "you-said-we-did, jointness, tokenism, presence, impact or all")),
+    responses((status = 200, body = Object), (status = 400, body = error::Problem)),
+    security(("bearer" = [])))]
+async fn projection(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(s): ApiPath<Section>,
+) -> Result<Json<Value>, AppError> {
+    let model = state.model()?;
+    let scope = caller.scope(&model);
+    let report = Report::build_for(
+        &model,
+        &|id| scope.as_ref().is_none_or(|sc| sc.contains(id)),
+        Settings::today(),
+    );
+    Ok(Json(section(report, s)))
+}
+
+#[utoipa::path(get, path = "/v1/projects/{id}/projections/{section}",
+    params(("id" = String, Path), ("section" = Section, Path)),
+    responses((status = 200, body = Object), (status = 404, body = error::Problem)),
+    security(("bearer" = [])))]
+async fn project_projection(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((id, s)): ApiPath<(String, Section)>,
+) -> Result<Json<Value>, AppError> {
+    let id = project_id(&id)?;
+    let model = state.model()?;
+    let scope = caller.scope(&model);
+    if !model.projects.contains_key(&id) || scope.as_ref().is_some_and(|sc| !sc.contains(&id)) {
+        return Err(AppError::not_found("there is no such project"));
+    }
+    Ok(Json(section(
+        Report::build(&model, Some(id), Settings::today()),
+        s,
+    )))
+}
+
+#[utoipa::path(get, path = "/v1/stream",
+    params(("after" = Option<u64>, Query, description = "Start after this sequence number (or send Last-Event-ID)")),
+    responses((status = 200, description = "Server-Sent Events: one per record, id = sequence number", content_type = "text/event-stream")),
+    security(("bearer" = [])))]
+async fn stream(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(page): ApiQuery<Page>,
+) -> Result<Response, AppError> {
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| AppError::bad_request("Last-Event-ID must be a sequence number"))
+        })
+        .transpose()?;
+    let start = resume.or(page.after).map_or(0, |a| a + 1);
+    let rx = state.0.appended.subscribe();
+    let stream = futures_util::stream::unfold(
+        (state, caller, start, rx, std::collections::VecDeque::new()),
+        |(state, caller, mut next, mut rx, mut queue)| async move {
+            loop {
+                if let Some(ev) = queue.pop_front() {
+                    return Some((
+                        Ok::<_, std::convert::Infallible>(ev),
+                        (state, caller, next, rx, queue),
+                    ));
+                }
+                let page = state.0.ledger.range(next, 256).ok()?;
+                if page.is_empty() {
+                    // Wait for the log to grow (or keep the connection alive).
+                    let _ = tokio::time::timeout(Duration::from_secs(15), rx.changed()).await;
+                    continue;
+                }
+                let model = state.model().ok()?;
+                let scope = caller.scope(&model);
+                for ev in &page {
+                    next = ev.record.seq() + 1;
+                    if visible(&scope, &model, ev) {
+                        queue.push_back(
+                            SseEvent::default()
+                                .id(ev.record.seq().to_string())
+                                .event("record")
+                                .data(event_json(ev).to_string()),
+                        );
+                    }
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Object)))]
+async fn healthz(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({"status": "ok", "records": state.0.ledger.head().size}))
+}
+
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+async fn metrics(State(state): State<AppState>) -> Response {
+    let m = &state.0.metrics;
+    let head = state.0.ledger.head().size;
+    let applied = state
+        .0
+        .model
+        .lock()
+        .ok()
+        .and_then(|m| m.last_seq)
+        .map_or(0, |s| s + 1);
+    let mut t = String::new();
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        t,
+        "# HELP jointly_appends_total Events appended through the API.\n# TYPE jointly_appends_total counter\njointly_appends_total {}",
+        m.appends.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        t,
+        "# HELP jointly_appends_refused_total Events the rules refused.\n# TYPE jointly_appends_refused_total counter\njointly_appends_refused_total {}",
+        m.refused.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        t,
+        "# HELP jointly_appends_failed_total Appends that failed to be written.\n# TYPE jointly_appends_failed_total counter\njointly_appends_failed_total {}",
+        m.failed.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        t,
+        "# HELP jointly_append_latency_seconds Time from request to durable answer.\n# TYPE jointly_append_latency_seconds histogram"
+    );
+    let count = m.appends.load(Ordering::Relaxed)
+        + m.refused.load(Ordering::Relaxed)
+        + m.failed.load(Ordering::Relaxed);
+    for (bound, bucket) in LATENCY_BOUNDS_MS.iter().zip(&m.latency_buckets) {
+        let _ = writeln!(
+            t,
+            "jointly_append_latency_seconds_bucket{{le=\"{}\"}} {}",
+            bound / 1000.0,
+            bucket.load(Ordering::Relaxed)
+        );
+    }
+    let _ = writeln!(
+        t,
+        "jointly_append_latency_seconds_bucket{{le=\"+Inf\"}} {count}"
+    );
+    let _ = writeln!(
+        t,
+        "jointly_append_latency_seconds_sum {}",
+        m.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6
+    );
+    let _ = writeln!(t, "jointly_append_latency_seconds_count {count}");
+    let _ = writeln!(
+        t,
+        "# HELP jointly_records Records in the log.\n# TYPE jointly_records gauge\njointly_records {head}"
+    );
+    let _ = writeln!(
+        t,
+        "# HELP jointly_projection_lag_records Records not yet applied to the projections.\n# TYPE jointly_projection_lag_records gauge\njointly_projection_lag_records {}",
+        head.saturating_sub(applied)
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], t).into_response()
+}
+
+/// A new token's request.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    pub role: Role,
+    pub name: String,
+    /// For partner (required) and staff (optional) tokens.
+    pub participant: Option<String>,
+}
+
+#[utoipa::path(post, path = "/v1/tokens", request_body = TokenRequest,
+    responses((status = 201, description = "The token, shown once", body = Object), (status = 403, body = error::Problem)),
+    security(("bearer" = [])))]
+async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<TokenRequest>,
+) -> Result<Response, AppError> {
+    caller.require(&[Role::Admin])?;
+    let participant = req
+        .participant
+        .map(|p| serde_json::from_value(Value::String(p)))
+        .transpose()
+        .map_err(|e| AppError::bad_request(format!("participant: {e}")).at("/participant"))?;
+    let (secret, info) = state
+        .0
+        .tokens
+        .create(req.role, &req.name, participant)
+        .map_err(|e| match e {
+            tokens::TokenError::BadInput(m) => AppError::bad_request(m),
+            other => AppError::internal(other),
+        })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"token": secret, "info": info})),
+    )
+        .into_response())
+}
+
+#[utoipa::path(get, path = "/v1/tokens",
+    responses((status = 200, body = [TokenInfo]), (status = 403, body = error::Problem)),
+    security(("bearer" = [])))]
+async fn list_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<TokenInfo>>, AppError> {
+    caller.require(&[Role::Admin])?;
+    Ok(Json(state.0.tokens.list().map_err(AppError::internal)?))
+}
+
+#[utoipa::path(delete, path = "/v1/tokens/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = TokenInfo), (status = 404, body = error::Problem)),
+    security(("bearer" = [])))]
+async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<TokenInfo>, AppError> {
+    caller.require(&[Role::Admin])?;
+    state.0.tokens.revoke(&id).map(Json).map_err(|e| match e {
+        tokens::TokenError::NotFound(_) => AppError::not_found(e.to_string()),
+        other => AppError::internal(other),
+    })
+}
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document, generated from the handlers above.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "jointly", description = "A tamper-evident record of co-production."),
+    paths(append, list_events, get_event, get_event_by_id, list_projects, get_project,
+        projection, project_projection, stream, healthz, metrics, create_token, list_tokens,
+        revoke_token, openapi_json),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "This document", body = Object)))]
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+async fn not_found() -> AppError {
+    AppError::not_found("there is nothing at this address; see /openapi.json")
+}
+
+async fn wrong_method() -> AppError {
+    AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this address does not take this method; see /openapi.json",
+    )
+}
+
+/// Any error response made below us without a problem body (a timeout, a
+/// body-limit layer) gets one.
+async fn problem_bodies(resp: Response) -> Response {
+    let is_problem = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    let status = resp.status();
+    if (status.is_client_error() || status.is_server_error()) && !is_problem {
+        let detail = match status {
+            StatusCode::REQUEST_TIMEOUT => "the request took too long".to_string(),
+            StatusCode::PAYLOAD_TOO_LARGE => "the body is too large for this server".to_string(),
+            s => format!("the request could not be answered ({s})"),
+        };
+        return AppError::new(status, detail).into_response();
+    }
+    resp
+}
+
+/// The whole API as a router, for `serve` and for tests (`oneshot`).
+pub fn app(state: AppState, config: &Config) -> Router {
+    Router::new()
+        .route("/v1/events", get(list_events).post(append))
+        .route("/v1/events/{seq}", get(get_event))
+        .route("/v1/events/by-id/{id}", get(get_event_by_id))
+        .route("/v1/projects", get(list_projects))
+        .route("/v1/projects/{id}", get(get_project))
+        .route("/v1/projections/{section}", get(projection))
+        .route(
+            "/v1/projects/{id}/projections/{section}",
+            get(project_projection),
+        )
+        .route("/v1/stream", get(stream))
+        .route("/v1/tokens", get(list_tokens).post(create_token))
+        .route("/v1/tokens/{id}", delete(revoke_token))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi_json))
+        .fallback(not_found)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(axum::middleware::map_response(problem_bodies))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,192 @@
+//! Bearer tokens: made once, shown once, stored only as a SHA-256 hash in a
+//! side table of the store. A token has a role; a partner's token is bound
+//! to one participant, and everything it appends is by that participant.
+
+use crate::coproduction::values::ParticipantId;
+use crate::ledger::store::{SideTable, StoreError};
+use crate::ledger::{Actor, Ledger, Timestamp};
+use base64::Engine;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+/// What a token may do.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Admin,
+    Staff,
+    Partner,
+    Auditor,
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "staff" => Ok(Role::Staff),
+            "partner" => Ok(Role::Partner),
+            "auditor" => Ok(Role::Auditor),
+            _ => Err(format!(
+                "{s:?} is not a role; use admin, staff, partner or auditor"
+            )),
+        }
+    }
+}
+
+/// A token as stored (never the secret itself).
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TokenInfo {
+    /// A public handle for listing and revoking: the first 12 hex digits of the hash.
+    pub id: String,
+    pub role: Role,
+    pub name: String,
+    #[schema(value_type = Option<String>)]
+    pub participant: Option<ParticipantId>,
+    pub created: String,
+    pub revoked: Option<String>,
+}
+
+impl TokenInfo {
+    /// The actor recorded on everything this token appends.
+    pub fn actor(&self) -> Actor {
+        let text = match (self.role, self.participant) {
+            (Role::Partner, Some(p)) => format!("partner:{p}"),
+            (Role::Staff, Some(p)) => format!("staff:{p}"),
+            (Role::Staff, None) => format!("staff:{}", self.name),
+            (Role::Admin, _) => format!("admin:{}", self.name),
+            (Role::Auditor, _) => format!("auditor:{}", self.name),
+            (Role::Partner, None) => unreachable!("partner tokens always name a participant"),
+        };
+        Actor::new(&text).expect("names are checked when tokens are made")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("{0}")]
+    BadInput(String),
+    #[error("there is no token with id {0:?}")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+const PREFIX: &str = "jly_";
+
+/// The tokens of one data directory.
+#[derive(Clone)]
+pub struct TokenStore {
+    table: SideTable,
+}
+
+fn hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+fn key(hash: &str) -> Vec<u8> {
+    format!("token/{hash}").into_bytes()
+}
+
+impl TokenStore {
+    pub fn open(ledger: &Ledger) -> Result<Self, StoreError> {
+        Ok(TokenStore {
+            table: ledger.store().side_table("tokens")?,
+        })
+    }
+
+    /// Makes a token; returns the secret (shown once) and what was stored.
+    pub fn create(
+        &self,
+        role: Role,
+        name: &str,
+        participant: Option<ParticipantId>,
+    ) -> Result<(String, TokenInfo), TokenError> {
+        let name_ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !name_ok {
+            return Err(TokenError::BadInput(format!(
+                "name {name:?} must be 1 to 64 letters, digits, '.', '_' or '-'"
+            )));
+        }
+        match (role, participant) {
+            (Role::Partner, None) => {
+                return Err(TokenError::BadInput(
+                    "a partner token needs --participant: the id of the partner it belongs to"
+                        .into(),
+                ));
+            }
+            (Role::Admin | Role::Auditor, Some(_)) => {
+                return Err(TokenError::BadInput(
+                    "only partner and staff tokens belong to a participant".into(),
+                ));
+            }
+            _ => {}
+        }
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let secret = format!(
+            "{PREFIX}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        );
+        let h = hash(&secret);
+        let info = TokenInfo {
+            id: h[..12].to_string(),
+            role,
+            name: name.to_string(),
+            participant,
+            created: Timestamp::now().to_string(),
+            revoked: None,
+        };
+        self.table
+            .put(&key(&h), &serde_json::to_vec(&info).expect("serialise"))?;
+        Ok((secret, info))
+    }
+
+    /// The token a secret belongs to, if it exists and is not revoked.
+    pub fn authenticate(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError> {
+        if !secret.starts_with(PREFIX) || secret.len() > 128 {
+            return Ok(None);
+        }
+        let Some(bytes) = self.table.get(&key(&hash(secret)))? else {
+            return Ok(None);
+        };
+        let info: TokenInfo = match serde_json::from_slice(&bytes) {
+            Ok(i) => i,
+            Err(_) => return Ok(None),
+        };
+        Ok(info.revoked.is_none().then_some(info))
+    }
+
+    pub fn list(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        Ok(self
+            .table
+            .scan_prefix(b"token/")?
+            .into_iter()
+            .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
+            .collect())
+    }
+
+    /// Revokes by public id; takes effect on the next request.
+    pub fn revoke(&self, id: &str) -> Result<TokenInfo, TokenError> {
+        for (k, v) in self.table.scan_prefix(b"token/")? {
+            let mut info: TokenInfo = match serde_json::from_slice(&v) {
+                Ok(i) => i,
+                Err(_) => continue,
+            };
+            if info.id == id {
+                if info.revoked.is_none() {
+                    info.revoked = Some(Timestamp::now().to_string());
+                    self.table
+                        .put(&k, &serde_json::to_vec(&info).expect("serialise"))?;
+                }
+                return Ok(info);
+            }
+        }
+        Err(TokenError::NotFound(id.to_string()))
+    }
+}
