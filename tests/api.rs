@@ -1,0 +1,612 @@
+//! The HTTP API, driven through `tower::ServiceExt::oneshot` on the router
+//! (no socket), for every endpoint against every role; the problem bodies
+//! of the framework's own rejections; idempotency; revocation. And one test
+//! over a real socket with 64 concurrent clients.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use jointly::api::tokens::Role;
+use jointly::api::{AppState, Config, app};
+use jointly::coproduction::demo::write_demo;
+use jointly::ledger::Ledger;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+struct Api {
+    _dir: tempfile::TempDir,
+    ledger: Ledger,
+    state: AppState,
+    router: axum::Router,
+    admin: String,
+    staff: String,
+    partner: String,
+    auditor: String,
+    /// The demo partner behind `partner`, and a project of theirs.
+    project: String,
+    other_project: Option<String>,
+}
+
+impl Api {
+    fn new() -> Api {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, _) = Ledger::open(dir.path()).unwrap();
+        write_demo(&ledger, 1).unwrap();
+        let model = jointly::coproduction::rebuild(&ledger).unwrap();
+        // The first partner of the working group, and its project.
+        let (project, partner_id) = model
+            .projects
+            .values()
+            .find_map(|p| {
+                p.members
+                    .iter()
+                    .find(|(_, m)| m.role == jointly::coproduction::values::Role::Partner)
+                    .map(|(id, _)| (p.id, *id))
+            })
+            .unwrap();
+        let other_project = model
+            .projects
+            .keys()
+            .find(|id| **id != project)
+            .map(|id| id.to_string());
+        let state = AppState::new(ledger.clone()).unwrap();
+        let t = state.tokens();
+        let admin = t.create(Role::Admin, "test-admin", None).unwrap().0;
+        let staff = t.create(Role::Staff, "test-staff", None).unwrap().0;
+        let partner = t
+            .create(Role::Partner, "test-partner", Some(partner_id))
+            .unwrap()
+            .0;
+        let auditor = t.create(Role::Auditor, "test-auditor", None).unwrap().0;
+        let router = app(state.clone(), &Config::default());
+        Api {
+            _dir: dir,
+            ledger,
+            state,
+            router,
+            admin,
+            staff,
+            partner,
+            auditor,
+            project: project.to_string(),
+            other_project,
+        }
+    }
+
+    fn token(&self, who: Who) -> Option<&str> {
+        match who {
+            Who::Admin => Some(&self.admin),
+            Who::Staff => Some(&self.staff),
+            Who::Partner => Some(&self.partner),
+            Who::Auditor => Some(&self.auditor),
+            Who::Nobody => None,
+        }
+    }
+
+    async fn call(
+        &self,
+        who: Who,
+        method: &str,
+        uri: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, String, Value) {
+        self.raw(
+            who,
+            method,
+            uri,
+            body.map(|b| b.to_string().into_bytes()),
+            "application/json",
+            &[],
+        )
+        .await
+    }
+
+    async fn raw(
+        &self,
+        who: Who,
+        method: &str,
+        uri: &str,
+        body: Option<Vec<u8>>,
+        content_type: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, String, Value) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(t) = self.token(who) {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            req = req.header("content-type", content_type);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .unwrap();
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, ct, value)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Who {
+    Admin,
+    Staff,
+    Partner,
+    Auditor,
+    Nobody,
+}
+
+use Who::*;
+
+const EVERYONE: [Who; 5] = [Admin, Staff, Partner, Auditor, Nobody];
+
+/// One request for every caller, and the status each must get. Errors must
+/// be problems.
+async fn check(api: &Api, method: &str, uri: &str, body: Option<Value>, expect: [u16; 5]) {
+    for (who, want) in EVERYONE.iter().zip(expect) {
+        let (status, ct, value) = api.call(*who, method, uri, body.clone()).await;
+        assert_eq!(status.as_u16(), want, "{who:?} {method} {uri}: {value}");
+        if status.is_client_error() || status.is_server_error() {
+            assert!(
+                ct.starts_with("application/problem+json"),
+                "{who:?} {method} {uri}: {ct}"
+            );
+            assert!(
+                value["detail"].as_str().is_some_and(|d| !d.is_empty()),
+                "{value}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_endpoint_against_every_role() {
+    let api = Api::new();
+    let p = api.project.clone();
+    let other = api.other_project.clone().unwrap();
+    //                                                              admin staff partner auditor nobody
+    check(
+        &api,
+        "POST",
+        "/v1/events",
+        Some(json!({"type": "x.note", "payload": {"a": 1}})),
+        [201, 201, 403, 403, 401],
+    )
+    .await;
+    let proposal = |n: u32| json!({"type": "proposal.raised", "payload": {"project_id": p, "proposal_id": format!("abcdef00-0000-4000-8000-{n:012}"), "text": "An idea."}});
+    for (who, n, want) in [
+        (Admin, 1, 201),
+        (Staff, 2, 201),
+        (Partner, 3, 201),
+        (Auditor, 4, 403),
+        (Nobody, 5, 401),
+    ] {
+        let (s, _, v) = api.call(who, "POST", "/v1/events", Some(proposal(n))).await;
+        assert_eq!(s.as_u16(), want, "{who:?} proposal: {v}");
+    }
+    // Partners record no decisions; the payload is not even read.
+    check(
+        &api,
+        "POST",
+        "/v1/events",
+        Some(json!({"type": "decision.made", "payload": {}})),
+        [422, 422, 403, 403, 401],
+    )
+    .await;
+    check(
+        &api,
+        "GET",
+        "/v1/events?limit=5",
+        None,
+        [200, 200, 200, 200, 401],
+    )
+    .await;
+    check(&api, "GET", "/v1/events/0", None, [200, 200, 200, 200, 401]).await;
+    let id = api.ledger.get(0).unwrap().unwrap().record.id();
+    check(
+        &api,
+        "GET",
+        &format!("/v1/events/by-id/{id}"),
+        None,
+        [200, 200, 200, 200, 401],
+    )
+    .await;
+    check(&api, "GET", "/v1/projects", None, [200, 200, 200, 200, 401]).await;
+    check(
+        &api,
+        "GET",
+        &format!("/v1/projects/{p}"),
+        None,
+        [200, 200, 200, 200, 401],
+    )
+    .await;
+    // A project the partner is not part of does not exist for them.
+    check(
+        &api,
+        "GET",
+        &format!("/v1/projects/{other}"),
+        None,
+        [200, 200, 404, 200, 401],
+    )
+    .await;
+    for section in [
+        "you-said-we-did",
+        "jointness",
+        "tokenism",
+        "presence",
+        "impact",
+        "all",
+    ] {
+        check(
+            &api,
+            "GET",
+            &format!("/v1/projections/{section}"),
+            None,
+            [200, 200, 200, 200, 401],
+        )
+        .await;
+        check(
+            &api,
+            "GET",
+            &format!("/v1/projects/{p}/projections/{section}"),
+            None,
+            [200, 200, 200, 200, 401],
+        )
+        .await;
+    }
+    check(&api, "GET", "/v1/tokens", None, [200, 403, 403, 403, 401]).await;
+    check(
+        &api,
+        "POST",
+        "/v1/tokens",
+        Some(json!({"role": "auditor", "name": "funder"})),
+        [201, 403, 403, 403, 401],
+    )
+    .await;
+    check(
+        &api,
+        "DELETE",
+        "/v1/tokens/000000000000",
+        None,
+        [404, 403, 403, 403, 401],
+    )
+    .await;
+    check(&api, "GET", "/healthz", None, [200; 5]).await;
+    check(&api, "GET", "/metrics", None, [200; 5]).await;
+    check(&api, "GET", "/openapi.json", None, [200; 5]).await;
+
+    // Partners see only their projects, in lists too.
+    let (_, _, projects) = api.call(Partner, "GET", "/v1/projects", None).await;
+    assert_eq!(projects.as_array().unwrap().len(), 1);
+    let (_, _, all) = api.call(Auditor, "GET", "/v1/projects", None).await;
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    api.state.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_frameworks_own_rejections_are_problems() {
+    let api = Api::new();
+    let problem = |(s, ct, v): (StatusCode, String, Value), want: u16, what: &str| {
+        assert_eq!(s.as_u16(), want, "{what}: {v}");
+        assert!(ct.starts_with("application/problem+json"), "{what}: {ct}");
+        assert!(
+            v["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{what}: {v}"
+        );
+        v
+    };
+    problem(
+        api.raw(
+            Staff,
+            "POST",
+            "/v1/events",
+            Some(b"{\"type\": \"x.a\", \"payload\": {".to_vec()),
+            "application/json",
+            &[],
+        )
+        .await,
+        400,
+        "malformed JSON",
+    );
+    problem(
+        api.raw(
+            Staff,
+            "POST",
+            "/v1/events",
+            Some(b"{}".to_vec()),
+            "text/plain",
+            &[],
+        )
+        .await,
+        415,
+        "wrong content type",
+    );
+    let big = json!({"type": "x.a", "payload": {"t": "a".repeat(100_000)}})
+        .to_string()
+        .into_bytes();
+    problem(
+        api.raw(
+            Staff,
+            "POST",
+            "/v1/events",
+            Some(big),
+            "application/json",
+            &[],
+        )
+        .await,
+        413,
+        "body too large",
+    );
+    problem(
+        api.call(Staff, "GET", "/v1/nowhere", None).await,
+        404,
+        "unknown route",
+    );
+    problem(
+        api.call(Staff, "PUT", "/v1/events", None).await,
+        405,
+        "wrong method",
+    );
+    problem(
+        api.call(Staff, "GET", "/v1/events/not-a-number", None)
+            .await,
+        400,
+        "bad path parameter",
+    );
+    problem(
+        api.call(Staff, "GET", "/v1/events?limit=lots", None).await,
+        400,
+        "bad query parameter",
+    );
+    problem(
+        api.call(Staff, "GET", "/v1/events?limit=0", None).await,
+        400,
+        "limit out of range",
+    );
+    problem(
+        api.call(Staff, "GET", "/v1/projections/everything", None)
+            .await,
+        400,
+        "unknown projection",
+    );
+    let v = problem(
+        api.call(
+            Staff,
+            "POST",
+            "/v1/events",
+            Some(json!({"type": "Bad Type", "payload": {}})),
+        )
+        .await,
+        400,
+        "bad type",
+    );
+    assert_eq!(v["pointer"], "/type");
+    let v = problem(
+        api.call(
+            Staff,
+            "POST",
+            "/v1/events",
+            Some(json!({"type": "x.a", "payload": {"n": 1.5}})),
+        )
+        .await,
+        400,
+        "inexact number",
+    );
+    assert_eq!(v["pointer"], "/payload");
+    let v = problem(
+        api.call(
+            Staff,
+            "POST",
+            "/v1/events",
+            Some(json!({"type": "decision.made", "payload": {"project_id": "nope"}})),
+        )
+        .await,
+        422,
+        "bad field",
+    );
+    assert_eq!(v["pointer"], "/payload/project_id");
+    let before = api.ledger.head().size;
+    assert_eq!(api.ledger.head().size, before, "refusals wrote nothing");
+    api.state.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idempotency_keys_and_revocation() {
+    let api = Api::new();
+    let key = [("idempotency-key", "retry-1")];
+    let body = |n: u32| {
+        Some(
+            json!({"type": "x.note", "payload": {"n": n}})
+                .to_string()
+                .into_bytes(),
+        )
+    };
+    let (s1, _, a) = api
+        .raw(
+            Staff,
+            "POST",
+            "/v1/events",
+            body(1),
+            "application/json",
+            &key,
+        )
+        .await;
+    let size = api.ledger.head().size;
+    let (s2, _, b) = api
+        .raw(
+            Staff,
+            "POST",
+            "/v1/events",
+            body(1),
+            "application/json",
+            &key,
+        )
+        .await;
+    assert_eq!((s1.as_u16(), s2.as_u16()), (201, 201));
+    assert_eq!(a, b, "the same key and body returns the first answer");
+    assert_eq!(api.ledger.head().size, size, "and writes nothing");
+    let (s3, _, _) = api
+        .raw(
+            Staff,
+            "POST",
+            "/v1/events",
+            body(2),
+            "application/json",
+            &key,
+        )
+        .await;
+    assert_eq!(s3.as_u16(), 409, "the same key with another body");
+    // Keys belong to a token: another token may use the same key.
+    let (s4, _, _) = api
+        .raw(
+            Admin,
+            "POST",
+            "/v1/events",
+            body(2),
+            "application/json",
+            &key,
+        )
+        .await;
+    assert_eq!(s4.as_u16(), 201);
+
+    // Revocation takes effect on the next request.
+    let (_, _, made) = api
+        .call(
+            Admin,
+            "POST",
+            "/v1/tokens",
+            Some(json!({"role": "staff", "name": "temp"})),
+        )
+        .await;
+    let secret = made["token"].as_str().unwrap().to_string();
+    let id = made["info"]["id"].as_str().unwrap().to_string();
+    let with = |s: &str| {
+        Request::builder()
+            .uri("/v1/projects")
+            .header("authorization", format!("Bearer {s}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(
+        api.router
+            .clone()
+            .oneshot(with(&secret))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let (s, _, _) = api
+        .call(Admin, "DELETE", &format!("/v1/tokens/{id}"), None)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        api.router
+            .clone()
+            .oneshot(with(&secret))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    api.state.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_actor_comes_from_the_token() {
+    let api = Api::new();
+    let (s, _, a) = api.call(Partner, "POST", "/v1/events", Some(json!({"type": "proposal.raised", "payload": {"project_id": api.project, "proposal_id": "abcdef00-0000-4000-8000-000000000077", "text": "Mine."}}))).await;
+    assert_eq!(s, 201, "{a}");
+    let ev = api.ledger.get(a["seq"].as_u64().unwrap()).unwrap().unwrap();
+    assert!(
+        ev.record.actor().as_str().starts_with("partner:"),
+        "{:?}",
+        ev.record.actor()
+    );
+    // A body that names an actor is refused, not obeyed.
+    let (s, _, _) = api
+        .call(
+            Staff,
+            "POST",
+            "/v1/events",
+            Some(json!({"type": "x.note", "payload": {}, "actor": "admin:someone"})),
+        )
+        .await;
+    assert_eq!(s, 422);
+    api.state.shutdown().await;
+}
+
+/// A real socket: 64 concurrent keep-alive clients append 200 records each;
+/// then the log verifies, has no gaps, and holds every record that got a 201.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_clients_over_a_socket() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let api = Api::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = api.router.clone();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let staff = api.staff.clone();
+    let mut clients = Vec::new();
+    for c in 0..64 {
+        let staff = staff.clone();
+        clients.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let (r, mut w) = stream.into_split();
+            let mut r = BufReader::new(r);
+            let mut acked = Vec::new();
+            for i in 0..200 {
+                let body = json!({"type": "x.load", "payload": {"c": c, "i": i}}).to_string();
+                let req = format!(
+                    "POST /v1/events HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {staff}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                w.write_all(req.as_bytes()).await.unwrap();
+                let mut status = String::new();
+                r.read_line(&mut status).await.unwrap();
+                let mut len = 0;
+                loop {
+                    let mut line = String::new();
+                    r.read_line(&mut line).await.unwrap();
+                    if line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap();
+                    }
+                }
+                let mut buf = vec![0; len];
+                r.read_exact(&mut buf).await.unwrap();
+                assert!(status.starts_with("HTTP/1.1 201"), "{status}");
+                let v: Value = serde_json::from_slice(&buf).unwrap();
+                acked.push((v["seq"].as_u64().unwrap(), v["hash"].as_str().unwrap().to_string()));
+            }
+            acked
+        }));
+    }
+    let mut acked = Vec::new();
+    for c in clients {
+        acked.extend(c.await.unwrap());
+    }
+    server.abort();
+    api.state.shutdown().await;
+    assert_eq!(acked.len(), 64 * 200);
+    let mut seqs: Vec<u64> = acked.iter().map(|a| a.0).collect();
+    seqs.sort();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 64 * 200, "duplicate sequence numbers");
+    let v = jointly::ledger::verify::verify_full(&api.ledger, &mut |_| {}).unwrap();
+    for (seq, hash) in &acked {
+        assert_eq!(&api.ledger.get(*seq).unwrap().unwrap().hash.to_hex(), hash);
+    }
+    assert_eq!(v.size, api.ledger.head().size);
+}
