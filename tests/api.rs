@@ -280,6 +280,32 @@ async fn every_endpoint_against_every_role() {
         [404, 403, 403, 403, 401],
     )
     .await;
+    for (who, want) in EVERYONE.iter().zip([200, 200, 200, 200, 401]) {
+        let mut req = Request::builder().uri("/v1/stream?after=0");
+        if let Some(t) = api.token(*who) {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let resp = api
+            .router
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), want, "{who:?} stream");
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let expect = if want == 200 {
+            "text/event-stream"
+        } else {
+            "application/problem+json"
+        };
+        assert!(ct.starts_with(expect), "{who:?} stream: {ct}");
+    }
     check(&api, "GET", "/healthz", None, [200; 5]).await;
     check(&api, "GET", "/metrics", None, [200; 5]).await;
     check(&api, "GET", "/openapi.json", None, [200; 5]).await;
@@ -609,4 +635,34 @@ async fn sixty_four_clients_over_a_socket() {
         assert_eq!(&api.ledger.get(*seq).unwrap().unwrap().hash.to_hex(), hash);
     }
     assert_eq!(v.size, api.ledger.head().size);
+}
+
+/// The stream sends records in order, each with its sequence number as the
+/// event id, and resumes after the `Last-Event-ID` it is given.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stream_resumes_from_last_event_id() {
+    let api = Api::new();
+    let req = Request::builder()
+        .uri("/v1/stream")
+        .header("authorization", format!("Bearer {}", api.auditor))
+        .header("last-event-id", "4")
+        .body(Body::empty())
+        .unwrap();
+    let resp = api.router.clone().oneshot(req).await.unwrap();
+    let mut body = resp.into_body();
+    let mut text = String::new();
+    while text.matches("\n\n").count() < 3 {
+        let frame = body.frame().await.unwrap().unwrap();
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    let ids: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("id: ").or_else(|| l.strip_prefix("id:")))
+        .take(3)
+        .collect();
+    assert_eq!(ids, vec!["5", "6", "7"], "{text}");
+    assert!(text.contains("event: record"), "{text}");
+    api.state.shutdown().await;
 }

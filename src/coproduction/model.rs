@@ -339,7 +339,17 @@ impl Model {
             }
             Event::DecisionChallenged(e) => {
                 let d = self.decision(&e.decision_id, "/decision_id")?;
-                self.open_project(&d.project, "/decision_id")?;
+                let p = self.open_project(&d.project, "/decision_id")?;
+                if author.role == AuthorRole::Partner
+                    && !author
+                        .participant
+                        .is_some_and(|me| p.members.contains_key(&me))
+                {
+                    return refuse(
+                        "",
+                        "you can challenge decisions only in projects you are part of",
+                    );
+                }
                 if self.challenges.contains_key(&e.challenge_id) {
                     return refuse("/challenge_id", "a challenge with this id already exists");
                 }
