@@ -32,6 +32,7 @@ fn payload(n: u64) -> CanonicalPayload {
 
 fn event(n: u64) -> NewEvent {
     NewEvent {
+        expected: None,
         event_type: EventType::new("x.bench.event").unwrap(),
         actor: Actor::new("bench:load").unwrap(),
         payload: payload(n),

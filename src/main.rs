@@ -308,6 +308,7 @@ fn append(data: &Path, event_type: &str, source: &str, lines: bool) -> Result<()
     let events: Vec<NewEvent> = payloads
         .into_iter()
         .map(|payload| NewEvent {
+            expected: None,
             event_type: event_type.clone(),
             actor: actor.clone(),
             payload,

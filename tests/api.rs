@@ -666,3 +666,37 @@ async fn the_stream_resumes_from_last_event_id() {
     assert!(text.contains("event: record"), "{text}");
     api.state.shutdown().await;
 }
+
+/// Optimistic concurrency: an append that expects the project's last record
+/// to be one it read is refused with 409 once someone else has written.
+#[tokio::test(flavor = "multi_thread")]
+async fn expected_last_seq_guards_against_lost_updates() {
+    let api = Api::new();
+    let (_, _, project) = api
+        .call(Staff, "GET", &format!("/v1/projects/{}", api.project), None)
+        .await;
+    let last = project["last_seq"].as_u64().unwrap();
+    let proposal = |n: u32, expected: u64| {
+        json!({"type": "proposal.raised", "expected_last_seq": expected,
+               "payload": {"project_id": api.project, "proposal_id": format!("abcdef00-0000-4000-8000-{n:012}"), "text": "An idea."}})
+    };
+    let (s, _, a) = api
+        .call(Staff, "POST", "/v1/events", Some(proposal(1, last)))
+        .await;
+    assert_eq!(s, 201, "{a}");
+    let (s, _, p) = api
+        .call(Staff, "POST", "/v1/events", Some(proposal(2, last)))
+        .await;
+    assert_eq!(s, 409, "{p}");
+    assert_eq!(p["pointer"], "/expected_last_seq");
+    let (s, _, _) = api
+        .call(
+            Staff,
+            "POST",
+            "/v1/events",
+            Some(proposal(2, a["seq"].as_u64().unwrap())),
+        )
+        .await;
+    assert_eq!(s, 201);
+    api.state.shutdown().await;
+}

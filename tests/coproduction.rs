@@ -89,6 +89,7 @@ impl World {
 
     fn append(&mut self, actor: &Actor, kind: &str, payload: Value) -> Result<(), Refusal> {
         let event = NewEvent {
+            expected: None,
             event_type: EventType::new(kind).unwrap(),
             actor: actor.clone(),
             payload: CanonicalPayload::from_value(&payload).unwrap(),
@@ -626,6 +627,7 @@ fn rules_hold_under_concurrency() {
             tasks.push(tokio::spawn(async move {
                 let payload = json!({"project_id": id(P), "proposal_id": id(90), "text": format!("Attempt {n}")});
                 seq.append(NewEvent {
+expected: None,
                     event_type: EventType::new("proposal.raised").unwrap(),
                     actor: partner(2),
                     payload: CanonicalPayload::from_value(&payload).unwrap(),

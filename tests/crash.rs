@@ -39,6 +39,7 @@ fn crash_child() {
                     .unwrap();
                     let a = seq
                         .append(NewEvent {
+                            expected: None,
                             event_type: EventType::new("x.crash.test").unwrap(),
                             actor: Actor::new("test:crash").unwrap(),
                             payload,

@@ -28,6 +28,7 @@ fn payload_strategy() -> impl Strategy<Value = serde_json::Value> {
 
 fn event(v: &serde_json::Value, type_no: usize) -> NewEvent {
     NewEvent {
+        expected: None,
         event_type: EventType::new(&format!("x.prop.{type_no}")).unwrap(),
         actor: Actor::new("test:prop").unwrap(),
         payload: CanonicalPayload::from_value(v).unwrap(),

@@ -17,6 +17,7 @@ fn make_store(dir: &Path) -> jointly::ledger::Head {
     for chunk in 0..3 {
         let events = (0..RECORDS / 3)
             .map(|i| NewEvent {
+                expected: None,
                 event_type: EventType::new("x.recovery").unwrap(),
                 actor: Actor::new("test:recovery").unwrap(),
                 payload: CanonicalPayload::parse(

@@ -184,6 +184,9 @@ pub struct AppendRequest {
     /// The event's payload (see schemas/ for each type).
     #[schema(value_type = Object)]
     pub payload: Value,
+    /// Optimistic concurrency: the sequence number of the last record of
+    /// the event's project that you read; 409 if the project has moved on.
+    pub expected_last_seq: Option<u64>,
 }
 
 /// The answer to an append, once it is on disk.
@@ -237,6 +240,7 @@ async fn append(
         h.update(event_type.as_str().as_bytes());
         h.update([0]);
         h.update(payload.as_bytes());
+        h.update(format!("{:?}", req.expected_last_seq).as_bytes());
         hex::encode(h.finalize())
     };
     if let Some(k) = &key {
@@ -266,6 +270,7 @@ async fn append(
         .0
         .sequencer
         .append(NewEvent {
+            expected: req.expected_last_seq,
             event_type,
             actor: caller.0.actor(),
             payload,
@@ -311,6 +316,9 @@ async fn append(
 
 /// A refusal by the rules: 403 for who may write what, 422 otherwise.
 fn refusal(r: Refusal) -> AppError {
+    if r.pointer == "/expected_last_seq" {
+        return AppError::conflict(r.message).at(r.pointer);
+    }
     let status = if r.message.starts_with("your role may not")
         || r.message.starts_with("only someone who took part")
         || r.message.starts_with("you can")
@@ -491,6 +499,7 @@ async fn get_project(
         "involvement": p.involvement, "stage": p.stage, "started": p.started_at.to_string(),
         "aims": p.aims, "meetings": p.meetings.len(), "proposals": p.proposals.len(),
         "decisions": p.decisions.len(), "actions": p.actions.len(),
+        "last_seq": p.last_seq,
         "partners": crate::coproduction::report::suppress(&[partners as u64], 5).1,
     })))
 }

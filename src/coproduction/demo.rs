@@ -120,6 +120,7 @@ pub fn write_history(
         let events: Vec<NewEvent> = chunk
             .iter()
             .map(|(actor, e)| NewEvent {
+                expected: None,
                 event_type: EventType::new(e.type_name()).expect("known types are valid names"),
                 actor: actor.clone(),
                 payload: CanonicalPayload::from_value(&e.to_payload()).expect("payloads are valid"),

@@ -129,10 +129,18 @@ pub fn dry_run(model: &Model, events: &[crate::ledger::NewEvent]) -> Result<(), 
 impl Admission for Rules {
     type Refusal = Refusal;
 
-    fn admit(&mut self, record: &Record, payload: &CanonicalPayload) -> Result<(), Refusal> {
+    fn admit(
+        &mut self,
+        record: &Record,
+        payload: &CanonicalPayload,
+        expected: Option<u64>,
+    ) -> Result<(), Refusal> {
         let event = read_event(record, Some(payload))?;
         if let Some(e) = &event {
             self.model.check(&Author::from_actor(record.actor()), e)?;
+        }
+        if let Some(n) = expected {
+            self.model.check_expected(event.as_ref(), n)?;
         }
         self.model.apply(record, event);
         Ok(())

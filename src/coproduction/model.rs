@@ -75,6 +75,8 @@ pub struct Project {
     pub actions: Vec<ActionId>,
     pub outcomes: Vec<Outcome>,
     pub reviews: Vec<Review>,
+    /// The last record about this project.
+    pub last_seq: Option<Seq>,
 }
 
 #[derive(Clone, Debug)]
@@ -546,6 +548,37 @@ impl Model {
         self.last_seq = Some(record.seq());
         self.record_ids.insert(record.id());
         let Some(event) = event else { return };
+        let project = self.project_of(&event);
+        self.apply_event(record, event);
+        if let Some(p) = project.and_then(|id| self.projects.get_mut(&id)) {
+            p.last_seq = Some(record.seq());
+        }
+    }
+
+    /// Optimistic concurrency: the event's project must not have moved past
+    /// what the writer last read.
+    pub fn check_expected(&self, event: Option<&Event>, expected: Seq) -> Result<(), Refusal> {
+        let project = event
+            .and_then(|e| self.project_of(e))
+            .ok_or_else(|| Refusal {
+                pointer: "/expected_last_seq".into(),
+                message: "this event belongs to no project, so there is no last record to expect"
+                    .into(),
+            })?;
+        let last = self.projects.get(&project).and_then(|p| p.last_seq);
+        if last != Some(expected) {
+            return refuse(
+                "/expected_last_seq",
+                format!(
+                    "the project has changed: its last record is now {}, not {expected}; read it again and retry",
+                    last.map_or("none".to_string(), |s| s.to_string())
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    fn apply_event(&mut self, record: &Record, event: Event) {
         let author = Author::from_actor(record.actor());
         let at = record.at();
         match event {
@@ -568,6 +601,7 @@ impl Model {
                         actions: Vec::new(),
                         outcomes: Vec::new(),
                         reviews: Vec::new(),
+                        last_seq: None,
                     },
                 );
             }

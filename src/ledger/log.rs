@@ -18,6 +18,10 @@ use uuid::Uuid;
 /// An event to append: the server supplies the actor, never the client.
 #[derive(Clone, Debug)]
 pub struct NewEvent {
+    /// The sequence number the caller expects to be the last of the stream
+    /// this event belongs to (optimistic concurrency); what a stream is,
+    /// the admission decides.
+    pub expected: Option<Seq>,
     pub event_type: EventType,
     pub actor: Actor,
     pub payload: CanonicalPayload,
@@ -54,7 +58,12 @@ pub enum LedgerError {
 /// the earlier events of the same batch, and applies what it admits.
 pub trait Admission {
     type Refusal;
-    fn admit(&mut self, record: &Record, payload: &CanonicalPayload) -> Result<(), Self::Refusal>;
+    fn admit(
+        &mut self,
+        record: &Record,
+        payload: &CanonicalPayload,
+        expected: Option<Seq>,
+    ) -> Result<(), Self::Refusal>;
     /// The batch whose events were admitted was not written: forget them.
     fn discard_batch(&mut self) {}
 }
@@ -64,7 +73,12 @@ pub struct AdmitAll;
 
 impl Admission for AdmitAll {
     type Refusal = std::convert::Infallible;
-    fn admit(&mut self, _: &Record, _: &CanonicalPayload) -> Result<(), Self::Refusal> {
+    fn admit(
+        &mut self,
+        _: &Record,
+        _: &CanonicalPayload,
+        _: Option<Seq>,
+    ) -> Result<(), Self::Refusal> {
         Ok(())
     }
 }
@@ -135,7 +149,7 @@ impl Ledger {
                 checker.last_hash(),
                 commitment,
             );
-            if let Err(refusal) = admission.admit(&record, &event.payload) {
+            if let Err(refusal) = admission.admit(&record, &event.payload, event.expected) {
                 answers.push(Err(refusal));
                 continue;
             }
