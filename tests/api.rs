@@ -700,3 +700,60 @@ async fn expected_last_seq_guards_against_lost_updates() {
     assert_eq!(s, 201);
     api.state.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_appends_batches_and_verification() {
+    let api = Api::new();
+    for n in 0..3 {
+        let (s, _, _) = api
+            .call(
+                Staff,
+                "POST",
+                "/v1/events",
+                Some(json!({"type": "x.note", "payload": {"n": n}})),
+            )
+            .await;
+        assert_eq!(s, 201);
+    }
+    api.state.verify_now().unwrap();
+    let resp = api
+        .router
+        .clone()
+        .oneshot(
+            Request::builder()
+                .uri("/metrics")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let text = String::from_utf8(
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(value("jointly_appends_total"), 3.0);
+    assert!(value("jointly_batches_total") >= 1.0);
+    assert_eq!(value("jointly_batched_events_total"), 3.0);
+    assert_eq!(value("jointly_append_latency_seconds_count"), 3.0);
+    assert_eq!(
+        value("jointly_last_verified_records"),
+        api.ledger.head().size as f64
+    );
+    assert_eq!(
+        value("jointly_projection_lag_records"),
+        value("jointly_projection_lag_records")
+    );
+    api.state.shutdown().await;
+}

@@ -85,6 +85,8 @@ struct Inner {
     metrics: Metrics,
     /// Tells streams that the log grew.
     appended: tokio::sync::watch::Sender<u64>,
+    /// (records, Unix seconds) of the last full verification that passed.
+    last_verified: Mutex<(u64, u64)>,
 }
 
 /// Everything the handlers share. Cheap to clone.
@@ -108,7 +110,22 @@ impl AppState {
             model: Mutex::new(model),
             metrics: Metrics::default(),
             appended,
+            last_verified: Mutex::new((0, 0)),
         })))
+    }
+
+    /// Verifies the whole log (reading only; appends go on) and records the
+    /// result for /metrics. A failure is returned, and logged by the caller.
+    pub fn verify_now(&self) -> Result<u64, String> {
+        let v = crate::ledger::verify::verify_full(&self.0.ledger, &mut |_| {})
+            .map_err(|e| e.to_string())?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if let Ok(mut l) = self.0.last_verified.lock() {
+            *l = (v.size, now);
+        }
+        Ok(v.size)
     }
 
     pub fn tokens(&self) -> &TokenStore {
@@ -685,6 +702,31 @@ async fn metrics(State(state): State<AppState>) -> Response {
         m.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6
     );
     let _ = writeln!(t, "jointly_append_latency_seconds_count {count}");
+    let st = state.0.sequencer.stats();
+    let _ = writeln!(
+        t,
+        "# HELP jointly_batches_total Batches written by the single writer (each one flush to disk).\n# TYPE jointly_batches_total counter\njointly_batches_total {}",
+        st.batches.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        t,
+        "# HELP jointly_batched_events_total Events offered in those batches; divide by batches for the mean batch size.\n# TYPE jointly_batched_events_total counter\njointly_batched_events_total {}",
+        st.events.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        t,
+        "# HELP jointly_batch_size_max The largest batch so far.\n# TYPE jointly_batch_size_max gauge\njointly_batch_size_max {}",
+        st.largest.load(Ordering::Relaxed)
+    );
+    let (verified_size, verified_at) = state.0.last_verified.lock().map(|l| *l).unwrap_or((0, 0));
+    let _ = writeln!(
+        t,
+        "# HELP jointly_last_verified_records Records covered by the server's last full verification (0: none yet).\n# TYPE jointly_last_verified_records gauge\njointly_last_verified_records {verified_size}"
+    );
+    let _ = writeln!(
+        t,
+        "# HELP jointly_last_verified_timestamp_seconds When it finished (Unix time; 0: none yet).\n# TYPE jointly_last_verified_timestamp_seconds gauge\njointly_last_verified_timestamp_seconds {verified_at}"
+    );
     let _ = writeln!(
         t,
         "# HELP jointly_records Records in the log.\n# TYPE jointly_records gauge\njointly_records {head}"

@@ -10,6 +10,20 @@ pub async fn serve(state: AppState, listen: SocketAddr, config: Config) -> std::
     let listener = tokio::net::TcpListener::bind(listen).await?;
     eprintln!("jointly is listening on http://{}", listener.local_addr()?);
     let router = app(state.clone(), &config);
+    // Verify the whole log in the background at start and every hour, so
+    // /metrics can say when the record last checked out.
+    let checker = state.clone();
+    tokio::spawn(async move {
+        loop {
+            let s = checker.clone();
+            match tokio::task::spawn_blocking(move || s.verify_now()).await {
+                Ok(Ok(n)) => eprintln!("verified {n} records"),
+                Ok(Err(e)) => eprintln!("VERIFICATION FAILED: {e}"),
+                Err(_) => {}
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        }
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await?;

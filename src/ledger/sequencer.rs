@@ -41,10 +41,22 @@ pub enum AppendError<R> {
     Stopped,
 }
 
+/// Counts kept by the writer, for metrics.
+#[derive(Default, Debug)]
+pub struct SequencerStats {
+    /// Batches written.
+    pub batches: std::sync::atomic::AtomicU64,
+    /// Events offered in those batches (admitted or refused).
+    pub events: std::sync::atomic::AtomicU64,
+    /// The largest batch so far.
+    pub largest: std::sync::atomic::AtomicU64,
+}
+
 /// A handle for appending; clone it freely.
 pub struct Sequencer<R = std::convert::Infallible> {
     tx: mpsc::Sender<Msg<R>>,
     thread: Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
+    stats: Arc<SequencerStats>,
 }
 
 impl<R> Clone for Sequencer<R> {
@@ -52,6 +64,7 @@ impl<R> Clone for Sequencer<R> {
         Sequencer {
             tx: self.tx.clone(),
             thread: self.thread.clone(),
+            stats: self.stats.clone(),
         }
     }
 }
@@ -70,13 +83,16 @@ impl<R: Send + 'static> Sequencer<R> {
         A: Admission<Refusal = R> + Send + 'static,
     {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let stats = Arc::new(SequencerStats::default());
+        let counts = stats.clone();
         let thread = std::thread::Builder::new()
             .name("jointly-sequencer".into())
-            .spawn(move || run(ledger, admission, rx))
+            .spawn(move || run(ledger, admission, rx, &counts))
             .expect("spawn the sequencer thread");
         Sequencer {
             tx,
             thread: Arc::new(std::sync::Mutex::new(Some(thread))),
+            stats,
         }
     }
 
@@ -90,6 +106,10 @@ impl<R: Send + 'static> Sequencer<R> {
         answer.await.unwrap_or(Err(AppendError::Stopped))
     }
 
+    pub fn stats(&self) -> &SequencerStats {
+        &self.stats
+    }
+
     /// [`shutdown`](Self::shutdown) from async code.
     pub async fn stop(self) {
         let _ = tokio::task::spawn_blocking(move || self.shutdown()).await;
@@ -99,7 +119,7 @@ impl<R: Send + 'static> Sequencer<R> {
     /// handle), and waits for it. Later appends get `Stopped`. Blocks: from
     /// async code use [`stop`](Self::stop).
     pub fn shutdown(self) {
-        let Sequencer { tx, thread } = self;
+        let Sequencer { tx, thread, .. } = self;
         let _ = tx.blocking_send(Msg::Stop);
         drop(tx);
         if let Some(handle) = thread.lock().expect("thread lock").take() {
@@ -108,7 +128,13 @@ impl<R: Send + 'static> Sequencer<R> {
     }
 }
 
-fn run<A: Admission>(ledger: Ledger, mut admission: A, mut rx: mpsc::Receiver<Msg<A::Refusal>>) {
+fn run<A: Admission>(
+    ledger: Ledger,
+    mut admission: A,
+    mut rx: mpsc::Receiver<Msg<A::Refusal>>,
+    stats: &SequencerStats,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
     let mut stopping = false;
     while !stopping {
         let (mut events, mut replies) = (Vec::new(), Vec::new());
@@ -132,6 +158,9 @@ fn run<A: Admission>(ledger: Ledger, mut admission: A, mut rx: mpsc::Receiver<Ms
                 Err(_) => break,
             }
         }
+        stats.batches.fetch_add(1, Relaxed);
+        stats.events.fetch_add(events.len() as u64, Relaxed);
+        stats.largest.fetch_max(events.len() as u64, Relaxed);
         match ledger.append_admitted(events, &mut admission) {
             Ok(answers) => {
                 for (reply, a) in replies.into_iter().zip(answers) {
