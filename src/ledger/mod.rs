@@ -7,10 +7,12 @@
 pub mod bundle;
 pub mod canonical;
 pub mod chain;
+pub mod checkpoint;
 pub mod digest;
 pub mod frame;
 mod log;
 pub mod merkle;
+pub mod note;
 pub mod record;
 pub mod sequencer;
 pub mod store;
