@@ -99,6 +99,21 @@ enum Command {
         #[arg(long, default_value_t = 64 * 1024)]
         body_limit: usize,
     },
+    /// The log's checkpoint signing key.
+    Checkpoint {
+        #[command(subcommand)]
+        command: CheckpointCommand,
+    },
+    /// Check a receipt (a C2SP tlog-proof) offline: signature and inclusion.
+    VerifyReceipt {
+        file: PathBuf,
+        /// The log's verifier key (from `jointly checkpoint key`).
+        #[arg(long)]
+        key: String,
+        /// The record the receipt should be for (its JSON, as `jointly log` prints it or bare).
+        #[arg(long)]
+        record: Option<PathBuf>,
+    },
     /// Make, list and revoke access tokens (while the server is stopped).
     Token {
         #[command(subcommand)]
@@ -109,6 +124,16 @@ enum Command {
         /// Synthetic projects to add, of every type of involvement.
         #[arg(long, default_value_t = 0)]
         projects: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum CheckpointCommand {
+    /// Print the verifier key, `<name>+<key id>+<key>`, making the key if new.
+    Key {
+        /// The log's origin name, used only when the key is first made.
+        #[arg(long, default_value = jointly::api::DEFAULT_ORIGIN)]
+        origin: String,
     },
 }
 
@@ -196,6 +221,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
             body_limit,
         } => serve(&data, listen, demo, body_limit),
         Command::Token { command } => token(&data, command),
+        Command::Checkpoint {
+            command: CheckpointCommand::Key { origin },
+        } => {
+            let ledger = open(&data)?;
+            let notary = jointly::ledger::notary::Notary::open(&ledger, &origin).failed_check()?;
+            println!("{}", notary.verifier());
+            Ok(())
+        }
+        Command::VerifyReceipt { file, key, record } => {
+            verify_receipt(&file, &key, record.as_deref())
+        }
         Command::Demo { projects } => {
             let ledger = open(&data)?;
             let n = jointly::coproduction::demo::write_demo(&ledger, projects).map_err(
@@ -593,5 +629,40 @@ fn token(data: &Path, command: TokenCommand) -> Result<(), Failure> {
             eprintln!("revoked token {} ({})", info.id, info.name);
         }
     }
+    Ok(())
+}
+
+fn verify_receipt(file: &Path, key: &str, record: Option<&Path>) -> Result<(), Failure> {
+    use jointly::ledger::note::Verifier;
+    use jointly::ledger::receipt::{Receipt, ReceiptError};
+    let verifier = Verifier::parse(key)
+        .map_err(|e| anyhow!("--key: {e}"))
+        .bad_input()?;
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read {}", file.display()))
+        .bad_input()?;
+    let receipt = Receipt::parse(&text).bad_input()?;
+    if let Some(path) = record {
+        let given = std::fs::read(path)
+            .with_context(|| format!("cannot read {}", path.display()))
+            .bad_input()?;
+        let value: serde_json::Value = serde_json::from_slice(&given)
+            .with_context(|| format!("{} is not JSON", path.display()))
+            .bad_input()?;
+        // Accept a bare record or a line of `jointly log`.
+        let record_value = value.get("record").cloned().unwrap_or(value);
+        let bytes = ledger::canonical::canonical_bytes(&record_value);
+        if bytes != receipt.record {
+            return Err(anyhow!(ReceiptError::OtherRecord)).failed_check();
+        }
+    }
+    let cp = receipt.verify(&verifier).failed_check()?;
+    println!(
+        "receipt verified: record {} is in {}'s log of {} records (root {})",
+        receipt.index,
+        cp.origin,
+        cp.size,
+        cp.root.to_base64()
+    );
     Ok(())
 }

@@ -31,6 +31,9 @@ use std::time::{Duration, Instant};
 use tokens::{Role, TokenInfo, TokenStore};
 use utoipa::OpenApi;
 
+/// The log's origin (and key name) when a data directory makes its key.
+pub const DEFAULT_ORIGIN: &str = "localhost/jointly";
+
 /// Settings of the server.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -87,6 +90,8 @@ struct Inner {
     appended: tokio::sync::watch::Sender<u64>,
     /// (records, Unix seconds) of the last full verification that passed.
     last_verified: Mutex<(u64, u64)>,
+    /// Signs checkpoints as the log grows.
+    notary: crate::ledger::notary::Notary,
 }
 
 /// Everything the handlers share. Cheap to clone.
@@ -102,6 +107,19 @@ impl AppState {
         let tokens = TokenStore::open(&ledger)?;
         let idempotency = ledger.store().side_table("idempotency")?;
         let (appended, _) = tokio::sync::watch::channel(ledger.head().size);
+        let notary = crate::ledger::notary::Notary::open(&ledger, DEFAULT_ORIGIN).map_err(|e| {
+            crate::ledger::LedgerError::Corrupt {
+                seq: 0,
+                what: e.to_string(),
+            }
+        })?;
+        // A store whose history no longer matches what it signed is refused.
+        notary
+            .sign_head(&ledger)
+            .map_err(|e| crate::ledger::LedgerError::Corrupt {
+                seq: 0,
+                what: e.to_string(),
+            })?;
         Ok(AppState(Arc::new(Inner {
             ledger,
             sequencer,
@@ -111,6 +129,7 @@ impl AppState {
             metrics: Metrics::default(),
             appended,
             last_verified: Mutex::new((0, 0)),
+            notary,
         })))
     }
 
@@ -315,7 +334,11 @@ async fn append(
     };
     state.0.metrics.appends.fetch_add(1, Ordering::Relaxed);
     state.0.appended.send_replace(appended.seq + 1);
-    let answer = json!({"seq": appended.seq, "id": appended.id, "hash": appended.hash});
+    if let Err(e) = state.0.notary.sign_head(&state.0.ledger) {
+        eprintln!("jointly: {e}");
+    }
+    let answer = json!({"seq": appended.seq, "id": appended.id, "hash": appended.hash,
+        "receipt": format!("/v1/events/{}/receipt", appended.seq)});
     if let Some(k) = &key {
         let done = json!({"body": fingerprint, "answer": answer});
         state
@@ -644,6 +667,65 @@ async fn stream(
         .into_response())
 }
 
+#[utoipa::path(get, path = "/v1/checkpoint",
+    responses((status = 200, description = "The latest signed checkpoint (C2SP tlog-checkpoint in a signed note)", content_type = "text/plain"),
+        (status = 503, body = error::Problem)))]
+async fn checkpoint(State(state): State<AppState>) -> Result<Response, AppError> {
+    let note = state
+        .0
+        .notary
+        .sign_head(&state.0.ledger)
+        .map_err(AppError::unavailable)?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
+}
+
+#[utoipa::path(get, path = "/v1/events/{seq}/receipt", params(("seq" = u64, Path)),
+    responses((status = 200, description = "A C2SP tlog-proof: the record, its inclusion proof and the signed checkpoint", content_type = "text/plain"),
+        (status = 404, body = error::Problem)))]
+async fn receipt(
+    State(state): State<AppState>,
+    ApiPath(seq): ApiPath<u64>,
+) -> Result<Response, AppError> {
+    let note = state
+        .0
+        .notary
+        .sign_head(&state.0.ledger)
+        .map_err(AppError::unavailable)?;
+    let (cp, _) = state
+        .0
+        .notary
+        .latest()
+        .ok_or_else(|| AppError::unavailable("no checkpoint yet"))?;
+    if seq >= cp.size {
+        return Err(AppError::not_found(
+            "there is no such event in the latest checkpoint",
+        ));
+    }
+    let entry = state
+        .0
+        .ledger
+        .store()
+        .read(seq)
+        .map_err(AppError::internal)?
+        .ok_or_else(|| AppError::not_found("there is no such event"))?;
+    let proof = state
+        .0
+        .ledger
+        .inclusion_proof(seq, cp.size)
+        .map_err(AppError::internal)?;
+    let r = crate::ledger::receipt::Receipt {
+        record: entry.record,
+        index: seq,
+        proof,
+        checkpoint: note,
+    };
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        r.to_text(),
+    )
+        .into_response())
+}
+
 #[utoipa::path(get, path = "/healthz", responses((status = 200, body = Object)))]
 async fn healthz(State(state): State<AppState>) -> Json<Value> {
     Json(json!({"status": "ok", "records": state.0.ledger.head().size}))
@@ -823,6 +905,7 @@ impl utoipa::Modify for BearerAuth {
     info(title = "jointly", description = "A tamper-evident record of co-production."),
     paths(append, list_events, get_event, get_event_by_id, list_projects, get_project,
         projection, project_projection, stream, healthz, metrics, create_token, list_tokens,
+        checkpoint, receipt,
         revoke_token, openapi_json),
     modifiers(&BearerAuth)
 )]
@@ -879,6 +962,8 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .route("/v1/stream", get(stream))
         .route("/v1/tokens", get(list_tokens).post(create_token))
         .route("/v1/tokens/{id}", delete(revoke_token))
+        .route("/v1/checkpoint", get(checkpoint))
+        .route("/v1/events/{seq}/receipt", get(receipt))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))

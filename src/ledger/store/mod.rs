@@ -750,6 +750,35 @@ impl SideTable {
 }
 
 impl Store {
+    /// A small secret file in the data directory (mode 0600), made by
+    /// `make` the first time and read back ever after.
+    pub fn secret_file(
+        &self,
+        name: &str,
+        make: impl FnOnce() -> String,
+    ) -> Result<String, StoreError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.dir.join(name);
+        if let Ok(text) = fs::read_to_string(&path) {
+            return Ok(text.trim_end().to_string());
+        }
+        let text = make();
+        let tmp = self.dir.join(format!(".{name}.new"));
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io_err(format!("cannot write {}", tmp.display())))?;
+        io::Write::write_all(&mut f, format!("{text}\n").as_bytes())
+            .and_then(|()| f.sync_all())
+            .and_then(|()| fs::rename(&tmp, &path))
+            .and_then(|()| File::open(&self.dir)?.sync_all())
+            .map_err(io_err(format!("cannot write {}", path.display())))?;
+        Ok(text)
+    }
+
     /// The side table called `name` (created if new). Its contents are not
     /// part of the log and are not verified or exported.
     pub fn side_table(&self, name: &str) -> Result<SideTable, StoreError> {

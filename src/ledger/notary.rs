@@ -1,0 +1,104 @@
+//! The log's signing key and its signed checkpoints. It never signs two
+//! checkpoints that disagree: before signing a size and root it checks that
+//! the tree at the last signed size still has the last signed root.
+
+use super::checkpoint::Checkpoint;
+use super::log::{Ledger, LedgerError};
+use super::note::{NoteError, Signer, Verifier};
+use super::store::SideTable;
+use rand::RngCore;
+use std::sync::Mutex;
+
+const KEY_FILE: &str = "checkpoint.key";
+const LATEST: &[u8] = b"latest";
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotaryError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Key(#[from] NoteError),
+    #[error(
+        "refusing to sign: the log no longer agrees with the checkpoint signed at size {size}; it was rewritten or rolled back. Restore the store from a backup"
+    )]
+    Inconsistent { size: u64 },
+    #[error("the store failed: {0}")]
+    Store(String),
+}
+
+/// Signs checkpoints for one ledger.
+pub struct Notary {
+    signer: Signer,
+    table: SideTable,
+    latest: Mutex<Option<(Checkpoint, String)>>,
+}
+
+impl Notary {
+    /// Opens the data directory's key, making it the first time with origin
+    /// `origin_if_new` (the key's name is the log's origin).
+    pub fn open(ledger: &Ledger, origin_if_new: &str) -> Result<Self, NotaryError> {
+        let store = ledger.store();
+        let text = store
+            .secret_file(KEY_FILE, || {
+                let mut seed = [0u8; 32];
+                rand::rng().fill_bytes(&mut seed);
+                Signer::from_seed(origin_if_new, seed)
+                    .map(|s| s.to_secret_string())
+                    .unwrap_or_default()
+            })
+            .map_err(|e| NotaryError::Store(e.to_string()))?;
+        let signer = Signer::parse(&text)?;
+        let table = store
+            .side_table("checkpoints")
+            .map_err(|e| NotaryError::Store(e.to_string()))?;
+        let latest = table
+            .get(LATEST)
+            .map_err(|e| NotaryError::Store(e.to_string()))?
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|note| {
+                let body = note.split_once("\n\n")?.0.to_string() + "\n";
+                Checkpoint::parse(&body).ok().map(|c| (c, note))
+            });
+        Ok(Notary {
+            signer,
+            table,
+            latest: Mutex::new(latest),
+        })
+    }
+
+    pub fn verifier(&self) -> Verifier {
+        self.signer.verifier()
+    }
+
+    pub fn origin(&self) -> String {
+        self.signer.verifier().name().to_string()
+    }
+
+    /// Signs the ledger's current head, if it moved, after checking it
+    /// extends the last signed checkpoint; returns the latest signed note.
+    pub fn sign_head(&self, ledger: &Ledger) -> Result<String, NotaryError> {
+        let head = ledger.head();
+        let mut latest = self.latest.lock().expect("notary lock");
+        if let Some((cp, note)) = latest.as_ref() {
+            if cp.size == head.size && cp.root == head.root {
+                return Ok(note.clone());
+            }
+            if cp.size > head.size || ledger.root_at(cp.size)? != cp.root {
+                return Err(NotaryError::Inconsistent { size: cp.size });
+            }
+        }
+        let cp = Checkpoint::new(&self.origin(), head.size, head.root)
+            .map_err(|e| NotaryError::Store(e.to_string()))?;
+        let note = self.signer.sign(&cp.body())?;
+        self.table
+            .put(LATEST, note.as_bytes())
+            .map_err(|e| NotaryError::Store(e.to_string()))?;
+        *latest = Some((cp, note.clone()));
+        Ok(note)
+    }
+
+    /// The latest signed checkpoint, if any.
+    pub fn latest(&self) -> Option<(Checkpoint, String)> {
+        self.latest.lock().expect("notary lock").clone()
+    }
+}
