@@ -5,5 +5,6 @@
 //! co-production; the layers above it depend on it, never the reverse.
 
 pub mod api;
+pub mod audit;
 pub mod coproduction;
 pub mod ledger;

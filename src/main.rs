@@ -104,6 +104,22 @@ enum Command {
         #[command(subcommand)]
         command: CheckpointCommand,
     },
+    /// Check a server's signed checkpoint against the one saved last time:
+    /// exit 1, with both as evidence, if its history was rewritten or rolled back.
+    Audit {
+        /// The server, e.g. http://127.0.0.1:8080
+        #[arg(long)]
+        server: String,
+        /// The log's verifier key (from `jointly checkpoint key`).
+        #[arg(long)]
+        key: String,
+        /// Where the last checkpoint seen is kept.
+        #[arg(long, default_value = "jointly-audit.checkpoint")]
+        state: PathBuf,
+        /// Also download every record envelope and rebuild chain and tree.
+        #[arg(long)]
+        full: bool,
+    },
     /// Check a receipt (a C2SP tlog-proof) offline: signature and inclusion.
     VerifyReceipt {
         file: PathBuf,
@@ -231,6 +247,33 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::VerifyReceipt { file, key, record } => {
             verify_receipt(&file, &key, record.as_deref())
+        }
+        Command::Audit {
+            server,
+            key,
+            state,
+            full,
+        } => {
+            let verifier = jointly::ledger::note::Verifier::parse(&key)
+                .map_err(|e| anyhow!("--key: {e}"))
+                .bad_input()?;
+            let a = jointly::audit::audit(&server, &verifier, &state, full).failed_check()?;
+            let mut line = format!(
+                "audit passed: {} signed {} records, root {}",
+                a.checkpoint.origin,
+                a.checkpoint.size,
+                a.checkpoint.root.to_base64()
+            );
+            if let Some(p) = a.previous {
+                line.push_str(&format!(
+                    ", consistent with the {p} records saved last time"
+                ));
+            }
+            if let Some(n) = a.records_checked {
+                line.push_str(&format!("; all {n} records rebuild that root"));
+            }
+            println!("{line}");
+            Ok(())
         }
         Command::Demo { projects } => {
             let ledger = open(&data)?;

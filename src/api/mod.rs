@@ -726,6 +726,86 @@ async fn receipt(
         .into_response())
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyQuery {
+    from: u64,
+    to: u64,
+}
+
+/// Proof hashes, one base64 line each (as in C2SP tlog-proof).
+fn proof_lines(proof: &[crate::ledger::Digest]) -> Response {
+    let text: String = proof
+        .iter()
+        .map(|h| format!("{}\n", h.to_base64()))
+        .collect();
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+}
+
+#[utoipa::path(get, path = "/v1/proof/consistency", params(ConsistencyQuery),
+    responses((status = 200, description = "RFC 9162 consistency proof, one base64 hash a line", content_type = "text/plain"),
+        (status = 400, body = error::Problem)))]
+async fn consistency_proof(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ConsistencyQuery>,
+) -> Result<Response, AppError> {
+    let proof = state
+        .0
+        .ledger
+        .consistency_proof(q.from, q.to)
+        .map_err(|e| AppError::bad_request(e.to_string()))?;
+    Ok(proof_lines(&proof))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionQuery {
+    seq: u64,
+    size: u64,
+}
+
+#[utoipa::path(get, path = "/v1/proof/inclusion", params(InclusionQuery),
+    responses((status = 200, description = "RFC 9162 inclusion proof, one base64 hash a line", content_type = "text/plain"),
+        (status = 400, body = error::Problem)))]
+async fn inclusion_proof(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<InclusionQuery>,
+) -> Result<Response, AppError> {
+    let proof = state
+        .0
+        .ledger
+        .inclusion_proof(q.seq, q.size)
+        .map_err(|e| AppError::bad_request(e.to_string()))?;
+    Ok(proof_lines(&proof))
+}
+
+#[utoipa::path(get, path = "/v1/records", params(Page),
+    responses((status = 200, description = "Record envelopes (no payloads): one canonical record a line, for public audit", content_type = "application/jsonl"),
+        (status = 400, body = error::Problem)))]
+async fn public_records(
+    State(state): State<AppState>,
+    ApiQuery(page): ApiQuery<Page>,
+) -> Result<Response, AppError> {
+    let limit = page.limit.unwrap_or(1000);
+    if !(1..=10_000).contains(&limit) {
+        return Err(AppError::bad_request("limit must be between 1 and 10000"));
+    }
+    let from = page.after.map_or(0, |a| a + 1);
+    let mut text = String::new();
+    for seq in from..(from + limit as u64).min(state.0.ledger.head().size) {
+        let entry = state
+            .0
+            .ledger
+            .store()
+            .read(seq)
+            .map_err(AppError::internal)?
+            .ok_or_else(|| AppError::internal("record missing"))?;
+        text.push_str(&String::from_utf8_lossy(&entry.record));
+        text.push('\n');
+    }
+    Ok(([(header::CONTENT_TYPE, "application/jsonl")], text).into_response())
+}
+
 #[utoipa::path(get, path = "/healthz", responses((status = 200, body = Object)))]
 async fn healthz(State(state): State<AppState>) -> Json<Value> {
     Json(json!({"status": "ok", "records": state.0.ledger.head().size}))
@@ -905,7 +985,7 @@ impl utoipa::Modify for BearerAuth {
     info(title = "jointly", description = "A tamper-evident record of co-production."),
     paths(append, list_events, get_event, get_event_by_id, list_projects, get_project,
         projection, project_projection, stream, healthz, metrics, create_token, list_tokens,
-        checkpoint, receipt,
+        checkpoint, receipt, consistency_proof, inclusion_proof, public_records,
         revoke_token, openapi_json),
     modifiers(&BearerAuth)
 )]
@@ -963,6 +1043,9 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .route("/v1/tokens", get(list_tokens).post(create_token))
         .route("/v1/tokens/{id}", delete(revoke_token))
         .route("/v1/checkpoint", get(checkpoint))
+        .route("/v1/proof/consistency", get(consistency_proof))
+        .route("/v1/proof/inclusion", get(inclusion_proof))
+        .route("/v1/records", get(public_records))
         .route("/v1/events/{seq}/receipt", get(receipt))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
