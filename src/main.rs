@@ -178,6 +178,14 @@ enum Format {
     Json,
 }
 
+/// A failure: bad input (exit 2) or a failed check (exit 1).
+fn failure(bad_input: bool, error: impl Into<anyhow::Error>) -> Failure {
+    Failure {
+        code: if bad_input { 2 } else { 1 },
+        error: error.into(),
+    }
+}
+
 /// An error with the exit code it means.
 struct Failure {
     code: u8,
@@ -277,18 +285,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Demo { projects } => {
             let ledger = open(&data)?;
-            let n = jointly::coproduction::demo::write_demo(&ledger, projects).map_err(
-                |e| match e {
-                    jointly::coproduction::demo::DemoError::NotEmpty(_) => Failure {
-                        code: 2,
-                        error: e.into(),
-                    },
-                    other => Failure {
-                        code: 1,
-                        error: other.into(),
-                    },
-                },
-            )?;
+            let n = jointly::coproduction::demo::write_demo(&ledger, projects).map_err(|e| {
+                failure(
+                    matches!(e, jointly::coproduction::demo::DemoError::NotEmpty(_)),
+                    e,
+                )
+            })?;
             eprintln!(
                 "wrote {n} records of example history into {}",
                 data.display()
@@ -303,20 +305,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Import { file } => {
             let bar = progress_bar(None);
-            let s = bundle::import(&file, &data, &mut |n| bar.set_position(n)).map_err(
-                |e| match e {
+            let s = bundle::import(&file, &data, &mut |n| bar.set_position(n)).map_err(|e| {
+                let bad = matches!(
+                    e,
                     bundle::BundleError::Line { .. }
-                    | bundle::BundleError::Whole { .. }
-                    | bundle::BundleError::NotEmpty(_) => Failure {
-                        code: 2,
-                        error: e.into(),
-                    },
-                    other => Failure {
-                        code: 1,
-                        error: other.into(),
-                    },
-                },
-            )?;
+                        | bundle::BundleError::Whole { .. }
+                        | bundle::BundleError::NotEmpty(_)
+                );
+                failure(bad, e)
+            })?;
             bar.finish_and_clear();
             eprintln!(
                 "imported {} records into {}, head {}, root {}",
@@ -637,16 +634,7 @@ fn token(data: &Path, command: TokenCommand) -> Result<(), Failure> {
                 .bad_input()?;
             let (secret, info) = tokens
                 .create(role, &name, participant)
-                .map_err(|e| match e {
-                    TokenError::BadInput(_) => Failure {
-                        code: 2,
-                        error: e.into(),
-                    },
-                    other => Failure {
-                        code: 1,
-                        error: other.into(),
-                    },
-                })?;
+                .map_err(|e| failure(matches!(e, TokenError::BadInput(_)), e))?;
             eprintln!(
                 "made a {:?} token for {} (id {}); it is shown only now, so keep it safe:",
                 info.role, info.name, info.id
@@ -659,16 +647,9 @@ fn token(data: &Path, command: TokenCommand) -> Result<(), Failure> {
             }
         }
         TokenCommand::Revoke { id } => {
-            let info = tokens.revoke(&id).map_err(|e| match e {
-                TokenError::NotFound(_) => Failure {
-                    code: 2,
-                    error: e.into(),
-                },
-                other => Failure {
-                    code: 1,
-                    error: other.into(),
-                },
-            })?;
+            let info = tokens
+                .revoke(&id)
+                .map_err(|e| failure(matches!(e, TokenError::NotFound(_)), e))?;
             eprintln!("revoked token {} ({})", info.id, info.name);
         }
     }
