@@ -372,38 +372,21 @@ async fn the_frameworks_own_rejections_are_problems() {
         413,
         "body too large",
     );
-    problem(
-        api.call(Staff, "GET", "/v1/nowhere", None).await,
-        404,
-        "unknown route",
-    );
-    problem(
-        api.call(Staff, "PUT", "/v1/events", None).await,
-        405,
-        "wrong method",
-    );
-    problem(
-        api.call(Staff, "GET", "/v1/events/not-a-number", None)
-            .await,
-        400,
-        "bad path parameter",
-    );
-    problem(
-        api.call(Staff, "GET", "/v1/events?limit=lots", None).await,
-        400,
-        "bad query parameter",
-    );
-    problem(
-        api.call(Staff, "GET", "/v1/events?limit=0", None).await,
-        400,
-        "limit out of range",
-    );
-    problem(
-        api.call(Staff, "GET", "/v1/projections/everything", None)
-            .await,
-        400,
-        "unknown projection",
-    );
+    for (method, uri, want, what) in [
+        ("GET", "/v1/nowhere", 404, "unknown route"),
+        ("PUT", "/v1/events", 405, "wrong method"),
+        ("GET", "/v1/events/not-a-number", 400, "bad path parameter"),
+        ("GET", "/v1/events?limit=lots", 400, "bad query parameter"),
+        ("GET", "/v1/events?limit=0", 400, "limit out of range"),
+        (
+            "GET",
+            "/v1/projections/everything",
+            400,
+            "unknown projection",
+        ),
+    ] {
+        problem(api.call(Staff, method, uri, None).await, want, what);
+    }
     let v = problem(
         api.call(
             Staff,
