@@ -53,29 +53,9 @@ impl Script {
     fn push(&mut self, actor: &Actor, event: Event) {
         self.events.push((actor.clone(), event));
     }
-    fn project(&mut self) -> ProjectId {
-        ProjectId::new(self.ids.next())
-    }
-    fn person(&mut self) -> ParticipantId {
-        ParticipantId::new(self.ids.next())
-    }
-    fn proposal(&mut self) -> ProposalId {
-        ProposalId::new(self.ids.next())
-    }
-    fn decision(&mut self) -> DecisionId {
-        DecisionId::new(self.ids.next())
-    }
-    fn meeting(&mut self) -> MeetingId {
-        MeetingId::new(self.ids.next())
-    }
-    fn action(&mut self) -> ActionId {
-        ActionId::new(self.ids.next())
-    }
-    fn aim(&mut self) -> AimId {
-        AimId::new(self.ids.next())
-    }
-    fn challenge(&mut self) -> ChallengeId {
-        ChallengeId::new(self.ids.next())
+    /// A fresh id of whichever kind is wanted.
+    fn id<T: From<uuid::Uuid>>(&mut self) -> T {
+        T::from(self.ids.next())
     }
 }
 
@@ -145,17 +125,21 @@ pub fn write_history(
 /// The working group that wrote the co-production framework: three staff
 /// and three partners, four workshops from July to January.
 fn working_group(s: &mut Script) {
-    let project = s.project();
-    let officer = s.person();
-    let head_of_insight = s.person();
-    let manager = s.person();
-    let ceo = s.person();
-    let partners = [s.person(), s.person(), s.person()];
+    let project = s.id::<ProjectId>();
+    let officer = s.id::<ParticipantId>();
+    let head_of_insight = s.id::<ParticipantId>();
+    let manager = s.id::<ParticipantId>();
+    let ceo = s.id::<ParticipantId>();
+    let partners = [
+        s.id::<ParticipantId>(),
+        s.id::<ParticipantId>(),
+        s.id::<ParticipantId>(),
+    ];
     let [p1, p2, p3] = partners;
     let staff = Author::staff_actor(officer);
     let as_partner = |p| Author::partner_actor(p);
-    let framework = s.aim();
-    let fair_pay = s.aim();
+    let framework = s.id::<AimId>();
+    let fair_pay = s.id::<AimId>();
     s.push(
         &staff,
         Event::ProjectStarted(ProjectStarted {
@@ -191,18 +175,18 @@ fn working_group(s: &mut Script) {
     let group = [officer, head_of_insight, manager, p1, p2, p3];
 
     // Workshop 1, July: how the group will work.
-    let m1 = s.meeting();
+    let m1 = s.id::<MeetingId>();
     s.push(&staff, Event::MeetingHeld(MeetingHeld {
         project_id: project, meeting_id: m1, date: date("2025-07-15"), attendees: group.to_vec(),
         materials_in_advance: true,
         summary: text("First workshop. We agreed how we will work together and what a safe space means to us."),
     }));
-    let evening = s.proposal();
+    let evening = s.id::<ProposalId>();
     s.push(&as_partner(p1), Event::ProposalRaised(ProposalRaised {
         project_id: project, proposal_id: evening,
         text: text("Hold the workshops online in the early evening, so people who work or care for children can come."),
     }));
-    let d1 = s.decision();
+    let d1 = s.id::<DecisionId>();
     s.push(
         &staff,
         Event::DecisionMade(DecisionMade {
@@ -238,7 +222,7 @@ fn working_group(s: &mut Script) {
     );
 
     // Workshop 2, September: the purpose, and pay.
-    let m2 = s.meeting();
+    let m2 = s.id::<MeetingId>();
     s.push(
         &staff,
         Event::MeetingHeld(MeetingHeld {
@@ -250,7 +234,7 @@ fn working_group(s: &mut Script) {
             summary: text("Second workshop. The draft purpose was shared on the day, not before."),
         }),
     );
-    let pay = s.proposal();
+    let pay = s.id::<ProposalId>();
     s.push(
         &as_partner(p2),
         Event::ProposalRaised(ProposalRaised {
@@ -261,7 +245,7 @@ fn working_group(s: &mut Script) {
             ),
         }),
     );
-    let purpose = s.decision();
+    let purpose = s.id::<DecisionId>();
     s.push(&staff, Event::DecisionMade(DecisionMade {
         project_id: project, decision_id: purpose,
         question: text("What is the purpose of co-production at the charity?"),
@@ -282,7 +266,7 @@ fn working_group(s: &mut Script) {
             decision_id: purpose,
         }),
     );
-    let dates = s.decision();
+    let dates = s.id::<DecisionId>();
     s.push(
         &staff,
         Event::DecisionMade(DecisionMade {
@@ -297,7 +281,7 @@ fn working_group(s: &mut Script) {
             reason: text("The dates were set to fit the staff calendar."),
         }),
     );
-    let challenge = s.challenge();
+    let challenge = s.id::<ChallengeId>();
     s.push(
         &as_partner(p1),
         Event::DecisionChallenged(DecisionChallenged {
@@ -312,7 +296,7 @@ fn working_group(s: &mut Script) {
         challenge_id: challenge,
         answer: text("You are right. We will agree dates together from now on, and we have moved workshop three to a Thursday."),
     }));
-    let budget = s.decision();
+    let budget = s.id::<DecisionId>();
     s.push(&staff, Event::DecisionMade(DecisionMade {
         project_id: project, decision_id: budget,
         question: text("Should we find extra budget to pay partners for preparation time?"),
@@ -329,7 +313,7 @@ fn working_group(s: &mut Script) {
             decision_id: budget,
         }),
     );
-    let hours = s.action();
+    let hours = s.id::<ActionId>();
     s.push(
         &staff,
         Event::ActionCommitted(ActionCommitted {
@@ -350,7 +334,7 @@ fn working_group(s: &mut Script) {
             ),
         }),
     );
-    let video = s.action();
+    let video = s.id::<ActionId>();
     s.push(
         &staff,
         Event::ActionCommitted(ActionCommitted {
@@ -392,7 +376,7 @@ fn working_group(s: &mut Script) {
             "Fourth workshop. We tested the framework with staff and partners.",
         ),
     ] {
-        let m = s.meeting();
+        let m = s.id::<MeetingId>();
         s.push(
             &staff,
             Event::MeetingHeld(MeetingHeld {
@@ -405,7 +389,7 @@ fn working_group(s: &mut Script) {
             }),
         );
     }
-    let easy_read = s.proposal();
+    let easy_read = s.id::<ProposalId>();
     s.push(
         &as_partner(p3),
         Event::ProposalRaised(ProposalRaised {
@@ -414,7 +398,7 @@ fn working_group(s: &mut Script) {
             text: text("Publish an easy-read version of the framework at the same time."),
         }),
     );
-    let publish = s.decision();
+    let publish = s.id::<DecisionId>();
     s.push(
         &staff,
         Event::DecisionMade(DecisionMade {
@@ -510,12 +494,14 @@ fn synthetic_project(s: &mut Script, i: u64, seed: u64) {
         Involvement::Consultation,
     ][(i % 4) as usize];
     let topic = TOPICS[(i as usize) % TOPICS.len()];
-    let project = s.project();
-    let lead = s.person();
-    let colleague = s.person();
+    let project = s.id::<ProjectId>();
+    let lead = s.id::<ParticipantId>();
+    let colleague = s.id::<ParticipantId>();
     let staff = Author::staff_actor(lead);
-    let partners: Vec<ParticipantId> = (0..3 + dice.roll(4)).map(|_| s.person()).collect();
-    let aim = s.aim();
+    let partners: Vec<ParticipantId> = (0..3 + dice.roll(4))
+        .map(|_| s.id::<ParticipantId>())
+        .collect();
+    let aim = s.id::<AimId>();
     s.push(
         &staff,
         Event::ProjectStarted(ProjectStarted {
@@ -560,7 +546,7 @@ fn synthetic_project(s: &mut Script, i: u64, seed: u64) {
                 }),
             );
         }
-        let meeting = s.meeting();
+        let meeting = s.id::<MeetingId>();
         s.push(
             &staff,
             Event::MeetingHeld(MeetingHeld {
@@ -573,7 +559,7 @@ fn synthetic_project(s: &mut Script, i: u64, seed: u64) {
             }),
         );
         let author = partners[dice.roll(partners.len() as u64) as usize];
-        let proposal = s.proposal();
+        let proposal = s.id::<ProposalId>();
         s.push(
             &Author::partner_actor(author),
             Event::ProposalRaised(ProposalRaised {
@@ -601,7 +587,7 @@ fn synthetic_project(s: &mut Script, i: u64, seed: u64) {
             }
             _ => (Method::StaffDecision, vec![lead, colleague]),
         };
-        let decision = s.decision();
+        let decision = s.id::<DecisionId>();
         s.push(
             &staff,
             Event::DecisionMade(DecisionMade {
@@ -641,7 +627,7 @@ fn synthetic_project(s: &mut Script, i: u64, seed: u64) {
                 );
             }
         }
-        let action = s.action();
+        let action = s.id::<ActionId>();
         let owner = if dice.roll(3) == 0 { partners[0] } else { lead };
         s.push(
             &staff,
@@ -664,7 +650,7 @@ fn synthetic_project(s: &mut Script, i: u64, seed: u64) {
             );
         }
         if dice.roll(6) == 0 {
-            let c = s.challenge();
+            let c = s.id::<ChallengeId>();
             s.push(
                 &Author::partner_actor(author),
                 Event::DecisionChallenged(DecisionChallenged {
