@@ -1,15 +1,20 @@
 //! `cargo bench --bench ledger`: the ledger's figures for docs/PERFORMANCE.md.
 //!
-//! - durable appends/s through the sequencer with 1 and 64 concurrent appenders;
+//! - durable appends/s through the sequencer with 1 and 64 concurrent
+//!   appenders, with a checkpoint signed after every committed batch and
+//!   without;
 //! - full verification of a 1,000,000-record log (records/s, MB/s, peak RSS of
 //!   `jointly verify` run as its own process, so the figure is its own);
-//! - inclusion and consistency proof times at that size (median of many);
+//! - inclusion and consistency proof times, and whole receipts (record,
+//!   proof and signed checkpoint as text), at that size (median of many);
 //! - disk bytes per record.
 //!
 //! `BENCH_RECORDS` (default 1000000) and `BENCH_SECONDS` (default 5) scale it.
 
+use jointly::ledger::notary::Notary;
+use jointly::ledger::receipt::Receipt;
 use jointly::ledger::sequencer::Sequencer;
-use jointly::ledger::{Actor, CanonicalPayload, EventType, Ledger, NewEvent};
+use jointly::ledger::{Actor, AdmitAll, CanonicalPayload, EventType, Ledger, NewEvent};
 use rand::Rng;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -44,10 +49,22 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-fn appends(dir: &Path, writers: usize, seconds: u64) -> (f64, f64, f64) {
+fn appends(dir: &Path, writers: usize, seconds: u64, signed: bool) -> (f64, f64, f64) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (ledger, _) = Ledger::open(dir).unwrap();
-    let seq = Sequencer::start(ledger);
+    let seq = if signed {
+        // As `jointly serve` does: the writer signs once per committed batch.
+        let notary = Notary::open(&ledger, "bench.example/log").unwrap();
+        Sequencer::start_with_after(
+            ledger,
+            AdmitAll,
+            Box::new(move |l: &Ledger| {
+                notary.sign_head(l).unwrap();
+            }),
+        )
+    } else {
+        Sequencer::start(ledger)
+    };
     let (count, mut lat) = rt.block_on(async {
         let deadline = Instant::now() + Duration::from_secs(seconds);
         let mut tasks = Vec::new();
@@ -130,11 +147,18 @@ fn main() {
     println!("jointly ledger benchmark: {records} records, {seconds} s per append run");
 
     for writers in [1usize, 64] {
-        let dir = tmp.path().join(format!("appends-{writers}"));
-        let (rate, p50, p99) = appends(&dir, writers, seconds);
-        println!(
-            "durable appends, {writers:>2} appenders: {rate:>9.0} /s  p50 {p50:.2} ms  p99 {p99:.2} ms"
-        );
+        for signed in [false, true] {
+            let how = if signed {
+                "signed per batch"
+            } else {
+                "no checkpoints"
+            };
+            let dir = tmp.path().join(format!("appends-{writers}-{signed}"));
+            let (rate, p50, p99) = appends(&dir, writers, seconds, signed);
+            println!(
+                "durable appends, {writers:>2} appenders, {how:<16}: {rate:>9.0} /s  p50 {p50:.2} ms  p99 {p99:.2} ms"
+            );
+        }
     }
 
     let dir = tmp.path().join("big");
@@ -173,6 +197,29 @@ fn main() {
         median(incl),
         median(cons)
     );
+    let notary = Notary::open(&ledger, "bench.example/log").unwrap();
+    let note = notary.sign_head(&ledger).unwrap();
+    let mut receipts = Vec::new();
+    for _ in 0..2000 {
+        let seq = rng.random_range(0..size);
+        let t = Instant::now();
+        let record = ledger.store().read(seq).unwrap().unwrap().record;
+        let proof = ledger.inclusion_proof(seq, size).unwrap();
+        let text = Receipt {
+            record,
+            index: seq,
+            proof,
+            checkpoint: note.clone(),
+        }
+        .to_text();
+        receipts.push(t.elapsed().as_secs_f64() * 1e6);
+        assert!(text.len() > 100);
+    }
+    println!(
+        "receipt (read record, inclusion proof, tlog-proof text) at {size} records: median {:.1} us",
+        median(receipts)
+    );
+    drop(notary);
     let disk = ledger.store().disk_bytes();
     let log_bytes = std::fs::metadata(dir.join("records.log")).unwrap().len();
     println!(

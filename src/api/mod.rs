@@ -90,8 +90,8 @@ struct Inner {
     appended: tokio::sync::watch::Sender<u64>,
     /// (records, Unix seconds) of the last full verification that passed.
     last_verified: Mutex<(u64, u64)>,
-    /// Signs checkpoints as the log grows.
-    notary: crate::ledger::notary::Notary,
+    /// Signs checkpoints as the log grows (from the writer, once a batch).
+    notary: Arc<crate::ledger::notary::Notary>,
 }
 
 /// Everything the handlers share. Cheap to clone.
@@ -103,10 +103,6 @@ impl AppState {
     pub fn new(ledger: Ledger) -> Result<Self, crate::ledger::LedgerError> {
         let rules = Rules::new(ledger.clone())?;
         let model = rules.model().clone();
-        let sequencer = Sequencer::start_with(ledger.clone(), rules);
-        let tokens = TokenStore::open(&ledger)?;
-        let idempotency = ledger.store().side_table("idempotency")?;
-        let (appended, _) = tokio::sync::watch::channel(ledger.head().size);
         let notary = crate::ledger::notary::Notary::open(&ledger, DEFAULT_ORIGIN).map_err(|e| {
             crate::ledger::LedgerError::Corrupt {
                 seq: 0,
@@ -120,6 +116,19 @@ impl AppState {
                 seq: 0,
                 what: e.to_string(),
             })?;
+        let notary = Arc::new(notary);
+        let signer = notary.clone();
+        let after_commit = Box::new(move |ledger: &Ledger| {
+            // A refusal here means the store was rewritten under us; the
+            // records stay written, and readers keep the last good checkpoint.
+            if let Err(e) = signer.sign_head(ledger) {
+                eprintln!("jointly: {e}");
+            }
+        });
+        let sequencer = Sequencer::start_with_after(ledger.clone(), rules, after_commit);
+        let tokens = TokenStore::open(&ledger)?;
+        let idempotency = ledger.store().side_table("idempotency")?;
+        let (appended, _) = tokio::sync::watch::channel(ledger.head().size);
         Ok(AppState(Arc::new(Inner {
             ledger,
             sequencer,
@@ -334,9 +343,6 @@ async fn append(
     };
     state.0.metrics.appends.fetch_add(1, Ordering::Relaxed);
     state.0.appended.send_replace(appended.seq + 1);
-    if let Err(e) = state.0.notary.sign_head(&state.0.ledger) {
-        eprintln!("jointly: {e}");
-    }
     let answer = json!({"seq": appended.seq, "id": appended.id, "hash": appended.hash,
         "receipt": format!("/v1/events/{}/receipt", appended.seq)});
     if let Some(k) = &key {
@@ -671,11 +677,11 @@ async fn stream(
     responses((status = 200, description = "The latest signed checkpoint (C2SP tlog-checkpoint in a signed note)", content_type = "text/plain"),
         (status = 503, body = error::Problem)))]
 async fn checkpoint(State(state): State<AppState>) -> Result<Response, AppError> {
-    let note = state
+    let (_, note) = state
         .0
         .notary
-        .sign_head(&state.0.ledger)
-        .map_err(AppError::unavailable)?;
+        .latest()
+        .ok_or_else(|| AppError::unavailable("no checkpoint yet"))?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
 }
 
@@ -686,12 +692,7 @@ async fn receipt(
     State(state): State<AppState>,
     ApiPath(seq): ApiPath<u64>,
 ) -> Result<Response, AppError> {
-    let note = state
-        .0
-        .notary
-        .sign_head(&state.0.ledger)
-        .map_err(AppError::unavailable)?;
-    let (cp, _) = state
+    let (cp, note) = state
         .0
         .notary
         .latest()

@@ -8,6 +8,7 @@ pub mod bundle;
 pub mod canonical;
 pub mod chain;
 pub mod checkpoint;
+pub mod cosignature;
 pub mod digest;
 pub mod frame;
 mod log;

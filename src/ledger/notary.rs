@@ -90,8 +90,12 @@ impl Notary {
         let cp = Checkpoint::new(&self.origin(), head.size, head.root)
             .map_err(|e| NotaryError::Store(e.to_string()))?;
         let note = self.signer.sign(&cp.body())?;
+        // No flush of its own: the records it covers are already on disk, so
+        // if this is lost in a crash the same head is signed again, with the
+        // same (deterministic) signature. What guards against rollback is
+        // the stored checkpoint, and a flushed older one still does.
         self.table
-            .put(LATEST, note.as_bytes())
+            .put_deferred(LATEST, note.as_bytes())
             .map_err(|e| NotaryError::Store(e.to_string()))?;
         *latest = Some((cp, note.clone()));
         Ok(note)

@@ -208,12 +208,24 @@ fn check_text(text: &str) -> Result<(), NoteError> {
     Ok(())
 }
 
+/// One signature line, undecoded beyond its key id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignatureLine {
+    pub name: String,
+    pub id: u32,
+    /// Everything after the key id: a plain Ed25519 signature (64 bytes),
+    /// a witness cosignature (8 + 64), or another algorithm's.
+    pub blob: Vec<u8>,
+}
+
 /// A note split into its text and signature lines, not yet verified.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Note {
     pub text: String,
-    /// (key name, key id, signature) of each signature line.
+    /// (key name, key id, signature) of each plain Ed25519 signature line.
     pub signatures: Vec<(String, u32, [u8; 64])>,
+    /// Every signature line, in order, including cosignatures.
+    pub lines: Vec<SignatureLine>,
 }
 
 impl Note {
@@ -224,6 +236,7 @@ impl Note {
         let text = &note[..split + 1];
         check_text(text)?;
         let mut signatures = Vec::new();
+        let mut lines = Vec::new();
         let sigs = &note[split + 2..];
         if !sigs.ends_with('\n') {
             return Err(NoteError::Malformed(
@@ -251,13 +264,19 @@ impl Note {
             if let Ok(sig) = <[u8; 64]>::try_from(&blob[4..]) {
                 signatures.push((name.to_string(), id, sig));
             }
+            lines.push(SignatureLine {
+                name: name.to_string(),
+                id,
+                blob: blob[4..].to_vec(),
+            });
         }
-        if signatures.is_empty() {
+        if lines.is_empty() {
             return Err(NoteError::Malformed("the note has no signatures".into()));
         }
         Ok(Note {
             text: text.to_string(),
             signatures,
+            lines,
         })
     }
 

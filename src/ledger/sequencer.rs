@@ -41,6 +41,11 @@ pub enum AppendError<R> {
     Stopped,
 }
 
+/// Runs on the writer thread after each batch that wrote something is
+/// durable, before any request in it is answered: the place to sign a
+/// checkpoint "after every committed batch".
+pub type AfterCommit = Box<dyn FnMut(&Ledger) + Send>;
+
 /// Counts kept by the writer, for metrics.
 #[derive(Default, Debug)]
 pub struct SequencerStats {
@@ -82,12 +87,20 @@ impl<R: Send + 'static> Sequencer<R> {
     where
         A: Admission<Refusal = R> + Send + 'static,
     {
+        Self::start_with_after(ledger, admission, Box::new(|_| {}))
+    }
+
+    /// [`start_with`](Self::start_with), calling `after` once per committed batch.
+    pub fn start_with_after<A>(ledger: Ledger, admission: A, after: AfterCommit) -> Self
+    where
+        A: Admission<Refusal = R> + Send + 'static,
+    {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let stats = Arc::new(SequencerStats::default());
         let counts = stats.clone();
         let thread = std::thread::Builder::new()
             .name("jointly-sequencer".into())
-            .spawn(move || run(ledger, admission, rx, &counts))
+            .spawn(move || run(ledger, admission, after, rx, &counts))
             .expect("spawn the sequencer thread");
         Sequencer {
             tx,
@@ -131,6 +144,7 @@ impl<R: Send + 'static> Sequencer<R> {
 fn run<A: Admission>(
     ledger: Ledger,
     mut admission: A,
+    mut after: AfterCommit,
     mut rx: mpsc::Receiver<Msg<A::Refusal>>,
     stats: &SequencerStats,
 ) {
@@ -163,6 +177,9 @@ fn run<A: Admission>(
         stats.largest.fetch_max(events.len() as u64, Relaxed);
         match ledger.append_admitted(events, &mut admission) {
             Ok(answers) => {
+                if answers.iter().any(Result::is_ok) {
+                    after(&ledger);
+                }
                 for (reply, a) in replies.into_iter().zip(answers) {
                     let _ = reply.send(a.map_err(AppendError::Refused));
                 }

@@ -723,6 +723,15 @@ impl SideTable {
         Ok(())
     }
 
+    /// Stores `value` under `key` without waiting for it to reach the disk:
+    /// it becomes durable with the store's next flush (the next append's, or
+    /// sled's own within half a second). For values that can be rebuilt if
+    /// lost, like a checkpoint over records that were already flushed.
+    pub fn put_deferred(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.tree.insert(key, value).map_err(index_err)?;
+        Ok(())
+    }
+
     /// Stores `value` under `key` only if the key is absent; returns the
     /// value already there otherwise.
     pub fn put_new(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
