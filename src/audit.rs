@@ -9,7 +9,6 @@ use crate::ledger::digest::{self, Digest};
 use crate::ledger::merkle::{self, CompactRange, TreeSize};
 use crate::ledger::note::{Note, Verifier};
 use crate::ledger::record::Record;
-use std::io::{Read, Write};
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,58 +38,24 @@ pub struct Audited {
     pub records_checked: Option<u64>,
 }
 
-/// GET over plain HTTP/1.1 (put TLS in front of a public server).
+/// GET, expecting 200.
 fn get(server: &str, path: &str) -> Result<String, AuditError> {
-    let host = server
-        .strip_prefix("http://")
-        .ok_or_else(|| {
-            AuditError::Network(format!("{server}: only http:// addresses are supported"))
-        })?
-        .trim_end_matches('/');
-    let mut s = std::net::TcpStream::connect(host)
-        .map_err(|e| AuditError::Network(format!("{host}: {e}")))?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
-        .ok();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    let a = crate::http::request(
+        server,
+        "GET",
+        path,
+        None,
+        std::time::Duration::from_secs(60),
     )
     .map_err(|e| AuditError::Network(e.to_string()))?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)
-        .map_err(|e| AuditError::Network(e.to_string()))?;
-    let text =
-        String::from_utf8(raw).map_err(|_| AuditError::BadAnswer(format!("{path}: not UTF-8")))?;
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| AuditError::BadAnswer(format!("{path}: no HTTP headers")))?;
-    let status = head.split(' ').nth(1).unwrap_or("");
-    if status != "200" {
+    if a.status != 200 {
         return Err(AuditError::BadAnswer(format!(
-            "{path}: HTTP {status}: {}",
-            body.chars().take(300).collect::<String>()
+            "{path}: HTTP {}: {}",
+            a.status,
+            a.body.chars().take(300).collect::<String>()
         )));
     }
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        return Ok(dechunk(body));
-    }
-    Ok(body.to_string())
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = rest[n..].strip_prefix("\r\n").unwrap_or(&rest[n..]);
-    }
-    out
+    Ok(a.body)
 }
 
 fn open_checkpoint(note: &str, key: &Verifier) -> Result<Checkpoint, AuditError> {

@@ -7,4 +7,6 @@
 pub mod api;
 pub mod audit;
 pub mod coproduction;
+pub mod http;
 pub mod ledger;
+pub mod witness;

@@ -98,6 +98,20 @@ enum Command {
         /// Largest request body, in bytes.
         #[arg(long, default_value_t = 64 * 1024)]
         body_limit: usize,
+        /// A witness to cosign each checkpoint, as URL=WITNESS_KEY (repeat for more).
+        #[arg(long = "witness")]
+        witnesses: Vec<jointly::api::witnessing::WitnessConfig>,
+        /// How many of the witnesses must cosign (default: all).
+        #[arg(long)]
+        witness_quorum: Option<usize>,
+        /// Longest an append with ?wait=cosigned waits, in seconds.
+        #[arg(long, default_value_t = 10)]
+        witness_wait: u64,
+    },
+    /// Run or set up a witness, which cosigns other logs' checkpoints.
+    Witness {
+        #[command(subcommand)]
+        command: WitnessCommand,
     },
     /// The log's checkpoint signing key.
     Checkpoint {
@@ -150,6 +164,33 @@ enum CheckpointCommand {
         /// The log's origin name, used only when the key is first made.
         #[arg(long, default_value = jointly::api::DEFAULT_ORIGIN)]
         origin: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum WitnessCommand {
+    /// Print the witness's public key, making the key file if new. Give it
+    /// to the logs' operators for their --witness.
+    Key {
+        /// The private key file (made with mode 0600 if absent).
+        #[arg(long)]
+        key_file: PathBuf,
+        /// The witness's name, used only when the key is first made.
+        #[arg(long, default_value = "witness.example")]
+        name: String,
+    },
+    /// Serve the witness: POST /add-checkpoint (C2SP tlog-witness).
+    Serve {
+        #[arg(long)]
+        key_file: PathBuf,
+        /// A log to witness, as ORIGIN=LOG_VERIFIER_KEY (repeat for more).
+        #[arg(long = "log", required = true)]
+        logs: Vec<String>,
+        /// Where the last checkpoint of each log is kept.
+        #[arg(long, default_value = "witness-state.json")]
+        state: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:7380")]
+        listen: std::net::SocketAddr,
     },
 }
 
@@ -243,7 +284,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
             listen,
             demo,
             body_limit,
-        } => serve(&data, listen, demo, body_limit),
+            witnesses,
+            witness_quorum,
+            witness_wait,
+        } => {
+            let mut policy =
+                jointly::api::witnessing::WitnessPolicy::new(witnesses, witness_quorum)
+                    .map_err(|e| anyhow!(e))
+                    .bad_input()?;
+            policy.wait = std::time::Duration::from_secs(witness_wait);
+            serve(&data, listen, demo, body_limit, policy)
+        }
+        Command::Witness { command } => witness(command),
         Command::Token { command } => token(&data, command),
         Command::Checkpoint {
             command: CheckpointCommand::Key { origin },
@@ -587,6 +639,7 @@ fn serve(
     listen: std::net::SocketAddr,
     demo: bool,
     body_limit: usize,
+    witnesses: jointly::api::witnessing::WitnessPolicy,
 ) -> Result<(), Failure> {
     let fresh = !data.join("records.log").exists();
     let ledger = open(data)?;
@@ -598,7 +651,8 @@ fn serve(
         .context("cannot start the runtime")
         .failed_check()?;
     runtime.block_on(async {
-        let state = jointly::api::AppState::new(ledger.clone()).failed_check()?;
+        let state =
+            jointly::api::AppState::with_witnesses(ledger.clone(), witnesses).failed_check()?;
         let no_tokens = state.tokens().list().map(|t| t.is_empty()).unwrap_or(false);
         if fresh || no_tokens {
             eprintln!(
@@ -615,6 +669,51 @@ fn serve(
             .with_context(|| format!("cannot serve on {listen}"))
             .failed_check()
     })
+}
+
+fn witness(command: WitnessCommand) -> Result<(), Failure> {
+    use jointly::witness::{self, Witness};
+    match command {
+        WitnessCommand::Key { key_file, name } => {
+            let key = witness::open_key(&key_file, &name).failed_check()?;
+            println!("{}", key.verifier());
+            Ok(())
+        }
+        WitnessCommand::Serve {
+            key_file,
+            logs,
+            state,
+            listen,
+        } => {
+            let cosigner = witness::open_key(&key_file, "witness.example").failed_check()?;
+            let mut verifiers = Vec::new();
+            for log in &logs {
+                let (origin, key) = log
+                    .split_once('=')
+                    .ok_or_else(|| anyhow!("--log {log:?}: expected ORIGIN=LOG_VERIFIER_KEY"))
+                    .bad_input()?;
+                let v = ledger::note::Verifier::parse(key).bad_input()?;
+                if v.name() != origin {
+                    return Err(failure(
+                        true,
+                        anyhow!(
+                            "--log {log:?}: the key's name {:?} is not the origin",
+                            v.name()
+                        ),
+                    ));
+                }
+                verifiers.push(v);
+            }
+            let w = Witness::open(cosigner, verifiers, state).failed_check()?;
+            let runtime = tokio::runtime::Runtime::new()
+                .context("cannot start the runtime")
+                .failed_check()?;
+            runtime
+                .block_on(witness::serve(std::sync::Arc::new(w), listen))
+                .with_context(|| format!("cannot serve on {listen}"))
+                .failed_check()
+        }
+    }
 }
 
 fn token(data: &Path, command: TokenCommand) -> Result<(), Failure> {

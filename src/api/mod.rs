@@ -6,6 +6,7 @@
 pub mod error;
 pub mod serve;
 pub mod tokens;
+pub mod witnessing;
 
 use crate::coproduction::model::{Model, Refusal};
 use crate::coproduction::report::{Report, Settings};
@@ -30,6 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokens::{Role, TokenInfo, TokenStore};
 use utoipa::OpenApi;
+use witnessing::{Cosigned, WitnessPolicy};
 
 /// The log's origin (and key name) when a data directory makes its key.
 pub const DEFAULT_ORIGIN: &str = "localhost/jointly";
@@ -92,6 +94,12 @@ struct Inner {
     last_verified: Mutex<(u64, u64)>,
     /// Signs checkpoints as the log grows (from the writer, once a batch).
     notary: Arc<crate::ledger::notary::Notary>,
+    /// The size of each newly signed checkpoint, for the witnessing task.
+    signed: tokio::sync::watch::Sender<u64>,
+    /// The witnesses and how many must cosign (none configured: empty).
+    witnesses: Arc<WitnessPolicy>,
+    /// The latest checkpoint that meets the witness policy.
+    cosigned: tokio::sync::watch::Sender<Option<Cosigned>>,
 }
 
 /// Everything the handlers share. Cheap to clone.
@@ -101,6 +109,15 @@ pub struct AppState(Arc<Inner>);
 impl AppState {
     /// Opens the API over a ledger, starting its writer with the rules.
     pub fn new(ledger: Ledger) -> Result<Self, crate::ledger::LedgerError> {
+        Self::with_witnesses(ledger, WitnessPolicy::default())
+    }
+
+    /// [`new`](Self::new), with witnesses to cosign each checkpoint
+    /// (started by [`serve`](serve::serve), or [`start_witnessing`](Self::start_witnessing)).
+    pub fn with_witnesses(
+        ledger: Ledger,
+        witnesses: WitnessPolicy,
+    ) -> Result<Self, crate::ledger::LedgerError> {
         let rules = Rules::new(ledger.clone())?;
         let model = rules.model().clone();
         let notary = crate::ledger::notary::Notary::open(&ledger, DEFAULT_ORIGIN).map_err(|e| {
@@ -118,11 +135,16 @@ impl AppState {
             })?;
         let notary = Arc::new(notary);
         let signer = notary.clone();
+        let (signed, _) = tokio::sync::watch::channel(ledger.head().size);
+        let tell = signed.clone();
         let after_commit = Box::new(move |ledger: &Ledger| {
             // A refusal here means the store was rewritten under us; the
             // records stay written, and readers keep the last good checkpoint.
-            if let Err(e) = signer.sign_head(ledger) {
-                eprintln!("jointly: {e}");
+            match signer.sign_head(ledger) {
+                Ok(_) => {
+                    tell.send_replace(ledger.head().size);
+                }
+                Err(e) => eprintln!("jointly: {e}"),
             }
         });
         let sequencer = Sequencer::start_with_after(ledger.clone(), rules, after_commit);
@@ -139,6 +161,9 @@ impl AppState {
             appended,
             last_verified: Mutex::new((0, 0)),
             notary,
+            signed,
+            witnesses: Arc::new(witnesses),
+            cosigned: tokio::sync::watch::channel(None).0,
         })))
     }
 
@@ -154,6 +179,21 @@ impl AppState {
             *l = (v.size, now);
         }
         Ok(v.size)
+    }
+
+    /// Starts the task that submits each new checkpoint to the witnesses
+    /// (nothing to do without witnesses). Needs a Tokio runtime.
+    pub fn start_witnessing(&self) {
+        if self.0.witnesses.is_empty() {
+            return;
+        }
+        tokio::spawn(witnessing::run(
+            self.0.ledger.clone(),
+            self.0.notary.clone(),
+            self.0.witnesses.clone(),
+            self.0.signed.subscribe(),
+            self.0.cosigned.clone(),
+        ));
     }
 
     pub fn tokens(&self) -> &TokenStore {
@@ -234,6 +274,20 @@ pub struct AppendRequest {
     pub expected_last_seq: Option<u64>,
 }
 
+#[derive(Deserialize, PartialEq, Eq, Clone, Copy, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Wait {
+    /// Answer once witnesses have cosigned a checkpoint that holds the event.
+    Cosigned,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AppendQuery {
+    /// `cosigned`: wait (up to the server's limit) for the witnesses.
+    wait: Option<Wait>,
+}
+
 /// The answer to an append, once it is on disk.
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AppendResponse {
@@ -243,7 +297,7 @@ pub struct AppendResponse {
 }
 
 #[utoipa::path(post, path = "/v1/events", request_body = AppendRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Send the same key to retry safely")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Send the same key to retry safely"), AppendQuery),
     responses((status = 201, body = AppendResponse), (status = 400, body = error::Problem),
         (status = 401, body = error::Problem), (status = 403, body = error::Problem),
         (status = 409, body = error::Problem), (status = 413, body = error::Problem),
@@ -253,9 +307,17 @@ async fn append(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
+    ApiQuery(q): ApiQuery<AppendQuery>,
     ApiJson(req): ApiJson<AppendRequest>,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Admin, Role::Staff, Role::Partner])?;
+    let wait_cosigned = q.wait == Some(Wait::Cosigned);
+    if wait_cosigned && state.0.witnesses.is_empty() {
+        return Err(AppError::bad_request(
+            "wait=cosigned needs witnesses, and this server has none configured",
+        )
+        .at("/wait"));
+    }
     let event_type = EventType::new(&req.event_type)
         .map_err(|e| AppError::bad_request(e.to_string()).at("/type"))?;
     if caller.0.role == Role::Partner
@@ -343,8 +405,30 @@ async fn append(
     };
     state.0.metrics.appends.fetch_add(1, Ordering::Relaxed);
     state.0.appended.send_replace(appended.seq + 1);
-    let answer = json!({"seq": appended.seq, "id": appended.id, "hash": appended.hash,
+    let mut answer = json!({"seq": appended.seq, "id": appended.id, "hash": appended.hash,
         "receipt": format!("/v1/events/{}/receipt", appended.seq)});
+    if wait_cosigned {
+        let mut rx = state.0.cosigned.subscribe();
+        let covered = tokio::time::timeout(
+            state.0.witnesses.wait,
+            rx.wait_for(|c| c.as_ref().is_some_and(|c| c.size > appended.seq)),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok());
+        answer["cosigned"] = json!(covered);
+        if covered {
+            answer["receipt"] = json!(format!(
+                "/v1/events/{}/receipt?checkpoint=cosigned",
+                appended.seq
+            ));
+        } else {
+            // The record is durable either way; only the witnesses are slow.
+            answer["note"] = json!(format!(
+                "recorded, but the witnesses did not cosign within {} s; the receipt URL gives the signed checkpoint now, and ?checkpoint=cosigned once they do",
+                state.0.witnesses.wait.as_secs()
+            ));
+        }
+    }
     if let Some(k) = &key {
         let done = json!({"body": fingerprint, "answer": answer});
         state
@@ -673,33 +757,78 @@ async fn stream(
         .into_response())
 }
 
-#[utoipa::path(get, path = "/v1/checkpoint",
-    responses((status = 200, description = "The latest signed checkpoint (C2SP tlog-checkpoint in a signed note)", content_type = "text/plain"),
-        (status = 503, body = error::Problem)))]
-async fn checkpoint(State(state): State<AppState>) -> Result<Response, AppError> {
-    let (_, note) = state
-        .0
-        .notary
-        .latest()
-        .ok_or_else(|| AppError::unavailable("no checkpoint yet"))?;
+/// Which checkpoint a reader asks for.
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Which {
+    /// The newest signed checkpoint, with any witness cosignatures it has.
+    #[default]
+    Latest,
+    /// The newest checkpoint that enough witnesses have cosigned.
+    Cosigned,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointQuery {
+    /// `latest` (the default) or `cosigned`.
+    checkpoint: Option<Which>,
+}
+
+impl AppState {
+    /// (size, signed note) of the checkpoint asked for.
+    fn checkpoint_note(&self, which: Which) -> Result<(u64, String), AppError> {
+        let cosigned = self.0.cosigned.borrow().clone();
+        match which {
+            Which::Latest => {
+                let (cp, note) = self
+                    .0
+                    .notary
+                    .latest()
+                    .ok_or_else(|| AppError::unavailable("no checkpoint yet"))?;
+                // The same checkpoint with its witnesses' lines, once they came.
+                Ok(match cosigned {
+                    Some(c) if c.size == cp.size => (c.size, c.note),
+                    _ => (cp.size, note),
+                })
+            }
+            Which::Cosigned => {
+                if self.0.witnesses.is_empty() {
+                    return Err(AppError::not_found(
+                        "this server has no witnesses configured, so nothing is cosigned",
+                    ));
+                }
+                cosigned.map(|c| (c.size, c.note)).ok_or_else(|| {
+                    AppError::unavailable("the witnesses have not cosigned a checkpoint yet")
+                })
+            }
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/v1/checkpoint", params(CheckpointQuery),
+    responses((status = 200, description = "The latest signed checkpoint (C2SP tlog-checkpoint in a signed note), with any witness cosignatures", content_type = "text/plain"),
+        (status = 404, body = error::Problem), (status = 503, body = error::Problem)))]
+async fn checkpoint(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<CheckpointQuery>,
+) -> Result<Response, AppError> {
+    let (_, note) = state.checkpoint_note(q.checkpoint.unwrap_or_default())?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
 }
 
-#[utoipa::path(get, path = "/v1/events/{seq}/receipt", params(("seq" = u64, Path)),
+#[utoipa::path(get, path = "/v1/events/{seq}/receipt", params(("seq" = u64, Path), CheckpointQuery),
     responses((status = 200, description = "A C2SP tlog-proof: the record, its inclusion proof and the signed checkpoint", content_type = "text/plain"),
-        (status = 404, body = error::Problem)))]
+        (status = 404, body = error::Problem), (status = 503, body = error::Problem)))]
 async fn receipt(
     State(state): State<AppState>,
     ApiPath(seq): ApiPath<u64>,
+    ApiQuery(q): ApiQuery<CheckpointQuery>,
 ) -> Result<Response, AppError> {
-    let (cp, note) = state
-        .0
-        .notary
-        .latest()
-        .ok_or_else(|| AppError::unavailable("no checkpoint yet"))?;
-    if seq >= cp.size {
+    let (size, note) = state.checkpoint_note(q.checkpoint.unwrap_or_default())?;
+    if seq >= size {
         return Err(AppError::not_found(
-            "there is no such event in the latest checkpoint",
+            "there is no such event in that checkpoint yet",
         ));
     }
     let entry = state
@@ -712,7 +841,7 @@ async fn receipt(
     let proof = state
         .0
         .ledger
-        .inclusion_proof(seq, cp.size)
+        .inclusion_proof(seq, size)
         .map_err(AppError::internal)?;
     let r = crate::ledger::receipt::Receipt {
         record: entry.record,

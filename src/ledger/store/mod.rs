@@ -61,7 +61,7 @@ pub enum StoreError {
     )]
     Locked { dir: PathBuf },
     #[error(
-        "records were lost: {acknowledged} records were acknowledged but {log} hold only {held}; restore the data directory from a backup or an export"
+        "records were lost: {acknowledged} records were acknowledged but {log} holds only {held}; restore the data directory from a backup or an export"
     )]
     Lost {
         acknowledged: u64,
@@ -766,24 +766,12 @@ impl Store {
         name: &str,
         make: impl FnOnce() -> String,
     ) -> Result<String, StoreError> {
-        use std::os::unix::fs::OpenOptionsExt;
         let path = self.dir.join(name);
         if let Ok(text) = fs::read_to_string(&path) {
             return Ok(text.trim_end().to_string());
         }
         let text = make();
-        let tmp = self.dir.join(format!(".{name}.new"));
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io_err(format!("cannot write {}", tmp.display())))?;
-        io::Write::write_all(&mut f, format!("{text}\n").as_bytes())
-            .and_then(|()| f.sync_all())
-            .and_then(|()| fs::rename(&tmp, &path))
-            .and_then(|()| File::open(&self.dir)?.sync_all())
+        write_durably(&path, format!("{text}\n").as_bytes(), 0o600)
             .map_err(io_err(format!("cannot write {}", path.display())))?;
         Ok(text)
     }
@@ -1048,4 +1036,29 @@ fn count_frames(file: &File, len: u64) -> Result<u64, StoreError> {
         }
     }
     Ok(n)
+}
+
+/// Replaces the file at `path` with `bytes` so that a crash leaves either
+/// the old file or the new one, never a mixture: a temporary file beside it,
+/// synced, renamed over it, and the directory synced. New files get `mode`.
+pub fn write_durably(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map_or_else(Default::default, |n| n.to_string_lossy());
+    let tmp = dir.join(format!(".{name}.new"));
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)?;
+    io::Write::write_all(&mut f, bytes)?;
+    f.sync_all()?;
+    fs::rename(&tmp, path)?;
+    File::open(dir)?.sync_all()
 }

@@ -1,0 +1,109 @@
+//! A small blocking HTTP/1.1 client for the few calls jointly makes to other
+//! servers: an auditor fetching checkpoints and proofs, a log submitting
+//! checkpoints to witnesses. Plain http:// only; put TLS in front of a
+//! public server (a reverse proxy) and reach it through a local tunnel.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("{0}: only http:// addresses are supported")]
+    Scheme(String),
+    #[error("cannot reach {0}: {1}")]
+    Connect(String, String),
+    #[error("{0}: the answer is not HTTP/1.1 with a UTF-8 body")]
+    Malformed(String),
+}
+
+/// A server's answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    /// The Content-Type header, as sent (empty when absent).
+    pub content_type: String,
+    pub body: String,
+}
+
+/// Sends one request (`body` for POST) and reads the whole answer.
+pub fn request(
+    server: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    timeout: Duration,
+) -> Result<Answer, HttpError> {
+    let host = server
+        .strip_prefix("http://")
+        .ok_or_else(|| HttpError::Scheme(server.to_string()))?
+        .trim_end_matches('/');
+    // A server given with a path prefix (a witness's submission prefix).
+    let (host, prefix) = match host.split_once('/') {
+        Some((h, p)) => (h, format!("/{p}")),
+        None => (host, String::new()),
+    };
+    let connect = |e: String| HttpError::Connect(host.to_string(), e);
+    let addr = host
+        .to_socket_addrs()
+        .map_err(|e| connect(e.to_string()))?
+        .next()
+        .ok_or_else(|| connect("no address".into()))?;
+    let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| connect(e.to_string()))?;
+    s.set_read_timeout(Some(timeout)).ok();
+    s.set_write_timeout(Some(timeout)).ok();
+    let mut head =
+        format!("{method} {prefix}{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    if let Some(b) = body {
+        head.push_str(&format!(
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes())
+        .and_then(|()| s.write_all(body.unwrap_or("").as_bytes()))
+        .map_err(|e| connect(e.to_string()))?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)
+        .map_err(|e| connect(e.to_string()))?;
+    let malformed = || HttpError::Malformed(format!("{method} {path}"));
+    let text = String::from_utf8(raw).map_err(|_| malformed())?;
+    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(malformed)?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(malformed)?;
+    let header = |name: &str| {
+        head.split("\r\n").skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    };
+    let chunked = header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+    Ok(Answer {
+        status,
+        content_type: header("content-type").unwrap_or_default(),
+        body: if chunked {
+            dechunk(body)
+        } else {
+            body.to_string()
+        },
+    })
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].strip_prefix("\r\n").unwrap_or(&rest[n..]);
+    }
+    out
+}

@@ -1,0 +1,127 @@
+//! The command line on damaged or forged inputs: each is caught with the
+//! exit code scripts rely on (1 a failed check, 2 bad input) and a message
+//! that says what is wrong.
+
+use jointly::ledger::notary::Notary;
+use jointly::ledger::receipt::Receipt;
+use jointly::ledger::{Actor, CanonicalPayload, EventType, Ledger, NewEvent};
+use std::path::Path;
+use std::process::Command;
+
+/// Runs `jointly` with `args` on the data directory `data`; checks the exit
+/// code and that stderr (or stdout) says `says`.
+fn check(data: &Path, args: &[&str], code: i32, says: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_jointly"))
+        .env("JOINTLY_DATA", data)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(code), "jointly {args:?}:\n{text}");
+    assert!(
+        text.contains(says),
+        "jointly {args:?} should say {says:?}:\n{text}"
+    );
+}
+
+/// A data directory of `n` records, a receipt for record 3 and the verifier key.
+fn setup(dir: &Path, n: u64) -> (String, String) {
+    let (ledger, _) = Ledger::open(dir).unwrap();
+    let events = (0..n)
+        .map(|i| NewEvent {
+            expected: None,
+            event_type: EventType::new("x.cli").unwrap(),
+            actor: Actor::new("test:cli").unwrap(),
+            payload: CanonicalPayload::parse(format!(r#"{{"i":{i}}}"#).as_bytes()).unwrap(),
+        })
+        .collect();
+    ledger.append_batch(events).unwrap();
+    let notary = Notary::open(&ledger, "example.org/log").unwrap();
+    let note = notary.sign_head(&ledger).unwrap();
+    let receipt = Receipt {
+        record: ledger.store().read(3).unwrap().unwrap().record,
+        index: 3,
+        proof: ledger.inclusion_proof(3, n).unwrap(),
+        checkpoint: note,
+    };
+    (receipt.to_text(), notary.verifier().to_string())
+}
+
+#[test]
+fn damaged_and_forged_inputs_are_caught() {
+    let base = tempfile::tempdir().unwrap();
+    let data = base.path().join("data");
+    let (receipt, key) = setup(&data, 20);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let write = |name: &str, text: &str| {
+        let p = base.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let good = write("good.receipt", &receipt);
+    check(
+        &data,
+        &["verify-receipt", &good, "--key", &key],
+        0,
+        "receipt verified: record 3",
+    );
+
+    // A replaced checkpoint signature: signed by someone else under the same name.
+    let other_dir = base.path().join("other");
+    let (other_receipt, _) = setup(&other_dir, 20);
+    let their_sig = other_receipt.lines().last().unwrap();
+    let our_sig = receipt.lines().last().unwrap();
+    let replaced = write("replaced.receipt", &receipt.replace(our_sig, their_sig));
+    check(
+        &data,
+        &["verify-receipt", &replaced, "--key", &key],
+        1,
+        "no valid signature by example.org/log",
+    );
+    // Another index for the same proof.
+    let moved = write("moved.receipt", &receipt.replacen("index 3", "index 4", 1));
+    check(&data, &["verify-receipt", &moved, "--key", &key], 1, "");
+    // Not a receipt at all, or a malformed key: bad input.
+    let junk = write("junk.receipt", "hello\n");
+    check(&data, &["verify-receipt", &junk, "--key", &key], 2, "");
+    check(
+        &data,
+        &["verify-receipt", &good, "--key", "example.org/log+00+AAAA"],
+        2,
+        "--key",
+    );
+
+    // A trusted root that the log no longer has: a rewritten history.
+    check(&data, &["verify"], 0, "verified 20 records");
+    let wrong_root = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+    check(
+        &data,
+        &["verify", "--from", "10", "--root", wrong_root],
+        1,
+        "verification failed",
+    );
+    check(
+        &data,
+        &["verify", "--from", "10", "--root", "not base64!"],
+        2,
+        "--root",
+    );
+
+    // A truncated log: records acknowledged but gone from records.log.
+    let log = data.join("records.log");
+    let len = std::fs::metadata(&log).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(&log).unwrap();
+    f.set_len(len - 200).unwrap();
+    drop(f);
+    check(&data, &["verify"], 1, "records were lost");
+    check(
+        &data,
+        &["verify"],
+        1,
+        "restore the data directory from a backup",
+    );
+}
