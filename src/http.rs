@@ -44,7 +44,16 @@ pub fn request(
         None => (host, String::new()),
     };
     let connect = |e: String| HttpError::Connect(host.to_string(), e);
-    let addr = host
+    // Port 80 when none is given, as a browser would.
+    let with_port = if host
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        host.to_string()
+    } else {
+        format!("{host}:80")
+    };
+    let addr = with_port
         .to_socket_addrs()
         .map_err(|e| connect(e.to_string()))?
         .next()

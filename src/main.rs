@@ -685,7 +685,6 @@ fn witness(command: WitnessCommand) -> Result<(), Failure> {
             state,
             listen,
         } => {
-            let cosigner = witness::open_key(&key_file, "witness.example").failed_check()?;
             let mut verifiers = Vec::new();
             for log in &logs {
                 let (origin, key) = log
@@ -704,6 +703,19 @@ fn witness(command: WitnessCommand) -> Result<(), Failure> {
                 }
                 verifiers.push(v);
             }
+            // Serving never makes a key: a mistyped path must not give the
+            // witness a new identity.
+            if !key_file.exists() {
+                return Err(failure(
+                    true,
+                    anyhow!(
+                        "{} does not exist; make the key with `jointly witness key --key-file {} --name NAME` first",
+                        key_file.display(),
+                        key_file.display()
+                    ),
+                ));
+            }
+            let cosigner = witness::open_key(&key_file, "unused").failed_check()?;
             let w = Witness::open(cosigner, verifiers, state).failed_check()?;
             let runtime = tokio::runtime::Runtime::new()
                 .context("cannot start the runtime")

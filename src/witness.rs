@@ -231,7 +231,8 @@ impl Witness {
                     })
                 })?;
             }
-        } else if !proof.is_empty() {
+        }
+        if known == 0 && !proof.is_empty() {
             return Err(WitnessError::Inconsistent {
                 old: 0,
                 size: cp.size,

@@ -78,6 +78,14 @@ impl AppError {
         )
     }
 
+    /// 503 for a read whose answer does not exist yet.
+    pub fn not_yet(what: &str) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{what}; try again shortly"),
+        )
+    }
+
     pub fn problem(&self) -> Problem {
         Problem {
             kind: format!("https://jointly.invalid/problems/{}", self.status.as_u16()),

@@ -785,7 +785,7 @@ impl AppState {
                     .0
                     .notary
                     .latest()
-                    .ok_or_else(|| AppError::unavailable("no checkpoint yet"))?;
+                    .ok_or_else(|| AppError::not_yet("there is no signed checkpoint yet"))?;
                 // The same checkpoint with its witnesses' lines, once they came.
                 Ok(match cosigned {
                     Some(c) if c.size == cp.size => (c.size, c.note),
@@ -799,7 +799,7 @@ impl AppState {
                     ));
                 }
                 cosigned.map(|c| (c.size, c.note)).ok_or_else(|| {
-                    AppError::unavailable("the witnesses have not cosigned a checkpoint yet")
+                    AppError::not_yet("the witnesses have not cosigned a checkpoint yet")
                 })
             }
         }

@@ -4,11 +4,13 @@
 //! ```text
 //! u32 LE record_len | u32 LE payload_len | u8 state | record | salt (32) | payload
 //! ```
-//! `state` is 0 when the payload is present and 1 when it was redacted. A
-//! frame is always `9 + record_len + 32 + payload_len` bytes. A redacted
-//! frame has `payload_len` 0 and 32 zero bytes where the salt was; anything
-//! else in one is damage. (How a stored frame becomes redacted is for the
-//! privacy work to settle; the verifier's rules here are fixed.)
+//! `state` is 0 when the payload is present, 1 when it was redacted before
+//! it was written (an imported bundle's redacted records), and 2 when it was
+//! erased in place. A frame is always `9 + record_len + 32 + payload_len`
+//! bytes. A state-1 frame has `payload_len` 0 and 32 zero bytes where the
+//! salt was; a state-2 frame keeps its `payload_len` (so no later frame
+//! moves) and every salt and payload byte is zero. Anything else in a
+//! redacted frame is damage.
 
 use super::canonical::MAX_PAYLOAD_BYTES;
 use super::digest::Salt;
@@ -20,6 +22,10 @@ pub const LOG_MAGIC: &[u8; 16] = b"jointly-log-v1\0\n";
 pub const FRAME_HEADER_LEN: usize = 9;
 const STATE_PRESENT: u8 = 0;
 const STATE_REDACTED: u8 = 1;
+/// Erased where it lay: the salt and payload bytes overwritten with zeros.
+pub const STATE_ERASED: u8 = 2;
+/// Where the state byte is in a frame.
+pub const STATE_OFFSET: u64 = 8;
 
 /// One log entry as stored: the canonical record, and its salt and
 /// canonical payload unless they were redacted.
@@ -85,6 +91,7 @@ pub fn frame_len(header: &[u8; FRAME_HEADER_LEN]) -> Result<usize, FrameError> {
         STATE_REDACTED => Err(FrameError::BadHeader(format!(
             "a redacted entry with payload length {payload_len}"
         ))),
+        STATE_ERASED => Ok(FRAME_HEADER_LEN + record_len + 32 + payload_len),
         _ => Err(FrameError::BadHeader(format!("state byte {state}"))),
     }
 }
@@ -102,14 +109,14 @@ pub fn assemble(
             record,
             payload: Some((Salt(salt), payload)),
         })
-    } else if salt == [0; 32] {
+    } else if salt == [0; 32] && payload.iter().all(|b| *b == 0) {
         Ok(Entry {
             record,
             payload: None,
         })
     } else {
         Err(FrameError::BadHeader(
-            "a redacted entry whose salt bytes are not zero".into(),
+            "a redacted entry whose salt or payload bytes are not zero".into(),
         ))
     }
 }
@@ -144,11 +151,11 @@ pub fn decode(frame: &[u8]) -> Result<Entry, FrameError> {
     let salt = Salt(frame[record_end..record_end + 32].try_into().unwrap());
     let payload = if header[8] == STATE_PRESENT {
         Some((salt, frame[record_end + 32..].to_vec()))
-    } else if salt.0 == [0; 32] {
+    } else if salt.0 == [0; 32] && frame[record_end + 32..].iter().all(|b| *b == 0) {
         None
     } else {
         return Err(FrameError::BadHeader(
-            "a redacted entry whose salt bytes are not zero".into(),
+            "a redacted entry whose salt or payload bytes are not zero".into(),
         ));
     };
     Ok(Entry { record, payload })
@@ -181,6 +188,25 @@ mod tests {
         let last = buf.len() - 1;
         buf[last] = 1; // a salt byte where zeros must be
         assert!(decode(&buf).is_err());
+    }
+
+    #[test]
+    fn frames_erased_in_place_keep_their_length() {
+        let e = Entry {
+            record: b"{\"r\":1}".to_vec(),
+            payload: Some((Salt([3; 32]), b"{\"a\":1}".to_vec())),
+        };
+        let mut buf = Vec::new();
+        e.encode_into(&mut buf);
+        let len = buf.len();
+        let record_end = FRAME_HEADER_LEN + e.record.len();
+        buf[STATE_OFFSET as usize] = STATE_ERASED;
+        // Half erased (a crash midway) is damage, not a redaction.
+        buf[record_end..record_end + 32].fill(0);
+        assert!(decode(&buf).is_err());
+        buf[record_end..].fill(0);
+        assert_eq!(frame_len(buf[..9].try_into().unwrap()).unwrap(), len);
+        assert_eq!(decode(&buf).unwrap().payload, None);
     }
 
     #[test]

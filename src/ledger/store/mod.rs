@@ -580,6 +580,50 @@ impl Store {
         Ok(Some((offset, frame::decode(&bytes).map_err(damaged)?)))
     }
 
+    /// Erases the salt and payload of each record in `seqs` where it lies:
+    /// overwrites them with zeros, marks the frame erased, and flushes. The
+    /// record, and so the chain and the tree, stay as they were. Erasing a
+    /// record twice does nothing the second time. Not atomic across a crash:
+    /// callers keep a journal and call again (see `coproduction::privacy`).
+    pub fn erase_payloads(&self, seqs: &[Seq]) -> Result<(), StoreError> {
+        let writer = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
+        for &seq in seqs {
+            if seq >= self.head().size {
+                return Err(StoreError::Damaged {
+                    seq,
+                    what: "there is no such record to erase".into(),
+                });
+            }
+            let offset = self.offset_of(seq)?.ok_or(StoreError::Damaged {
+                seq,
+                what: "no offset for this record".into(),
+            })?;
+            let mut header = [0u8; FRAME_HEADER_LEN];
+            self.reader
+                .read_exact_at(&mut header, offset)
+                .map_err(io_err(format!("cannot read record {seq}")))?;
+            let (record_len, payload_len) = frame::part_lens(&header);
+            let start = offset + (FRAME_HEADER_LEN + record_len) as u64;
+            let zeros = vec![0u8; 32 + payload_len];
+            let write = |bytes: &[u8], at: u64| {
+                self.reader
+                    .write_all_at(bytes, at)
+                    .map_err(io_err(format!("cannot erase record {seq}")))
+            };
+            // Zeros first: a crash between the two leaves a frame that reads
+            // as damaged, never one that still holds the payload.
+            write(&zeros, start)?;
+            if payload_len > 0 || header[8] == 0 {
+                write(&[frame::STATE_ERASED], offset + frame::STATE_OFFSET)?;
+            }
+        }
+        self.reader
+            .sync_data()
+            .map_err(io_err("cannot flush records.log".to_string()))?;
+        drop(writer);
+        Ok(())
+    }
+
     /// Record `seq` as stored, or `None` past the head.
     pub fn read(&self, seq: Seq) -> Result<Option<Entry>, StoreError> {
         if seq >= self.head().size {
