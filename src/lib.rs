@@ -9,4 +9,5 @@ pub mod audit;
 pub mod coproduction;
 pub mod http;
 pub mod ledger;
+pub mod people;
 pub mod witness;

@@ -80,8 +80,9 @@ enum Command {
         project: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Counts under this are shown as "fewer than K".
-        #[arg(long, default_value_t = 5)]
+        /// Counts under this are shown as "fewer than K" (at least 3: with
+        /// 2, "fewer than 2" would say "exactly 1").
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(3..))]
         k: u64,
         /// Partner proposals unanswered for longer than this many days are a warning sign.
         #[arg(long, default_value_t = 28)]
@@ -149,6 +150,36 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Register a person: name and contact go to the erasable people store,
+    /// the log gets their participant.joined (an id only). Prints the id last.
+    Person {
+        #[command(subcommand)]
+        command: PersonCommand,
+    },
+    /// Erase a person (an erasure request): their people-store entry and the
+    /// free text of every record they wrote, in one step; the log still verifies.
+    Erase {
+        /// Their participant id.
+        participant: String,
+        /// Why, in words (recorded in the log).
+        #[arg(long)]
+        reason: String,
+        /// The lawful basis (recorded in the log).
+        #[arg(long, default_value = "UK GDPR Article 17 (right to erasure)")]
+        legal_basis: String,
+    },
+    /// Retention of personal data (see docs/PRIVACY.md).
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
+    /// Write everything held about one person as readable JSON (a subject access request).
+    SubjectExport {
+        participant: String,
+        /// Where to write it (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Fill an empty data directory with a realistic example history.
     Demo {
         /// Synthetic projects to add, of every type of involvement.
@@ -192,6 +223,36 @@ enum WitnessCommand {
         #[arg(long, default_value = "127.0.0.1:7380")]
         listen: std::net::SocketAddr,
     },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Erase the personal data of everyone who left more than the retention
+    /// period ago; records the run in the log.
+    Run {
+        /// The retention period, in days (default about two years).
+        #[arg(long, default_value_t = 730)]
+        days: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum PersonCommand {
+    /// Add a person; prints their new participant id alone on the last line.
+    Add {
+        #[arg(long, value_parser = ["staff", "partner"])]
+        role: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// Also join this project (otherwise they join the organisation's group).
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Record that a person has left the organisation; the retention
+    /// period for their personal data starts today.
+    Leave { participant: String },
 }
 
 #[derive(Subcommand)]
@@ -296,6 +357,29 @@ fn run(cli: Cli) -> Result<(), Failure> {
             serve(&data, listen, demo, body_limit, policy)
         }
         Command::Witness { command } => witness(command),
+        Command::Person {
+            command:
+                PersonCommand::Add {
+                    role,
+                    name,
+                    email,
+                    project,
+                },
+        } => person_add(&data, &role, &name, email.as_deref(), project.as_deref()),
+        Command::Person {
+            command: PersonCommand::Leave { participant },
+        } => person_leave(&data, &participant),
+        Command::Retention {
+            command: RetentionCommand::Run { days },
+        } => retention_run(&data, days),
+        Command::Erase {
+            participant,
+            reason,
+            legal_basis,
+        } => erase(&data, &participant, &reason, &legal_basis),
+        Command::SubjectExport { participant, out } => {
+            subject_export(&data, &participant, out.as_deref())
+        }
         Command::Token { command } => token(&data, command),
         Command::Checkpoint {
             command: CheckpointCommand::Key { origin },
@@ -583,7 +667,24 @@ fn verify_cmd(data: &Path, trusted: Option<(u64, String)>) -> Result<(), Failure
         ));
     }
     if v.redacted > 0 {
-        line.push_str(&format!(", {} payloads redacted", v.redacted));
+        // Every erased payload must be authorised by a record.redacted.
+        let (authorised, unauthorised) =
+            coproduction::privacy::authorisations(&ledger).failed_check()?;
+        if !unauthorised.is_empty() {
+            return Err(anyhow!(
+                "verification failed: {} payload(s) are missing with no record.redacted authorising it: records {:?}",
+                unauthorised.len(),
+                unauthorised
+            ))
+            .failed_check();
+        }
+        let by: std::collections::BTreeSet<u64> = authorised.values().copied().collect();
+        let by: Vec<String> = by.iter().map(u64::to_string).collect();
+        line.push_str(&format!(
+            ", {} payloads redacted, each authorised by record {}",
+            v.redacted,
+            by.join(", ")
+        ));
     }
     println!("{line}");
     Ok(())
@@ -669,6 +770,166 @@ fn serve(
             .with_context(|| format!("cannot serve on {listen}"))
             .failed_check()
     })
+}
+
+/// Appends one event through the rules; its seq, or why it was refused.
+fn append_one(ledger: &Ledger, event: NewEvent) -> Result<u64, String> {
+    let mut rules = Rules::new(ledger.clone()).map_err(|e| e.to_string())?;
+    let mut answers = ledger
+        .append_admitted(vec![event], &mut rules)
+        .map_err(|e| e.to_string())?;
+    match answers.pop() {
+        Some(Ok(a)) => Ok(a.seq),
+        Some(Err(r)) => Err(r.message),
+        None => Err("nothing was appended".into()),
+    }
+}
+
+fn participant_id(text: &str) -> Result<uuid::Uuid, Failure> {
+    uuid::Uuid::parse_str(text)
+        .map_err(|_| anyhow!("{text:?} is not a participant id (a UUID)"))
+        .bad_input()
+}
+
+/// Opens the store and people store, finishing any erasure a crash interrupted.
+fn open_with_people(data: &Path) -> Result<(Ledger, jointly::people::People), Failure> {
+    let ledger = open(data)?;
+    let people = jointly::people::People::open(data).failed_check()?;
+    if let Some(done) = coproduction::privacy::resume(&ledger, &people, |e| append_one(&ledger, e))
+        .failed_check()?
+    {
+        eprintln!("finished an erasure that was interrupted: {done}");
+    }
+    Ok((ledger, people))
+}
+
+fn person_add(
+    data: &Path,
+    role: &str,
+    name: &str,
+    email: Option<&str>,
+    project: Option<&str>,
+) -> Result<(), Failure> {
+    use coproduction::events::{Event, ParticipantJoined};
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let person = jointly::people::Person::new(role, name, email, &today).bad_input()?;
+    let project = project
+        .map(|p| {
+            uuid::Uuid::parse_str(p)
+                .map(ProjectId::from)
+                .map_err(|_| anyhow!("--project {p:?} is not a project id"))
+        })
+        .transpose()
+        .bad_input()?;
+    let (ledger, people) = open_with_people(data)?;
+    let event = Event::ParticipantJoined(ParticipantJoined {
+        project_id: project,
+        participant_id: person.id.into(),
+        role: if role == "staff" {
+            coproduction::values::Role::Staff
+        } else {
+            coproduction::values::Role::Partner
+        },
+    });
+    // The person first: the log never names an id the store has not seen.
+    people.put(&person).failed_check()?;
+    let appended = append_one(
+        &ledger,
+        NewEvent {
+            expected: None,
+            event_type: EventType::new(event.type_name()).expect("valid type"),
+            actor: operator(),
+            payload: CanonicalPayload::from_value(&event.to_payload()).expect("valid payload"),
+        },
+    );
+    match appended {
+        Ok(seq) => {
+            eprintln!("added {name} as a {role} (record {seq}); their participant id:");
+            println!("{}", person.id);
+            Ok(())
+        }
+        Err(why) => {
+            people.erase(&person.id).failed_check()?;
+            Err(anyhow!("refused, nothing was kept: {why}")).bad_input()
+        }
+    }
+}
+
+fn person_leave(data: &Path, participant: &str) -> Result<(), Failure> {
+    let who = participant_id(participant)?;
+    let (_, people) = open_with_people(data)?;
+    let mut person = people
+        .get(&who)
+        .failed_check()?
+        .ok_or_else(|| anyhow!("the people store holds no one with id {who}"))
+        .bad_input()?;
+    person.left = Some(time::OffsetDateTime::now_utc().date().to_string());
+    people.put(&person).failed_check()?;
+    eprintln!("recorded that {who} left; their personal data is kept for the retention period");
+    Ok(())
+}
+
+fn retention_run(data: &Path, days: u32) -> Result<(), Failure> {
+    let (ledger, people) = open_with_people(data)?;
+    let today = time::OffsetDateTime::now_utc().date();
+    let report = coproduction::privacy::apply_retention(&ledger, &people, today, days, |e| {
+        append_one(&ledger, e)
+    })
+    .failed_check()?;
+    let tokens = jointly::api::tokens::TokenStore::open(&ledger).failed_check()?;
+    for who in &report.erased_people {
+        for t in tokens.list().failed_check()? {
+            if t.participant.is_some_and(|p| p.uuid() == *who) {
+                tokens.delete(&t.id).failed_check()?;
+            }
+        }
+    }
+    println!(
+        "retention of {days} days applied (record {}): erased the personal data of {} people who left before {}",
+        report.recorded_as,
+        report.erased_people.len(),
+        report.cutoff
+    );
+    Ok(())
+}
+
+fn erase(data: &Path, participant: &str, reason: &str, basis: &str) -> Result<(), Failure> {
+    let who = participant_id(participant)?;
+    let (ledger, people) = open_with_people(data)?;
+    let done = coproduction::privacy::erase_person(&ledger, &people, who, reason, basis, |e| {
+        append_one(&ledger, e)
+    })
+    .map_err(|e| match e {
+        coproduction::privacy::PrivacyError::Invalid(_) => failure(true, e),
+        e => failure(false, e),
+    })?;
+    // Their access codes go too: a token's name may identify them.
+    let tokens = jointly::api::tokens::TokenStore::open(&ledger).failed_check()?;
+    let mut revoked = 0;
+    for t in tokens.list().failed_check()? {
+        if t.participant.as_ref().map(|p| p.to_string()) == Some(who.to_string()) {
+            tokens.delete(&t.id).failed_check()?;
+            revoked += 1;
+        }
+    }
+    println!("erased participant {who}: {done}; deleted {revoked} access token(s)");
+    Ok(())
+}
+
+fn subject_export(data: &Path, participant: &str, out: Option<&Path>) -> Result<(), Failure> {
+    let who = participant_id(participant)?;
+    let (ledger, people) = open_with_people(data)?;
+    let v = coproduction::privacy::subject_export(&ledger, &people, who).failed_check()?;
+    let text = serde_json::to_string_pretty(&v).expect("json") + "\n";
+    match out {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write {}", path.display()))
+            .failed_check(),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
 }
 
 fn witness(command: WitnessCommand) -> Result<(), Failure> {

@@ -313,7 +313,8 @@ fn roles_decide_who_may_write_what() {
         json!({"decision_id": id(30)}),
         Some(("/decision_id", "only someone who took part")),
     );
-    // A partner withdraws only their own proposal, and proposes only where they take part.
+    // A partner withdraws only their own proposal, and proposes only once
+    // they have joined (the organisation's group or any project).
     check(
         partner(3),
         "proposal.withdrawn",
@@ -324,7 +325,51 @@ fn roles_decide_who_may_write_what() {
         partner(4),
         "proposal.raised",
         json!({"project_id": id(P), "proposal_id": id(22), "text": "T"}),
-        Some(("", "only in projects you are part of")),
+        None,
+    );
+    check(
+        partner(9),
+        "proposal.raised",
+        json!({"project_id": id(P), "proposal_id": id(22), "text": "T"}),
+        Some(("", "once you have joined as a partner")),
+    );
+    // Joining the organisation's group needs no project, and only once.
+    check(
+        staff(),
+        "participant.joined",
+        json!({"participant_id": id(9), "role": "partner"}),
+        None,
+    );
+    check(
+        staff(),
+        "participant.joined",
+        json!({"participant_id": id(2), "role": "partner"}),
+        Some(("/participant_id", "already joined")),
+    );
+    // Only an administrator authorises erasure, and only of records that exist.
+    let erase = |seq: u64| {
+        json!({"records": [{"seq": seq, "kept": {}}], "reason": "Asked to be forgotten.",
+               "legal_basis": "UK GDPR Article 17"})
+    };
+    check(
+        staff(),
+        "record.redacted",
+        erase(8),
+        Some(("", "only an administrator")),
+    );
+    check(
+        partner(2),
+        "record.redacted",
+        erase(8),
+        Some(("", "only an administrator")),
+    );
+    let admin = Actor::new("admin:dpo").unwrap();
+    check(admin.clone(), "record.redacted", erase(8), None);
+    check(
+        admin,
+        "record.redacted",
+        erase(999),
+        Some(("/records/0/seq", "no such record")),
     );
     // Auditors record nothing; unknown actors neither.
     check(

@@ -4,6 +4,7 @@
 //! (`error`); the OpenAPI document is generated from these handlers.
 
 pub mod error;
+mod privacy;
 pub mod serve;
 pub mod tokens;
 pub mod witnessing;
@@ -20,7 +21,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use error::{ApiJson, ApiPath, ApiQuery, AppError};
 use serde::{Deserialize, Serialize};
@@ -100,6 +101,10 @@ struct Inner {
     witnesses: Arc<WitnessPolicy>,
     /// The latest checkpoint that meets the witness policy.
     cosigned: tokio::sync::watch::Sender<Option<Cosigned>>,
+    /// Names, contact details and equality answers, apart from the log.
+    people: crate::people::People,
+    /// Counts under this are published as "fewer than k".
+    k: u64,
 }
 
 /// Everything the handlers share. Cheap to clone.
@@ -118,6 +123,28 @@ impl AppState {
         ledger: Ledger,
         witnesses: WitnessPolicy,
     ) -> Result<Self, crate::ledger::LedgerError> {
+        let people = crate::people::People::open(ledger.store().dir()).map_err(|e| {
+            crate::ledger::LedgerError::Corrupt {
+                seq: 0,
+                what: e.to_string(),
+            }
+        })?;
+        // An erasure a crash interrupted is finished before anything is read.
+        crate::coproduction::privacy::resume(&ledger, &people, |event| {
+            let mut rules = Rules::new(ledger.clone()).map_err(|e| e.to_string())?;
+            match ledger.append_admitted(vec![event], &mut rules) {
+                Ok(mut a) => match a.pop() {
+                    Some(Ok(a)) => Ok(a.seq),
+                    Some(Err(r)) => Err(r.message),
+                    None => Err("nothing appended".into()),
+                },
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .map_err(|e| crate::ledger::LedgerError::Corrupt {
+            seq: 0,
+            what: format!("an interrupted erasure could not be finished: {e}"),
+        })?;
         let rules = Rules::new(ledger.clone())?;
         let model = rules.model().clone();
         let notary = crate::ledger::notary::Notary::open(&ledger, DEFAULT_ORIGIN).map_err(|e| {
@@ -164,6 +191,8 @@ impl AppState {
             signed,
             witnesses: Arc::new(witnesses),
             cosigned: tokio::sync::watch::channel(None).0,
+            people,
+            k: 5,
         })))
     }
 
@@ -1116,7 +1145,9 @@ impl utoipa::Modify for BearerAuth {
     paths(append, list_events, get_event, get_event_by_id, list_projects, get_project,
         projection, project_projection, stream, healthz, metrics, create_token, list_tokens,
         checkpoint, receipt, consistency_proof, inclusion_proof, public_records,
-        revoke_token, openapi_json),
+        revoke_token, openapi_json, privacy::add_person, privacy::get_person,
+        privacy::put_my_answers, privacy::get_my_answers, privacy::equality_table,
+        privacy::erase, privacy::subject_export),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -1176,6 +1207,15 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .route("/v1/proof/consistency", get(consistency_proof))
         .route("/v1/proof/inclusion", get(inclusion_proof))
         .route("/v1/records", get(public_records))
+        .route("/v1/people", post(privacy::add_person))
+        .route("/v1/people/{id}", get(privacy::get_person))
+        .route("/v1/people/{id}/export", get(privacy::subject_export))
+        .route(
+            "/v1/me/equality",
+            get(privacy::get_my_answers).put(privacy::put_my_answers),
+        )
+        .route("/v1/equality", get(privacy::equality_table))
+        .route("/v1/erasures", post(privacy::erase))
         .route("/v1/events/{seq}/receipt", get(receipt))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))

@@ -189,4 +189,16 @@ impl TokenStore {
         }
         Err(TokenError::NotFound(id.to_string()))
     }
+
+    /// Deletes a token outright (its name may identify a person who asked
+    /// to be erased); a deleted token no longer signs anyone in.
+    pub fn delete(&self, id: &str) -> Result<(), TokenError> {
+        for (k, v) in self.table.scan_prefix(b"token/")? {
+            if serde_json::from_slice::<TokenInfo>(&v).is_ok_and(|i| i.id == id) {
+                self.table.remove(&k)?;
+                return Ok(());
+            }
+        }
+        Err(TokenError::NotFound(id.to_string()))
+    }
 }

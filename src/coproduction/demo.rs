@@ -166,7 +166,7 @@ fn working_group(s: &mut Script) {
         s.push(
             &staff,
             Event::ParticipantJoined(ParticipantJoined {
-                project_id: project,
+                project_id: Some(project),
                 participant_id: who,
                 role,
             }),
@@ -523,7 +523,7 @@ fn synthetic_project(s: &mut Script, i: u64, seed: u64) {
         s.push(
             &staff,
             Event::ParticipantJoined(ParticipantJoined {
-                project_id: project,
+                project_id: Some(project),
                 participant_id: who,
                 role,
             }),

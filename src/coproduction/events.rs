@@ -49,11 +49,14 @@ pub struct InvolvementChanged {
     pub reason: Text,
 }
 
-/// A participant joins a project (a pseudonymous id; no names here).
+/// A participant joins a project, or without a project the organisation's
+/// group of staff and partners (a pseudonymous id; names are kept apart, in
+/// the erasable people store).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ParticipantJoined {
-    pub project_id: ProjectId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<ProjectId>,
     pub participant_id: ParticipantId,
     pub role: Role,
 }
@@ -227,6 +230,78 @@ pub struct RecordCorrected {
     pub reason: Text,
 }
 
+/// One record whose payload was erased, and what of it is kept: the
+/// payload with every free-text field replaced by [`ERASED_TEXT`], so the
+/// projections still count what happened without saying it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Erased {
+    pub seq: u64,
+    pub kept: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Payloads are erased (an erasure request, or retention): the records
+/// stay in the chain; their payloads and salts are deleted from the disk.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordRedacted {
+    pub records: Vec<Erased>,
+    pub reason: Text,
+    /// The lawful basis, e.g. "UK GDPR Article 17 (right to erasure)".
+    pub legal_basis: Text,
+}
+
+/// The retention period was applied: the personal data of people who left
+/// before `cutoff` was erased (each erasure has its own `record.redacted`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionApplied {
+    pub period_days: u32,
+    pub cutoff: Date,
+    pub people_erased: u64,
+}
+
+/// What erased free text reads as.
+pub const ERASED_TEXT: &str = "(erased)";
+
+/// The payload fields that hold free text, in every event type.
+pub const FREE_TEXT_FIELDS: &[&str] = &[
+    "text",
+    "title",
+    "summary",
+    "reason",
+    "question",
+    "outcome",
+    "answer",
+    "what",
+    "note",
+    "what_changed",
+    "evidence",
+    "correction",
+];
+
+/// `payload` with every free-text field, at any depth, replaced by
+/// [`ERASED_TEXT`]; ids, dates and choices stay.
+pub fn without_free_text(payload: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match payload {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let v = if FREE_TEXT_FIELDS.contains(&k.as_str()) && v.is_string() {
+                        Value::String(ERASED_TEXT.into())
+                    } else {
+                        without_free_text(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_free_text).collect()),
+        v => v.clone(),
+    }
+}
+
 macro_rules! events {
     ($($variant:ident($payload:ty) = $name:literal,)*) => {
         /// A co-production event, as its type name and typed payload.
@@ -314,6 +389,8 @@ events! {
     OutcomeRecorded(OutcomeRecorded) = "outcome.recorded",
     ReviewHeld(ReviewHeld) = "review.held",
     RecordCorrected(RecordCorrected) = "record.corrected",
+    RecordRedacted(RecordRedacted) = "record.redacted",
+    RetentionApplied(RetentionApplied) = "retention.applied",
 }
 
 /// Whether a type name is the organisation's own (`x.`), stored uninterpreted.

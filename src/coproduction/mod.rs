@@ -7,8 +7,10 @@
 
 pub mod author;
 pub mod demo;
+pub mod equality;
 pub mod events;
 pub mod model;
+pub mod privacy;
 pub mod report;
 pub mod values;
 
@@ -53,7 +55,10 @@ pub fn read_event(
 
 /// Folds the whole log into a model.
 pub fn rebuild(ledger: &Ledger) -> Result<Model, LedgerError> {
-    let mut model = Model::default();
+    let mut model = Model {
+        kept: privacy::kept(ledger)?,
+        ..Model::default()
+    };
     catch_up(ledger, &mut model)?;
     Ok(model)
 }
@@ -69,7 +74,13 @@ pub fn catch_up(ledger: &Ledger, model: &mut Model) -> Result<(), LedgerError> {
         for ev in &page {
             // A stored record that no longer reads as an event (written
             // under other rules) is kept in the log but not interpreted.
-            let event = read_event(&ev.record, ev.payload.as_ref()).ok().flatten();
+            let event = match (&ev.payload, model.kept.get(&ev.record.seq())) {
+                // Erased: what was kept of it, without its free text.
+                (None, Some(kept)) => {
+                    Event::from_payload(ev.record.event_type().as_str(), kept).and_then(Result::ok)
+                }
+                _ => read_event(&ev.record, ev.payload.as_ref()).ok().flatten(),
+            };
             model.apply(&ev.record, event);
         }
         next += page.len() as u64;
@@ -151,5 +162,9 @@ impl Admission for Rules {
         if let Ok(model) = rebuild(&self.ledger) {
             self.model = model;
         }
+    }
+
+    fn reload(&mut self) {
+        self.discard_batch();
     }
 }

@@ -158,6 +158,10 @@ pub struct Model {
     pub actions: HashMap<ActionId, Action>,
     pub meeting_ids: HashSet<MeetingId>,
     pub corrections: Vec<(RecordId, Text)>,
+    /// What is kept of each erased record (its payload without free text),
+    /// so the fold still counts it. Loaded before a rebuild (the erasure
+    /// comes later in the log than what it erased) and kept up to date.
+    pub kept: HashMap<Seq, serde_json::Value>,
 }
 
 impl Model {
@@ -205,12 +209,20 @@ impl Model {
                 Ok(())
             }
             Event::ParticipantJoined(e) => {
-                let p = self.open_project(&e.project_id, "/project_id")?;
-                if p.members.get(&e.participant_id).is_some_and(|m| m.active) {
-                    return refuse(
-                        "/participant_id",
-                        "this participant is already in the project",
-                    );
+                match &e.project_id {
+                    Some(project) => {
+                        let p = self.open_project(project, "/project_id")?;
+                        if p.members.get(&e.participant_id).is_some_and(|m| m.active) {
+                            return refuse(
+                                "/participant_id",
+                                "this participant is already in the project",
+                            );
+                        }
+                    }
+                    None if self.roles.contains_key(&e.participant_id) => {
+                        return refuse("/participant_id", "this participant has already joined");
+                    }
+                    None => {}
                 }
                 if let Some(role) = self.roles.get(&e.participant_id) {
                     if *role != e.role {
@@ -257,11 +269,14 @@ impl Model {
                     return refuse("/proposal_id", "a proposal with this id already exists");
                 }
                 if author.role == AuthorRole::Partner {
+                    // Any partner who has joined may put an idea to any open
+                    // project: ideas are welcome from the whole partner group.
                     let me = author.participant.expect("partners have an id");
-                    if !p.members.get(&me).is_some_and(|m| m.active) {
+                    let _ = p;
+                    if self.roles.get(&me) != Some(&Role::Partner) {
                         return refuse(
                             "",
-                            "you can raise proposals only in projects you are part of",
+                            "you can raise proposals once you have joined as a partner",
                         );
                     }
                 }
@@ -424,6 +439,23 @@ impl Model {
                 }
                 Ok(())
             }
+            Event::RetentionApplied(_) => Ok(()),
+            Event::RecordRedacted(e) => {
+                let next = self.last_seq.map_or(0, |s| s + 1);
+                if e.records.is_empty() {
+                    return refuse("/records", "name at least one record to erase");
+                }
+                let mut seen = std::collections::BTreeSet::new();
+                for (i, r) in e.records.iter().enumerate() {
+                    if r.seq >= next {
+                        return refuse(&format!("/records/{i}/seq"), "there is no such record yet");
+                    }
+                    if !seen.insert(r.seq) {
+                        return refuse(&format!("/records/{i}/seq"), "this record is named twice");
+                    }
+                }
+                Ok(())
+            }
         }
     }
 
@@ -436,6 +468,14 @@ impl Model {
     /// Whether this author's role may write events of this type at all
     /// (checked before the payload is even read).
     pub fn may_write(author: &Author, type_name: &str) -> Result<(), Refusal> {
+        if type_name == "record.redacted" || type_name == "retention.applied" {
+            // Erasure deletes; only an administrator (or the operator at
+            // the command line) may authorise it.
+            return match author.role {
+                AuthorRole::Admin | AuthorRole::Operator => Ok(()),
+                _ => refuse("", "only an administrator may erase records"),
+            };
+        }
         let partner_may = matches!(
             type_name,
             "proposal.raised"
@@ -463,7 +503,7 @@ impl Model {
             Event::ProjectStarted(e) => Some(e.project_id),
             Event::StageChanged(e) => Some(e.project_id),
             Event::InvolvementChanged(e) => Some(e.project_id),
-            Event::ParticipantJoined(e) => Some(e.project_id),
+            Event::ParticipantJoined(e) => e.project_id,
             Event::ParticipantLeft(e) => Some(e.project_id),
             Event::MeetingHeld(e) => Some(e.project_id),
             Event::ProposalRaised(e) => Some(e.project_id),
@@ -486,7 +526,9 @@ impl Model {
             | Event::ActionCompleted(ActionCompleted { action_id, .. }) => {
                 self.actions.get(action_id).map(|a| a.project)
             }
-            Event::RecordCorrected(_) => None,
+            Event::RecordCorrected(_) | Event::RecordRedacted(_) | Event::RetentionApplied(_) => {
+                None
+            }
         }
     }
 
@@ -617,7 +659,7 @@ impl Model {
             }
             Event::ParticipantJoined(e) => {
                 self.roles.entry(e.participant_id).or_insert(e.role);
-                if let Some(p) = self.projects.get_mut(&e.project_id) {
+                if let Some(p) = e.project_id.and_then(|id| self.projects.get_mut(&id)) {
                     let m = p.members.entry(e.participant_id).or_insert(Membership {
                         role: e.role,
                         active: true,
@@ -804,6 +846,12 @@ impl Model {
             Event::RecordCorrected(e) => {
                 self.corrections.push((e.corrects, e.correction));
             }
+            Event::RecordRedacted(e) => {
+                for r in e.records {
+                    self.kept.insert(r.seq, serde_json::Value::Object(r.kept));
+                }
+            }
+            Event::RetentionApplied(_) => {}
         }
     }
 }

@@ -143,6 +143,51 @@ impl Shown {
 /// subtracting the others from the total (secondary suppression). A total
 /// under k is itself hidden, and then so is every non-zero count.
 pub fn suppress(counts: &[u64], k: u64) -> (Vec<Shown>, Shown) {
+    suppress_also(counts, k, &vec![false; counts.len()])
+}
+
+/// Whether someone who knows the total, the shown counts and the rules
+/// (a "fewer than k" count is 1 to k-1; any other hidden count is at least
+/// 1) is left with at least two possible values for every hidden count.
+fn each_hidden_count_is_uncertain(cells: &[Shown], total: u64, k: u64) -> bool {
+    let shown: u64 = cells
+        .iter()
+        .map(|c| if let Shown::Count(n) = c { *n } else { 0 })
+        .sum();
+    let rest = total.saturating_sub(shown);
+    let range = |c: &Shown| match c {
+        Shown::FewerThan(_) => (1, k - 1),
+        Shown::Hidden => (1, rest),
+        Shown::Count(n) => (*n, *n),
+    };
+    let hidden: Vec<(u64, u64)> = cells
+        .iter()
+        .filter(|c| !matches!(c, Shown::Count(_)))
+        .map(range)
+        .collect();
+    if hidden.is_empty() {
+        return true;
+    }
+    (0..hidden.len()).all(|i| {
+        let (lo_others, hi_others) = hidden
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .fold((0u64, 0u64), |(lo, hi), (_, r)| {
+                (lo + r.0, hi.saturating_add(r.1))
+            });
+        let (lo, hi) = hidden[i];
+        // The values v of this count for which the others can make up the
+        // rest: rest - hi_others <= v <= rest - lo_others, within [lo, hi].
+        let from = lo.max(rest.saturating_sub(hi_others));
+        let to = hi.min(rest.saturating_sub(lo_others));
+        rest >= lo_others && to > from
+    })
+}
+
+/// [`suppress`], hiding as well the counts marked in `also` (counts that
+/// another published table would give away), shown as [`Shown::Hidden`].
+pub fn suppress_also(counts: &[u64], k: u64, also: &[bool]) -> (Vec<Shown>, Shown) {
     let total: u64 = counts.iter().sum();
     let small = |n: u64| n > 0 && n < k;
     if small(total) {
@@ -160,19 +205,20 @@ pub fn suppress(counts: &[u64], k: u64) -> (Vec<Shown>, Shown) {
     }
     let mut cells: Vec<Shown> = counts
         .iter()
-        .map(|&n| {
+        .zip(also)
+        .map(|(&n, &also)| {
             if small(n) {
                 Shown::FewerThan(k)
+            } else if also {
+                Shown::Hidden
             } else {
                 Shown::Count(n)
             }
         })
         .collect();
-    let hidden = cells
-        .iter()
-        .filter(|c| matches!(c, Shown::FewerThan(_)))
-        .count();
-    if hidden == 1 {
+    // Hide more until no hidden count can be worked out from the total and
+    // the others: each must have at least two values that fit.
+    while !each_hidden_count_is_uncertain(&cells, total, k) {
         let next = cells
             .iter()
             .enumerate()
@@ -182,8 +228,14 @@ pub fn suppress(counts: &[u64], k: u64) -> (Vec<Shown>, Shown) {
             })
             .min_by_key(|(_, n)| *n)
             .map(|(i, _)| i);
-        if let Some(i) = next {
-            cells[i] = Shown::Hidden;
+        match next {
+            Some(i) => cells[i] = Shown::Hidden,
+            None => {
+                // Nothing left to hide beside them: withhold the whole row,
+                // zeros too, so not even "at least one" can be read.
+                cells = vec![Shown::Hidden; counts.len()];
+                break;
+            }
         }
     }
     (cells, Shown::Count(total))

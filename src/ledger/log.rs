@@ -66,6 +66,9 @@ pub trait Admission {
     ) -> Result<(), Self::Refusal>;
     /// The batch whose events were admitted was not written: forget them.
     fn discard_batch(&mut self) {}
+    /// Stored records changed under the admission (payloads erased): read
+    /// them again, so nothing erased stays in memory.
+    fn reload(&mut self) {}
 }
 
 /// Admits every event (a plain log with no rules).

@@ -23,6 +23,8 @@ enum Msg<R> {
     Append(NewEvent, Reply<R>),
     /// Finish what came before, then stop (other handles may still exist).
     Stop,
+    /// Have the admission read the stored records again (after an erasure).
+    Reload(oneshot::Sender<()>),
 }
 
 /// Why an append was not made.
@@ -119,6 +121,17 @@ impl<R: Send + 'static> Sequencer<R> {
         answer.await.unwrap_or(Err(AppendError::Stopped))
     }
 
+    /// Has the writer's rules read the log again, between batches; resolves
+    /// once they have.
+    pub async fn reload(&self) -> Result<(), AppendError<R>> {
+        let (done, answer) = oneshot::channel();
+        self.tx
+            .send(Msg::Reload(done))
+            .await
+            .map_err(|_| AppendError::Stopped)?;
+        answer.await.map_err(|_| AppendError::Stopped)
+    }
+
     pub fn stats(&self) -> &SequencerStats {
         &self.stats
     }
@@ -150,10 +163,16 @@ fn run<A: Admission>(
 ) {
     use std::sync::atomic::Ordering::Relaxed;
     let mut stopping = false;
+    let mut pending_reload: Option<oneshot::Sender<()>> = None;
     while !stopping {
         let (mut events, mut replies) = (Vec::new(), Vec::new());
         match rx.blocking_recv() {
             None | Some(Msg::Stop) => break,
+            Some(Msg::Reload(done)) => {
+                admission.reload();
+                let _ = done.send(());
+                continue;
+            }
             Some(Msg::Append(e, r)) => {
                 events.push(e);
                 replies.push(r);
@@ -167,6 +186,11 @@ fn run<A: Admission>(
                 }
                 Ok(Msg::Stop) => {
                     stopping = true;
+                    break;
+                }
+                Ok(Msg::Reload(done)) => {
+                    // After this batch is written, so it is reloaded too.
+                    pending_reload = Some(done);
                     break;
                 }
                 Err(_) => break,
@@ -190,6 +214,10 @@ fn run<A: Admission>(
                     let _ = reply.send(Err(AppendError::Failed(e.clone())));
                 }
             }
+        }
+        if let Some(done) = pending_reload.take() {
+            admission.reload();
+            let _ = done.send(());
         }
     }
 }

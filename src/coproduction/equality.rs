@@ -1,0 +1,301 @@
+//! Equality monitoring: "who is present?" Partners answer for themselves
+//! only, every question is optional and has "prefer not to say". Answers
+//! live in the erasable people store, never in the log, and are published
+//! only as counts over the whole partner group or one project, with small
+//! counts hidden so that no one can be picked out.
+//!
+//! Protection against working a hidden count out:
+//! - within a table, [`suppress`](super::report::suppress): counts under k
+//!   show as "fewer than k", and if only one is hidden another is hidden
+//!   too, so it cannot be found by subtracting from the total;
+//! - between the whole group's table and a project's: a project's count is
+//!   also hidden when the partners *outside* the project with that answer
+//!   number 1 to k-1 (else the group's count minus the project's would
+//!   give them away).
+
+use super::report::{Shown, suppress, suppress_also};
+use super::values::{ProjectId, Role};
+use crate::people::People;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use uuid::Uuid;
+
+/// The answer every question offers.
+pub const PREFER_NOT_TO_SAY: &str = "prefer_not_to_say";
+/// How a question nobody answered is counted.
+pub const NOT_ANSWERED: &str = "not_answered";
+
+/// Each partner's answers: participant id → (question → answer).
+pub type Answers = BTreeMap<Uuid, BTreeMap<String, String>>;
+
+/// One question: its key, its words, and the answers it offers.
+pub struct Question {
+    pub key: &'static str,
+    pub words: &'static str,
+    pub answers: &'static [&'static str],
+}
+
+const YES_NO: &[&str] = &["yes", "no"];
+
+/// The questions: lived experience, household, region, and the nine
+/// protected characteristics of the Equality Act 2010.
+pub const QUESTIONS: &[Question] = &[
+    Question {
+        key: "lived_experience",
+        words: "Have you lived in poverty in the last two years?",
+        answers: YES_NO,
+    },
+    Question {
+        key: "single_parent",
+        words: "Are you a single parent?",
+        answers: YES_NO,
+    },
+    Question {
+        key: "region",
+        words: "Where do you live?",
+        answers: &[
+            "north_east",
+            "north_west",
+            "yorkshire_and_the_humber",
+            "east_midlands",
+            "west_midlands",
+            "east_of_england",
+            "london",
+            "south_east",
+            "south_west",
+            "wales",
+            "scotland",
+            "northern_ireland",
+        ],
+    },
+    Question {
+        key: "age",
+        words: "How old are you?",
+        answers: &["16_24", "25_34", "35_44", "45_54", "55_64", "65_and_over"],
+    },
+    Question {
+        key: "disability",
+        words: "Do you consider yourself to have a disability?",
+        answers: YES_NO,
+    },
+    Question {
+        key: "gender_reassignment",
+        words: "Is your gender different from the sex you were registered at birth?",
+        answers: YES_NO,
+    },
+    Question {
+        key: "marriage_or_civil_partnership",
+        words: "Are you married or in a civil partnership?",
+        answers: YES_NO,
+    },
+    Question {
+        key: "pregnancy_or_maternity",
+        words: "Are you pregnant, or have you had a baby in the last year?",
+        answers: YES_NO,
+    },
+    Question {
+        key: "ethnic_group",
+        words: "What is your ethnic group?",
+        answers: &[
+            "asian_or_asian_british",
+            "black_african_caribbean_or_black_british",
+            "mixed_or_multiple",
+            "white",
+            "other",
+        ],
+    },
+    Question {
+        key: "religion_or_belief",
+        words: "What is your religion or belief?",
+        answers: &[
+            "no_religion",
+            "buddhist",
+            "christian",
+            "hindu",
+            "jewish",
+            "muslim",
+            "sikh",
+            "other",
+        ],
+    },
+    Question {
+        key: "sex",
+        words: "What is your sex?",
+        answers: &["female", "male"],
+    },
+    Question {
+        key: "sexual_orientation",
+        words: "What is your sexual orientation?",
+        answers: &[
+            "straight_or_heterosexual",
+            "gay_or_lesbian",
+            "bisexual",
+            "other",
+        ],
+    },
+];
+
+/// Checks a partner's answers: known questions, offered answers. Returns
+/// (JSON pointer, what is wrong) for the first fault.
+pub fn check_answers(answers: &BTreeMap<String, String>) -> Result<(), (String, String)> {
+    for (q, a) in answers {
+        let Some(question) = QUESTIONS.iter().find(|x| x.key == q) else {
+            let keys: Vec<&str> = QUESTIONS.iter().map(|x| x.key).collect();
+            return Err((
+                format!("/{q}"),
+                format!(
+                    "there is no question {q:?}; the questions are {}",
+                    keys.join(", ")
+                ),
+            ));
+        };
+        if a != PREFER_NOT_TO_SAY && !question.answers.contains(&a.as_str()) {
+            return Err((
+                format!("/{q}"),
+                format!(
+                    "{a:?} is not an answer to {q:?}; choose one of {}, or {PREFER_NOT_TO_SAY}",
+                    question.answers.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One question's counts, as published.
+#[derive(Serialize, Debug)]
+pub struct Row {
+    pub question: &'static str,
+    pub words: &'static str,
+    /// (answer, count as shown) in a fixed order: the answers offered, then
+    /// "prefer not to say", then "not answered".
+    pub counts: Vec<(String, Shown)>,
+}
+
+/// The published table for a group of partners.
+#[derive(Serialize, Debug)]
+pub struct Table {
+    /// "all partners" or the project's id.
+    pub group: String,
+    /// How many partners the table counts ("fewer than k" withholds it all).
+    pub partners: Shown,
+    pub k: u64,
+    /// Empty when there are fewer than k partners: any table would then
+    /// say something about someone.
+    pub rows: Vec<Row>,
+}
+
+fn options(q: &Question) -> Vec<&'static str> {
+    let mut o = q.answers.to_vec();
+    o.push(PREFER_NOT_TO_SAY);
+    o.push(NOT_ANSWERED);
+    o
+}
+
+/// Raw counts per question and answer for these partners.
+fn counts(answers: &Answers, who: &BTreeSet<Uuid>) -> Vec<Vec<u64>> {
+    QUESTIONS
+        .iter()
+        .map(|q| {
+            let opts = options(q);
+            let mut c = vec![0u64; opts.len()];
+            for id in who {
+                let a = answers
+                    .get(id)
+                    .and_then(|m| m.get(q.key))
+                    .map_or(NOT_ANSWERED, String::as_str);
+                let i = opts.iter().position(|o| *o == a).unwrap_or(opts.len() - 1);
+                c[i] += 1;
+            }
+            c
+        })
+        .collect()
+}
+
+/// The partner group's answers, read from the people store: the partners
+/// still with the organisation and their answers.
+pub fn partner_answers(
+    people: &People,
+    model: &super::model::Model,
+) -> Result<(BTreeSet<Uuid>, Answers), crate::people::PeopleError> {
+    let mut group: BTreeSet<Uuid> = model
+        .roles
+        .iter()
+        .filter(|(_, r)| **r == Role::Partner)
+        .map(|(p, _)| p.uuid())
+        .collect();
+    let mut answers = BTreeMap::new();
+    for p in people.list()? {
+        if p.role == "partner" && p.left.is_some() {
+            group.remove(&p.id);
+        }
+        if !p.answers.is_empty() {
+            answers.insert(p.id, p.answers);
+        }
+    }
+    Ok((group, answers))
+}
+
+fn table(name: String, shown: Vec<Vec<Shown>>, partners: u64, k: u64) -> Table {
+    if partners > 0 && partners < k {
+        return Table {
+            group: name,
+            partners: Shown::FewerThan(k),
+            k,
+            rows: Vec::new(),
+        };
+    }
+    Table {
+        group: name,
+        partners: Shown::Count(partners),
+        k,
+        rows: QUESTIONS
+            .iter()
+            .zip(shown)
+            .map(|(q, cells)| Row {
+                question: q.key,
+                words: q.words,
+                counts: options(q)
+                    .into_iter()
+                    .map(str::to_string)
+                    .zip(cells)
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// The table for the whole partner group.
+pub fn whole_group(group: &BTreeSet<Uuid>, answers: &Answers, k: u64) -> Table {
+    let raw = counts(answers, group);
+    let shown = raw.iter().map(|row| suppress(row, k).0).collect();
+    table("all partners".into(), shown, group.len() as u64, k)
+}
+
+/// The table for one project's partners, also protecting the partners
+/// outside it from being counted by difference with the group's table.
+pub fn project(
+    project: ProjectId,
+    members: &BTreeSet<Uuid>,
+    group: &BTreeSet<Uuid>,
+    answers: &Answers,
+    k: u64,
+) -> Table {
+    let inside: BTreeSet<Uuid> = members.intersection(group).copied().collect();
+    let raw = counts(answers, &inside);
+    let all = counts(answers, group);
+    let small = |n: u64| n > 0 && n < k;
+    let shown = raw
+        .iter()
+        .zip(&all)
+        .map(|(row, all_row)| {
+            let also: Vec<bool> = row
+                .iter()
+                .zip(all_row)
+                .map(|(&n, &a)| small(a - n))
+                .collect();
+            suppress_also(row, k, &also).0
+        })
+        .collect();
+    table(project.to_string(), shown, inside.len() as u64, k)
+}

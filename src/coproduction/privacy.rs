@@ -1,0 +1,389 @@
+//! Erasure and subject access over an append-only log.
+//!
+//! A person's name, contact details and equality answers live in the
+//! people store (`crate::people`) and are deleted outright. What they wrote
+//! in the log is erased where it lies: a `record.redacted` event authorises
+//! it (reason, legal basis, and what is kept of each record: its payload
+//! without free text), then the records' salts and payloads are overwritten
+//! with zeros. Records, hashes, chain and tree are untouched, so the log
+//! still verifies, and the projections still count what happened.
+//!
+//! An erasure is made safe against a crash by a journal file written before
+//! anything changes and removed after; [`resume`] finishes one left half done.
+
+use super::author::Author;
+use super::events::{ERASED_TEXT, Erased, RecordRedacted, without_free_text};
+use super::values::Text;
+use crate::ledger::{Actor, CanonicalPayload, EventType, Ledger, LedgerError, NewEvent, Seq};
+use crate::people::People;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use uuid::Uuid;
+
+/// The side table of what is kept of each erased record (derived from the
+/// log's `record.redacted` events; it holds no free text).
+const KEPT_TABLE: &str = "erased";
+const JOURNAL: &str = "erasure.pending";
+/// Records read at a time when scanning.
+const PAGE: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrivacyError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Store(#[from] crate::ledger::StoreError),
+    #[error(transparent)]
+    People(#[from] crate::people::PeopleError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the erasure could not be recorded: {0}")]
+    Append(String),
+    #[error("the erasure journal cannot be used: {0}")]
+    Journal(String),
+}
+
+/// What is kept of each erased record, by sequence number.
+pub fn kept(ledger: &Ledger) -> Result<HashMap<Seq, Value>, LedgerError> {
+    let table = ledger.store().side_table(KEPT_TABLE)?;
+    let mut out = HashMap::new();
+    for (k, v) in table.scan_prefix(b"")? {
+        if let (Ok(k), Ok(v)) = (
+            <[u8; 8]>::try_from(k.as_slice()),
+            serde_json::from_slice(&v),
+        ) {
+            out.insert(u64::from_be_bytes(k), v);
+        }
+    }
+    Ok(out)
+}
+
+/// Calls `f` on every stored record, in order.
+fn scan(
+    ledger: &Ledger,
+    mut f: impl FnMut(&crate::ledger::StoredEvent),
+) -> Result<(), LedgerError> {
+    let mut next = 0;
+    loop {
+        let page = ledger.range(next, PAGE)?;
+        if page.is_empty() {
+            return Ok(());
+        }
+        page.iter().for_each(&mut f);
+        next += page.len() as u64;
+    }
+}
+
+/// An erasure in progress, as the journal holds it.
+#[derive(Serialize, Deserialize)]
+struct Journal {
+    participant: Option<Uuid>,
+    /// The log's size before the erasure's own record was appended.
+    size_before: u64,
+    records: Vec<Erased>,
+    reason: String,
+    legal_basis: String,
+}
+
+/// What an erasure did.
+#[derive(Debug, Serialize)]
+pub struct Erasure {
+    /// The `record.redacted` record that authorises it (none if nothing in
+    /// the log needed erasing).
+    pub authorised_by: Option<Seq>,
+    /// The records whose payloads were erased.
+    pub erased: Vec<Seq>,
+    /// Whether a people-store entry (name, contact, answers) was deleted.
+    pub person_deleted: bool,
+}
+
+impl std::fmt::Display for Erasure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}; erased the text of {} record(s){}",
+            if self.person_deleted {
+                "deleted their name, contact details and answers"
+            } else {
+                "there was no people-store entry to delete"
+            },
+            self.erased.len(),
+            match self.authorised_by {
+                Some(s) => format!(" (authorised by record {s})"),
+                None => String::new(),
+            }
+        )
+    }
+}
+
+/// The records `who` wrote that carry free text, and what to keep of each.
+pub fn authored_free_text(ledger: &Ledger, who: Uuid) -> Result<Vec<Erased>, LedgerError> {
+    let mut out = Vec::new();
+    scan(ledger, |ev| {
+        let Some(payload) = &ev.payload else { return };
+        if Author::from_actor(ev.record.actor())
+            .participant
+            .map(|p| p.uuid())
+            != Some(who)
+        {
+            return;
+        }
+        let Ok(value) = serde_json::from_slice::<Value>(payload.as_bytes()) else {
+            return;
+        };
+        let kept = without_free_text(&value);
+        if let (true, Value::Object(kept)) = (kept != value, kept) {
+            out.push(Erased {
+                seq: ev.record.seq(),
+                kept,
+            });
+        }
+    })?;
+    Ok(out)
+}
+
+/// Erases one person: their people-store entry and the free text of every
+/// record they wrote, authorised by one `record.redacted` appended with
+/// `append` (which must write through the rules and return its seq).
+pub fn erase_person(
+    ledger: &Ledger,
+    people: &People,
+    who: Uuid,
+    reason: &str,
+    legal_basis: &str,
+    append: impl FnOnce(NewEvent) -> Result<Seq, String>,
+) -> Result<Erasure, PrivacyError> {
+    let reason = Text::new(reason).map_err(|e| PrivacyError::Invalid(format!("--reason: {e}")))?;
+    let basis =
+        Text::new(legal_basis).map_err(|e| PrivacyError::Invalid(format!("--legal-basis: {e}")))?;
+    let records = authored_free_text(ledger, who)?;
+    let journal = Journal {
+        participant: Some(who),
+        size_before: ledger.head().size,
+        records,
+        reason: reason.as_str().to_string(),
+        legal_basis: basis.as_str().to_string(),
+    };
+    write_journal(ledger, &journal)?;
+    let authorised_by = if journal.records.is_empty() {
+        None
+    } else {
+        Some(append(redaction_event(&journal)?).map_err(PrivacyError::Append)?)
+    };
+    finish(ledger, people, &journal, authorised_by)
+}
+
+fn redaction_event(j: &Journal) -> Result<NewEvent, PrivacyError> {
+    let payload = json!(RecordRedacted {
+        records: j.records.clone(),
+        reason: Text::new(&j.reason).map_err(PrivacyError::Invalid)?,
+        legal_basis: Text::new(&j.legal_basis).map_err(PrivacyError::Invalid)?,
+    });
+    Ok(NewEvent {
+        expected: None,
+        event_type: EventType::new("record.redacted").expect("valid type"),
+        actor: Actor::new("operator:erasure").expect("valid actor"),
+        payload: CanonicalPayload::from_value(&payload)
+            .map_err(|e| PrivacyError::Invalid(e.to_string()))?,
+    })
+}
+
+fn journal_path(ledger: &Ledger) -> std::path::PathBuf {
+    ledger.store().dir().join(JOURNAL)
+}
+
+fn write_journal(ledger: &Ledger, j: &Journal) -> Result<(), PrivacyError> {
+    let bytes = serde_json::to_vec(j).expect("json");
+    crate::ledger::store::write_durably(&journal_path(ledger), &bytes, 0o600)
+        .map_err(|e| PrivacyError::Journal(e.to_string()))
+}
+
+/// The steps after the authorising record is in the log; each may be run
+/// again after a crash.
+fn finish(
+    ledger: &Ledger,
+    people: &People,
+    j: &Journal,
+    authorised_by: Option<Seq>,
+) -> Result<Erasure, PrivacyError> {
+    let table = ledger.store().side_table(KEPT_TABLE)?;
+    for r in &j.records {
+        table.put(
+            &r.seq.to_be_bytes(),
+            &serde_json::to_vec(&r.kept).expect("json"),
+        )?;
+    }
+    let seqs: Vec<Seq> = j.records.iter().map(|r| r.seq).collect();
+    ledger.store().erase_payloads(&seqs)?;
+    let person_deleted = match j.participant {
+        Some(p) => people.erase(&p)?,
+        None => false,
+    };
+    std::fs::remove_file(journal_path(ledger)).map_err(|e| PrivacyError::Journal(e.to_string()))?;
+    Ok(Erasure {
+        authorised_by,
+        erased: seqs,
+        person_deleted,
+    })
+}
+
+/// Finishes an erasure a crash interrupted, if there is one: appends its
+/// authorising record if that never reached the log, then erases.
+pub fn resume(
+    ledger: &Ledger,
+    people: &People,
+    append: impl FnOnce(NewEvent) -> Result<Seq, String>,
+) -> Result<Option<Erasure>, PrivacyError> {
+    let bytes = match std::fs::read(journal_path(ledger)) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(PrivacyError::Journal(e.to_string())),
+    };
+    let j: Journal =
+        serde_json::from_slice(&bytes).map_err(|e| PrivacyError::Journal(e.to_string()))?;
+    let wanted: BTreeSet<Seq> = j.records.iter().map(|r| r.seq).collect();
+    let mut found = None;
+    for ev in ledger.range(j.size_before, PAGE)? {
+        if ev.record.event_type().as_str() != "record.redacted" {
+            continue;
+        }
+        let named: Option<BTreeSet<Seq>> = ev
+            .payload
+            .as_ref()
+            .and_then(|p| serde_json::from_slice::<RecordRedacted>(p.as_bytes()).ok())
+            .map(|r| r.records.iter().map(|e| e.seq).collect());
+        if named.as_ref() == Some(&wanted) {
+            found = Some(ev.record.seq());
+        }
+    }
+    let authorised_by = match found {
+        Some(s) => Some(s),
+        None if wanted.is_empty() => None,
+        None => Some(append(redaction_event(&j)?).map_err(PrivacyError::Append)?),
+    };
+    finish(ledger, people, &j, authorised_by).map(Some)
+}
+
+/// Every erased payload and the `record.redacted` that authorised it:
+/// (erased seq → authorising seq), and the erased records no such record
+/// names (which means damage or tampering).
+pub fn authorisations(ledger: &Ledger) -> Result<(BTreeMap<Seq, Seq>, Vec<Seq>), LedgerError> {
+    let mut authorised = BTreeMap::new();
+    let mut erased = Vec::new();
+    scan(ledger, |ev| {
+        let seq = ev.record.seq();
+        match &ev.payload {
+            None => erased.push(seq),
+            Some(p) if ev.record.event_type().as_str() == "record.redacted" => {
+                if let Ok(r) = serde_json::from_slice::<RecordRedacted>(p.as_bytes()) {
+                    for e in r.records {
+                        if e.seq < seq {
+                            authorised.entry(e.seq).or_insert(seq);
+                        }
+                    }
+                }
+            }
+            Some(_) => {}
+        }
+    })?;
+    let unauthorised = erased
+        .iter()
+        .filter(|s| !authorised.contains_key(s))
+        .copied()
+        .collect();
+    authorised.retain(|s, _| erased.binary_search(s).is_ok());
+    Ok((authorised, unauthorised))
+}
+
+/// Everything held about one person, for a subject access request: their
+/// people-store entry (name, contact, answers) and every record that names
+/// them, as author or in its payload, with the payload where it still exists.
+pub fn subject_export(ledger: &Ledger, people: &People, who: Uuid) -> Result<Value, PrivacyError> {
+    let person = people.get(&who)?;
+    let id = who.to_string();
+    let mut records = Vec::new();
+    scan(ledger, |ev| {
+        let authored = Author::from_actor(ev.record.actor())
+            .participant
+            .map(|p| p.uuid())
+            == Some(who);
+        let payload: Option<Value> = ev
+            .payload
+            .as_ref()
+            .and_then(|p| serde_json::from_slice(p.as_bytes()).ok());
+        let named = payload
+            .as_ref()
+            .is_some_and(|p| p.to_string().contains(&id));
+        if authored || named {
+            records.push(json!({
+                "seq": ev.record.seq(),
+                "id": ev.record.id().to_string(),
+                "type": ev.record.event_type().as_str(),
+                "at": ev.record.at().to_string(),
+                "you": if authored { "wrote this" } else { "are named in this" },
+                "payload": payload.unwrap_or_else(|| json!(ERASED_TEXT)),
+            }));
+        }
+    })?;
+    Ok(json!({
+        "participant_id": id,
+        "about": "Everything jointly holds about this person: their entry in the people store (name, contact details, equality-monitoring answers) and every record that names them. Records are permanent; their free text can be erased on request.",
+        "people_store": person,
+        "records": records,
+    }))
+}
+
+/// What a retention run did.
+pub struct Retention {
+    pub cutoff: String,
+    pub erased_people: Vec<Uuid>,
+    /// The `retention.applied` record.
+    pub recorded_as: Seq,
+}
+
+/// Erases everyone who left more than `days` before `today` (each erasure
+/// authorised by its own `record.redacted`), then records the run.
+pub fn apply_retention(
+    ledger: &Ledger,
+    people: &People,
+    today: time::Date,
+    days: u32,
+    mut append: impl FnMut(NewEvent) -> Result<Seq, String>,
+) -> Result<Retention, PrivacyError> {
+    let cutoff = today - time::Duration::days(i64::from(days));
+    let cutoff_text = cutoff.to_string();
+    let mut erased_people = Vec::new();
+    for p in people.list()? {
+        // Dates are YYYY-MM-DD, so they compare as text.
+        if p.left
+            .as_deref()
+            .is_some_and(|left| left < cutoff_text.as_str())
+        {
+            erase_person(
+                ledger,
+                people,
+                p.id,
+                &format!("the retention period of {days} days after they left ended"),
+                "UK GDPR Article 5(1)(e) (storage limitation)",
+                &mut append,
+            )?;
+            erased_people.push(p.id);
+        }
+    }
+    let payload =
+        json!({"period_days": days, "cutoff": cutoff_text, "people_erased": erased_people.len()});
+    let recorded_as = append(NewEvent {
+        expected: None,
+        event_type: EventType::new("retention.applied").expect("valid type"),
+        actor: Actor::new("operator:retention").expect("valid actor"),
+        payload: CanonicalPayload::from_value(&payload)
+            .map_err(|e| PrivacyError::Invalid(e.to_string()))?,
+    })
+    .map_err(PrivacyError::Append)?;
+    Ok(Retention {
+        cutoff: cutoff_text,
+        erased_people,
+        recorded_as,
+    })
+}
