@@ -7,6 +7,7 @@ pub mod error;
 mod privacy;
 pub mod serve;
 pub mod tokens;
+mod web;
 pub mod witnessing;
 
 use crate::coproduction::model::{Model, Refusal};
@@ -105,6 +106,8 @@ struct Inner {
     people: crate::people::People,
     /// Counts under this are published as "fewer than k".
     k: u64,
+    /// The web pages' sessions and sign-in attempts.
+    web: web::WebState,
 }
 
 /// Everything the handlers share. Cheap to clone.
@@ -193,6 +196,7 @@ impl AppState {
             cosigned: tokio::sync::watch::channel(None).0,
             people,
             k: 5,
+            web: web::WebState::default(),
         })))
     }
 
@@ -1171,10 +1175,11 @@ async fn wrong_method() -> AppError {
 /// Any error response made below us without a problem body (a timeout, a
 /// body-limit layer) gets one.
 async fn problem_bodies(resp: Response) -> Response {
-    let is_problem = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    // Problems, and the pages' own error pages, are already in words.
+    let is_problem = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(b"application/problem+json")
+            || v.as_bytes().starts_with(b"text/html")
+    });
     let status = resp.status();
     if (status.is_client_error() || status.is_server_error()) && !is_problem {
         let detail = match status {
@@ -1220,10 +1225,12 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))
+        .merge(web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(axum::middleware::map_response(problem_bodies))
+        .layer(axum::middleware::from_fn(web::security_headers))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,

@@ -1,0 +1,408 @@
+//! The web pages: server-rendered (askama), working without JavaScript,
+//! in plain English. Partners sign in with the access code staff gave them
+//! (the token `jointly token create` prints), get a session cookie
+//! (HttpOnly, SameSite=Strict, Secure behind TLS), and every form carries a
+//! token tied to the session against cross-site requests. Sign-in attempts
+//! are rate limited. Sessions live in memory: a restart signs everyone out.
+
+mod forms;
+mod pages;
+
+use super::AppState;
+use super::tokens::{Role, TokenInfo};
+use askama::Template;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const SESSION_COOKIE: &str = "jointly_session";
+/// Before sign-in, the sign-in form's own anti-forgery token.
+const PRE_COOKIE: &str = "jointly_pre";
+/// A session ends after this long without use.
+const IDLE: Duration = Duration::from_secs(8 * 3600);
+/// Failed sign-ins allowed per address in [`WINDOW`].
+const MAX_FAILURES: u32 = 10;
+const WINDOW: Duration = Duration::from_secs(60);
+
+/// One signed-in browser.
+#[derive(Clone)]
+pub(super) struct Session {
+    /// The access code it signed in with (kept in memory only), so a
+    /// revoked or deleted code ends the session at once.
+    code: String,
+    /// The anti-forgery token every form of this session carries.
+    csrf: String,
+    last_used: Instant,
+}
+
+/// Sessions and sign-in attempts, in memory.
+#[derive(Default)]
+pub struct WebState {
+    sessions: Mutex<HashMap<String, Session>>,
+    failures: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+fn random_hex() -> String {
+    let mut b = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
+    hex::encode(b)
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Secure cookies when the request came over TLS (a proxy in front says so).
+fn secure(headers: &HeaderMap) -> &'static str {
+    match headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("https") => "; Secure",
+        _ => "",
+    }
+}
+
+fn set_cookie(headers: &HeaderMap, name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
+    let age = max_age.map_or(String::new(), |a| format!("; Max-Age={a}"));
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Strict{age}{}",
+        secure(headers)
+    ))
+    .expect("cookie text is ASCII")
+}
+
+/// The signed-in visitor of a page.
+pub(super) struct Visitor {
+    pub token: TokenInfo,
+    pub csrf: String,
+}
+
+impl Visitor {
+    /// Words for the header.
+    fn who(&self) -> String {
+        let role = match self.token.role {
+            Role::Partner => "a partner",
+            Role::Staff => "staff",
+            Role::Admin => "an administrator",
+            Role::Auditor => "an auditor",
+        };
+        format!("{} ({role})", self.token.name)
+    }
+
+    pub fn is(&self, roles: &[Role]) -> bool {
+        roles.contains(&self.token.role)
+    }
+}
+
+/// Why a page cannot be shown.
+pub(super) enum PageError {
+    SignIn,
+    Status(StatusCode, String),
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::SignIn => Redirect::to("/sign-in").into_response(),
+            PageError::Status(status, words) => {
+                let page = Frame::anonymous("Something went wrong");
+                let body = pages::Message {
+                    page,
+                    paragraphs: vec![words],
+                    link: Some(("/home".into(), "Go to the start".into())),
+                };
+                (status, Html(body.render().unwrap_or_default())).into_response()
+            }
+        }
+    }
+}
+
+impl PageError {
+    pub fn not_found() -> Self {
+        PageError::Status(
+            StatusCode::NOT_FOUND,
+            "We could not find that page. It may have been moved, or the link may be wrong.".into(),
+        )
+    }
+    pub fn forbidden() -> Self {
+        PageError::Status(
+            StatusCode::FORBIDDEN,
+            "You do not have access to this page.".into(),
+        )
+    }
+    pub fn broken(e: impl std::fmt::Display) -> Self {
+        eprintln!("jointly: a page failed: {e}");
+        PageError::Status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong on our side. Please try again in a minute.".into(),
+        )
+    }
+}
+
+impl AppState {
+    /// The signed-in visitor, from the session cookie.
+    pub(super) fn visitor(&self, headers: &HeaderMap) -> Result<Visitor, PageError> {
+        let id = cookie(headers, SESSION_COOKIE).ok_or(PageError::SignIn)?;
+        let mut sessions = self.0.web.sessions.lock().map_err(PageError::broken)?;
+        let s = sessions.get_mut(&id).ok_or(PageError::SignIn)?;
+        if s.last_used.elapsed() > IDLE {
+            sessions.remove(&id);
+            return Err(PageError::SignIn);
+        }
+        s.last_used = Instant::now();
+        let (code, csrf) = (s.code.clone(), s.csrf.clone());
+        drop(sessions);
+        match self.0.tokens.authenticate(&code) {
+            Ok(Some(token)) => Ok(Visitor { token, csrf }),
+            Ok(None) => Err(PageError::SignIn),
+            Err(e) => Err(PageError::broken(e)),
+        }
+    }
+}
+
+/// What every page has around its content: title, navigation, who is signed in.
+pub(super) struct Frame {
+    pub title: String,
+    pub who: Option<String>,
+    pub nav: Vec<(String, String)>,
+    pub here: String,
+    pub csrf: String,
+}
+
+impl Frame {
+    pub fn anonymous(title: &str) -> Self {
+        Frame {
+            title: title.into(),
+            who: None,
+            nav: Vec::new(),
+            here: String::new(),
+            csrf: String::new(),
+        }
+    }
+
+    pub fn for_visitor(v: &Visitor, title: &str, here: &str) -> Self {
+        let mut nav = vec![
+            ("/home".to_string(), "Projects".to_string()),
+            (
+                "/you-said-we-did".to_string(),
+                "You said, we did".to_string(),
+            ),
+            (
+                "/jointly".to_string(),
+                "Were decisions made jointly?".to_string(),
+            ),
+            ("/who-is-present".to_string(), "Who takes part".to_string()),
+        ];
+        if !v.is(&[Role::Partner]) {
+            nav.push(("/check".to_string(), "Check this record".to_string()));
+        }
+        Frame {
+            title: title.into(),
+            who: Some(v.who()),
+            nav,
+            here: here.into(),
+            csrf: v.csrf.clone(),
+        }
+    }
+}
+
+/// Renders a template as a page.
+pub(super) fn render(t: impl Template) -> Result<Response, PageError> {
+    Ok(Html(t.render().map_err(PageError::broken)?).into_response())
+}
+
+/// The anti-forgery check for a form post: its `csrf` field must be the session's.
+fn check_csrf(v: &Visitor, form: &forms::FormData) -> Result<(), PageError> {
+    if form.one("csrf") == v.csrf {
+        Ok(())
+    } else {
+        Err(PageError::Status(
+            StatusCode::FORBIDDEN,
+            "This form has expired or did not come from this site. Go back, reload the page and try again.".into(),
+        ))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignIn {
+    page: Frame,
+    error: Option<String>,
+}
+
+async fn sign_in_page(headers: HeaderMap) -> Response {
+    let pre = cookie(&headers, PRE_COOKIE)
+        .filter(|c| c.len() == 64)
+        .unwrap_or_else(random_hex);
+    let mut page = Frame::anonymous("Sign in");
+    page.csrf = pre.clone();
+    let mut resp = render(SignIn { page, error: None }).unwrap_or_else(IntoResponse::into_response);
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(&headers, PRE_COOKIE, &pre, None),
+    );
+    resp
+}
+
+fn client_ip(req_ext: &axum::http::Extensions) -> IpAddr {
+    req_ext
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
+}
+
+async fn sign_in(State(state): State<AppState>, req: Request) -> Response {
+    let ip = client_ip(req.extensions());
+    let headers = req.headers().clone();
+    let body = match axum::body::to_bytes(req.into_body(), 16 * 1024).await {
+        Ok(b) => b,
+        Err(_) => {
+            return PageError::Status(StatusCode::PAYLOAD_TOO_LARGE, "That was too long.".into())
+                .into_response();
+        }
+    };
+    let form = forms::FormData::parse(&body);
+    let pre = cookie(&headers, PRE_COOKIE);
+    let again = |error: &str, status: StatusCode| {
+        let mut page = Frame::anonymous("Sign in");
+        page.csrf = pre.clone().unwrap_or_default();
+        let mut r = render(SignIn {
+            page,
+            error: Some(error.into()),
+        })
+        .unwrap_or_else(IntoResponse::into_response);
+        *r.status_mut() = status;
+        r
+    };
+    if pre.is_none() || pre.as_deref() != Some(form.one("csrf")) {
+        return again(
+            "This form has expired. Please type your access code again.",
+            StatusCode::FORBIDDEN,
+        );
+    }
+    {
+        let mut f = state.0.web.failures.lock().expect("web lock");
+        let entry = f.entry(ip).or_insert((Instant::now(), 0));
+        if entry.0.elapsed() > WINDOW {
+            *entry = (Instant::now(), 0);
+        }
+        if entry.1 >= MAX_FAILURES {
+            return again(
+                "Too many tries. Please wait a minute, then try again.",
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+        }
+    }
+    let code = form.one("code").trim().to_string();
+    match state.0.tokens.authenticate(&code) {
+        Ok(Some(_)) => {
+            let id = random_hex();
+            state.0.web.sessions.lock().expect("web lock").insert(
+                id.clone(),
+                Session {
+                    code,
+                    csrf: random_hex(),
+                    last_used: Instant::now(),
+                },
+            );
+            let mut r = Redirect::to("/home").into_response();
+            r.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(&headers, SESSION_COOKIE, &id, None),
+            );
+            r.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(&headers, PRE_COOKIE, "", Some(0)),
+            );
+            r
+        }
+        Ok(None) => {
+            let mut f = state.0.web.failures.lock().expect("web lock");
+            f.entry(ip).or_insert((Instant::now(), 0)).1 += 1;
+            drop(f);
+            again(
+                "That access code did not work. Check it and try again.",
+                StatusCode::UNAUTHORIZED,
+            )
+        }
+        Err(e) => PageError::broken(e).into_response(),
+    }
+}
+
+async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = forms::FormData::parse(&body);
+    if let Ok(v) = state.visitor(&headers) {
+        if check_csrf(&v, &form).is_err() {
+            return PageError::forbidden().into_response();
+        }
+        if let Some(id) = cookie(&headers, SESSION_COOKIE) {
+            state.0.web.sessions.lock().expect("web lock").remove(&id);
+        }
+    }
+    let mut r = Redirect::to("/sign-in").into_response();
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(&headers, SESSION_COOKIE, "", Some(0)),
+    );
+    r
+}
+
+/// Security headers on every answer: no framing, no plugins, forms only to
+/// this site, no sniffing, no referrer. The pages have no scripts; the
+/// policy does not forbid scripts outright only because the accessibility
+/// checks (web check, browser tests) inject axe-core as an inline script.
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("style-src 'self'; img-src 'self'; object-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    resp
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        include_str!("../../../static/style.css"),
+    )
+        .into_response()
+}
+
+/// The pages' routes.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/home") }))
+        .route("/sign-in", get(sign_in_page).post(sign_in))
+        .route("/sign-out", post(sign_out))
+        .route("/static/style.css", get(stylesheet))
+        .merge(pages::routes())
+        .merge(forms::routes())
+}
