@@ -451,6 +451,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 failure(bad, e)
             })?;
             bar.finish_and_clear();
+            // What is kept of erased records lives beside the log: rebuild it.
+            let ledger = open(&data)?;
+            coproduction::privacy::rebuild_kept(&ledger).failed_check()?;
+            drop(ledger);
             eprintln!(
                 "imported {} records into {}, head {}, root {}",
                 s.size,
@@ -872,10 +876,11 @@ fn person_leave(data: &Path, participant: &str) -> Result<(), Failure> {
 fn retention_run(data: &Path, days: u32) -> Result<(), Failure> {
     let (ledger, people) = open_with_people(data)?;
     let today = time::OffsetDateTime::now_utc().date();
-    let report = coproduction::privacy::apply_retention(&ledger, &people, today, days, |e| {
-        append_one(&ledger, e)
-    })
-    .failed_check()?;
+    let report =
+        coproduction::privacy::apply_retention(&ledger, &people, today, days, &operator(), |e| {
+            append_one(&ledger, e)
+        })
+        .failed_check()?;
     let tokens = jointly::api::tokens::TokenStore::open(&ledger).failed_check()?;
     for who in &report.erased_people {
         for t in tokens.list().failed_check()? {
@@ -896,18 +901,31 @@ fn retention_run(data: &Path, days: u32) -> Result<(), Failure> {
 fn erase(data: &Path, participant: &str, reason: &str, basis: &str) -> Result<(), Failure> {
     let who = participant_id(participant)?;
     let (ledger, people) = open_with_people(data)?;
-    let done = coproduction::privacy::erase_person(&ledger, &people, who, reason, basis, |e| {
-        append_one(&ledger, e)
-    })
+    let done = coproduction::privacy::erase_person(
+        &ledger,
+        &people,
+        who,
+        &operator(),
+        reason,
+        basis,
+        |e| append_one(&ledger, e),
+    )
     .map_err(|e| match e {
         coproduction::privacy::PrivacyError::Invalid(_) => failure(true, e),
         e => failure(false, e),
     })?;
     // Their access codes go too: a token's name may identify them.
     let tokens = jointly::api::tokens::TokenStore::open(&ledger).failed_check()?;
+    let remembered = ledger.store().side_table("idempotency").failed_check()?;
     let mut revoked = 0;
     for t in tokens.list().failed_check()? {
         if t.participant.as_ref().map(|p| p.to_string()) == Some(who.to_string()) {
+            for (k, _) in remembered
+                .scan_prefix(format!("{}/", t.id).as_bytes())
+                .failed_check()?
+            {
+                remembered.remove(&k).failed_check()?;
+            }
             tokens.delete(&t.id).failed_check()?;
             revoked += 1;
         }

@@ -231,6 +231,10 @@ async fn an_erased_partner_leaves_no_trace_but_their_part_still_counts() {
     )
     .await;
     assert_eq!(shown["name"], "a former participant");
+    // Erasure records come only from erasure: not through the generic append.
+    let (status, _) = call(&router, "POST", "/v1/events", &admin,
+        json!({"type": "record.redacted", "payload": {"records": [{"seq": 1, "kept": {}}], "reason": "R", "legal_basis": "B"}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, _) = call(&router, "GET", "/v1/me/equality", &partner, Value::Null).await;
     assert_eq!(
         status,
@@ -422,9 +426,16 @@ fn retention_erases_those_who_left_long_ago_and_is_recorded() {
         people.put(p).unwrap();
     }
     let today = time::Date::from_calendar_date(2026, time::Month::November, 23).unwrap();
-    let r =
-        jointly::coproduction::privacy::apply_retention(&ledger, &people, today, 730, &mut append)
-            .unwrap();
+    let actor = jointly::ledger::Actor::new("operator:test").unwrap();
+    let r = jointly::coproduction::privacy::apply_retention(
+        &ledger,
+        &people,
+        today,
+        730,
+        &actor,
+        &mut append,
+    )
+    .unwrap();
     assert_eq!(r.erased_people, vec![long_gone.id]);
     assert_eq!(r.cutoff, "2024-11-23");
     assert!(people.get(&long_gone.id).unwrap().is_none());

@@ -353,6 +353,14 @@ async fn append(
     }
     let event_type = EventType::new(&req.event_type)
         .map_err(|e| AppError::bad_request(e.to_string()).at("/type"))?;
+    if crate::coproduction::privacy::DELETING_TYPES.contains(&event_type.as_str()) {
+        // These delete bytes on disk; they come only from the erasure paths.
+        return Err(AppError::unprocessable(format!(
+            "{} is written by erasure itself: use POST /v1/erasures (or `jointly erase`, `jointly retention run`)",
+            event_type.as_str()
+        ))
+        .at("/type"));
+    }
     if caller.0.role == Role::Partner
         && crate::coproduction::events::is_extension(event_type.as_str())
     {

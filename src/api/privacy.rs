@@ -219,11 +219,13 @@ pub(super) async fn erase(
         .unwrap_or_else(|| "UK GDPR Article 17 (right to erasure)".into());
     let s = state.clone();
     let runtime = tokio::runtime::Handle::current();
+    let actor = caller.0.actor();
     let done = tokio::task::spawn_blocking(move || {
         privacy::erase_person(
             &s.0.ledger,
             &s.0.people,
             req.participant_id,
+            &actor,
             &req.reason,
             &basis,
             |event| {
@@ -292,6 +294,15 @@ impl AppState {
             .map_err(|_| AppError::internal("model lock"))? = model;
         for t in self.0.tokens.list().map_err(AppError::internal)? {
             if t.participant.is_some_and(|p| p.uuid() == who) {
+                // Remembered answers are keyed by the token that asked.
+                for (k, _) in self
+                    .0
+                    .idempotency
+                    .scan_prefix(format!("{}/", t.id).as_bytes())
+                    .map_err(AppError::internal)?
+                {
+                    self.0.idempotency.remove(&k).map_err(AppError::internal)?;
+                }
                 self.0.tokens.delete(&t.id).map_err(AppError::internal)?;
             }
         }

@@ -221,7 +221,7 @@ pub fn partner_answers(
     let mut group: BTreeSet<Uuid> = model
         .roles
         .iter()
-        .filter(|(_, r)| **r == Role::Partner)
+        .filter(|(p, r)| **r == Role::Partner && !model.erased.contains(p))
         .map(|(p, _)| p.uuid())
         .collect();
     let mut answers = BTreeMap::new();

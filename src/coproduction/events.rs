@@ -245,6 +245,10 @@ pub struct Erased {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordRedacted {
+    /// The person whose erasure this is, if it is one (a pseudonymous id):
+    /// they are then no longer counted as a member of the partner group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participant: Option<ParticipantId>,
     pub records: Vec<Erased>,
     pub reason: Text,
     /// The lawful basis, e.g. "UK GDPR Article 17 (right to erasure)".
@@ -263,6 +267,17 @@ pub struct RetentionApplied {
 
 /// What erased free text reads as.
 pub const ERASED_TEXT: &str = "(erased)";
+
+/// The types that hold a person's own words (the ones partners write): on
+/// erasure, these are erased for their author. Records staff keep for the
+/// organisation (decisions, meetings, actions) stay; they name people only
+/// by id.
+pub const OWN_WORDS_TYPES: &[&str] = &[
+    "proposal.raised",
+    "proposal.withdrawn",
+    "decision.disputed",
+    "decision.challenged",
+];
 
 /// The payload fields that hold free text, in every event type.
 pub const FREE_TEXT_FIELDS: &[&str] = &[

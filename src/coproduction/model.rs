@@ -162,6 +162,8 @@ pub struct Model {
     /// so the fold still counts it. Loaded before a rebuild (the erasure
     /// comes later in the log than what it erased) and kept up to date.
     pub kept: HashMap<Seq, serde_json::Value>,
+    /// People erased on request or by retention: no longer counted as members.
+    pub erased: HashSet<ParticipantId>,
 }
 
 impl Model {
@@ -442,8 +444,11 @@ impl Model {
             Event::RetentionApplied(_) => Ok(()),
             Event::RecordRedacted(e) => {
                 let next = self.last_seq.map_or(0, |s| s + 1);
-                if e.records.is_empty() {
-                    return refuse("/records", "name at least one record to erase");
+                if e.records.is_empty() && e.participant.is_none() {
+                    return refuse(
+                        "/records",
+                        "name at least one record, or the person, to erase",
+                    );
                 }
                 let mut seen = std::collections::BTreeSet::new();
                 for (i, r) in e.records.iter().enumerate() {
@@ -847,6 +852,9 @@ impl Model {
                 self.corrections.push((e.corrects, e.correction));
             }
             Event::RecordRedacted(e) => {
+                if let Some(p) = e.participant {
+                    self.erased.insert(p);
+                }
                 for r in e.records {
                     self.kept.insert(r.seq, serde_json::Value::Object(r.kept));
                 }

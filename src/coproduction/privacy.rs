@@ -12,13 +12,13 @@
 //! anything changes and removed after; [`resume`] finishes one left half done.
 
 use super::author::Author;
-use super::events::{ERASED_TEXT, Erased, RecordRedacted, without_free_text};
+use super::events::{ERASED_TEXT, Erased, OWN_WORDS_TYPES, RecordRedacted, without_free_text};
 use super::values::Text;
 use crate::ledger::{Actor, CanonicalPayload, EventType, Ledger, LedgerError, NewEvent, Seq};
 use crate::people::People;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
 /// The side table of what is kept of each erased record (derived from the
@@ -27,6 +27,9 @@ const KEPT_TABLE: &str = "erased";
 const JOURNAL: &str = "erasure.pending";
 /// Records read at a time when scanning.
 const PAGE: usize = 4096;
+/// Records named in one `record.redacted`, to keep each well under the
+/// payload limit; a large erasure is authorised by several.
+const PER_REDACTION: usize = 500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrivacyError {
@@ -43,6 +46,9 @@ pub enum PrivacyError {
     #[error("the erasure journal cannot be used: {0}")]
     Journal(String),
 }
+
+/// Types only the erasure paths write (they go with deleting bytes).
+pub const DELETING_TYPES: &[&str] = &["record.redacted", "retention.applied"];
 
 /// What is kept of each erased record, by sequence number.
 pub fn kept(ledger: &Ledger) -> Result<HashMap<Seq, Value>, LedgerError> {
@@ -79,6 +85,8 @@ fn scan(
 #[derive(Serialize, Deserialize)]
 struct Journal {
     participant: Option<Uuid>,
+    /// Who authorised it, as the log names them.
+    actor: String,
     /// The log's size before the erasure's own record was appended.
     size_before: u64,
     records: Vec<Erased>,
@@ -117,15 +125,15 @@ impl std::fmt::Display for Erasure {
     }
 }
 
-/// The records `who` wrote that carry free text, and what to keep of each.
+/// The records `who` wrote in their own words (see [`OWN_WORDS_TYPES`]),
+/// and what to keep of each.
 pub fn authored_free_text(ledger: &Ledger, who: Uuid) -> Result<Vec<Erased>, LedgerError> {
     let mut out = Vec::new();
     scan(ledger, |ev| {
         let Some(payload) = &ev.payload else { return };
-        if Author::from_actor(ev.record.actor())
-            .participant
-            .map(|p| p.uuid())
-            != Some(who)
+        let author = Author::from_actor(ev.record.actor()).participant;
+        if author.map(|p| p.uuid()) != Some(who)
+            || !OWN_WORDS_TYPES.contains(&ev.record.event_type().as_str())
         {
             return;
         }
@@ -143,16 +151,17 @@ pub fn authored_free_text(ledger: &Ledger, who: Uuid) -> Result<Vec<Erased>, Led
     Ok(out)
 }
 
-/// Erases one person: their people-store entry and the free text of every
-/// record they wrote, authorised by one `record.redacted` appended with
-/// `append` (which must write through the rules and return its seq).
+/// Erases one person: their people-store entry and their own words in the
+/// log, authorised by `record.redacted` records appended, as `actor`, with
+/// `append` (which must write through the rules and return the seq).
 pub fn erase_person(
     ledger: &Ledger,
     people: &People,
     who: Uuid,
+    actor: &Actor,
     reason: &str,
     legal_basis: &str,
-    append: impl FnOnce(NewEvent) -> Result<Seq, String>,
+    append: impl FnMut(NewEvent) -> Result<Seq, String>,
 ) -> Result<Erasure, PrivacyError> {
     let reason = Text::new(reason).map_err(|e| PrivacyError::Invalid(format!("--reason: {e}")))?;
     let basis =
@@ -160,30 +169,75 @@ pub fn erase_person(
     let records = authored_free_text(ledger, who)?;
     let journal = Journal {
         participant: Some(who),
+        actor: actor.as_str().to_string(),
         size_before: ledger.head().size,
         records,
         reason: reason.as_str().to_string(),
         legal_basis: basis.as_str().to_string(),
     };
     write_journal(ledger, &journal)?;
-    let authorised_by = if journal.records.is_empty() {
-        None
-    } else {
-        Some(append(redaction_event(&journal)?).map_err(PrivacyError::Append)?)
-    };
+    let authorised_by = authorise(ledger, &journal, append)?;
     finish(ledger, people, &journal, authorised_by)
 }
 
-fn redaction_event(j: &Journal) -> Result<NewEvent, PrivacyError> {
+/// Appends the `record.redacted` records the journal needs and the log does
+/// not yet hold (after a crash, some may already be there); returns the
+/// first. One is always written for a person, so the log says they were
+/// erased even when they wrote nothing.
+fn authorise(
+    ledger: &Ledger,
+    j: &Journal,
+    mut append: impl FnMut(NewEvent) -> Result<Seq, String>,
+) -> Result<Option<Seq>, PrivacyError> {
+    let mut done: BTreeMap<Vec<Seq>, Seq> = BTreeMap::new();
+    let mut next = j.size_before;
+    loop {
+        let page = ledger.range(next, PAGE)?;
+        if page.is_empty() {
+            break;
+        }
+        for ev in &page {
+            if ev.record.event_type().as_str() != "record.redacted" {
+                continue;
+            }
+            if let Some(r) = ev
+                .payload
+                .as_ref()
+                .and_then(|p| serde_json::from_slice::<RecordRedacted>(p.as_bytes()).ok())
+            {
+                done.insert(r.records.iter().map(|e| e.seq).collect(), ev.record.seq());
+            }
+        }
+        next += page.len() as u64;
+    }
+    let chunks: Vec<&[Erased]> = if j.records.is_empty() && j.participant.is_some() {
+        vec![&[]]
+    } else {
+        j.records.chunks(PER_REDACTION).collect()
+    };
+    let mut first = None;
+    for chunk in chunks {
+        let seqs: Vec<Seq> = chunk.iter().map(|e| e.seq).collect();
+        let seq = match done.get(&seqs) {
+            Some(s) => *s,
+            None => append(redaction_event(j, chunk)?).map_err(PrivacyError::Append)?,
+        };
+        first.get_or_insert(seq);
+    }
+    Ok(first)
+}
+
+fn redaction_event(j: &Journal, records: &[Erased]) -> Result<NewEvent, PrivacyError> {
     let payload = json!(RecordRedacted {
-        records: j.records.clone(),
+        participant: j.participant.map(Into::into),
+        records: records.to_vec(),
         reason: Text::new(&j.reason).map_err(PrivacyError::Invalid)?,
         legal_basis: Text::new(&j.legal_basis).map_err(PrivacyError::Invalid)?,
     });
     Ok(NewEvent {
         expected: None,
         event_type: EventType::new("record.redacted").expect("valid type"),
-        actor: Actor::new("operator:erasure").expect("valid actor"),
+        actor: Actor::new(&j.actor).map_err(|e| PrivacyError::Journal(e.to_string()))?,
         payload: CanonicalPayload::from_value(&payload)
             .map_err(|e| PrivacyError::Invalid(e.to_string()))?,
     })
@@ -233,7 +287,7 @@ fn finish(
 pub fn resume(
     ledger: &Ledger,
     people: &People,
-    append: impl FnOnce(NewEvent) -> Result<Seq, String>,
+    append: impl FnMut(NewEvent) -> Result<Seq, String>,
 ) -> Result<Option<Erasure>, PrivacyError> {
     let bytes = match std::fs::read(journal_path(ledger)) {
         Ok(b) => b,
@@ -242,27 +296,41 @@ pub fn resume(
     };
     let j: Journal =
         serde_json::from_slice(&bytes).map_err(|e| PrivacyError::Journal(e.to_string()))?;
-    let wanted: BTreeSet<Seq> = j.records.iter().map(|r| r.seq).collect();
-    let mut found = None;
-    for ev in ledger.range(j.size_before, PAGE)? {
+    let authorised_by = authorise(ledger, &j, append)?;
+    finish(ledger, people, &j, authorised_by).map(Some)
+}
+
+/// Rebuilds what is kept of each erased record from the log's
+/// `record.redacted` records (after an import, whose store starts empty).
+pub fn rebuild_kept(ledger: &Ledger) -> Result<u64, PrivacyError> {
+    let table = ledger.store().side_table(KEPT_TABLE)?;
+    let mut n = 0;
+    let mut failed = None;
+    scan(ledger, |ev| {
         if ev.record.event_type().as_str() != "record.redacted" {
-            continue;
+            return;
         }
-        let named: Option<BTreeSet<Seq>> = ev
+        let Some(r) = ev
             .payload
             .as_ref()
             .and_then(|p| serde_json::from_slice::<RecordRedacted>(p.as_bytes()).ok())
-            .map(|r| r.records.iter().map(|e| e.seq).collect());
-        if named.as_ref() == Some(&wanted) {
-            found = Some(ev.record.seq());
+        else {
+            return;
+        };
+        for e in r.records {
+            match table.put(
+                &e.seq.to_be_bytes(),
+                &serde_json::to_vec(&e.kept).expect("json"),
+            ) {
+                Ok(()) => n += 1,
+                Err(err) => failed = Some(err),
+            }
         }
+    })?;
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(n),
     }
-    let authorised_by = match found {
-        Some(s) => Some(s),
-        None if wanted.is_empty() => None,
-        None => Some(append(redaction_event(&j)?).map_err(PrivacyError::Append)?),
-    };
-    finish(ledger, people, &j, authorised_by).map(Some)
 }
 
 /// Every erased payload and the `record.redacted` that authorised it:
@@ -349,6 +417,7 @@ pub fn apply_retention(
     people: &People,
     today: time::Date,
     days: u32,
+    actor: &Actor,
     mut append: impl FnMut(NewEvent) -> Result<Seq, String>,
 ) -> Result<Retention, PrivacyError> {
     let cutoff = today - time::Duration::days(i64::from(days));
@@ -364,6 +433,7 @@ pub fn apply_retention(
                 ledger,
                 people,
                 p.id,
+                actor,
                 &format!("the retention period of {days} days after they left ended"),
                 "UK GDPR Article 5(1)(e) (storage limitation)",
                 &mut append,
@@ -376,7 +446,7 @@ pub fn apply_retention(
     let recorded_as = append(NewEvent {
         expected: None,
         event_type: EventType::new("retention.applied").expect("valid type"),
-        actor: Actor::new("operator:retention").expect("valid actor"),
+        actor: actor.clone(),
         payload: CanonicalPayload::from_value(&payload)
             .map_err(|e| PrivacyError::Invalid(e.to_string()))?,
     })
