@@ -1,0 +1,271 @@
+#!/usr/bin/env node
+// Browser tests of jointly's web pages, in headless Chromium (Debian's
+// `chromium`), driven with playwright-core. Run by tools/test:
+//   NODE_PATH=<dir with playwright-core and axe-core> node tools/test_web.js
+// It starts `jointly serve` on a fresh data directory with the example
+// history, and checks:
+//   1. every page each role can reach has no axe-core violations of the
+//      WCAG 2.0/2.1/2.2 A and AA rules, at phone and desktop widths, and
+//      partner pages use no technical words;
+//   2. a keyboard-only journey reaches and submits every form, and every
+//      element that takes focus shows it visibly;
+//   3. the whole journey: a partner puts forward an idea, staff record a
+//      decision answering it with the partner taking part, the partner
+//      confirms, and "You said, we did" shows it;
+//   4. sign-in: a wrong code is refused in words, too many tries are
+//      refused, forms without the session's token are refused.
+// Screenshots of each page at both widths go to target/screenshots/.
+
+const { chromium } = require('playwright-core');
+const fs = require('fs');
+const path = require('path');
+const { spawn, execFileSync } = require('child_process');
+const net = require('net');
+const os = require('os');
+
+const root = path.resolve(__dirname, '..');
+const bin = process.env.JOINTLY_BIN || path.join(root, 'target', 'release', 'jointly');
+const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const shots = path.join(root, 'target', 'screenshots');
+const JARGON = /\b(hash|payload|projection|merkle|idempotency|sequencer|sled|blake3)\b/i;
+const WIDTHS = { phone: { width: 390, height: 844 }, desktop: { width: 1280, height: 900 } };
+
+let failures = 0;
+function check(ok, what) {
+  if (ok) { console.log(`ok   ${what}`); } else { failures++; console.log(`FAIL ${what}`); }
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+
+function jointly(data, args) {
+  return execFileSync(bin, args, { env: { ...process.env, JOINTLY_DATA: data }, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+}
+
+function lastLine(text) { return text.trim().split('\n').pop().trim(); }
+
+async function signIn(browser, base, code, viewport) {
+  const ctx = await browser.newContext({ viewport });
+  const page = await ctx.newPage();
+  await page.goto(base + '/sign-in');
+  await page.fill('input[name=code]', code);
+  await Promise.all([page.waitForNavigation(), page.press('input[name=code]', 'Enter')]);
+  return { ctx, page };
+}
+
+async function axe(page) {
+  await page.addScriptTag({ content: axeSource });
+  return page.evaluate(async () => (await axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] },
+  })).violations.map((v) => `${v.id} (${v.nodes.length}): ${v.nodes[0].target}`));
+}
+
+function shotName(role, width, url) {
+  const p = new URL(url).pathname.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, 'ID').replace(/\W+/g, '-').replace(/^-|-$/g, '') || 'home';
+  return path.join(shots, `${role}-${width}-${p}.png`);
+}
+
+// 1. Every reachable page, every role, both widths.
+async function crawl(browser, base, role, code) {
+  for (const [width, viewport] of Object.entries(WIDTHS)) {
+    const { ctx, page } = await signIn(browser, base, code, viewport);
+    const seen = new Set();
+    const queue = [page.url()];
+    let pages = 0;
+    const problems = [];
+    while (queue.length && seen.size < 40) {
+      const url = queue.shift();
+      if (seen.has(url)) continue;
+      seen.add(url);
+      const resp = await page.goto(url);
+      if (!resp || resp.status() >= 400) { problems.push(`${url}: status ${resp && resp.status()}`); continue; }
+      if (!(resp.headers()['content-type'] || '').includes('text/html')) continue;
+      pages++;
+      await page.screenshot({ path: shotName(role, width, url), fullPage: true });
+      for (const v of await axe(page)) problems.push(`${url}: ${v}`);
+      if (role === 'partner') {
+        const m = (await page.innerText('main')).match(JARGON);
+        if (m) problems.push(`${url}: the word "${m[0]}"`);
+      }
+      for (const l of await page.$$eval('a[href]', (as) => as.map((a) => a.href))) {
+        const u = l.split('#')[0];
+        if (u.startsWith(base) && !seen.has(u)) queue.push(u);
+      }
+    }
+    check(pages >= 4, `${role} at ${width} width: ${pages} pages reached`);
+    check(problems.length === 0, `${role} at ${width} width: no accessibility violations or jargon${problems.length ? '\n     ' + problems.slice(0, 10).join('\n     ') : ''}`);
+    await ctx.close();
+  }
+}
+
+// 2. Keyboard only: Tab to each field, fill it from the keyboard, Tab to
+// the button and press Enter; each focused element must show its focus.
+async function keyboardForm(page, url, fill) {
+  await page.goto(url);
+  const unfocusable = [];
+  const done = new Set();
+  for (let i = 0; i < 80; i++) {
+    await page.keyboard.press('Tab');
+    const f = await page.evaluate(() => {
+      const e = document.activeElement;
+      if (!e || e === document.body) return null;
+      const s = getComputedStyle(e);
+      const visible = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none';
+      return { tag: e.tagName, type: e.type || '', name: e.name || '', value: e.value || '', visible, text: (e.innerText || '').trim(), inForm: !!e.closest('main form') };
+    });
+    if (!f) continue;
+    if (!f.visible) unfocusable.push(`${f.tag} ${f.name || f.text}`);
+    if (!f.inForm) continue;
+    const key = `${f.name}=${f.value}`;
+    if (f.tag === 'BUTTON') {
+      await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+      return { submitted: true, unfocusable, url: page.url(), status: await page.title() };
+    }
+    if (done.has(key) && f.type !== 'checkbox') continue;
+    done.add(key);
+    const want = fill(f);
+    if (want === undefined) continue;
+    if (f.type === 'radio' || f.type === 'checkbox') {
+      if (want === true) await page.keyboard.press('Space');
+    } else {
+      await page.keyboard.type(String(want));
+    }
+  }
+  return { submitted: false, unfocusable, url: page.url() };
+}
+
+async function main() {
+  fs.mkdirSync(shots, { recursive: true });
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'jointly-web-'));
+  jointly(data, ['demo']);
+  // A partner of the example history, and a staff member who leads a project.
+  const records = jointly(data, ['log']).trim().split('\n').map((l) => JSON.parse(l));
+  const joined = records.filter((r) => r.record.type === 'participant.joined').map((r) => r.payload);
+  const partnerId = joined.find((p) => p.role === 'partner').participant_id;
+  const staffId = joined.find((p) => p.role === 'staff').participant_id;
+  const token = (role, name, p) => lastLine(jointly(data, ['token', 'create', '--role', role, '--name', name, ...(p ? ['--participant', p] : [])]));
+  const codes = { partner: token('partner', 'web-partner', partnerId), staff: token('staff', 'web-staff', staffId), auditor: token('auditor', 'web-auditor') };
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const server = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`], { env: { ...process.env, JOINTLY_DATA: data }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  server.stderr.on('data', (d) => { log += d; });
+  for (let i = 0; i < 100; i++) {
+    try { const r = await fetch(base + '/healthz'); if (r.ok) break; } catch (_) { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+  try {
+    // 4. Sign-in problems, in words.
+    {
+      const ctx = await browser.newContext();
+      const page = await ctx.newPage();
+      await page.goto(base + '/sign-in');
+      await page.fill('input[name=code]', 'jly_not-a-real-code-at-all');
+      await Promise.all([page.waitForNavigation(), page.press('input[name=code]', 'Enter')]);
+      check((await page.innerText('main')).includes('did not work'), 'a wrong access code is refused in words, next to the field');
+      check((await axe(page)).length === 0, 'the sign-in error page is accessible');
+      const forged = await page.request.post(base + '/sign-out', { form: { csrf: 'forged' }, maxRedirects: 0 });
+      check(forged.status() >= 300, 'sign-out without a session does nothing');
+      await ctx.close();
+    }
+
+    // 1. Accessibility of every page.
+    for (const [role, code] of Object.entries(codes)) await crawl(browser, base, role, code);
+
+    // 3 and 2. The whole journey, by keyboard only.
+    const partner = await signIn(browser, base, codes.partner, WIDTHS.phone);
+    const staff = await signIn(browser, base, codes.staff, WIDTHS.desktop);
+    const projectUrl = await partner.page.$eval('main a[href^="/projects/"]', (a) => a.href);
+    const idea = `Keyboard idea ${Date.now()}: a quiet room before every workshop.`;
+    let r = await keyboardForm(partner.page, projectUrl + '/propose', (f) => (f.name === 'text' ? idea : undefined));
+    check(r.submitted && r.unfocusable.length === 0, `partner puts forward an idea by keyboard, focus always visible ${r.unfocusable.join(', ')}`);
+    r = await keyboardForm(partner.page, projectUrl + '/propose', () => undefined);
+    check(r.submitted && (await partner.page.innerText('main')).includes('Write your idea'), 'an empty idea is refused, with the error beside the field');
+
+    const decisionForm = projectUrl.replace('127.0.0.1', '127.0.0.1') + '/decision';
+    const staffFill = (f) => {
+      if (f.name === 'question') return 'Shall we have a quiet room?';
+      if (f.name === 'outcome') return 'Yes, from next month.';
+      if (f.name === 'reason') return 'Partners asked for it and everyone agreed.';
+      if (f.name === 'method') return f.value === 'consensus';
+      if (f.name === 'proposals') return f.value !== '' && f.text !== undefined ? undefined : undefined;
+      return undefined;
+    };
+    // Choose the new idea and the partner by keyboard: find their values first.
+    await staff.page.goto(decisionForm);
+    const ideaValue = await staff.page.$eval(`label:text-is(${JSON.stringify(idea)})`, (l) => document.getElementById(l.htmlFor).value).catch(() => null);
+    const partnerValue = partnerId;
+    r = await keyboardForm(staff.page, decisionForm, (f) => {
+      if (f.name === 'proposals') return f.value === ideaValue;
+      if (f.name === 'participants') return f.value === partnerValue || f.value === staffId;
+      return staffFill(f);
+    });
+    check(r.submitted && r.url.includes('/decisions/'), `staff record a decision answering the idea, with the partner, by keyboard (${r.url})`);
+    const decisionUrl = r.url;
+    check(r.unfocusable.length === 0, `focus is visible on every element of the decision form ${r.unfocusable.join(', ')}`);
+
+    r = await keyboardForm(partner.page, decisionUrl + '/confirm', (f) => (f.name === 'answer' ? f.value === 'confirm' : undefined));
+    check(r.submitted && (await partner.page.innerText('main')).includes('Yes, they confirmed it'), 'the partner confirms their part by keyboard');
+    await partner.page.goto(base + '/you-said-we-did');
+    const said = await partner.page.innerText('main');
+    check(said.includes(idea) && said.includes('Yes, from next month.'), '"You said, we did" shows the idea and what was decided');
+
+    // Every other form, by keyboard.
+    const forms = [
+      [partner.page, decisionUrl + '/challenge', (f) => (f.name === 'reason' ? 'It was decided before we could all come.' : undefined), '/decisions/'],
+      [partner.page, base + '/me/equality', (f) => (f.name === 'region' ? f.value === 'wales' : f.name === 'age' ? f.value === 'prefer_not_to_say' : undefined), '/who-is-present'],
+      [staff.page, base + '/projects/new', (f) => ({ title: 'Quiet rooms', summary: 'Somewhere calm before workshops.', aim: 'Everyone can take part calmly.' }[f.name] ?? (f.name === 'involvement' ? f.value === 'co-production' : undefined)), '/projects/'],
+      [staff.page, projectUrl + '/meeting', (f) => ({ date: '01022026', summary: 'We planned the quiet room.' }[f.name] ?? (f.name === 'attendees' ? f.value === partnerId : f.name === 'materials' ? f.value === 'yes' : undefined)), '/projects/'],
+      [staff.page, decisionUrl + '/action', (f) => ({ what: 'Book a quiet room.', due: '01032026' }[f.name] ?? (f.name === 'owner' ? f.value === staffId : undefined)), '/decisions/'],
+    ];
+    for (const [page, url, fill, lands] of forms) {
+      const res = await keyboardForm(page, url, fill);
+      check(res.submitted && res.url.includes(lands) && res.unfocusable.length === 0, `keyboard: ${new URL(url).pathname} submitted (${res.url}) ${res.unfocusable.join(', ')}`);
+    }
+    await staff.page.goto(decisionUrl);
+    const complete = await staff.page.$eval('a[href*="/complete"]', (a) => a.href).catch(() => null);
+    const answer = await staff.page.$eval('a[href*="/answer"]', (a) => a.href).catch(() => null);
+    for (const [url, fill] of [[complete, (f) => (f.name === 'what_changed' ? 'The room is booked every week.' : undefined)], [answer, (f) => (f.name === 'answer' ? 'We will move the date so everyone can come.' : undefined)]]) {
+      check(url !== null, `the decision page links to ${url}`);
+      if (url) {
+        const res = await keyboardForm(staff.page, url, fill);
+        check(res.submitted && res.url.includes('/decisions/'), `keyboard: ${new URL(url).pathname} submitted`);
+      }
+    }
+
+    // A form post without the session's token is refused.
+    const forged = await staff.page.request.post(projectUrl + '/meeting', { form: { csrf: 'forged', summary: 'x' }, maxRedirects: 0 });
+    check(forged.status() === 403, 'a form without the session token is refused (403)');
+    const headers = (await staff.page.request.get(base + '/home')).headers();
+    check((headers['content-security-policy'] || '').includes("frame-ancestors 'none'") && headers['x-content-type-options'] === 'nosniff', 'pages carry the security headers');
+
+    // Last, since it locks this address out of signing in for a minute.
+    {
+      const c = await browser.newContext();
+      const p = await c.newPage();
+      let limited = false;
+      // Up to 25: the minute that counts failures may roll over part way.
+      for (let i = 0; i < 25 && !limited; i++) {
+        await p.goto(base + '/sign-in');
+        await p.fill('input[name=code]', `jly_wrong-${i}-xxxxxxxxxxxxxxxx`);
+        await Promise.all([p.waitForNavigation(), p.press('input[name=code]', 'Enter')]);
+        limited = (await p.innerText('main')).includes('Too many tries');
+      }
+      check(limited, `sign-in attempts are rate limited: ${(await p.innerText('main')).slice(0, 200)}`);
+      await c.close();
+    }
+  } finally {
+    await browser.close();
+    server.kill('SIGTERM');
+    fs.rmSync(data, { recursive: true, force: true });
+  }
+  console.log(failures === 0 ? 'web tests: all passed' : `web tests: ${failures} failed\n${log.slice(-2000)}`);
+  process.exit(failures === 0 ? 0 : 1);
+}
+
+main().catch((e) => { console.log(`FAIL ${e.stack}`); process.exit(1); });
