@@ -1160,6 +1160,7 @@ impl utoipa::Modify for BearerAuth {
         revoke_token, openapi_json, privacy::add_person, privacy::get_person,
         privacy::put_my_answers, privacy::get_my_answers, privacy::equality_table,
         privacy::erase, privacy::subject_export),
+    components(schemas(Section, Which, Wait)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
