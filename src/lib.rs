@@ -7,6 +7,7 @@
 pub mod api;
 pub mod audit;
 pub mod coproduction;
+pub mod fuzzing;
 pub mod http;
 pub mod ledger;
 pub mod people;

@@ -619,7 +619,7 @@ async fn get_event_by_id(
 }
 
 #[utoipa::path(get, path = "/v1/projects",
-    responses((status = 200, body = Object), (status = 401, body = error::Problem)),
+    responses((status = 200, description = "The projects this caller may read", body = Vec<Object>), (status = 401, body = error::Problem)),
     security(("bearer" = [])))]
 async fn list_projects(
     State(state): State<AppState>,
@@ -1150,6 +1150,71 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// Every operation can answer with a problem (RFC 9457) for the errors any
+/// request can meet: the document says so once here rather than in each
+/// handler, and says the problem's media type exactly.
+struct ProblemResponses;
+
+impl utoipa::Modify for ProblemResponses {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let problem = || {
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build()
+        };
+        let common = [
+            (
+                "400",
+                "The request is malformed: the problem says what is wrong and where",
+            ),
+            (
+                "401",
+                "No credentials, or credentials that are not known or were revoked",
+            ),
+            ("403", "These credentials may not do this"),
+            ("404", "There is no such thing"),
+            ("405", "This address does not take this method"),
+            ("408", "The request took too long"),
+            ("409", "A conflict with the current state"),
+            ("413", "The body is too large"),
+            ("415", "The body is not JSON"),
+            ("422", "The request is well formed but refused by the rules"),
+            ("429", "Too many requests"),
+            ("500", "Something failed inside the server"),
+            (
+                "503",
+                "The record cannot be written, or the answer does not exist yet",
+            ),
+        ];
+        for item in api.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+            ];
+            for op in ops.into_iter().flatten() {
+                for (code, words) in common {
+                    let r = op
+                        .responses
+                        .responses
+                        .entry(code.to_string())
+                        .or_insert_with(|| {
+                            RefOr::T(ResponseBuilder::new().description(words).build())
+                        });
+                    // Errors are problems, whatever a handler's annotation said.
+                    if let RefOr::T(resp) = r {
+                        resp.content.clear();
+                        resp.content
+                            .insert("application/problem+json".to_string(), problem());
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The OpenAPI document, generated from the handlers above.
 #[derive(OpenApi)]
 #[openapi(
@@ -1161,7 +1226,7 @@ impl utoipa::Modify for BearerAuth {
         privacy::put_my_answers, privacy::get_my_answers, privacy::equality_table,
         privacy::erase, privacy::subject_export),
     components(schemas(Section, Which, Wait)),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &ProblemResponses)
 )]
 pub struct ApiDoc;
 
