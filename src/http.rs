@@ -116,3 +116,77 @@ fn dechunk(mut body: &str) -> String {
     }
     out
 }
+
+/// GETs `path` with a bearer token and writes the body to `out` as it
+/// comes (for large answers with a Content-Length, such as a backup).
+/// Returns the bytes written.
+pub fn download(
+    server: &str,
+    path: &str,
+    token: &str,
+    out: &std::path::Path,
+    timeout: Duration,
+) -> Result<u64, HttpError> {
+    let host = server
+        .strip_prefix("http://")
+        .ok_or_else(|| HttpError::Scheme(server.to_string()))?
+        .trim_end_matches('/');
+    let connect = |e: String| HttpError::Connect(host.to_string(), e);
+    let with_port = if host
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        host.to_string()
+    } else {
+        format!("{host}:80")
+    };
+    let addr = with_port
+        .to_socket_addrs()
+        .map_err(|e| connect(e.to_string()))?
+        .next()
+        .ok_or_else(|| connect("no address".into()))?;
+    let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| connect(e.to_string()))?;
+    s.set_read_timeout(Some(timeout)).ok();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| connect(e.to_string()))?;
+    let mut reader = std::io::BufReader::new(s);
+    let malformed = || HttpError::Malformed(format!("GET {path}"));
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut reader, &mut line)
+            .map_err(|e| connect(e.to_string()))?
+            == 0
+        {
+            return Err(malformed());
+        }
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let status: u16 = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(malformed)?;
+    if status != 200 {
+        let mut body = String::new();
+        let _ = reader.read_to_string(&mut body);
+        return Err(HttpError::Connect(
+            host.to_string(),
+            format!(
+                "HTTP {status}: {}",
+                body.chars().take(300).collect::<String>()
+            ),
+        ));
+    }
+    let mut file =
+        std::fs::File::create(out).map_err(|e| connect(format!("{}: {e}", out.display())))?;
+    let n = std::io::copy(&mut reader, &mut file).map_err(|e| connect(e.to_string()))?;
+    file.sync_all().map_err(|e| connect(e.to_string()))?;
+    Ok(n)
+}

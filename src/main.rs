@@ -70,6 +70,19 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Take a verified backup of the log (an export bundle). With --server,
+    /// from a running server (needs an admin token); otherwise from the data
+    /// directory, with the server stopped. Restore with `jointly import`.
+    Backup {
+        #[arg(long)]
+        out: PathBuf,
+        /// A running server, e.g. http://127.0.0.1:8080
+        #[arg(long, requires = "token")]
+        server: Option<String>,
+        /// An admin token for --server.
+        #[arg(long, env = "JOINTLY_TOKEN", requires = "server")]
+        token: Option<String>,
+    },
     /// Restore a bundle into an empty data directory, after checking all of it.
     Import { file: PathBuf },
     /// The accountability report: you said / we did, jointness, tokenism,
@@ -432,6 +445,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 data.display()
             );
             Ok(())
+        }
+        Command::Backup { out, server, token } => {
+            backup(&data, &out, server.as_deref(), token.as_deref())
         }
         Command::Export { out } => {
             let ledger = open(&data)?;
@@ -857,6 +873,49 @@ fn person_add(
             Err(anyhow!("refused, nothing was kept: {why}")).bad_input()
         }
     }
+}
+
+fn backup(
+    data: &Path,
+    out: &Path,
+    server: Option<&str>,
+    token: Option<&str>,
+) -> Result<(), Failure> {
+    match (server, token) {
+        (Some(server), Some(token)) => {
+            let partial = out.with_extension("partial");
+            let n = jointly::http::download(
+                server,
+                "/v1/backup",
+                token,
+                &partial,
+                std::time::Duration::from_secs(600),
+            )
+            .failed_check()?;
+            std::fs::rename(&partial, out)
+                .with_context(|| format!("cannot write {}", out.display()))
+                .failed_check()?;
+            eprintln!("downloaded {n} bytes from {server}");
+        }
+        _ => {
+            let ledger = Ledger::open(data).map(|(l, _)| l).map_err(|e| {
+                anyhow!("cannot open the store in {} ({e}); if the server is running, take the backup through it: jointly backup --server URL --token ADMIN_TOKEN --out FILE", data.display())
+            }).failed_check()?;
+            bundle::export(&ledger, out).failed_check()?;
+        }
+    }
+    // A backup is only as good as its check.
+    let s = bundle::check_bundle(out, &mut |_| {})
+        .map_err(|e| anyhow!("the backup in {} does not verify: {e}", out.display()))
+        .failed_check()?;
+    println!(
+        "backup of {} records written to {} and verified: head {}, root {}",
+        s.size,
+        out.display(),
+        s.head,
+        s.root.to_base64()
+    );
+    Ok(())
 }
 
 fn person_leave(data: &Path, participant: &str) -> Result<(), Failure> {

@@ -1224,7 +1224,7 @@ impl utoipa::Modify for ProblemResponses {
         checkpoint, receipt, consistency_proof, inclusion_proof, public_records,
         revoke_token, openapi_json, privacy::add_person, privacy::get_person,
         privacy::put_my_answers, privacy::get_my_answers, privacy::equality_table,
-        privacy::erase, privacy::subject_export),
+        privacy::erase, privacy::subject_export, privacy::backup),
     components(schemas(Section, Which, Wait)),
     modifiers(&BearerAuth, &ProblemResponses)
 )]
@@ -1295,6 +1295,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
         )
         .route("/v1/equality", get(privacy::equality_table))
         .route("/v1/erasures", post(privacy::erase))
+        .route("/v1/backup", get(privacy::backup))
         .route("/v1/events/{seq}/receipt", get(receipt))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))

@@ -309,3 +309,50 @@ impl AppState {
         Ok(())
     }
 }
+
+#[utoipa::path(get, path = "/v1/backup",
+    responses((status = 200, description = "The whole log as an export bundle (JSON Lines), consistent as of the head when the request came; restore it with `jointly import`", content_type = "application/jsonl")),
+    security(("bearer" = [])))]
+pub(super) async fn backup(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, AppError> {
+    caller.require(&[Role::Admin])?;
+    let dir = state.0.ledger.store().dir().to_path_buf();
+    let path = dir.join(format!(".backup-{}.jsonl", Uuid::new_v4()));
+    let s = state.clone();
+    let out = path.clone();
+    tokio::task::spawn_blocking(move || crate::ledger::bundle::export(&s.0.ledger, &out))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(AppError::internal)?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(AppError::internal)?;
+    let len = file.metadata().await.map_err(AppError::internal)?.len();
+    // The copy is unlinked at once; the open file streams out and is then gone.
+    let _ = tokio::fs::remove_file(&path).await;
+    let stream = futures_util::stream::unfold(file, |mut f| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 1 << 16];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(axum::body::Bytes::from(buf)), f))
+            }
+            Err(e) => Some((Err(e), f)),
+        }
+    });
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/jsonl".to_string(),
+            ),
+            (axum::http::header::CONTENT_LENGTH, len.to_string()),
+        ],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
+}
