@@ -306,6 +306,69 @@ async fn every_endpoint_against_every_role() {
         };
         assert!(ct.starts_with(expect), "{who:?} stream: {ct}");
     }
+    // The privacy endpoints.
+    check(
+        &api,
+        "POST",
+        "/v1/people",
+        Some(json!({"role": "partner", "name": "A Person"})),
+        [201, 201, 403, 403, 401],
+    )
+    .await;
+    let someone = "abcdef00-0000-4000-8000-000000000999";
+    check(
+        &api,
+        "GET",
+        &format!("/v1/people/{someone}"),
+        None,
+        [200, 200, 403, 403, 401],
+    )
+    .await;
+    check(
+        &api,
+        "GET",
+        &format!("/v1/people/{someone}/export"),
+        None,
+        [200, 403, 403, 403, 401],
+    )
+    .await;
+    check(
+        &api,
+        "GET",
+        "/v1/me/equality",
+        None,
+        [403, 403, 200, 403, 401],
+    )
+    .await;
+    check(
+        &api,
+        "PUT",
+        "/v1/me/equality",
+        Some(json!({"region": "wales"})),
+        [403, 403, 200, 403, 401],
+    )
+    .await;
+    check(&api, "GET", "/v1/equality", None, [200, 200, 200, 200, 401]).await;
+    check(
+        &api,
+        "POST",
+        "/v1/erasures",
+        Some(json!({"participant_id": someone, "reason": "Asked."})),
+        [200, 403, 403, 403, 401],
+    )
+    .await;
+    check(&api, "GET", "/v1/backup", None, [200, 403, 403, 403, 401]).await;
+    // Erasure records come only from erasure, not the generic append.
+    check(
+        &api,
+        "POST",
+        "/v1/events",
+        Some(json!({"type": "record.redacted", "payload": {}})),
+        [422, 422, 422, 403, 401],
+    )
+    .await;
+    check(&api, "GET", "/v1/checkpoint", None, [200; 5]).await;
+    check(&api, "GET", "/v1/records?limit=2", None, [200; 5]).await;
     check(&api, "GET", "/healthz", None, [200; 5]).await;
     check(&api, "GET", "/metrics", None, [200; 5]).await;
     check(&api, "GET", "/openapi.json", None, [200; 5]).await;

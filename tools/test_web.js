@@ -259,6 +259,10 @@ async function main() {
       check(limited, `sign-in attempts are rate limited: ${(await p.innerText('main')).slice(0, 200)}`);
       await c.close();
     }
+    // Nothing secret or personal in the server's own output.
+    await new Promise((r) => setTimeout(r, 200));
+    const leaked = [...Object.values(codes), idea, 'It was decided before we could all come.'].filter((x) => log.includes(x));
+    check(leaked.length === 0, `the server's log holds no access code and no one's words${leaked.length ? ': ' + leaked.join(', ') : ''}`);
   } finally {
     await browser.close();
     server.kill('SIGTERM');

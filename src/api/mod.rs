@@ -277,9 +277,15 @@ impl Caller {
         if roles.contains(&self.0.role) {
             Ok(())
         } else {
-            Err(AppError::forbidden(
-                format!("a {:?} token may not do this", self.0.role).to_lowercase(),
-            ))
+            let role = format!("{:?}", self.0.role).to_lowercase();
+            let article = if role.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            Err(AppError::forbidden(format!(
+                "{article} {role} token may not do this"
+            )))
         }
     }
 
