@@ -177,6 +177,9 @@ pub struct Store {
     tree: FixedFile,
     writer: Mutex<Writer>,
     head: RwLock<Head>,
+    /// Fault injection for tests: this many coming writes of the record log
+    /// fail as if the disk were full.
+    failing_writes: std::sync::atomic::AtomicU32,
 }
 
 fn id_key(id: &Uuid) -> [u8; 17] {
@@ -242,6 +245,7 @@ impl Store {
                 opened: false,
             }),
             head: RwLock::new(head),
+            failing_writes: std::sync::atomic::AtomicU32::new(0),
         };
         store.rederive(&head, false)?;
         if store.check_head(&head).is_err() {
@@ -501,7 +505,25 @@ impl Store {
         };
         index.insert(HEAD_KEY, head.encode().as_slice());
         if write_log {
-            if let Err(e) = w.log.write_all_at(&buf, start.end) {
+            let injected = self
+                .failing_writes
+                .fetch_update(
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                    |n| n.checked_sub(1),
+                )
+                .is_ok();
+            let written = if injected {
+                // Half the batch reaches the file, then the disk is "full".
+                let _ = w.log.write_all_at(&buf[..buf.len() / 2], start.end);
+                Err(io::Error::new(
+                    io::ErrorKind::StorageFull,
+                    "no space left on device (injected)",
+                ))
+            } else {
+                w.log.write_all_at(&buf, start.end)
+            };
+            if let Err(e) = written {
                 // Leave no partial frame behind (a full disk, say); the next
                 // append can try again once there is room.
                 let _ = w.log.set_len(start.end);
@@ -578,6 +600,14 @@ impl Store {
             .read_exact_at(&mut bytes, offset)
             .map_err(io_err(format!("cannot read record {seq}")))?;
         Ok(Some((offset, frame::decode(&bytes).map_err(damaged)?)))
+    }
+
+    /// For fault-injection tests: the next `n` writes of the record log
+    /// fail as a full disk would, after writing part of their bytes.
+    #[doc(hidden)]
+    pub fn fail_next_log_writes(&self, n: u32) {
+        self.failing_writes
+            .store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Erases the salt and payload of each record in `seqs` where it lies:
