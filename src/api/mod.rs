@@ -180,6 +180,10 @@ impl AppState {
         let sequencer = Sequencer::start_with_after(ledger.clone(), rules, after_commit);
         let tokens = TokenStore::open(&ledger)?;
         let idempotency = ledger.store().side_table("idempotency")?;
+        let settled = settle_interrupted_keys(&ledger, &idempotency)?;
+        if settled > 0 {
+            eprintln!("settled {settled} Idempotency-Keys whose request a restart cut off");
+        }
         let (appended, _) = tokio::sync::watch::channel(ledger.head().size);
         Ok(AppState(Arc::new(Inner {
             ledger,
@@ -389,16 +393,20 @@ async fn append(
             Some(format!("{}/{k}", caller.0.id))
         }
     };
-    let fingerprint = {
-        let mut h = Sha256::new();
-        h.update(event_type.as_str().as_bytes());
-        h.update([0]);
-        h.update(payload.as_bytes());
-        h.update(format!("{:?}", req.expected_last_seq).as_bytes());
-        hex::encode(h.finalize())
-    };
+    let fingerprint = request_fingerprint(
+        event_type.as_str(),
+        payload.as_bytes(),
+        req.expected_last_seq,
+    );
     if let Some(k) = &key {
-        let pending = json!({"body": fingerprint, "answer": null});
+        // Where to look after a crash, to learn whether it was recorded.
+        let pending = marker(
+            &fingerprint,
+            state.0.ledger.head().size,
+            &caller,
+            req.expected_last_seq,
+            Value::Null,
+        );
         let existing = state
             .0
             .idempotency
@@ -477,7 +485,14 @@ async fn append(
         }
     }
     if let Some(k) = &key {
-        let done = json!({"body": fingerprint, "answer": answer});
+        let from = appended.seq;
+        let done = marker(
+            &fingerprint,
+            from,
+            &caller,
+            req.expected_last_seq,
+            answer.clone(),
+        );
         state
             .0
             .idempotency
@@ -489,6 +504,88 @@ async fn append(
         resp.headers_mut().insert(header::LOCATION, v);
     }
     Ok(resp)
+}
+
+/// What an Idempotency-Key holds: the request's fingerprint, where in the
+/// log to look for its record after a crash, and the answer once given.
+fn marker(
+    fingerprint: &str,
+    from: u64,
+    caller: &Caller,
+    expected: Option<u64>,
+    answer: Value,
+) -> Value {
+    json!({"body": fingerprint, "answer": answer, "from": from,
+        "actor": caller.0.actor().as_str(), "expected": expected})
+}
+
+/// What identifies a request for its Idempotency-Key: its type, canonical
+/// payload and expected sequence number.
+fn request_fingerprint(event_type: &str, payload: &[u8], expected: Option<u64>) -> String {
+    let mut h = Sha256::new();
+    h.update(event_type.as_bytes());
+    h.update([0]);
+    h.update(payload);
+    h.update(format!("{expected:?}").as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// After a crash, settles the Idempotency-Keys whose request was cut off:
+/// if the log holds the record (by the same actor, with the same request,
+/// written after the key was taken), the key answers with it; otherwise the
+/// key is released so a retry appends. Runs before the server takes requests.
+fn settle_interrupted_keys(
+    ledger: &Ledger,
+    table: &SideTable,
+) -> Result<u64, crate::ledger::LedgerError> {
+    let mut settled = 0;
+    for (k, v) in table.scan_prefix(b"")? {
+        let Ok(mut seen) = serde_json::from_slice::<Value>(&v) else {
+            continue;
+        };
+        if !seen["answer"].is_null() {
+            continue;
+        }
+        let from = seen["from"].as_u64();
+        let expected = seen["expected"].as_u64();
+        let mut found = None;
+        if let (Some(from), Some(actor), Some(body)) =
+            (from, seen["actor"].as_str(), seen["body"].as_str())
+        {
+            let mut next = from;
+            'scan: loop {
+                let page = ledger.range(next, 1024)?;
+                if page.is_empty() {
+                    break;
+                }
+                for ev in &page {
+                    let same = ev.record.actor().as_str() == actor
+                        && ev.payload.as_ref().is_some_and(|p| {
+                            request_fingerprint(
+                                ev.record.event_type().as_str(),
+                                p.as_bytes(),
+                                expected,
+                            ) == body
+                        });
+                    if same {
+                        found = Some((ev.record.seq(), ev.record.id(), ev.hash));
+                        break 'scan;
+                    }
+                }
+                next += page.len() as u64;
+            }
+        }
+        match found {
+            Some((seq, id, hash)) => {
+                seen["answer"] = json!({"seq": seq, "id": id, "hash": hash,
+                    "receipt": format!("/v1/events/{seq}/receipt")});
+                table.put(&k, &serde_json::to_vec(&seen).expect("json"))?;
+            }
+            None => table.remove(&k)?,
+        }
+        settled += 1;
+    }
+    Ok(settled)
 }
 
 /// A refusal by the rules: 403 for who may write what, 422 otherwise.
