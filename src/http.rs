@@ -26,14 +26,9 @@ pub struct Answer {
     pub body: String,
 }
 
-/// Sends one request (`body` for POST) and reads the whole answer.
-pub fn request(
-    server: &str,
-    method: &str,
-    path: &str,
-    body: Option<&str>,
-    timeout: Duration,
-) -> Result<Answer, HttpError> {
+/// Connects to `server` (`http://host[:port][/prefix]`); returns the
+/// stream, the host as given, and the path prefix.
+fn connect(server: &str, timeout: Duration) -> Result<(TcpStream, String, String), HttpError> {
     let host = server
         .strip_prefix("http://")
         .ok_or_else(|| HttpError::Scheme(server.to_string()))?
@@ -43,7 +38,7 @@ pub fn request(
         Some((h, p)) => (h, format!("/{p}")),
         None => (host, String::new()),
     };
-    let connect = |e: String| HttpError::Connect(host.to_string(), e);
+    let fail = |e: String| HttpError::Connect(host.to_string(), e);
     // Port 80 when none is given, as a browser would.
     let with_port = if host
         .rsplit_once(':')
@@ -55,12 +50,25 @@ pub fn request(
     };
     let addr = with_port
         .to_socket_addrs()
-        .map_err(|e| connect(e.to_string()))?
+        .map_err(|e| fail(e.to_string()))?
         .next()
-        .ok_or_else(|| connect("no address".into()))?;
-    let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| connect(e.to_string()))?;
+        .ok_or_else(|| fail("no address".into()))?;
+    let s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| fail(e.to_string()))?;
     s.set_read_timeout(Some(timeout)).ok();
     s.set_write_timeout(Some(timeout)).ok();
+    Ok((s, host.to_string(), prefix))
+}
+
+/// Sends one request (`body` for POST) and reads the whole answer.
+pub fn request(
+    server: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    timeout: Duration,
+) -> Result<Answer, HttpError> {
+    let (mut s, host, prefix) = connect(server, timeout)?;
+    let connect = |e: String| HttpError::Connect(host.clone(), e);
     let mut head =
         format!("{method} {prefix}{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     if let Some(b) = body {
@@ -127,29 +135,11 @@ pub fn download(
     out: &std::path::Path,
     timeout: Duration,
 ) -> Result<u64, HttpError> {
-    let host = server
-        .strip_prefix("http://")
-        .ok_or_else(|| HttpError::Scheme(server.to_string()))?
-        .trim_end_matches('/');
-    let connect = |e: String| HttpError::Connect(host.to_string(), e);
-    let with_port = if host
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-    {
-        host.to_string()
-    } else {
-        format!("{host}:80")
-    };
-    let addr = with_port
-        .to_socket_addrs()
-        .map_err(|e| connect(e.to_string()))?
-        .next()
-        .ok_or_else(|| connect("no address".into()))?;
-    let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| connect(e.to_string()))?;
-    s.set_read_timeout(Some(timeout)).ok();
+    let (mut s, host, prefix) = connect(server, timeout)?;
+    let connect = |e: String| HttpError::Connect(host.clone(), e);
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        "GET {prefix}{path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
     )
     .map_err(|e| connect(e.to_string()))?;
     let mut reader = std::io::BufReader::new(s);

@@ -138,6 +138,30 @@ impl People {
         Ok(out)
     }
 
+    /// Replaces a partner's own equality answers. A partner registered
+    /// before the people store gets an entry holding their answers only.
+    pub fn set_answers(
+        &self,
+        id: &Uuid,
+        answers: BTreeMap<String, String>,
+    ) -> Result<Person, PeopleError> {
+        let mut person = match self.get(id)? {
+            Some(p) => p,
+            None => Person {
+                id: *id,
+                role: "partner".into(),
+                name: String::new(),
+                email: None,
+                registered: time::OffsetDateTime::now_utc().date().to_string(),
+                left: None,
+                answers: BTreeMap::new(),
+            },
+        };
+        person.answers = answers;
+        self.put(&person)?;
+        Ok(person)
+    }
+
     /// Deletes everything held about `id`; returns whether there was anything.
     pub fn erase(&self, id: &Uuid) -> Result<bool, PeopleError> {
         let path = self.path(id);

@@ -123,21 +123,11 @@ pub(super) async fn put_my_answers(
 ) -> Result<Response, AppError> {
     let me = my_id(&caller)?;
     equality::check_answers(&answers).map_err(|(at, why)| AppError::bad_request(why).at(&at))?;
-    let mut person = match state.0.people.get(&me).map_err(AppError::internal)? {
-        Some(p) => p,
-        // A partner registered before the people store: answers only.
-        None => Person {
-            id: me,
-            role: "partner".into(),
-            name: String::new(),
-            email: None,
-            registered: time::OffsetDateTime::now_utc().date().to_string(),
-            left: None,
-            answers: BTreeMap::new(),
-        },
-    };
-    person.answers = answers;
-    state.0.people.put(&person).map_err(AppError::internal)?;
+    let person = state
+        .0
+        .people
+        .set_answers(&me, answers)
+        .map_err(AppError::internal)?;
     Ok(Json(json!({"answers": person.answers})).into_response())
 }
 

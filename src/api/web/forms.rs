@@ -733,22 +733,11 @@ fn save_answers(
             path,
         );
     }
-    let mut person = state
+    state
         .0
         .people
-        .get(&me.uuid())
-        .map_err(PageError::broken)?
-        .unwrap_or_else(|| crate::people::Person {
-            id: me.uuid(),
-            role: s("partner"),
-            name: String::new(),
-            email: None,
-            registered: time::OffsetDateTime::now_utc().date().to_string(),
-            left: None,
-            answers: BTreeMap::new(),
-        });
-    person.answers = answers;
-    state.0.people.put(&person).map_err(PageError::broken)?;
+        .set_answers(&me.uuid(), answers)
+        .map_err(PageError::broken)?;
     Ok(Redirect::to("/who-is-present").into_response())
 }
 
