@@ -556,7 +556,7 @@ fn show(
     problems: Problems,
     path: &str,
 ) -> Result<Response, PageError> {
-    let model = state.model().map_err(|_| PageError::broken("model"))?;
+    let model = state.page_model()?;
     let mut sp = spec(kind, state, &model, target)?;
     if !v.is(sp.roles) {
         return Err(PageError::forbidden());
@@ -638,7 +638,7 @@ async fn submit(
         return save_answers(&state, &v, &form, &path);
     }
     let built = {
-        let model = state.model().map_err(|_| PageError::broken("model"))?;
+        let model = state.page_model()?;
         let sp = spec(kind, &state, &model, target)?;
         if !v.is(sp.roles) {
             return Err(PageError::forbidden());

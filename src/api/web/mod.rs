@@ -176,6 +176,16 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// The model, caught up, for a page; a failure says why in the log.
+    pub(super) fn page_model(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, crate::coproduction::model::Model>, PageError> {
+        self.model()
+            .map_err(|e| PageError::broken(format!("the model: {}", e.problem().detail)))
+    }
+}
+
 /// What every page has around its content: title, navigation, who is signed in.
 pub(super) struct Frame {
     pub title: String,

@@ -93,7 +93,7 @@ struct Home {
 
 async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
-    let model = state.model().map_err(|_| PageError::broken("model"))?;
+    let model = state.page_model()?;
     let mine: Vec<_> = model
         .projects
         .values()
@@ -166,7 +166,7 @@ async fn project(
     Path(id): Path<Uuid>,
 ) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
-    let model = state.model().map_err(|_| PageError::broken("model"))?;
+    let model = state.page_model()?;
     let id = ProjectId::from(id);
     let p = model.projects.get(&id).ok_or_else(PageError::not_found)?;
     if !visible(&v, &model, &id) {
@@ -339,7 +339,7 @@ async fn decision(
     Path(id): Path<Uuid>,
 ) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
-    let model = state.model().map_err(|_| PageError::broken("model"))?;
+    let model = state.page_model()?;
     let id = DecisionId::from(id);
     let d = model.decisions.get(&id).ok_or_else(PageError::not_found)?;
     if !visible(&v, &model, &d.project) {
@@ -481,7 +481,7 @@ async fn you_said(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
-    let model = state.model().map_err(|_| PageError::broken("model"))?;
+    let model = state.page_model()?;
     let r = report_for(&v, &model).you_said_we_did;
     let t = &r.totals;
     let projects: Vec<SaidProject> = r
@@ -562,7 +562,7 @@ struct JointlyPage {
 
 async fn jointly(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
-    let model = state.model().map_err(|_| PageError::broken("model"))?;
+    let model = state.page_model()?;
     let r = report_for(&v, &model);
     let j = &r.jointness;
     // Sum each stage over the projects.
@@ -684,7 +684,7 @@ struct Present {
 
 async fn present(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
-    let model = state.model().map_err(|_| PageError::broken("model"))?;
+    let model = state.page_model()?;
     let (group, answers) =
         equality::partner_answers(&state.0.people, &model).map_err(PageError::broken)?;
     let t = equality::whole_group(&group, &answers, state.0.k);
