@@ -1,7 +1,9 @@
-//! Disk faults: when the record log cannot be written (a full disk,
-//! injected in the store), appends answer 503 with a problem that says so,
-//! no half-written record is left in the file, and appends work again by
-//! themselves once writes succeed; the log verifies throughout.
+//! Disk faults: when the record log, the derived files or the index cannot
+//! be written (a full disk, injected in the store), appends answer 503 with
+//! a problem that says so, no half-written or unacknowledged record is left
+//! in the file, and appends work again by themselves once writes succeed;
+//! the log verifies throughout, and reopens with exactly what was answered.
+//! `tools/full-disk` does the same on a real, small filesystem.
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -9,11 +11,22 @@ use http_body_util::BodyExt;
 use jointly::api::tokens::Role;
 use jointly::api::{AppState, Config, app};
 use jointly::ledger::Ledger;
+use jointly::ledger::store::Fault;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_is_a_503_and_passes_by_itself() {
+    for (point, says) in [
+        (Fault::RecordLog, "cannot write to the record log"),
+        (Fault::DerivedFiles, "cannot write the DerivedFiles"),
+        (Fault::Index, "cannot write the Index"),
+    ] {
+        check(point, says).await;
+    }
+}
+
+async fn check(point: Fault, says: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (ledger, _) = Ledger::open(dir.path()).unwrap();
     let state = AppState::new(ledger.clone()).unwrap();
@@ -44,15 +57,15 @@ async fn a_full_disk_is_a_503_and_passes_by_itself() {
     assert_eq!(call(append(1)).await.0, StatusCode::CREATED);
     let before = std::fs::metadata(&log).unwrap().len();
 
-    ledger.store().fail_next_log_writes(2);
+    ledger.store().fail_next_writes(point, 2);
     for n in [2, 3] {
         let (status, ct, body) = call(append(n)).await;
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{point:?}: {body}");
         assert!(ct.starts_with("application/problem+json"));
         let detail = body["detail"].as_str().unwrap();
         assert!(
-            detail.contains("cannot write to the record log") && detail.contains("try again"),
-            "{detail}"
+            detail.contains(says) && detail.contains("try again"),
+            "{point:?}: {detail}"
         );
         // Nothing half-written is left: the file is as it was.
         assert_eq!(std::fs::metadata(&log).unwrap().len(), before);
@@ -63,6 +76,13 @@ async fn a_full_disk_is_a_503_and_passes_by_itself() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["seq"], 1);
     state.shutdown().await;
+    let v = jointly::ledger::verify::verify_full(&ledger, &mut |_| {}).unwrap();
+    assert_eq!(v.size, 2);
+    // Reopened, the store holds exactly the two answered records: the index
+    // was put back and the unanswered frames were taken off the log.
+    drop((router, state, ledger));
+    let (ledger, _) = Ledger::open(dir.path()).unwrap();
+    assert_eq!(ledger.head().size, 2, "{point:?}");
     let v = jointly::ledger::verify::verify_full(&ledger, &mut |_| {}).unwrap();
     assert_eq!(v.size, 2);
 }

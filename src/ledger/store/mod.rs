@@ -32,6 +32,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use uuid::Uuid;
 
@@ -75,7 +76,7 @@ pub enum StoreError {
     #[error("{0} is not a jointly record log (its first bytes are wrong)")]
     NotALog(PathBuf),
     #[error(
-        "the store refused further writes after a failed disk flush; restart jointly so it can re-check the log"
+        "the store refused further writes after a disk failure it could not undo; restart jointly so it can re-check the log"
     )]
     Poisoned,
     #[error("batch does not continue the log: {0}")]
@@ -177,9 +178,25 @@ pub struct Store {
     tree: FixedFile,
     writer: Mutex<Writer>,
     head: RwLock<Head>,
-    /// Fault injection for tests: this many coming writes of the record log
-    /// fail as if the disk were full.
-    failing_writes: std::sync::atomic::AtomicU32,
+    /// Fault injection for tests: how many coming writes at each [`Fault`]
+    /// point fail as if the disk were full.
+    failing_writes: [AtomicU32; Fault::COUNT],
+}
+
+/// Where a test can make the next writes fail as a full disk would.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub enum Fault {
+    /// `records.log` (part of the batch reaches the file first).
+    RecordLog = 0,
+    /// `offsets.idx` and `tree.idx`, after the log was made durable.
+    DerivedFiles = 1,
+    /// The sled index, after the derived files were written.
+    Index = 2,
+}
+
+impl Fault {
+    const COUNT: usize = 3;
 }
 
 fn id_key(id: &Uuid) -> [u8; 17] {
@@ -245,7 +262,7 @@ impl Store {
                 opened: false,
             }),
             head: RwLock::new(head),
-            failing_writes: std::sync::atomic::AtomicU32::new(0),
+            failing_writes: Default::default(),
         };
         store.rederive(&head, false)?;
         if store.check_head(&head).is_err() {
@@ -505,14 +522,7 @@ impl Store {
         };
         index.insert(HEAD_KEY, head.encode().as_slice());
         if write_log {
-            let injected = self
-                .failing_writes
-                .fetch_update(
-                    std::sync::atomic::Ordering::SeqCst,
-                    std::sync::atomic::Ordering::SeqCst,
-                    |n| n.checked_sub(1),
-                )
-                .is_ok();
+            let injected = self.injected(Fault::RecordLog).is_err();
             let written = if injected {
                 // Half the batch reaches the file, then the disk is "full".
                 let _ = w.log.write_all_at(&buf[..buf.len() / 2], start.end);
@@ -536,33 +546,37 @@ impl Store {
                 return Err(io_err("cannot flush the record log to disk")(e));
             }
         }
-        // The log is durable; what follows is derived and can be rebuilt, so
-        // a failure here only stops writes until a restart rebuilds it.
-        let mut synced = w.synced;
-        let derived = w
+        // The log is durable, but nothing is acknowledged until the derived
+        // files and the index hold the batch too. If writing them fails (a
+        // full disk), the batch is taken back off the log, so the error is
+        // the whole truth and the next append can simply try again.
+        let written = w
             .offsets
             .write(start.size, &offs)
             .and_then(|()| w.tree.write(nodes_before(start.size), &nodes))
-            .and_then(|()| {
-                if head.size - w.synced >= DERIVED_SYNC_EVERY {
-                    w.offsets.sync()?;
-                    w.tree.sync()?;
-                    index.insert(SYNCED_KEY, &head.size.to_le_bytes());
-                    synced = head.size;
-                }
-                Ok(())
-            });
-        if let Err(e) = derived {
-            w.poisoned = true;
-            return Err(e);
+            .and_then(|()| self.injected(Fault::DerivedFiles));
+        if let Err(e) = written {
+            return Err(self.take_back(w, start, &batch, e));
+        }
+        let mut synced = w.synced;
+        if head.size - w.synced >= DERIVED_SYNC_EVERY {
+            // A failed fsync leaves the page cache untrustworthy: refuse
+            // writes until a restart rebuilds the derived files from the log.
+            if let Err(e) = w.offsets.sync().and_then(|()| w.tree.sync()) {
+                w.poisoned = true;
+                return Err(e);
+            }
+            index.insert(SYNCED_KEY, &head.size.to_le_bytes());
+            synced = head.size;
         }
         let indexed = self
             .index
             .apply_batch(index)
-            .and_then(|()| self.db.flush().map(|_| ()));
+            .and_then(|()| self.db.flush().map(|_| ()))
+            .map_err(index_err)
+            .and_then(|()| self.injected(Fault::Index));
         if let Err(e) = indexed {
-            w.poisoned = true;
-            return Err(index_err(e));
+            return Err(self.take_back(w, start, &batch, e));
         }
         w.head = head;
         w.synced = synced;
@@ -602,12 +616,60 @@ impl Store {
         Ok(Some((offset, frame::decode(&bytes).map_err(damaged)?)))
     }
 
-    /// For fault-injection tests: the next `n` writes of the record log
-    /// fail as a full disk would, after writing part of their bytes.
+    /// For fault-injection tests: the next `n` writes at `point` fail as
+    /// they would on a full disk.
     #[doc(hidden)]
-    pub fn fail_next_log_writes(&self, n: u32) {
-        self.failing_writes
-            .store(n, std::sync::atomic::Ordering::SeqCst);
+    pub fn fail_next_writes(&self, point: Fault, n: u32) {
+        self.failing_writes[point as usize].store(n, Ordering::SeqCst);
+    }
+
+    /// The injected failure at `point`, if one is due.
+    fn injected(&self, point: Fault) -> Result<(), StoreError> {
+        let due = self.failing_writes[point as usize]
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        match due {
+            false => Ok(()),
+            true => Err(io_err(format!("cannot write the {point:?} (injected)"))(
+                io::Error::new(io::ErrorKind::StorageFull, "no space left on device"),
+            )),
+        }
+    }
+
+    /// Undoes a batch that reached the log but was never acknowledged, and
+    /// returns `cause` for the caller to report. The index goes back first,
+    /// durably, so it never names frames the log no longer holds; then the
+    /// frames come off the log. Bytes the derived files hold past the head
+    /// are harmless: the next batch overwrites them. If the undo fails too,
+    /// the writer refuses further writes until a restart re-checks the log.
+    fn take_back(
+        &self,
+        w: &mut Writer,
+        start: Head,
+        batch: &[Prepared],
+        cause: StoreError,
+    ) -> StoreError {
+        let mut back = sled::Batch::default();
+        back.insert(HEAD_KEY, start.encode().as_slice());
+        back.insert(SYNCED_KEY, &w.synced.to_le_bytes());
+        for p in batch {
+            back.remove(&id_key(&p.checked.record.id()));
+        }
+        let undone = self
+            .index
+            .apply_batch(back)
+            .and_then(|()| self.db.flush().map(|_| ()))
+            .map_err(index_err)
+            .and_then(|()| {
+                w.log
+                    .set_len(start.end)
+                    .and_then(|()| w.log.sync_data())
+                    .map_err(io_err("cannot take unacknowledged records off the log"))
+            });
+        if undone.is_err() {
+            w.poisoned = true;
+        }
+        cause
     }
 
     /// Erases the salt and payload of each record in `seqs` where it lies:
