@@ -91,6 +91,30 @@ fn derived_files_cut_short_are_rebuilt() {
     );
 }
 
+/// An erased frame keeps the room its payload took, so the derived files
+/// are rebuilt from where such a frame ends, not from where its shorter
+/// entry would end (found by tests/erasure_crash.rs).
+#[test]
+fn derived_files_after_erased_records_are_rebuilt() {
+    check(
+        |d| {
+            let (ledger, _) = Ledger::open(d).unwrap();
+            let all: Vec<u64> = (0..RECORDS).collect();
+            ledger.store().erase_payloads(&all).unwrap();
+            drop(ledger);
+            let f = OpenOptions::new()
+                .write(true)
+                .open(d.join("tree.idx"))
+                .unwrap();
+            f.set_len(100 * 32).unwrap();
+        },
+        Expect::Rebuilt {
+            reindexed: 0,
+            torn: false,
+        },
+    );
+}
+
 #[test]
 fn sled_index_lost_is_rebuilt_from_the_log() {
     check(

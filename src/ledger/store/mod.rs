@@ -30,6 +30,7 @@ use super::merkle::{CompactRange, NodeId, NodeSource, TreeSize};
 use super::record::{Record, Seq, Timestamp};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read};
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -298,13 +299,13 @@ impl Store {
             let (start, last_hash, last_at) = if trusted == 0 {
                 (LOG_MAGIC.len() as u64, Digest::ZERO, None)
             } else {
-                let (offset, entry) = self
+                let (frame, entry) = self
                     .read_entry_at_seq(trusted - 1)?
                     .ok_or(damaged(trusted - 1, "no offset"))?;
                 let record = Record::from_canonical(&entry.record)
                     .map_err(|e| damaged(trusted - 1, &e.to_string()))?;
                 (
-                    offset + entry.encoded_len() as u64,
+                    frame.end,
                     super::digest::record_hash(&entry.record),
                     Some(record.at()),
                 )
@@ -375,7 +376,7 @@ impl Store {
         let mut last_at = None;
         if head.size > 0 {
             let seq = head.size - 1;
-            let (offset, entry) = self.read_entry_at_seq(seq)?.ok_or(StoreError::Damaged {
+            let (frame, entry) = self.read_entry_at_seq(seq)?.ok_or(StoreError::Damaged {
                 seq,
                 what: "the index has no entry for the last record".into(),
             })?;
@@ -391,7 +392,7 @@ impl Store {
             if record.hash() != head.last_hash {
                 return Err(damaged("the last record does not hash to the stored head"));
             }
-            if offset + entry.encoded_len() as u64 != head.end {
+            if frame.end != head.end {
                 return Err(damaged("the last record does not end where the head says"));
             }
             last_at = Some(record.at());
@@ -596,7 +597,10 @@ impl Store {
         Ok(Some(u64::from_le_bytes(b)))
     }
 
-    fn read_entry_at_seq(&self, seq: Seq) -> Result<Option<(u64, Entry)>, StoreError> {
+    /// Record `seq`'s entry and where its frame lies in the log. The frame
+    /// can be longer than the entry's encoding: an erased frame keeps the
+    /// room its payload took.
+    fn read_entry_at_seq(&self, seq: Seq) -> Result<Option<(Range<u64>, Entry)>, StoreError> {
         let Some(offset) = self.offset_of(seq)? else {
             return Ok(None);
         };
@@ -613,7 +617,8 @@ impl Store {
         self.reader
             .read_exact_at(&mut bytes, offset)
             .map_err(io_err(format!("cannot read record {seq}")))?;
-        Ok(Some((offset, frame::decode(&bytes).map_err(damaged)?)))
+        let entry = frame::decode(&bytes).map_err(damaged)?;
+        Ok(Some((offset..offset + len as u64, entry)))
     }
 
     /// For fault-injection tests: the next `n` writes at `point` fail as

@@ -1,0 +1,237 @@
+//! Crash inside an erasure: `jointly erase` runs as a child process on a
+//! copy of a store where one partner wrote 600 proposals, and is killed
+//! with SIGKILL at a random moment after its journal exists. The next start
+//! (`AppState::new`, as `jointly serve` does) must finish the erasure: the
+//! journal is gone, not one byte of the partner's words is left in any
+//! file, each chunk of records is authorised by exactly one
+//! `record.redacted` record (none twice), and the log verifies.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use jointly::api::tokens::Role;
+use jointly::api::{AppState, Config, app};
+use jointly::ledger::Ledger;
+use rand::Rng;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+use uuid::Uuid;
+
+const WORDS: &str = "quince-lantern-7312";
+const PROPOSALS: usize = 600;
+/// `record.redacted` records for 600 erased records, 500 to a record.
+const REDACTIONS: usize = 2;
+const ROUNDS: usize = 10;
+const JOURNAL: &str = "erasure.pending";
+
+/// A store with one partner who raised `PROPOSALS` proposals.
+async fn prepare(dir: &Path) -> Uuid {
+    let (ledger, _) = Ledger::open(dir).unwrap();
+    jointly::coproduction::demo::write_demo(&ledger, 0).unwrap();
+    let model = jointly::coproduction::rebuild(&ledger).unwrap();
+    let project = model
+        .projects
+        .values()
+        .find(|p| p.stage != jointly::coproduction::values::Stage::Closed)
+        .unwrap();
+    let (project_id, lead) = (project.id, project.lead);
+    drop(model);
+    let state = AppState::new(ledger.clone()).unwrap();
+    let staff = state
+        .tokens()
+        .create(Role::Staff, "officer", Some(lead))
+        .unwrap()
+        .0;
+    let router = app(state.clone(), &Config::default());
+    let post = |token: &str, body: serde_json::Value, uri: &str| {
+        let req = Request::post(uri)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let r = router.clone();
+        async move {
+            let resp = r.oneshot(req).await.unwrap();
+            let status = resp.status();
+            let bytes = http_body_util::BodyExt::collect(resp.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap(),
+            )
+        }
+    };
+    let (status, added) = post(
+        &staff,
+        json!({"role": "partner", "name": "Erin Example", "project_id": project_id}),
+        "/v1/people",
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    let pid: Uuid = added["participant_id"].as_str().unwrap().parse().unwrap();
+    let partner = state
+        .tokens()
+        .create(Role::Partner, "p", Some(pid.into()))
+        .unwrap()
+        .0;
+    // Sixteen at a time, so their fsyncs are shared.
+    for chunk in (0..PROPOSALS).collect::<Vec<_>>().chunks(16) {
+        let calls = chunk.iter().map(|n| {
+            post(
+                &partner,
+                json!({"type": "proposal.raised", "payload": {"project_id": project_id,
+                    "proposal_id": Uuid::new_v4(), "text": format!("Idea {n}: {WORDS}")}}),
+                "/v1/events",
+            )
+        });
+        for (status, body) in futures_util::future::join_all(calls).await {
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+    }
+    state.shutdown().await;
+    pid
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            found.extend(files_containing(&p, needle));
+        } else if std::fs::read(&p)
+            .unwrap_or_default()
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+        {
+            found.push(p);
+        }
+    }
+    found
+}
+
+/// Runs `jointly erase` on `dir`; kills it `delay` after its journal
+/// appears (or lets it finish when `delay` is `None`). Returns whether the
+/// kill came while the journal still existed, and how long the journal
+/// lived when the erasure was let finish.
+fn erase(dir: &Path, pid: Uuid, delay: Option<Duration>) -> (bool, Duration) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jointly"))
+        .args(["erase", &pid.to_string(), "--reason", "They asked us to."])
+        .env("JOINTLY_DATA", dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let journal = dir.join(JOURNAL);
+    let started = Instant::now();
+    while !journal.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("jointly erase ended ({status}) before writing its journal");
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no journal");
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    let appeared = Instant::now();
+    match delay {
+        None => {
+            assert!(child.wait().unwrap().success());
+            (false, appeared.elapsed())
+        }
+        Some(d) => {
+            std::thread::sleep(d);
+            child.kill().unwrap();
+            child.wait().unwrap();
+            (journal.exists(), appeared.elapsed())
+        }
+    }
+}
+
+/// What every start after an erasure, cut or not, must find.
+async fn check_finished(dir: &Path, round: usize) {
+    let (ledger, _) = Ledger::open(dir).unwrap();
+    let state = AppState::new(ledger.clone()).unwrap();
+    state.shutdown().await;
+    drop(state);
+    assert!(!dir.join(JOURNAL).exists(), "round {round}: journal left");
+    let (authorised, unauthorised) =
+        jointly::coproduction::privacy::authorisations(&ledger).unwrap();
+    assert!(unauthorised.is_empty(), "round {round}: {unauthorised:?}");
+    assert_eq!(authorised.len(), PROPOSALS, "round {round}");
+    let by: std::collections::BTreeSet<_> = authorised.values().collect();
+    assert_eq!(by.len(), REDACTIONS, "round {round}: redactions {by:?}");
+    let mut redactions = 0;
+    let mut next = 0;
+    while next < ledger.head().size {
+        let page = ledger.range(next, 1000).unwrap();
+        redactions += page
+            .iter()
+            .filter(|e| e.record.event_type().as_str() == "record.redacted")
+            .count();
+        next += page.len() as u64;
+    }
+    assert_eq!(redactions, REDACTIONS, "round {round}: one per chunk");
+    let v = jointly::ledger::verify::verify_full(&ledger, &mut |_| {}).unwrap();
+    assert_eq!(v.redacted, PROPOSALS as u64, "round {round}");
+    drop(ledger);
+    let left = files_containing(dir, WORDS);
+    assert!(left.is_empty(), "round {round}: words left in {left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_killed_part_way_is_finished_at_the_next_start() {
+    let base = tempfile::tempdir().unwrap();
+    let prepared = base.path().join("prepared");
+    let pid = prepare(&prepared).await;
+    assert!(
+        !files_containing(&prepared, WORDS).is_empty(),
+        "blind search"
+    );
+
+    // Uncut first, to learn how long an erasure's journal lives.
+    let whole = base.path().join("whole");
+    copy_dir(&prepared, &whole);
+    let (_, lifetime) = erase(&whole, pid, None);
+    check_finished(&whole, 0).await;
+
+    // Kill at a random moment within the journal's lifetime; when a kill
+    // comes too late (the machine was quicker this time), narrow the window.
+    let (mut cut_inside, mut window) = (0, lifetime);
+    let mut rng = rand::rng();
+    for round in 1..=ROUNDS * 4 {
+        let dir = base.path().join(format!("round-{round}"));
+        copy_dir(&prepared, &dir);
+        let delay = window.mul_f64(rng.random_range(0.0..1.0));
+        let (inside, _) = erase(&dir, pid, Some(delay));
+        if inside {
+            cut_inside += 1;
+        } else {
+            window = window.mul_f64(0.5);
+        }
+        check_finished(&dir, round).await;
+        std::fs::remove_dir_all(&dir).unwrap();
+        if cut_inside == ROUNDS {
+            break;
+        }
+    }
+    // The kills must land inside the erasure, or this tested nothing.
+    assert_eq!(
+        cut_inside, ROUNDS,
+        "too few kills came inside an erasure lasting {lifetime:?}"
+    );
+}
