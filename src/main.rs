@@ -121,6 +121,11 @@ enum Command {
         /// Longest an append with ?wait=cosigned waits, in seconds.
         #[arg(long, default_value_t = 10)]
         witness_wait: u64,
+        /// Forbid every script in pages (Content-Security-Policy
+        /// script-src 'none'). Recommended in production; browser tools
+        /// that inject a script, such as accessibility checkers, then fail.
+        #[arg(long)]
+        no_scripts: bool,
     },
     /// Run or set up a witness, which cosigns other logs' checkpoints.
     Witness {
@@ -361,13 +366,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
             witnesses,
             witness_quorum,
             witness_wait,
+            no_scripts,
         } => {
             let mut policy =
                 jointly::api::witnessing::WitnessPolicy::new(witnesses, witness_quorum)
                     .map_err(|e| anyhow!(e))
                     .bad_input()?;
             policy.wait = std::time::Duration::from_secs(witness_wait);
-            serve(&data, listen, demo, body_limit, policy)
+            serve(&data, listen, demo, body_limit, no_scripts, policy)
         }
         Command::Witness { command } => witness(command),
         Command::Person {
@@ -760,6 +766,7 @@ fn serve(
     listen: std::net::SocketAddr,
     demo: bool,
     body_limit: usize,
+    no_scripts: bool,
     witnesses: jointly::api::witnessing::WitnessPolicy,
 ) -> Result<(), Failure> {
     let fresh = !data.join("records.log").exists();
@@ -783,6 +790,7 @@ fn serve(
         }
         let config = jointly::api::Config {
             body_limit,
+            no_scripts,
             ..Default::default()
         };
         jointly::api::serve::serve(state, listen, config)

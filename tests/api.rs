@@ -799,3 +799,39 @@ async fn metrics_count_appends_batches_and_verification() {
     );
     api.state.shutdown().await;
 }
+
+/// Every answer carries the security headers; `no_scripts` (serve
+/// --no-scripts) adds a policy that forbids every script.
+#[tokio::test(flavor = "multi_thread")]
+async fn security_headers_and_the_no_scripts_policy() {
+    for (no_scripts, expect_scripts_forbidden) in [(false, false), (true, true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, _) = Ledger::open(dir.path()).unwrap();
+        let state = AppState::new(ledger).unwrap();
+        let config = Config {
+            no_scripts,
+            ..Config::default()
+        };
+        let router = app(state.clone(), &config);
+        for uri in ["/sign-in", "/healthz", "/v1/checkpoint", "/no-such-page"] {
+            let resp = router
+                .clone()
+                .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let h = resp.headers();
+            let csp = h["content-security-policy"].to_str().unwrap();
+            assert!(csp.contains("frame-ancestors 'none'"), "{uri}: {csp}");
+            assert!(csp.contains("object-src 'none'"), "{uri}: {csp}");
+            assert_eq!(h["x-content-type-options"], "nosniff", "{uri}");
+            assert_eq!(h["referrer-policy"], "no-referrer", "{uri}");
+            assert_eq!(h["x-frame-options"], "DENY", "{uri}");
+            assert_eq!(
+                csp.contains("script-src 'none'"),
+                expect_scripts_forbidden,
+                "{uri}: {csp}"
+            );
+        }
+        state.shutdown().await;
+    }
+}

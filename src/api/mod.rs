@@ -45,6 +45,10 @@ pub struct Config {
     pub body_limit: usize,
     /// Longest a request may take before it is answered 408.
     pub request_timeout: Duration,
+    /// Forbid every script on every answer (`script-src 'none'`). Off by
+    /// default only so that accessibility checkers which inject a script
+    /// into the pages keep working; see docs/RELIABILITY.md.
+    pub no_scripts: bool,
 }
 
 impl Default for Config {
@@ -52,6 +56,7 @@ impl Default for Config {
         Config {
             body_limit: 64 * 1024,
             request_timeout: Duration::from_secs(30),
+            no_scripts: false,
         }
     }
 }
@@ -1408,7 +1413,10 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(axum::middleware::map_response(problem_bodies))
-        .layer(axum::middleware::from_fn(web::security_headers))
+        .layer(axum::middleware::from_fn({
+            let policy = web::content_security_policy(config.no_scripts);
+            move |req, next| web::security_headers(policy, req, next)
+        }))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,

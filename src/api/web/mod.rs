@@ -372,16 +372,29 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     r
 }
 
-/// Security headers on every answer: no framing, no plugins, forms only to
-/// this site, no sniffing, no referrer. The pages have no scripts; the
-/// policy does not forbid scripts outright only because the accessibility
-/// checks (web check, browser tests) inject axe-core as an inline script.
-pub async fn security_headers(req: Request, next: Next) -> Response {
+/// The Content-Security-Policy: no framing, no plugins, forms only to this
+/// site, styles and images only from it; with `no_scripts`, no script at
+/// all. The pages have no scripts either way; scripts are not forbidden by
+/// default only because accessibility checkers inject one.
+pub fn content_security_policy(no_scripts: bool) -> &'static str {
+    match no_scripts {
+        false => {
+            "style-src 'self'; img-src 'self'; object-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        }
+        true => {
+            "default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self'; object-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        }
+    }
+}
+
+/// Security headers on every answer: the policy above, no sniffing, no
+/// framing, no referrer.
+pub async fn security_headers(policy: &'static str, req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("style-src 'self'; img-src 'self'; object-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        HeaderValue::from_static(policy),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
