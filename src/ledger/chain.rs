@@ -19,6 +19,51 @@ pub struct Checked {
     pub leaf: Digest,
 }
 
+/// The checks of one entry that need nothing but the entry: its record
+/// parses, its payload matches the commitment and is canonical, and its
+/// hashes. They are most of the work, and entries can be prechecked in
+/// parallel; [`ChainChecker::link_with`] then links them in order.
+#[derive(Clone, Debug)]
+pub struct Prechecked {
+    record: Record,
+    hash: Digest,
+    leaf: Digest,
+    redacted: bool,
+    /// Reported only after the sequence and link checks, so a record in the
+    /// wrong place is reported as that first, as a serial check would.
+    payload_problem: Option<String>,
+}
+
+impl Prechecked {
+    /// Checks `entry`, expected at `seq` (for the message if it fails).
+    pub fn new(seq: Seq, entry: &Entry) -> Result<Prechecked, ChainProblem> {
+        let record = Record::from_canonical(&entry.record).map_err(|e| ChainProblem {
+            seq,
+            what: e.to_string(),
+            broken_link: false,
+        })?;
+        let payload_problem = match &entry.payload {
+            Some((salt, payload)) => {
+                if digest::payload_commitment(salt, payload) != record.commitment() {
+                    Some("the payload does not match the record's commitment (the payload or its salt was changed)".into())
+                } else {
+                    CanonicalPayload::check_canonical(payload)
+                        .err()
+                        .map(|e| format!("the stored payload is not valid: {e}"))
+                }
+            }
+            None => None,
+        };
+        Ok(Prechecked {
+            hash: digest::record_hash(&entry.record),
+            leaf: merkle::leaf_hash(&entry.record),
+            redacted: entry.payload.is_none(),
+            record,
+            payload_problem,
+        })
+    }
+}
+
 /// The first thing wrong, and at which sequence number.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("record {seq}: {what}")]
@@ -86,13 +131,31 @@ impl ChainChecker {
         entry: &Entry,
         on_node: impl FnMut(merkle::NodeId, Digest),
     ) -> Result<Checked, ChainProblem> {
+        let alone = Prechecked::new(self.next_seq, entry)?;
+        self.link_with(alone, on_node)
+    }
+
+    /// The second half of [`check_with`](Self::check_with): what depends on
+    /// the records before (sequence, link, time, tree), for an entry whose
+    /// own checks were done by [`Prechecked::new`], perhaps on another thread.
+    pub fn link_with(
+        &mut self,
+        alone: Prechecked,
+        on_node: impl FnMut(merkle::NodeId, Digest),
+    ) -> Result<Checked, ChainProblem> {
         let seq = self.next_seq;
         let problem = |what: String| ChainProblem {
             seq,
             what,
             broken_link: false,
         };
-        let record = Record::from_canonical(&entry.record).map_err(|e| problem(e.to_string()))?;
+        let Prechecked {
+            record,
+            hash,
+            leaf,
+            redacted,
+            payload_problem,
+        } = alone;
         if record.seq() != seq {
             return Err(problem(format!(
                 "holds sequence number {} where {seq} was expected (a record is missing, repeated or out of order)",
@@ -119,18 +182,10 @@ impl ChainChecker {
                 seq - 1
             )));
         }
-        match &entry.payload {
-            Some((salt, payload)) => {
-                if digest::payload_commitment(salt, payload) != record.commitment() {
-                    return Err(problem("the payload does not match the record's commitment (the payload or its salt was changed)".into()));
-                }
-                CanonicalPayload::check_canonical(payload)
-                    .map_err(|e| problem(format!("the stored payload is not valid: {e}")))?;
-            }
-            None => self.redacted += 1,
+        if let Some(what) = payload_problem {
+            return Err(problem(what));
         }
-        let hash = digest::record_hash(&entry.record);
-        let leaf = merkle::leaf_hash(&entry.record);
+        self.redacted += redacted as u64;
         self.frontier.push(leaf, on_node);
         self.last_hash = hash;
         self.last_at = Some(record.at());

@@ -6,12 +6,16 @@
 //! acknowledged head and with the stored Merkle tree that proofs are made
 //! from. The first problem found is reported with its sequence number.
 
-use super::chain::ChainChecker;
+use super::chain::{ChainChecker, ChainProblem, Prechecked};
 use super::digest::Digest;
+use super::frame::Entry;
 use super::log::Ledger;
 use super::merkle::{self, CompactRange, LeafIndex, TreeSize};
 use super::record::Seq;
+use super::store::ScanError;
 use super::store::StoreError;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, mpsc};
 
 /// A log that checked out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -139,6 +143,15 @@ fn locate_broken_link(ledger: &Ledger, p: super::chain::ChainProblem) -> VerifyF
     }
 }
 
+/// Entries read ahead and prechecked together; the log is read by one
+/// thread, prechecked by as many workers as there are cores, and linked in
+/// order by the caller's thread.
+const CHUNK: usize = 2048;
+
+/// A chunk of entries as read: sequence number, frame offset, entry.
+type Chunk = Vec<(Seq, u64, Entry)>;
+type PrecheckedChunk = Vec<(Seq, u64, Result<Prechecked, ChainProblem>)>;
+
 fn verify_tail(
     ledger: &Ledger,
     mut checker: ChainChecker,
@@ -149,61 +162,122 @@ fn verify_tail(
     let mut scan = ledger.store().scan_to(from, &head)?;
     let mut derived = ledger.store().derived_scan(from)?;
     let mut checked = 0u64;
-    // A leaf that differs from tree.idx: either the record changed (and the
-    // next record's link will say so) or tree.idx is wrong.
-    let mut suspect_leaf: Option<Seq> = None;
-    loop {
-        match scan.next_entry() {
-            Ok(None) => break,
-            Ok(Some((seq, entry))) => {
-                if derived.next_offset() != Some(scan.last_offset) {
-                    return Err(VerifyFailure::Index {
-                        seq,
-                        file: "offsets.idx",
-                    });
-                }
-                let mut first_bad = None;
-                checker
-                    .check_with(&entry, |id, hash| {
-                        let stored = derived.next_node();
-                        if first_bad.is_none() && stored != Some(hash) {
-                            first_bad = Some(id);
-                        }
-                    })
-                    .map_err(|p| locate_broken_link(ledger, p))?;
-                if let Some(leaf) = suspect_leaf.take() {
-                    // This record links to that one as it is now.
-                    return Err(VerifyFailure::Index {
-                        seq: leaf,
-                        file: "tree.idx",
-                    });
-                }
-                match first_bad {
-                    Some(id) if id.level == 0 => suspect_leaf = Some(seq),
-                    Some(_) => {
-                        return Err(VerifyFailure::Index {
-                            seq,
-                            file: "tree.idx",
-                        });
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let suspect_leaf = std::thread::scope(|s| -> Result<Option<Seq>, VerifyFailure> {
+        let (work_tx, work_rx) = mpsc::sync_channel::<(usize, Chunk)>(workers * 2);
+        let (done_tx, done_rx) = mpsc::sync_channel::<(usize, PrecheckedChunk)>(workers * 2);
+        // The reader stops at the first frame it cannot read, after handing
+        // over what came before it, so that problems are found in order.
+        let reader = s.spawn(move || -> Result<(), ScanError> {
+            let mut chunk = Vec::with_capacity(CHUNK);
+            let mut n = 0;
+            loop {
+                let (more, failed) = match scan.next_entry() {
+                    Ok(Some((seq, entry))) => {
+                        chunk.push((seq, scan.last_offset, entry));
+                        (true, None)
                     }
-                    None => {}
+                    Ok(None) => (false, None),
+                    Err(e) => (false, Some(e)),
+                };
+                if (!more || chunk.len() == CHUNK) && !chunk.is_empty() {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                    if work_tx.send((n, full)).is_err() {
+                        return Ok(()); // the linker stopped at a problem
+                    }
+                    n += 1;
                 }
-                checked += 1;
-                if checked % 4096 == 0 {
-                    progress(checked);
+                if !more {
+                    return failed.map_or(Ok(()), Err);
                 }
             }
-            Err(e) => {
-                return Err(VerifyFailure::At {
-                    seq: e.seq(),
-                    what: e
-                        .to_string()
-                        .split_once(": ")
-                        .map_or(e.to_string(), |(_, w)| w.to_string()),
-                });
-            }
+        });
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        for _ in 0..workers {
+            let (work_rx, done_tx) = (Arc::clone(&work_rx), done_tx.clone());
+            s.spawn(move || {
+                loop {
+                    let next = work_rx.lock().expect("work queue").recv();
+                    let Ok((n, chunk)) = next else { return };
+                    let done = chunk
+                        .into_iter()
+                        .map(|(seq, offset, entry)| (seq, offset, Prechecked::new(seq, &entry)))
+                        .collect();
+                    if done_tx.send((n, done)).is_err() {
+                        return;
+                    }
+                }
+            });
         }
-    }
+        drop((work_rx, done_tx));
+        // Linking, in order. Returning early drops the channels, which ends
+        // the workers and then the reader.
+        let mut link = |done_rx: mpsc::Receiver<(usize, PrecheckedChunk)>| {
+            let mut waiting = BTreeMap::new();
+            let mut next = 0;
+            // A leaf that differs from tree.idx: either the record changed
+            // (and the next record's link will say so) or tree.idx is wrong.
+            let mut suspect_leaf: Option<Seq> = None;
+            for (n, chunk) in done_rx {
+                waiting.insert(n, chunk);
+                while let Some(chunk) = waiting.remove(&next) {
+                    next += 1;
+                    for (seq, offset, alone) in chunk {
+                        if derived.next_offset() != Some(offset) {
+                            return Err(VerifyFailure::Index {
+                                seq,
+                                file: "offsets.idx",
+                            });
+                        }
+                        let mut first_bad = None;
+                        alone
+                            .and_then(|alone| {
+                                checker.link_with(alone, |id, hash| {
+                                    let stored = derived.next_node();
+                                    if first_bad.is_none() && stored != Some(hash) {
+                                        first_bad = Some(id);
+                                    }
+                                })
+                            })
+                            .map_err(|p| locate_broken_link(ledger, p))?;
+                        if let Some(leaf) = suspect_leaf.take() {
+                            // This record links to that one as it is now.
+                            return Err(VerifyFailure::Index {
+                                seq: leaf,
+                                file: "tree.idx",
+                            });
+                        }
+                        match first_bad {
+                            Some(id) if id.level == 0 => suspect_leaf = Some(seq),
+                            Some(_) => {
+                                return Err(VerifyFailure::Index {
+                                    seq,
+                                    file: "tree.idx",
+                                });
+                            }
+                            None => {}
+                        }
+                        checked += 1;
+                        if checked % 4096 == 0 {
+                            progress(checked);
+                        }
+                    }
+                }
+            }
+            Ok(suspect_leaf)
+        };
+        let suspect_leaf = link(done_rx)?;
+        if let Err(e) = reader.join().expect("the log reader panicked") {
+            return Err(VerifyFailure::At {
+                seq: e.seq(),
+                what: e
+                    .to_string()
+                    .split_once(": ")
+                    .map_or(e.to_string(), |(_, w)| w.to_string()),
+            });
+        }
+        Ok(suspect_leaf)
+    })?;
     progress(checked);
     if checker.size() != head.size || ledger.store().log_len()? < head.end {
         let held = ledger.store().count_log_frames()?;

@@ -570,10 +570,12 @@ impl Store {
             index.insert(SYNCED_KEY, &head.size.to_le_bytes());
             synced = head.size;
         }
+        // No flush: the log is already durable and the index is derived from
+        // it. sled writes it out within half a second, and a start after a
+        // crash indexes whatever durable frames it lacks (`recover_tail`).
         let indexed = self
             .index
             .apply_batch(index)
-            .and_then(|()| self.db.flush().map(|_| ()))
             .map_err(index_err)
             .and_then(|()| self.injected(Fault::Index));
         if let Err(e) = indexed {
