@@ -92,13 +92,20 @@ pub fn catch_up(ledger: &Ledger, model: &mut Model) -> Result<(), LedgerError> {
 pub struct Rules {
     model: Model,
     ledger: Ledger,
+    /// Ids admitted into the batch being written, which the log's id index
+    /// does not hold yet (older ones are dropped as the head passes them).
+    pending_ids: Vec<(crate::ledger::Seq, uuid::Uuid)>,
 }
 
 impl Rules {
     /// Rules over `ledger`, starting from its whole history.
     pub fn new(ledger: Ledger) -> Result<Self, LedgerError> {
         let model = rebuild(&ledger)?;
-        Ok(Rules { model, ledger })
+        Ok(Rules {
+            model,
+            ledger,
+            pending_ids: Vec::new(),
+        })
     }
 
     pub fn model(&self) -> &Model {
@@ -108,33 +115,54 @@ impl Rules {
     pub fn into_model(self) -> Model {
         self.model
     }
-}
 
-/// Checks events as if they were appended next, in order, without writing
-/// anything: for refusing a whole file of events before any is written.
-/// Returns the index of the first refused event and why.
-pub fn dry_run(model: &Model, events: &[crate::ledger::NewEvent]) -> Result<(), (usize, Refusal)> {
-    let mut model = model.clone();
-    let first = model.last_seq.map_or(0, |s| s + 1);
-    for (seq, (i, e)) in (first..).zip(events.iter().enumerate()) {
-        let record = Record::new(
-            seq,
-            uuid::Uuid::now_v7(),
-            crate::ledger::Timestamp::now(),
-            e.actor.clone(),
-            e.event_type.clone(),
-            crate::ledger::Digest::ZERO,
-            crate::ledger::Digest::ZERO,
-        );
-        let event = read_event(&record, Some(&e.payload)).map_err(|r| (i, r))?;
-        if let Some(ev) = &event {
-            model
-                .check(&Author::from_actor(&e.actor), ev)
-                .map_err(|r| (i, r))?;
+    /// A correction must point at a record that exists: in the log, or
+    /// earlier in the batch being written.
+    fn check_exists(&self, id: uuid::Uuid) -> Result<(), Refusal> {
+        let head = self.ledger.head().size;
+        let in_batch = self
+            .pending_ids
+            .iter()
+            .any(|&(seq, p)| seq >= head && p == id);
+        let in_log = || matches!(self.ledger.store().seq_of(&id), Ok(Some(_)));
+        match in_batch || in_log() {
+            true => Ok(()),
+            false => Err(Refusal {
+                pointer: "/corrects".into(),
+                message: "there is no record with this event id".into(),
+            }),
         }
-        model.apply(&record, event);
     }
-    Ok(())
+
+    /// Checks events as if they were appended next, in order, without
+    /// writing anything: for refusing a whole file of events before any is
+    /// written. Returns the index of the first refused event and why.
+    pub fn dry_run(&self, events: &[crate::ledger::NewEvent]) -> Result<(), (usize, Refusal)> {
+        let mut model = self.model.clone();
+        let first = model.last_seq.map_or(0, |s| s + 1);
+        for (seq, (i, e)) in (first..).zip(events.iter().enumerate()) {
+            let record = Record::new(
+                seq,
+                uuid::Uuid::now_v7(),
+                crate::ledger::Timestamp::now(),
+                e.actor.clone(),
+                e.event_type.clone(),
+                crate::ledger::Digest::ZERO,
+                crate::ledger::Digest::ZERO,
+            );
+            let event = read_event(&record, Some(&e.payload)).map_err(|r| (i, r))?;
+            if let Some(ev) = &event {
+                model
+                    .check(&Author::from_actor(&e.actor), ev)
+                    .map_err(|r| (i, r))?;
+            }
+            if let Some(Event::RecordCorrected(c)) = &event {
+                self.check_exists(c.corrects.uuid()).map_err(|r| (i, r))?;
+            }
+            model.apply(&record, event);
+        }
+        Ok(())
+    }
 }
 
 impl Admission for Rules {
@@ -150,14 +178,23 @@ impl Admission for Rules {
         if let Some(e) = &event {
             self.model.check(&Author::from_actor(record.actor()), e)?;
         }
+        if let Some(Event::RecordCorrected(e)) = &event {
+            self.check_exists(e.corrects.uuid())?;
+        }
         if let Some(n) = expected {
             self.model.check_expected(event.as_ref(), n)?;
         }
         self.model.apply(record, event);
+        let head = self.ledger.head().size;
+        if self.pending_ids.first().is_some_and(|&(seq, _)| seq < head) {
+            self.pending_ids.retain(|&(seq, _)| seq >= head);
+        }
+        self.pending_ids.push((record.seq(), record.id()));
         Ok(())
     }
 
     fn discard_batch(&mut self) {
+        self.pending_ids.clear();
         // Rare (a failed write): start again from what is on disk.
         if let Ok(model) = rebuild(&self.ledger) {
             self.model = model;

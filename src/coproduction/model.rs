@@ -8,7 +8,6 @@ use super::events::*;
 use super::values::*;
 use crate::ledger::{Record, Seq, Timestamp};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use uuid::Uuid;
 
 /// Why an event was refused: plain words, and the field at fault.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -147,8 +146,6 @@ pub struct Action {
 pub struct Model {
     /// The last sequence number applied.
     pub last_seq: Option<Seq>,
-    /// Every record's event id, so corrections can point at any of them.
-    pub record_ids: HashSet<Uuid>,
     pub projects: BTreeMap<ProjectId, Project>,
     /// Each participant's role (the same in every project they join).
     pub roles: HashMap<ParticipantId, Role>,
@@ -435,12 +432,10 @@ impl Model {
                 self.project(&e.project_id, "/project_id")?;
                 Ok(())
             }
-            Event::RecordCorrected(e) => {
-                if !self.record_ids.contains(&e.corrects.uuid()) {
-                    return refuse("/corrects", "there is no record with this event id");
-                }
-                Ok(())
-            }
+            // That the corrected record exists is checked by `Rules`, against
+            // the log's id index: a set of every id here would grow with
+            // the log and be held twice (by the writer and by readers).
+            Event::RecordCorrected(_) => Ok(()),
             Event::RetentionApplied(_) => Ok(()),
             Event::RecordRedacted(e) => {
                 let next = self.last_seq.map_or(0, |s| s + 1);
@@ -593,7 +588,6 @@ impl Model {
     /// `event` is `None` for extension types and redacted payloads.
     pub fn apply(&mut self, record: &Record, event: Option<Event>) {
         self.last_seq = Some(record.seq());
-        self.record_ids.insert(record.id());
         let Some(event) = event else { return };
         let project = self.project_of(&event);
         self.apply_event(record, event);
