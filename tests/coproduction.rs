@@ -696,3 +696,40 @@ expected: None,
     let model = rebuild(&ledger).unwrap();
     assert_eq!(model.proposals.len(), 3);
 }
+
+/// A correction may point at any record in the log, from the first to the
+/// one just written; not at one that was never written.
+#[test]
+fn corrections_point_at_records_that_exist() {
+    let mut w = World::new();
+    let first = w.ledger.get(0).unwrap().unwrap().record.id();
+    w.ok(
+        &staff(),
+        "record.corrected",
+        json!({"corrects": first, "correction": "The title was misspelt.", "reason": "A typo."}),
+    );
+    w.ok(
+        &partner(2),
+        "proposal.raised",
+        json!({"project_id": id(P), "proposal_id": id(22), "text": "Free tea."}),
+    );
+    let just_written = w
+        .ledger
+        .get(w.ledger.head().size - 1)
+        .unwrap()
+        .unwrap()
+        .record
+        .id();
+    w.ok(
+        &staff(),
+        "record.corrected",
+        json!({"corrects": just_written, "correction": "Free tea and biscuits.", "reason": "Asked."}),
+    );
+    let never = uuid::Uuid::now_v7();
+    let refused = w.append(
+        &staff(),
+        "record.corrected",
+        json!({"corrects": never, "correction": "C", "reason": "R"}),
+    );
+    assert_eq!(refused.unwrap_err().pointer, "/corrects");
+}

@@ -92,20 +92,13 @@ pub fn catch_up(ledger: &Ledger, model: &mut Model) -> Result<(), LedgerError> {
 pub struct Rules {
     model: Model,
     ledger: Ledger,
-    /// Ids admitted into the batch being written, which the log's id index
-    /// does not hold yet (older ones are dropped as the head passes them).
-    pending_ids: Vec<(crate::ledger::Seq, uuid::Uuid)>,
 }
 
 impl Rules {
     /// Rules over `ledger`, starting from its whole history.
     pub fn new(ledger: Ledger) -> Result<Self, LedgerError> {
         let model = rebuild(&ledger)?;
-        Ok(Rules {
-            model,
-            ledger,
-            pending_ids: Vec::new(),
-        })
+        Ok(Rules { model, ledger })
     }
 
     pub fn model(&self) -> &Model {
@@ -116,16 +109,11 @@ impl Rules {
         self.model
     }
 
-    /// A correction must point at a record that exists: in the log, or
-    /// earlier in the batch being written.
+    /// A correction must point at a record in the log. (Not one in the
+    /// batch being written: a record's id is made as it is admitted, so no
+    /// one can know it before the batch is answered.)
     fn check_exists(&self, id: uuid::Uuid) -> Result<(), Refusal> {
-        let head = self.ledger.head().size;
-        let in_batch = self
-            .pending_ids
-            .iter()
-            .any(|&(seq, p)| seq >= head && p == id);
-        let in_log = || matches!(self.ledger.store().seq_of(&id), Ok(Some(_)));
-        match in_batch || in_log() {
+        match matches!(self.ledger.store().seq_of(&id), Ok(Some(_))) {
             true => Ok(()),
             false => Err(Refusal {
                 pointer: "/corrects".into(),
@@ -185,16 +173,10 @@ impl Admission for Rules {
             self.model.check_expected(event.as_ref(), n)?;
         }
         self.model.apply(record, event);
-        let head = self.ledger.head().size;
-        if self.pending_ids.first().is_some_and(|&(seq, _)| seq < head) {
-            self.pending_ids.retain(|&(seq, _)| seq >= head);
-        }
-        self.pending_ids.push((record.seq(), record.id()));
         Ok(())
     }
 
     fn discard_batch(&mut self) {
-        self.pending_ids.clear();
         // Rare (a failed write): start again from what is on disk.
         if let Ok(model) = rebuild(&self.ledger) {
             self.model = model;
