@@ -20,7 +20,7 @@ use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[derive(Parser)]
 #[command(name = "jointly-load", about = "Load and limits for tools/bench")]
@@ -107,54 +107,65 @@ fn payload_body(client: usize, n: u64) -> String {
 /// Latencies of one client, in ms, or why it stopped.
 type ClientResult = Result<Vec<f64>, String>;
 
-/// One keep-alive HTTP client appending until `until`.
+/// One keep-alive HTTP client appending until `until`. It reuses its
+/// buffers and reads each answer with as few calls as it can, so that it
+/// takes as little as possible of the cores it shares with the server.
 async fn http_client(addr: String, token: String, id: usize, until: Instant) -> ClientResult {
-    let stream = tokio::net::TcpStream::connect(&addr)
+    let mut stream = tokio::net::TcpStream::connect(&addr)
         .await
         .map_err(|e| e.to_string())?;
     stream.set_nodelay(true).ok();
-    let (r, mut w) = stream.into_split();
-    let mut r = BufReader::new(r);
     let mut lat = Vec::new();
     let mut n = 0u64;
-    let mut line = String::new();
-    let mut buf = Vec::new();
+    let (mut req, mut buf) = (Vec::with_capacity(1024), Vec::with_capacity(4096));
     while Instant::now() < until {
         let body = event_body(id, n);
-        let req = format!(
+        req.clear();
+        write!(
+            req,
             "POST /v1/events HTTP/1.1\r\nHost: load\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
-        );
+        )
+        .expect("write to a Vec");
         let t = Instant::now();
-        w.write_all(req.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut status = String::new();
-        r.read_line(&mut status).await.map_err(|e| e.to_string())?;
-        let mut len = 0usize;
-        loop {
-            line.clear();
-            r.read_line(&mut line).await.map_err(|e| e.to_string())?;
-            if line == "\r\n" || line.is_empty() {
-                break;
+        stream.write_all(&req).await.map_err(|e| e.to_string())?;
+        // Read until the head is complete, then the body it announces.
+        buf.clear();
+        let (head_len, body_len) = loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break (end + 4, content_length(&buf[..end]));
             }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                len = v.trim().parse().unwrap_or(0);
+            if stream.read_buf(&mut buf).await.map_err(|e| e.to_string())? == 0 {
+                return Err("the server closed the connection".into());
+            }
+        };
+        while buf.len() < head_len + body_len {
+            if stream.read_buf(&mut buf).await.map_err(|e| e.to_string())? == 0 {
+                return Err("the server closed the connection".into());
             }
         }
-        buf.resize(len, 0);
-        r.read_exact(&mut buf).await.map_err(|e| e.to_string())?;
-        if !status.starts_with("HTTP/1.1 201") {
+        if !buf.starts_with(b"HTTP/1.1 201") {
             return Err(format!(
-                "append refused: {} {}",
-                status.trim(),
-                String::from_utf8_lossy(&buf)
+                "append refused: {}",
+                String::from_utf8_lossy(&buf[..buf.len().min(600)])
             ));
         }
         lat.push(t.elapsed().as_secs_f64() * 1000.0);
         n += 1;
     }
     Ok(lat)
+}
+
+/// The Content-Length of a response head (0 if it has none).
+fn content_length(head: &[u8]) -> usize {
+    head.split(|&b| b == b'\n')
+        .find_map(|line| {
+            let (name, value) = line.split_at(line.iter().position(|&b| b == b':')?);
+            name.eq_ignore_ascii_case(b"content-length")
+                .then(|| std::str::from_utf8(&value[1..]).ok()?.trim().parse().ok())
+                .flatten()
+        })
+        .unwrap_or(0)
 }
 
 /// One PostgreSQL connection inserting until `until`, each insert its own
