@@ -34,9 +34,14 @@ pub enum NotaryError {
 pub struct Notary {
     signer: Signer,
     table: SideTable,
-    latest: Mutex<Option<(Checkpoint, String)>>,
-    /// Whether `latest` was signed by this process (see the module doc).
-    signed_here: std::sync::atomic::AtomicBool,
+    latest: Mutex<Latest>,
+}
+
+/// The last signed checkpoint and its note, and whether this process
+/// signed it (see the module doc).
+struct Latest {
+    signed: Option<(Checkpoint, String)>,
+    here: bool,
 }
 
 impl Notary {
@@ -68,8 +73,10 @@ impl Notary {
         Ok(Notary {
             signer,
             table,
-            latest: Mutex::new(latest),
-            signed_here: std::sync::atomic::AtomicBool::new(false),
+            latest: Mutex::new(Latest {
+                signed: latest,
+                here: false,
+            }),
         })
     }
 
@@ -86,12 +93,11 @@ impl Notary {
     pub fn sign_head(&self, ledger: &Ledger) -> Result<String, NotaryError> {
         let head = ledger.head();
         let mut latest = self.latest.lock().expect("notary lock");
-        if let Some((cp, note)) = latest.as_ref() {
+        if let Some((cp, note)) = latest.signed.as_ref() {
             if cp.size == head.size && cp.root == head.root {
                 return Ok(note.clone());
             }
-            let checked = self.signed_here.load(std::sync::atomic::Ordering::Relaxed);
-            if cp.size > head.size || (!checked && ledger.root_at(cp.size)? != cp.root) {
+            if cp.size > head.size || (!latest.here && ledger.root_at(cp.size)? != cp.root) {
                 return Err(NotaryError::Inconsistent { size: cp.size });
             }
         }
@@ -105,14 +111,15 @@ impl Notary {
         self.table
             .put_deferred(LATEST, note.as_bytes())
             .map_err(|e| NotaryError::Store(e.to_string()))?;
-        *latest = Some((cp, note.clone()));
-        self.signed_here
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        *latest = Latest {
+            signed: Some((cp, note.clone())),
+            here: true,
+        };
         Ok(note)
     }
 
     /// The latest signed checkpoint, if any.
     pub fn latest(&self) -> Option<(Checkpoint, String)> {
-        self.latest.lock().expect("notary lock").clone()
+        self.latest.lock().expect("notary lock").signed.clone()
     }
 }
