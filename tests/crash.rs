@@ -7,7 +7,7 @@ use jointly::ledger::sequencer::Sequencer;
 use jointly::ledger::verify::verify_full;
 use jointly::ledger::{Actor, CanonicalPayload, EventType, Ledger, NewEvent};
 use rand::Rng;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -165,11 +165,15 @@ fn bulk_load_killed_keeps_every_reported_record() {
             .unwrap();
         let out = child.stdout.take().unwrap();
         let reader = std::thread::spawn(move || {
-            BufReader::new(out)
+            let mut text = String::new();
+            let _ = BufReader::new(out).read_to_string(&mut text);
+            // The kill can cut the last line short: only whole lines (those
+            // ending in a newline) were reported.
+            let whole = text.rfind('\n').map_or("", |end| &text[..end]);
+            whole
                 .lines()
-                .map_while(Result::ok)
                 .map(|l| {
-                    let v: serde_json::Value = serde_json::from_str(&l).unwrap();
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
                     (
                         v["seq"].as_u64().unwrap(),
                         v["hash"].as_str().unwrap().to_string(),
