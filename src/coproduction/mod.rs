@@ -113,12 +113,16 @@ impl Rules {
     /// batch being written: a record's id is made as it is admitted, so no
     /// one can know it before the batch is answered.)
     fn check_exists(&self, id: uuid::Uuid) -> Result<(), Refusal> {
-        match matches!(self.ledger.store().seq_of(&id), Ok(Some(_))) {
-            true => Ok(()),
-            false => Err(Refusal {
-                pointer: "/corrects".into(),
-                message: "there is no record with this event id".into(),
-            }),
+        let refuse = |message: String| Refusal {
+            pointer: "/corrects".into(),
+            message,
+        };
+        match self.ledger.store().seq_of(&id) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(refuse("there is no record with this event id".into())),
+            Err(e) => Err(refuse(format!(
+                "whether this record exists cannot be read just now ({e}); try again"
+            ))),
         }
     }
 
