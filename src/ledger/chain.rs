@@ -3,9 +3,10 @@
 //! the payload commitment (where the payload is present), and the Merkle
 //! tree. Verification, import and recovery at open all go through it.
 
+use super::blake3_lanes;
 use super::canonical::CanonicalPayload;
 use super::digest::{self, Digest};
-use super::frame::Entry;
+use super::frame::{Entry, EntryRef};
 use super::merkle::{self, CompactRange};
 use super::record::{Record, Seq, Timestamp};
 
@@ -23,9 +24,13 @@ pub struct Checked {
 /// parses, its payload matches the commitment and is canonical, and its
 /// hashes. They are most of the work, and entries can be prechecked in
 /// parallel; [`ChainChecker::link_with`] then links them in order.
+/// It holds only what linking needs, not the record, so that a verifier
+/// moves little between threads.
 #[derive(Clone, Debug)]
 pub struct Prechecked {
-    record: Record,
+    seq: Seq,
+    prev: Digest,
+    at: Timestamp,
     hash: Digest,
     leaf: Digest,
     redacted: bool,
@@ -35,16 +40,53 @@ pub struct Prechecked {
 }
 
 impl Prechecked {
-    /// Checks `entry`, expected at `seq` (for the message if it fails).
-    pub fn new(seq: Seq, entry: &Entry) -> Result<Prechecked, ChainProblem> {
-        let record = Record::from_canonical(&entry.record).map_err(|e| ChainProblem {
+    /// Checks `entry`, expected at `seq` (for the message if it fails),
+    /// and gives its decoded record too.
+    fn one(seq: Seq, entry: &EntryRef<'_>) -> Result<(Prechecked, Record), ChainProblem> {
+        let commitment = entry
+            .payload
+            .map(|(salt, p)| digest::payload_commitment_input(salt, p).hash());
+        Self::with_hashes(seq, entry, digest::record_hash(entry.record), commitment)
+    }
+
+    /// Checks many entries, each with the sequence number it is expected
+    /// at, hashing them together (see `blake3_lanes`): what verification
+    /// does with each block of the log it reads.
+    pub fn many(entries: &[(Seq, EntryRef<'_>)]) -> Vec<Result<Prechecked, ChainProblem>> {
+        let mut inputs = Vec::with_capacity(entries.len() * 2);
+        for (_, e) in entries {
+            inputs.push(digest::record_hash_input(e.record));
+            if let Some((salt, p)) = e.payload {
+                inputs.push(digest::payload_commitment_input(salt, p));
+            }
+        }
+        let mut hashes = blake3_lanes::hash_many(&inputs).into_iter();
+        entries
+            .iter()
+            .map(|(seq, e)| {
+                let hash = hashes.next().expect("a hash for each record");
+                let commitment = e.payload.map(|_| hashes.next().expect("and each payload"));
+                Self::with_hashes(*seq, e, hash, commitment).map(|(alone, _)| alone)
+            })
+            .collect()
+    }
+
+    /// The checks, given the record's chain hash and (if the payload is
+    /// present) the commitment computed from it; with the decoded record.
+    fn with_hashes(
+        seq: Seq,
+        entry: &EntryRef<'_>,
+        hash: Digest,
+        commitment: Option<Digest>,
+    ) -> Result<(Prechecked, Record), ChainProblem> {
+        let record = Record::from_canonical(entry.record).map_err(|e| ChainProblem {
             seq,
             what: e.to_string(),
             broken_link: false,
         })?;
-        let payload_problem = match &entry.payload {
-            Some((salt, payload)) => {
-                if digest::payload_commitment(salt, payload) != record.commitment() {
+        let payload_problem = match (entry.payload, commitment) {
+            (Some((_, payload)), Some(commitment)) => {
+                if commitment != record.commitment() {
                     Some("the payload does not match the record's commitment (the payload or its salt was changed)".into())
                 } else {
                     CanonicalPayload::check_canonical(payload)
@@ -52,15 +94,18 @@ impl Prechecked {
                         .map(|e| format!("the stored payload is not valid: {e}"))
                 }
             }
-            None => None,
+            _ => None,
         };
-        Ok(Prechecked {
-            hash: digest::record_hash(&entry.record),
-            leaf: merkle::leaf_hash(&entry.record),
+        let alone = Prechecked {
+            seq: record.seq(),
+            prev: record.prev(),
+            at: record.at(),
+            hash,
+            leaf: merkle::leaf_hash(entry.record),
             redacted: entry.payload.is_none(),
-            record,
             payload_problem,
-        })
+        };
+        Ok((alone, record))
     }
 }
 
@@ -131,18 +176,20 @@ impl ChainChecker {
         entry: &Entry,
         on_node: impl FnMut(merkle::NodeId, Digest),
     ) -> Result<Checked, ChainProblem> {
-        let alone = Prechecked::new(self.next_seq, entry)?;
-        self.link_with(alone, on_node)
+        let (alone, record) = Prechecked::one(self.next_seq, &entry.as_ref())?;
+        let hash = alone.hash;
+        let leaf = self.link_with(alone, on_node)?;
+        Ok(Checked { record, hash, leaf })
     }
 
     /// The second half of [`check_with`](Self::check_with): what depends on
     /// the records before (sequence, link, time, tree), for an entry whose
-    /// own checks were done by [`Prechecked::new`], perhaps on another thread.
+    /// own checks were done by [`Prechecked::many`], perhaps on another thread.
     pub fn link_with(
         &mut self,
         alone: Prechecked,
         on_node: impl FnMut(merkle::NodeId, Digest),
-    ) -> Result<Checked, ChainProblem> {
+    ) -> Result<Digest, ChainProblem> {
         let seq = self.next_seq;
         let problem = |what: String| ChainProblem {
             seq,
@@ -150,19 +197,20 @@ impl ChainChecker {
             broken_link: false,
         };
         let Prechecked {
-            record,
+            seq: record_seq,
+            prev,
+            at,
             hash,
             leaf,
             redacted,
             payload_problem,
         } = alone;
-        if record.seq() != seq {
+        if record_seq != seq {
             return Err(problem(format!(
-                "holds sequence number {} where {seq} was expected (a record is missing, repeated or out of order)",
-                record.seq()
+                "holds sequence number {record_seq} where {seq} was expected (a record is missing, repeated or out of order)"
             )));
         }
-        if record.prev() != self.last_hash {
+        if prev != self.last_hash {
             return Err(ChainProblem {
                 broken_link: seq > 0,
                 ..problem(if seq == 0 {
@@ -175,10 +223,9 @@ impl ChainChecker {
                 })
             });
         }
-        if let Some(last) = self.last_at.filter(|last| record.at() < *last) {
+        if let Some(last) = self.last_at.filter(|last| at < *last) {
             return Err(problem(format!(
-                "its time {} is earlier than the time of record {} ({last})",
-                record.at(),
+                "its time {at} is earlier than the time of record {} ({last})",
                 seq - 1
             )));
         }
@@ -188,9 +235,9 @@ impl ChainChecker {
         self.redacted += redacted as u64;
         self.frontier.push(leaf, on_node);
         self.last_hash = hash;
-        self.last_at = Some(record.at());
+        self.last_at = Some(at);
         self.next_seq += 1;
-        Ok(Checked { record, hash, leaf })
+        Ok(leaf)
     }
 
     /// Records checked so far (including any before a resume point).

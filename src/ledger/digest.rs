@@ -4,6 +4,7 @@
 //! (see `merkle`) uses SHA-256 as RFC 6962 requires. Each use of a hash has
 //! its own prefix so that no byte string means two things.
 
+use super::blake3_lanes::Message;
 use rand::RngCore;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -127,18 +128,31 @@ impl fmt::Debug for Salt {
 
 /// `BLAKE3(RECORD_HASH_TAG || canonical record)`: the chain hash.
 pub fn record_hash(canonical_record: &[u8]) -> Digest {
-    let mut h = blake3::Hasher::new();
-    h.update(RECORD_HASH_TAG);
-    h.update(canonical_record);
-    Digest(*h.finalize().as_bytes())
+    record_hash_input(canonical_record).hash()
 }
 
 /// `BLAKE3(salt || canonical payload)`: what a record says of its payload.
 pub fn payload_commitment(salt: &Salt, canonical_payload: &[u8]) -> Digest {
-    let mut h = blake3::Hasher::new();
-    h.update(&salt.0);
-    h.update(canonical_payload);
-    Digest(*h.finalize().as_bytes())
+    payload_commitment_input(&salt.0, canonical_payload).hash()
+}
+
+/// What [`record_hash`] hashes, for hashing many at once.
+pub fn record_hash_input(canonical_record: &[u8]) -> Message<'_> {
+    Message {
+        prefix: RECORD_HASH_TAG,
+        body: canonical_record,
+    }
+}
+
+/// What [`payload_commitment`] hashes, for hashing many at once.
+pub fn payload_commitment_input<'a>(
+    salt: &'a [u8; 32],
+    canonical_payload: &'a [u8],
+) -> Message<'a> {
+    Message {
+        prefix: salt,
+        body: canonical_payload,
+    }
 }
 
 #[cfg(test)]

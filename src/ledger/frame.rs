@@ -45,6 +45,16 @@ pub enum FrameError {
 }
 
 impl Entry {
+    pub fn as_ref(&self) -> EntryRef<'_> {
+        EntryRef {
+            record: &self.record,
+            payload: self
+                .payload
+                .as_ref()
+                .map(|(salt, p)| (&salt.0, p.as_slice())),
+        }
+    }
+
     pub fn encoded_len(&self) -> usize {
         FRAME_HEADER_LEN
             + self.record.len()
@@ -129,8 +139,30 @@ pub fn part_lens(header: &[u8; FRAME_HEADER_LEN]) -> (usize, usize) {
     )
 }
 
+/// One entry's parts, borrowed from the bytes of its frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    pub record: &'a [u8],
+    /// Salt and canonical payload, unless redacted.
+    pub payload: Option<(&'a [u8; 32], &'a [u8])>,
+}
+
+impl EntryRef<'_> {
+    pub fn to_entry(&self) -> Entry {
+        Entry {
+            record: self.record.to_vec(),
+            payload: self.payload.map(|(salt, p)| (Salt(*salt), p.to_vec())),
+        }
+    }
+}
+
 /// Decodes one whole frame (as sized by [`frame_len`]).
 pub fn decode(frame: &[u8]) -> Result<Entry, FrameError> {
+    view(frame).map(|e| e.to_entry())
+}
+
+/// Reads one whole frame (as sized by [`frame_len`]) where it lies.
+pub fn view(frame: &[u8]) -> Result<EntryRef<'_>, FrameError> {
     if frame.len() < FRAME_HEADER_LEN {
         return Err(FrameError::Truncated {
             have: frame.len(),
@@ -147,18 +179,18 @@ pub fn decode(frame: &[u8]) -> Result<Entry, FrameError> {
     }
     let record_len = u32::from_le_bytes(header[0..4].try_into().unwrap()) as usize;
     let record_end = FRAME_HEADER_LEN + record_len;
-    let record = frame[FRAME_HEADER_LEN..record_end].to_vec();
-    let salt = Salt(frame[record_end..record_end + 32].try_into().unwrap());
+    let record = &frame[FRAME_HEADER_LEN..record_end];
+    let salt: &[u8; 32] = frame[record_end..record_end + 32].try_into().unwrap();
     let payload = if header[8] == STATE_PRESENT {
-        Some((salt, frame[record_end + 32..].to_vec()))
-    } else if salt.0 == [0; 32] && frame[record_end + 32..].iter().all(|b| *b == 0) {
+        Some((salt, &frame[record_end + 32..]))
+    } else if *salt == [0; 32] && frame[record_end + 32..].iter().all(|b| *b == 0) {
         None
     } else {
         return Err(FrameError::BadHeader(
             "a redacted entry whose salt or payload bytes are not zero".into(),
         ));
     };
-    Ok(Entry { record, payload })
+    Ok(EntryRef { record, payload })
 }
 
 #[cfg(test)]

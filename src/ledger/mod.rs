@@ -4,6 +4,7 @@
 //! It stores opaque JSON objects with a type name and knows nothing of
 //! co-production; it could be published as its own crate.
 
+pub mod blake3_lanes;
 pub mod bundle;
 pub mod canonical;
 pub mod chain;

@@ -8,12 +8,12 @@
 
 use super::chain::{ChainChecker, ChainProblem, Prechecked};
 use super::digest::Digest;
-use super::frame::Entry;
+use super::frame::EntryRef;
 use super::log::Ledger;
 use super::merkle::{self, CompactRange, LeafIndex, TreeSize};
 use super::record::Seq;
-use super::store::ScanError;
 use super::store::StoreError;
+use super::store::{FrameBlock, ScanError};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -143,14 +143,10 @@ fn locate_broken_link(ledger: &Ledger, p: super::chain::ChainProblem) -> VerifyF
     }
 }
 
-/// Entries read ahead and prechecked together; the log is read by one
-/// thread, prechecked by as many workers as there are cores, and linked in
-/// order by the caller's thread.
-const CHUNK: usize = 2048;
-
-/// A chunk of entries as read: sequence number, frame offset, entry.
-type Chunk = Vec<(Seq, u64, Entry)>;
-type PrecheckedChunk = Vec<(Seq, u64, Result<Prechecked, ChainProblem>)>;
+/// The log is read in blocks of whole frames by one thread, prechecked by
+/// as many workers as there are cores, and linked in order by the caller's
+/// thread.
+type PrecheckedBlock = Vec<(Seq, u64, Result<Prechecked, ChainProblem>)>;
 
 fn verify_tail(
     ledger: &Ledger,
@@ -159,60 +155,59 @@ fn verify_tail(
     progress: &mut dyn FnMut(u64),
 ) -> Result<Verified, VerifyFailure> {
     let head = ledger.head();
-    let mut scan = ledger.store().scan_to(from, &head)?;
+    let mut blocks = ledger.store().frame_blocks_to(from, &head)?;
     let mut derived = ledger.store().derived_scan(from)?;
     let mut checked = 0u64;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let suspect_leaf = std::thread::scope(|s| -> Result<Option<Seq>, VerifyFailure> {
-        let (work_tx, work_rx) = mpsc::sync_channel::<(usize, Chunk)>(workers * 2);
-        let (done_tx, done_rx) = mpsc::sync_channel::<(usize, PrecheckedChunk)>(workers * 2);
+        let (work_tx, work_rx) = mpsc::sync_channel::<(usize, FrameBlock)>(workers * 2);
+        let (done_tx, done_rx) = mpsc::sync_channel::<(usize, PrecheckedBlock)>(workers * 2);
+        // Buffers go back to the reader, so the log is read into memory
+        // that is already mapped.
+        let (spare_tx, spare_rx) = mpsc::sync_channel::<Vec<u8>>(workers * 3);
         // The reader stops at the first frame it cannot read, after handing
         // over what came before it, so that problems are found in order.
         let reader = s.spawn(move || -> Result<(), ScanError> {
-            let mut chunk = Vec::with_capacity(CHUNK);
-            let mut n = 0;
-            loop {
-                let (more, failed) = match scan.next_entry() {
-                    Ok(Some((seq, entry))) => {
-                        chunk.push((seq, scan.last_offset, entry));
-                        (true, None)
-                    }
-                    Ok(None) => (false, None),
-                    Err(e) => (false, Some(e)),
-                };
-                if (!more || chunk.len() == CHUNK) && !chunk.is_empty() {
-                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
-                    if work_tx.send((n, full)).is_err() {
-                        return Ok(()); // the linker stopped at a problem
-                    }
-                    n += 1;
+            for n in 0.. {
+                let (block, failed) = blocks.next_block(spare_rx.try_recv().unwrap_or_default());
+                let end = block.is_empty() || failed.is_some();
+                if !block.is_empty() && work_tx.send((n, block)).is_err() {
+                    return Ok(()); // the linker stopped at a problem
                 }
-                if !more {
+                if end {
                     return failed.map_or(Ok(()), Err);
                 }
             }
+            unreachable!("a log has fewer than usize::MAX blocks")
         });
         let work_rx = Arc::new(Mutex::new(work_rx));
         for _ in 0..workers {
-            let (work_rx, done_tx) = (Arc::clone(&work_rx), done_tx.clone());
+            let (work_rx, done_tx, spare_tx) =
+                (Arc::clone(&work_rx), done_tx.clone(), spare_tx.clone());
             s.spawn(move || {
                 loop {
                     let next = work_rx.lock().expect("work queue").recv();
-                    let Ok((n, chunk)) = next else { return };
-                    let done = chunk
-                        .into_iter()
-                        .map(|(seq, offset, entry)| (seq, offset, Prechecked::new(seq, &entry)))
+                    let Ok((n, block)) = next else { return };
+                    let entries: Vec<(Seq, EntryRef<'_>)> =
+                        block.entries().map(|(seq, _, e)| (seq, e)).collect();
+                    let done = block
+                        .entries()
+                        .zip(Prechecked::many(&entries))
+                        .map(|((seq, offset, _), result)| (seq, offset, result))
                         .collect();
+                    drop(entries);
+                    let _ = spare_tx.try_send(block.into_buffer());
                     if done_tx.send((n, done)).is_err() {
                         return;
                     }
                 }
             });
         }
+        drop(spare_tx);
         drop((work_rx, done_tx));
         // Linking, in order. Returning early drops the channels, which ends
         // the workers and then the reader.
-        let mut link = |done_rx: mpsc::Receiver<(usize, PrecheckedChunk)>| {
+        let mut link = |done_rx: mpsc::Receiver<(usize, PrecheckedBlock)>| {
             let mut waiting = BTreeMap::new();
             let mut next = 0;
             // A leaf that differs from tree.idx: either the record changed

@@ -772,7 +772,32 @@ impl Store {
 
     /// Streams the log from record `from` up to a head read earlier.
     pub fn scan_to(&self, from: Seq, head: &Head) -> Result<Scan, StoreError> {
-        let start = if from == 0 {
+        let mut scan = self.scan_from(self.scan_start(from, head)?, head.end)?;
+        scan.next_seq = from.min(head.size);
+        Ok(scan)
+    }
+
+    /// Reads the log from record `from` up to a head read earlier, in blocks
+    /// of whole frames, for a verifier that checks blocks in parallel.
+    pub fn frame_blocks_to(&self, from: Seq, head: &Head) -> Result<FrameBlocks, StoreError> {
+        let start = self.scan_start(from, head)?;
+        let mut file =
+            File::open(self.dir.join(LOG_FILE)).map_err(io_err("cannot open the record log"))?;
+        io::Seek::seek(&mut file, io::SeekFrom::Start(start))
+            .map_err(io_err("cannot seek in the record log"))?;
+        Ok(FrameBlocks {
+            file,
+            offset: start,
+            read_to: start,
+            end: head.end,
+            next_seq: from.min(head.size),
+            carry: Vec::new(),
+        })
+    }
+
+    /// Where record `from` starts, for a read up to `head`.
+    fn scan_start(&self, from: Seq, head: &Head) -> Result<u64, StoreError> {
+        Ok(if from == 0 {
             // Never trust an index for where the log begins.
             LOG_MAGIC.len() as u64
         } else if from >= head.size {
@@ -782,10 +807,7 @@ impl Store {
                 seq: from,
                 what: "the index has no entry for it".into(),
             })?
-        };
-        let mut scan = self.scan_from(start, head.end)?;
-        scan.next_seq = from.min(head.size);
-        Ok(scan)
+        })
     }
 
     fn scan_from(&self, start: u64, end: u64) -> Result<Scan, StoreError> {
@@ -1099,6 +1121,146 @@ impl Scan {
     /// Bytes of the log this scan covers.
     pub fn remaining_bytes(&self) -> u64 {
         self.end - self.offset
+    }
+}
+
+/// Bytes a [`FrameBlocks`] reads at a time.
+const BLOCK_BYTES: usize = 1 << 20;
+
+/// Reads the log in blocks of whole frames (see [`Store::frame_blocks_to`]).
+pub struct FrameBlocks {
+    file: File,
+    /// Where the next frame starts, and its sequence number.
+    offset: u64,
+    next_seq: Seq,
+    /// How far the file has been read, and where to stop.
+    read_to: u64,
+    end: u64,
+    /// Bytes read past the last whole frame handed out (they start at `offset`).
+    carry: Vec<u8>,
+}
+
+/// Whole frames read together, checked as frames (lengths, state, zeros
+/// where a payload was erased) but not yet as records.
+pub struct FrameBlock {
+    bytes: Vec<u8>,
+    frames: Vec<(Seq, u64, Range<usize>)>,
+}
+
+impl FrameBlock {
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+    /// Each frame's sequence number, offset in the log, and entry.
+    pub fn entries(&self) -> impl Iterator<Item = (Seq, u64, frame::EntryRef<'_>)> {
+        self.frames.iter().map(|(seq, offset, range)| {
+            let entry = frame::view(&self.bytes[range.clone()]).expect("checked when read");
+            (*seq, *offset, entry)
+        })
+    }
+    /// The block's buffer, to read the next block into.
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+impl FrameBlocks {
+    /// The next block of about [`BLOCK_BYTES`], reusing `buffer`. It stops
+    /// at the first frame it cannot read, with the frames before it and the
+    /// error; an empty block and no error is the end.
+    pub fn next_block(&mut self, mut buffer: Vec<u8>) -> (FrameBlock, Option<ScanError>) {
+        buffer.clear();
+        buffer.extend_from_slice(&self.carry);
+        let mut frames = Vec::new();
+        let mut at = 0;
+        let error = loop {
+            if self.offset >= self.end {
+                break None;
+            }
+            let seq = self.next_seq;
+            let available = self.end - self.offset;
+            let truncated = |need| {
+                ScanError::Frame(
+                    seq,
+                    FrameError::Truncated {
+                        have: available as usize,
+                        need,
+                    },
+                )
+            };
+            if available < FRAME_HEADER_LEN as u64 {
+                break Some(truncated(FRAME_HEADER_LEN));
+            }
+            match self.holds(&mut buffer, at + FRAME_HEADER_LEN, frames.is_empty()) {
+                Ok(true) => {}
+                Ok(false) => break None,
+                Err(e) => break Some(ScanError::Io(seq, e)),
+            }
+            let header = buffer[at..at + FRAME_HEADER_LEN]
+                .try_into()
+                .expect("9 bytes");
+            let len = match frame::frame_len(header) {
+                Ok(len) => len,
+                Err(e) => break Some(ScanError::Frame(seq, e)),
+            };
+            if len as u64 > available {
+                break Some(truncated(len));
+            }
+            match self.holds(&mut buffer, at + len, frames.is_empty()) {
+                Ok(true) => {}
+                Ok(false) => break None,
+                Err(e) => break Some(ScanError::Io(seq, e)),
+            }
+            if let Err(e) = frame::view(&buffer[at..at + len]) {
+                break Some(ScanError::Frame(seq, e));
+            }
+            frames.push((seq, self.offset, at..at + len));
+            at += len;
+            self.offset += len as u64;
+            self.next_seq += 1;
+        };
+        self.carry.clear();
+        self.carry.extend_from_slice(&buffer[at..]);
+        buffer.truncate(at);
+        (
+            FrameBlock {
+                bytes: buffer,
+                frames,
+            },
+            error,
+        )
+    }
+
+    /// Whether `buffer` holds `need` bytes. A frame that is not all there
+    /// ends the block, unless it is the block's `first`: then read on.
+    fn holds(&mut self, buffer: &mut Vec<u8>, need: usize, first: bool) -> io::Result<bool> {
+        if buffer.len() >= need {
+            return Ok(true);
+        }
+        if !first {
+            return Ok(false);
+        }
+        self.read_more(buffer, need)?;
+        Ok(true)
+    }
+
+    /// Reads on until `buffer` holds at least `need` bytes (the caller
+    /// knows the log has them), and a block's worth if the log has that.
+    fn read_more(&mut self, buffer: &mut Vec<u8>, need: usize) -> io::Result<()> {
+        let want = (need.max(BLOCK_BYTES) - buffer.len()).min((self.end - self.read_to) as usize);
+        buffer.reserve(want);
+        let got = Read::take(&mut self.file, want as u64).read_to_end(buffer)?;
+        self.read_to += got as u64;
+        if got < want {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the record log is shorter than its head says",
+            ));
+        }
+        Ok(())
     }
 }
 
