@@ -3,10 +3,10 @@
 //! the payload commitment (where the payload is present), and the Merkle
 //! tree. Verification, import and recovery at open all go through it.
 
-use super::blake3_lanes;
 use super::canonical::CanonicalPayload;
 use super::digest::{self, Digest};
 use super::frame::{Entry, EntryRef};
+use super::lanes;
 use super::merkle::{self, CompactRange};
 use super::record::{Record, Seq, Timestamp};
 
@@ -43,48 +43,59 @@ impl Prechecked {
     /// Checks `entry`, expected at `seq` (for the message if it fails),
     /// and gives its decoded record too.
     fn one(seq: Seq, entry: &EntryRef<'_>) -> Result<(Prechecked, Record), ChainProblem> {
-        let commitment = entry
-            .payload
-            .map(|(salt, p)| digest::payload_commitment_input(salt, p).hash());
-        Self::with_hashes(seq, entry, digest::record_hash(entry.record), commitment)
+        let hashes = Hashes {
+            chain: digest::record_hash(entry.record),
+            leaf: merkle::leaf_hash(entry.record),
+            commitment: entry
+                .payload
+                .map(|(salt, p)| digest::payload_commitment_input(salt, p).blake3()),
+        };
+        Self::with_hashes(seq, entry, hashes)
     }
 
     /// Checks many entries, each with the sequence number it is expected
-    /// at, hashing them together (see `blake3_lanes`): what verification
-    /// does with each block of the log it reads.
+    /// at, hashing them together (see [`lanes`]): what verification does
+    /// with each block of the log it reads.
     pub fn many(entries: &[(Seq, EntryRef<'_>)]) -> Vec<Result<Prechecked, ChainProblem>> {
-        let mut inputs = Vec::with_capacity(entries.len() * 2);
+        let mut blake3 = Vec::with_capacity(entries.len() * 2);
         for (_, e) in entries {
-            inputs.push(digest::record_hash_input(e.record));
+            blake3.push(digest::record_hash_input(e.record));
             if let Some((salt, p)) = e.payload {
-                inputs.push(digest::payload_commitment_input(salt, p));
+                blake3.push(digest::payload_commitment_input(salt, p));
             }
         }
-        let mut hashes = blake3_lanes::hash_many(&inputs).into_iter();
+        let mut blake3 = lanes::blake3_many(&blake3).into_iter();
+        let leaves: Vec<_> = entries
+            .iter()
+            .map(|(_, e)| merkle::leaf_hash_input(e.record))
+            .collect();
+        let leaves = lanes::sha256_many(&leaves);
         entries
             .iter()
-            .map(|(seq, e)| {
-                let hash = hashes.next().expect("a hash for each record");
-                let commitment = e.payload.map(|_| hashes.next().expect("and each payload"));
-                Self::with_hashes(*seq, e, hash, commitment).map(|(alone, _)| alone)
+            .zip(leaves)
+            .map(|((seq, e), leaf)| {
+                let hashes = Hashes {
+                    chain: blake3.next().expect("a hash for each record"),
+                    commitment: e.payload.map(|_| blake3.next().expect("and each payload")),
+                    leaf,
+                };
+                Self::with_hashes(*seq, e, hashes).map(|(alone, _)| alone)
             })
             .collect()
     }
 
-    /// The checks, given the record's chain hash and (if the payload is
-    /// present) the commitment computed from it; with the decoded record.
+    /// The checks, given the entry's hashes; with the decoded record.
     fn with_hashes(
         seq: Seq,
         entry: &EntryRef<'_>,
-        hash: Digest,
-        commitment: Option<Digest>,
+        hashes: Hashes,
     ) -> Result<(Prechecked, Record), ChainProblem> {
         let record = Record::from_canonical(entry.record).map_err(|e| ChainProblem {
             seq,
             what: e.to_string(),
             broken_link: false,
         })?;
-        let payload_problem = match (entry.payload, commitment) {
+        let payload_problem = match (entry.payload, hashes.commitment) {
             (Some((_, payload)), Some(commitment)) => {
                 if commitment != record.commitment() {
                     Some("the payload does not match the record's commitment (the payload or its salt was changed)".into())
@@ -100,13 +111,23 @@ impl Prechecked {
             seq: record.seq(),
             prev: record.prev(),
             at: record.at(),
-            hash,
-            leaf: merkle::leaf_hash(entry.record),
+            hash: hashes.chain,
+            leaf: hashes.leaf,
             redacted: entry.payload.is_none(),
             payload_problem,
         };
         Ok((alone, record))
     }
+}
+
+/// What is computed from an entry's bytes to check it.
+struct Hashes {
+    /// The chain hash of the record.
+    chain: Digest,
+    /// The Merkle leaf hash of the record.
+    leaf: Digest,
+    /// The commitment to the payload, if it is present.
+    commitment: Option<Digest>,
 }
 
 /// The first thing wrong, and at which sequence number.

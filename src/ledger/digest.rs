@@ -4,7 +4,7 @@
 //! (see `merkle`) uses SHA-256 as RFC 6962 requires. Each use of a hash has
 //! its own prefix so that no byte string means two things.
 
-use super::blake3_lanes::Message;
+use super::lanes::Message;
 use rand::RngCore;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -128,12 +128,12 @@ impl fmt::Debug for Salt {
 
 /// `BLAKE3(RECORD_HASH_TAG || canonical record)`: the chain hash.
 pub fn record_hash(canonical_record: &[u8]) -> Digest {
-    record_hash_input(canonical_record).hash()
+    record_hash_input(canonical_record).blake3()
 }
 
 /// `BLAKE3(salt || canonical payload)`: what a record says of its payload.
 pub fn payload_commitment(salt: &Salt, canonical_payload: &[u8]) -> Digest {
-    payload_commitment_input(&salt.0, canonical_payload).hash()
+    payload_commitment_input(&salt.0, canonical_payload).blake3()
 }
 
 /// What [`record_hash`] hashes, for hashing many at once.

@@ -6,6 +6,7 @@
 //! index newtypes keep leaf positions, tree sizes and node ids apart.
 
 use super::digest::Digest;
+use super::lanes::Message;
 use sha2::{Digest as _, Sha256};
 
 /// Prefix of a leaf hash: `SHA-256(LEAF_PREFIX || canonical record)`.
@@ -38,10 +39,15 @@ impl NodeId {
 }
 
 pub fn leaf_hash(data: &[u8]) -> Digest {
-    let mut h = Sha256::new();
-    h.update([LEAF_PREFIX]);
-    h.update(data);
-    Digest(h.finalize().into())
+    leaf_hash_input(data).sha256()
+}
+
+/// What [`leaf_hash`] hashes, for hashing many at once.
+pub fn leaf_hash_input(data: &[u8]) -> Message<'_> {
+    Message {
+        prefix: &[LEAF_PREFIX],
+        body: data,
+    }
 }
 
 pub fn node_hash(left: &Digest, right: &Digest) -> Digest {

@@ -4,7 +4,6 @@
 //! It stores opaque JSON objects with a type name and knows nothing of
 //! co-production; it could be published as its own crate.
 
-pub mod blake3_lanes;
 pub mod bundle;
 pub mod canonical;
 pub mod chain;
@@ -12,6 +11,7 @@ pub mod checkpoint;
 pub mod cosignature;
 pub mod digest;
 pub mod frame;
+pub mod lanes;
 mod log;
 pub mod merkle;
 pub mod notary;
