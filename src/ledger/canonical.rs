@@ -330,6 +330,13 @@ impl<'a> CanonicalCheck<'a> {
         self.eat(b'"')?;
         let start = self.at;
         loop {
+            // Skip plain bytes eight at a time; stop where one needs a look.
+            while let Some(eight) = self.b.get(self.at..self.at + 8) {
+                if needs_a_look(u64::from_le_bytes(eight.try_into().expect("8 bytes"))) {
+                    break;
+                }
+                self.at += 8;
+            }
             let c = self.peek().ok_or(())?;
             match c {
                 b'"' => {
@@ -393,6 +400,17 @@ impl<'a> CanonicalCheck<'a> {
         }
         Ok(())
     }
+}
+
+/// Whether any of the eight bytes in `w` is a quote, a backslash or a control character
+/// (below 0x20): the bytes inside a JSON string that are not plain. Exact:
+/// a zero byte is found by the borrow it causes, which only a zero causes.
+fn needs_a_look(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let has_below_0x20 = w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0;
+    has_zero(w ^ (ONES * b'"' as u64)) || has_zero(w ^ (ONES * b'\\' as u64)) || has_below_0x20
 }
 
 /// Compares two canonically escaped JSON string bodies by the UTF-16 code
@@ -490,6 +508,32 @@ impl<'de> Visitor<'de> for StrictVisitor {
 
 #[cfg(test)]
 mod tests {
+    /// Every byte value in every position among plain bytes.
+    #[test]
+    fn the_word_at_a_time_scan_misses_no_byte_that_needs_a_look() {
+        for byte in 0..=255u8 {
+            let expect = byte == b'"' || byte == b'\\' || byte < 0x20;
+            for at in 0..8 {
+                let mut eight = *b"plain \xc3\xa9";
+                eight[at] = byte;
+                let got = super::needs_a_look(u64::from_le_bytes(eight));
+                assert_eq!(got, expect, "byte {byte:#04x} at {at}");
+            }
+        }
+        // And words of any bytes at all.
+        let mut w = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..200_000 {
+            w = w
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let expect = w
+                .to_le_bytes()
+                .iter()
+                .any(|b| *b == b'"' || *b == b'\\' || *b < 0x20);
+            assert_eq!(super::needs_a_look(w), expect, "{w:#018x}");
+        }
+    }
+
     use super::*;
 
     /// One input, and either its canonical form or the start of its error.

@@ -330,13 +330,23 @@ fn parse_canonical_fast(b: &[u8]) -> Option<Record> {
             std::str::from_utf8(out).ok()
         }
         /// A JSON string of printable ASCII, escaped as RFC 8785 does.
-        fn ascii_string(&mut self) -> Option<String> {
+        fn ascii_string(&mut self) -> Option<std::borrow::Cow<'a, str>> {
+            // Most have nothing escaped: borrow them.
+            let start = self.at;
+            let plain = self.b[start..]
+                .iter()
+                .position(|c| !c.is_ascii_graphic() || *c == b'"' || *c == b'\\')?;
+            if self.b[start + plain] == b'"' {
+                self.at = start + plain + 1;
+                let text = std::str::from_utf8(&self.b[start..start + plain]).ok()?;
+                return Some(text.into());
+            }
             let mut out = String::new();
             loop {
                 let c = *self.b.get(self.at)?;
                 self.at += 1;
                 match c {
-                    b'"' => return Some(out),
+                    b'"' => return Some(out.into()),
                     b'\\' => {
                         let e = *self.b.get(self.at)?;
                         self.at += 1;

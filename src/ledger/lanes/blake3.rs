@@ -5,7 +5,7 @@
 //! counter 0; the first block is flagged `CHUNK_START`, the last
 //! `CHUNK_END | ROOT`, and the hash is the chaining value after the last.
 
-use super::{BLOCK_LEN, Digest, Kernel, Message, Word, load_block};
+use super::{BLOCK_LEN, Digest, Kernel, Message, Scratch, Word, load_block};
 
 pub(super) struct Blake3;
 
@@ -37,8 +37,13 @@ impl Kernel for Blake3 {
         len.div_ceil(BLOCK_LEN).max(1)
     }
 
-    fn padded_block(m: &Message<'_>, b: usize, out: &mut [u8; BLOCK_LEN]) -> u32 {
-        m.block(b, out) as u32
+    fn padded_block<'s>(
+        m: &Message<'_>,
+        b: usize,
+        scratch: &'s mut Scratch,
+    ) -> (&'s [u8; BLOCK_LEN], u32) {
+        let (block, used) = m.block(b, scratch);
+        (block, used as u32)
     }
 
     #[inline(always)]

@@ -44,26 +44,56 @@ impl Message<'_> {
         sha256::Sha256::one(self)
     }
 
-    /// Bytes `[64 b, 64 b + 64)` of the message, zero-padded; returns how
-    /// many of them are the message's.
-    fn block(&self, b: usize, out: &mut [u8; BLOCK_LEN]) -> usize {
-        *out = [0; BLOCK_LEN];
+    /// Bytes `[64 b, 64 b + 64)` of the message, zero-padded, laid out in
+    /// `scratch`; and how many of them are the message's.
+    fn block<'s>(&self, b: usize, scratch: &'s mut Scratch) -> (&'s mut [u8; BLOCK_LEN], usize) {
         let start = b * BLOCK_LEN;
         let end = (start + BLOCK_LEN).min(self.len()).max(start);
-        let split = self.prefix.len();
-        let mut w = 0;
-        if start < split {
-            let part = &self.prefix[start..end.min(split)];
-            out[..part.len()].copy_from_slice(part);
-            w = part.len();
-        }
-        if end > split && end > start {
-            let part = &self.body[start.max(split) - split..end - split];
-            out[w..w + part.len()].copy_from_slice(part);
-        }
-        end - start
+        let (split, body) = (self.prefix.len(), self.body);
+        // Copies of a fixed 64 bytes are a few vector moves; copies of a
+        // length known only at run time are calls, and this runs for the
+        // first and last blocks of every message. `at` is where in
+        // `scratch` the block starts.
+        let at = if end == start {
+            // Past the message (SHA-256's padding can need a block more).
+            scratch[BLOCK_LEN..].fill(0);
+            BLOCK_LEN
+        } else if b == 0 && split < BLOCK_LEN && body.len() >= BLOCK_LEN {
+            // The prefix, then the body's first bytes.
+            scratch[split..split + BLOCK_LEN].copy_from_slice(&body[..BLOCK_LEN]);
+            scratch[..split].copy_from_slice(self.prefix);
+            0
+        } else if start >= split && end - split >= BLOCK_LEN {
+            // The body's last bytes, then zeros: the 64 bytes that end
+            // where the message ends, placed so that the zeros follow.
+            let tail = end - split;
+            scratch[..BLOCK_LEN].copy_from_slice(&body[tail - BLOCK_LEN..tail]);
+            scratch[BLOCK_LEN..].fill(0);
+            BLOCK_LEN - (end - start)
+        } else {
+            let out = &mut scratch[..BLOCK_LEN];
+            out.fill(0);
+            let mut w = 0;
+            if start < split {
+                let part = &self.prefix[start..end.min(split)];
+                out[..part.len()].copy_from_slice(part);
+                w = part.len();
+            }
+            if end > split && end > start {
+                let part = &body[start.max(split) - split..end - split];
+                out[w..w + part.len()].copy_from_slice(part);
+            }
+            0
+        };
+        let block = (&mut scratch[at..at + BLOCK_LEN])
+            .try_into()
+            .expect("64 bytes");
+        (block, end - start)
     }
 }
+
+/// Room to lay out one block: see [`Message::block`].
+type Scratch = [u8; 2 * BLOCK_LEN];
 
 /// The BLAKE3 hash of each message, in order.
 pub fn blake3_many(messages: &[Message<'_>]) -> Vec<Digest> {
@@ -96,8 +126,13 @@ trait Kernel {
     /// Blocks the kernel compresses for a message of `len` bytes.
     fn blocks(len: usize) -> usize;
     /// Block `b` as compressed, for a block that does not lie wholly in the
-    /// message body; returns how many of its bytes are the message's.
-    fn padded_block(m: &Message<'_>, b: usize, out: &mut [u8; BLOCK_LEN]) -> u32;
+    /// message body, laid out in `scratch`; and how many of its bytes are
+    /// the message's.
+    fn padded_block<'s>(
+        m: &Message<'_>,
+        b: usize,
+        scratch: &'s mut Scratch,
+    ) -> (&'s [u8; BLOCK_LEN], u32);
     /// Hashes up to `L` messages of at most `MAX_LEN`, message `i` in lane `i`.
     fn group<const L: usize>(group: &[Message<'_>], out: &mut [Digest]);
 }
@@ -213,7 +248,7 @@ fn load_block<K: Kernel, const L: usize>(
 ) -> ([bool; L], Word<L>) {
     let mut active = [false; L];
     let mut used = [0u32; L];
-    let mut padded = [0u8; BLOCK_LEN];
+    let mut scratch = [0u8; 2 * BLOCK_LEN];
     for (lane, m) in group.iter().enumerate() {
         if b >= blocks[lane] {
             continue;
@@ -226,8 +261,9 @@ fn load_block<K: Kernel, const L: usize>(
             let at = start - m.prefix.len();
             &m.body[at..at + BLOCK_LEN]
         } else {
-            used[lane] = K::padded_block(m, b, &mut padded);
-            &padded
+            let (block, n) = K::padded_block(m, b, &mut scratch);
+            used[lane] = n;
+            block
         };
         for (j, w) in words.iter_mut().enumerate() {
             let four = block[4 * j..4 * j + 4].try_into().expect("4 bytes");

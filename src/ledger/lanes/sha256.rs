@@ -3,7 +3,7 @@
 //! project's machine, eight AVX2 lanes are slower than one message at a
 //! time with the SHA extensions, which the sha2 crate uses.
 
-use super::{BLOCK_LEN, Digest, Kernel, Message, Word, load_block};
+use super::{BLOCK_LEN, Digest, Kernel, Message, Scratch, Word, load_block};
 use sha2::Digest as _;
 
 pub(super) struct Sha256;
@@ -44,16 +44,20 @@ impl Kernel for Sha256 {
         (len + 9).div_ceil(BLOCK_LEN)
     }
 
-    fn padded_block(m: &Message<'_>, b: usize, out: &mut [u8; BLOCK_LEN]) -> u32 {
-        let used = m.block(b, out);
+    fn padded_block<'s>(
+        m: &Message<'_>,
+        b: usize,
+        scratch: &'s mut Scratch,
+    ) -> (&'s [u8; BLOCK_LEN], u32) {
+        let (block, used) = m.block(b, scratch);
         let (len, start) = (m.len(), b * BLOCK_LEN);
         if (start..start + BLOCK_LEN).contains(&len) {
-            out[len - start] = 0x80;
+            block[len - start] = 0x80;
         }
         if b + 1 == Self::blocks(len) {
-            out[BLOCK_LEN - 8..].copy_from_slice(&(len as u64 * 8).to_be_bytes());
+            block[BLOCK_LEN - 8..].copy_from_slice(&(len as u64 * 8).to_be_bytes());
         }
-        used as u32
+        (block, used as u32)
     }
 
     #[inline(always)]
