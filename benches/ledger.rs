@@ -109,14 +109,13 @@ fn verify_child(dir: &Path) -> (f64, f64, String) {
     let status_file = format!("/proc/{}/status", child.id());
     let mut peak_kb = 0u64;
     loop {
-        if let Ok(text) = std::fs::read_to_string(&status_file) {
-            if let Some(kb) = text
+        if let Ok(text) = std::fs::read_to_string(&status_file)
+            && let Some(kb) = text
                 .lines()
                 .find_map(|l| l.strip_prefix("VmHWM:"))
                 .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
-            {
-                peak_kb = peak_kb.max(kb);
-            }
+        {
+            peak_kb = peak_kb.max(kb);
         }
         if child.try_wait().unwrap().is_some() {
             break;

@@ -53,27 +53,27 @@ pub fn signed_note(data: &[u8]) {
 
 /// Checkpoint bodies.
 pub fn checkpoint(data: &[u8]) {
-    if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(c) = Checkpoint::parse(text) {
-            assert_eq!(
-                Checkpoint::parse(&c.body()).as_ref(),
-                Ok(&c),
-                "a checkpoint reads back"
-            );
-        }
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Ok(c) = Checkpoint::parse(text)
+    {
+        assert_eq!(
+            Checkpoint::parse(&c.body()).as_ref(),
+            Ok(&c),
+            "a checkpoint reads back"
+        );
     }
 }
 
 /// tlog-proof receipts: parse, and check against a fixed key (which must
 /// refuse, never panic).
 pub fn tlog_proof(data: &[u8]) {
-    if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(r) = Receipt::parse(text) {
-            let key = crate::ledger::note::Signer::from_seed("fuzz.example/log", [7; 32])
-                .expect("valid name")
-                .verifier();
-            let _ = r.verify(&key);
-        }
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Ok(r) = Receipt::parse(text)
+    {
+        let key = crate::ledger::note::Signer::from_seed("fuzz.example/log", [7; 32])
+            .expect("valid name")
+            .verifier();
+        let _ = r.verify(&key);
     }
 }
 

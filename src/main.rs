@@ -768,10 +768,10 @@ fn report(
     }
     let ledger = open(data)?;
     let model = coproduction::rebuild(&ledger).failed_check()?;
-    if let Some(id) = project {
-        if !model.projects.contains_key(&id) {
-            return Err(anyhow!("there is no project with id {id}")).bad_input();
-        }
+    if let Some(id) = project
+        && !model.projects.contains_key(&id)
+    {
+        return Err(anyhow!("there is no project with id {id}")).bad_input();
     }
     let settings = Settings {
         k,

@@ -128,10 +128,9 @@ impl People {
             if let Some(id) = name
                 .strip_suffix(".json")
                 .and_then(|s| Uuid::parse_str(s).ok())
+                && let Some(p) = self.get(&id)?
             {
-                if let Some(p) = self.get(&id)? {
-                    out.push(p);
-                }
+                out.push(p);
             }
         }
         out.sort_by_key(|p| p.id);

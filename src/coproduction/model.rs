@@ -223,13 +223,13 @@ impl Model {
                     }
                     None => {}
                 }
-                if let Some(role) = self.roles.get(&e.participant_id) {
-                    if *role != e.role {
-                        return refuse(
-                            "/role",
-                            "this participant joined elsewhere with the other role; a person has one role",
-                        );
-                    }
+                if let Some(role) = self.roles.get(&e.participant_id)
+                    && *role != e.role
+                {
+                    return refuse(
+                        "/role",
+                        "this participant joined elsewhere with the other role; a person has one role",
+                    );
                 }
                 Ok(())
             }

@@ -290,7 +290,7 @@ pub fn check_bundle(
         checker
             .check(&entry)
             .map_err(|p| reader.bad(format!("record {}: {}", p.seq, p.what)))?;
-        if checker.size() % 4096 == 0 {
+        if checker.size().is_multiple_of(4096) {
             progress(checker.size());
         }
     }

@@ -227,13 +227,13 @@ impl Ledger {
             return Ok(None);
         };
         let event = self.get(seq)?;
-        if let Some(e) = &event {
-            if e.record.id() != *id {
-                return Err(LedgerError::Corrupt {
-                    seq,
-                    what: format!("the id index points record {id} at a record with another id"),
-                });
-            }
+        if let Some(e) = &event
+            && e.record.id() != *id
+        {
+            return Err(LedgerError::Corrupt {
+                seq,
+                what: format!("the id index points record {id} at a record with another id"),
+            });
         }
         Ok(event)
     }

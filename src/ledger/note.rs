@@ -342,10 +342,10 @@ mod tests {
         for i in 0..key.len() {
             let mut b = key.clone().into_bytes();
             b[i] = if b[i] == b'A' { b'B' } else { b'A' };
-            if let Ok(k) = String::from_utf8(b) {
-                if k != key {
-                    assert!(Verifier::parse(&k).is_err(), "{k}");
-                }
+            if let Ok(k) = String::from_utf8(b)
+                && k != key
+            {
+                assert!(Verifier::parse(&k).is_err(), "{k}");
             }
         }
     }

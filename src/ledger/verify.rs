@@ -125,16 +125,16 @@ fn locate_broken_link(ledger: &Ledger, p: super::chain::ChainProblem) -> VerifyF
         let before = p.seq - 1;
         let stored = ledger.node(merkle::NodeId::leaf(LeafIndex(before)));
         let now = ledger.store().read(before);
-        if let (Ok(stored), Ok(Some(entry))) = (stored, now) {
-            if merkle::leaf_hash(&entry.record) != stored {
-                return VerifyFailure::At {
-                    seq: before,
-                    what: format!(
-                        "the record was changed after it was appended: it no longer matches the link in record {} nor the Merkle tree",
-                        p.seq
-                    ),
-                };
-            }
+        if let (Ok(stored), Ok(Some(entry))) = (stored, now)
+            && merkle::leaf_hash(&entry.record) != stored
+        {
+            return VerifyFailure::At {
+                seq: before,
+                what: format!(
+                    "the record was changed after it was appended: it no longer matches the link in record {} nor the Merkle tree",
+                    p.seq
+                ),
+            };
         }
     }
     VerifyFailure::At {
@@ -253,7 +253,7 @@ fn verify_tail(
                             None => {}
                         }
                         checked += 1;
-                        if checked % 4096 == 0 {
+                        if checked.is_multiple_of(4096) {
                             progress(checked);
                         }
                     }

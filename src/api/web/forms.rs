@@ -561,20 +561,20 @@ fn show(
     if !v.is(sp.roles) {
         return Err(PageError::forbidden());
     }
-    if let Kind::Equality = kind {
-        if form.is_none() {
-            let me = v.token.participant.map(|p| p.uuid()).unwrap_or_default();
-            let answers = state
-                .0
-                .people
-                .get(&me)
-                .ok()
-                .flatten()
-                .map(|p| p.answers)
-                .unwrap_or_default();
-            for f in &mut sp.fields {
-                f.value = answers.get(&f.name).cloned().unwrap_or_default();
-            }
+    if let Kind::Equality = kind
+        && form.is_none()
+    {
+        let me = v.token.participant.map(|p| p.uuid()).unwrap_or_default();
+        let answers = state
+            .0
+            .people
+            .get(&me)
+            .ok()
+            .flatten()
+            .map(|p| p.answers)
+            .unwrap_or_default();
+        for f in &mut sp.fields {
+            f.value = answers.get(&f.name).cloned().unwrap_or_default();
         }
     }
     drop(model);

@@ -1,11 +1,11 @@
 //! The BLAKE3 lane kernel: the hash of a single chunk (at most 1 KiB), the
-//! compression function run on every lane at once.
+//! compression function run on sixteen lanes at once.
 //!
 //! A message of one chunk is compressed block after block with the chunk
 //! counter 0; the first block is flagged `CHUNK_START`, the last
 //! `CHUNK_END | ROOT`, and the hash is the chaining value after the last.
 
-use super::{BLOCK_LEN, Digest, Kernel, Message, Scratch, Word, load_block};
+use super::{BLOCK_LEN, Digest, Kernel, Laid, Message};
 
 pub(super) struct Blake3;
 
@@ -13,17 +13,37 @@ const CHUNK_LEN: usize = 1024;
 const IV: [u32; 8] = [
     0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A, 0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19,
 ];
-/// How the message words are reordered between rounds.
+/// How the message words are reordered from one round to the next.
 const PERMUTATION: [usize; 16] = [2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8];
 // Block flags (BLAKE3's own domain separation).
 const CHUNK_START: u32 = 1;
 const CHUNK_END: u32 = 2;
 const ROOT: u32 = 8;
 
+/// Which message word each round uses where: the permutation applied
+/// `round` times. Worked out at compile time, so rounds index words by
+/// constants instead of moving them.
+const SCHEDULE: [[usize; 16]; 7] = {
+    let mut s = [[0; 16]; 7];
+    let mut i = 0;
+    while i < 16 {
+        s[0][i] = i;
+        i += 1;
+    }
+    let mut round = 1;
+    while round < 7 {
+        let mut i = 0;
+        while i < 16 {
+            s[round][i] = s[round - 1][PERMUTATION[i]];
+            i += 1;
+        }
+        round += 1;
+    }
+    s
+};
+
 impl Kernel for Blake3 {
     const MAX_LEN: usize = CHUNK_LEN;
-    const BIG_ENDIAN: bool = false;
-    const EIGHT_LANES: bool = true;
 
     fn one(m: &Message<'_>) -> Digest {
         let mut h = ::blake3::Hasher::new();
@@ -32,117 +52,122 @@ impl Kernel for Blake3 {
         Digest(*h.finalize().as_bytes())
     }
 
-    fn blocks(len: usize) -> usize {
-        // An empty message still has one (empty) block.
-        len.div_ceil(BLOCK_LEN).max(1)
+    fn pad(len: usize, arena: &mut Vec<u8>) {
+        // Zeros to a whole block; an empty message is one empty block.
+        let blocks = len.div_ceil(BLOCK_LEN).max(1);
+        arena.resize(arena.len() + blocks * BLOCK_LEN - len, 0);
     }
 
-    fn padded_block<'s>(
-        m: &Message<'_>,
-        b: usize,
-        scratch: &'s mut Scratch,
-    ) -> (&'s [u8; BLOCK_LEN], u32) {
-        let (block, used) = m.block(b, scratch);
-        (block, used as u32)
+    #[cfg(target_arch = "x86_64")]
+    fn group(arena: &[u8], group: &[Laid], out: &mut [Digest]) {
+        // SAFETY: `many` runs kernels only where AVX-512F and BW were found.
+        unsafe { x86::group(arena, group, out) }
     }
+}
 
-    #[inline(always)]
-    fn group<const L: usize>(group: &[Message<'_>], out: &mut [Digest]) {
-        let mut cv: [Word<L>; 8] = std::array::from_fn(|i| [IV[i]; L]);
-        let mut blocks = [0usize; L];
-        for (n, m) in blocks.iter_mut().zip(group) {
-            *n = Self::blocks(m.len());
-        }
-        let most = blocks.iter().copied().max().unwrap_or(0);
-        let mut words = [[0u32; L]; 16];
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::super::x86::{active, lanes_of, vector, words};
+    use super::super::{BLOCK_LEN, Digest, LANES, Laid};
+    use super::{CHUNK_END, CHUNK_START, IV, ROOT, SCHEDULE};
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn group(arena: &[u8], group: &[Laid], out: &mut [Digest]) {
+        let mut cv: [__m512i; 8] = std::array::from_fn(|i| _mm512_set1_epi32(IV[i] as i32));
+        let most = group.iter().map(|m| m.blocks).max().unwrap_or(0);
         for b in 0..most {
-            let (active, block_len) = load_block::<Self, L>(group, b, &blocks, &mut words);
-            let flags: Word<L> = std::array::from_fn(|lane| {
+            let mut block_len = [0u32; LANES];
+            let mut flags = [0u32; LANES];
+            for (lane, m) in group.iter().enumerate() {
+                block_len[lane] = m.len.saturating_sub(b * BLOCK_LEN).min(BLOCK_LEN) as u32;
                 let first = if b == 0 { CHUNK_START } else { 0 };
-                let last = if b + 1 == blocks[lane] {
+                let last = if b + 1 == m.blocks {
                     CHUNK_END | ROOT
                 } else {
                     0
                 };
-                first | last
-            });
-            compress(&mut cv, words, &block_len, &flags, &active);
+                flags[lane] = first | last;
+            }
+            let m = words(arena, group, b);
+            compress(
+                &mut cv,
+                &m,
+                vector(block_len),
+                vector(flags),
+                active(group, b),
+            );
         }
-        for (lane, o) in out.iter_mut().take(group.len()).enumerate() {
-            for (i, word) in cv.iter().enumerate() {
-                o.0[4 * i..4 * i + 4].copy_from_slice(&word[lane].to_le_bytes());
+        for (o, lane) in out.iter_mut().zip(lanes_of(&cv)).take(group.len()) {
+            for (i, word) in lane.iter().enumerate() {
+                o.0[4 * i..4 * i + 4].copy_from_slice(&word.to_le_bytes());
             }
         }
     }
-}
 
-/// The compression function on every lane, with a chunk counter of 0;
-/// lanes not `active` keep their chaining value.
-#[inline(always)]
-fn compress<const L: usize>(
-    cv: &mut [Word<L>; 8],
-    mut m: [Word<L>; 16],
-    block_len: &Word<L>,
-    flags: &Word<L>,
-    active: &[bool; L],
-) {
-    let mut s: [Word<L>; 16] = [[0; L]; 16];
-    s[..8].copy_from_slice(cv);
-    for i in 0..4 {
-        s[8 + i] = [IV[i]; L];
-    }
-    s[14] = *block_len;
-    s[15] = *flags;
-    for round in 0..7 {
-        g(&mut s, [0, 4, 8, 12], &m[0], &m[1]);
-        g(&mut s, [1, 5, 9, 13], &m[2], &m[3]);
-        g(&mut s, [2, 6, 10, 14], &m[4], &m[5]);
-        g(&mut s, [3, 7, 11, 15], &m[6], &m[7]);
-        g(&mut s, [0, 5, 10, 15], &m[8], &m[9]);
-        g(&mut s, [1, 6, 11, 12], &m[10], &m[11]);
-        g(&mut s, [2, 7, 8, 13], &m[12], &m[13]);
-        g(&mut s, [3, 4, 9, 14], &m[14], &m[15]);
-        if round < 6 {
-            m = std::array::from_fn(|i| m[PERMUTATION[i]]);
+    /// The compression function on every lane, with a chunk counter of 0;
+    /// lanes not `active` keep their chaining value.
+    #[target_feature(enable = "avx512f")]
+    fn compress(
+        cv: &mut [__m512i; 8],
+        m: &[__m512i; 16],
+        block_len: __m512i,
+        flags: __m512i,
+        active: __mmask16,
+    ) {
+        let mut s = [_mm512_setzero_si512(); 16];
+        s[..8].copy_from_slice(cv);
+        for i in 0..4 {
+            s[8 + i] = _mm512_set1_epi32(IV[i] as i32);
+        }
+        s[14] = block_len;
+        s[15] = flags;
+        // Written out: with the round as a loop, its words are not constants.
+        round!(&mut s, m, &SCHEDULE[0]);
+        round!(&mut s, m, &SCHEDULE[1]);
+        round!(&mut s, m, &SCHEDULE[2]);
+        round!(&mut s, m, &SCHEDULE[3]);
+        round!(&mut s, m, &SCHEDULE[4]);
+        round!(&mut s, m, &SCHEDULE[5]);
+        round!(&mut s, m, &SCHEDULE[6]);
+        for i in 0..8 {
+            cv[i] = _mm512_mask_xor_epi32(cv[i], active, s[i], s[i + 8]);
         }
     }
-    for i in 0..8 {
-        for lane in 0..L {
-            if active[lane] {
-                cv[i][lane] = s[i][lane] ^ s[i + 8][lane];
-            }
-        }
-    }
-}
 
-/// The quarter-round G on state words `a, b, c, d` with message words `x, y`.
-#[inline(always)]
-fn g<const L: usize>(s: &mut [Word<L>; 16], abcd: [usize; 4], x: &Word<L>, y: &Word<L>) {
-    half_g(s, abcd, x, 16, 12);
-    half_g(s, abcd, y, 8, 7);
-}
+    /// One round: G on the columns, then on the diagonals. A macro, so that
+    /// it is inlined with the word indices as constants.
+    macro_rules! round {
+        ($s:expr, $m:expr, $k:expr) => {{
+            let k: &[usize; 16] = $k;
+            g!($s, [0, 4, 8, 12], $m[k[0]], $m[k[1]]);
+            g!($s, [1, 5, 9, 13], $m[k[2]], $m[k[3]]);
+            g!($s, [2, 6, 10, 14], $m[k[4]], $m[k[5]]);
+            g!($s, [3, 7, 11, 15], $m[k[6]], $m[k[7]]);
+            g!($s, [0, 5, 10, 15], $m[k[8]], $m[k[9]]);
+            g!($s, [1, 6, 11, 12], $m[k[10]], $m[k[11]]);
+            g!($s, [2, 7, 8, 13], $m[k[12]], $m[k[13]]);
+            g!($s, [3, 4, 9, 14], $m[k[14]], $m[k[15]]);
+        }};
+    }
+    use round;
 
-/// One half of G: mixes in one message word, rotating by `r1` then `r2`.
-#[inline(always)]
-fn half_g<const L: usize>(
-    s: &mut [Word<L>; 16],
-    [a, b, c, d]: [usize; 4],
-    x: &Word<L>,
-    r1: u32,
-    r2: u32,
-) {
-    for l in 0..L {
-        s[a][l] = s[a][l].wrapping_add(s[b][l]).wrapping_add(x[l]);
+    /// The quarter-round G on state words `a, b, c, d` with message words
+    /// `x, y`.
+    macro_rules! g {
+        ($s:expr, [$a:expr, $b:expr, $c:expr, $d:expr], $x:expr, $y:expr) => {{
+            let s: &mut [__m512i; 16] = $s;
+            s[$a] = _mm512_add_epi32(_mm512_add_epi32(s[$a], s[$b]), $x);
+            s[$d] = _mm512_ror_epi32::<16>(_mm512_xor_si512(s[$d], s[$a]));
+            s[$c] = _mm512_add_epi32(s[$c], s[$d]);
+            s[$b] = _mm512_ror_epi32::<12>(_mm512_xor_si512(s[$b], s[$c]));
+            s[$a] = _mm512_add_epi32(_mm512_add_epi32(s[$a], s[$b]), $y);
+            s[$d] = _mm512_ror_epi32::<8>(_mm512_xor_si512(s[$d], s[$a]));
+            s[$c] = _mm512_add_epi32(s[$c], s[$d]);
+            s[$b] = _mm512_ror_epi32::<7>(_mm512_xor_si512(s[$b], s[$c]));
+        }};
     }
-    for l in 0..L {
-        s[d][l] = (s[d][l] ^ s[a][l]).rotate_right(r1);
-    }
-    for l in 0..L {
-        s[c][l] = s[c][l].wrapping_add(s[d][l]);
-    }
-    for l in 0..L {
-        s[b][l] = (s[b][l] ^ s[c][l]).rotate_right(r2);
-    }
+    use g;
 }
 
 #[cfg(test)]

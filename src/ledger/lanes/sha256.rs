@@ -1,9 +1,7 @@
 //! The SHA-256 lane kernel (FIPS 180-4), the compression function run on
-//! every lane at once. Used with sixteen lanes only: measured on this
-//! project's machine, eight AVX2 lanes are slower than one message at a
-//! time with the SHA extensions, which the sha2 crate uses.
+//! sixteen lanes at once.
 
-use super::{BLOCK_LEN, Digest, Kernel, Message, Scratch, Word, load_block};
+use super::{BLOCK_LEN, Digest, Kernel, Laid, Message};
 use sha2::Digest as _;
 
 pub(super) struct Sha256;
@@ -27,10 +25,8 @@ const H0: [u32; 8] = [
 ];
 
 impl Kernel for Sha256 {
-    /// Longer messages gain nothing from lanes over the SHA extensions.
+    /// Longer messages gain little from lanes over the SHA extensions.
     const MAX_LEN: usize = 1024;
-    const BIG_ENDIAN: bool = true;
-    const EIGHT_LANES: bool = false;
 
     fn one(m: &Message<'_>) -> Digest {
         let mut h = sha2::Sha256::new();
@@ -39,121 +35,133 @@ impl Kernel for Sha256 {
         Digest(h.finalize().into())
     }
 
-    fn blocks(len: usize) -> usize {
-        // The message, the byte 0x80, and its length in bits as 8 bytes.
-        (len + 9).div_ceil(BLOCK_LEN)
+    fn pad(len: usize, arena: &mut Vec<u8>) {
+        // The byte 0x80, zeros, and the length in bits as 8 bytes, to a
+        // whole block.
+        let blocks = (len + 9).div_ceil(BLOCK_LEN);
+        arena.push(0x80);
+        arena.resize(arena.len() + blocks * BLOCK_LEN - len - 9, 0);
+        arena.extend_from_slice(&(len as u64 * 8).to_be_bytes());
     }
 
-    fn padded_block<'s>(
-        m: &Message<'_>,
-        b: usize,
-        scratch: &'s mut Scratch,
-    ) -> (&'s [u8; BLOCK_LEN], u32) {
-        let (block, used) = m.block(b, scratch);
-        let (len, start) = (m.len(), b * BLOCK_LEN);
-        if (start..start + BLOCK_LEN).contains(&len) {
-            block[len - start] = 0x80;
-        }
-        if b + 1 == Self::blocks(len) {
-            block[BLOCK_LEN - 8..].copy_from_slice(&(len as u64 * 8).to_be_bytes());
-        }
-        (block, used as u32)
+    #[cfg(target_arch = "x86_64")]
+    fn group(arena: &[u8], group: &[Laid], out: &mut [Digest]) {
+        // SAFETY: `many` runs kernels only where AVX-512F and BW were found.
+        unsafe { x86::group(arena, group, out) }
     }
+}
 
-    #[inline(always)]
-    fn group<const L: usize>(group: &[Message<'_>], out: &mut [Digest]) {
-        let mut h: [Word<L>; 8] = std::array::from_fn(|i| [H0[i]; L]);
-        let mut blocks = [0usize; L];
-        for (n, m) in blocks.iter_mut().zip(group) {
-            *n = Self::blocks(m.len());
-        }
-        let most = blocks.iter().copied().max().unwrap_or(0);
-        let mut words = [[0u32; L]; 16];
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::super::x86::{active, lanes_of, words};
+    use super::super::{Digest, Laid};
+    use super::{H0, K};
+    use std::arch::x86_64::*;
+
+    /// `a ^ b ^ c`, `a ? b : c` and the majority of `a, b, c`, as truth
+    /// tables for one three-input logic instruction.
+    const XOR3: i32 = 0x96;
+    const CHOOSE: i32 = 0xca;
+    const MAJORITY: i32 = 0xe8;
+
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn group(arena: &[u8], group: &[Laid], out: &mut [Digest]) {
+        let mut h: [__m512i; 8] = std::array::from_fn(|i| _mm512_set1_epi32(H0[i] as i32));
+        // Message words are big-endian: reverse the bytes of each.
+        let big_endian = _mm512_set_epi8(
+            12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11, 4,
+            5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14,
+            15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3,
+        );
+        let most = group.iter().map(|m| m.blocks).max().unwrap_or(0);
         for b in 0..most {
-            let (active, _) = load_block::<Self, L>(group, b, &blocks, &mut words);
-            compress(&mut h, &words, &active);
+            let mut w = words(arena, group, b);
+            for v in &mut w {
+                *v = _mm512_shuffle_epi8(*v, big_endian);
+            }
+            compress(&mut h, w, active(group, b));
         }
-        for (lane, o) in out.iter_mut().take(group.len()).enumerate() {
-            for (i, word) in h.iter().enumerate() {
-                o.0[4 * i..4 * i + 4].copy_from_slice(&word[lane].to_be_bytes());
+        for (o, lane) in out.iter_mut().zip(lanes_of(&h)).take(group.len()) {
+            for (i, word) in lane.iter().enumerate() {
+                o.0[4 * i..4 * i + 4].copy_from_slice(&word.to_be_bytes());
             }
         }
     }
-}
 
-/// Calls `$f(j)` for `j` in `0..16`, written out so that every index the
-/// rounds use is a constant and the working variables stay in registers.
-macro_rules! sixteen {
-    ($f:expr) => {
-        $f(0);
-        $f(1);
-        $f(2);
-        $f(3);
-        $f(4);
-        $f(5);
-        $f(6);
-        $f(7);
-        $f(8);
-        $f(9);
-        $f(10);
-        $f(11);
-        $f(12);
-        $f(13);
-        $f(14);
-        $f(15);
-    };
-}
+    /// Calls `$f(j)` for `j` in `0..16`, written out so that every index
+    /// the rounds use is a constant and the variables stay in registers.
+    macro_rules! sixteen {
+        ($f:expr) => {
+            $f(0);
+            $f(1);
+            $f(2);
+            $f(3);
+            $f(4);
+            $f(5);
+            $f(6);
+            $f(7);
+            $f(8);
+            $f(9);
+            $f(10);
+            $f(11);
+            $f(12);
+            $f(13);
+            $f(14);
+            $f(15);
+        };
+    }
 
-/// One block on every lane; lanes not `active` keep their state.
-#[inline(always)]
-fn compress<const L: usize>(h: &mut [Word<L>; 8], block: &[Word<L>; 16], active: &[bool; L]) {
-    // The schedule is kept as a ring of sixteen words, the working
-    // variables a..h as a ring of eight: a round renames them rather than
-    // moving them.
-    let mut w = *block;
-    let mut s = *h;
-    for quarter in 0..4 {
-        if quarter > 0 {
+    /// One block on every lane; lanes not `active` keep their state.
+    #[target_feature(enable = "avx512f")]
+    fn compress(h: &mut [__m512i; 8], mut w: [__m512i; 16], active: __mmask16) {
+        let xor3 = |a, b, c| _mm512_ternarylogic_epi32::<XOR3>(a, b, c);
+        // The schedule is a ring of sixteen words, the working variables
+        // a..h a ring of eight: a round renames them rather than moving them.
+        let mut s = *h;
+        for quarter in 0..4 {
+            if quarter > 0 {
+                sixteen!(|j: usize| {
+                    let (w15, w7, w2) = (w[(j + 1) % 16], w[(j + 9) % 16], w[(j + 14) % 16]);
+                    let s0 = xor3(
+                        _mm512_ror_epi32::<7>(w15),
+                        _mm512_ror_epi32::<18>(w15),
+                        _mm512_srli_epi32::<3>(w15),
+                    );
+                    let s1 = xor3(
+                        _mm512_ror_epi32::<17>(w2),
+                        _mm512_ror_epi32::<19>(w2),
+                        _mm512_srli_epi32::<10>(w2),
+                    );
+                    w[j] = _mm512_add_epi32(_mm512_add_epi32(w[j], s0), _mm512_add_epi32(w7, s1));
+                });
+            }
             sixteen!(|j: usize| {
-                let (w15, w7, w2) = (w[(j + 1) % 16], w[(j + 9) % 16], w[(j + 14) % 16]);
-                for l in 0..L {
-                    let s0 = w15[l].rotate_right(7) ^ w15[l].rotate_right(18) ^ (w15[l] >> 3);
-                    let s1 = w2[l].rotate_right(17) ^ w2[l].rotate_right(19) ^ (w2[l] >> 10);
-                    w[j][l] = w[j][l]
-                        .wrapping_add(s0)
-                        .wrapping_add(w7[l])
-                        .wrapping_add(s1);
-                }
+                // Where working variable n (a = 0) is in this round.
+                let at = |n: usize| (n + 8 - j % 8) % 8;
+                let [a, b, c, d, e, f, g, hh] = std::array::from_fn(|n| s[at(n)]);
+                let sigma1 = xor3(
+                    _mm512_ror_epi32::<6>(e),
+                    _mm512_ror_epi32::<11>(e),
+                    _mm512_ror_epi32::<25>(e),
+                );
+                let choose = _mm512_ternarylogic_epi32::<CHOOSE>(e, f, g);
+                let constant = _mm512_set1_epi32(K[quarter * 16 + j] as i32);
+                let t1 = _mm512_add_epi32(
+                    _mm512_add_epi32(hh, sigma1),
+                    _mm512_add_epi32(choose, _mm512_add_epi32(constant, w[j])),
+                );
+                let sigma0 = xor3(
+                    _mm512_ror_epi32::<2>(a),
+                    _mm512_ror_epi32::<13>(a),
+                    _mm512_ror_epi32::<22>(a),
+                );
+                let majority = _mm512_ternarylogic_epi32::<MAJORITY>(a, b, c);
+                s[at(3)] = _mm512_add_epi32(d, t1);
+                s[at(7)] = _mm512_add_epi32(t1, _mm512_add_epi32(sigma0, majority));
             });
         }
-        sixteen!(|j: usize| {
-            let t = quarter * 16 + j;
-            // Where working variable n (a = 0) is in this round.
-            let at = |n: usize| (n + 8 - j % 8) % 8;
-            let [a, b, c, d, e, f, g, hh] = std::array::from_fn(|n| s[at(n)]);
-            let mut t1 = [0u32; L];
-            let mut t2 = [0u32; L];
-            for l in 0..L {
-                let sigma1 = e[l].rotate_right(6) ^ e[l].rotate_right(11) ^ e[l].rotate_right(25);
-                let choose = (e[l] & f[l]) ^ (!e[l] & g[l]);
-                t1[l] = hh[l]
-                    .wrapping_add(sigma1)
-                    .wrapping_add(choose)
-                    .wrapping_add(K[t])
-                    .wrapping_add(w[j][l]);
-                let sigma0 = a[l].rotate_right(2) ^ a[l].rotate_right(13) ^ a[l].rotate_right(22);
-                let majority = (a[l] & b[l]) ^ (a[l] & c[l]) ^ (b[l] & c[l]);
-                t2[l] = sigma0.wrapping_add(majority);
-            }
-            s[at(3)] = std::array::from_fn(|l| d[l].wrapping_add(t1[l]));
-            s[at(7)] = std::array::from_fn(|l| t1[l].wrapping_add(t2[l]));
-        });
-    }
-    for i in 0..8 {
-        for lane in 0..L {
-            if active[lane] {
-                h[i][lane] = h[i][lane].wrapping_add(s[i][lane]);
-            }
+        for i in 0..8 {
+            h[i] = _mm512_mask_add_epi32(h[i], active, h[i], s[i]);
         }
     }
 }
