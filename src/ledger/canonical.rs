@@ -234,7 +234,8 @@ const MAX_DEPTH: usize = 127;
 
 impl<'a> CanonicalCheck<'a> {
     fn object_payload(&mut self) -> Result<(), ()> {
-        std::str::from_utf8(self.b).map_err(|_| ())?;
+        // UTF-8 is checked inside strings, the only place JSON allows
+        // anything but ASCII; elsewhere only ASCII is accepted at all.
         if self.b.first() != Some(&b'{') {
             return Err(());
         }
@@ -372,6 +373,18 @@ impl<'a> CanonicalCheck<'a> {
                     }
                 }
                 0x00..=0x1f => return Err(()),
+                0x80..=0xff => {
+                    // One whole, valid UTF-8 sequence.
+                    let width = match c {
+                        0xc2..=0xdf => 2,
+                        0xe0..=0xef => 3,
+                        0xf0..=0xf4 => 4,
+                        _ => return Err(()),
+                    };
+                    let sequence = self.b.get(self.at..self.at + width).ok_or(())?;
+                    std::str::from_utf8(sequence).map_err(|_| ())?;
+                    self.at += width;
+                }
                 _ => self.at += 1,
             }
         }
@@ -402,15 +415,19 @@ impl<'a> CanonicalCheck<'a> {
     }
 }
 
-/// Whether any of the eight bytes in `w` is a quote, a backslash or a control character
-/// (below 0x20): the bytes inside a JSON string that are not plain. Exact:
-/// a zero byte is found by the borrow it causes, which only a zero causes.
+/// Whether any of the eight bytes in `w` is a quote, a backslash, a control
+/// character (below 0x20) or not ASCII: the bytes inside a JSON string that
+/// are not plain. Exact: a zero byte is found by the borrow it causes,
+/// which only a zero causes.
 fn needs_a_look(w: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
     let has_below_0x20 = w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0;
-    has_zero(w ^ (ONES * b'"' as u64)) || has_zero(w ^ (ONES * b'\\' as u64)) || has_below_0x20
+    has_zero(w ^ (ONES * b'"' as u64))
+        || has_zero(w ^ (ONES * b'\\' as u64))
+        || has_below_0x20
+        || w & HIGH != 0
 }
 
 /// Compares two canonically escaped JSON string bodies by the UTF-16 code
@@ -512,9 +529,9 @@ mod tests {
     #[test]
     fn the_word_at_a_time_scan_misses_no_byte_that_needs_a_look() {
         for byte in 0..=255u8 {
-            let expect = byte == b'"' || byte == b'\\' || byte < 0x20;
+            let expect = byte == b'"' || byte == b'\\' || byte < 0x20 || byte >= 0x80;
             for at in 0..8 {
-                let mut eight = *b"plain \xc3\xa9";
+                let mut eight = *b"plain ok";
                 eight[at] = byte;
                 let got = super::needs_a_look(u64::from_le_bytes(eight));
                 assert_eq!(got, expect, "byte {byte:#04x} at {at}");
@@ -529,7 +546,7 @@ mod tests {
             let expect = w
                 .to_le_bytes()
                 .iter()
-                .any(|b| *b == b'"' || *b == b'\\' || *b < 0x20);
+                .any(|b| *b == b'"' || *b == b'\\' || *b < 0x20 || *b >= 0x80);
             assert_eq!(super::needs_a_look(w), expect, "{w:#018x}");
         }
     }
@@ -605,6 +622,29 @@ mod tests {
     fn refuses_invalid_utf8_with_offset() {
         let err = CanonicalPayload::parse(b"{\"a\":\"\xff\"}").unwrap_err();
         assert_eq!(err, PayloadError::NotUtf8 { offset: 6 });
+    }
+
+    /// Stored bytes, and whether they are a canonical payload: UTF-8 is
+    /// checked where JSON allows it, inside strings, and nowhere else.
+    fn check_stored(bytes: &[u8], canonical: bool) {
+        let got = CanonicalPayload::check_canonical(bytes).is_ok();
+        assert_eq!(got, canonical, "{:?}", String::from_utf8_lossy(bytes));
+    }
+
+    #[test]
+    fn stored_bytes_are_checked_as_utf8_inside_strings() {
+        check_stored("{\"s\":\"caf\u{e9} \u{20ac} \u{1f600}\"}".as_bytes(), true);
+        check_stored("{\"\u{e9}\":1}".as_bytes(), true);
+        check_stored(b"{\"s\":\"\xc3\"}", false); // cut short
+        check_stored(b"{\"s\":\"\xc3\x28\"}", false); // not a continuation
+        check_stored(b"{\"s\":\"\xa9\"}", false); // a continuation alone
+        check_stored(b"{\"s\":\"\xc0\xaf\"}", false); // overlong
+        check_stored(b"{\"s\":\"\xe0\x80\xaf\"}", false); // overlong
+        check_stored(b"{\"s\":\"\xed\xa0\x80\"}", false); // a surrogate
+        check_stored(b"{\"s\":\"\xf4\x90\x80\x80\"}", false); // past U+10FFFF
+        check_stored(b"{\"s\":\"\xf8\x88\x80\x80\x80\"}", false);
+        check_stored("{\"s\":1\u{e9}}".as_bytes(), false); // outside a string
+        check_stored("{\u{e9}\"s\":1}".as_bytes(), false);
     }
 
     #[test]
