@@ -529,7 +529,7 @@ mod tests {
     #[test]
     fn the_word_at_a_time_scan_misses_no_byte_that_needs_a_look() {
         for byte in 0..=255u8 {
-            let expect = byte == b'"' || byte == b'\\' || byte < 0x20 || byte >= 0x80;
+            let expect = byte == b'"' || byte == b'\\' || !(0x20..0x80).contains(&byte);
             for at in 0..8 {
                 let mut eight = *b"plain ok";
                 eight[at] = byte;

@@ -96,7 +96,7 @@ fn hex_eight(w: u64) -> Option<u32> {
     // With every byte below 0x80, these set a byte's high bit, and borrow
     // nothing from the next byte, exactly when the byte is >= lo, <= hi.
     let at_least = |lo: u8| (w | HIGH).wrapping_sub(ONES * lo as u64) & HIGH;
-    let at_most = |hi: u8| (ONES * hi as u64 | HIGH).wrapping_sub(w) & HIGH;
+    let at_most = |hi: u8| ((ONES * hi as u64) | HIGH).wrapping_sub(w) & HIGH;
     let digit = at_least(b'0') & at_most(b'9');
     let letter = at_least(b'a') & at_most(b'f');
     if digit | letter != HIGH {
