@@ -7,7 +7,7 @@ use super::canonical::CanonicalPayload;
 use super::digest::{self, Digest};
 use super::frame::{Entry, EntryRef};
 use super::lanes;
-use super::merkle::{self, CompactRange};
+use super::merkle::{self, CompactRange, LeafIndex, Subtrees};
 use super::record::{Record, Seq, Timestamp};
 
 /// An entry that passed, with what was computed from it.
@@ -55,8 +55,11 @@ impl Prechecked {
 
     /// Checks many entries, each with the sequence number it is expected
     /// at, hashing them together (see [`lanes`]): what verification does
-    /// with each block of the log it reads.
-    pub fn many(entries: &[(Seq, EntryRef<'_>)]) -> Vec<Result<Prechecked, ChainProblem>> {
+    /// with each block of the log it reads. The entries are consecutive;
+    /// also gives the Merkle subtrees wholly among them, for linking.
+    pub fn many(
+        entries: &[(Seq, EntryRef<'_>)],
+    ) -> (Vec<Result<Prechecked, ChainProblem>>, Subtrees) {
         let mut blake3 = Vec::with_capacity(entries.len() * 2);
         for (_, e) in entries {
             blake3.push(digest::record_hash_input(e.record));
@@ -70,7 +73,10 @@ impl Prechecked {
             .map(|(_, e)| merkle::leaf_hash_input(e.record))
             .collect();
         let leaves = lanes::sha256_many(&leaves);
-        entries
+        let first = entries.first().map_or(0, |(seq, _)| *seq);
+        debug_assert!(entries.iter().zip(first..).all(|((seq, _), n)| *seq == n));
+        let subtrees = Subtrees::build(LeafIndex(first), &leaves);
+        let checked = entries
             .iter()
             .zip(leaves)
             .map(|((seq, e), leaf)| {
@@ -81,7 +87,8 @@ impl Prechecked {
                 };
                 Self::with_hashes(*seq, e, hashes).map(|(alone, _)| alone)
             })
-            .collect()
+            .collect();
+        (checked, subtrees)
     }
 
     /// The checks, given the entry's hashes; with the decoded record.
@@ -211,6 +218,17 @@ impl ChainChecker {
         alone: Prechecked,
         on_node: impl FnMut(merkle::NodeId, Digest),
     ) -> Result<Digest, ChainProblem> {
+        self.link_known(alone, &Subtrees::default(), on_node)
+    }
+
+    /// [`link_with`](Self::link_with), taking subtree hashes from `known`
+    /// (built by [`Prechecked::many`] from the same leaves) where it can.
+    pub fn link_known(
+        &mut self,
+        alone: Prechecked,
+        known: &Subtrees,
+        on_node: impl FnMut(merkle::NodeId, Digest),
+    ) -> Result<Digest, ChainProblem> {
         let seq = self.next_seq;
         let problem = |what: String| ChainProblem {
             seq,
@@ -254,7 +272,7 @@ impl ChainChecker {
             return Err(problem(what));
         }
         self.redacted += redacted as u64;
-        self.frontier.push(leaf, on_node);
+        self.frontier.push_known(leaf, known, on_node);
         self.last_hash = hash;
         self.last_at = Some(at);
         self.next_seq += 1;

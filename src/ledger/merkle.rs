@@ -6,7 +6,7 @@
 //! index newtypes keep leaf positions, tree sizes and node ids apart.
 
 use super::digest::Digest;
-use super::lanes::Message;
+use super::lanes::{self, Message};
 use sha2::{Digest as _, Sha256};
 
 /// Prefix of a leaf hash: `SHA-256(LEAF_PREFIX || canonical record)`.
@@ -338,7 +338,18 @@ impl CompactRange {
 
     /// Adds a leaf; calls `completed` for each perfect subtree it completes,
     /// starting with the leaf itself.
-    pub fn push(&mut self, leaf: Digest, mut completed: impl FnMut(NodeId, Digest)) {
+    pub fn push(&mut self, leaf: Digest, completed: impl FnMut(NodeId, Digest)) {
+        self.push_known(leaf, &Subtrees::default(), completed)
+    }
+
+    /// [`push`](Self::push), taking the hashes of completed subtrees from
+    /// `known` where it has them, computed from the same leaves beforehand.
+    pub fn push_known(
+        &mut self,
+        leaf: Digest,
+        known: &Subtrees,
+        mut completed: impl FnMut(NodeId, Digest),
+    ) {
         let mut id = NodeId {
             level: 0,
             index: self.size,
@@ -349,11 +360,11 @@ impl CompactRange {
         let mut merges = self.size.trailing_ones();
         while merges > 0 {
             let left = self.peaks.pop().expect("a peak for each set bit");
-            hash = node_hash(&left, &hash);
             id = NodeId {
                 level: id.level + 1,
                 index: id.index >> 1,
             };
+            hash = known.get(id).unwrap_or_else(|| node_hash(&left, &hash));
             completed(id, hash);
             merges -= 1;
         }
@@ -370,9 +381,98 @@ impl CompactRange {
     }
 }
 
+/// Every perfect subtree wholly inside a run of consecutive leaves, hashed
+/// level by level with many nodes at once (see `lanes`): verification
+/// builds these for each block of records on its workers, so that linking
+/// the records in order computes only the subtrees that span two blocks.
+#[derive(Clone, Debug, Default)]
+pub struct Subtrees {
+    /// For each level from 1: the index of its first subtree, and hashes.
+    levels: Vec<(u64, Vec<Digest>)>,
+}
+
+impl Subtrees {
+    /// The subtrees over `leaves`, the first of which is leaf `first`.
+    pub fn build(first: LeafIndex, leaves: &[Digest]) -> Subtrees {
+        let mut levels: Vec<(u64, Vec<Digest>)> = Vec::new();
+        let mut below: (u64, &[Digest]) = (first.0, leaves);
+        loop {
+            let (start, hashes) = below;
+            let (from, to) = (start.div_ceil(2), (start + hashes.len() as u64) / 2);
+            if from >= to {
+                break;
+            }
+            let pairs: Vec<[u8; 64]> = (from..to)
+                .map(|j| {
+                    let left = (2 * j - start) as usize;
+                    let mut pair = [0u8; 64];
+                    pair[..32].copy_from_slice(&hashes[left].0);
+                    pair[32..].copy_from_slice(&hashes[left + 1].0);
+                    pair
+                })
+                .collect();
+            let inputs: Vec<Message<'_>> = pairs
+                .iter()
+                .map(|pair| Message {
+                    prefix: &[NODE_PREFIX],
+                    body: pair,
+                })
+                .collect();
+            levels.push((from, lanes::sha256_many(&inputs)));
+            below = (from, &levels.last().expect("just pushed").1);
+        }
+        Subtrees { levels }
+    }
+
+    /// The hash of subtree `id`, if it is one of these.
+    pub fn get(&self, id: NodeId) -> Option<Digest> {
+        let (start, hashes) = self.levels.get((id.level as usize).checked_sub(1)?)?;
+        hashes
+            .get(usize::try_from(id.index.checked_sub(*start)?).ok()?)
+            .copied()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Subtrees over leaves `first..first + n` hold exactly the perfect
+    /// subtrees wholly among them, with the hashes pushing every leaf in
+    /// order gives; and linking with them gives the same tree.
+    fn check_subtrees(first: u64, n: u64) {
+        let leaf = |i: u64| leaf_hash(&i.to_be_bytes());
+        let mut reference = std::collections::HashMap::new();
+        let mut whole = CompactRange::default();
+        for i in 0..first + n {
+            whole.push(leaf(i), |id, h| {
+                reference.insert((id.level, id.index), h);
+            });
+        }
+        let leaves: Vec<Digest> = (first..first + n).map(leaf).collect();
+        let known = Subtrees::build(LeafIndex(first), &leaves);
+        for (&(level, index), hash) in &reference {
+            let inside = index << level >= first && (index + 1) << level <= first + n;
+            let id = NodeId { level, index };
+            let expect = (level > 0 && inside).then_some(*hash);
+            assert_eq!(known.get(id), expect, "{first}+{n}: {id:?}");
+        }
+        let mut linked = CompactRange::default();
+        for i in 0..first + n {
+            linked.push_known(leaf(i), &known, |_, _| {});
+        }
+        assert_eq!(linked.root(), whole.root(), "{first}+{n}");
+    }
+
+    #[test]
+    fn subtrees_of_a_run_of_leaves() {
+        for first in 0..40 {
+            for n in 0..70 {
+                check_subtrees(first, n);
+            }
+        }
+        check_subtrees(1 << 16, 1000);
+    }
     use std::collections::HashMap;
 
     /// An in-memory node store built by pushing leaves through a CompactRange.

@@ -10,12 +10,12 @@ use super::chain::{ChainChecker, ChainProblem, Prechecked};
 use super::digest::Digest;
 use super::frame::EntryRef;
 use super::log::Ledger;
-use super::merkle::{self, CompactRange, LeafIndex, TreeSize};
+use super::merkle::{self, CompactRange, LeafIndex, Subtrees, TreeSize};
 use super::record::Seq;
 use super::store::StoreError;
 use super::store::{FrameBlock, ScanError};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::mpsc;
 
 /// A log that checked out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -146,7 +146,7 @@ fn locate_broken_link(ledger: &Ledger, p: super::chain::ChainProblem) -> VerifyF
 /// The log is read in blocks of whole frames by one thread, prechecked by
 /// as many workers as there are cores, and linked in order by the caller's
 /// thread.
-type PrecheckedBlock = Vec<(Seq, u64, Result<Prechecked, ChainProblem>)>;
+type PrecheckedBlock = (Vec<(Seq, u64, Result<Prechecked, ChainProblem>)>, Subtrees);
 
 fn verify_tail(
     ledger: &Ledger,
@@ -160,7 +160,11 @@ fn verify_tail(
     let mut checked = 0u64;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let suspect_leaf = std::thread::scope(|s| -> Result<Option<Seq>, VerifyFailure> {
-        let (work_tx, work_rx) = mpsc::sync_channel::<(usize, FrameBlock)>(workers * 2);
+        // Blocks go to the workers in turn, each with its own queue: one
+        // shared queue would need a lock they contend for.
+        let (work_txs, work_rxs): (Vec<_>, Vec<_>) = (0..workers)
+            .map(|_| mpsc::sync_channel::<(usize, FrameBlock)>(2))
+            .unzip();
         let (done_tx, done_rx) = mpsc::sync_channel::<(usize, PrecheckedBlock)>(workers * 2);
         // Buffers go back to the reader, so the log is read into memory
         // that is already mapped.
@@ -171,7 +175,7 @@ fn verify_tail(
             for n in 0.. {
                 let (block, failed) = blocks.next_block(spare_rx.try_recv().unwrap_or_default());
                 let end = block.is_empty() || failed.is_some();
-                if !block.is_empty() && work_tx.send((n, block)).is_err() {
+                if !block.is_empty() && work_txs[n % workers].send((n, block)).is_err() {
                     return Ok(()); // the linker stopped at a problem
                 }
                 if end {
@@ -180,21 +184,19 @@ fn verify_tail(
             }
             unreachable!("a log has fewer than usize::MAX blocks")
         });
-        let work_rx = Arc::new(Mutex::new(work_rx));
-        for _ in 0..workers {
-            let (work_rx, done_tx, spare_tx) =
-                (Arc::clone(&work_rx), done_tx.clone(), spare_tx.clone());
+        for work_rx in work_rxs {
+            let (done_tx, spare_tx) = (done_tx.clone(), spare_tx.clone());
             s.spawn(move || {
-                loop {
-                    let next = work_rx.lock().expect("work queue").recv();
-                    let Ok((n, block)) = next else { return };
+                for (n, block) in work_rx {
                     let entries: Vec<(Seq, EntryRef<'_>)> =
                         block.entries().map(|(seq, _, e)| (seq, e)).collect();
-                    let done = block
+                    let (checked, subtrees) = Prechecked::many(&entries);
+                    let checked = block
                         .entries()
-                        .zip(Prechecked::many(&entries))
+                        .zip(checked)
                         .map(|((seq, offset, _), result)| (seq, offset, result))
                         .collect();
+                    let done = (checked, subtrees);
                     drop(entries);
                     let _ = spare_tx.try_send(block.into_buffer());
                     if done_tx.send((n, done)).is_err() {
@@ -203,8 +205,7 @@ fn verify_tail(
                 }
             });
         }
-        drop(spare_tx);
-        drop((work_rx, done_tx));
+        drop((spare_tx, done_tx));
         // Linking, in order. Returning early drops the channels, which ends
         // the workers and then the reader.
         let mut link = |done_rx: mpsc::Receiver<(usize, PrecheckedBlock)>| {
@@ -215,7 +216,7 @@ fn verify_tail(
             let mut suspect_leaf: Option<Seq> = None;
             for (n, chunk) in done_rx {
                 waiting.insert(n, chunk);
-                while let Some(chunk) = waiting.remove(&next) {
+                while let Some((chunk, subtrees)) = waiting.remove(&next) {
                     next += 1;
                     for (seq, offset, alone) in chunk {
                         if derived.next_offset() != Some(offset) {
@@ -227,7 +228,7 @@ fn verify_tail(
                         let mut first_bad = None;
                         alone
                             .and_then(|alone| {
-                                checker.link_with(alone, |id, hash| {
+                                checker.link_known(alone, &subtrees, |id, hash| {
                                     let stored = derived.next_node();
                                     if first_bad.is_none() && stored != Some(hash) {
                                         first_bad = Some(id);

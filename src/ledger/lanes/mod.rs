@@ -115,7 +115,26 @@ fn many<K: Kernel>(messages: &[Message<'_>]) -> Vec<Digest> {
         }
     }
     order.sort_unstable_by_key(|&i| messages[i].len());
-    let mut arena = Vec::with_capacity(order.len() * (K::MAX_LEN.min(512) + BLOCK_LEN));
+    // The arena is kept for the thread's next call: a fresh one each time
+    // costs page faults, as much as the copying into it.
+    thread_local! {
+        static ARENA: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    ARENA.with_borrow_mut(|arena| {
+        arena.clear();
+        lay_out_and_hash::<K>(messages, &order, arena, &mut out);
+    });
+    out
+}
+
+/// Lays out the messages `order` picks in `arena`, and hashes them sixteen
+/// at a time into `out`.
+fn lay_out_and_hash<K: Kernel>(
+    messages: &[Message<'_>],
+    order: &[usize],
+    arena: &mut Vec<u8>,
+    out: &mut [Digest],
+) {
     let laid: Vec<Laid> = order
         .iter()
         .map(|&i| {
@@ -123,7 +142,7 @@ fn many<K: Kernel>(messages: &[Message<'_>]) -> Vec<Digest> {
             let at = arena.len();
             arena.extend_from_slice(m.prefix);
             arena.extend_from_slice(m.body);
-            K::pad(m.len(), &mut arena);
+            K::pad(m.len(), arena);
             Laid {
                 at,
                 len: m.len(),
@@ -133,12 +152,11 @@ fn many<K: Kernel>(messages: &[Message<'_>]) -> Vec<Digest> {
         .collect();
     for (indices, group) in order.chunks(LANES).zip(laid.chunks(LANES)) {
         let mut digests = [Digest::ZERO; LANES];
-        hash_group::<K>(&arena, group, &mut digests);
+        hash_group::<K>(arena, group, &mut digests);
         for (&i, d) in indices.iter().zip(digests) {
             out[i] = d;
         }
     }
-    out
 }
 
 /// Whether this machine has the vector instructions the kernels use.

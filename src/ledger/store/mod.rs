@@ -1125,7 +1125,7 @@ impl Scan {
 }
 
 /// Bytes a [`FrameBlocks`] reads at a time.
-const BLOCK_BYTES: usize = 1 << 17;
+const BLOCK_BYTES: usize = 1 << 18;
 
 /// Reads the log in blocks of whole frames (see [`Store::frame_blocks_to`]).
 pub struct FrameBlocks {
