@@ -188,13 +188,13 @@ fn verify_tail(
             let (done_tx, spare_tx) = (done_tx.clone(), spare_tx.clone());
             s.spawn(move || {
                 for (n, block) in work_rx {
-                    let entries: Vec<(Seq, EntryRef<'_>)> =
-                        block.entries().map(|(seq, _, e)| (seq, e)).collect();
+                    let entries: Vec<(Seq, EntryRef<'_>)> = block.entries().collect();
                     let (checked, subtrees) = Prechecked::many(&entries);
-                    let checked = block
-                        .entries()
+                    let checked = entries
+                        .iter()
+                        .zip(block.offsets())
                         .zip(checked)
-                        .map(|((seq, offset, _), result)| (seq, offset, result))
+                        .map(|(((seq, _), offset), result)| (*seq, offset, result))
                         .collect();
                     let done = (checked, subtrees);
                     drop(entries);

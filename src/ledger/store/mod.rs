@@ -1154,12 +1154,16 @@ impl FrameBlock {
     pub fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }
-    /// Each frame's sequence number, offset in the log, and entry.
-    pub fn entries(&self) -> impl Iterator<Item = (Seq, u64, frame::EntryRef<'_>)> {
-        self.frames.iter().map(|(seq, offset, range)| {
+    /// Each frame's sequence number and entry.
+    pub fn entries(&self) -> impl Iterator<Item = (Seq, frame::EntryRef<'_>)> {
+        self.frames.iter().map(|(seq, _, range)| {
             let entry = frame::view(&self.bytes[range.clone()]).expect("checked when read");
-            (*seq, *offset, entry)
+            (*seq, entry)
         })
+    }
+    /// Each frame's offset in the log, in the same order.
+    pub fn offsets(&self) -> impl Iterator<Item = u64> {
+        self.frames.iter().map(|(_, offset, _)| *offset)
     }
     /// The block's buffer, to read the next block into.
     pub fn into_buffer(self) -> Vec<u8> {
