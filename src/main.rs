@@ -332,21 +332,33 @@ impl<T, E: Into<anyhow::Error>> ExitKind<T> for Result<T, E> {
     }
 }
 
-/// Keeps a long-running server's resident memory close to what it holds:
-/// mimalloc then commits arena memory only as it is used and gives freed
-/// pages back to the system at once, where by default it keeps them for
-/// reuse. A server holding 1,000,000 records peaked near 135 MB with the
-/// defaults and near 77 MB with these (docs/PERFORMANCE.md). mimalloc reads
-/// these settings from the environment as the process starts, before
-/// `main`, so `serve` starts itself again with them set (same process id).
-fn restart_with_lean_allocator() {
+/// mimalloc settings for a command, which mimalloc reads from the
+/// environment as the process starts, before `main`: so a command that
+/// needs them starts itself again with them set (same process id).
+///
+/// - `serve` keeps a long-running server's resident memory close to what
+///   it holds: arena memory is committed only as it is used and freed
+///   pages go back to the system at once, where by default mimalloc keeps
+///   them for reuse. A server holding 1,000,000 records peaked near 135 MB
+///   with the defaults and near 77 MB with these (docs/PERFORMANCE.md).
+/// - `verify` asks for no transparent huge pages: faulting in a fresh huge
+///   page can stall on the kernel compacting memory, which made one run in
+///   three up to 50% slower (docs/PERFORMANCE.md).
+fn allocator_settings(command: &Command) -> &'static [(&'static str, &'static str)] {
+    match command {
+        Command::Serve { .. } => &[
+            ("MIMALLOC_ARENA_EAGER_COMMIT", "0"),
+            ("MIMALLOC_PURGE_DELAY", "0"),
+        ],
+        Command::Verify { .. } => &[("MIMALLOC_ALLOW_THP", "0")],
+        _ => &[],
+    }
+}
+
+fn restart_with_allocator_settings(settings: &[(&str, &str)]) {
     use std::os::unix::process::CommandExt;
-    const SETTINGS: [(&str, &str); 2] = [
-        ("MIMALLOC_ARENA_EAGER_COMMIT", "0"),
-        ("MIMALLOC_PURGE_DELAY", "0"),
-    ];
-    if SETTINGS.iter().any(|(k, _)| std::env::var_os(k).is_some()) {
-        return; // already set, by us or by the operator
+    if settings.is_empty() || settings.iter().any(|(k, _)| std::env::var_os(k).is_some()) {
+        return; // nothing to set, or already set (by us or by the operator)
     }
     let Ok(exe) = std::env::current_exe() else {
         return;
@@ -354,15 +366,13 @@ fn restart_with_lean_allocator() {
     // `exec` returns only if it failed; then carry on with the defaults.
     let _ = std::process::Command::new(exe)
         .args(std::env::args_os().skip(1))
-        .envs(SETTINGS)
+        .envs(settings.iter().copied())
         .exec();
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Serve { .. }) {
-        restart_with_lean_allocator();
-    }
+    restart_with_allocator_settings(allocator_settings(&cli.command));
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure { code, error }) => {

@@ -13,9 +13,10 @@ use super::log::Ledger;
 use super::merkle::{self, CompactRange, LeafIndex, Subtrees, TreeSize};
 use super::record::Seq;
 use super::store::StoreError;
-use super::store::{FrameBlock, ScanError};
+use super::store::{DerivedScan, FrameBlocks, ScanError};
 use std::collections::BTreeMap;
-use std::sync::mpsc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A log that checked out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,7 +50,19 @@ pub fn verify_full(
     ledger: &Ledger,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Verified, VerifyFailure> {
-    verify_tail(ledger, ChainChecker::new(), 0, progress)
+    verify_tail(ledger, ChainChecker::new(), 0, None, progress)
+}
+
+/// [`verify_full`], reading the log in blocks of about `block_bytes`
+/// rather than the usual 256 KiB: tests use small blocks to spread a short
+/// log over many blocks and so over every worker.
+#[doc(hidden)]
+pub fn verify_full_in_blocks(
+    ledger: &Ledger,
+    block_bytes: usize,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Verified, VerifyFailure> {
+    verify_tail(ledger, ChainChecker::new(), 0, Some(block_bytes), progress)
 }
 
 /// Checks the log against a trusted `(size, root)`: the stored tree at that
@@ -115,7 +128,7 @@ pub fn verify_from(
         Some(last_at),
         frontier,
     );
-    verify_tail(ledger, checker, trusted_size, progress)
+    verify_tail(ledger, checker, trusted_size, None, progress)
 }
 
 /// A broken link between records N-1 and N means one of the two changed.
@@ -143,137 +156,209 @@ fn locate_broken_link(ledger: &Ledger, p: super::chain::ChainProblem) -> VerifyF
     }
 }
 
-/// The log is read in blocks of whole frames by one thread, prechecked by
-/// as many workers as there are cores, and linked in order by the caller's
-/// thread.
+/// A block's records, prechecked, each with its offset in the log; and the
+/// Merkle subtrees wholly inside the block.
 type PrecheckedBlock = (Vec<(Seq, u64, Result<Prechecked, ChainProblem>)>, Subtrees);
+
+/// The log, handed out a block at a time in order.
+struct Reading {
+    blocks: FrameBlocks,
+    /// The number of the next block.
+    next: usize,
+    /// The log ended, or a frame could not be read.
+    ended: bool,
+}
+
+/// What links blocks in the log's order, whichever worker finished them.
+struct Linking<'l> {
+    ledger: &'l Ledger,
+    checker: ChainChecker,
+    derived: DerivedScan,
+    /// Blocks prechecked ahead of their turn; each with the frame that
+    /// could not be read right after its records, if that is where reading
+    /// stopped.
+    waiting: BTreeMap<usize, (PrecheckedBlock, Option<ScanError>)>,
+    next: usize,
+    /// A leaf that differs from tree.idx: either the record changed (and
+    /// the next record's link will say so) or tree.idx is wrong.
+    suspect_leaf: Option<Seq>,
+    checked: u64,
+    failure: Option<VerifyFailure>,
+}
+
+impl Linking<'_> {
+    /// Links each waiting block whose turn it is.
+    fn link_ready(&mut self) -> Result<(), VerifyFailure> {
+        while let Some(((chunk, subtrees), unreadable)) = self.waiting.remove(&self.next) {
+            self.next += 1;
+            for (seq, offset, alone) in chunk {
+                self.link(seq, offset, alone, &subtrees)?;
+            }
+            if let Some(e) = unreadable {
+                return Err(VerifyFailure::At {
+                    seq: e.seq(),
+                    what: e
+                        .to_string()
+                        .split_once(": ")
+                        .map_or(e.to_string(), |(_, w)| w.to_string()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn link(
+        &mut self,
+        seq: Seq,
+        offset: u64,
+        alone: Result<Prechecked, ChainProblem>,
+        subtrees: &Subtrees,
+    ) -> Result<(), VerifyFailure> {
+        if self.derived.next_offset() != Some(offset) {
+            return Err(VerifyFailure::Index {
+                seq,
+                file: "offsets.idx",
+            });
+        }
+        let mut first_bad = None;
+        let derived = &mut self.derived;
+        alone
+            .and_then(|alone| {
+                self.checker.link_known(alone, subtrees, |id, hash| {
+                    let stored = derived.next_node();
+                    if first_bad.is_none() && stored != Some(hash) {
+                        first_bad = Some(id);
+                    }
+                })
+            })
+            .map_err(|p| locate_broken_link(self.ledger, p))?;
+        if let Some(leaf) = self.suspect_leaf.take() {
+            // This record links to that one as it is now.
+            return Err(VerifyFailure::Index {
+                seq: leaf,
+                file: "tree.idx",
+            });
+        }
+        match first_bad {
+            Some(id) if id.level == 0 => self.suspect_leaf = Some(seq),
+            Some(_) => {
+                return Err(VerifyFailure::Index {
+                    seq,
+                    file: "tree.idx",
+                });
+            }
+            None => {}
+        }
+        self.checked += 1;
+        Ok(())
+    }
+}
+
+/// One worker: takes the next block, prechecks it (parsing, hashing), and
+/// links whatever is now in order. Every worker does all three, so no
+/// thread waits on another's queue; the locks are held only to read a
+/// block and to link. `after_block` is told how many records are linked.
+fn work(
+    reading: &Mutex<Reading>,
+    linking: &Mutex<Linking<'_>>,
+    stop: &AtomicBool,
+    after_block: &mut dyn FnMut(u64),
+) {
+    let mut buffer = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let (n, block, unreadable) = {
+            let mut r = reading.lock().expect("the log reader panicked");
+            if r.ended {
+                return;
+            }
+            let (block, unreadable) = r.blocks.next_block(std::mem::take(&mut buffer));
+            r.ended = block.is_empty() || unreadable.is_some();
+            r.next += 1;
+            (r.next - 1, block, unreadable)
+        };
+        if block.is_empty() && unreadable.is_none() {
+            return; // the end of the log
+        }
+        let entries: Vec<(Seq, EntryRef<'_>)> = block.entries().collect();
+        let (checked, subtrees) = Prechecked::many(&entries);
+        let checked = entries
+            .iter()
+            .zip(block.offsets())
+            .zip(checked)
+            .map(|(((seq, _), offset), result)| (*seq, offset, result))
+            .collect();
+        drop(entries);
+        buffer = block.into_buffer();
+        let mut l = linking.lock().expect("a linker panicked");
+        if l.failure.is_some() {
+            return;
+        }
+        l.waiting.insert(n, ((checked, subtrees), unreadable));
+        if let Err(failure) = l.link_ready() {
+            l.failure = Some(failure);
+            stop.store(true, Ordering::Relaxed);
+            return;
+        }
+        let linked = l.checked;
+        drop(l);
+        after_block(linked);
+    }
+}
 
 fn verify_tail(
     ledger: &Ledger,
-    mut checker: ChainChecker,
+    checker: ChainChecker,
     from: Seq,
+    block_bytes: Option<usize>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Verified, VerifyFailure> {
     let head = ledger.head();
     let mut blocks = ledger.store().frame_blocks_to(from, &head)?;
-    let mut derived = ledger.store().derived_scan(from)?;
-    let mut checked = 0u64;
+    if let Some(bytes) = block_bytes {
+        blocks = blocks.with_block_bytes(bytes);
+    }
+    let reading = Mutex::new(Reading {
+        blocks,
+        next: 0,
+        ended: false,
+    });
+    let linking = Mutex::new(Linking {
+        ledger,
+        checker,
+        derived: ledger.store().derived_scan(from)?,
+        waiting: BTreeMap::new(),
+        next: 0,
+        suspect_leaf: None,
+        checked: 0,
+        failure: None,
+    });
+    let stop = AtomicBool::new(false);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let suspect_leaf = std::thread::scope(|s| -> Result<Option<Seq>, VerifyFailure> {
-        // Blocks go to the workers in turn, each with its own queue: one
-        // shared queue would need a lock they contend for.
-        let (work_txs, work_rxs): (Vec<_>, Vec<_>) = (0..workers)
-            .map(|_| mpsc::sync_channel::<(usize, FrameBlock)>(2))
-            .unzip();
-        let (done_tx, done_rx) = mpsc::sync_channel::<(usize, PrecheckedBlock)>(workers * 2);
-        // Buffers go back to the reader, so the log is read into memory
-        // that is already mapped.
-        let (spare_tx, spare_rx) = mpsc::sync_channel::<Vec<u8>>(workers * 3);
-        // The reader stops at the first frame it cannot read, after handing
-        // over what came before it, so that problems are found in order.
-        let reader = s.spawn(move || -> Result<(), ScanError> {
-            for n in 0.. {
-                let (block, failed) = blocks.next_block(spare_rx.try_recv().unwrap_or_default());
-                let end = block.is_empty() || failed.is_some();
-                if !block.is_empty() && work_txs[n % workers].send((n, block)).is_err() {
-                    return Ok(()); // the linker stopped at a problem
-                }
-                if end {
-                    return failed.map_or(Ok(()), Err);
-                }
+    // This thread is a worker too, and the one that reports progress.
+    std::thread::scope(|s| {
+        for _ in 1..workers {
+            s.spawn(|| work(&reading, &linking, &stop, &mut |_| {}));
+        }
+        let mut shown = 0;
+        work(&reading, &linking, &stop, &mut |linked| {
+            if linked >= shown + 4096 {
+                shown = linked;
+                progress(linked);
             }
-            unreachable!("a log has fewer than usize::MAX blocks")
         });
-        for work_rx in work_rxs {
-            let (done_tx, spare_tx) = (done_tx.clone(), spare_tx.clone());
-            s.spawn(move || {
-                for (n, block) in work_rx {
-                    let entries: Vec<(Seq, EntryRef<'_>)> = block.entries().collect();
-                    let (checked, subtrees) = Prechecked::many(&entries);
-                    let checked = entries
-                        .iter()
-                        .zip(block.offsets())
-                        .zip(checked)
-                        .map(|(((seq, _), offset), result)| (*seq, offset, result))
-                        .collect();
-                    let done = (checked, subtrees);
-                    drop(entries);
-                    let _ = spare_tx.try_send(block.into_buffer());
-                    if done_tx.send((n, done)).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        drop((spare_tx, done_tx));
-        // Linking, in order. Returning early drops the channels, which ends
-        // the workers and then the reader.
-        let mut link = |done_rx: mpsc::Receiver<(usize, PrecheckedBlock)>| {
-            let mut waiting = BTreeMap::new();
-            let mut next = 0;
-            // A leaf that differs from tree.idx: either the record changed
-            // (and the next record's link will say so) or tree.idx is wrong.
-            let mut suspect_leaf: Option<Seq> = None;
-            for (n, chunk) in done_rx {
-                waiting.insert(n, chunk);
-                while let Some((chunk, subtrees)) = waiting.remove(&next) {
-                    next += 1;
-                    for (seq, offset, alone) in chunk {
-                        if derived.next_offset() != Some(offset) {
-                            return Err(VerifyFailure::Index {
-                                seq,
-                                file: "offsets.idx",
-                            });
-                        }
-                        let mut first_bad = None;
-                        alone
-                            .and_then(|alone| {
-                                checker.link_known(alone, &subtrees, |id, hash| {
-                                    let stored = derived.next_node();
-                                    if first_bad.is_none() && stored != Some(hash) {
-                                        first_bad = Some(id);
-                                    }
-                                })
-                            })
-                            .map_err(|p| locate_broken_link(ledger, p))?;
-                        if let Some(leaf) = suspect_leaf.take() {
-                            // This record links to that one as it is now.
-                            return Err(VerifyFailure::Index {
-                                seq: leaf,
-                                file: "tree.idx",
-                            });
-                        }
-                        match first_bad {
-                            Some(id) if id.level == 0 => suspect_leaf = Some(seq),
-                            Some(_) => {
-                                return Err(VerifyFailure::Index {
-                                    seq,
-                                    file: "tree.idx",
-                                });
-                            }
-                            None => {}
-                        }
-                        checked += 1;
-                        if checked.is_multiple_of(4096) {
-                            progress(checked);
-                        }
-                    }
-                }
-            }
-            Ok(suspect_leaf)
-        };
-        let suspect_leaf = link(done_rx)?;
-        if let Err(e) = reader.join().expect("the log reader panicked") {
-            return Err(VerifyFailure::At {
-                seq: e.seq(),
-                what: e
-                    .to_string()
-                    .split_once(": ")
-                    .map_or(e.to_string(), |(_, w)| w.to_string()),
-            });
-        }
-        Ok(suspect_leaf)
-    })?;
+    });
+    let Linking {
+        checker,
+        waiting,
+        suspect_leaf,
+        checked,
+        failure,
+        ..
+    } = linking.into_inner().expect("a linker panicked");
+    if let Some(failure) = failure {
+        return Err(failure);
+    }
+    debug_assert!(waiting.is_empty(), "every block read was linked");
     progress(checked);
     if checker.size() != head.size || ledger.store().log_len()? < head.end {
         let held = ledger.store().count_log_frames()?;

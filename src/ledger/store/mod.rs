@@ -792,6 +792,7 @@ impl Store {
             end: head.end,
             next_seq: from.min(head.size),
             carry: Vec::new(),
+            block_bytes: BLOCK_BYTES,
         })
     }
 
@@ -1138,6 +1139,7 @@ pub struct FrameBlocks {
     end: u64,
     /// Bytes read past the last whole frame handed out (they start at `offset`).
     carry: Vec<u8>,
+    block_bytes: usize,
 }
 
 /// Whole frames read together, checked as frames (lengths, state, zeros
@@ -1176,8 +1178,13 @@ impl FrameBlocks {
     /// at the first frame it cannot read, with the frames before it and the
     /// error; an empty block and no error is the end.
     pub fn next_block(&mut self, mut buffer: Vec<u8>) -> (FrameBlock, Option<ScanError>) {
-        buffer.clear();
-        buffer.extend_from_slice(&self.carry);
+        // The buffer keeps its length from block to block and only `filled`
+        // bytes of it belong to this one, so reading never zeroes it again.
+        let mut filled = self.carry.len();
+        if buffer.len() < filled {
+            buffer.resize(filled, 0);
+        }
+        buffer[..filled].copy_from_slice(&self.carry);
         let mut frames = Vec::new();
         let mut at = 0;
         let error = loop {
@@ -1198,7 +1205,8 @@ impl FrameBlocks {
             if available < FRAME_HEADER_LEN as u64 {
                 break Some(truncated(FRAME_HEADER_LEN));
             }
-            match self.holds(&mut buffer, at + FRAME_HEADER_LEN, frames.is_empty()) {
+            let first = frames.is_empty();
+            match self.holds(&mut buffer, &mut filled, at + FRAME_HEADER_LEN, first) {
                 Ok(true) => {}
                 Ok(false) => break None,
                 Err(e) => break Some(ScanError::Io(seq, e)),
@@ -1213,7 +1221,7 @@ impl FrameBlocks {
             if len as u64 > available {
                 break Some(truncated(len));
             }
-            match self.holds(&mut buffer, at + len, frames.is_empty()) {
+            match self.holds(&mut buffer, &mut filled, at + len, first) {
                 Ok(true) => {}
                 Ok(false) => break None,
                 Err(e) => break Some(ScanError::Io(seq, e)),
@@ -1227,8 +1235,7 @@ impl FrameBlocks {
             self.next_seq += 1;
         };
         self.carry.clear();
-        self.carry.extend_from_slice(&buffer[at..]);
-        buffer.truncate(at);
+        self.carry.extend_from_slice(&buffer[at..filled]);
         (
             FrameBlock {
                 bytes: buffer,
@@ -1238,33 +1245,60 @@ impl FrameBlocks {
         )
     }
 
-    /// Whether `buffer` holds `need` bytes. A frame that is not all there
-    /// ends the block, unless it is the block's `first`: then read on.
-    fn holds(&mut self, buffer: &mut Vec<u8>, need: usize, first: bool) -> io::Result<bool> {
-        if buffer.len() >= need {
+    /// Whether the `filled` bytes of `buffer` hold `need`. A frame that is
+    /// not all there ends the block, unless it is the block's `first`: then
+    /// read on.
+    fn holds(
+        &mut self,
+        buffer: &mut Vec<u8>,
+        filled: &mut usize,
+        need: usize,
+        first: bool,
+    ) -> io::Result<bool> {
+        if *filled >= need {
             return Ok(true);
         }
         if !first {
             return Ok(false);
         }
-        self.read_more(buffer, need)?;
+        self.read_more(buffer, filled, need)?;
         Ok(true)
     }
 
     /// Reads on until `buffer` holds at least `need` bytes (the caller
     /// knows the log has them), and a block's worth if the log has that.
-    fn read_more(&mut self, buffer: &mut Vec<u8>, need: usize) -> io::Result<()> {
-        let want = (need.max(BLOCK_BYTES) - buffer.len()).min((self.end - self.read_to) as usize);
-        buffer.reserve(want);
-        let got = Read::take(&mut self.file, want as u64).read_to_end(buffer)?;
-        self.read_to += got as u64;
-        if got < want {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the record log is shorter than its head says",
-            ));
+    /// One `read` a block: `read_to_end` would read in growing steps.
+    fn read_more(
+        &mut self,
+        buffer: &mut Vec<u8>,
+        filled: &mut usize,
+        need: usize,
+    ) -> io::Result<()> {
+        let want = (need.max(self.block_bytes) - *filled).min((self.end - self.read_to) as usize);
+        let until = *filled + want;
+        if buffer.len() < until {
+            buffer.resize(until, 0);
         }
+        self.file
+            .read_exact(&mut buffer[*filled..until])
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the record log is shorter than its head says",
+                ),
+                _ => e,
+            })?;
+        self.read_to += want as u64;
+        *filled = until;
         Ok(())
+    }
+
+    /// Reads blocks of about `bytes` instead of [`BLOCK_BYTES`]: tests use
+    /// small blocks to spread a short log over many blocks.
+    #[doc(hidden)]
+    pub fn with_block_bytes(mut self, bytes: usize) -> Self {
+        self.block_bytes = bytes.max(1);
+        self
     }
 }
 
