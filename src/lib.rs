@@ -7,8 +7,9 @@
 pub mod api;
 pub mod audit;
 pub mod coproduction;
-pub mod fuzzing;
 pub mod http;
-pub mod ledger;
 pub mod people;
 pub mod witness;
+
+/// The generic tamper-evident log, a crate of its own (`crates/ledger`).
+pub use jointly_ledger as ledger;

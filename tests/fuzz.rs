@@ -1,11 +1,11 @@
-//! The short fuzz run of every test run: each target in `src/fuzzing.rs`
+//! The short fuzz run of every test run: each target in `crates/ledger/src/fuzzing.rs`
 //! gets its kept corpus (`fuzz/corpus/<target>/`) and then twenty thousand
 //! seeded mutations of it (bit flips, insertions, deletions, truncations,
 //! splices). Any panic fails the test and saves the input under
 //! `target/fuzz-failures/` for `cargo fuzz` or a unit test. The long runs
 //! are `cargo +nightly fuzz run <target>` (see fuzz/Cargo.toml).
 
-use jointly::fuzzing::TARGETS;
+use jointly_ledger::fuzzing::TARGETS;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::path::Path;

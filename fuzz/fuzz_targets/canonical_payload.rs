@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| jointly::fuzzing::canonical_payload(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| jointly_ledger::fuzzing::canonical_payload(data));

@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| jointly::fuzzing::checkpoint(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| jointly_ledger::fuzzing::checkpoint(data));

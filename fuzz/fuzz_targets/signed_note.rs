@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| jointly::fuzzing::signed_note(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| jointly_ledger::fuzzing::signed_note(data));

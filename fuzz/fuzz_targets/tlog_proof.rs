@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| jointly::fuzzing::tlog_proof(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| jointly_ledger::fuzzing::tlog_proof(data));

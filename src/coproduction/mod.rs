@@ -130,30 +130,11 @@ impl Rules {
     /// writing anything: for refusing a whole file of events before any is
     /// written. Returns the index of the first refused event and why.
     pub fn dry_run(&self, events: &[crate::ledger::NewEvent]) -> Result<(), (usize, Refusal)> {
-        let mut model = self.model.clone();
-        let first = model.last_seq.map_or(0, |s| s + 1);
-        for (seq, (i, e)) in (first..).zip(events.iter().enumerate()) {
-            let record = Record::new(
-                seq,
-                uuid::Uuid::now_v7(),
-                crate::ledger::Timestamp::now(),
-                e.actor.clone(),
-                e.event_type.clone(),
-                crate::ledger::Digest::ZERO,
-                crate::ledger::Digest::ZERO,
-            );
-            let event = read_event(&record, Some(&e.payload)).map_err(|r| (i, r))?;
-            if let Some(ev) = &event {
-                model
-                    .check(&Author::from_actor(&e.actor), ev)
-                    .map_err(|r| (i, r))?;
-            }
-            if let Some(Event::RecordCorrected(c)) = &event {
-                self.check_exists(c.corrects.uuid()).map_err(|r| (i, r))?;
-            }
-            model.apply(&record, event);
-        }
-        Ok(())
+        let mut copy = Rules {
+            model: self.model.clone(),
+            ledger: self.ledger.clone(),
+        };
+        self.ledger.dry_run(events, &mut copy)
     }
 }
 

@@ -188,6 +188,34 @@ impl Ledger {
         Ok(answers)
     }
 
+    /// Runs `admission` over `events` as if they were appended next, in
+    /// order, without writing anything (give it a copy: it applies what it
+    /// admits). For refusing a whole file of events before any is written;
+    /// the records it sees carry provisional ids, times and hashes. Returns
+    /// the index of the first refused event and why.
+    pub fn dry_run<A: Admission>(
+        &self,
+        events: &[NewEvent],
+        admission: &mut A,
+    ) -> Result<(), (usize, A::Refusal)> {
+        let first = self.head().size;
+        for (i, event) in events.iter().enumerate() {
+            let record = Record::new(
+                first + i as u64,
+                Uuid::now_v7(),
+                Timestamp::now(),
+                event.actor.clone(),
+                event.event_type.clone(),
+                Digest::ZERO,
+                Digest::ZERO,
+            );
+            admission
+                .admit(&record, &event.payload, event.expected)
+                .map_err(|r| (i, r))?;
+        }
+        Ok(())
+    }
+
     /// Appends entries that already hold their records (an import): each
     /// must continue the log exactly.
     pub fn append_entries(&self, entries: Vec<Entry>) -> Result<Head, LedgerError> {

@@ -298,7 +298,7 @@ mod tests {
     use super::*;
 
     fn vectors() -> serde_json::Value {
-        serde_json::from_str(include_str!("../../tests/data/note/peterneumann.json")).unwrap()
+        serde_json::from_str(include_str!("../../../tests/data/note/peterneumann.json")).unwrap()
     }
 
     /// The Go reference implementation's example, reproduced exactly.

@@ -3,11 +3,11 @@
 //! call these, and so does `tests/fuzz.rs`, which replays the kept corpus
 //! and a short seeded run of mutations in every test run.
 
-use crate::ledger::checkpoint::Checkpoint;
-use crate::ledger::note::{Note, Verifier};
-use crate::ledger::receipt::Receipt;
-use crate::ledger::record::Record;
-use crate::ledger::{CanonicalPayload, bundle};
+use crate::checkpoint::Checkpoint;
+use crate::note::{Note, Verifier};
+use crate::receipt::Receipt;
+use crate::record::Record;
+use crate::{CanonicalPayload, bundle};
 
 /// A fuzz target: arbitrary bytes in, no panic out.
 pub type Target = fn(&[u8]);
@@ -47,7 +47,7 @@ pub fn signed_note(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = Note::parse(text);
         let _ = Verifier::parse(text.trim());
-        let _ = crate::ledger::cosignature::CosignatureVerifier::parse(text.trim());
+        let _ = crate::cosignature::CosignatureVerifier::parse(text.trim());
     }
 }
 
@@ -70,7 +70,7 @@ pub fn tlog_proof(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data)
         && let Ok(r) = Receipt::parse(text)
     {
-        let key = crate::ledger::note::Signer::from_seed("fuzz.example/log", [7; 32])
+        let key = crate::note::Signer::from_seed("fuzz.example/log", [7; 32])
             .expect("valid name")
             .verifier();
         let _ = r.verify(&key);

@@ -2,7 +2,9 @@
 //! chain, the RFC 6962 Merkle tree, storage, verification and bundles.
 //!
 //! It stores opaque JSON objects with a type name and knows nothing of
-//! co-production; it could be published as its own crate.
+//! co-production, people or HTTP: it is its own crate so that the compiler
+//! holds that (it depends on no web framework, template engine or OpenAPI
+//! crate), and it could be published alone.
 
 pub mod bundle;
 pub mod canonical;
@@ -11,6 +13,10 @@ pub mod checkpoint;
 pub mod cosignature;
 pub mod digest;
 pub mod frame;
+/// Entry points for the fuzzers (`fuzz/`) and the corpus replay test; not
+/// part of a normal build.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod lanes;
 mod log;
 pub mod merkle;

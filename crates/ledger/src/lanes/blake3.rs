@@ -178,7 +178,7 @@ mod tests {
     /// Published vectors (see tests/data/blake3/ORIGIN.md).
     #[test]
     fn official_vectors() {
-        let vectors: Vec<(usize, &str)> = include_str!("../../../tests/data/blake3/vectors.txt")
+        let vectors: Vec<(usize, &str)> = include_str!("../../../../tests/data/blake3/vectors.txt")
             .lines()
             .map(|l| {
                 let (len, hex) = l.split_once(' ').expect("length and hash");

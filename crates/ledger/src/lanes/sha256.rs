@@ -174,7 +174,7 @@ mod tests {
     /// Published vectors (see tests/data/sha256/ORIGIN.md).
     #[test]
     fn known_answers() {
-        let cases: Vec<(&str, &str)> = include_str!("../../../tests/data/sha256/vectors.txt")
+        let cases: Vec<(&str, &str)> = include_str!("../../../../tests/data/sha256/vectors.txt")
             .lines()
             .map(|l| l.split_once(' ').expect("digest and message"))
             .collect();

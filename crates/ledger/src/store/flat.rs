@@ -6,7 +6,7 @@
 //! read by position with `pread`, so a proof costs a few page-cache reads.
 
 use super::{StoreError, io_err};
-use crate::ledger::merkle::NodeId;
+use crate::merkle::NodeId;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -92,7 +92,7 @@ impl FixedFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::merkle::CompactRange;
+    use crate::merkle::CompactRange;
 
     /// Positions agree with the order in which a CompactRange completes nodes.
     #[test]
@@ -102,7 +102,7 @@ mod tests {
         for k in 0..300u64 {
             assert_eq!(nodes_before(k), next);
             range.push(
-                crate::ledger::merkle::leaf_hash(&k.to_be_bytes()),
+                crate::merkle::leaf_hash(&k.to_be_bytes()),
                 |id, _| {
                     assert_eq!(tree_position(id), next, "{id:?}");
                     next += 1;

@@ -14,7 +14,7 @@
 //! With `--json` each prints one JSON object on stdout; tables otherwise.
 
 use clap::{Parser, Subcommand};
-use jointly::ledger::{Actor, CanonicalPayload, EventType, Ledger, NewEvent};
+use jointly_ledger::{Actor, CanonicalPayload, EventType, Ledger, NewEvent};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::os::unix::fs::FileExt;

@@ -171,7 +171,7 @@ mod tests {
     use super::*;
 
     fn vectors() -> serde_json::Value {
-        serde_json::from_str(include_str!("../../tests/data/cosignature/vectors.json")).unwrap()
+        serde_json::from_str(include_str!("../../../tests/data/cosignature/vectors.json")).unwrap()
     }
 
     fn s(v: &serde_json::Value, k: &str) -> String {

@@ -401,7 +401,7 @@ fn parse_canonical_fast(b: &[u8]) -> Option<Record> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::canonical::canonical_bytes;
+    use crate::canonical::canonical_bytes;
 
     fn sample(actor: &str) -> Record {
         Record::new(
@@ -488,7 +488,7 @@ mod schema_tests {
     #[test]
     fn record_schema_matches_the_record() {
         let schema: serde_json::Value =
-            serde_json::from_str(include_str!("../../schemas/record.schema.json")).unwrap();
+            serde_json::from_str(include_str!("../../../schemas/record.schema.json")).unwrap();
         let record = Record::new(
             0,
             Uuid::now_v7(),
