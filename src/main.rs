@@ -1,12 +1,16 @@
-//! The `jointly` command line: parses arguments, calls the library, and maps
-//! outcomes to exit codes (0 success, 1 a failed check, 2 bad input).
+//! The `jointly` command line, one of the core's front doors: it parses
+//! arguments, calls one use case of the core (`jointly::app`) as the local
+//! operator, and prints the result. Exit codes come from the kind of a
+//! refusal: 0 success, 1 a failed check or a failure, 2 bad input (nothing
+//! was written).
 
 use anyhow::{Context, anyhow};
 use clap::{Parser, Subcommand};
-use jointly::coproduction::{self, Rules, report::Report, report::Settings, values::ProjectId};
-use jointly::ledger::{
-    self, Actor, CanonicalPayload, Digest, EventType, Ledger, NewEvent, bundle, verify,
-};
+use jointly::app::witnessing::WitnessPolicy;
+use jointly::app::{self, App, Caller, NewPerson, integrity};
+use jointly::coproduction::report::Settings;
+use jointly::ledger::{self, CanonicalPayload, Digest, EventType, Ledger, OpenReport};
+use jointly::refusal::{Kind, Refusal};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -114,7 +118,7 @@ enum Command {
         body_limit: usize,
         /// A witness to cosign each checkpoint, as URL=WITNESS_KEY (repeat for more).
         #[arg(long = "witness")]
-        witnesses: Vec<jointly::api::witnessing::WitnessConfig>,
+        witnesses: Vec<jointly::app::witnessing::WitnessConfig>,
         /// How many of the witnesses must cosign (default: all).
         #[arg(long)]
         witness_quorum: Option<usize>,
@@ -278,7 +282,7 @@ enum TokenCommand {
     /// Make a token; prints it once, alone on the last line.
     Create {
         #[arg(long)]
-        role: jointly::api::tokens::Role,
+        role: jointly::app::tokens::Role,
         /// Who it is for (letters, digits, '.', '_', '-').
         #[arg(long)]
         name: String,
@@ -298,18 +302,38 @@ enum Format {
     Json,
 }
 
+/// A failure, with the exit code it means: 2 bad input (nothing was
+/// written), 1 a failed check or a failure of ours.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+/// A core refusal: its exit code comes from its kind.
+impl From<Refusal> for Failure {
+    fn from(r: Refusal) -> Self {
+        Failure {
+            code: r.kind().exit_code(),
+            error: anyhow!(refusal_words(&r)),
+        }
+    }
+}
+
+/// A refusal in words for the terminal, with where, as the pointer says.
+fn refusal_words(r: &Refusal) -> String {
+    match (r.kind(), r.pointer()) {
+        (Kind::Unavailable | Kind::Failed, _) => r.to_string(),
+        (_, Some(p)) => format!("refused, nothing was written: {} (at {p})", r.message()),
+        (_, None) => format!("refused, nothing was written: {}", r.message()),
+    }
+}
+
 /// A failure: bad input (exit 2) or a failed check (exit 1).
 fn failure(bad_input: bool, error: impl Into<anyhow::Error>) -> Failure {
     Failure {
         code: if bad_input { 2 } else { 1 },
         error: error.into(),
     }
-}
-
-/// An error with the exit code it means.
-struct Failure {
-    code: u8,
-    error: anyhow::Error,
 }
 
 trait ExitKind<T> {
@@ -407,10 +431,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             witness_wait,
             no_scripts,
         } => {
-            let mut policy =
-                jointly::api::witnessing::WitnessPolicy::new(witnesses, witness_quorum)
-                    .map_err(|e| anyhow!(e))
-                    .bad_input()?;
+            let mut policy = WitnessPolicy::new(witnesses, witness_quorum)
+                .map_err(|e| anyhow!(e))
+                .bad_input()?;
             policy.wait = std::time::Duration::from_secs(witness_wait);
             serve(&data, listen, demo, body_limit, no_scripts, policy)
         }
@@ -423,26 +446,83 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     email,
                     project,
                 },
-        } => person_add(&data, &role, &name, email.as_deref(), project.as_deref()),
+        } => {
+            let project_id = project
+                .map(|p| app::project_id(&p, "--project").map(|p| p.uuid()))
+                .transpose()?;
+            let person = NewPerson {
+                role: role.clone(),
+                name: name.clone(),
+                email,
+                project_id,
+            };
+            let (id, seq) = with_core(&data, |app, me| async move {
+                app.register_person(&me, person).await
+            })?;
+            eprintln!("added {name} as a {role} (record {seq}); their participant id:");
+            println!("{id}");
+            Ok(())
+        }
         Command::Person {
             command: PersonCommand::Leave { participant },
-        } => person_leave(&data, &participant),
+        } => {
+            let who = app::participant_id(&participant, "the participant")?;
+            let seqs = with_core(&data, |app, me| async move {
+                app.record_leaving(&me, who).await
+            })?;
+            eprintln!(
+                "recorded that {who} left ({} project record(s): {seqs:?}); their personal data is kept for the retention period",
+                seqs.len()
+            );
+            Ok(())
+        }
         Command::Retention {
             command: RetentionCommand::Run { days },
-        } => retention_run(&data, days),
+        } => {
+            let r = with_core(&data, |app, me| async move {
+                app.run_retention(&me, days).await
+            })?;
+            println!(
+                "retention of {days} days applied (record {}): erased the personal data of {} people who left before {}",
+                r.recorded_as,
+                r.erased_people.len(),
+                r.cutoff
+            );
+            Ok(())
+        }
         Command::Erase {
             participant,
             reason,
             legal_basis,
-        } => erase(&data, &participant, &reason, &legal_basis),
+        } => {
+            let who = app::participant_id(&participant, "the participant")?.uuid();
+            let done = with_core(&data, |app, me| async move {
+                app.erase(&me, who, &reason, &legal_basis).await
+            })?;
+            println!("erased participant {who}: {done}");
+            Ok(())
+        }
         Command::SubjectExport { participant, out } => {
-            subject_export(&data, &participant, out.as_deref())
+            let who = app::participant_id(&participant, "the participant")?.uuid();
+            let v = with_core(&data, |app, me| async move {
+                app.subject_export(&me, who).await
+            })?;
+            let text = serde_json::to_string_pretty(&v).expect("json") + "\n";
+            match out {
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))
+                    .failed_check(),
+                None => {
+                    print!("{text}");
+                    Ok(())
+                }
+            }
         }
         Command::Token { command } => token(&data, command),
         Command::Checkpoint {
             command: CheckpointCommand::Key { origin },
         } => {
-            let ledger = open(&data)?;
+            let (ledger, _) = open_store(&data)?;
             let notary = jointly::ledger::notary::Notary::open(&ledger, &origin).failed_check()?;
             println!("{}", notary.verifier());
             Ok(())
@@ -478,13 +558,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Demo { projects } => {
-            let ledger = open(&data)?;
-            let n = jointly::coproduction::demo::write_demo(&ledger, projects).map_err(|e| {
-                failure(
-                    matches!(e, jointly::coproduction::demo::DemoError::NotEmpty(_)),
-                    e,
-                )
-            })?;
+            let (ledger, _) = open_store(&data)?;
+            let n = app::demo::write_demo(&ledger, projects)
+                .map_err(|e| failure(matches!(e, app::demo::DemoError::NotEmpty(_)), e))?;
             eprintln!(
                 "wrote {n} records of example history into {}",
                 data.display()
@@ -495,27 +571,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             backup(&data, &out, server.as_deref(), token.as_deref())
         }
         Command::Export { out } => {
-            let ledger = open(&data)?;
-            let s = bundle::export(&ledger, &out).failed_check()?;
+            let (ledger, _) = open_store(&data)?;
+            let s = integrity::export(&ledger, &out)?;
             eprintln!("exported {} records to {}", s.size, out.display());
             Ok(())
         }
         Command::Import { file } => {
             let bar = progress_bar(None);
-            let s = bundle::import(&file, &data, &mut |n| bar.set_position(n)).map_err(|e| {
-                let bad = matches!(
-                    e,
-                    bundle::BundleError::Line { .. }
-                        | bundle::BundleError::Whole { .. }
-                        | bundle::BundleError::NotEmpty(_)
-                );
-                failure(bad, e)
-            })?;
+            let s = integrity::import(&file, &data, &mut |n| bar.set_position(n))?;
             bar.finish_and_clear();
-            // What is kept of erased records lives beside the log: rebuild it.
-            let ledger = open(&data)?;
-            coproduction::privacy::rebuild_kept(&ledger).failed_check()?;
-            drop(ledger);
             eprintln!(
                 "imported {} records into {}, head {}, root {}",
                 s.size,
@@ -528,31 +592,48 @@ fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-/// Opens the store, saying on stderr what it repaired.
-fn open(data: &Path) -> Result<Ledger, Failure> {
-    let (ledger, report) = Ledger::open(data)
-        .with_context(|| format!("cannot open the store in {}", data.display()))
-        .failed_check()?;
+/// Opens the store alone, saying on stderr what it repaired.
+fn open_store(data: &Path) -> Result<(Ledger, OpenReport), Failure> {
+    let (ledger, report) = integrity::open_store(data)?;
+    say_repairs(&report);
+    Ok((ledger, report))
+}
+
+fn say_repairs(report: &OpenReport) {
     if report.reindexed > 0 {
         eprintln!(
             "note: indexed {} records that were on disk but not yet in the index",
             report.reindexed
         );
     }
-    if let Some((file, bytes)) = report.torn_tail {
+    if let Some((file, bytes)) = &report.torn_tail {
         eprintln!(
             "note: the log ended in a write that never completed; its {bytes} bytes were moved to {}",
             file.display()
         );
     }
-    Ok(ledger)
 }
 
-/// The actor for records appended from this command line: the local user.
-fn operator() -> Actor {
-    let user = std::env::var("USER").ok().filter(|u| !u.is_empty());
-    Actor::new(&format!("operator:{}", user.as_deref().unwrap_or("local")))
-        .unwrap_or_else(|_| Actor::new("operator:local").expect("valid actor"))
+/// Opens the core on the data directory, runs one use case as the local
+/// operator, and stops the writer again.
+fn with_core<T, F, Fut>(data: &Path, work: F) -> Result<T, Failure>
+where
+    F: FnOnce(App, Caller) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Refusal>>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")
+        .failed_check()?;
+    runtime.block_on(async {
+        let (app, report) = App::open(data, app::Options::default())?;
+        say_repairs(&report);
+        let result = work(app.clone(), Caller::operator()).await;
+        app.shutdown().await;
+        result.map_err(Failure::from)
+    })
 }
 
 fn read_input(source: &str) -> Result<Vec<u8>, Failure> {
@@ -571,67 +652,70 @@ fn read_input(source: &str) -> Result<Vec<u8>, Failure> {
 }
 
 fn append(data: &Path, event_type: &str, source: &str, lines: bool) -> Result<(), Failure> {
-    // Everything is checked before the store is opened, so bad input
-    // writes nothing, not even an empty data directory.
-    let event_type = EventType::new(event_type).bad_input()?;
+    // Everything that can be checked without the store is checked before
+    // it is opened, so bad input writes nothing, not even an empty data
+    // directory.
+    let me = Caller::operator();
+    let checked_type = EventType::new(event_type)
+        .map_err(|e| Refusal::malformed(e.to_string()).at("/type"))?;
+    app::policy::may_append_type(me.author(), checked_type.as_str())?;
     let input = read_input(source)?;
     let (payloads, line_numbers) = if lines {
         parse_lines(&input)?
     } else {
-        (vec![CanonicalPayload::parse(&input).bad_input()?], vec![1])
+        let value = app::strict_json(&input).map_err(|r| r.at("/payload"))?;
+        (vec![app::payload(&value)?], vec![1])
     };
-    let ledger = open(data)?;
-    let actor = operator();
-    let events: Vec<NewEvent> = payloads
-        .into_iter()
-        .map(|payload| NewEvent {
-            expected: None,
-            event_type: event_type.clone(),
-            actor: actor.clone(),
-            payload,
-        })
-        .collect();
-    // Every event is checked against the rules before any is written.
-    let mut rules = Rules::new(ledger.clone()).failed_check()?;
-    if let Err((i, refusal)) = rules.dry_run(&events) {
-        let place = if lines {
-            format!("line {}: ", line_numbers[i])
-        } else {
-            String::new()
-        };
-        return Err(anyhow!(
-            "{place}refused, nothing was written: {}{}",
-            refusal.message,
-            if refusal.pointer.is_empty() {
-                String::new()
-            } else {
-                format!(" (at {})", refusal.pointer)
+    let total = payloads.len();
+    let out = std::cell::RefCell::new(std::io::BufWriter::new(std::io::stdout().lock()));
+    let out = &out;
+    let written = with_core(data, |app, me| async move {
+        if !lines {
+            let payload = payloads.into_iter().next().expect("one payload");
+            let r = app
+                .append(&me, app::Submission::new(event_type, payload))
+                .await?;
+            print_appended(out, r.seq, &r.id, &r.hash);
+            return Ok(1);
+        }
+        app.append_all(&me, event_type, payloads, |batch| {
+            for a in batch {
+                print_appended(out, a.seq, &a.id, &a.hash);
             }
-        ))
-        .bad_input();
-    }
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let total = events.len();
-    let mut events = events.into_iter();
-    loop {
-        let chunk: Vec<NewEvent> = events.by_ref().take(10_000).collect();
-        if chunk.is_empty() {
-            break;
-        }
-        for result in ledger.append_admitted(chunk, &mut rules).failed_check()? {
-            let a = result.map_err(|r| anyhow!("refused: {r}")).failed_check()?;
-            serde_json::to_writer(&mut out, &a).failed_check()?;
-            out.write_all(b"\n").failed_check()?;
-        }
-    }
-    out.flush().failed_check()?;
+            let _ = out.borrow_mut().flush();
+        })
+        .await
+        .map_err(|(i, r)| match i {
+            Some(i) => Refusal::new(
+                r.kind(),
+                format!("line {}: {}", line_numbers[i], r.message()),
+            )
+            .at(r.pointer().unwrap_or("")),
+            None => r,
+        })
+    })?;
+    out.borrow_mut().flush().failed_check()?;
     if lines {
-        eprintln!("appended {total} records");
+        eprintln!("appended {written} of {total} records");
     }
     Ok(())
 }
 
-/// Each non-blank line's payload, with its line number.
+/// One appended record as a line: `{"hash","id","seq"}`.
+fn print_appended(
+    out: &std::cell::RefCell<impl Write>,
+    seq: u64,
+    id: &uuid::Uuid,
+    hash: &Digest,
+) {
+    let line = serde_json::json!({"hash": hash, "id": id, "seq": seq});
+    let mut out = out.borrow_mut();
+    let _ = serde_json::to_writer(&mut *out, &line);
+    let _ = out.write_all(b"\n");
+}
+
+/// Each non-blank line's payload, with its line number. Lines end in LF
+/// (a CR before it is allowed, as spreadsheets write them).
 fn parse_lines(input: &[u8]) -> Result<(Vec<CanonicalPayload>, Vec<usize>), Failure> {
     let mut out = Vec::new();
     let mut numbers = Vec::new();
@@ -640,21 +724,22 @@ fn parse_lines(input: &[u8]) -> Result<(Vec<CanonicalPayload>, Vec<usize>), Fail
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        out.push(
-            CanonicalPayload::parse(line)
-                .with_context(|| format!("line {}", i + 1))
-                .bad_input()?,
-        );
+        let value = app::strict_json(line).map_err(|r| {
+            Refusal::new(r.kind(), format!("line {}: {}", i + 1, r.message())).at("/payload")
+        })?;
+        out.push(app::payload(&value).map_err(|r| {
+            Refusal::new(r.kind(), format!("line {}: {}", i + 1, r.message())).at("/payload")
+        })?);
         numbers.push(i + 1);
     }
     if out.is_empty() {
-        return Err(anyhow!("the payload file has no lines to append")).bad_input();
+        return Err(Refusal::malformed("the payload file has no lines to append").into());
     }
     Ok((out, numbers))
 }
 
 fn log(data: &Path, from: u64, limit: Option<usize>) -> Result<(), Failure> {
-    let ledger = open(data)?;
+    let (ledger, _) = open_store(data)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut next = from;
     let mut left = limit.unwrap_or(usize::MAX);
@@ -707,47 +792,34 @@ fn verify_cmd(data: &Path, trusted: Option<(u64, String)>) -> Result<(), Failure
         )),
         None => None,
     };
-    let ledger = open(data)?;
+    let (ledger, _) = open_store(data)?;
     let size = ledger.head().size;
     let bar = progress_bar(Some(size - trusted.map_or(0, |t| t.0.min(size))));
-    let mut progress = |n| bar.set_position(n);
-    let result = match &trusted {
-        None => verify::verify_full(&ledger, &mut progress),
-        Some((size, root)) => verify::verify_from(&ledger, *size, root, &mut progress),
-    };
+    let result = integrity::verify(&ledger, trusted, &mut |n| bar.set_position(n));
     bar.finish_and_clear();
-    let v = result
-        .map_err(|e| anyhow!("verification failed: {e}"))
-        .failed_check()?;
+    // A failed verification is a failed check, whatever its kind.
+    let v = result.map_err(|r| Failure {
+        code: 1,
+        error: anyhow!(r.message().to_string()),
+    })?;
     let mut line = format!(
         "verified {} records, head {}, root {}",
-        v.size,
-        v.head,
-        v.root.to_base64()
+        v.ledger.size,
+        v.ledger.head,
+        v.ledger.root.to_base64()
     );
     if let Some((from, _)) = trusted {
         line.push_str(&format!(
             " (checked the {} records after the trusted size {from})",
-            v.checked
+            v.ledger.checked
         ));
     }
-    if v.redacted > 0 {
-        // Every erased payload must be authorised by a record.redacted.
-        let (authorised, unauthorised) =
-            coproduction::privacy::authorisations(&ledger).failed_check()?;
-        if !unauthorised.is_empty() {
-            return Err(anyhow!(
-                "verification failed: {} payload(s) are missing with no record.redacted authorising it: records {:?}",
-                unauthorised.len(),
-                unauthorised
-            ))
-            .failed_check();
-        }
-        let by: std::collections::BTreeSet<u64> = authorised.values().copied().collect();
+    if v.ledger.redacted > 0 {
+        let by: std::collections::BTreeSet<u64> = v.redactions.values().copied().collect();
         let by: Vec<String> = by.iter().map(u64::to_string).collect();
         line.push_str(&format!(
             ", {} payloads redacted, each authorised by record {}",
-            v.redacted,
+            v.ledger.redacted,
             by.join(", ")
         ));
     }
@@ -762,33 +834,17 @@ fn report(
     k: u64,
     waiting_days: i64,
 ) -> Result<(), Failure> {
-    let project = match project {
-        Some(text) => Some(
-            serde_json::from_value::<ProjectId>(text.clone().into())
-                .map_err(|e| anyhow!("--project: {e}"))
-                .bad_input()?,
-        ),
-        None => None,
-    };
-    if k < 2 {
-        return Err(anyhow!(
-            "--k must be 2 or more, or small counts would be shown"
-        ))
-        .bad_input();
-    }
-    let ledger = open(data)?;
-    let model = coproduction::rebuild(&ledger).failed_check()?;
-    if let Some(id) = project
-        && !model.projects.contains_key(&id)
-    {
-        return Err(anyhow!("there is no project with id {id}")).bad_input();
-    }
+    let project = project
+        .map(|p| app::project_id(&p, "--project"))
+        .transpose()?;
     let settings = Settings {
         k,
         waiting_days,
         ..Settings::today()
     };
-    let report = Report::build(&model, project, settings);
+    let report = with_core(data, |app, me| async move {
+        app.report_with(&me, project, settings)
+    })?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match format {
         Format::Json => {
@@ -806,22 +862,25 @@ fn serve(
     demo: bool,
     body_limit: usize,
     no_scripts: bool,
-    witnesses: jointly::api::witnessing::WitnessPolicy,
+    witnesses: WitnessPolicy,
 ) -> Result<(), Failure> {
-    let fresh = !data.join("records.log").exists();
-    let ledger = open(data)?;
+    let (ledger, _) = open_store(data)?;
     if demo && ledger.head().size == 0 {
-        let n = coproduction::demo::write_demo(&ledger, 12).failed_check()?;
+        let n = app::demo::write_demo(&ledger, 12).failed_check()?;
         eprintln!("filled the empty store with {n} records of example history");
     }
     let runtime = tokio::runtime::Runtime::new()
         .context("cannot start the runtime")
         .failed_check()?;
     runtime.block_on(async {
-        let state =
-            jointly::api::AppState::with_witnesses(ledger.clone(), witnesses).failed_check()?;
-        let no_tokens = state.tokens().list().map(|t| t.is_empty()).unwrap_or(false);
-        if fresh || no_tokens {
+        let app = App::with_ledger(
+            ledger,
+            app::Options {
+                witnesses,
+                ..Default::default()
+            },
+        )?;
+        if !app.has_tokens() {
             eprintln!(
                 "no access tokens yet: stop the server and run\n  jointly --data {} token create --role admin --name YOUR-NAME\nthen start it again; admins can make the other tokens through /v1/tokens",
                 data.display()
@@ -832,94 +891,11 @@ fn serve(
             no_scripts,
             ..Default::default()
         };
-        jointly::api::serve::serve(state, listen, config)
+        jointly::api::serve::serve(jointly::api::AppState::with_app(app), listen, config)
             .await
             .with_context(|| format!("cannot serve on {listen}"))
             .failed_check()
     })
-}
-
-/// Appends one event through the rules; its seq, or why it was refused.
-fn append_one(ledger: &Ledger, event: NewEvent) -> Result<u64, String> {
-    let mut rules = Rules::new(ledger.clone()).map_err(|e| e.to_string())?;
-    let mut answers = ledger
-        .append_admitted(vec![event], &mut rules)
-        .map_err(|e| e.to_string())?;
-    match answers.pop() {
-        Some(Ok(a)) => Ok(a.seq),
-        Some(Err(r)) => Err(r.message),
-        None => Err("nothing was appended".into()),
-    }
-}
-
-fn participant_id(text: &str) -> Result<uuid::Uuid, Failure> {
-    uuid::Uuid::parse_str(text)
-        .map_err(|_| anyhow!("{text:?} is not a participant id (a UUID)"))
-        .bad_input()
-}
-
-/// Opens the store and people store, finishing any erasure a crash interrupted.
-fn open_with_people(data: &Path) -> Result<(Ledger, jointly::people::People), Failure> {
-    let ledger = open(data)?;
-    let people = jointly::people::People::open(data).failed_check()?;
-    if let Some(done) = coproduction::privacy::resume(&ledger, &people, |e| append_one(&ledger, e))
-        .failed_check()?
-    {
-        eprintln!("finished an erasure that was interrupted: {done}");
-    }
-    Ok((ledger, people))
-}
-
-fn person_add(
-    data: &Path,
-    role: &str,
-    name: &str,
-    email: Option<&str>,
-    project: Option<&str>,
-) -> Result<(), Failure> {
-    use coproduction::events::{Event, ParticipantJoined};
-    let today = time::OffsetDateTime::now_utc().date().to_string();
-    let person = jointly::people::Person::new(role, name, email, &today).bad_input()?;
-    let project = project
-        .map(|p| {
-            uuid::Uuid::parse_str(p)
-                .map(ProjectId::from)
-                .map_err(|_| anyhow!("--project {p:?} is not a project id"))
-        })
-        .transpose()
-        .bad_input()?;
-    let (ledger, people) = open_with_people(data)?;
-    let event = Event::ParticipantJoined(ParticipantJoined {
-        project_id: project,
-        participant_id: person.id.into(),
-        role: if role == "staff" {
-            coproduction::values::Role::Staff
-        } else {
-            coproduction::values::Role::Partner
-        },
-    });
-    // The person first: the log never names an id the store has not seen.
-    people.put(&person).failed_check()?;
-    let appended = append_one(
-        &ledger,
-        NewEvent {
-            expected: None,
-            event_type: EventType::new(event.type_name()).expect("valid type"),
-            actor: operator(),
-            payload: CanonicalPayload::from_value(&event.to_payload()).expect("valid payload"),
-        },
-    );
-    match appended {
-        Ok(seq) => {
-            eprintln!("added {name} as a {role} (record {seq}); their participant id:");
-            println!("{}", person.id);
-            Ok(())
-        }
-        Err(why) => {
-            people.erase(&person.id).failed_check()?;
-            Err(anyhow!("refused, nothing was kept: {why}")).bad_input()
-        }
-    }
 }
 
 fn backup(
@@ -945,16 +921,17 @@ fn backup(
             eprintln!("downloaded {n} bytes from {server}");
         }
         _ => {
-            let ledger = Ledger::open(data).map(|(l, _)| l).map_err(|e| {
-                anyhow!("cannot open the store in {} ({e}); if the server is running, take the backup through it: jointly backup --server URL --token ADMIN_TOKEN --out FILE", data.display())
+            let (ledger, _) = integrity::open_store(data).map_err(|e| {
+                anyhow!("{}; if the server is running, take the backup through it: jointly backup --server URL --token ADMIN_TOKEN --out FILE", e.message())
             }).failed_check()?;
-            bundle::export(&ledger, out).failed_check()?;
+            integrity::export(&ledger, out)?;
         }
     }
     // A backup is only as good as its check.
-    let s = bundle::check_bundle(out, &mut |_| {})
-        .map_err(|e| anyhow!("the backup in {} does not verify: {e}", out.display()))
-        .failed_check()?;
+    let s = integrity::check_bundle(out, &mut |_| {}).map_err(|e| Failure {
+        code: 1,
+        error: anyhow!("the backup in {} does not verify: {}", out.display(), e.message()),
+    })?;
     println!(
         "backup of {} records written to {} and verified: head {}, root {}",
         s.size,
@@ -965,95 +942,34 @@ fn backup(
     Ok(())
 }
 
-fn person_leave(data: &Path, participant: &str) -> Result<(), Failure> {
-    let who = participant_id(participant)?;
-    let (_, people) = open_with_people(data)?;
-    let mut person = people
-        .get(&who)
-        .failed_check()?
-        .ok_or_else(|| anyhow!("the people store holds no one with id {who}"))
-        .bad_input()?;
-    person.left = Some(time::OffsetDateTime::now_utc().date().to_string());
-    people.put(&person).failed_check()?;
-    eprintln!("recorded that {who} left; their personal data is kept for the retention period");
-    Ok(())
-}
-
-fn retention_run(data: &Path, days: u32) -> Result<(), Failure> {
-    let (ledger, people) = open_with_people(data)?;
-    let today = time::OffsetDateTime::now_utc().date();
-    let report =
-        coproduction::privacy::apply_retention(&ledger, &people, today, days, &operator(), |e| {
-            append_one(&ledger, e)
-        })
-        .failed_check()?;
-    let tokens = jointly::api::tokens::TokenStore::open(&ledger).failed_check()?;
-    for who in &report.erased_people {
-        for t in tokens.list().failed_check()? {
-            if t.participant.is_some_and(|p| p.uuid() == *who) {
-                tokens.delete(&t.id).failed_check()?;
+fn token(data: &Path, command: TokenCommand) -> Result<(), Failure> {
+    match command {
+        TokenCommand::Create {
+            role,
+            name,
+            participant,
+        } => {
+            let (secret, info) = with_core(data, |app, me| async move {
+                app.create_token(&me, role, &name, participant.as_deref())
+            })?;
+            eprintln!(
+                "made a {:?} token for {} (id {}); it is shown only now, so keep it safe:",
+                info.role, info.name, info.id
+            );
+            println!("{secret}");
+        }
+        TokenCommand::List => {
+            let tokens = with_core(data, |app, me| async move { app.tokens(&me) })?;
+            for t in tokens {
+                println!("{}", serde_json::to_string(&t).failed_check()?);
             }
         }
-    }
-    println!(
-        "retention of {days} days applied (record {}): erased the personal data of {} people who left before {}",
-        report.recorded_as,
-        report.erased_people.len(),
-        report.cutoff
-    );
-    Ok(())
-}
-
-fn erase(data: &Path, participant: &str, reason: &str, basis: &str) -> Result<(), Failure> {
-    let who = participant_id(participant)?;
-    let (ledger, people) = open_with_people(data)?;
-    let done = coproduction::privacy::erase_person(
-        &ledger,
-        &people,
-        who,
-        &operator(),
-        reason,
-        basis,
-        |e| append_one(&ledger, e),
-    )
-    .map_err(|e| match e {
-        coproduction::privacy::PrivacyError::Invalid(_) => failure(true, e),
-        e => failure(false, e),
-    })?;
-    // Their access codes go too: a token's name may identify them.
-    let tokens = jointly::api::tokens::TokenStore::open(&ledger).failed_check()?;
-    let remembered = ledger.store().side_table("idempotency").failed_check()?;
-    let mut revoked = 0;
-    for t in tokens.list().failed_check()? {
-        if t.participant.as_ref().map(|p| p.to_string()) == Some(who.to_string()) {
-            for (k, _) in remembered
-                .scan_prefix(format!("{}/", t.id).as_bytes())
-                .failed_check()?
-            {
-                remembered.remove(&k).failed_check()?;
-            }
-            tokens.delete(&t.id).failed_check()?;
-            revoked += 1;
+        TokenCommand::Revoke { id } => {
+            let info = with_core(data, |app, me| async move { app.revoke_token(&me, &id) })?;
+            eprintln!("revoked token {} ({})", info.id, info.name);
         }
     }
-    println!("erased participant {who}: {done}; deleted {revoked} access token(s)");
     Ok(())
-}
-
-fn subject_export(data: &Path, participant: &str, out: Option<&Path>) -> Result<(), Failure> {
-    let who = participant_id(participant)?;
-    let (ledger, people) = open_with_people(data)?;
-    let v = coproduction::privacy::subject_export(&ledger, &people, who).failed_check()?;
-    let text = serde_json::to_string_pretty(&v).expect("json") + "\n";
-    match out {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("cannot write {}", path.display()))
-            .failed_check(),
-        None => {
-            print!("{text}");
-            Ok(())
-        }
-    }
 }
 
 fn witness(command: WitnessCommand) -> Result<(), Failure> {
@@ -1113,44 +1029,6 @@ fn witness(command: WitnessCommand) -> Result<(), Failure> {
     }
 }
 
-fn token(data: &Path, command: TokenCommand) -> Result<(), Failure> {
-    use jointly::api::tokens::{TokenError, TokenStore};
-    let ledger = open(data)?;
-    let tokens = TokenStore::open(&ledger).failed_check()?;
-    match command {
-        TokenCommand::Create {
-            role,
-            name,
-            participant,
-        } => {
-            let participant = participant
-                .map(|p| serde_json::from_value(p.into()))
-                .transpose()
-                .map_err(|e| anyhow!("--participant: {e}"))
-                .bad_input()?;
-            let (secret, info) = tokens
-                .create(role, &name, participant)
-                .map_err(|e| failure(matches!(e, TokenError::BadInput(_)), e))?;
-            eprintln!(
-                "made a {:?} token for {} (id {}); it is shown only now, so keep it safe:",
-                info.role, info.name, info.id
-            );
-            println!("{secret}");
-        }
-        TokenCommand::List => {
-            for t in tokens.list().failed_check()? {
-                println!("{}", serde_json::to_string(&t).failed_check()?);
-            }
-        }
-        TokenCommand::Revoke { id } => {
-            let info = tokens
-                .revoke(&id)
-                .map_err(|e| failure(matches!(e, TokenError::NotFound(_)), e))?;
-            eprintln!("revoked token {} ({})", info.id, info.name);
-        }
-    }
-    Ok(())
-}
 
 fn verify_receipt(file: &Path, key: &str, record: Option<&Path>) -> Result<(), Failure> {
     use jointly::ledger::note::Verifier;

@@ -314,7 +314,7 @@ fn merkle_consistency_vectors_are_produced_and_verified() {
 #[test]
 fn format_example_bundle_checks_out() {
     let path = data("format-example.jsonl");
-    let summary = jointly::ledger::bundle::check_bundle(&path, &mut |_| {}).unwrap();
+    let summary = jointly::ledger::bundle::check_bundle(&path, &mut |_| {}, &mut ()).unwrap();
     assert_eq!(summary.size, 3);
     let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/FORMAT.md"))
         .unwrap();

@@ -1,9 +1,13 @@
 //! One error type for the API, answered as an RFC 9457 problem
 //! (`application/problem+json`) with a plain-English `detail` and, where a
-//! field is at fault, a JSON pointer to it. The extractors here wrap axum's
-//! so that its own rejections use the same form.
+//! field is at fault, a JSON pointer to it. A core [`Refusal`] becomes a
+//! problem by its kind alone ([`status_of`]); the extractors here wrap
+//! axum's so that the framework's own rejections use the same form, and
+//! JSON bodies are read strictly (a repeated key is refused, never
+//! silently collapsed).
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use crate::refusal::{Kind, Refusal};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -21,78 +25,78 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong, in plain words.
     pub detail: String,
-    /// A JSON pointer into the request body, where one field is at fault.
+    /// A JSON pointer into the request, where one field is at fault.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pointer: Option<String>,
 }
 
-/// The API's error: a status and a problem.
+/// The HTTP status of each kind of refusal: the only place it is chosen.
+pub fn status_of(kind: Kind) -> StatusCode {
+    match kind {
+        Kind::Malformed => StatusCode::BAD_REQUEST,
+        Kind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        Kind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Kind::Forbidden => StatusCode::FORBIDDEN,
+        Kind::NotFound => StatusCode::NOT_FOUND,
+        Kind::Conflict => StatusCode::CONFLICT,
+        Kind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Kind::Failed => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The API's error: a status, the problem's type name, and its words.
 #[derive(Debug)]
 pub struct AppError {
     pub status: StatusCode,
+    /// The last part of the problem type URI.
+    pub kind: &'static str,
     pub detail: String,
     pub pointer: Option<String>,
 }
 
+impl From<Refusal> for AppError {
+    fn from(r: Refusal) -> Self {
+        if r.kind() == Kind::Failed {
+            eprintln!("jointly: {r}");
+        }
+        AppError {
+            status: status_of(r.kind()),
+            kind: r.kind().name(),
+            detail: r.message().to_string(),
+            pointer: r.pointer().map(str::to_string),
+        }
+    }
+}
+
 impl AppError {
-    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+    /// A problem the HTTP layer itself finds (a method not allowed, a
+    /// timeout): its status names it.
+    pub fn http(status: StatusCode, detail: impl Into<String>) -> Self {
         AppError {
             status,
+            kind: "http",
             detail: detail.into(),
             pointer: None,
         }
     }
-    pub fn at(mut self, pointer: impl Into<String>) -> Self {
-        self.pointer = Some(pointer.into());
-        self
-    }
-    pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, detail)
-    }
-    pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, detail)
-    }
-    pub fn unprocessable(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
-    }
 
-    pub fn forbidden(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, detail)
-    }
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
+        Refusal::new(
+            Kind::Unauthenticated,
             "sign in: send your token as \"Authorization: Bearer <token>\"",
         )
-    }
-    pub fn conflict(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, detail)
-    }
-    /// A failure of ours, not the client's.
-    pub fn internal(e: impl std::fmt::Display) -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the server could not do this: {e}"),
-        )
-    }
-    pub fn unavailable(e: impl std::fmt::Display) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("the record cannot be written just now: {e}; try again shortly"),
-        )
-    }
-
-    /// 503 for a read whose answer does not exist yet.
-    pub fn not_yet(what: &str) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("{what}; try again shortly"),
-        )
+        .into()
     }
 
     pub fn problem(&self) -> Problem {
+        let kind = if self.kind == "http" {
+            self.status.as_u16().to_string()
+        } else {
+            self.kind.to_string()
+        };
         Problem {
-            kind: format!("https://jointly.invalid/problems/{}", self.status.as_u16()),
+            kind: format!("https://jointly.invalid/problems/{kind}"),
             title: self
                 .status
                 .canonical_reason()
@@ -117,38 +121,80 @@ impl IntoResponse for AppError {
     }
 }
 
-/// A JSON body, whose rejections are problems.
+/// A JSON body, read strictly (UTF-8, no repeated keys, whole numbers),
+/// whose rejections are problems with a pointer to the field at fault.
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                let v = v.trim();
+                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+            });
+        if !json {
+            return Err(AppError::http(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send the body as JSON, with \"Content-Type: application/json\"",
+            ));
         }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|r| {
+                if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    AppError::http(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "the body is too large for this server",
+                    )
+                } else {
+                    AppError::http(r.status(), format!("the body could not be read: {}", r.body_text()))
+                }
+            })?;
+        let value = crate::app::strict_json(&bytes)
+            .map_err(|r| AppError::from(Refusal::malformed(format!("the body: {}", r.message()))))?;
+        read_value(value).map(ApiJson).map_err(AppError::from)
     }
 }
 
-fn json_rejection(r: JsonRejection) -> AppError {
-    let status = r.status();
-    let detail = match &r {
-        JsonRejection::MissingJsonContentType(_) => {
-            "send the body as JSON, with \"Content-Type: application/json\"".to_string()
+/// A value of the expected shape, or a malformed refusal pointing at the
+/// field at fault.
+pub fn read_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Refusal> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let mut pointer = String::new();
+        for seg in e.path().iter() {
+            use serde_path_to_error::Segment;
+            match seg {
+                Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+                Segment::Map { key } => {
+                    pointer.push('/');
+                    pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                }
+                Segment::Enum { variant } => {
+                    pointer.push('/');
+                    pointer.push_str(variant);
+                }
+                Segment::Unknown => {}
+            }
         }
-        JsonRejection::JsonSyntaxError(e) => {
-            format!("the body is not valid JSON: {}", e.body_text())
+        let raw = e.inner().to_string();
+        if let Some(field) = raw
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+        {
+            pointer.push('/');
+            pointer.push_str(field);
         }
-        JsonRejection::JsonDataError(e) => format!(
+        Refusal::malformed(format!(
             "the body does not have the expected shape: {}",
-            e.body_text()
-        ),
-        _ if status == StatusCode::PAYLOAD_TOO_LARGE => {
-            "the body is too large for this server".to_string()
-        }
-        other => format!("the body could not be read: {}", other.body_text()),
-    };
-    AppError::new(status, detail)
+            raw.replace('`', "\"")
+        ))
+        .at(pointer)
+    })
 }
 
 /// A path parameter, whose rejections are problems.
@@ -161,7 +207,8 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
             .await
             .map(|axum::extract::Path(v)| ApiPath(v))
             .map_err(|r: PathRejection| {
-                AppError::bad_request(format!("a part of the address is wrong: {}", r.body_text()))
+                Refusal::malformed(format!("a part of the address is wrong: {}", r.body_text()))
+                    .into()
             })
     }
 }
@@ -176,7 +223,28 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
             .await
             .map(|axum::extract::Query(v)| ApiQuery(v))
             .map_err(|r: QueryRejection| {
-                AppError::bad_request(format!("a query parameter is wrong: {}", r.body_text()))
+                Refusal::malformed(format!("a query parameter is wrong: {}", r.body_text())).into()
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_status() {
+        let statuses: std::collections::BTreeSet<u16> =
+            Kind::ALL.iter().map(|k| status_of(*k).as_u16()).collect();
+        assert_eq!(statuses.len(), Kind::ALL.len());
+        for kind in Kind::ALL {
+            let s = status_of(kind);
+            // Only a failure of ours, or a passing unavailability, is 5xx.
+            assert_eq!(
+                s.is_server_error(),
+                matches!(kind, Kind::Failed | Kind::Unavailable),
+                "{kind:?}"
+            );
+        }
     }
 }

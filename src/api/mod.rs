@@ -1,22 +1,19 @@
-//! The HTTP API (axum): staff append, partners take part, auditors read,
-//! admins manage tokens. Thin: it parses, authorises, calls down into
-//! `coproduction` and `ledger`, and renders. Every error is a problem
-//! (`error`); the OpenAPI document is generated from these handlers.
+//! The HTTP API (axum), one of the core's front doors: staff append,
+//! partners take part, auditors read, admins manage tokens. Each handler
+//! parses the request, calls one method of the core ([`App`]), and presents
+//! what it returns; refusals become problems by their kind (`error`). The
+//! OpenAPI document is generated from these handlers.
 
 pub mod error;
 mod privacy;
 pub mod serve;
-pub mod tokens;
 mod web;
-pub mod witnessing;
 
-use crate::coproduction::model::{Model, Refusal};
-use crate::coproduction::report::{Report, Settings};
-use crate::coproduction::values::ProjectId;
-use crate::coproduction::{Rules, catch_up, read_event};
-use crate::ledger::sequencer::{AppendError, Sequencer};
-use crate::ledger::store::SideTable;
-use crate::ledger::{CanonicalPayload, EventType, Ledger, NewEvent, StoredEvent};
+use crate::app::tokens::{Role, TokenInfo};
+use crate::app::{App, Caller, Options, Submission, Which};
+use crate::coproduction::report::Report;
+use crate::ledger::{CanonicalPayload, Ledger, StoredEvent};
+use crate::refusal::Refusal;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -27,16 +24,12 @@ use axum::{Json, Router};
 use error::{ApiJson, ApiPath, ApiQuery, AppError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use tokens::{Role, TokenInfo, TokenStore};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 use utoipa::OpenApi;
-use witnessing::{Cosigned, WitnessPolicy};
 
-/// The log's origin (and key name) when a data directory makes its key.
-pub const DEFAULT_ORIGIN: &str = "localhost/jointly";
+pub use crate::app::DEFAULT_ORIGIN;
 
 /// Settings of the server.
 #[derive(Clone, Debug)]
@@ -61,207 +54,56 @@ impl Default for Config {
     }
 }
 
-/// Counters for /metrics.
-#[derive(Default)]
-pub struct Metrics {
-    appends: AtomicU64,
-    refused: AtomicU64,
-    failed: AtomicU64,
-    /// Cumulative counts of append latencies under each bound (ms).
-    latency_buckets: [AtomicU64; LATENCY_BOUNDS_MS.len()],
-    latency_sum_us: AtomicU64,
-}
-
-const LATENCY_BOUNDS_MS: [f64; 10] = [0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0];
-
-impl Metrics {
-    fn observe(&self, took: Duration) {
-        let ms = took.as_secs_f64() * 1000.0;
-        for (bound, bucket) in LATENCY_BOUNDS_MS.iter().zip(&self.latency_buckets) {
-            if ms <= *bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.latency_sum_us
-            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
-    }
-}
-
 struct Inner {
-    ledger: Ledger,
-    sequencer: Sequencer<Refusal>,
-    tokens: TokenStore,
-    idempotency: SideTable,
-    /// The projections' model, caught up from the log when read.
-    model: Mutex<Model>,
-    metrics: Metrics,
-    /// Tells streams that the log grew.
-    appended: tokio::sync::watch::Sender<u64>,
-    /// (records, Unix seconds) of the last full verification that passed.
-    last_verified: Mutex<(u64, u64)>,
-    /// Signs checkpoints as the log grows (from the writer, once a batch).
-    notary: Arc<crate::ledger::notary::Notary>,
-    /// The size of each newly signed checkpoint, for the witnessing task.
-    signed: tokio::sync::watch::Sender<u64>,
-    /// The witnesses and how many must cosign (none configured: empty).
-    witnesses: Arc<WitnessPolicy>,
-    /// The latest checkpoint that meets the witness policy.
-    cosigned: tokio::sync::watch::Sender<Option<Cosigned>>,
-    /// Names, contact details and equality answers, apart from the log.
-    people: crate::people::People,
-    /// Counts under this are published as "fewer than k".
-    k: u64,
-    /// The web pages' sessions and sign-in attempts.
+    app: App,
+    /// The web pages' sessions and sign-in attempts (the pages' own state).
     web: web::WebState,
 }
 
-/// Everything the handlers share. Cheap to clone.
+/// What the handlers share: the core, and the pages' sessions. Cheap to
+/// clone.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
 impl AppState {
-    /// Opens the API over a ledger, starting its writer with the rules.
-    pub fn new(ledger: Ledger) -> Result<Self, crate::ledger::LedgerError> {
-        Self::with_witnesses(ledger, WitnessPolicy::default())
-    }
-
-    /// [`new`](Self::new), with witnesses to cosign each checkpoint
-    /// (started by [`serve`](serve::serve), or [`start_witnessing`](Self::start_witnessing)).
-    pub fn with_witnesses(
-        ledger: Ledger,
-        witnesses: WitnessPolicy,
-    ) -> Result<Self, crate::ledger::LedgerError> {
-        let people = crate::people::People::open(ledger.store().dir()).map_err(|e| {
-            crate::ledger::LedgerError::Corrupt {
-                seq: 0,
-                what: e.to_string(),
-            }
-        })?;
-        // An erasure a crash interrupted is finished before anything is read.
-        crate::coproduction::privacy::resume(&ledger, &people, |event| {
-            let mut rules = Rules::new(ledger.clone()).map_err(|e| e.to_string())?;
-            match ledger.append_admitted(vec![event], &mut rules) {
-                Ok(mut a) => match a.pop() {
-                    Some(Ok(a)) => Ok(a.seq),
-                    Some(Err(r)) => Err(r.message),
-                    None => Err("nothing appended".into()),
-                },
-                Err(e) => Err(e.to_string()),
-            }
-        })
-        .map_err(|e| crate::ledger::LedgerError::Corrupt {
-            seq: 0,
-            what: format!("an interrupted erasure could not be finished: {e}"),
-        })?;
-        let rules = Rules::new(ledger.clone())?;
-        let model = rules.model().clone();
-        let notary = crate::ledger::notary::Notary::open(&ledger, DEFAULT_ORIGIN).map_err(|e| {
-            crate::ledger::LedgerError::Corrupt {
-                seq: 0,
-                what: e.to_string(),
-            }
-        })?;
-        // A store whose history no longer matches what it signed is refused.
-        notary
-            .sign_head(&ledger)
-            .map_err(|e| crate::ledger::LedgerError::Corrupt {
-                seq: 0,
-                what: e.to_string(),
-            })?;
-        let notary = Arc::new(notary);
-        let signer = notary.clone();
-        let (signed, _) = tokio::sync::watch::channel(ledger.head().size);
-        let tell = signed.clone();
-        let after_commit = Box::new(move |ledger: &Ledger| {
-            // A refusal here means the store was rewritten under us; the
-            // records stay written, and readers keep the last good checkpoint.
-            match signer.sign_head(ledger) {
-                Ok(_) => {
-                    tell.send_replace(ledger.head().size);
-                }
-                Err(e) => eprintln!("jointly: {e}"),
-            }
-        });
-        let sequencer = Sequencer::start_with_after(ledger.clone(), rules, after_commit);
-        let tokens = TokenStore::open(&ledger)?;
-        let idempotency = ledger.store().side_table("idempotency")?;
-        let settled = settle_interrupted_keys(&ledger, &idempotency)?;
-        if settled > 0 {
-            eprintln!("settled {settled} Idempotency-Keys whose request a restart cut off");
-        }
-        let (appended, _) = tokio::sync::watch::channel(ledger.head().size);
-        Ok(AppState(Arc::new(Inner {
-            ledger,
-            sequencer,
-            tokens,
-            idempotency,
-            model: Mutex::new(model),
-            metrics: Metrics::default(),
-            appended,
-            last_verified: Mutex::new((0, 0)),
-            notary,
-            signed,
-            witnesses: Arc::new(witnesses),
-            cosigned: tokio::sync::watch::channel(None).0,
-            people,
-            k: 5,
+    /// The API over an open core.
+    pub fn with_app(app: App) -> Self {
+        AppState(Arc::new(Inner {
+            app,
             web: web::WebState::default(),
-        })))
+        }))
     }
 
-    /// Verifies the whole log (reading only; appends go on) and records the
-    /// result for /metrics. A failure is returned, and logged by the caller.
-    pub fn verify_now(&self) -> Result<u64, String> {
-        let v = crate::ledger::verify::verify_full(&self.0.ledger, &mut |_| {})
-            .map_err(|e| e.to_string())?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        if let Ok(mut l) = self.0.last_verified.lock() {
-            *l = (v.size, now);
-        }
-        Ok(v.size)
+    /// Opens the core over a ledger with default options (for tests).
+    pub fn new(ledger: Ledger) -> Result<Self, Refusal> {
+        Ok(Self::with_app(App::with_ledger(ledger, Options::default())?))
     }
 
-    /// Starts the task that submits each new checkpoint to the witnesses
-    /// (nothing to do without witnesses). Needs a Tokio runtime.
-    pub fn start_witnessing(&self) {
-        if self.0.witnesses.is_empty() {
-            return;
-        }
-        tokio::spawn(witnessing::run(
-            self.0.ledger.clone(),
-            self.0.notary.clone(),
-            self.0.witnesses.clone(),
-            self.0.signed.subscribe(),
-            self.0.cosigned.clone(),
-        ));
-    }
-
-    pub fn tokens(&self) -> &TokenStore {
-        &self.0.tokens
+    /// The core behind the API.
+    pub fn app(&self) -> &App {
+        &self.0.app
     }
 
     /// Stops the writer after the queued appends (call after the server stops).
     pub async fn shutdown(&self) {
-        self.0.sequencer.clone().stop().await;
+        self.0.app.shutdown().await;
     }
 
-    fn model(&self) -> Result<std::sync::MutexGuard<'_, Model>, AppError> {
-        let mut m = self
-            .0
-            .model
-            .lock()
-            .map_err(|_| AppError::internal("model lock"))?;
-        catch_up(&self.0.ledger, &mut m).map_err(AppError::internal)?;
-        Ok(m)
+    /// Verifies the whole log now (see [`App::verify_now`]).
+    pub fn verify_now(&self) -> Result<u64, String> {
+        self.0.app.verify_now()
     }
 }
 
-/// The token that signed the request.
-pub struct Caller(pub TokenInfo);
+/// The caller of a request, from its bearer token.
+pub struct Bearer {
+    pub caller: Caller,
+    pub token: TokenInfo,
+    /// The secret itself, kept for a stream to check again as it runs.
+    secret: String,
+}
 
-impl FromRequestParts<AppState> for Caller {
+impl FromRequestParts<AppState> for Bearer {
     type Rejection = AppError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let secret = parts
@@ -269,41 +111,15 @@ impl FromRequestParts<AppState> for Caller {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(AppError::unauthorized)?;
-        match state.0.tokens.authenticate(secret.trim()) {
-            Ok(Some(info)) => Ok(Caller(info)),
-            Ok(None) => Err(AppError::new(
-                StatusCode::UNAUTHORIZED,
-                "this token is not known or was revoked",
-            )),
-            Err(e) => Err(AppError::internal(e)),
-        }
-    }
-}
-
-impl Caller {
-    fn require(&self, roles: &[Role]) -> Result<(), AppError> {
-        if roles.contains(&self.0.role) {
-            Ok(())
-        } else {
-            let role = format!("{:?}", self.0.role).to_lowercase();
-            let article = if role.starts_with(['a', 'e', 'i', 'o', 'u']) {
-                "an"
-            } else {
-                "a"
-            };
-            Err(AppError::forbidden(format!(
-                "{article} {role} token may not do this"
-            )))
-        }
-    }
-
-    /// Which projects this caller may read: all, or a partner's own.
-    fn scope(&self, model: &Model) -> Option<std::collections::BTreeSet<ProjectId>> {
-        match (self.0.role, self.0.participant) {
-            (Role::Partner, Some(p)) => Some(model.projects_of(&p)),
-            _ => None,
-        }
+            .ok_or_else(AppError::unauthorized)?
+            .trim()
+            .to_string();
+        let (caller, token) = state.app().authenticate(&secret)?;
+        Ok(Bearer {
+            caller,
+            token,
+            secret,
+        })
     }
 }
 
@@ -331,6 +147,7 @@ pub enum Wait {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AppendQuery {
     /// `cosigned`: wait (up to the server's limit) for the witnesses.
     wait: Option<Wait>,
@@ -342,6 +159,10 @@ pub struct AppendResponse {
     pub seq: u64,
     pub id: String,
     pub hash: String,
+    pub receipt: String,
+    /// With `?wait=cosigned`: whether the witnesses cosigned in time.
+    pub cosigned: Option<bool>,
+    pub note: Option<String>,
 }
 
 #[utoipa::path(post, path = "/v1/events", request_body = AppendRequest,
@@ -353,265 +174,34 @@ pub struct AppendResponse {
     security(("bearer" = [])))]
 async fn append(
     State(state): State<AppState>,
-    caller: Caller,
+    who: Bearer,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<AppendQuery>,
     ApiJson(req): ApiJson<AppendRequest>,
 ) -> Result<Response, AppError> {
-    caller.require(&[Role::Admin, Role::Staff, Role::Partner])?;
-    let wait_cosigned = q.wait == Some(Wait::Cosigned);
-    if wait_cosigned && state.0.witnesses.is_empty() {
-        return Err(AppError::bad_request(
-            "wait=cosigned needs witnesses, and this server has none configured",
-        )
-        .at("/wait"));
-    }
-    let event_type = EventType::new(&req.event_type)
-        .map_err(|e| AppError::bad_request(e.to_string()).at("/type"))?;
-    if crate::coproduction::privacy::DELETING_TYPES.contains(&event_type.as_str()) {
-        // These delete bytes on disk; they come only from the erasure paths.
-        return Err(AppError::unprocessable(format!(
-            "{} is written by erasure itself: use POST /v1/erasures (or `jointly erase`, `jointly retention run`)",
-            event_type.as_str()
-        ))
-        .at("/type"));
-    }
-    if caller.0.role == Role::Partner
-        && crate::coproduction::events::is_extension(event_type.as_str())
-    {
-        return Err(AppError::forbidden(
-            "partners record only the partner events",
-        ));
-    }
-    let payload = CanonicalPayload::from_value(&req.payload)
-        .map_err(|e| AppError::bad_request(e.to_string()).at("/payload"))?;
-    let key = match headers.get("idempotency-key") {
+    let idempotency_key = match headers.get("idempotency-key") {
         None => None,
-        Some(v) => {
-            let k = v
-                .to_str()
-                .ok()
-                .filter(|k| !k.is_empty() && k.len() <= 200)
-                .ok_or_else(|| {
-                    AppError::bad_request("Idempotency-Key must be 1 to 200 visible characters")
-                })?;
-            Some(format!("{}/{k}", caller.0.id))
-        }
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| {
+                    Refusal::malformed("Idempotency-Key must be 1 to 200 visible characters")
+                })?
+                .to_string(),
+        ),
     };
-    let fingerprint = request_fingerprint(
-        event_type.as_str(),
-        payload.as_bytes(),
-        req.expected_last_seq,
-    );
-    if let Some(k) = &key {
-        // Where to look after a crash, to learn whether it was recorded.
-        let pending = marker(
-            &fingerprint,
-            state.0.ledger.head().size,
-            &caller,
-            req.expected_last_seq,
-            Value::Null,
-        );
-        let existing = state
-            .0
-            .idempotency
-            .put_new(k.as_bytes(), &serde_json::to_vec(&pending).expect("json"))
-            .map_err(AppError::internal)?;
-        if let Some(bytes) = existing {
-            let seen: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            if seen["body"] != fingerprint.as_str() {
-                return Err(AppError::conflict(
-                    "this Idempotency-Key was used with another request; use a new key",
-                ));
-            }
-            if seen["answer"].is_null() {
-                return Err(AppError::conflict(
-                    "a request with this Idempotency-Key is still being answered; try again",
-                ));
-            }
-            return Ok((StatusCode::CREATED, Json(seen["answer"].clone())).into_response());
-        }
-    }
-    let started = Instant::now();
-    let result = state
-        .0
-        .sequencer
-        .append(NewEvent {
-            expected: req.expected_last_seq,
-            event_type,
-            actor: caller.0.actor(),
-            payload,
-        })
-        .await;
-    state.0.metrics.observe(started.elapsed());
-    let appended = match result {
-        Ok(a) => a,
-        Err(e) => {
-            if let Some(k) = &key {
-                let _ = state.0.idempotency.remove(k.as_bytes());
-            }
-            return Err(match e {
-                AppendError::Refused(r) => {
-                    state.0.metrics.refused.fetch_add(1, Ordering::Relaxed);
-                    refusal(r)
-                }
-                AppendError::Failed(e) => {
-                    state.0.metrics.failed.fetch_add(1, Ordering::Relaxed);
-                    AppError::unavailable(e)
-                }
-                AppendError::Stopped => AppError::unavailable("the server is stopping"),
-            });
-        }
+    let submission = Submission {
+        event_type: req.event_type,
+        payload: crate::app::payload(&req.payload)?,
+        expected_last_seq: req.expected_last_seq,
+        idempotency_key,
+        wait_cosigned: q.wait == Some(Wait::Cosigned),
     };
-    state.0.metrics.appends.fetch_add(1, Ordering::Relaxed);
-    state.0.appended.send_replace(appended.seq + 1);
-    let mut answer = json!({"seq": appended.seq, "id": appended.id, "hash": appended.hash,
-        "receipt": format!("/v1/events/{}/receipt", appended.seq)});
-    if wait_cosigned {
-        let mut rx = state.0.cosigned.subscribe();
-        let covered = tokio::time::timeout(
-            state.0.witnesses.wait,
-            rx.wait_for(|c| c.as_ref().is_some_and(|c| c.size > appended.seq)),
-        )
-        .await
-        .is_ok_and(|r| r.is_ok());
-        answer["cosigned"] = json!(covered);
-        if covered {
-            answer["receipt"] = json!(format!(
-                "/v1/events/{}/receipt?checkpoint=cosigned",
-                appended.seq
-            ));
-        } else {
-            // The record is durable either way; only the witnesses are slow.
-            answer["note"] = json!(format!(
-                "recorded, but the witnesses did not cosign within {} s; the receipt URL gives the signed checkpoint now, and ?checkpoint=cosigned once they do",
-                state.0.witnesses.wait.as_secs()
-            ));
-        }
-    }
-    if let Some(k) = &key {
-        let from = appended.seq;
-        let done = marker(
-            &fingerprint,
-            from,
-            &caller,
-            req.expected_last_seq,
-            answer.clone(),
-        );
-        state
-            .0
-            .idempotency
-            .put(k.as_bytes(), &serde_json::to_vec(&done).expect("json"))
-            .map_err(AppError::internal)?;
-    }
-    let mut resp = (StatusCode::CREATED, Json(answer)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("/v1/events/{}", appended.seq)) {
+    let recorded = state.app().append(&who.caller, submission).await?;
+    let mut resp = (StatusCode::CREATED, Json(&recorded)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/v1/events/{}", recorded.seq)) {
         resp.headers_mut().insert(header::LOCATION, v);
     }
     Ok(resp)
-}
-
-/// What an Idempotency-Key holds: the request's fingerprint, where in the
-/// log to look for its record after a crash, and the answer once given.
-fn marker(
-    fingerprint: &str,
-    from: u64,
-    caller: &Caller,
-    expected: Option<u64>,
-    answer: Value,
-) -> Value {
-    json!({"body": fingerprint, "answer": answer, "from": from,
-        "actor": caller.0.actor().as_str(), "expected": expected})
-}
-
-/// What identifies a request for its Idempotency-Key: its type, canonical
-/// payload and expected sequence number.
-fn request_fingerprint(event_type: &str, payload: &[u8], expected: Option<u64>) -> String {
-    let mut h = Sha256::new();
-    h.update(event_type.as_bytes());
-    h.update([0]);
-    h.update(payload);
-    h.update(format!("{expected:?}").as_bytes());
-    hex::encode(h.finalize())
-}
-
-/// After a crash, settles the Idempotency-Keys whose request was cut off:
-/// if the log holds the record (by the same actor, with the same request,
-/// written after the key was taken), the key answers with it; otherwise the
-/// key is released so a retry appends. Runs before the server takes requests.
-fn settle_interrupted_keys(
-    ledger: &Ledger,
-    table: &SideTable,
-) -> Result<u64, crate::ledger::LedgerError> {
-    let mut settled = 0;
-    for (k, v) in table.scan_prefix(b"")? {
-        let Ok(mut seen) = serde_json::from_slice::<Value>(&v) else {
-            continue;
-        };
-        if !seen["answer"].is_null() {
-            continue;
-        }
-        let from = seen["from"].as_u64();
-        let expected = seen["expected"].as_u64();
-        let mut found = None;
-        if let (Some(from), Some(actor), Some(body)) =
-            (from, seen["actor"].as_str(), seen["body"].as_str())
-        {
-            let mut next = from;
-            'scan: loop {
-                let page = ledger.range(next, 1024)?;
-                if page.is_empty() {
-                    break;
-                }
-                for ev in &page {
-                    let same = ev.record.actor().as_str() == actor
-                        && ev.payload.as_ref().is_some_and(|p| {
-                            request_fingerprint(
-                                ev.record.event_type().as_str(),
-                                p.as_bytes(),
-                                expected,
-                            ) == body
-                        });
-                    if same {
-                        found = Some((ev.record.seq(), ev.record.id(), ev.hash));
-                        break 'scan;
-                    }
-                }
-                next += page.len() as u64;
-            }
-        }
-        match found {
-            Some((seq, id, hash)) => {
-                seen["answer"] = json!({"seq": seq, "id": id, "hash": hash,
-                    "receipt": format!("/v1/events/{seq}/receipt")});
-                table.put(&k, &serde_json::to_vec(&seen).expect("json"))?;
-            }
-            None => table.remove(&k)?,
-        }
-        settled += 1;
-    }
-    Ok(settled)
-}
-
-/// A refusal by the rules: 403 for who may write what, 422 otherwise.
-fn refusal(r: Refusal) -> AppError {
-    if r.pointer == "/expected_last_seq" {
-        return AppError::conflict(r.message).at(r.pointer);
-    }
-    let status = if r.message.starts_with("your role may not")
-        || r.message.starts_with("only someone who took part")
-        || r.message.starts_with("you can")
-    {
-        StatusCode::FORBIDDEN
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let pointer = if r.pointer.is_empty() {
-        "/payload".to_string()
-    } else {
-        format!("/payload{}", r.pointer)
-    };
-    AppError::new(status, r.message).at(pointer)
 }
 
 fn event_json(ev: &StoredEvent) -> Value {
@@ -623,21 +213,9 @@ fn event_json(ev: &StoredEvent) -> Value {
     })
 }
 
-/// May this caller see this stored event?
-fn visible(
-    scope: &Option<std::collections::BTreeSet<ProjectId>>,
-    model: &Model,
-    ev: &StoredEvent,
-) -> bool {
-    let Some(projects) = scope else { return true };
-    match read_event(&ev.record, ev.payload.as_ref()) {
-        Ok(Some(e)) => model.project_of(&e).is_some_and(|p| projects.contains(&p)),
-        _ => false,
-    }
-}
-
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// Return events after this sequence number (the `next` of the last page).
     after: Option<u64>,
@@ -651,55 +229,16 @@ pub struct Page {
     security(("bearer" = [])))]
 async fn list_events(
     State(state): State<AppState>,
-    caller: Caller,
+    who: Bearer,
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<Value>, AppError> {
-    let limit = page.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(AppError::bad_request("limit must be between 1 and 1000"));
-    }
-    let model = state.model()?;
-    let scope = caller.scope(&model);
-    let mut next = page.after.map_or(0, |a| a + 1);
-    let mut out = Vec::new();
-    let head = state.0.ledger.head().size;
-    while out.len() < limit && next < head {
-        let batch = state
-            .0
-            .ledger
-            .range(next, (limit - out.len()).max(256))
-            .map_err(AppError::internal)?;
-        if batch.is_empty() {
-            break;
-        }
-        for ev in &batch {
-            next = ev.record.seq() + 1;
-            if visible(&scope, &model, ev) {
-                out.push(event_json(ev));
-                if out.len() == limit {
-                    break;
-                }
-            }
-        }
-    }
-    let more = next < state.0.ledger.head().size;
+    let p = state
+        .app()
+        .events(&who.caller, page.after, page.limit.unwrap_or(100))?;
     Ok(Json(json!({
-        "events": out,
-        "next": if more { Some(next - 1) } else { None },
+        "events": p.events.iter().map(event_json).collect::<Vec<_>>(),
+        "next": p.next,
     })))
-}
-
-fn one_event(
-    state: &AppState,
-    caller: &Caller,
-    ev: Option<StoredEvent>,
-) -> Result<Json<Value>, AppError> {
-    let ev = ev.ok_or_else(|| AppError::not_found("there is no such event"))?;
-    let model = state.model()?;
-    if !visible(&caller.scope(&model), &model, &ev) {
-        return Err(AppError::not_found("there is no such event"));
-    }
-    Ok(Json(event_json(&ev)))
 }
 
 #[utoipa::path(get, path = "/v1/events/{seq}", params(("seq" = u64, Path, description = "Sequence number")),
@@ -707,11 +246,10 @@ fn one_event(
     security(("bearer" = [])))]
 async fn get_event(
     State(state): State<AppState>,
-    caller: Caller,
+    who: Bearer,
     ApiPath(seq): ApiPath<u64>,
 ) -> Result<Json<Value>, AppError> {
-    let ev = state.0.ledger.get(seq).map_err(AppError::internal)?;
-    one_event(&state, &caller, ev)
+    Ok(Json(event_json(&state.app().event(&who.caller, seq)?)))
 }
 
 #[utoipa::path(get, path = "/v1/events/by-id/{id}", params(("id" = String, Path, description = "Event id (UUID)")),
@@ -719,11 +257,10 @@ async fn get_event(
     security(("bearer" = [])))]
 async fn get_event_by_id(
     State(state): State<AppState>,
-    caller: Caller,
+    who: Bearer,
     ApiPath(id): ApiPath<uuid::Uuid>,
 ) -> Result<Json<Value>, AppError> {
-    let ev = state.0.ledger.get_by_id(&id).map_err(AppError::internal)?;
-    one_event(&state, &caller, ev)
+    Ok(Json(event_json(&state.app().event_by_id(&who.caller, &id)?)))
 }
 
 #[utoipa::path(get, path = "/v1/projects",
@@ -731,25 +268,9 @@ async fn get_event_by_id(
     security(("bearer" = [])))]
 async fn list_projects(
     State(state): State<AppState>,
-    caller: Caller,
+    who: Bearer,
 ) -> Result<Json<Value>, AppError> {
-    let model = state.model()?;
-    let scope = caller.scope(&model);
-    let projects: Vec<Value> = model
-        .projects
-        .values()
-        .filter(|p| scope.as_ref().is_none_or(|s| s.contains(&p.id)))
-        .map(|p| {
-            json!({"project_id": p.id, "title": p.title, "involvement": p.involvement,
-                   "stage": p.stage, "started": p.started_at.to_string()})
-        })
-        .collect();
-    Ok(Json(Value::Array(projects)))
-}
-
-fn project_id(text: &str) -> Result<ProjectId, AppError> {
-    serde_json::from_value(Value::String(text.into()))
-        .map_err(|e| AppError::bad_request(format!("project id: {e}")))
+    Ok(Json(json!(state.app().projects(&who.caller)?)))
 }
 
 #[utoipa::path(get, path = "/v1/projects/{id}", params(("id" = String, Path)),
@@ -757,30 +278,11 @@ fn project_id(text: &str) -> Result<ProjectId, AppError> {
     security(("bearer" = [])))]
 async fn get_project(
     State(state): State<AppState>,
-    caller: Caller,
+    who: Bearer,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, AppError> {
-    let id = project_id(&id)?;
-    let model = state.model()?;
-    let scope = caller.scope(&model);
-    let p = model
-        .projects
-        .get(&id)
-        .filter(|_| scope.as_ref().is_none_or(|s| s.contains(&id)))
-        .ok_or_else(|| AppError::not_found("there is no such project"))?;
-    let partners = p
-        .members
-        .values()
-        .filter(|m| m.role == crate::coproduction::values::Role::Partner && m.active)
-        .count();
-    Ok(Json(json!({
-        "project_id": p.id, "title": p.title, "summary": p.summary,
-        "involvement": p.involvement, "stage": p.stage, "started": p.started_at.to_string(),
-        "aims": p.aims, "meetings": p.meetings.len(), "proposals": p.proposals.len(),
-        "decisions": p.decisions.len(), "actions": p.actions.len(),
-        "last_seq": p.last_seq,
-        "partners": crate::coproduction::report::suppress(&[partners as u64], 5).1,
-    })))
+    let id = crate::app::project_id(&id, "project id")?;
+    Ok(Json(state.app().project(&who.caller, id)?))
 }
 
 /// The five projections, by name.
@@ -814,17 +316,10 @@ fn section(report: Report, s: Section) -> Value {
     security(("bearer" = [])))]
 async fn projection(
     State(state): State<AppState>,
-    caller: Caller,
+    who: Bearer,
     ApiPath(s): ApiPath<Section>,
 ) -> Result<Json<Value>, AppError> {
-    let model = state.model()?;
-    let scope = caller.scope(&model);
-    let report = Report::build_for(
-        &model,
-        &|id| scope.as_ref().is_none_or(|sc| sc.contains(id)),
-        Settings::today(),
-    );
-    Ok(Json(section(report, s)))
+    Ok(Json(section(state.app().report(&who.caller, None)?, s)))
 }
 
 #[utoipa::path(get, path = "/v1/projects/{id}/projections/{section}",
@@ -833,19 +328,11 @@ async fn projection(
     security(("bearer" = [])))]
 async fn project_projection(
     State(state): State<AppState>,
-    caller: Caller,
+    who: Bearer,
     ApiPath((id, s)): ApiPath<(String, Section)>,
 ) -> Result<Json<Value>, AppError> {
-    let id = project_id(&id)?;
-    let model = state.model()?;
-    let scope = caller.scope(&model);
-    if !model.projects.contains_key(&id) || scope.as_ref().is_some_and(|sc| !sc.contains(&id)) {
-        return Err(AppError::not_found("there is no such project"));
-    }
-    Ok(Json(section(
-        Report::build(&model, Some(id), Settings::today()),
-        s,
-    )))
+    let id = crate::app::project_id(&id, "project id")?;
+    Ok(Json(section(state.app().report(&who.caller, Some(id))?, s)))
 }
 
 #[utoipa::path(get, path = "/v1/stream",
@@ -854,7 +341,7 @@ async fn project_projection(
     security(("bearer" = [])))]
 async fn stream(
     State(state): State<AppState>,
-    caller: Caller,
+    who: Bearer,
     headers: HeaderMap,
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Response, AppError> {
@@ -864,39 +351,40 @@ async fn stream(
         .map(|v| {
             v.trim()
                 .parse::<u64>()
-                .map_err(|_| AppError::bad_request("Last-Event-ID must be a sequence number"))
+                .map_err(|_| Refusal::malformed("Last-Event-ID must be a sequence number"))
         })
         .transpose()?;
-    let start = resume.or(page.after).map_or(0, |a| a + 1);
-    let rx = state.0.appended.subscribe();
+    let after = resume.or(page.after);
+    let rx = state.app().subscribe();
     let stream = futures_util::stream::unfold(
-        (state, caller, start, rx, std::collections::VecDeque::new()),
-        |(state, caller, mut next, mut rx, mut queue)| async move {
+        (state, who.secret, after, rx, std::collections::VecDeque::new()),
+        |(state, secret, mut after, mut rx, mut queue)| async move {
             loop {
                 if let Some(ev) = queue.pop_front() {
                     return Some((
                         Ok::<_, std::convert::Infallible>(ev),
-                        (state, caller, next, rx, queue),
+                        (state, secret, after, rx, queue),
                     ));
                 }
-                let page = state.0.ledger.range(next, 256).ok()?;
-                if page.is_empty() {
+                // The token is checked again for every page: a revoked or
+                // erased token's stream ends at once.
+                let (caller, _) = state.app().authenticate(&secret).ok()?;
+                let page = state.app().events(&caller, after, 256).ok()?;
+                let more = page.next.is_some();
+                if page.looked_to.is_some() {
+                    after = page.looked_to;
+                }
+                for ev in &page.events {
+                    queue.push_back(
+                        SseEvent::default()
+                            .id(ev.record.seq().to_string())
+                            .event("record")
+                            .data(event_json(ev).to_string()),
+                    );
+                }
+                if queue.is_empty() && !more {
                     // Wait for the log to grow (or keep the connection alive).
                     let _ = tokio::time::timeout(Duration::from_secs(15), rx.changed()).await;
-                    continue;
-                }
-                let model = state.model().ok()?;
-                let scope = caller.scope(&model);
-                for ev in &page {
-                    next = ev.record.seq() + 1;
-                    if visible(&scope, &model, ev) {
-                        queue.push_back(
-                            SseEvent::default()
-                                .id(ev.record.seq().to_string())
-                                .event("record")
-                                .data(event_json(ev).to_string()),
-                        );
-                    }
                 }
             }
         },
@@ -906,53 +394,12 @@ async fn stream(
         .into_response())
 }
 
-/// Which checkpoint a reader asks for.
-#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Which {
-    /// The newest signed checkpoint, with any witness cosignatures it has.
-    #[default]
-    Latest,
-    /// The newest checkpoint that enough witnesses have cosigned.
-    Cosigned,
-}
-
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CheckpointQuery {
     /// `latest` (the default) or `cosigned`.
     checkpoint: Option<Which>,
-}
-
-impl AppState {
-    /// (size, signed note) of the checkpoint asked for.
-    fn checkpoint_note(&self, which: Which) -> Result<(u64, String), AppError> {
-        let cosigned = self.0.cosigned.borrow().clone();
-        match which {
-            Which::Latest => {
-                let (cp, note) = self
-                    .0
-                    .notary
-                    .latest()
-                    .ok_or_else(|| AppError::not_yet("there is no signed checkpoint yet"))?;
-                // The same checkpoint with its witnesses' lines, once they came.
-                Ok(match cosigned {
-                    Some(c) if c.size == cp.size => (c.size, c.note),
-                    _ => (cp.size, note),
-                })
-            }
-            Which::Cosigned => {
-                if self.0.witnesses.is_empty() {
-                    return Err(AppError::not_found(
-                        "this server has no witnesses configured, so nothing is cosigned",
-                    ));
-                }
-                cosigned.map(|c| (c.size, c.note)).ok_or_else(|| {
-                    AppError::not_yet("the witnesses have not cosigned a checkpoint yet")
-                })
-            }
-        }
-    }
 }
 
 #[utoipa::path(get, path = "/v1/checkpoint", params(CheckpointQuery),
@@ -962,7 +409,7 @@ async fn checkpoint(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<CheckpointQuery>,
 ) -> Result<Response, AppError> {
-    let (_, note) = state.checkpoint_note(q.checkpoint.unwrap_or_default())?;
+    let (_, note) = state.app().checkpoint(q.checkpoint.unwrap_or_default())?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
 }
 
@@ -974,39 +421,13 @@ async fn receipt(
     ApiPath(seq): ApiPath<u64>,
     ApiQuery(q): ApiQuery<CheckpointQuery>,
 ) -> Result<Response, AppError> {
-    let (size, note) = state.checkpoint_note(q.checkpoint.unwrap_or_default())?;
-    if seq >= size {
-        return Err(AppError::not_found(
-            "there is no such event in that checkpoint yet",
-        ));
-    }
-    let entry = state
-        .0
-        .ledger
-        .store()
-        .read(seq)
-        .map_err(AppError::internal)?
-        .ok_or_else(|| AppError::not_found("there is no such event"))?;
-    let proof = state
-        .0
-        .ledger
-        .inclusion_proof(seq, size)
-        .map_err(AppError::internal)?;
-    let r = crate::ledger::receipt::Receipt {
-        record: entry.record,
-        index: seq,
-        proof,
-        checkpoint: note,
-    };
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        r.to_text(),
-    )
-        .into_response())
+    let text = state.app().receipt(seq, q.checkpoint.unwrap_or_default())?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
     from: u64,
     to: u64,
@@ -1028,16 +449,12 @@ async fn consistency_proof(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ConsistencyQuery>,
 ) -> Result<Response, AppError> {
-    let proof = state
-        .0
-        .ledger
-        .consistency_proof(q.from, q.to)
-        .map_err(|e| AppError::bad_request(e.to_string()))?;
-    Ok(proof_lines(&proof))
+    Ok(proof_lines(&state.app().consistency_proof(q.from, q.to)?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct InclusionQuery {
     seq: u64,
     size: u64,
@@ -1050,12 +467,7 @@ async fn inclusion_proof(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<InclusionQuery>,
 ) -> Result<Response, AppError> {
-    let proof = state
-        .0
-        .ledger
-        .inclusion_proof(q.seq, q.size)
-        .map_err(|e| AppError::bad_request(e.to_string()))?;
-    Ok(proof_lines(&proof))
+    Ok(proof_lines(&state.app().inclusion_proof(q.seq, q.size)?))
 }
 
 #[utoipa::path(get, path = "/v1/records", params(Page),
@@ -1065,72 +477,103 @@ async fn public_records(
     State(state): State<AppState>,
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Response, AppError> {
-    let limit = page.limit.unwrap_or(1000);
-    if !(1..=10_000).contains(&limit) {
-        return Err(AppError::bad_request("limit must be between 1 and 10000"));
-    }
-    let from = page.after.map_or(0, |a| a + 1);
-    let mut text = String::new();
-    for seq in from..(from + limit as u64).min(state.0.ledger.head().size) {
-        let entry = state
-            .0
-            .ledger
-            .store()
-            .read(seq)
-            .map_err(AppError::internal)?
-            .ok_or_else(|| AppError::internal("record missing"))?;
-        text.push_str(&String::from_utf8_lossy(&entry.record));
-        text.push('\n');
-    }
+    let text = state
+        .app()
+        .public_records(page.after, page.limit.unwrap_or(1000))?;
     Ok(([(header::CONTENT_TYPE, "application/jsonl")], text).into_response())
 }
 
 #[utoipa::path(get, path = "/healthz", responses((status = 200, body = Object)))]
 async fn healthz(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({"status": "ok", "records": state.0.ledger.head().size}))
+    Json(json!({"status": "ok", "records": state.app().size()}))
 }
 
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> Response {
-    let m = &state.0.metrics;
-    let head = state.0.ledger.head().size;
-    let applied = state
-        .0
-        .model
-        .lock()
-        .ok()
-        .and_then(|m| m.last_seq)
-        .map_or(0, |s| s + 1);
-    let mut t = String::new();
     use std::fmt::Write as _;
-    let _ = writeln!(
-        t,
-        "# HELP jointly_appends_total Events appended through the API.\n# TYPE jointly_appends_total counter\njointly_appends_total {}",
-        m.appends.load(Ordering::Relaxed)
+    let app = state.app();
+    let m = app.metrics();
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let mut t = String::new();
+    let mut counter = |name: &str, kind: &str, help: &str, value: String| {
+        let _ = writeln!(
+            t,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    counter(
+        "jointly_appends_total",
+        "counter",
+        "Events appended, through every front door (API, pages, command line).",
+        load(&m.appends).to_string(),
     );
-    let _ = writeln!(
-        t,
-        "# HELP jointly_appends_refused_total Events the rules refused.\n# TYPE jointly_appends_refused_total counter\njointly_appends_refused_total {}",
-        m.refused.load(Ordering::Relaxed)
+    counter(
+        "jointly_appends_refused_total",
+        "counter",
+        "Events the rules refused.",
+        load(&m.refused).to_string(),
     );
-    let _ = writeln!(
-        t,
-        "# HELP jointly_appends_failed_total Appends that failed to be written.\n# TYPE jointly_appends_failed_total counter\njointly_appends_failed_total {}",
-        m.failed.load(Ordering::Relaxed)
+    counter(
+        "jointly_appends_failed_total",
+        "counter",
+        "Appends that failed to be written.",
+        load(&m.failed).to_string(),
+    );
+    let st = app.writer_stats();
+    counter(
+        "jointly_batches_total",
+        "counter",
+        "Batches written by the single writer (each one flush to disk).",
+        load(&st.batches).to_string(),
+    );
+    counter(
+        "jointly_batched_events_total",
+        "counter",
+        "Events offered in those batches; divide by batches for the mean batch size.",
+        load(&st.events).to_string(),
+    );
+    counter(
+        "jointly_batch_size_max",
+        "gauge",
+        "The largest batch so far.",
+        load(&st.largest).to_string(),
+    );
+    let (verified_size, verified_at) = app.last_verified();
+    counter(
+        "jointly_last_verified_records",
+        "gauge",
+        "Records covered by the server's last full verification (0: none yet).",
+        verified_size.to_string(),
+    );
+    counter(
+        "jointly_last_verified_timestamp_seconds",
+        "gauge",
+        "When it finished (Unix time; 0: none yet).",
+        verified_at.to_string(),
+    );
+    counter(
+        "jointly_records",
+        "gauge",
+        "Records in the log.",
+        app.size().to_string(),
+    );
+    counter(
+        "jointly_projection_lag_records",
+        "gauge",
+        "Records not yet applied to the projections.",
+        app.projection_lag().to_string(),
     );
     let _ = writeln!(
         t,
         "# HELP jointly_append_latency_seconds Time from request to durable answer.\n# TYPE jointly_append_latency_seconds histogram"
     );
-    let count = m.appends.load(Ordering::Relaxed)
-        + m.refused.load(Ordering::Relaxed)
-        + m.failed.load(Ordering::Relaxed);
-    for (bound, bucket) in LATENCY_BOUNDS_MS.iter().zip(&m.latency_buckets) {
+    let count = load(&m.appends) + load(&m.refused) + load(&m.failed);
+    for (bound, bucket) in crate::app::LATENCY_BOUNDS_MS.iter().zip(&m.latency_buckets) {
         let _ = writeln!(
             t,
             "jointly_append_latency_seconds_bucket{{le=\"{}\"}} {}",
             bound / 1000.0,
-            bucket.load(Ordering::Relaxed)
+            load(bucket)
         );
     }
     let _ = writeln!(
@@ -1140,43 +583,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let _ = writeln!(
         t,
         "jointly_append_latency_seconds_sum {}",
-        m.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6
+        load(&m.latency_sum_us) as f64 / 1e6
     );
     let _ = writeln!(t, "jointly_append_latency_seconds_count {count}");
-    let st = state.0.sequencer.stats();
-    let _ = writeln!(
-        t,
-        "# HELP jointly_batches_total Batches written by the single writer (each one flush to disk).\n# TYPE jointly_batches_total counter\njointly_batches_total {}",
-        st.batches.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        t,
-        "# HELP jointly_batched_events_total Events offered in those batches; divide by batches for the mean batch size.\n# TYPE jointly_batched_events_total counter\njointly_batched_events_total {}",
-        st.events.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        t,
-        "# HELP jointly_batch_size_max The largest batch so far.\n# TYPE jointly_batch_size_max gauge\njointly_batch_size_max {}",
-        st.largest.load(Ordering::Relaxed)
-    );
-    let (verified_size, verified_at) = state.0.last_verified.lock().map(|l| *l).unwrap_or((0, 0));
-    let _ = writeln!(
-        t,
-        "# HELP jointly_last_verified_records Records covered by the server's last full verification (0: none yet).\n# TYPE jointly_last_verified_records gauge\njointly_last_verified_records {verified_size}"
-    );
-    let _ = writeln!(
-        t,
-        "# HELP jointly_last_verified_timestamp_seconds When it finished (Unix time; 0: none yet).\n# TYPE jointly_last_verified_timestamp_seconds gauge\njointly_last_verified_timestamp_seconds {verified_at}"
-    );
-    let _ = writeln!(
-        t,
-        "# HELP jointly_records Records in the log.\n# TYPE jointly_records gauge\njointly_records {head}"
-    );
-    let _ = writeln!(
-        t,
-        "# HELP jointly_projection_lag_records Records not yet applied to the projections.\n# TYPE jointly_projection_lag_records gauge\njointly_projection_lag_records {}",
-        head.saturating_sub(applied)
-    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], t).into_response()
 }
 
@@ -1195,23 +604,15 @@ pub struct TokenRequest {
     security(("bearer" = [])))]
 async fn create_token(
     State(state): State<AppState>,
-    caller: Caller,
+    who: Bearer,
     ApiJson(req): ApiJson<TokenRequest>,
 ) -> Result<Response, AppError> {
-    caller.require(&[Role::Admin])?;
-    let participant = req
-        .participant
-        .map(|p| serde_json::from_value(Value::String(p)))
-        .transpose()
-        .map_err(|e| AppError::bad_request(format!("participant: {e}")).at("/participant"))?;
-    let (secret, info) = state
-        .0
-        .tokens
-        .create(req.role, &req.name, participant)
-        .map_err(|e| match e {
-            tokens::TokenError::BadInput(m) => AppError::bad_request(m),
-            other => AppError::internal(other),
-        })?;
+    let (secret, info) = state.app().create_token(
+        &who.caller,
+        req.role,
+        &req.name,
+        req.participant.as_deref(),
+    )?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"token": secret, "info": info})),
@@ -1224,10 +625,9 @@ async fn create_token(
     security(("bearer" = [])))]
 async fn list_tokens(
     State(state): State<AppState>,
-    caller: Caller,
+    who: Bearer,
 ) -> Result<Json<Vec<TokenInfo>>, AppError> {
-    caller.require(&[Role::Admin])?;
-    Ok(Json(state.0.tokens.list().map_err(AppError::internal)?))
+    Ok(Json(state.app().tokens(&who.caller)?))
 }
 
 #[utoipa::path(delete, path = "/v1/tokens/{id}", params(("id" = String, Path)),
@@ -1235,14 +635,10 @@ async fn list_tokens(
     security(("bearer" = [])))]
 async fn revoke_token(
     State(state): State<AppState>,
-    caller: Caller,
+    who: Bearer,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<TokenInfo>, AppError> {
-    caller.require(&[Role::Admin])?;
-    state.0.tokens.revoke(&id).map(Json).map_err(|e| match e {
-        tokens::TokenError::NotFound(_) => AppError::not_found(e.to_string()),
-        other => AppError::internal(other),
-    })
+    Ok(Json(state.app().revoke_token(&who.caller, &id)?))
 }
 
 struct BearerAuth;
@@ -1332,7 +728,7 @@ impl utoipa::Modify for ProblemResponses {
         checkpoint, receipt, consistency_proof, inclusion_proof, public_records,
         revoke_token, openapi_json, privacy::add_person, privacy::get_person,
         privacy::put_my_answers, privacy::get_my_answers, privacy::equality_table,
-        privacy::erase, privacy::subject_export, privacy::backup),
+        privacy::erase, privacy::subject_export, privacy::backup, privacy::record_leaving),
     components(schemas(Section, Which, Wait)),
     modifiers(&BearerAuth, &ProblemResponses)
 )]
@@ -1344,11 +740,11 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 }
 
 async fn not_found() -> AppError {
-    AppError::not_found("there is nothing at this address; see /openapi.json")
+    Refusal::not_found("there is nothing at this address; see /openapi.json").into()
 }
 
 async fn wrong_method() -> AppError {
-    AppError::new(
+    AppError::http(
         StatusCode::METHOD_NOT_ALLOWED,
         "this address does not take this method; see /openapi.json",
     )
@@ -1369,7 +765,7 @@ async fn problem_bodies(resp: Response) -> Response {
             StatusCode::PAYLOAD_TOO_LARGE => "the body is too large for this server".to_string(),
             s => format!("the request could not be answered ({s})"),
         };
-        return AppError::new(status, detail).into_response();
+        return AppError::http(status, detail).into_response();
     }
     resp
 }
@@ -1397,6 +793,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .route("/v1/people", post(privacy::add_person))
         .route("/v1/people/{id}", get(privacy::get_person))
         .route("/v1/people/{id}/export", get(privacy::subject_export))
+        .route("/v1/people/{id}/leave", post(privacy::record_leaving))
         .route(
             "/v1/me/equality",
             get(privacy::get_my_answers).put(privacy::put_my_answers),

@@ -10,7 +10,7 @@ pub async fn serve(state: AppState, listen: SocketAddr, config: Config) -> std::
     let listener = tokio::net::TcpListener::bind(listen).await?;
     eprintln!("jointly is listening on http://{}", listener.local_addr()?);
     let router = app(state.clone(), &config);
-    state.start_witnessing();
+    state.app().start_witnessing();
     // Verify the whole log in the background at start and every hour, so
     // /metrics can say when the record last checked out.
     let checker = state.clone();

@@ -32,14 +32,20 @@ pub struct Author {
 impl Author {
     pub fn from_actor(actor: &Actor) -> Self {
         let (kind, name) = actor.as_str().split_once(':').unwrap_or(("", ""));
-        let participant = serde_json::from_value::<ParticipantId>(name.into()).ok();
-        let role = match kind {
-            "admin" => AuthorRole::Admin,
-            "staff" => AuthorRole::Staff,
-            "partner" if participant.is_some() => AuthorRole::Partner,
-            "auditor" => AuthorRole::Auditor,
-            "operator" => AuthorRole::Operator,
-            _ => AuthorRole::Unknown,
+        let id = || serde_json::from_value::<ParticipantId>(name.into()).ok();
+        // Only partner and staff actors name a participant: an admin,
+        // auditor or operator whose name happens to look like an id is
+        // still no one's participant, and cannot act as them.
+        let (role, participant) = match kind {
+            "admin" => (AuthorRole::Admin, None),
+            "staff" => (AuthorRole::Staff, id()),
+            "partner" => match id() {
+                Some(p) => (AuthorRole::Partner, Some(p)),
+                None => (AuthorRole::Unknown, None),
+            },
+            "auditor" => (AuthorRole::Auditor, None),
+            "operator" => (AuthorRole::Operator, None),
+            _ => (AuthorRole::Unknown, None),
         };
         Author { role, participant }
     }
@@ -60,5 +66,29 @@ impl Author {
             self.role,
             AuthorRole::Admin | AuthorRole::Staff | AuthorRole::Operator
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(actor: &str, role: AuthorRole, participant: bool) {
+        let a = Author::from_actor(&Actor::new(actor).unwrap());
+        assert_eq!((a.role, a.participant.is_some()), (role, participant), "{actor}");
+    }
+
+    #[test]
+    fn only_partner_and_staff_actors_name_a_participant() {
+        let id = "0190d9a0-0000-7000-8000-000000000001";
+        check(&format!("partner:{id}"), AuthorRole::Partner, true);
+        check(&format!("staff:{id}"), AuthorRole::Staff, true);
+        check("staff:front-desk", AuthorRole::Staff, false);
+        // An admin token named like a partner's id is not that partner.
+        check(&format!("admin:{id}"), AuthorRole::Admin, false);
+        check(&format!("auditor:{id}"), AuthorRole::Auditor, false);
+        check(&format!("operator:{id}"), AuthorRole::Operator, false);
+        check("partner:not-an-id", AuthorRole::Unknown, false);
+        check("someone", AuthorRole::Unknown, false);
     }
 }

@@ -3,32 +3,35 @@
 //! kept up to date record by record, and rebuildable from scratch. The
 //! append rules are checked against it, and the projections read it.
 
-use super::author::{Author, AuthorRole};
+use super::author::Author;
 use super::events::*;
 use super::values::*;
 use crate::ledger::{Record, Seq, Timestamp};
+pub use crate::refusal::Refusal;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-/// Why an event was refused: plain words, and the field at fault.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{message} (at {pointer})")]
-pub struct Refusal {
-    /// JSON pointer into the payload ("" for the whole event).
-    pub pointer: String,
-    pub message: String,
+/// Refuses as invalid, at a place in the payload.
+fn refuse<T>(pointer: &str, message: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal::invalid(message).at(pointer))
 }
 
-fn refuse<T>(pointer: &str, message: impl Into<String>) -> Result<T, Refusal> {
-    Err(Refusal {
-        pointer: pointer.into(),
-        message: message.into(),
-    })
+/// Refuses as a clash with what is recorded, at a place in the payload.
+fn clash<T>(pointer: &str, message: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal::conflict(message).at(pointer))
+}
+
+/// Refuses a reference to something the record does not hold.
+fn missing(pointer: &str, message: &str) -> Refusal {
+    Refusal::invalid(message).at(pointer)
 }
 
 #[derive(Clone, Debug)]
 pub struct Membership {
     pub role: Role,
     pub active: bool,
+    /// The record that said they left, while they are away (cleared when
+    /// they join again): what they may read of the project ends there.
+    pub left_at: Option<Seq>,
     /// Times this person took part: meetings attended, decisions taken part
     /// in, proposals raised.
     pub involvements: u32,
@@ -164,18 +167,19 @@ pub struct Model {
 }
 
 impl Model {
-    /// Checks an event against the state; nothing changes.
+    /// Checks that an event makes sense against the state; nothing
+    /// changes. Who may write it is the permission policy's question (the
+    /// core asks it first); this asks only whether it fits the record.
     pub fn check(&self, author: &Author, event: &Event) -> Result<(), Refusal> {
-        self.check_role(author, event)?;
         match event {
             Event::ProjectStarted(e) => {
                 if self.projects.contains_key(&e.project_id) {
-                    return refuse("/project_id", "a project with this id already exists");
+                    return clash("/project_id", "a project with this id already exists");
                 }
                 let mut seen = HashSet::new();
                 for (i, aim) in e.aims.iter().enumerate() {
                     if !seen.insert(aim.aim_id) {
-                        return refuse(&format!("/aims/{i}/aim_id"), "two aims have the same id");
+                        return clash(&format!("/aims/{i}/aim_id"), "two aims have the same id");
                     }
                 }
                 if self.roles.get(&e.lead) == Some(&Role::Partner) {
@@ -212,14 +216,14 @@ impl Model {
                     Some(project) => {
                         let p = self.open_project(project, "/project_id")?;
                         if p.members.get(&e.participant_id).is_some_and(|m| m.active) {
-                            return refuse(
+                            return clash(
                                 "/participant_id",
                                 "this participant is already in the project",
                             );
                         }
                     }
                     None if self.roles.contains_key(&e.participant_id) => {
-                        return refuse("/participant_id", "this participant has already joined");
+                        return clash("/participant_id", "this participant has already joined");
                     }
                     None => {}
                 }
@@ -243,7 +247,7 @@ impl Model {
             Event::MeetingHeld(e) => {
                 let p = self.open_project(&e.project_id, "/project_id")?;
                 if self.meeting_ids.contains(&e.meeting_id) {
-                    return refuse("/meeting_id", "a meeting with this id already exists");
+                    return clash("/meeting_id", "a meeting with this id already exists");
                 }
                 if e.attendees.is_empty() {
                     return refuse("/attendees", "a meeting needs at least one attendee");
@@ -263,43 +267,36 @@ impl Model {
                 Ok(())
             }
             Event::ProposalRaised(e) => {
-                let p = self.open_project(&e.project_id, "/project_id")?;
+                self.open_project(&e.project_id, "/project_id")?;
                 if self.proposals.contains_key(&e.proposal_id) {
-                    return refuse("/proposal_id", "a proposal with this id already exists");
-                }
-                if author.role == AuthorRole::Partner {
-                    // Any partner who has joined may put an idea to any open
-                    // project: ideas are welcome from the whole partner group.
-                    let me = author.participant.expect("partners have an id");
-                    let _ = p;
-                    if self.roles.get(&me) != Some(&Role::Partner) {
-                        return refuse(
-                            "",
-                            "you can raise proposals once you have joined as a partner",
-                        );
-                    }
+                    return clash("/proposal_id", "a proposal with this id already exists");
                 }
                 Ok(())
             }
             Event::ProposalWithdrawn(e) => {
                 let pr = self.proposal(&e.proposal_id, "/proposal_id")?;
                 if pr.withdrawn.is_some() {
-                    return refuse("/proposal_id", "this proposal was already withdrawn");
-                }
-                if author.role == AuthorRole::Partner && pr.by != author.participant {
-                    return refuse("/proposal_id", "you can withdraw only your own proposals");
+                    return clash("/proposal_id", "this proposal was already withdrawn");
                 }
                 Ok(())
             }
             Event::DecisionMade(e) => {
                 let p = self.open_project(&e.project_id, "/project_id")?;
                 if self.decisions.contains_key(&e.decision_id) {
-                    return refuse("/decision_id", "a decision with this id already exists");
+                    return clash("/decision_id", "a decision with this id already exists");
                 }
-                if e.stage == Stage::Closed {
+                // A decision is made at the stage the project is at: the
+                // jointness figures are counted by stage, so a decision
+                // filed under another stage would move them.
+                if e.stage != p.stage {
                     return refuse(
                         "/stage",
-                        "a decision belongs to conception, design, delivery or review",
+                        format!(
+                            "the project is at the {} stage, so its decisions are {} decisions, not {}",
+                            p.stage.words(),
+                            p.stage.words(),
+                            e.stage.words()
+                        ),
                     );
                 }
                 if e.participants.is_empty() {
@@ -324,6 +321,13 @@ impl Model {
                     if !seen.insert(part.participant_id) {
                         return refuse(&at, "this person is listed twice");
                     }
+                    // "Everyone agreed" cannot list someone who disagreed.
+                    if e.method == Method::Consensus && part.position == Position::Disagree {
+                        return refuse(
+                            &format!("/participants/{i}/position"),
+                            "a consensus means no one disagreed; if someone did, it was decided by a vote or by staff, so say which",
+                        );
+                    }
                 }
                 let mut answered = HashSet::new();
                 for (i, a) in e.answers.iter().enumerate() {
@@ -344,30 +348,26 @@ impl Model {
             Event::DecisionConfirmed(DecisionConfirmed { decision_id })
             | Event::DecisionDisputed(DecisionDisputed { decision_id, .. }) => {
                 let d = self.decision(decision_id, "/decision_id")?;
-                let me = author.participant;
-                if !d.parts.iter().any(|p| Some(p.participant_id) == me) {
-                    return refuse(
+                // Saying the same thing twice adds nothing to the record;
+                // changing one's mind (confirm, then dispute) does.
+                let before = author.participant.and_then(|me| d.stances.get(&me));
+                match (event, before) {
+                    (Event::DecisionConfirmed(_), Some(Stance::Confirmed)) => clash(
                         "/decision_id",
-                        "only someone who took part in a decision can confirm or dispute their part, as themselves",
-                    );
+                        "you have already confirmed your part in this decision",
+                    ),
+                    (Event::DecisionDisputed(_), Some(Stance::Disputed(_))) => clash(
+                        "/decision_id",
+                        "you have already disputed your part in this decision; to say more, challenge the decision",
+                    ),
+                    _ => Ok(()),
                 }
-                Ok(())
             }
             Event::DecisionChallenged(e) => {
                 let d = self.decision(&e.decision_id, "/decision_id")?;
-                let p = self.open_project(&d.project, "/decision_id")?;
-                if author.role == AuthorRole::Partner
-                    && !author
-                        .participant
-                        .is_some_and(|me| p.members.contains_key(&me))
-                {
-                    return refuse(
-                        "",
-                        "you can challenge decisions only in projects you are part of",
-                    );
-                }
+                self.open_project(&d.project, "/decision_id")?;
                 if self.challenges.contains_key(&e.challenge_id) {
-                    return refuse("/challenge_id", "a challenge with this id already exists");
+                    return clash("/challenge_id", "a challenge with this id already exists");
                 }
                 Ok(())
             }
@@ -375,19 +375,16 @@ impl Model {
                 let c = self
                     .challenges
                     .get(&e.challenge_id)
-                    .ok_or_else(|| Refusal {
-                        pointer: "/challenge_id".into(),
-                        message: "there is no challenge with this id".into(),
-                    })?;
+                    .ok_or_else(|| missing("/challenge_id", "there is no challenge with this id"))?;
                 if c.answer.is_some() {
-                    return refuse("/challenge_id", "this challenge has already been answered");
+                    return clash("/challenge_id", "this challenge has already been answered");
                 }
                 Ok(())
             }
             Event::ActionCommitted(e) => {
                 let p = self.open_project(&e.project_id, "/project_id")?;
                 if self.actions.contains_key(&e.action_id) {
-                    return refuse("/action_id", "an action with this id already exists");
+                    return clash("/action_id", "an action with this id already exists");
                 }
                 let d = self.decision(&e.decision_id, "/decision_id")?;
                 if d.project != e.project_id {
@@ -412,12 +409,12 @@ impl Model {
             }
             Event::ActionUpdated(ActionUpdated { action_id, .. })
             | Event::ActionCompleted(ActionCompleted { action_id, .. }) => {
-                let a = self.actions.get(action_id).ok_or_else(|| Refusal {
-                    pointer: "/action_id".into(),
-                    message: "there is no action with this id".into(),
-                })?;
+                let a = self
+                    .actions
+                    .get(action_id)
+                    .ok_or_else(|| missing("/action_id", "there is no action with this id"))?;
                 if a.completed.is_some() {
-                    return refuse("/action_id", "this action is already completed");
+                    return clash("/action_id", "this action is already completed");
                 }
                 Ok(())
             }
@@ -456,43 +453,6 @@ impl Model {
                 }
                 Ok(())
             }
-        }
-    }
-
-    /// Partners raise, withdraw, confirm, dispute and challenge, as
-    /// themselves; staff keep the rest of the record; auditors only read.
-    fn check_role(&self, author: &Author, event: &Event) -> Result<(), Refusal> {
-        Self::may_write(author, event.type_name())
-    }
-
-    /// Whether this author's role may write events of this type at all
-    /// (checked before the payload is even read).
-    pub fn may_write(author: &Author, type_name: &str) -> Result<(), Refusal> {
-        if type_name == "record.redacted" || type_name == "retention.applied" {
-            // Erasure deletes; only an administrator (or the operator at
-            // the command line) may authorise it.
-            return match author.role {
-                AuthorRole::Admin | AuthorRole::Operator => Ok(()),
-                _ => refuse("", "only an administrator may erase records"),
-            };
-        }
-        let partner_may = matches!(
-            type_name,
-            "proposal.raised"
-                | "proposal.withdrawn"
-                | "decision.confirmed"
-                | "decision.disputed"
-                | "decision.challenged"
-        );
-        let ok = match author.role {
-            AuthorRole::Partner => partner_may,
-            AuthorRole::Admin | AuthorRole::Staff | AuthorRole::Operator => true,
-            AuthorRole::Auditor | AuthorRole::Unknown => false,
-        };
-        if ok {
-            Ok(())
-        } else {
-            refuse("", format!("your role may not record {type_name}"))
         }
     }
 
@@ -542,10 +502,9 @@ impl Model {
     }
 
     fn project(&self, id: &ProjectId, at: &str) -> Result<&Project, Refusal> {
-        self.projects.get(id).ok_or_else(|| Refusal {
-            pointer: at.into(),
-            message: "there is no project with this id".into(),
-        })
+        self.projects
+            .get(id)
+            .ok_or_else(|| missing(at, "there is no project with this id"))
     }
 
     fn open_project(&self, id: &ProjectId, at: &str) -> Result<&Project, Refusal> {
@@ -557,17 +516,15 @@ impl Model {
     }
 
     fn proposal(&self, id: &ProposalId, at: &str) -> Result<&Proposal, Refusal> {
-        self.proposals.get(id).ok_or_else(|| Refusal {
-            pointer: at.into(),
-            message: "there is no proposal with this id".into(),
-        })
+        self.proposals
+            .get(id)
+            .ok_or_else(|| missing(at, "there is no proposal with this id"))
     }
 
     fn decision(&self, id: &DecisionId, at: &str) -> Result<&Decision, Refusal> {
-        self.decisions.get(id).ok_or_else(|| Refusal {
-            pointer: at.into(),
-            message: "there is no decision with this id".into(),
-        })
+        self.decisions
+            .get(id)
+            .ok_or_else(|| missing(at, "there is no decision with this id"))
     }
 
     fn member_role(&self, id: &ParticipantId) -> Option<Role> {
@@ -601,14 +558,15 @@ impl Model {
     pub fn check_expected(&self, event: Option<&Event>, expected: Seq) -> Result<(), Refusal> {
         let project = event
             .and_then(|e| self.project_of(e))
-            .ok_or_else(|| Refusal {
-                pointer: "/expected_last_seq".into(),
-                message: "this event belongs to no project, so there is no last record to expect"
-                    .into(),
+            .ok_or_else(|| {
+                Refusal::invalid(
+                    "this event belongs to no project, so there is no last record to expect",
+                )
+                .at("/expected_last_seq")
             })?;
         let last = self.projects.get(&project).and_then(|p| p.last_seq);
         if last != Some(expected) {
-            return refuse(
+            return clash(
                 "/expected_last_seq",
                 format!(
                     "the project has changed: its last record is now {}, not {expected}; read it again and retry",
@@ -662,9 +620,11 @@ impl Model {
                     let m = p.members.entry(e.participant_id).or_insert(Membership {
                         role: e.role,
                         active: true,
+                        left_at: None,
                         involvements: 0,
                     });
                     m.active = true;
+                    m.left_at = None;
                 }
             }
             Event::ParticipantLeft(e) => {
@@ -674,6 +634,7 @@ impl Model {
                     .and_then(|p| p.members.get_mut(&e.participant_id))
                 {
                     m.active = false;
+                    m.left_at = Some(record.seq());
                 }
             }
             Event::MeetingHeld(e) => {

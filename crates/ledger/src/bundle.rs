@@ -153,10 +153,33 @@ pub fn export(ledger: &Ledger, out: &Path) -> Result<BundleSummary, BundleError>
     Ok(summary)
 }
 
-/// Reads a bundle line by line.
+/// What a layer above the ledger checks in a bundle besides the chain
+/// (for example, that every erased payload was authorised): it sees every
+/// record in order, and may refuse one line or the whole bundle. Import
+/// asks it before writing anything.
+pub trait Inspect {
+    /// One record, with its canonical payload bytes unless redacted.
+    fn record(&mut self, record: &Record, payload: Option<&[u8]>) -> Result<(), String>;
+    /// After the last record.
+    fn finish(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Checks nothing beyond the chain.
+impl Inspect for () {
+    fn record(&mut self, _: &Record, _: Option<&[u8]>) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Reads a bundle line by line. Lines end in LF alone, and so does the
+/// file: a CR before the LF, or a last line without one (a file cut
+/// short), is refused at that line.
 struct BundleReader {
     path: PathBuf,
-    lines: io::Lines<BufReader<File>>,
+    reader: BufReader<File>,
+    buf: Vec<u8>,
     line_no: u64,
 }
 
@@ -165,7 +188,8 @@ impl BundleReader {
         let file = File::open(path).map_err(io_err(format!("cannot open {}", path.display())))?;
         let mut r = BundleReader {
             path: path.to_path_buf(),
-            lines: BufReader::with_capacity(1 << 20, file).lines(),
+            reader: BufReader::with_capacity(1 << 20, file),
+            buf: Vec::new(),
             line_no: 0,
         };
         let first = r.next_line()?.ok_or_else(|| BundleError::Whole {
@@ -185,17 +209,28 @@ impl BundleReader {
     }
 
     fn next_line(&mut self) -> Result<Option<String>, BundleError> {
-        match self.lines.next() {
-            None => Ok(None),
-            Some(Ok(l)) => {
-                self.line_no += 1;
-                Ok(Some(l))
-            }
-            Some(Err(e)) if e.kind() == io::ErrorKind::InvalidData => {
-                self.line_no += 1;
-                Err(self.bad("the line is not valid UTF-8"))
-            }
-            Some(Err(e)) => Err(io_err(format!("cannot read {}", self.path.display()))(e)),
+        self.buf.clear();
+        let n = self
+            .reader
+            .read_until(b'\n', &mut self.buf)
+            .map_err(io_err(format!("cannot read {}", self.path.display())))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.line_no += 1;
+        let Some(line) = self.buf.strip_suffix(b"\n") else {
+            return Err(self.bad(
+                "the file does not end with a newline: it may have been cut short (every line, the last too, ends in LF)",
+            ));
+        };
+        if line.ends_with(b"\r") {
+            return Err(self.bad(
+                "the line ends in CR LF; bundle lines end in LF alone (was it opened and saved on Windows?)",
+            ));
+        }
+        match std::str::from_utf8(line) {
+            Ok(text) => Ok(Some(text.to_string())),
+            Err(_) => Err(self.bad("the line is not valid UTF-8")),
         }
     }
 
@@ -227,8 +262,8 @@ impl BundleReader {
         Ok(BundleSummary { size, head, root })
     }
 
-    /// The next entry, or `None` at the end.
-    fn next_entry(&mut self) -> Result<Option<Entry>, BundleError> {
+    /// The next entry with its record, or `None` at the end.
+    fn next_entry(&mut self) -> Result<Option<(Record, Entry)>, BundleError> {
         let Some(line) = self.next_line()? else {
             return Ok(None);
         };
@@ -272,24 +307,30 @@ impl BundleReader {
                 ));
             }
         };
-        Ok(Some(Entry {
+        let entry = Entry {
             record: record.canonical_bytes(),
             payload,
-        }))
+        };
+        Ok(Some((record, entry)))
     }
 }
 
-/// Checks a whole bundle without writing anything.
+/// Checks a whole bundle without writing anything: its lines, the chain,
+/// the tree, the header, and whatever `inspect` checks.
 pub fn check_bundle(
     path: &Path,
     progress: &mut dyn FnMut(u64),
+    inspect: &mut dyn Inspect,
 ) -> Result<BundleSummary, BundleError> {
     let (mut reader, summary) = BundleReader::open(path)?;
     let mut checker = ChainChecker::new();
-    while let Some(entry) = reader.next_entry()? {
+    while let Some((record, entry)) = reader.next_entry()? {
         checker
             .check(&entry)
             .map_err(|p| reader.bad(format!("record {}: {}", p.seq, p.what)))?;
+        inspect
+            .record(&record, entry.payload.as_ref().map(|(_, p)| p.as_slice()))
+            .map_err(|what| reader.bad(format!("record {}: {what}", record.seq())))?;
         if checker.size().is_multiple_of(4096) {
             progress(checker.size());
         }
@@ -315,6 +356,7 @@ pub fn check_bundle(
             "the records' Merkle root differs from the header's \"root\"".into(),
         ));
     }
+    inspect.finish().map_err(whole)?;
     Ok(summary)
 }
 
@@ -325,6 +367,7 @@ pub fn import(
     path: &Path,
     dir: &Path,
     progress: &mut dyn FnMut(u64),
+    inspect: &mut dyn Inspect,
 ) -> Result<BundleSummary, BundleError> {
     if dir.exists() {
         let empty = fs::read_dir(dir)
@@ -335,7 +378,7 @@ pub fn import(
             return Err(BundleError::NotEmpty(dir.to_path_buf()));
         }
     }
-    let summary = check_bundle(path, progress)?;
+    let summary = check_bundle(path, progress, inspect)?;
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -349,7 +392,7 @@ pub fn import(
         loop {
             let next = reader.next_entry()?;
             let done = next.is_none();
-            batch.extend(next);
+            batch.extend(next.map(|(_, entry)| entry));
             if batch.len() == IMPORT_BATCH || (done && !batch.is_empty()) {
                 ledger.append_entries(std::mem::take(&mut batch))?;
             }

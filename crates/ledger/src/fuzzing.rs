@@ -83,6 +83,6 @@ pub fn bundle_file(data: &[u8]) {
         return;
     };
     if std::io::Write::write_all(&mut f, data).is_ok() {
-        let _ = bundle::check_bundle(f.path(), &mut |_| {});
+        let _ = bundle::check_bundle(f.path(), &mut |_| {}, &mut ());
     }
 }

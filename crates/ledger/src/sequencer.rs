@@ -18,9 +18,12 @@ pub const MAX_BATCH: usize = 1024;
 const QUEUE_DEPTH: usize = 8192;
 
 type Reply<R> = oneshot::Sender<Result<Appended, AppendError<R>>>;
+type BatchReply<R> = oneshot::Sender<Result<Vec<Result<Appended, R>>, AppendError<R>>>;
 
 enum Msg<R> {
     Append(NewEvent, Reply<R>),
+    /// Events written as one batch of their own, in order (a bulk load).
+    Batch(Vec<NewEvent>, BatchReply<R>),
     /// Finish what came before, then stop (other handles may still exist).
     Stop,
     /// Have the admission read the stored records again (after an erasure).
@@ -121,6 +124,21 @@ impl<R: Send + 'static> Sequencer<R> {
         answer.await.unwrap_or(Err(AppendError::Stopped))
     }
 
+    /// Appends `events` in order as one batch of their own (nothing else is
+    /// mixed into it); resolves once it is durable, with each event's
+    /// answer: its place in the log, or why the rules refused it.
+    pub async fn append_batch(
+        &self,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<Result<Appended, R>>, AppendError<R>> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Msg::Batch(events, reply))
+            .await
+            .map_err(|_| AppendError::Stopped)?;
+        answer.await.unwrap_or(Err(AppendError::Stopped))
+    }
+
     /// Has the writer's rules read the log again, between batches; resolves
     /// once they have.
     pub async fn reload(&self) -> Result<(), AppendError<R>> {
@@ -161,9 +179,9 @@ fn run<A: Admission>(
     mut rx: mpsc::Receiver<Msg<A::Refusal>>,
     stats: &SequencerStats,
 ) {
-    use std::sync::atomic::Ordering::Relaxed;
     let mut stopping = false;
     let mut pending_reload: Option<oneshot::Sender<()>> = None;
+    let mut pending_batch: Option<(Vec<NewEvent>, BatchReply<A::Refusal>)> = None;
     while !stopping {
         let (mut events, mut replies) = (Vec::new(), Vec::new());
         match rx.blocking_recv() {
@@ -176,6 +194,11 @@ fn run<A: Admission>(
             Some(Msg::Append(e, r)) => {
                 events.push(e);
                 replies.push(r);
+            }
+            Some(Msg::Batch(batch, reply)) => {
+                let answer = write(&ledger, &mut admission, &mut after, stats, batch);
+                let _ = reply.send(answer.map_err(|e| AppendError::Failed(Arc::new(e))));
+                continue;
             }
         }
         while events.len() < MAX_BATCH {
@@ -193,17 +216,17 @@ fn run<A: Admission>(
                     pending_reload = Some(done);
                     break;
                 }
+                Ok(Msg::Batch(batch, reply)) => {
+                    // Rare: a bulk load arriving behind single appends. It
+                    // goes after them, as its own batch.
+                    pending_batch = Some((batch, reply));
+                    break;
+                }
                 Err(_) => break,
             }
         }
-        stats.batches.fetch_add(1, Relaxed);
-        stats.events.fetch_add(events.len() as u64, Relaxed);
-        stats.largest.fetch_max(events.len() as u64, Relaxed);
-        match ledger.append_admitted(events, &mut admission) {
+        match write(&ledger, &mut admission, &mut after, stats, events) {
             Ok(answers) => {
-                if answers.iter().any(Result::is_ok) {
-                    after(&ledger);
-                }
                 for (reply, a) in replies.into_iter().zip(answers) {
                     let _ = reply.send(a.map_err(AppendError::Refused));
                 }
@@ -215,9 +238,33 @@ fn run<A: Admission>(
                 }
             }
         }
+        if let Some((batch, reply)) = pending_batch.take() {
+            let answer = write(&ledger, &mut admission, &mut after, stats, batch);
+            let _ = reply.send(answer.map_err(|e| AppendError::Failed(Arc::new(e))));
+        }
         if let Some(done) = pending_reload.take() {
             admission.reload();
             let _ = done.send(());
         }
     }
+}
+
+/// Writes one batch through the admission, counts it, and runs the
+/// after-commit hook if anything was written.
+fn write<A: Admission>(
+    ledger: &Ledger,
+    admission: &mut A,
+    after: &mut AfterCommit,
+    stats: &SequencerStats,
+    events: Vec<NewEvent>,
+) -> Result<Vec<Result<Appended, A::Refusal>>, LedgerError> {
+    use std::sync::atomic::Ordering::Relaxed;
+    stats.batches.fetch_add(1, Relaxed);
+    stats.events.fetch_add(events.len() as u64, Relaxed);
+    stats.largest.fetch_max(events.len() as u64, Relaxed);
+    let answers = ledger.append_admitted(events, admission)?;
+    if answers.iter().any(Result::is_ok) {
+        after(ledger);
+    }
+    Ok(answers)
 }

@@ -1,25 +1,32 @@
 //! The forms: partners put forward an idea, confirm or dispute their part in
 //! a decision, challenge a decision, and answer the equality questions;
 //! staff start a project, record a meeting, a decision, an action and its
-//! completion, and answer a challenge. Each form is data (its fields) and a
-//! function from what was typed to an event; the rules then check the event
-//! as for any append. Errors are shown beside the field, in words, with
-//! what was typed kept.
+//! completion, and answer a challenge.
+//!
+//! Each form is data (its fields) and one function from what was typed to
+//! an event ([`build`]), which also says which field each part of the event
+//! came from. The event goes to the core's `append` like any other, so a
+//! form can record nothing the API would refuse and everything it would
+//! accept: the decision form offers every method, every response to an
+//! idea and every position a person can take. A refusal is shown by its
+//! kind: beside the field its pointer names (with what was typed kept), or
+//! as a page for a refusal no field can fix.
 
 use super::pages::name_of;
 use super::{Frame, PageError, Visitor, check_csrf, render};
 use crate::api::AppState;
-use crate::api::tokens::Role;
+use crate::app::Submission;
+use crate::app::tokens::Role;
 use crate::coproduction::equality::{PREFER_NOT_TO_SAY, QUESTIONS};
 use crate::coproduction::model::Model;
-use crate::coproduction::values::{ProjectId, Role as PersonRole};
-use crate::ledger::{CanonicalPayload, EventType, NewEvent};
+use crate::coproduction::values::{Method, Position, ProjectId, Response, Role as PersonRole};
+use crate::refusal::{Kind as RefusalKind, Refusal};
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response as HttpResponse};
 use axum::routing::get;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -50,6 +57,8 @@ impl FormData {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum FieldKind {
+    /// A heading that starts a group of fields, with words under it.
+    Heading,
     Short,
     Long,
     Date,
@@ -88,6 +97,11 @@ impl Field {
     }
     fn options(mut self, o: Vec<(String, String)>) -> Self {
         self.options = o;
+        self
+    }
+    /// The value chosen before anything is typed.
+    fn preset(mut self, v: &str) -> Self {
+        self.value = v.into();
         self
     }
 }
@@ -133,11 +147,12 @@ fn s(x: &str) -> String {
     x.to_string()
 }
 
+/// The project's current members, as (id, name and role).
 fn members(
     state: &AppState,
+    v: &Visitor,
     model: &Model,
     project: &ProjectId,
-    role: Option<PersonRole>,
 ) -> Vec<(String, String)> {
     model
         .projects
@@ -145,24 +160,61 @@ fn members(
         .map(|p| {
             p.members
                 .iter()
-                .filter(|(_, m)| m.active && role.is_none_or(|r| r == m.role))
+                .filter(|(_, m)| m.active)
                 .map(|(id, m)| {
                     let role = if m.role == PersonRole::Partner {
                         "partner"
                     } else {
                         "staff"
                     };
-                    (
-                        id.to_string(),
-                        format!("{} ({role})", name_of(state, model, id)),
-                    )
+                    let name = name_of(state, v, model, id);
+                    // A name already says who; "a partner" needs no "(partner)".
+                    let words = if name.starts_with("a ") {
+                        format!("{name} ({})", short_id(id))
+                    } else {
+                        format!("{name} ({role})")
+                    };
+                    (id.to_string(), words)
                 })
                 .collect()
         })
         .unwrap_or_default()
 }
 
-fn spec(kind: Kind, state: &AppState, model: &Model, target: Uuid) -> Result<Spec, PageError> {
+/// The start of an id, to tell apart people shown only by their role.
+fn short_id(id: &impl std::fmt::Display) -> String {
+    format!("no. {}", &id.to_string()[..8])
+}
+
+/// Words for each method, response and position, in the schema's order.
+const METHODS: [(Method, &str, &str); 4] = [
+    (Method::Consensus, "consensus", "Everyone agreed (consensus)"),
+    (Method::Vote, "vote", "A vote"),
+    (
+        Method::StaffDecision,
+        "staff-decision",
+        "Staff decided, after hearing partners",
+    ),
+    (Method::OnePerson, "one-person", "One person decided"),
+];
+const RESPONSES: [(Response, &str, &str); 3] = [
+    (Response::Accepted, "accepted", "Accepted"),
+    (Response::Amended, "amended", "Accepted with changes"),
+    (Response::Declined, "declined", "Not accepted"),
+];
+const POSITIONS: [(Position, &str, &str); 3] = [
+    (Position::Agree, "agree", "Agreed"),
+    (Position::Disagree, "disagree", "Disagreed"),
+    (Position::Abstain, "abstain", "Did not take a side"),
+];
+
+fn spec(
+    kind: Kind,
+    state: &AppState,
+    v: &Visitor,
+    model: &Model,
+    target: Uuid,
+) -> Result<Spec, PageError> {
     use FieldKind::*;
     let project = ProjectId::from(target);
     let project_title = || {
@@ -210,7 +262,7 @@ fn spec(kind: Kind, state: &AppState, model: &Model, target: Uuid) -> Result<Spe
                 ],
                 submit: "Send",
                 back: back_to_decision(),
-                roles: &[Role::Partner],
+                roles: &[Role::Partner, Role::Staff],
             }
         }
         Kind::Challenge => {
@@ -252,39 +304,52 @@ fn spec(kind: Kind, state: &AppState, model: &Model, target: Uuid) -> Result<Spe
             back: (s("/who-is-present"), s("Back to who takes part")),
             roles: &[Role::Partner],
         },
-        Kind::NewProject => Spec {
-            title: s("Start a new project"),
-            intro: vec![s(
-                "You will lead it. Say honestly how much partners will shape it: the record will show whether it works that way.",
-            )],
-            fields: vec![
-                field("title", "Name of the project", Short),
-                field("summary", "What it is for", Long),
-                field("involvement", "How will partners be involved?", Choice).options(vec![
-                    (
-                        s("co-production"),
-                        s("Co-production: partners share power and decide with us"),
-                    ),
-                    (s("co-design"), s("Co-design: partners help design it")),
-                    (s("engagement"), s("Engagement: partners are kept involved")),
-                    (
-                        s("consultation"),
-                        s("Consultation: partners are asked for views"),
-                    ),
-                ]),
-                field("aim", "One thing it aims to change", Long),
-            ],
-            submit: "Start the project",
-            back: (s("/home"), s("Back to projects")),
-            roles: &[Role::Staff, Role::Admin],
-        },
+        Kind::NewProject => {
+            let mut staff: Vec<(String, String)> = model
+                .roles
+                .iter()
+                .filter(|(id, r)| **r == PersonRole::Staff && !model.erased.contains(id))
+                .map(|(id, _)| (id.to_string(), name_of(state, v, model, id)))
+                .collect();
+            staff.sort_by(|a, b| a.1.cmp(&b.1));
+            let me = v.caller.participant().map(|p| p.to_string());
+            Spec {
+                title: s("Start a new project"),
+                intro: vec![s(
+                    "Say honestly how much partners will shape it: the record will show whether it works that way.",
+                )],
+                fields: vec![
+                    field("title", "Name of the project", Short),
+                    field("summary", "What it is for", Long),
+                    field("lead", "Who leads it?", Choice)
+                        .hint("A member of staff who has joined.")
+                        .options(staff)
+                        .preset(me.as_deref().unwrap_or("")),
+                    field("involvement", "How will partners be involved?", Choice).options(vec![
+                        (
+                            s("co-production"),
+                            s("Co-production: partners share power and decide with us"),
+                        ),
+                        (s("co-design"), s("Co-design: partners help design it")),
+                        (s("engagement"), s("Engagement: partners are kept involved")),
+                        (
+                            s("consultation"),
+                            s("Consultation: partners are asked for views"),
+                        ),
+                    ]),
+                    field("aim", "One thing it aims to change", Long),
+                ],
+                submit: "Start the project",
+                back: (s("/home"), s("Back to projects")),
+                roles: &[Role::Staff, Role::Admin],
+            }
+        }
         Kind::Meeting => Spec {
             title: format!("Record a meeting of {}", project_title()?),
             intro: vec![],
             fields: vec![
                 field("date", "When was it?", Date),
-                field("attendees", "Who came?", Many)
-                    .options(members(state, model, &project, None)),
+                field("attendees", "Who came?", Many).options(members(state, v, model, &project)),
                 field("materials", "Were papers sent out before it?", Choice)
                     .options(vec![(s("yes"), s("Yes")), (s("no"), s("No"))]),
                 field("summary", "What happened", Long),
@@ -298,37 +363,66 @@ fn spec(kind: Kind, state: &AppState, model: &Model, target: Uuid) -> Result<Spe
                 .projects
                 .get(&project)
                 .ok_or_else(PageError::not_found)?;
-            let ideas = p
+            let mut fields = vec![
+                field("question", "What was the question?", Short),
+                field("outcome", "What was decided?", Long),
+                field("method", "How was it decided?", Choice).options(
+                    METHODS
+                        .iter()
+                        .map(|(_, value, words)| (s(value), s(words)))
+                        .collect(),
+                ),
+                field("reason", "Why, in plain words", Long),
+            ];
+            let ideas: Vec<_> = p
                 .proposals
                 .iter()
                 .filter_map(|id| model.proposals.get(id))
                 .filter(|pr| pr.withdrawn.is_none())
-                .map(|pr| (pr.id.to_string(), pr.text.to_string()))
                 .collect();
+            fields.push(
+                field("ideas", "The ideas it answers", Heading).hint(if ideas.is_empty() {
+                    "No one has put forward an idea in this project yet."
+                } else {
+                    "For each idea this decision answers, say what it said to it and why. Leave the others as they are."
+                }),
+            );
+            for pr in ideas {
+                let mut choices = vec![(s(""), s("Not answered by this decision"))];
+                choices.extend(RESPONSES.iter().map(|(_, v, w)| (s(v), s(w))));
+                let answered = match pr.answers.last() {
+                    Some((_, r, _)) => format!(" (answered before: {})", r.words()),
+                    None => String::new(),
+                };
+                fields.push(
+                    field(
+                        &format!("response-{}", pr.id),
+                        &format!("“{}”{answered}", pr.text),
+                        Choice,
+                    )
+                    .options(choices),
+                );
+                fields.push(
+                    field(&format!("why-{}", pr.id), "Why, for this idea", Short)
+                        .hint("Needed if this decision answers it."),
+                );
+            }
+            fields.push(field("people", "Who took part", Heading).hint(
+                "For each person who took part, say where they stood. Partners will be asked to confirm their part.",
+            ));
+            for (id, words) in members(state, v, model, &project) {
+                let mut choices = vec![(s(""), s("Did not take part"))];
+                choices.extend(POSITIONS.iter().map(|(_, v, w)| (s(v), s(w))));
+                fields.push(field(&format!("position-{id}"), &words, Choice).options(choices));
+            }
             Spec {
                 title: format!("Record a decision of {}", p.title),
-                intro: vec![s(
-                    "Choose the ideas it answers and who took part. Partners will be asked to confirm their part.",
+                intro: vec![format!(
+                    "The project is at the {} stage, so this is recorded as a {} decision.",
+                    p.stage.words(),
+                    p.stage.words()
                 )],
-                fields: vec![
-                    field("question", "What was the question?", Short),
-                    field("outcome", "What was decided?", Long),
-                    field("method", "How was it decided?", Choice).options(vec![
-                        (s("consensus"), s("Everyone agreed")),
-                        (s("vote"), s("A vote")),
-                        (s("staff_decision"), s("Staff decided")),
-                        (s("one_person"), s("One person decided")),
-                    ]),
-                    field(
-                        "proposals",
-                        "Which ideas does it answer? (They are accepted.)",
-                        Many,
-                    )
-                    .options(ideas),
-                    field("participants", "Who took part?", Many)
-                        .options(members(state, model, &project, None)),
-                    field("reason", "Why, in plain words", Long),
-                ],
+                fields,
                 submit: "Record the decision",
                 back: (format!("/projects/{target}"), s("Back to the project")),
                 roles: &[Role::Staff, Role::Admin],
@@ -342,7 +436,7 @@ fn spec(kind: Kind, state: &AppState, model: &Model, target: Uuid) -> Result<Spe
                 fields: vec![
                     field("what", "What will be done?", Long),
                     field("owner", "Who will do it?", Choice)
-                        .options(members(state, model, &d.project, None)),
+                        .options(members(state, v, model, &d.project)),
                     field("due", "By when?", Date),
                 ],
                 submit: "Record the action",
@@ -387,7 +481,55 @@ fn spec(kind: Kind, state: &AppState, model: &Model, target: Uuid) -> Result<Spe
     })
 }
 
+/// What is wrong with what was typed, field by field.
 type Problems = Vec<(String, String)>;
+
+/// An event built from a form, where to go once it is recorded, and which
+/// field each part of the event came from (JSON pointers into the request,
+/// as the core's refusals give them).
+struct Built {
+    event_type: &'static str,
+    payload: Value,
+    next: String,
+    places: Vec<(String, String)>,
+}
+
+impl Built {
+    fn new(event_type: &'static str, payload: Value, next: String) -> Self {
+        // Each top-level member of the payload comes from the field of the
+        // same name, unless said otherwise.
+        let places = payload
+            .as_object()
+            .map(|o| {
+                o.keys()
+                    .map(|k| (format!("/payload/{k}"), k.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Built {
+            event_type,
+            payload,
+            next,
+            places,
+        }
+    }
+
+    fn from_field(mut self, pointer: &str, field: &str) -> Self {
+        self.places.push((pointer.into(), field.into()));
+        self
+    }
+
+    /// The field a refusal's pointer names: the longest place it is at or
+    /// inside. `None`: the form as a whole.
+    fn field_at(&self, pointer: Option<&str>) -> Option<String> {
+        let pointer = pointer?;
+        self.places
+            .iter()
+            .filter(|(p, _)| pointer == p || pointer.starts_with(&format!("{p}/")))
+            .max_by_key(|(p, _)| p.len())
+            .map(|(_, f)| f.clone())
+    }
+}
 
 fn need(form: &FormData, name: &str, words: &str, problems: &mut Problems) -> String {
     let v = form.one(name).trim().to_string();
@@ -397,48 +539,48 @@ fn need(form: &FormData, name: &str, words: &str, problems: &mut Problems) -> St
     v
 }
 
-/// The event a form makes, or what is wrong with it, field by field. Also
-/// where to go afterwards.
+/// The event a form makes, or what is wrong with it, field by field.
 fn build(
     kind: Kind,
     form: &FormData,
     model: &Model,
-    v: &Visitor,
     target: Uuid,
-) -> Result<(&'static str, Value, String), Problems> {
+) -> Result<Built, Problems> {
     let mut p = Problems::new();
-    let new_id = || Uuid::new_v4();
-    let out = match kind {
+    let new_id = Uuid::new_v4;
+    let built = match kind {
         Kind::Propose => {
             let text = need(form, "text", "Write your idea", &mut p);
-            (
+            Built::new(
                 "proposal.raised",
                 json!({"project_id": target, "proposal_id": new_id(), "text": text}),
                 format!("/projects/{target}"),
             )
         }
         Kind::Confirm => match form.one("answer") {
-            "confirm" => (
+            "confirm" => Built::new(
                 "decision.confirmed",
                 json!({"decision_id": target}),
                 format!("/decisions/{target}"),
-            ),
+            )
+            .from_field("/payload/decision_id", "answer"),
             "dispute" => {
                 let reason = need(form, "reason", "Say what is wrong", &mut p);
-                (
+                Built::new(
                     "decision.disputed",
                     json!({"decision_id": target, "reason": reason}),
                     format!("/decisions/{target}"),
                 )
+                .from_field("/payload/decision_id", "answer")
             }
             _ => {
                 p.push((s("answer"), s("Choose yes or no")));
-                ("", Value::Null, String::new())
+                Built::new("", Value::Null, String::new())
             }
         },
         Kind::Challenge => {
             let reason = need(form, "reason", "Say why you are challenging it", &mut p);
-            (
+            Built::new(
                 "decision.challenged",
                 json!({"decision_id": target, "challenge_id": new_id(), "reason": reason}),
                 format!("/decisions/{target}"),
@@ -448,6 +590,7 @@ fn build(
         Kind::NewProject => {
             let title = need(form, "title", "Give the project a name", &mut p);
             let summary = need(form, "summary", "Say what the project is for", &mut p);
+            let lead = need(form, "lead", "Choose who leads it", &mut p);
             let involvement = need(
                 form,
                 "involvement",
@@ -456,13 +599,13 @@ fn build(
             );
             let aim = need(form, "aim", "Write one thing it aims to change", &mut p);
             let id = new_id();
-            let lead = v.token.participant.map(|p| p.uuid()).unwrap_or_default();
-            (
+            Built::new(
                 "project.started",
                 json!({"project_id": id, "title": title, "summary": summary, "involvement": involvement,
                 "lead": lead, "aims": [{"aim_id": new_id(), "text": aim}]}),
                 format!("/projects/{id}"),
             )
+            .from_field("/payload/aims", "aim")
         }
         Kind::Meeting => {
             let date = need(form, "date", "Give the date of the meeting", &mut p);
@@ -477,40 +620,21 @@ fn build(
                 &mut p,
             );
             let summary = need(form, "summary", "Say what happened", &mut p);
-            (
+            Built::new(
                 "meeting.held",
                 json!({"project_id": target, "meeting_id": new_id(), "date": date, "attendees": attendees,
                 "materials_in_advance": materials == "yes", "summary": summary}),
                 format!("/projects/{target}"),
             )
+            .from_field("/payload/materials_in_advance", "materials")
         }
-        Kind::Decision => {
-            let question = need(form, "question", "Write the question", &mut p);
-            let outcome = need(form, "outcome", "Write what was decided", &mut p);
-            let method = need(form, "method", "Choose how it was decided", &mut p);
-            let reason = need(form, "reason", "Say why", &mut p);
-            let parts = form.all("participants");
-            if parts.is_empty() {
-                p.push((s("participants"), s("Choose who took part")));
-            }
-            let stage = model.projects.get(&target.into()).map(|pr| pr.stage);
-            let id = new_id();
-            (
-                "decision.made",
-                json!({"project_id": target, "decision_id": id, "question": question, "outcome": outcome,
-                "stage": stage, "method": method,
-                "answers": form.all("proposals").iter().map(|pid| json!({"proposal_id": pid, "response": "accepted", "reason": reason})).collect::<Vec<_>>(),
-                "participants": parts.iter().map(|pid| json!({"participant_id": pid, "position": "agree"})).collect::<Vec<_>>(),
-                "reason": reason}),
-                format!("/decisions/{id}"),
-            )
-        }
+        Kind::Decision => build_decision(form, model, target, &mut p),
         Kind::Action => {
             let what = need(form, "what", "Say what will be done", &mut p);
             let owner = need(form, "owner", "Choose who will do it", &mut p);
             let due = need(form, "due", "Give a date", &mut p);
             let project = model.decisions.get(&target.into()).map(|d| d.project);
-            (
+            Built::new(
                 "action.committed",
                 json!({"project_id": project, "action_id": new_id(), "decision_id": target,
                 "what": what, "owner": owner, "due": due}),
@@ -524,7 +648,7 @@ fn build(
                 .get(&target.into())
                 .map(|a| a.decision.to_string())
                 .unwrap_or_default();
-            (
+            Built::new(
                 "action.completed",
                 json!({"action_id": target, "what_changed": changed}),
                 format!("/decisions/{decision}"),
@@ -537,16 +661,73 @@ fn build(
                 .get(&target.into())
                 .map(|c| c.decision.to_string())
                 .unwrap_or_default();
-            (
+            Built::new(
                 "challenge.answered",
                 json!({"challenge_id": target, "answer": answer}),
                 format!("/decisions/{decision}"),
             )
         }
     };
-    if p.is_empty() { Ok(out) } else { Err(p) }
+    if p.is_empty() { Ok(built) } else { Err(p) }
 }
 
+/// The decision form: what was decided, how, what it said to each idea it
+/// answers and why, and where each person who took part stood, exactly as
+/// typed. The stage is the project's.
+fn build_decision(form: &FormData, model: &Model, target: Uuid, p: &mut Problems) -> Built {
+    let question = need(form, "question", "Write the question", p);
+    let outcome = need(form, "outcome", "Write what was decided", p);
+    let method = need(form, "method", "Choose how it was decided", p);
+    let reason = need(form, "reason", "Say why", p);
+    let project = model.projects.get(&target.into());
+    let mut answers = Vec::new();
+    let mut places = Vec::new();
+    for pid in project.map(|pr| pr.proposals.as_slice()).unwrap_or_default() {
+        let response = form.one(&format!("response-{pid}"));
+        if response.is_empty() {
+            continue;
+        }
+        let why_field = format!("why-{pid}");
+        let why = form.one(&why_field).trim();
+        if why.is_empty() {
+            p.push((why_field.clone(), s("Say why, for this idea")));
+        }
+        let i = answers.len();
+        places.push((format!("/payload/answers/{i}"), format!("response-{pid}")));
+        places.push((format!("/payload/answers/{i}/reason"), why_field));
+        answers.push(json!({"proposal_id": pid, "response": response, "reason": why}));
+    }
+    let mut participants = Vec::new();
+    for id in project.map(|pr| pr.members.keys().collect::<Vec<_>>()).unwrap_or_default() {
+        let position = form.one(&format!("position-{id}"));
+        if position.is_empty() {
+            continue;
+        }
+        places.push((
+            format!("/payload/participants/{}", participants.len()),
+            format!("position-{id}"),
+        ));
+        participants.push(json!({"participant_id": id, "position": position}));
+    }
+    if participants.is_empty() {
+        p.push((s("people"), s("Say who took part, and where each stood")));
+    }
+    let stage = project.map(|pr| pr.stage);
+    let id = Uuid::new_v4();
+    let mut built = Built::new(
+        "decision.made",
+        json!({"project_id": target, "decision_id": id, "question": question, "outcome": outcome,
+        "stage": stage, "method": method, "answers": answers, "participants": participants,
+        "reason": reason}),
+        format!("/decisions/{id}"),
+    )
+    .from_field("/payload/answers", "ideas")
+    .from_field("/payload/participants", "people");
+    built.places.extend(places);
+    built
+}
+
+#[allow(clippy::too_many_arguments)]
 fn show(
     kind: Kind,
     state: &AppState,
@@ -555,29 +736,21 @@ fn show(
     form: Option<&FormData>,
     problems: Problems,
     path: &str,
-) -> Result<Response, PageError> {
+) -> Result<HttpResponse, PageError> {
     let model = state.page_model()?;
-    let mut sp = spec(kind, state, &model, target)?;
+    let mut sp = spec(kind, state, v, &model, target)?;
     if !v.is(sp.roles) {
         return Err(PageError::forbidden());
     }
+    drop(model);
     if let Kind::Equality = kind
         && form.is_none()
     {
-        let me = v.token.participant.map(|p| p.uuid()).unwrap_or_default();
-        let answers = state
-            .0
-            .people
-            .get(&me)
-            .ok()
-            .flatten()
-            .map(|p| p.answers)
-            .unwrap_or_default();
+        let answers = state.app().equality_answers(&v.caller)?;
         for f in &mut sp.fields {
             f.value = answers.get(&f.name).cloned().unwrap_or_default();
         }
     }
-    drop(model);
     for f in &mut sp.fields {
         if let Some(form) = form {
             f.value = form.one(&f.name).to_string();
@@ -588,6 +761,7 @@ fn show(
             .find(|(n, _)| *n == f.name)
             .map(|(_, m)| m.clone());
     }
+    // A problem no field owns is shown at the top, linked to the first field.
     let errors = problems
         .into_iter()
         .map(|(n, m)| {
@@ -603,8 +777,7 @@ fn show(
     } else {
         format!("Error: {}", sp.title)
     };
-    let mut page = Frame::for_visitor(v, &title, "");
-    page.title = title;
+    let page = Frame::for_visitor(v, &title, "");
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -623,6 +796,15 @@ fn show(
     Ok(r)
 }
 
+/// Whether a refusal of this kind is shown on the form (what was typed can
+/// fix it) or as a page of its own.
+fn shown_on_the_form(kind: RefusalKind) -> bool {
+    matches!(
+        kind,
+        RefusalKind::Malformed | RefusalKind::Invalid | RefusalKind::Conflict | RefusalKind::TooLarge
+    )
+}
+
 async fn submit(
     kind: Kind,
     state: AppState,
@@ -630,7 +812,7 @@ async fn submit(
     target: Uuid,
     body: Bytes,
     path: String,
-) -> Result<Response, PageError> {
+) -> Result<HttpResponse, PageError> {
     let v = state.visitor(&headers)?;
     let form = FormData::parse(&body);
     check_csrf(&v, &form)?;
@@ -639,71 +821,46 @@ async fn submit(
     }
     let built = {
         let model = state.page_model()?;
-        let sp = spec(kind, &state, &model, target)?;
+        let sp = spec(kind, &state, &v, &model, target)?;
         if !v.is(sp.roles) {
             return Err(PageError::forbidden());
         }
-        build(kind, &form, &model, &v, target)
+        build(kind, &form, &model, target)
     };
-    let (event_type, payload, next) = match built {
+    let built = match built {
         Ok(b) => b,
         Err(problems) => return show(kind, &state, &v, target, Some(&form), problems, &path),
     };
-    let payload = match CanonicalPayload::from_value(&payload) {
-        Ok(p) => p,
-        Err(e) => {
-            return show(
-                kind,
-                &state,
-                &v,
-                target,
-                Some(&form),
-                vec![(String::new(), e.to_string())],
-                &path,
-            );
+    let recorded = match crate::app::payload(&built.payload) {
+        Ok(payload) => {
+            state
+                .app()
+                .append(&v.caller, Submission::new(built.event_type, payload))
+                .await
         }
+        Err(r) => Err(r),
     };
-    let appended = state
-        .0
-        .sequencer
-        .append(NewEvent {
-            expected: None,
-            event_type: EventType::new(event_type).expect("valid type"),
-            actor: v.token.actor(),
-            payload,
-        })
-        .await;
-    match appended {
-        Ok(a) => {
-            state.0.appended.send_replace(a.seq + 1);
-            Ok(Redirect::to(&next).into_response())
-        }
-        Err(crate::ledger::sequencer::AppendError::Refused(r)) => {
-            // "/text" → the field "text"; "/answers/0/proposal_id" → "proposals".
-            let field = r
-                .pointer
-                .trim_start_matches('/')
-                .split('/')
-                .next()
-                .unwrap_or("")
-                .to_string();
-            let field = match field.as_str() {
-                "answers" => s("proposals"),
-                "attendees" | "participants" | "owner" => field,
-                f => f.to_string(),
-            };
+    match recorded {
+        Ok(_) => Ok(Redirect::to(&built.next).into_response()),
+        Err(r) if shown_on_the_form(r.kind()) => {
+            let at = built.field_at(r.pointer()).unwrap_or_default();
             show(
                 kind,
                 &state,
                 &v,
                 target,
                 Some(&form),
-                vec![(field, r.message)],
+                vec![(at, sentence(&r))],
                 &path,
             )
         }
-        Err(e) => Err(PageError::broken(e)),
+        Err(r) => Err(r.into()),
     }
+}
+
+/// A refusal's words as a sentence for a page.
+fn sentence(r: &Refusal) -> String {
+    format!("{}.", super::capitalised(r.message()))
 }
 
 fn save_answers(
@@ -711,10 +868,7 @@ fn save_answers(
     v: &Visitor,
     form: &FormData,
     path: &str,
-) -> Result<Response, PageError> {
-    let Some(me) = v.token.participant.filter(|_| v.is(&[Role::Partner])) else {
-        return Err(PageError::forbidden());
-    };
+) -> Result<HttpResponse, PageError> {
     let answers: BTreeMap<String, String> = QUESTIONS
         .iter()
         .filter_map(|q| {
@@ -722,23 +876,22 @@ fn save_answers(
                 .filter(|(_, a)| !a.is_empty())
         })
         .collect();
-    if let Err((at, why)) = crate::coproduction::equality::check_answers(&answers) {
-        return show(
-            Kind::Equality,
-            state,
-            v,
-            Uuid::nil(),
-            Some(form),
-            vec![(at.trim_start_matches('/').to_string(), why)],
-            path,
-        );
+    match state.app().set_equality_answers(&v.caller, answers) {
+        Ok(_) => Ok(Redirect::to("/who-is-present").into_response()),
+        Err(r) if shown_on_the_form(r.kind()) => {
+            let at = r.pointer().unwrap_or("").trim_start_matches('/').to_string();
+            show(
+                Kind::Equality,
+                state,
+                v,
+                Uuid::nil(),
+                Some(form),
+                vec![(at, sentence(&r))],
+                path,
+            )
+        }
+        Err(r) => Err(r.into()),
     }
-    state
-        .0
-        .people
-        .set_answers(&me.uuid(), answers)
-        .map_err(PageError::broken)?;
-    Ok(Redirect::to("/who-is-present").into_response())
 }
 
 macro_rules! form_route {

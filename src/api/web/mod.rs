@@ -9,7 +9,9 @@ mod forms;
 mod pages;
 
 use super::AppState;
-use super::tokens::{Role, TokenInfo};
+use crate::app::Caller;
+use crate::app::tokens::{Role, TokenInfo};
+use crate::refusal::{Kind, Refusal};
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
@@ -90,6 +92,8 @@ fn set_cookie(headers: &HeaderMap, name: &str, value: &str, max_age: Option<u64>
 /// The signed-in visitor of a page.
 pub(super) struct Visitor {
     pub token: TokenInfo,
+    /// Who they are to the core.
+    pub caller: Caller,
     pub csrf: String,
 }
 
@@ -133,6 +137,31 @@ impl IntoResponse for PageError {
     }
 }
 
+/// A refusal from the core, as a page: by its kind.
+impl From<Refusal> for PageError {
+    fn from(r: Refusal) -> Self {
+        match r.kind() {
+            Kind::Unauthenticated => PageError::SignIn,
+            Kind::NotFound => PageError::not_found(),
+            Kind::Forbidden => PageError::forbidden(),
+            Kind::Failed => PageError::broken(r),
+            kind => PageError::Status(
+                super::error::status_of(kind),
+                format!("{}.", capitalised(r.message())),
+            ),
+        }
+    }
+}
+
+/// Words with their first letter in capitals, for the start of a sentence.
+pub(super) fn capitalised(words: &str) -> String {
+    let mut c = words.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 impl PageError {
     pub fn not_found() -> Self {
         PageError::Status(
@@ -168,11 +197,12 @@ impl AppState {
         s.last_used = Instant::now();
         let (code, csrf) = (s.code.clone(), s.csrf.clone());
         drop(sessions);
-        match self.0.tokens.authenticate(&code) {
-            Ok(Some(token)) => Ok(Visitor { token, csrf }),
-            Ok(None) => Err(PageError::SignIn),
-            Err(e) => Err(PageError::broken(e)),
-        }
+        let (caller, token) = self.app().authenticate(&code)?;
+        Ok(Visitor {
+            token,
+            caller,
+            csrf,
+        })
     }
 }
 
@@ -181,8 +211,7 @@ impl AppState {
     pub(super) fn page_model(
         &self,
     ) -> Result<std::sync::MutexGuard<'_, crate::coproduction::model::Model>, PageError> {
-        self.model()
-            .map_err(|e| PageError::broken(format!("the model: {}", e.problem().detail)))
+        Ok(self.app().read()?)
     }
 }
 
@@ -319,8 +348,8 @@ async fn sign_in(State(state): State<AppState>, req: Request) -> Response {
         }
     }
     let code = form.one("code").trim().to_string();
-    match state.0.tokens.authenticate(&code) {
-        Ok(Some(_)) => {
+    match state.app().authenticate(&code) {
+        Ok(_) => {
             let id = random_hex();
             state.0.web.sessions.lock().expect("web lock").insert(
                 id.clone(),
@@ -341,7 +370,7 @@ async fn sign_in(State(state): State<AppState>, req: Request) -> Response {
             );
             r
         }
-        Ok(None) => {
+        Err(r) if r.kind() == Kind::Unauthenticated => {
             let mut f = state.0.web.failures.lock().expect("web lock");
             f.entry(ip).or_insert((Instant::now(), 0)).1 += 1;
             drop(f);

@@ -4,10 +4,10 @@
 
 use super::{Frame, PageError, Visitor, render};
 use crate::api::AppState;
-use crate::api::tokens::Role;
-use crate::coproduction::equality;
+use crate::app::tokens::Role;
+use crate::app::policy;
 use crate::coproduction::model::{Model, Stance};
-use crate::coproduction::report::{Report, Settings, classify};
+use crate::coproduction::report::classify;
 use crate::coproduction::values::{
     DecisionId, Method, ParticipantId, Position, ProjectId, Role as PersonRole,
 };
@@ -43,28 +43,14 @@ fn day(t: impl std::fmt::Display) -> String {
     t.to_string().chars().take(10).collect()
 }
 
-/// A participant's name for pages: from the people store, else words.
-pub(super) fn name_of(state: &AppState, model: &Model, p: &ParticipantId) -> String {
-    match state.0.people.get(&p.uuid()) {
-        Ok(Some(person)) if !person.name.is_empty() => person.name,
-        Ok(None) if model.roles.contains_key(p) => match model.roles.get(p) {
-            Some(PersonRole::Partner) => "a partner".into(),
-            _ => "a member of staff".into(),
-        },
-        _ => "a former participant".into(),
-    }
+/// How a participant is named to this visitor (the disclosure policy).
+pub(super) fn name_of(state: &AppState, v: &Visitor, model: &Model, p: &ParticipantId) -> String {
+    state.app().name_of(&v.caller, model, p)
 }
 
-/// The projects this visitor may see: a partner's own, everyone else's all.
+/// Whether this visitor sees this project (the disclosure policy).
 pub(super) fn visible(v: &Visitor, model: &Model, id: &ProjectId) -> bool {
-    match (v.token.role, v.token.participant) {
-        (Role::Partner, Some(p)) => model
-            .projects
-            .get(id)
-            .is_some_and(|pr| pr.members.contains_key(&p)),
-        (Role::Partner, None) => false,
-        _ => true,
-    }
+    policy::in_view(v.caller.author(), model).contains(id)
 }
 
 #[derive(Template)]
@@ -219,7 +205,7 @@ async fn project(
         if let Some(pr) = model.proposals.get(pid) {
             let who = pr
                 .by
-                .map_or("Someone".to_string(), |b| name_of(&state, &model, &b));
+                .map_or("Someone".to_string(), |b| name_of(&state, &v, &model, &b));
             let answered = if pr.answers.is_empty() {
                 "It has not been answered yet."
             } else {
@@ -350,7 +336,7 @@ async fn decision(
         .parts
         .iter()
         .map(|part| PartView {
-            name: name_of(&state, &model, &part.participant_id),
+            name: name_of(&state, &v, &model, &part.participant_id),
             role: match model.roles.get(&part.participant_id) {
                 Some(PersonRole::Partner) => "partner".into(),
                 _ => "staff".into(),
@@ -381,7 +367,7 @@ async fn decision(
         .map(|c| ChallengeView {
             text: format!(
                 "{} challenged this: “{}”",
-                c.by.map_or("Someone".into(), |b| name_of(&state, &model, &b)),
+                c.by.map_or("Someone".into(), |b| name_of(&state, &v, &model, &b)),
                 c.reason
             ),
             answer: c
@@ -402,7 +388,7 @@ async fn decision(
                 None => format!(
                     "{} To be done by {}, by {}.",
                     a.what,
-                    name_of(&state, &model, &a.owner),
+                    name_of(&state, &v, &model, &a.owner),
                     a.due
                 ),
             },
@@ -472,17 +458,13 @@ struct YouSaid {
     more: usize,
 }
 
-fn report_for(v: &Visitor, model: &Model) -> Report {
-    Report::build_for(model, &|id| visible(v, model, id), Settings::today())
-}
 
 async fn you_said(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
-    let model = state.page_model()?;
-    let r = report_for(&v, &model).you_said_we_did;
+    let r = state.app().report(&v.caller, None)?.you_said_we_did;
     let t = &r.totals;
     let projects: Vec<SaidProject> = r
         .projects
@@ -562,8 +544,7 @@ struct JointlyPage {
 
 async fn jointly(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
-    let model = state.page_model()?;
-    let r = report_for(&v, &model);
+    let r = state.app().report(&v.caller, None)?;
     let j = &r.jointness;
     // Sum each stage over the projects.
     let mut by_stage: Vec<(String, [u64; 5])> = Vec::new();
@@ -684,10 +665,7 @@ struct Present {
 
 async fn present(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
-    let model = state.page_model()?;
-    let (group, answers) =
-        equality::partner_answers(&state.0.people, &model).map_err(PageError::broken)?;
-    let t = equality::whole_group(&group, &answers, state.0.k);
+    let t = state.app().equality_table(&v.caller, None)?;
     let tables = t
         .rows
         .iter()
@@ -705,7 +683,7 @@ async fn present(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
         page: Frame::for_visitor(&v, "Who takes part", "/who-is-present"),
         intro: format!(
             "Partners can tell us about themselves, if they want to. Every question is optional. We only show totals, and we hide any number under {}, so no one can be picked out.",
-            state.0.k
+            policy::K
         ),
         partners: format!("Partners: {}.", t.partners.words()),
         answer_link: v.is(&[Role::Partner]).then(|| "/me/equality".to_string()),
@@ -725,10 +703,8 @@ struct Check {
 
 async fn check(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
-    let (_, note) = state
-        .checkpoint_note(crate::api::Which::Latest)
-        .map_err(|_| PageError::broken("no checkpoint"))?;
-    let (n, at) = *state.0.last_verified.lock().map_err(PageError::broken)?;
+    let (_, note) = state.app().checkpoint(crate::app::Which::Latest)?;
+    let (n, at) = state.app().last_verified();
     let verified = if at == 0 {
         "The server has not finished its own full check of the record since it started.".to_string()
     } else {
@@ -745,7 +721,7 @@ async fn check(State(state): State<AppState>, headers: HeaderMap) -> Result<Resp
         page: Frame::for_visitor(&v, "Check this record", "/check"),
         verified,
         checkpoint: note,
-        key: state.0.notary.verifier().to_string(),
+        key: state.app().verifier().to_string(),
         origin: format!("http://{host}"),
     })
 }

@@ -5,10 +5,10 @@
 //! Every event goes through the same rules as any other append, so the
 //! demo is also a test that a realistic history is accepted.
 
-use super::Rules;
-use super::author::Author;
-use super::events::*;
-use super::values::*;
+use super::rules::Rules;
+use crate::coproduction::author::Author;
+use crate::coproduction::events::*;
+use crate::coproduction::values::*;
 use crate::ledger::{Actor, CanonicalPayload, EventType, Ledger, LedgerError, NewEvent};
 
 /// Why the demo could not be written.
@@ -21,7 +21,7 @@ pub enum DemoError {
     #[error("the rules refused demo event {type_name}: {refusal}")]
     Refused {
         type_name: &'static str,
-        refusal: super::model::Refusal,
+        refusal: crate::refusal::Refusal,
     },
 }
 
@@ -81,7 +81,7 @@ pub fn write_history(
     synthetic: u64,
     seed: u64,
     batch: usize,
-) -> Result<(u64, super::model::Model), DemoError> {
+) -> Result<(u64, crate::coproduction::model::Model), DemoError> {
     let size = ledger.head().size;
     if size > 0 {
         return Err(DemoError::NotEmpty(size));

@@ -8,12 +8,21 @@
 //! with zeros. Records, hashes, chain and tree are untouched, so the log
 //! still verifies, and the projections still count what happened.
 //!
+//! Their access tokens are deleted too (a token's name may identify them),
+//! with the answers kept for those tokens' Idempotency-Keys.
+//!
 //! An erasure is made safe against a crash by a journal file written before
-//! anything changes and removed after; [`resume`] finishes one left half done.
+//! anything changes and removed only after the last step; every step can be
+//! run again, and [`resume`] finishes one left half done when the core
+//! opens the data directory, before any request is taken.
 
-use super::author::Author;
-use super::events::{ERASED_TEXT, Erased, OWN_WORDS_TYPES, RecordRedacted, without_free_text};
-use super::values::Text;
+use super::idempotency::Idempotency;
+use super::tokens::TokenStore;
+use crate::coproduction::author::Author;
+use crate::coproduction::events::{
+    ERASED_TEXT, Erased, OWN_WORDS_TYPES, RecordRedacted, without_free_text,
+};
+use crate::coproduction::values::Text;
 use crate::ledger::{Actor, CanonicalPayload, EventType, Ledger, LedgerError, NewEvent, Seq};
 use crate::people::People;
 use serde::{Deserialize, Serialize};
@@ -45,6 +54,14 @@ pub enum PrivacyError {
     Append(String),
     #[error("the erasure journal cannot be used: {0}")]
     Journal(String),
+}
+
+/// Where a person is held besides the log: what an erasure deletes.
+#[derive(Clone, Copy)]
+pub struct Holders<'a> {
+    pub people: &'a People,
+    pub tokens: &'a TokenStore,
+    pub idempotency: &'a Idempotency,
 }
 
 /// Types only the erasure paths write (they go with deleting bytes).
@@ -104,6 +121,8 @@ pub struct Erasure {
     pub erased: Vec<Seq>,
     /// Whether a people-store entry (name, contact, answers) was deleted.
     pub person_deleted: bool,
+    /// How many of their access tokens were deleted.
+    pub tokens_deleted: usize,
 }
 
 impl std::fmt::Display for Erasure {
@@ -121,7 +140,8 @@ impl std::fmt::Display for Erasure {
                 Some(s) => format!(" (authorised by record {s})"),
                 None => String::new(),
             }
-        )
+        )?;
+        write!(f, "; deleted {} access token(s)", self.tokens_deleted)
     }
 }
 
@@ -156,7 +176,7 @@ pub fn authored_free_text(ledger: &Ledger, who: Uuid) -> Result<Vec<Erased>, Led
 /// `append` (which must write through the rules and return the seq).
 pub fn erase_person(
     ledger: &Ledger,
-    people: &People,
+    holders: Holders<'_>,
     who: Uuid,
     actor: &Actor,
     reason: &str,
@@ -177,7 +197,7 @@ pub fn erase_person(
     };
     write_journal(ledger, &journal)?;
     let authorised_by = authorise(ledger, &journal, append)?;
-    finish(ledger, people, &journal, authorised_by)
+    finish(ledger, holders, &journal, authorised_by)
 }
 
 /// Appends the `record.redacted` records the journal needs and the log does
@@ -254,10 +274,10 @@ fn write_journal(ledger: &Ledger, j: &Journal) -> Result<(), PrivacyError> {
 }
 
 /// The steps after the authorising record is in the log; each may be run
-/// again after a crash.
+/// again after a crash, and the journal goes only after the last.
 fn finish(
     ledger: &Ledger,
-    people: &People,
+    holders: Holders<'_>,
     j: &Journal,
     authorised_by: Option<Seq>,
 ) -> Result<Erasure, PrivacyError> {
@@ -271,14 +291,23 @@ fn finish(
     let seqs: Vec<Seq> = j.records.iter().map(|r| r.seq).collect();
     ledger.store().erase_payloads(&seqs)?;
     let person_deleted = match j.participant {
-        Some(p) => people.erase(&p)?,
+        Some(p) => holders.people.erase(&p)?,
         None => false,
     };
+    // Their access codes go too, and what was remembered for them.
+    let mut tokens_deleted = 0;
+    if let Some(p) = j.participant {
+        for token in holders.tokens.delete_for(&p.into())? {
+            holders.idempotency.forget_token(&token)?;
+            tokens_deleted += 1;
+        }
+    }
     std::fs::remove_file(journal_path(ledger)).map_err(|e| PrivacyError::Journal(e.to_string()))?;
     Ok(Erasure {
         authorised_by,
         erased: seqs,
         person_deleted,
+        tokens_deleted,
     })
 }
 
@@ -286,7 +315,7 @@ fn finish(
 /// authorising record if that never reached the log, then erases.
 pub fn resume(
     ledger: &Ledger,
-    people: &People,
+    holders: Holders<'_>,
     append: impl FnMut(NewEvent) -> Result<Seq, String>,
 ) -> Result<Option<Erasure>, PrivacyError> {
     let bytes = match std::fs::read(journal_path(ledger)) {
@@ -297,7 +326,7 @@ pub fn resume(
     let j: Journal =
         serde_json::from_slice(&bytes).map_err(|e| PrivacyError::Journal(e.to_string()))?;
     let authorised_by = authorise(ledger, &j, append)?;
-    finish(ledger, people, &j, authorised_by).map(Some)
+    finish(ledger, holders, &j, authorised_by).map(Some)
 }
 
 /// Rebuilds what is kept of each erased record from the log's
@@ -333,35 +362,82 @@ pub fn rebuild_kept(ledger: &Ledger) -> Result<u64, PrivacyError> {
     }
 }
 
-/// Every erased payload and the `record.redacted` that authorised it:
-/// (erased seq → authorising seq), and the erased records no such record
-/// names (which means damage or tampering).
-pub fn authorisations(ledger: &Ledger) -> Result<(BTreeMap<Seq, Seq>, Vec<Seq>), LedgerError> {
-    let mut authorised = BTreeMap::new();
-    let mut erased = Vec::new();
-    scan(ledger, |ev| {
-        let seq = ev.record.seq();
-        match &ev.payload {
-            None => erased.push(seq),
-            Some(p) if ev.record.event_type().as_str() == "record.redacted" => {
-                if let Ok(r) = serde_json::from_slice::<RecordRedacted>(p.as_bytes()) {
+/// Which erased payloads a `record.redacted` authorises, worked out
+/// record by record in log order, the same way for a store (`jointly
+/// verify`) and for a bundle (`jointly import`, before it writes anything).
+/// A payload is authorised by a later `record.redacted` that names it.
+#[derive(Default)]
+pub struct Authorisations {
+    erased: Vec<Seq>,
+    by: BTreeMap<Seq, Seq>,
+}
+
+impl Authorisations {
+    /// The next record: its number, type and payload (`None`: erased).
+    pub fn record(&mut self, seq: Seq, type_name: &str, payload: Option<&[u8]>) {
+        match payload {
+            None => self.erased.push(seq),
+            Some(p) if type_name == "record.redacted" => {
+                if let Ok(r) = serde_json::from_slice::<RecordRedacted>(p) {
                     for e in r.records {
                         if e.seq < seq {
-                            authorised.entry(e.seq).or_insert(seq);
+                            self.by.entry(e.seq).or_insert(seq);
                         }
                     }
                 }
             }
             Some(_) => {}
         }
+    }
+
+    /// (erased seq -> the record that authorised it), and the erased
+    /// records that no `record.redacted` names (damage or tampering).
+    pub fn result(&self) -> (BTreeMap<Seq, Seq>, Vec<Seq>) {
+        let unauthorised = self
+            .erased
+            .iter()
+            .filter(|s| !self.by.contains_key(s))
+            .copied()
+            .collect();
+        let authorised = self
+            .erased
+            .iter()
+            .filter_map(|s| self.by.get(s).map(|by| (*s, *by)))
+            .collect();
+        (authorised, unauthorised)
+    }
+}
+
+impl crate::ledger::bundle::Inspect for Authorisations {
+    fn record(&mut self, record: &crate::ledger::Record, payload: Option<&[u8]>) -> Result<(), String> {
+        Authorisations::record(self, record.seq(), record.event_type().as_str(), payload);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), String> {
+        let (_, unauthorised) = self.result();
+        if unauthorised.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "{} payload(s) are missing with no record.redacted authorising it: records {:?}",
+            unauthorised.len(),
+            unauthorised
+        ))
+    }
+}
+
+/// [`Authorisations`] over a whole store.
+pub fn authorisations(ledger: &Ledger) -> Result<(BTreeMap<Seq, Seq>, Vec<Seq>), LedgerError> {
+    let mut a = Authorisations::default();
+    scan(ledger, |ev| {
+        a.record(
+            ev.record.seq(),
+            ev.record.event_type().as_str(),
+            ev.payload.as_ref().map(|p| p.as_bytes()),
+        )
     })?;
-    let unauthorised = erased
-        .iter()
-        .filter(|s| !authorised.contains_key(s))
-        .copied()
-        .collect();
-    authorised.retain(|s, _| erased.binary_search(s).is_ok());
-    Ok((authorised, unauthorised))
+    Ok(a.result())
 }
 
 /// Everything held about one person, for a subject access request: their
@@ -414,7 +490,7 @@ pub struct Retention {
 /// authorised by its own `record.redacted`), then records the run.
 pub fn apply_retention(
     ledger: &Ledger,
-    people: &People,
+    holders: Holders<'_>,
     today: time::Date,
     days: u32,
     actor: &Actor,
@@ -423,7 +499,7 @@ pub fn apply_retention(
     let cutoff = today - time::Duration::days(i64::from(days));
     let cutoff_text = cutoff.to_string();
     let mut erased_people = Vec::new();
-    for p in people.list()? {
+    for p in holders.people.list()? {
         // Dates are YYYY-MM-DD, so they compare as text.
         if p.left
             .as_deref()
@@ -431,7 +507,7 @@ pub fn apply_retention(
         {
             erase_person(
                 ledger,
-                people,
+                holders,
                 p.id,
                 actor,
                 &format!("the retention period of {days} days after they left ended"),

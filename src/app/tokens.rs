@@ -190,6 +190,21 @@ impl TokenStore {
         Err(TokenError::NotFound(id.to_string()))
     }
 
+    /// Deletes every token of a participant (they were erased: a token's
+    /// name may identify them); returns the deleted tokens' ids.
+    pub fn delete_for(&self, participant: &ParticipantId) -> Result<Vec<String>, StoreError> {
+        let mut deleted = Vec::new();
+        for (k, v) in self.table.scan_prefix(b"token/")? {
+            if let Ok(info) = serde_json::from_slice::<TokenInfo>(&v)
+                && info.participant.as_ref() == Some(participant)
+            {
+                self.table.remove(&k)?;
+                deleted.push(info.id);
+            }
+        }
+        Ok(deleted)
+    }
+
     /// Deletes a token outright (its name may identify a person who asked
     /// to be erased); a deleted token no longer signs anyone in.
     pub fn delete(&self, id: &str) -> Result<(), TokenError> {

@@ -1,0 +1,1193 @@
+//! The application core: opened once on a data directory, it owns the
+//! ledger, the rules and the model, the people store, the notary, tokens,
+//! Idempotency-Keys, metrics, and what runs after each commit (signing a
+//! checkpoint, telling streams and witnesses). Each use case is one method
+//! here; the command line (`main.rs`), the API (`api`) and the pages
+//! (`api::web`) parse their input, call one method, and present what it
+//! returns. Refusals are [`Refusal`]s with a [`Kind`](crate::refusal::Kind).
+//!
+//! Work a crash interrupted (an erasure, an Idempotency-Key whose request
+//! was cut off) is finished when the core opens, before anything is read.
+
+pub mod caller;
+pub mod demo;
+pub mod erasure;
+pub mod fold;
+pub mod idempotency;
+pub mod integrity;
+pub mod policy;
+pub mod rules;
+pub mod tokens;
+pub mod witnessing;
+
+use crate::coproduction::equality::{self, Table};
+use crate::coproduction::events::{Event, ParticipantJoined, ParticipantLeft};
+use crate::coproduction::model::Model;
+use crate::coproduction::read_event;
+use crate::coproduction::report::{Report, Settings};
+use crate::coproduction::values::{self, ParticipantId, ProjectId};
+use crate::ledger::notary::Notary;
+use crate::ledger::sequencer::{AppendError, Sequencer, SequencerStats};
+use crate::ledger::{
+    CanonicalPayload, Digest, EventType, Ledger, NewEvent, OpenReport, StoredEvent,
+};
+use crate::people::{People, Person};
+use crate::refusal::Refusal;
+pub use caller::Caller;
+use erasure::{Erasure, Holders, Retention};
+use idempotency::{Idempotency, Seen};
+use policy::Action;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokens::{Role, TokenInfo, TokenStore};
+use witnessing::{Cosigned, WitnessPolicy};
+
+/// The log's origin (and key name) when a data directory makes its key.
+pub const DEFAULT_ORIGIN: &str = "localhost/jointly";
+
+/// Most records a bulk append writes in one batch.
+const BULK_BATCH: usize = 10_000;
+
+/// How the core is opened.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The log's origin name, used only when its signing key is first made.
+    pub origin: String,
+    /// The witnesses that cosign checkpoints, and how many must.
+    pub witnesses: WitnessPolicy,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            origin: DEFAULT_ORIGIN.into(),
+            witnesses: WitnessPolicy::default(),
+        }
+    }
+}
+
+/// Counters for /metrics, counted in the core so every front door's
+/// appends count.
+#[derive(Default)]
+pub struct Metrics {
+    pub appends: AtomicU64,
+    pub refused: AtomicU64,
+    pub failed: AtomicU64,
+    /// Cumulative counts of append latencies under each bound (ms).
+    pub latency_buckets: [AtomicU64; LATENCY_BOUNDS_MS.len()],
+    pub latency_sum_us: AtomicU64,
+}
+
+/// The bounds of the append latency histogram, in milliseconds.
+pub const LATENCY_BOUNDS_MS: [f64; 10] = [0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0];
+
+impl Metrics {
+    fn observe(&self, took: Duration) {
+        let ms = took.as_secs_f64() * 1000.0;
+        for (bound, bucket) in LATENCY_BOUNDS_MS.iter().zip(&self.latency_buckets) {
+            if ms <= *bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.latency_sum_us
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
+/// An event to append, as any front door hands it to the core.
+#[derive(Clone, Debug)]
+pub struct Submission {
+    /// The event type, e.g. `decision.made`, or `x.…`.
+    pub event_type: String,
+    pub payload: CanonicalPayload,
+    /// Optimistic concurrency: the last record of the event's project that
+    /// the caller read; refused (a conflict) if the project moved on.
+    pub expected_last_seq: Option<u64>,
+    /// Sent again with the same key and request, the first answer returns
+    /// and nothing is written (kept per token).
+    pub idempotency_key: Option<String>,
+    /// Wait (up to the server's limit) for the witnesses to cosign.
+    pub wait_cosigned: bool,
+}
+
+impl Submission {
+    /// A plain submission: no expectation, no key, no waiting.
+    pub fn new(event_type: &str, payload: CanonicalPayload) -> Self {
+        Submission {
+            event_type: event_type.into(),
+            payload,
+            expected_last_seq: None,
+            idempotency_key: None,
+            wait_cosigned: false,
+        }
+    }
+}
+
+/// The answer to an append, once its record is durable.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Recorded {
+    pub seq: u64,
+    pub id: uuid::Uuid,
+    pub hash: Digest,
+    /// Where its receipt is.
+    pub receipt: String,
+    /// With `wait_cosigned`: whether the witnesses cosigned in time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cosigned: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A page of records and where the next starts.
+pub struct EventPage {
+    pub events: Vec<StoredEvent>,
+    /// Pass as `after` for the next page; `None` at the end.
+    pub next: Option<u64>,
+    /// The last record looked at (shown or not): a follower of the log
+    /// asks after it next, so it never reads a hidden stretch twice.
+    pub looked_to: Option<u64>,
+}
+
+/// One project as a list shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProjectSummary {
+    pub project_id: ProjectId,
+    pub title: String,
+    pub involvement: values::Involvement,
+    pub stage: values::Stage,
+    pub started: String,
+}
+
+/// A person to register.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPerson {
+    /// "staff" or "partner".
+    pub role: String,
+    pub name: String,
+    pub email: Option<String>,
+    /// A project to join as well (otherwise the organisation's group only).
+    #[schema(value_type = Option<String>)]
+    pub project_id: Option<uuid::Uuid>,
+}
+
+/// Which checkpoint a reader asks for.
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq, Debug, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Which {
+    /// The newest signed checkpoint, with any witness cosignatures it has.
+    #[default]
+    Latest,
+    /// The newest checkpoint that enough witnesses have cosigned.
+    Cosigned,
+}
+
+struct Inner {
+    ledger: Ledger,
+    sequencer: Sequencer<Refusal>,
+    tokens: TokenStore,
+    idempotency: Idempotency,
+    /// The projections' model, caught up from the log when read.
+    model: Mutex<Model>,
+    metrics: Metrics,
+    /// The log's size after each committed batch (for streams).
+    appended: tokio::sync::watch::Sender<u64>,
+    /// (records, Unix seconds) of the last full verification that passed.
+    last_verified: Mutex<(u64, u64)>,
+    notary: Arc<Notary>,
+    /// The size of each newly signed checkpoint, for the witnessing task.
+    signed: tokio::sync::watch::Sender<u64>,
+    witnesses: Arc<WitnessPolicy>,
+    /// The latest checkpoint that meets the witness policy.
+    cosigned: tokio::sync::watch::Sender<Option<Cosigned>>,
+    people: People,
+}
+
+/// The open core. Cheap to clone; every clone is the same core.
+#[derive(Clone)]
+pub struct App(Arc<Inner>);
+
+fn ledger_refusal(e: impl std::fmt::Display) -> Refusal {
+    Refusal::failed(e)
+}
+
+/// What the writer's failure means to a caller.
+fn append_failure(e: AppendError<Refusal>) -> Refusal {
+    match e {
+        AppendError::Refused(r) => r,
+        AppendError::Failed(e) => Refusal::unavailable(format!(
+            "the record cannot be written just now: {e}; try again shortly"
+        )),
+        AppendError::Stopped => Refusal::unavailable("jointly is stopping; try again shortly"),
+    }
+}
+
+impl App {
+    /// Opens the data directory: the store (repairing what a crash left,
+    /// as `OpenReport` says), the people store, and finishes interrupted
+    /// work. Needs a Tokio runtime only for its async methods.
+    pub fn open(dir: &Path, options: Options) -> Result<(App, OpenReport), Refusal> {
+        let (ledger, report) = Ledger::open(dir).map_err(|e| {
+            Refusal::failed(format!("cannot open the store in {}: {e}", dir.display()))
+        })?;
+        Ok((App::with_ledger(ledger, options)?, report))
+    }
+
+    /// [`open`](Self::open) over a ledger already open.
+    pub fn with_ledger(ledger: Ledger, options: Options) -> Result<App, Refusal> {
+        let people = People::open(ledger.store().dir()).map_err(ledger_refusal)?;
+        let tokens = TokenStore::open(&ledger).map_err(ledger_refusal)?;
+        let idempotency = Idempotency::open(&ledger).map_err(ledger_refusal)?;
+        // An erasure a crash interrupted is finished before anything is read.
+        let holders = Holders {
+            people: &people,
+            tokens: &tokens,
+            idempotency: &idempotency,
+        };
+        if let Some(done) = erasure::resume(&ledger, holders, |event| {
+            let mut rules = rules::Rules::new(ledger.clone()).map_err(|e| e.to_string())?;
+            match ledger.append_admitted(vec![event], &mut rules) {
+                Ok(mut a) => match a.pop() {
+                    Some(Ok(a)) => Ok(a.seq),
+                    Some(Err(r)) => Err(r.to_string()),
+                    None => Err("nothing appended".into()),
+                },
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .map_err(|e| {
+            Refusal::failed(format!(
+                "an interrupted erasure could not be finished: {e}"
+            ))
+        })? {
+            eprintln!("jointly: finished an erasure that was interrupted: {done}");
+        }
+        let settled = idempotency.settle(&ledger).map_err(ledger_refusal)?;
+        if settled > 0 {
+            eprintln!("jointly: settled {settled} Idempotency-Keys whose request a restart cut off");
+        }
+        let rules = rules::Rules::new(ledger.clone()).map_err(ledger_refusal)?;
+        let model = rules.model().clone();
+        let notary = Notary::open(&ledger, &options.origin).map_err(ledger_refusal)?;
+        // A store whose history no longer matches what it signed is refused.
+        notary.sign_head(&ledger).map_err(ledger_refusal)?;
+        let notary = Arc::new(notary);
+        let (signed, _) = tokio::sync::watch::channel(ledger.head().size);
+        let (appended, _) = tokio::sync::watch::channel(ledger.head().size);
+        let after_commit = {
+            let signer = notary.clone();
+            let signed = signed.clone();
+            let appended = appended.clone();
+            Box::new(move |ledger: &Ledger| {
+                let size = ledger.head().size;
+                // A refusal here means the store was rewritten under us;
+                // the records stay written, and readers keep the last good
+                // checkpoint.
+                match signer.sign_head(ledger) {
+                    Ok(_) => {
+                        signed.send_replace(size);
+                    }
+                    Err(e) => eprintln!("jointly: {e}"),
+                }
+                appended.send_replace(size);
+            })
+        };
+        let sequencer = Sequencer::start_with_after(ledger.clone(), rules, after_commit);
+        Ok(App(Arc::new(Inner {
+            ledger,
+            sequencer,
+            tokens,
+            idempotency,
+            model: Mutex::new(model),
+            metrics: Metrics::default(),
+            appended,
+            last_verified: Mutex::new((0, 0)),
+            notary,
+            signed,
+            witnesses: Arc::new(options.witnesses),
+            cosigned: tokio::sync::watch::channel(None).0,
+            people,
+        })))
+    }
+
+    /// Stops the writer after the queued appends.
+    pub async fn shutdown(&self) {
+        self.0.sequencer.clone().stop().await;
+    }
+
+    /// [`shutdown`](Self::shutdown) outside async code.
+    pub fn shutdown_blocking(&self) {
+        self.0.sequencer.clone().shutdown();
+    }
+
+    // ------------------------------------------------------------ writing
+
+    /// Writes one event through the writer and its rules, counting it.
+    async fn write(&self, event: NewEvent) -> Result<crate::ledger::Appended, Refusal> {
+        let started = Instant::now();
+        let result = self.0.sequencer.append(event).await;
+        let m = &self.0.metrics;
+        m.observe(started.elapsed());
+        match result {
+            Ok(a) => {
+                m.appends.fetch_add(1, Ordering::Relaxed);
+                Ok(a)
+            }
+            Err(e) => {
+                match &e {
+                    AppendError::Refused(_) => &m.refused,
+                    _ => &m.failed,
+                }
+                .fetch_add(1, Ordering::Relaxed);
+                Err(append_failure(e))
+            }
+        }
+    }
+
+    /// An event the core itself builds, as `caller`.
+    fn own_event(caller: &Caller, event: &Event) -> NewEvent {
+        NewEvent {
+            expected: None,
+            event_type: EventType::new(event.type_name()).expect("valid type"),
+            actor: caller.actor().clone(),
+            payload: CanonicalPayload::from_value(&event.to_payload()).expect("valid payload"),
+        }
+    }
+
+    /// Appends one event (any type the caller may write), once it is
+    /// durable; with `wait_cosigned`, also waits for the witnesses.
+    pub async fn append(&self, caller: &Caller, s: Submission) -> Result<Recorded, Refusal> {
+        policy::require(caller.author(), Action::Append)?;
+        let event_type = EventType::new(&s.event_type)
+            .map_err(|e| Refusal::malformed(e.to_string()).at("/type"))?;
+        policy::may_append_type(caller.author(), event_type.as_str())?;
+        if s.wait_cosigned && self.0.witnesses.is_empty() {
+            return Err(Refusal::malformed(
+                "wait=cosigned needs witnesses, and this server has none configured",
+            )
+            .at("/wait"));
+        }
+        // Keys are kept per token (the operator's per actor).
+        let owner = caller
+            .token_id()
+            .unwrap_or(caller.actor().as_str())
+            .to_string();
+        if let Some(key) = &s.idempotency_key {
+            Idempotency::check_key(key)?;
+            let fingerprint = idempotency::fingerprint(
+                event_type.as_str(),
+                s.payload.as_bytes(),
+                s.expected_last_seq,
+            );
+            let seen = self.0.idempotency.take(
+                &owner,
+                key,
+                &fingerprint,
+                self.0.ledger.head().size,
+                caller.actor().as_str(),
+                s.expected_last_seq,
+            )?;
+            if let Seen::Answered(answer) = seen {
+                return serde_json::from_value(answer).map_err(Refusal::failed);
+            }
+        }
+        let written = self
+            .write(NewEvent {
+                expected: s.expected_last_seq,
+                event_type,
+                actor: caller.actor().clone(),
+                payload: s.payload,
+            })
+            .await;
+        let appended = match written {
+            Ok(a) => a,
+            Err(r) => {
+                if let Some(key) = &s.idempotency_key {
+                    self.0.idempotency.release(&owner, key);
+                }
+                return Err(r);
+            }
+        };
+        let mut answer = Recorded {
+            seq: appended.seq,
+            id: appended.id,
+            hash: appended.hash,
+            receipt: format!("/v1/events/{}/receipt", appended.seq),
+            cosigned: None,
+            note: None,
+        };
+        if s.wait_cosigned {
+            let wait = self.0.witnesses.wait;
+            let covered = self.wait_cosigned(appended.seq, wait).await;
+            answer.cosigned = Some(covered);
+            if covered {
+                answer.receipt = format!("{}?checkpoint=cosigned", answer.receipt);
+            } else {
+                // The record is durable either way; only the witnesses are slow.
+                answer.note = Some(format!(
+                    "recorded, but the witnesses did not cosign within {} s; the receipt URL gives the signed checkpoint now, and ?checkpoint=cosigned once they do",
+                    wait.as_secs()
+                ));
+            }
+        }
+        if let Some(key) = &s.idempotency_key {
+            let value = serde_json::to_value(&answer).expect("answers serialise");
+            self.0.idempotency.answered(&owner, key, &value)?;
+        }
+        Ok(answer)
+    }
+
+    /// Whether a checkpoint holding record `seq` is cosigned within `wait`.
+    async fn wait_cosigned(&self, seq: u64, wait: Duration) -> bool {
+        let mut rx = self.0.cosigned.subscribe();
+        tokio::time::timeout(
+            wait,
+            rx.wait_for(|c| c.as_ref().is_some_and(|c| c.size > seq)),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Appends many events of one type (a bulk load): every one is checked
+    /// against the rules before any is written, then they are written in
+    /// batches; `done` hears each batch once it is durable. A refusal
+    /// names the index of the event refused.
+    pub async fn append_all(
+        &self,
+        caller: &Caller,
+        event_type: &str,
+        payloads: Vec<CanonicalPayload>,
+        mut done: impl FnMut(&[crate::ledger::Appended]),
+    ) -> Result<u64, (Option<usize>, Refusal)> {
+        let whole = |r| (None, r);
+        policy::require(caller.author(), Action::Append).map_err(whole)?;
+        let event_type = EventType::new(event_type)
+            .map_err(|e| whole(Refusal::malformed(e.to_string()).at("/type")))?;
+        policy::may_append_type(caller.author(), event_type.as_str()).map_err(whole)?;
+        let events: Vec<NewEvent> = payloads
+            .into_iter()
+            .map(|payload| NewEvent {
+                expected: None,
+                event_type: event_type.clone(),
+                actor: caller.actor().clone(),
+                payload,
+            })
+            .collect();
+        {
+            let model = self.read().map_err(whole)?.clone();
+            let rules = rules::Rules::with_model(self.0.ledger.clone(), model);
+            rules
+                .dry_run(&events)
+                .map_err(|(i, r)| (Some(i), r))?;
+        }
+        let mut written = 0;
+        let mut events = events.into_iter();
+        loop {
+            let chunk: Vec<NewEvent> = events.by_ref().take(BULK_BATCH).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let n = chunk.len() as u64;
+            let answers = self
+                .0
+                .sequencer
+                .append_batch(chunk)
+                .await
+                .map_err(|e| whole(append_failure(e)))?;
+            let mut batch = Vec::with_capacity(answers.len());
+            for (i, a) in answers.into_iter().enumerate() {
+                // Checked above; only a concurrent writer can change that.
+                batch.push(a.map_err(|r| (Some(written as usize + i), r))?);
+            }
+            self.0.metrics.appends.fetch_add(n, Ordering::Relaxed);
+            done(&batch);
+            written += n;
+        }
+        Ok(written)
+    }
+
+    /// Registers a person: their name and contact go to the people store,
+    /// the log gets their `participant.joined` (an id only). Returns their
+    /// new participant id and the record.
+    pub async fn register_person(
+        &self,
+        caller: &Caller,
+        p: NewPerson,
+    ) -> Result<(ParticipantId, u64), Refusal> {
+        policy::require(caller.author(), Action::RegisterPerson)?;
+        let person = Person::new(&p.role, &p.name, p.email.as_deref(), &today())
+            .map_err(|e| Refusal::malformed(e.to_string()))?;
+        let event = Event::ParticipantJoined(ParticipantJoined {
+            project_id: p.project_id.map(ProjectId::from),
+            participant_id: person.id.into(),
+            role: if p.role == "staff" {
+                values::Role::Staff
+            } else {
+                values::Role::Partner
+            },
+        });
+        // The person first: the log never names an id the store has not seen.
+        self.0.people.put(&person).map_err(Refusal::failed)?;
+        match self.write(Self::own_event(caller, &event)).await {
+            Ok(a) => Ok((person.id.into(), a.seq)),
+            Err(r) => {
+                let _ = self.0.people.erase(&person.id);
+                Err(r)
+            }
+        }
+    }
+
+    /// Records that a person left the organisation: the people store keeps
+    /// the date (their retention period starts), and the log records them
+    /// leaving every project they were still part of. Returns those records.
+    pub async fn record_leaving(
+        &self,
+        caller: &Caller,
+        who: ParticipantId,
+    ) -> Result<Vec<u64>, Refusal> {
+        policy::require(caller.author(), Action::RecordLeaving)?;
+        let mut person = self
+            .0
+            .people
+            .get(&who.uuid())
+            .map_err(Refusal::failed)?
+            .ok_or_else(|| {
+                Refusal::not_found(format!("the people store holds no one with id {who}"))
+            })?;
+        let projects: Vec<ProjectId> = {
+            let model = self.read()?;
+            model
+                .projects
+                .values()
+                .filter(|p| p.members.get(&who).is_some_and(|m| m.active))
+                .map(|p| p.id)
+                .collect()
+        };
+        let mut seqs = Vec::new();
+        for project_id in projects {
+            let event = Event::ParticipantLeft(ParticipantLeft {
+                project_id,
+                participant_id: who,
+                reason: None,
+            });
+            seqs.push(self.write(Self::own_event(caller, &event)).await?.seq);
+        }
+        person.left = Some(today());
+        self.0.people.put(&person).map_err(Refusal::failed)?;
+        Ok(seqs)
+    }
+
+    /// The erasure steps, off the async threads, appending through the writer.
+    async fn run_erasure<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Ledger, Holders<'_>, &mut dyn FnMut(NewEvent) -> Result<u64, String>) -> Result<T, erasure::PrivacyError>
+        + Send
+        + 'static,
+    ) -> Result<T, Refusal> {
+        let app = self.clone();
+        let runtime = tokio::runtime::Handle::current();
+        let done = tokio::task::spawn_blocking(move || {
+            let inner = &app.0;
+            let holders = Holders {
+                people: &inner.people,
+                tokens: &inner.tokens,
+                idempotency: &inner.idempotency,
+            };
+            let mut append = |event: NewEvent| {
+                runtime
+                    .block_on(app.write(event))
+                    .map(|a| a.seq)
+                    .map_err(|r| r.to_string())
+            };
+            work(&inner.ledger, holders, &mut append)
+        })
+        .await
+        .map_err(Refusal::failed)?
+        .map_err(|e| match e {
+            erasure::PrivacyError::Invalid(why) => Refusal::malformed(why),
+            e => Refusal::failed(e),
+        })?;
+        // Nothing of the erased text stays in memory: the writer's rules
+        // and the read model are read again from the log.
+        self.0
+            .sequencer
+            .reload()
+            .await
+            .map_err(append_failure)?;
+        let ledger = self.0.ledger.clone();
+        let model = tokio::task::spawn_blocking(move || fold::rebuild(&ledger))
+            .await
+            .map_err(Refusal::failed)?
+            .map_err(Refusal::failed)?;
+        *self.0.model.lock().map_err(|_| Refusal::failed("model lock"))? = model;
+        Ok(done)
+    }
+
+    /// Erases a person on request: their people-store entry, the words of
+    /// every record they wrote (authorised by a `record.redacted`), their
+    /// access tokens; the log still verifies.
+    pub async fn erase(
+        &self,
+        caller: &Caller,
+        who: uuid::Uuid,
+        reason: &str,
+        legal_basis: &str,
+    ) -> Result<Erasure, Refusal> {
+        policy::require(caller.author(), Action::Erase)?;
+        let actor = caller.actor().clone();
+        let (reason, basis) = (reason.to_string(), legal_basis.to_string());
+        self.run_erasure(move |ledger, holders, append| {
+            erasure::erase_person(ledger, holders, who, &actor, &reason, &basis, append)
+        })
+        .await
+    }
+
+    /// Erases everyone who left more than `days` ago, and records the run.
+    pub async fn run_retention(&self, caller: &Caller, days: u32) -> Result<Retention, Refusal> {
+        policy::require(caller.author(), Action::Erase)?;
+        let actor = caller.actor().clone();
+        let today = time::OffsetDateTime::now_utc().date();
+        self.run_erasure(move |ledger, holders, append| {
+            erasure::apply_retention(ledger, holders, today, days, &actor, append)
+        })
+        .await
+    }
+
+    /// Everything held about one person (a subject access request).
+    pub async fn subject_export(&self, caller: &Caller, who: uuid::Uuid) -> Result<Value, Refusal> {
+        policy::require(caller.author(), Action::SubjectExport)?;
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || {
+            erasure::subject_export(&app.0.ledger, &app.0.people, who)
+        })
+        .await
+        .map_err(Refusal::failed)?
+        .map_err(Refusal::failed)
+    }
+
+    /// Writes the whole log, as of now, as an export bundle at `out`.
+    pub async fn backup(
+        &self,
+        caller: &Caller,
+        out: std::path::PathBuf,
+    ) -> Result<crate::ledger::bundle::BundleSummary, Refusal> {
+        policy::require(caller.author(), Action::Backup)?;
+        let ledger = self.0.ledger.clone();
+        tokio::task::spawn_blocking(move || crate::ledger::bundle::export(&ledger, &out))
+            .await
+            .map_err(Refusal::failed)?
+            .map_err(Refusal::failed)
+    }
+
+    // ------------------------------------------------------------ equality
+
+    fn me(caller: &Caller) -> Result<uuid::Uuid, Refusal> {
+        policy::require(caller.author(), Action::AnswerEquality)?;
+        caller
+            .participant()
+            .map(|p| p.uuid())
+            .ok_or_else(|| Refusal::forbidden("this token belongs to no participant"))
+    }
+
+    /// Replaces the caller's own equality answers (partners only, each for
+    /// themselves). Pointers name the question at fault.
+    pub fn set_equality_answers(
+        &self,
+        caller: &Caller,
+        answers: BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, Refusal> {
+        let me = Self::me(caller)?;
+        equality::check_answers(&answers).map_err(|(at, why)| Refusal::malformed(why).at(at))?;
+        Ok(self
+            .0
+            .people
+            .set_answers(&me, answers)
+            .map_err(Refusal::failed)?
+            .answers)
+    }
+
+    /// The caller's own equality answers.
+    pub fn equality_answers(&self, caller: &Caller) -> Result<BTreeMap<String, String>, Refusal> {
+        let me = Self::me(caller)?;
+        Ok(self
+            .0
+            .people
+            .get(&me)
+            .map_err(Refusal::failed)?
+            .map(|p| p.answers)
+            .unwrap_or_default())
+    }
+
+    /// The published equality figures, for the whole partner group or one
+    /// project the caller may see; small counts hidden.
+    pub fn equality_table(
+        &self,
+        caller: &Caller,
+        project: Option<ProjectId>,
+    ) -> Result<Table, Refusal> {
+        policy::require(caller.author(), Action::ReadEquality)?;
+        let model = self.read()?;
+        let (group, answers) =
+            equality::partner_answers(&self.0.people, &model).map_err(Refusal::failed)?;
+        Ok(match project {
+            None => equality::whole_group(&group, &answers, policy::K),
+            Some(id) => {
+                let p = model
+                    .projects
+                    .get(&id)
+                    .filter(|_| policy::in_view(caller.author(), &model).contains(&id))
+                    .ok_or_else(|| Refusal::not_found("there is no such project"))?;
+                let members = p.members.keys().map(|p| p.uuid()).collect();
+                equality::project(id, &members, &group, &answers, policy::K)
+            }
+        })
+    }
+
+    // -------------------------------------------------------------- tokens
+
+    /// The caller a secret belongs to, if it is known and not revoked.
+    pub fn authenticate(&self, secret: &str) -> Result<(Caller, TokenInfo), Refusal> {
+        match self.0.tokens.authenticate(secret.trim()) {
+            Ok(Some(info)) => Ok((Caller::from_token(&info), info)),
+            Ok(None) => Err(Refusal::new(
+                crate::refusal::Kind::Unauthenticated,
+                "this token is not known or was revoked",
+            )),
+            Err(e) => Err(Refusal::failed(e)),
+        }
+    }
+
+    /// Makes a token; returns the secret (shown once) and what is stored.
+    pub fn create_token(
+        &self,
+        caller: &Caller,
+        role: Role,
+        name: &str,
+        participant: Option<&str>,
+    ) -> Result<(String, TokenInfo), Refusal> {
+        policy::require(caller.author(), Action::ManageTokens)?;
+        let participant = participant
+            .map(|p| {
+                serde_json::from_value::<ParticipantId>(Value::String(p.into())).map_err(|e| {
+                    Refusal::malformed(format!("participant: {e}")).at("/participant")
+                })
+            })
+            .transpose()?;
+        self.0
+            .tokens
+            .create(role, name, participant)
+            .map_err(|e| match e {
+                tokens::TokenError::BadInput(m) => Refusal::malformed(m),
+                other => Refusal::failed(other),
+            })
+    }
+
+    pub fn tokens(&self, caller: &Caller) -> Result<Vec<TokenInfo>, Refusal> {
+        policy::require(caller.author(), Action::ManageTokens)?;
+        self.0.tokens.list().map_err(Refusal::failed)
+    }
+
+    /// Revokes a token by its public id; it stops working at once.
+    pub fn revoke_token(&self, caller: &Caller, id: &str) -> Result<TokenInfo, Refusal> {
+        policy::require(caller.author(), Action::ManageTokens)?;
+        self.0.tokens.revoke(id).map_err(|e| match e {
+            tokens::TokenError::NotFound(_) => Refusal::not_found(e.to_string()),
+            other => Refusal::failed(other),
+        })
+    }
+
+    // ------------------------------------------------------------- reading
+
+    /// The model, caught up with the log. For the pages, which read it
+    /// through the disclosure policy.
+    pub fn read(&self) -> Result<MutexGuard<'_, Model>, Refusal> {
+        let mut m = self
+            .0
+            .model
+            .lock()
+            .map_err(|_| Refusal::failed("the model's lock"))?;
+        fold::catch_up(&self.0.ledger, &mut m).map_err(Refusal::failed)?;
+        Ok(m)
+    }
+
+    /// Whether `caller` may read this stored record.
+    fn visible(caller: &Caller, model: &Model, ev: &StoredEvent) -> bool {
+        let seq = ev.record.seq();
+        let event = match (&ev.payload, model.kept.get(&seq)) {
+            (None, Some(kept)) => {
+                Event::from_payload(ev.record.event_type().as_str(), kept).and_then(Result::ok)
+            }
+            _ => read_event(&ev.record, ev.payload.as_ref()).ok().flatten(),
+        };
+        let project = event.as_ref().and_then(|e| model.project_of(e));
+        policy::may_read(caller.author(), model, seq, project)
+    }
+
+    /// A page of the records `caller` may read, after `after`.
+    pub fn events(
+        &self,
+        caller: &Caller,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<EventPage, Refusal> {
+        policy::require(caller.author(), Action::Read)?;
+        if !(1..=1000).contains(&limit) {
+            return Err(Refusal::malformed("limit must be between 1 and 1000").at("/limit"));
+        }
+        let model = self.read()?;
+        let head = self.0.ledger.head().size;
+        let mut next = after.map_or(0, |a| a + 1);
+        let mut out = Vec::new();
+        while out.len() < limit && next < head {
+            let batch = self
+                .0
+                .ledger
+                .range(next, (limit - out.len()).max(256))
+                .map_err(Refusal::failed)?;
+            if batch.is_empty() {
+                break;
+            }
+            for ev in batch {
+                next = ev.record.seq() + 1;
+                if Self::visible(caller, &model, &ev) {
+                    out.push(ev);
+                    if out.len() == limit {
+                        break;
+                    }
+                }
+            }
+        }
+        let more = next < self.0.ledger.head().size;
+        Ok(EventPage {
+            events: out,
+            next: more.then(|| next - 1),
+            looked_to: next.checked_sub(1),
+        })
+    }
+
+    fn one_event(&self, caller: &Caller, ev: Option<StoredEvent>) -> Result<StoredEvent, Refusal> {
+        policy::require(caller.author(), Action::Read)?;
+        let hidden = || Refusal::not_found("there is no such event");
+        let ev = ev.ok_or_else(hidden)?;
+        let model = self.read()?;
+        if Self::visible(caller, &model, &ev) {
+            Ok(ev)
+        } else {
+            Err(hidden())
+        }
+    }
+
+    /// One record by sequence number, if `caller` may read it.
+    pub fn event(&self, caller: &Caller, seq: u64) -> Result<StoredEvent, Refusal> {
+        let ev = self.0.ledger.get(seq).map_err(Refusal::failed)?;
+        self.one_event(caller, ev)
+    }
+
+    /// One record by event id, if `caller` may read it.
+    pub fn event_by_id(&self, caller: &Caller, id: &uuid::Uuid) -> Result<StoredEvent, Refusal> {
+        let ev = self.0.ledger.get_by_id(id).map_err(Refusal::failed)?;
+        self.one_event(caller, ev)
+    }
+
+    /// The projects `caller` sees.
+    pub fn projects(&self, caller: &Caller) -> Result<Vec<ProjectSummary>, Refusal> {
+        policy::require(caller.author(), Action::Read)?;
+        let model = self.read()?;
+        let view = policy::in_view(caller.author(), &model);
+        Ok(model
+            .projects
+            .values()
+            .filter(|p| view.contains(&p.id))
+            .map(|p| ProjectSummary {
+                project_id: p.id,
+                title: p.title.to_string(),
+                involvement: p.involvement,
+                stage: p.stage,
+                started: p.started_at.to_string(),
+            })
+            .collect())
+    }
+
+    /// One project's figures, if `caller` sees it.
+    pub fn project(&self, caller: &Caller, id: ProjectId) -> Result<Value, Refusal> {
+        policy::require(caller.author(), Action::Read)?;
+        let model = self.read()?;
+        let p = model
+            .projects
+            .get(&id)
+            .filter(|_| policy::in_view(caller.author(), &model).contains(&id))
+            .ok_or_else(|| Refusal::not_found("there is no such project"))?;
+        let partners = p
+            .members
+            .values()
+            .filter(|m| m.role == values::Role::Partner && m.active)
+            .count();
+        Ok(serde_json::json!({
+            "project_id": p.id, "title": p.title, "summary": p.summary,
+            "involvement": p.involvement, "stage": p.stage, "started": p.started_at.to_string(),
+            "aims": p.aims, "meetings": p.meetings.len(), "proposals": p.proposals.len(),
+            "decisions": p.decisions.len(), "actions": p.actions.len(),
+            "last_seq": p.last_seq,
+            "partners": crate::coproduction::report::suppress(&[partners as u64], policy::K).1,
+        }))
+    }
+
+    /// The projections as of today: over the projects `caller` sees, or
+    /// over one of them.
+    pub fn report(&self, caller: &Caller, project: Option<ProjectId>) -> Result<Report, Refusal> {
+        self.report_with(caller, project, Settings::today())
+    }
+
+    /// [`report`](Self::report) with other settings (a day, thresholds).
+    pub fn report_with(
+        &self,
+        caller: &Caller,
+        project: Option<ProjectId>,
+        settings: Settings,
+    ) -> Result<Report, Refusal> {
+        policy::require(caller.author(), Action::Read)?;
+        let model = self.read()?;
+        let view = policy::in_view(caller.author(), &model);
+        Ok(match project {
+            Some(id) => {
+                if !model.projects.contains_key(&id) || !view.contains(&id) {
+                    return Err(Refusal::not_found("there is no such project"));
+                }
+                Report::build(&model, Some(id), settings)
+            }
+            None => Report::build_for(&model, &|id| view.contains(id), settings),
+        })
+    }
+
+    /// How a person is named to `caller` (see [`policy::name_of`]).
+    pub fn name_of(&self, caller: &Caller, model: &Model, who: &ParticipantId) -> String {
+        policy::name_of(caller.author(), model, who, || {
+            self.0.people.get(&who.uuid()).ok().flatten().map(|p| p.name)
+        })
+    }
+
+    /// A person's name by id (for those who see names).
+    pub fn person_name(&self, caller: &Caller, who: uuid::Uuid) -> Result<String, Refusal> {
+        policy::require(caller.author(), Action::ReadName)?;
+        Ok(crate::people::display_name(&self.0.people, &who))
+    }
+
+    /// Tells when the log grows (its size), for streams.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.appended.subscribe()
+    }
+
+    // ------------------------------------------------- checkpoints, proofs
+
+    /// (size, signed note) of the checkpoint asked for.
+    pub fn checkpoint(&self, which: Which) -> Result<(u64, String), Refusal> {
+        let cosigned = self.0.cosigned.borrow().clone();
+        match which {
+            Which::Latest => {
+                let (cp, note) = self.0.notary.latest().ok_or_else(|| {
+                    Refusal::unavailable("there is no signed checkpoint yet; try again shortly")
+                })?;
+                // The same checkpoint with its witnesses' lines, once they came.
+                Ok(match cosigned {
+                    Some(c) if c.size == cp.size => (c.size, c.note),
+                    _ => (cp.size, note),
+                })
+            }
+            Which::Cosigned => {
+                if self.0.witnesses.is_empty() {
+                    return Err(Refusal::not_found(
+                        "this server has no witnesses configured, so nothing is cosigned",
+                    ));
+                }
+                cosigned.map(|c| (c.size, c.note)).ok_or_else(|| {
+                    Refusal::unavailable(
+                        "the witnesses have not cosigned a checkpoint yet; try again shortly",
+                    )
+                })
+            }
+        }
+    }
+
+    /// A receipt (C2SP tlog-proof) for record `seq` against a checkpoint.
+    pub fn receipt(&self, seq: u64, which: Which) -> Result<String, Refusal> {
+        let (size, note) = self.checkpoint(which)?;
+        if seq >= size {
+            return Err(Refusal::not_found(
+                "there is no such event in that checkpoint yet",
+            ));
+        }
+        let entry = self
+            .0
+            .ledger
+            .store()
+            .read(seq)
+            .map_err(Refusal::failed)?
+            .ok_or_else(|| Refusal::not_found("there is no such event"))?;
+        let proof = self
+            .0
+            .ledger
+            .inclusion_proof(seq, size)
+            .map_err(Refusal::failed)?;
+        Ok(crate::ledger::receipt::Receipt {
+            record: entry.record,
+            index: seq,
+            proof,
+            checkpoint: note,
+        }
+        .to_text())
+    }
+
+    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Digest>, Refusal> {
+        self.0
+            .ledger
+            .consistency_proof(from, to)
+            .map_err(|e| Refusal::malformed(e.to_string()))
+    }
+
+    pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Digest>, Refusal> {
+        self.0
+            .ledger
+            .inclusion_proof(seq, size)
+            .map_err(|e| Refusal::malformed(e.to_string()))
+    }
+
+    /// Record envelopes (no payloads), one canonical record a line, for
+    /// public audit.
+    pub fn public_records(&self, after: Option<u64>, limit: usize) -> Result<String, Refusal> {
+        if !(1..=10_000).contains(&limit) {
+            return Err(Refusal::malformed("limit must be between 1 and 10000").at("/limit"));
+        }
+        let from = after.map_or(0, |a| a + 1);
+        let mut text = String::new();
+        for seq in from..(from + limit as u64).min(self.0.ledger.head().size) {
+            let entry = self
+                .0
+                .ledger
+                .store()
+                .read(seq)
+                .map_err(Refusal::failed)?
+                .ok_or_else(|| Refusal::failed("a record is missing"))?;
+            text.push_str(&String::from_utf8_lossy(&entry.record));
+            text.push('\n');
+        }
+        Ok(text)
+    }
+
+    /// The log's verifier key.
+    pub fn verifier(&self) -> crate::ledger::note::Verifier {
+        self.0.notary.verifier()
+    }
+
+    // ----------------------------------------------------------- operating
+
+    /// Records in the log.
+    pub fn size(&self) -> u64 {
+        self.0.ledger.head().size
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    pub fn writer_stats(&self) -> &SequencerStats {
+        self.0.sequencer.stats()
+    }
+
+    /// Records not yet applied to the read model.
+    pub fn projection_lag(&self) -> u64 {
+        let applied = self
+            .0
+            .model
+            .lock()
+            .ok()
+            .and_then(|m| m.last_seq)
+            .map_or(0, |s| s + 1);
+        self.size().saturating_sub(applied)
+    }
+
+    /// (records, Unix seconds) of the last full verification that passed.
+    pub fn last_verified(&self) -> (u64, u64) {
+        self.0.last_verified.lock().map(|l| *l).unwrap_or((0, 0))
+    }
+
+    /// Verifies the whole log (reading only; appends go on) and records the
+    /// result. A failure is returned, for the caller to report.
+    pub fn verify_now(&self) -> Result<u64, String> {
+        let v = crate::ledger::verify::verify_full(&self.0.ledger, &mut |_| {})
+            .map_err(|e| e.to_string())?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if let Ok(mut l) = self.0.last_verified.lock() {
+            *l = (v.size, now);
+        }
+        Ok(v.size)
+    }
+
+    /// Starts the task that submits each new checkpoint to the witnesses
+    /// (nothing to do without witnesses). Needs a Tokio runtime.
+    pub fn start_witnessing(&self) {
+        if self.0.witnesses.is_empty() {
+            return;
+        }
+        tokio::spawn(witnessing::run(
+            self.0.ledger.clone(),
+            self.0.notary.clone(),
+            self.0.witnesses.clone(),
+            self.0.signed.subscribe(),
+            self.0.cosigned.clone(),
+        ));
+    }
+
+    /// Whether any access token exists yet.
+    pub fn has_tokens(&self) -> bool {
+        self.0.tokens.list().is_ok_and(|t| !t.is_empty())
+    }
+
+    /// The ledger, for tests and tools that check the store beneath.
+    pub fn ledger(&self) -> &Ledger {
+        &self.0.ledger
+    }
+}
+
+/// Today's date, YYYY-MM-DD (UTC).
+fn today() -> String {
+    time::OffsetDateTime::now_utc().date().to_string()
+}
+
+/// Strict JSON input for every front door: UTF-8, no repeated keys (at any
+/// depth), no trailing data, whole numbers only. A refusal is malformed.
+pub fn strict_json(input: &[u8]) -> Result<Value, Refusal> {
+    crate::ledger::canonical::parse_strict(input).map_err(|e| match e {
+        crate::ledger::PayloadError::TooLarge { .. } => {
+            Refusal::new(crate::refusal::Kind::TooLarge, e.to_string())
+        }
+        e => Refusal::malformed(e.to_string()),
+    })
+}
+
+/// A payload checked strictly and in canonical form, or why not (at
+/// `/payload`).
+pub fn payload(value: &Value) -> Result<CanonicalPayload, Refusal> {
+    CanonicalPayload::from_value(value)
+        .map_err(|e| Refusal::malformed(e.to_string()).at("/payload"))
+}
+
+/// A participant id from text, or a malformed refusal naming `what`.
+pub fn participant_id(text: &str, what: &str) -> Result<ParticipantId, Refusal> {
+    uuid::Uuid::parse_str(text.trim())
+        .map(ParticipantId::from)
+        .map_err(|_| Refusal::malformed(format!("{what} {text:?} is not a participant id (a UUID)")))
+}
+
+/// A project id from text, or a malformed refusal naming `what`.
+pub fn project_id(text: &str, what: &str) -> Result<ProjectId, Refusal> {
+    uuid::Uuid::parse_str(text.trim())
+        .map(ProjectId::from)
+        .map_err(|_| Refusal::malformed(format!("{what} {text:?} is not a project id (a UUID)")))
+}

@@ -1,0 +1,110 @@
+//! The rules every append passes, as the ledger's [`Admission`]: they run
+//! inside the single writer, against a model that includes the earlier
+//! events of the same batch, so they hold under any concurrency.
+//!
+//! In order: may this author write this type at all (the permission
+//! table), is the payload an event of that type, may they write *this*
+//! event (their standing in its project, and whether it is about them),
+//! does it make sense against the record (the model), and has its project
+//! moved on (`expected_last_seq`). Refusals point into the request:
+//! `/type`, `/payload/...`, `/expected_last_seq`.
+
+use super::{fold, policy};
+use crate::coproduction::author::Author;
+use crate::coproduction::events::Event;
+use crate::coproduction::model::Model;
+use crate::coproduction::read_event;
+use crate::ledger::{Admission, CanonicalPayload, Ledger, LedgerError, Record};
+use crate::refusal::Refusal;
+
+/// The rules over one log, with the model they check against.
+#[derive(Clone)]
+pub struct Rules {
+    model: Model,
+    ledger: Ledger,
+}
+
+impl Rules {
+    /// Rules over `ledger`, starting from its whole history.
+    pub fn new(ledger: Ledger) -> Result<Self, LedgerError> {
+        let model = fold::rebuild(&ledger)?;
+        Ok(Rules { model, ledger })
+    }
+
+    /// Rules over `ledger` from a model already folded from it.
+    pub fn with_model(ledger: Ledger, model: Model) -> Self {
+        Rules { model, ledger }
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    pub fn into_model(self) -> Model {
+        self.model
+    }
+
+    /// A correction must point at a record in the log. (Not one in the
+    /// batch being written: a record's id is made as it is admitted, so no
+    /// one can know it before the batch is answered.)
+    fn check_exists(&self, id: uuid::Uuid) -> Result<(), Refusal> {
+        match self.ledger.store().seq_of(&id) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(Refusal::invalid("there is no record with this event id")),
+            Err(e) => Err(Refusal::unavailable(format!(
+                "whether this record exists cannot be read just now ({e}); try again"
+            ))),
+        }
+        .map_err(|r| r.at("/payload/corrects"))
+    }
+
+    /// Checks events as if they were appended next, in order, without
+    /// writing anything: for refusing a whole file of events before any is
+    /// written. Returns the index of the first refused event and why.
+    pub fn dry_run(&self, events: &[crate::ledger::NewEvent]) -> Result<(), (usize, Refusal)> {
+        self.ledger.dry_run(events, &mut self.clone())
+    }
+}
+
+impl Admission for Rules {
+    type Refusal = Refusal;
+
+    fn admit(
+        &mut self,
+        record: &Record,
+        payload: &CanonicalPayload,
+        expected: Option<u64>,
+    ) -> Result<(), Refusal> {
+        let author = Author::from_actor(record.actor());
+        let type_name = record.event_type().as_str();
+        if policy::allow(author.role, type_name) == policy::Allow::No {
+            policy::may_append_type(&author, type_name)?;
+        }
+        let event = read_event(record, Some(payload)).map_err(|r| r.under("/payload"))?;
+        policy::may_write(&author, event.as_ref(), &self.model)?;
+        if let Some(e) = &event {
+            self.model
+                .check(&author, e)
+                .map_err(|r| r.under("/payload"))?;
+        }
+        if let Some(Event::RecordCorrected(e)) = &event {
+            self.check_exists(e.corrects.uuid())?;
+        }
+        if let Some(n) = expected {
+            self.model.check_expected(event.as_ref(), n)?;
+        }
+        self.model.apply(record, event);
+        Ok(())
+    }
+
+    fn discard_batch(&mut self) {
+        // Rare (a failed write): start again from what is on disk.
+        if let Ok(model) = fold::rebuild(&self.ledger) {
+            self.model = model;
+        }
+    }
+
+    fn reload(&mut self) {
+        self.discard_batch();
+    }
+}
