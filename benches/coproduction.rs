@@ -8,10 +8,10 @@
 //!   (it must not grow with the log);
 //! - building the whole report from the model.
 
-use jointly::coproduction::demo::write_history;
+use jointly::app::demo::write_history;
+use jointly::app::fold::{catch_up, rebuild};
 use jointly::coproduction::model::Model;
 use jointly::coproduction::report::{Report, Settings};
-use jointly::coproduction::{catch_up, rebuild};
 use jointly::ledger::Ledger;
 use std::time::Instant;
 

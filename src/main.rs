@@ -319,12 +319,22 @@ impl From<Refusal> for Failure {
     }
 }
 
-/// A refusal in words for the terminal, with where, as the pointer says.
+/// A refusal in words for the terminal: what kind it is, what is wrong,
+/// and where, as the pointer says.
 fn refusal_words(r: &Refusal) -> String {
-    match (r.kind(), r.pointer()) {
-        (Kind::Unavailable | Kind::Failed, _) => r.to_string(),
-        (_, Some(p)) => format!("refused, nothing was written: {} (at {p})", r.message()),
-        (_, None) => format!("refused, nothing was written: {}", r.message()),
+    let lead = match r.kind() {
+        Kind::Unavailable | Kind::Failed => return r.to_string(),
+        Kind::Malformed => "cannot read this",
+        Kind::Invalid => "refused",
+        Kind::Unauthenticated => "not signed in",
+        Kind::Forbidden => "not allowed",
+        Kind::NotFound => "not found",
+        Kind::Conflict => "conflicts with the record",
+        Kind::TooLarge => "too large",
+    };
+    match r.pointer() {
+        Some(p) => format!("{lead}, nothing was written: {} (at {p})", r.message()),
+        None => format!("{lead}, nothing was written: {}", r.message()),
     }
 }
 
@@ -656,8 +666,8 @@ fn append(data: &Path, event_type: &str, source: &str, lines: bool) -> Result<()
     // it is opened, so bad input writes nothing, not even an empty data
     // directory.
     let me = Caller::operator();
-    let checked_type = EventType::new(event_type)
-        .map_err(|e| Refusal::malformed(e.to_string()).at("/type"))?;
+    let checked_type =
+        EventType::new(event_type).map_err(|e| Refusal::malformed(e.to_string()).at("/type"))?;
     app::policy::may_append_type(me.author(), checked_type.as_str())?;
     let input = read_input(source)?;
     let (payloads, line_numbers) = if lines {
@@ -702,12 +712,7 @@ fn append(data: &Path, event_type: &str, source: &str, lines: bool) -> Result<()
 }
 
 /// One appended record as a line: `{"hash","id","seq"}`.
-fn print_appended(
-    out: &std::cell::RefCell<impl Write>,
-    seq: u64,
-    id: &uuid::Uuid,
-    hash: &Digest,
-) {
+fn print_appended(out: &std::cell::RefCell<impl Write>, seq: u64, id: &uuid::Uuid, hash: &Digest) {
     let line = serde_json::json!({"hash": hash, "id": id, "seq": seq});
     let mut out = out.borrow_mut();
     let _ = serde_json::to_writer(&mut *out, &line);
@@ -930,7 +935,11 @@ fn backup(
     // A backup is only as good as its check.
     let s = integrity::check_bundle(out, &mut |_| {}).map_err(|e| Failure {
         code: 1,
-        error: anyhow!("the backup in {} does not verify: {}", out.display(), e.message()),
+        error: anyhow!(
+            "the backup in {} does not verify: {}",
+            out.display(),
+            e.message()
+        ),
     })?;
     println!(
         "backup of {} records written to {} and verified: head {}, root {}",
@@ -1028,7 +1037,6 @@ fn witness(command: WitnessCommand) -> Result<(), Failure> {
         }
     }
 }
-
 
 fn verify_receipt(file: &Path, key: &str, record: Option<&Path>) -> Result<(), Failure> {
     use jointly::ledger::note::Verifier;

@@ -10,12 +10,15 @@ use std::fmt;
 /// from this and the pointer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
-    /// The input cannot be read: not JSON, a repeated key, a wrong shape,
-    /// an unknown field or event type.
+    /// The input cannot be read as what it claims to be: not JSON, not
+    /// UTF-8, a repeated key, a number that cannot be kept exactly, an id
+    /// or a limit that is not one.
     Malformed,
-    /// Well formed, but the rules refuse it: it makes no sense against
-    /// the record (a reference to nothing, a stage that is not the
-    /// project's, a closed project).
+    /// It reads, but it is not right: the wrong shape for its kind of
+    /// event (a missing or unknown field, a value not allowed), an unknown
+    /// event type, or something that makes no sense against the record (a
+    /// reference to nothing, a stage that is not the project's, a closed
+    /// project).
     Invalid,
     /// No credentials, or credentials that are not known or were revoked.
     Unauthenticated,

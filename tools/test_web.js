@@ -108,7 +108,7 @@ async function keyboardForm(page, url, fill) {
   await page.goto(url);
   const unfocusable = [];
   const done = new Set();
-  for (let i = 0; i < 80; i++) {
+  for (let i = 0; i < 240; i++) {
     await page.keyboard.press('Tab');
     const f = await page.evaluate(() => {
       const e = document.activeElement;
@@ -125,11 +125,19 @@ async function keyboardForm(page, url, fill) {
       await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
       return { submitted: true, unfocusable, url: page.url(), status: await page.title() };
     }
-    if (done.has(key) && f.type !== 'checkbox') continue;
+    if ((done.has(key) || done.has(`${f.name}=*`)) && f.type !== 'checkbox') continue;
     done.add(key);
     const want = fill(f);
     if (want === undefined) continue;
-    if (f.type === 'radio' || f.type === 'checkbox') {
+    if (f.type === 'radio' && typeof want === 'string') {
+      // A group of radio buttons is one stop: arrows move the choice.
+      for (let k = 0; k < 8; k++) {
+        const now = await page.evaluate(() => document.activeElement.value);
+        if (now === want) break;
+        await page.keyboard.press('ArrowDown');
+      }
+      done.add(`${f.name}=*`);
+    } else if (f.type === 'radio' || f.type === 'checkbox') {
       if (want === true) await page.keyboard.press('Space');
     } else {
       await page.keyboard.type(String(want));
@@ -192,17 +200,19 @@ async function main() {
       if (f.name === 'question') return 'Shall we have a quiet room?';
       if (f.name === 'outcome') return 'Yes, from next month.';
       if (f.name === 'reason') return 'Partners asked for it and everyone agreed.';
-      if (f.name === 'method') return f.value === 'consensus';
-      if (f.name === 'proposals') return f.value !== '' && f.text !== undefined ? undefined : undefined;
+      if (f.name === 'method') return 'consensus';
       return undefined;
     };
-    // Choose the new idea and the partner by keyboard: find their values first.
+    // Answer the new idea and say where the partner stood, by keyboard:
+    // find the idea's group of choices first, by its words.
     await staff.page.goto(decisionForm);
-    const ideaValue = await staff.page.$eval(`label:text-is(${JSON.stringify(idea)})`, (l) => document.getElementById(l.htmlFor).value).catch(() => null);
-    const partnerValue = partnerId;
+    const ideaGroup = await staff.page.$eval(`fieldset:has(legend:has-text(${JSON.stringify(idea)}))`, (fs) => fs.id).catch(() => null);
+    check(ideaGroup !== null, 'the decision form offers the new idea, with a choice of response');
+    const ideaId = (ideaGroup || '').replace('response-', '');
     r = await keyboardForm(staff.page, decisionForm, (f) => {
-      if (f.name === 'proposals') return f.value === ideaValue;
-      if (f.name === 'participants') return f.value === partnerValue || f.value === staffId;
+      if (f.name === ideaGroup) return 'accepted';
+      if (f.name === `why-${ideaId}`) return 'Partners asked for it.';
+      if (f.name === `position-${partnerId}` || f.name === `position-${staffId}`) return 'agree';
       return staffFill(f);
     });
     check(r.submitted && r.url.includes('/decisions/'), `staff record a decision answering the idea, with the partner, by keyboard (${r.url})`);

@@ -152,16 +152,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                         "the body is too large for this server",
                     )
                 } else {
-                    AppError::http(r.status(), format!("the body could not be read: {}", r.body_text()))
+                    AppError::http(
+                        r.status(),
+                        format!("the body could not be read: {}", r.body_text()),
+                    )
                 }
             })?;
-        let value = crate::app::strict_json(&bytes)
-            .map_err(|r| AppError::from(Refusal::malformed(format!("the body: {}", r.message()))))?;
+        let value = crate::app::strict_json(&bytes).map_err(|r| {
+            AppError::from(Refusal::malformed(format!("the body: {}", r.message())))
+        })?;
         read_value(value).map(ApiJson).map_err(AppError::from)
     }
 }
 
-/// A value of the expected shape, or a malformed refusal pointing at the
+/// A value of the expected shape, or an invalid refusal pointing at the
 /// field at fault.
 pub fn read_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Refusal> {
     serde_path_to_error::deserialize(value).map_err(|e| {
@@ -189,7 +193,7 @@ pub fn read_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Re
             pointer.push('/');
             pointer.push_str(field);
         }
-        Refusal::malformed(format!(
+        Refusal::invalid(format!(
             "the body does not have the expected shape: {}",
             raw.replace('`', "\"")
         ))

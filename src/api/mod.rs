@@ -76,7 +76,10 @@ impl AppState {
 
     /// Opens the core over a ledger with default options (for tests).
     pub fn new(ledger: Ledger) -> Result<Self, Refusal> {
-        Ok(Self::with_app(App::with_ledger(ledger, Options::default())?))
+        Ok(Self::with_app(App::with_ledger(
+            ledger,
+            Options::default(),
+        )?))
     }
 
     /// The core behind the API.
@@ -260,7 +263,9 @@ async fn get_event_by_id(
     who: Bearer,
     ApiPath(id): ApiPath<uuid::Uuid>,
 ) -> Result<Json<Value>, AppError> {
-    Ok(Json(event_json(&state.app().event_by_id(&who.caller, &id)?)))
+    Ok(Json(event_json(
+        &state.app().event_by_id(&who.caller, &id)?,
+    )))
 }
 
 #[utoipa::path(get, path = "/v1/projects",
@@ -357,7 +362,13 @@ async fn stream(
     let after = resume.or(page.after);
     let rx = state.app().subscribe();
     let stream = futures_util::stream::unfold(
-        (state, who.secret, after, rx, std::collections::VecDeque::new()),
+        (
+            state,
+            who.secret,
+            after,
+            rx,
+            std::collections::VecDeque::new(),
+        ),
         |(state, secret, mut after, mut rx, mut queue)| async move {
             loop {
                 if let Some(ev) = queue.pop_front() {
@@ -607,12 +618,10 @@ async fn create_token(
     who: Bearer,
     ApiJson(req): ApiJson<TokenRequest>,
 ) -> Result<Response, AppError> {
-    let (secret, info) = state.app().create_token(
-        &who.caller,
-        req.role,
-        &req.name,
-        req.participant.as_deref(),
-    )?;
+    let (secret, info) =
+        state
+            .app()
+            .create_token(&who.caller, req.role, &req.name, req.participant.as_deref())?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"token": secret, "info": info})),

@@ -409,7 +409,11 @@ impl Authorisations {
 }
 
 impl crate::ledger::bundle::Inspect for Authorisations {
-    fn record(&mut self, record: &crate::ledger::Record, payload: Option<&[u8]>) -> Result<(), String> {
+    fn record(
+        &mut self,
+        record: &crate::ledger::Record,
+        payload: Option<&[u8]>,
+    ) -> Result<(), String> {
         Authorisations::record(self, record.seq(), record.event_type().as_str(), payload);
         Ok(())
     }

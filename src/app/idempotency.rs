@@ -172,7 +172,8 @@ impl Idempotency {
             match found {
                 Some(a) => {
                     seen["answer"] = a;
-                    self.table.put(&k, &serde_json::to_vec(&seen).expect("json"))?;
+                    self.table
+                        .put(&k, &serde_json::to_vec(&seen).expect("json"))?;
                 }
                 None => self.table.remove(&k)?,
             }

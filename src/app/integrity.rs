@@ -69,10 +69,7 @@ fn bundle_refusal(e: BundleError) -> Refusal {
 }
 
 /// Checks a bundle as import would, writing nothing.
-pub fn check_bundle(
-    path: &Path,
-    progress: &mut dyn FnMut(u64),
-) -> Result<BundleSummary, Refusal> {
+pub fn check_bundle(path: &Path, progress: &mut dyn FnMut(u64)) -> Result<BundleSummary, Refusal> {
     bundle::check_bundle(path, progress, &mut Authorisations::default()).map_err(bundle_refusal)
 }
 

@@ -84,7 +84,8 @@ pub struct Metrics {
 }
 
 /// The bounds of the append latency histogram, in milliseconds.
-pub const LATENCY_BOUNDS_MS: [f64; 10] = [0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0];
+pub const LATENCY_BOUNDS_MS: [f64; 10] =
+    [0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0];
 
 impl Metrics {
     fn observe(&self, took: Duration) {
@@ -261,15 +262,15 @@ impl App {
             }
         })
         .map_err(|e| {
-            Refusal::failed(format!(
-                "an interrupted erasure could not be finished: {e}"
-            ))
+            Refusal::failed(format!("an interrupted erasure could not be finished: {e}"))
         })? {
             eprintln!("jointly: finished an erasure that was interrupted: {done}");
         }
         let settled = idempotency.settle(&ledger).map_err(ledger_refusal)?;
         if settled > 0 {
-            eprintln!("jointly: settled {settled} Idempotency-Keys whose request a restart cut off");
+            eprintln!(
+                "jointly: settled {settled} Idempotency-Keys whose request a restart cut off"
+            );
         }
         let rules = rules::Rules::new(ledger.clone()).map_err(ledger_refusal)?;
         let model = rules.model().clone();
@@ -481,9 +482,7 @@ impl App {
         {
             let model = self.read().map_err(whole)?.clone();
             let rules = rules::Rules::with_model(self.0.ledger.clone(), model);
-            rules
-                .dry_run(&events)
-                .map_err(|(i, r)| (Some(i), r))?;
+            rules.dry_run(&events).map_err(|(i, r)| (Some(i), r))?;
         }
         let mut written = 0;
         let mut events = events.into_iter();
@@ -585,7 +584,11 @@ impl App {
     /// The erasure steps, off the async threads, appending through the writer.
     async fn run_erasure<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Ledger, Holders<'_>, &mut dyn FnMut(NewEvent) -> Result<u64, String>) -> Result<T, erasure::PrivacyError>
+        work: impl FnOnce(
+            &Ledger,
+            Holders<'_>,
+            &mut dyn FnMut(NewEvent) -> Result<u64, String>,
+        ) -> Result<T, erasure::PrivacyError>
         + Send
         + 'static,
     ) -> Result<T, Refusal> {
@@ -614,17 +617,17 @@ impl App {
         })?;
         // Nothing of the erased text stays in memory: the writer's rules
         // and the read model are read again from the log.
-        self.0
-            .sequencer
-            .reload()
-            .await
-            .map_err(append_failure)?;
+        self.0.sequencer.reload().await.map_err(append_failure)?;
         let ledger = self.0.ledger.clone();
         let model = tokio::task::spawn_blocking(move || fold::rebuild(&ledger))
             .await
             .map_err(Refusal::failed)?
             .map_err(Refusal::failed)?;
-        *self.0.model.lock().map_err(|_| Refusal::failed("model lock"))? = model;
+        *self
+            .0
+            .model
+            .lock()
+            .map_err(|_| Refusal::failed("model lock"))? = model;
         Ok(done)
     }
 
@@ -773,9 +776,8 @@ impl App {
         policy::require(caller.author(), Action::ManageTokens)?;
         let participant = participant
             .map(|p| {
-                serde_json::from_value::<ParticipantId>(Value::String(p.into())).map_err(|e| {
-                    Refusal::malformed(format!("participant: {e}")).at("/participant")
-                })
+                serde_json::from_value::<ParticipantId>(Value::String(p.into()))
+                    .map_err(|e| Refusal::malformed(format!("participant: {e}")).at("/participant"))
             })
             .transpose()?;
         self.0
@@ -967,7 +969,12 @@ impl App {
     /// How a person is named to `caller` (see [`policy::name_of`]).
     pub fn name_of(&self, caller: &Caller, model: &Model, who: &ParticipantId) -> String {
         policy::name_of(caller.author(), model, who, || {
-            self.0.people.get(&who.uuid()).ok().flatten().map(|p| p.name)
+            self.0
+                .people
+                .get(&who.uuid())
+                .ok()
+                .flatten()
+                .map(|p| p.name)
         })
     }
 
@@ -1182,7 +1189,9 @@ pub fn payload(value: &Value) -> Result<CanonicalPayload, Refusal> {
 pub fn participant_id(text: &str, what: &str) -> Result<ParticipantId, Refusal> {
     uuid::Uuid::parse_str(text.trim())
         .map(ParticipantId::from)
-        .map_err(|_| Refusal::malformed(format!("{what} {text:?} is not a participant id (a UUID)")))
+        .map_err(|_| {
+            Refusal::malformed(format!("{what} {text:?} is not a participant id (a UUID)"))
+        })
 }
 
 /// A project id from text, or a malformed refusal naming `what`.

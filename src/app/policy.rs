@@ -106,7 +106,14 @@ pub fn allow(role: AuthorRole, event_type: &str) -> Allow {
 
 /// The row of [`allow`] for a type name (`x.` types share one).
 fn allow_type(role: AuthorRole, type_name: &str) -> Allow {
-    allow(role, if is_extension(type_name) { "x.*" } else { type_name })
+    allow(
+        role,
+        if is_extension(type_name) {
+            "x.*"
+        } else {
+            type_name
+        },
+    )
 }
 
 fn role_words(role: AuthorRole) -> &'static str {
@@ -155,9 +162,9 @@ pub fn standing(model: &Model, who: Option<ParticipantId>, project: Option<Proje
 fn subject(event: &Event) -> (&'static str, &'static str) {
     match event {
         Event::ProposalWithdrawn(_) => ("/payload/proposal_id", "an idea"),
-        Event::DecisionConfirmed(_)
-        | Event::DecisionDisputed(_)
-        | Event::DecisionChallenged(_) => ("/payload/decision_id", "a decision"),
+        Event::DecisionConfirmed(_) | Event::DecisionDisputed(_) | Event::DecisionChallenged(_) => {
+            ("/payload/decision_id", "a decision")
+        }
         Event::ChallengeAnswered(_) => ("/payload/challenge_id", "a challenge"),
         Event::ActionUpdated(_) | Event::ActionCompleted(_) => ("/payload/action_id", "an action"),
         _ => ("/payload/project_id", "a project"),
@@ -194,10 +201,9 @@ pub fn may_write(author: &Author, event: Option<&Event>, model: &Model) -> Resul
             // Said the same way whether it exists or not, so that it
             // tells nothing about projects the writer cannot see.
             Standing::Outsider | Standing::NoProject => {
-                return Err(Refusal::not_found(format!(
-                    "you are not part of {what} with this id"
-                ))
-                .at(at));
+                return Err(
+                    Refusal::not_found(format!("you are not part of {what} with this id")).at(at),
+                );
             }
         }
     }
@@ -214,8 +220,10 @@ pub fn may_write(author: &Author, event: Option<&Event>, model: &Model) -> Resul
             if mine {
                 Ok(())
             } else {
-                Err(Refusal::forbidden("you can withdraw only ideas you put forward")
-                    .at("/payload/proposal_id"))
+                Err(
+                    Refusal::forbidden("you can withdraw only ideas you put forward")
+                        .at("/payload/proposal_id"),
+                )
             }
         }
         Some(Own::TookPart) => {

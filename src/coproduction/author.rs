@@ -75,7 +75,11 @@ mod tests {
 
     fn check(actor: &str, role: AuthorRole, participant: bool) {
         let a = Author::from_actor(&Actor::new(actor).unwrap());
-        assert_eq!((a.role, a.participant.is_some()), (role, participant), "{actor}");
+        assert_eq!(
+            (a.role, a.participant.is_some()),
+            (role, participant),
+            "{actor}"
+        );
     }
 
     #[test]

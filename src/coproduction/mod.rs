@@ -19,7 +19,7 @@ use crate::refusal::Refusal;
 use events::{EVENT_TYPES, Event, is_extension};
 
 /// Reads the event a record holds: `None` for the organisation's own `x.`
-/// types and for redacted payloads; a refusal (malformed) for anything else
+/// types and for redacted payloads; a refusal (invalid) for anything else
 /// that is not a valid co-production event, pointing into the payload.
 pub fn read_event(
     record: &Record,
@@ -33,8 +33,8 @@ pub fn read_event(
         return Ok(None);
     };
     match Event::from_payload_bytes(type_name, payload.as_bytes()) {
-        None => Err(Refusal::malformed(unknown_type(type_name))),
-        Some(Err(p)) => Err(Refusal::malformed(p.message).at(p.pointer)),
+        None => Err(Refusal::invalid(unknown_type(type_name))),
+        Some(Err(p)) => Err(Refusal::invalid(p.message).at(p.pointer)),
         Some(Ok(e)) => Ok(Some(e)),
     }
 }

@@ -372,10 +372,9 @@ impl Model {
                 Ok(())
             }
             Event::ChallengeAnswered(e) => {
-                let c = self
-                    .challenges
-                    .get(&e.challenge_id)
-                    .ok_or_else(|| missing("/challenge_id", "there is no challenge with this id"))?;
+                let c = self.challenges.get(&e.challenge_id).ok_or_else(|| {
+                    missing("/challenge_id", "there is no challenge with this id")
+                })?;
                 if c.answer.is_some() {
                     return clash("/challenge_id", "this challenge has already been answered");
                 }
@@ -556,14 +555,12 @@ impl Model {
     /// Optimistic concurrency: the event's project must not have moved past
     /// what the writer last read.
     pub fn check_expected(&self, event: Option<&Event>, expected: Seq) -> Result<(), Refusal> {
-        let project = event
-            .and_then(|e| self.project_of(e))
-            .ok_or_else(|| {
-                Refusal::invalid(
-                    "this event belongs to no project, so there is no last record to expect",
-                )
-                .at("/expected_last_seq")
-            })?;
+        let project = event.and_then(|e| self.project_of(e)).ok_or_else(|| {
+            Refusal::invalid(
+                "this event belongs to no project, so there is no last record to expect",
+            )
+            .at("/expected_last_seq")
+        })?;
         let last = self.projects.get(&project).and_then(|p| p.last_seq);
         if last != Some(expected) {
             return clash(

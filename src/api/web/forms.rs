@@ -188,7 +188,11 @@ fn short_id(id: &impl std::fmt::Display) -> String {
 
 /// Words for each method, response and position, in the schema's order.
 const METHODS: [(Method, &str, &str); 4] = [
-    (Method::Consensus, "consensus", "Everyone agreed (consensus)"),
+    (
+        Method::Consensus,
+        "consensus",
+        "Everyone agreed (consensus)",
+    ),
     (Method::Vote, "vote", "A vote"),
     (
         Method::StaffDecision,
@@ -514,7 +518,7 @@ impl Built {
         }
     }
 
-    fn from_field(mut self, pointer: &str, field: &str) -> Self {
+    fn entered_in(mut self, pointer: &str, field: &str) -> Self {
         self.places.push((pointer.into(), field.into()));
         self
     }
@@ -540,12 +544,7 @@ fn need(form: &FormData, name: &str, words: &str, problems: &mut Problems) -> St
 }
 
 /// The event a form makes, or what is wrong with it, field by field.
-fn build(
-    kind: Kind,
-    form: &FormData,
-    model: &Model,
-    target: Uuid,
-) -> Result<Built, Problems> {
+fn build(kind: Kind, form: &FormData, model: &Model, target: Uuid) -> Result<Built, Problems> {
     let mut p = Problems::new();
     let new_id = Uuid::new_v4;
     let built = match kind {
@@ -563,7 +562,7 @@ fn build(
                 json!({"decision_id": target}),
                 format!("/decisions/{target}"),
             )
-            .from_field("/payload/decision_id", "answer"),
+            .entered_in("/payload/decision_id", "answer"),
             "dispute" => {
                 let reason = need(form, "reason", "Say what is wrong", &mut p);
                 Built::new(
@@ -571,7 +570,7 @@ fn build(
                     json!({"decision_id": target, "reason": reason}),
                     format!("/decisions/{target}"),
                 )
-                .from_field("/payload/decision_id", "answer")
+                .entered_in("/payload/decision_id", "answer")
             }
             _ => {
                 p.push((s("answer"), s("Choose yes or no")));
@@ -605,7 +604,7 @@ fn build(
                 "lead": lead, "aims": [{"aim_id": new_id(), "text": aim}]}),
                 format!("/projects/{id}"),
             )
-            .from_field("/payload/aims", "aim")
+            .entered_in("/payload/aims", "aim")
         }
         Kind::Meeting => {
             let date = need(form, "date", "Give the date of the meeting", &mut p);
@@ -626,7 +625,7 @@ fn build(
                 "materials_in_advance": materials == "yes", "summary": summary}),
                 format!("/projects/{target}"),
             )
-            .from_field("/payload/materials_in_advance", "materials")
+            .entered_in("/payload/materials_in_advance", "materials")
         }
         Kind::Decision => build_decision(form, model, target, &mut p),
         Kind::Action => {
@@ -682,7 +681,10 @@ fn build_decision(form: &FormData, model: &Model, target: Uuid, p: &mut Problems
     let project = model.projects.get(&target.into());
     let mut answers = Vec::new();
     let mut places = Vec::new();
-    for pid in project.map(|pr| pr.proposals.as_slice()).unwrap_or_default() {
+    for pid in project
+        .map(|pr| pr.proposals.as_slice())
+        .unwrap_or_default()
+    {
         let response = form.one(&format!("response-{pid}"));
         if response.is_empty() {
             continue;
@@ -698,7 +700,10 @@ fn build_decision(form: &FormData, model: &Model, target: Uuid, p: &mut Problems
         answers.push(json!({"proposal_id": pid, "response": response, "reason": why}));
     }
     let mut participants = Vec::new();
-    for id in project.map(|pr| pr.members.keys().collect::<Vec<_>>()).unwrap_or_default() {
+    for id in project
+        .map(|pr| pr.members.keys().collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
         let position = form.one(&format!("position-{id}"));
         if position.is_empty() {
             continue;
@@ -721,12 +726,15 @@ fn build_decision(form: &FormData, model: &Model, target: Uuid, p: &mut Problems
         "reason": reason}),
         format!("/decisions/{id}"),
     )
-    .from_field("/payload/answers", "ideas")
-    .from_field("/payload/participants", "people");
+    .entered_in("/payload/answers", "ideas")
+    .entered_in("/payload/participants", "people");
     built.places.extend(places);
     built
 }
 
+/// Shows a form: new, or again with what was typed and what is wrong with
+/// it. `refused` is the kind of the core's refusal, which sets the status
+/// (a problem the form found itself is invalid input).
 #[allow(clippy::too_many_arguments)]
 fn show(
     kind: Kind,
@@ -736,6 +744,7 @@ fn show(
     form: Option<&FormData>,
     problems: Problems,
     path: &str,
+    refused: Option<RefusalKind>,
 ) -> Result<HttpResponse, PageError> {
     let model = state.page_model()?;
     let mut sp = spec(kind, state, v, &model, target)?;
@@ -778,10 +787,10 @@ fn show(
         format!("Error: {}", sp.title)
     };
     let page = Frame::for_visitor(v, &title, "");
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
+    let status = match (errors.is_empty(), refused) {
+        (true, _) => StatusCode::OK,
+        (false, Some(kind)) => super::super::error::status_of(kind),
+        (false, None) => StatusCode::UNPROCESSABLE_ENTITY,
     };
     let mut r = render(FormPage {
         page,
@@ -801,7 +810,10 @@ fn show(
 fn shown_on_the_form(kind: RefusalKind) -> bool {
     matches!(
         kind,
-        RefusalKind::Malformed | RefusalKind::Invalid | RefusalKind::Conflict | RefusalKind::TooLarge
+        RefusalKind::Malformed
+            | RefusalKind::Invalid
+            | RefusalKind::Conflict
+            | RefusalKind::TooLarge
     )
 }
 
@@ -829,7 +841,9 @@ async fn submit(
     };
     let built = match built {
         Ok(b) => b,
-        Err(problems) => return show(kind, &state, &v, target, Some(&form), problems, &path),
+        Err(problems) => {
+            return show(kind, &state, &v, target, Some(&form), problems, &path, None);
+        }
     };
     let recorded = match crate::app::payload(&built.payload) {
         Ok(payload) => {
@@ -852,6 +866,7 @@ async fn submit(
                 Some(&form),
                 vec![(at, sentence(&r))],
                 &path,
+                Some(r.kind()),
             )
         }
         Err(r) => Err(r.into()),
@@ -879,7 +894,11 @@ fn save_answers(
     match state.app().set_equality_answers(&v.caller, answers) {
         Ok(_) => Ok(Redirect::to("/who-is-present").into_response()),
         Err(r) if shown_on_the_form(r.kind()) => {
-            let at = r.pointer().unwrap_or("").trim_start_matches('/').to_string();
+            let at = r
+                .pointer()
+                .unwrap_or("")
+                .trim_start_matches('/')
+                .to_string();
             show(
                 Kind::Equality,
                 state,
@@ -888,6 +907,7 @@ fn save_answers(
                 Some(form),
                 vec![(at, sentence(&r))],
                 path,
+                Some(r.kind()),
             )
         }
         Err(r) => Err(r.into()),
@@ -900,7 +920,7 @@ macro_rules! form_route {
             $path,
             get(|State(state): State<AppState>, headers: HeaderMap, Path(id): Path<Uuid>| async move {
                 let v = state.visitor(&headers)?;
-                show($kind, &state, &v, id, None, Vec::new(), &$path.replace("{id}", &id.to_string()))
+                show($kind, &state, &v, id, None, Vec::new(), &$path.replace("{id}", &id.to_string()), None)
             })
             .post(|State(state): State<AppState>, headers: HeaderMap, Path(id): Path<Uuid>, body: Bytes| async move {
                 let path = $path.replace("{id}", &id.to_string());
@@ -933,6 +953,7 @@ pub(super) fn routes() -> Router<AppState> {
                     None,
                     Vec::new(),
                     "/projects/new",
+                    None,
                 )
             },
         )
@@ -963,6 +984,7 @@ pub(super) fn routes() -> Router<AppState> {
                     None,
                     Vec::new(),
                     "/me/equality",
+                    None,
                 )
             },
         )

@@ -4,8 +4,8 @@
 
 use super::{Frame, PageError, Visitor, render};
 use crate::api::AppState;
-use crate::app::tokens::Role;
 use crate::app::policy;
+use crate::app::tokens::Role;
 use crate::coproduction::model::{Model, Stance};
 use crate::coproduction::report::classify;
 use crate::coproduction::values::{
@@ -457,7 +457,6 @@ struct YouSaid {
     projects: Vec<SaidProject>,
     more: usize,
 }
-
 
 async fn you_said(
     State(state): State<AppState>,

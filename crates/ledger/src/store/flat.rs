@@ -101,13 +101,10 @@ mod tests {
         let mut next = 0u64;
         for k in 0..300u64 {
             assert_eq!(nodes_before(k), next);
-            range.push(
-                crate::merkle::leaf_hash(&k.to_be_bytes()),
-                |id, _| {
-                    assert_eq!(tree_position(id), next, "{id:?}");
-                    next += 1;
-                },
-            );
+            range.push(crate::merkle::leaf_hash(&k.to_be_bytes()), |id, _| {
+                assert_eq!(tree_position(id), next, "{id:?}");
+                next += 1;
+            });
         }
     }
 }

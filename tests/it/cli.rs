@@ -125,3 +125,87 @@ fn damaged_and_forged_inputs_are_caught() {
         "restore the data directory from a backup",
     );
 }
+
+/// Import checks all that `verify` checks, and the bundle's line ends,
+/// before it writes anything: each bad bundle is refused (exit 2), the
+/// target stays empty, and the good bundle imports and verifies.
+#[test]
+fn import_refuses_what_verify_would_and_writes_nothing() {
+    let base = tempfile::tempdir().unwrap();
+    let data = base.path().join("data");
+    let (ledger, _) = Ledger::open(&data).unwrap();
+    jointly::app::demo::write_demo(&ledger, 0).unwrap();
+    drop(ledger);
+    let bundle = base.path().join("bundle.jsonl");
+    let out = crate::common::jointly(&data, &["export", "--out", bundle.to_str().unwrap()], None);
+    assert!(out.status.success());
+    let good = std::fs::read_to_string(&bundle).unwrap();
+    // A payload and salt set to null with no record.redacted naming it.
+    let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("\"salt\":\"") && l.starts_with("{\"payload\":{"))
+        .unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&lines[at]).unwrap();
+    v["payload"] = serde_json::Value::Null;
+    v["salt"] = serde_json::Value::Null;
+    lines[at] = String::from_utf8(jointly::ledger::canonical::canonical_bytes(&v)).unwrap();
+    let redacted = lines.join("\n") + "\n";
+    let cases = [
+        (
+            "an unauthorised redaction",
+            redacted,
+            "no record.redacted authorising it",
+        ),
+        ("CR LF line ends", good.replace('\n', "\r\n"), "CR LF"),
+        (
+            "no final newline",
+            good.trim_end().to_string(),
+            "does not end with a newline",
+        ),
+    ];
+    for (what, text, says) in cases {
+        let file = base.path().join("bad.jsonl");
+        std::fs::write(&file, text).unwrap();
+        let target = base.path().join("imported");
+        check(&target, &["import", file.to_str().unwrap()], 2, says);
+        let empty = !target.exists() || std::fs::read_dir(&target).unwrap().next().is_none();
+        assert!(empty, "{what}: import wrote into {}", target.display());
+        assert!(
+            !std::fs::read_dir(base.path()).unwrap().any(|e| e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("importing")),
+            "{what}: a half-built store was left behind"
+        );
+    }
+    let target = base.path().join("restored");
+    check(
+        &target,
+        &["import", bundle.to_str().unwrap()],
+        0,
+        "imported",
+    );
+    check(&target, &["verify"], 0, "verified");
+}
+
+/// `append --type record.redacted` is refused from the command line: an
+/// erasure is the only way to write one.
+#[test]
+fn erasure_records_come_only_from_erasure() {
+    let base = tempfile::tempdir().unwrap();
+    let data = base.path().join("data");
+    let payload = br#"{"records":[{"seq":1,"kept":{}}],"reason":"R","legal_basis":"B"}"#;
+    for t in ["record.redacted", "retention.applied"] {
+        let out = crate::common::jointly(
+            &data,
+            &["append", "--type", t, "--payload", "-"],
+            Some(payload),
+        );
+        assert_eq!(out.status.code(), Some(2), "{t}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not allowed, nothing was written"));
+        // Refused before the store was opened: not even a directory.
+        assert!(!data.exists());
+    }
+}

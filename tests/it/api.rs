@@ -6,9 +6,9 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use jointly::api::tokens::Role;
 use jointly::api::{AppState, Config, app};
-use jointly::coproduction::demo::write_demo;
+use jointly::app::demo::write_demo;
+use jointly::app::tokens::Role;
 use jointly::ledger::Ledger;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -23,6 +23,7 @@ struct Api {
     partner: String,
     auditor: String,
     /// The demo partner behind `partner`, and a project of theirs.
+    partner_id: String,
     project: String,
     other_project: Option<String>,
 }
@@ -32,7 +33,7 @@ impl Api {
         let dir = tempfile::tempdir().unwrap();
         let (ledger, _) = Ledger::open(dir.path()).unwrap();
         write_demo(&ledger, 1).unwrap();
-        let model = jointly::coproduction::rebuild(&ledger).unwrap();
+        let model = jointly::app::fold::rebuild(&ledger).unwrap();
         // The first partner of the working group, and its project.
         let (project, partner_id) = model
             .projects
@@ -50,14 +51,16 @@ impl Api {
             .find(|id| **id != project)
             .map(|id| id.to_string());
         let state = AppState::new(ledger.clone()).unwrap();
-        let t = state.tokens();
-        let admin = t.create(Role::Admin, "test-admin", None).unwrap().0;
-        let staff = t.create(Role::Staff, "test-staff", None).unwrap().0;
-        let partner = t
-            .create(Role::Partner, "test-partner", Some(partner_id))
-            .unwrap()
-            .0;
-        let auditor = t.create(Role::Auditor, "test-auditor", None).unwrap().0;
+        let t = state.app();
+        let admin = crate::common::token(t, Role::Admin, "test-admin", None);
+        let staff = crate::common::token(t, Role::Staff, "test-staff", None);
+        let partner = crate::common::token(
+            t,
+            Role::Partner,
+            "test-partner",
+            Some(&partner_id.to_string()),
+        );
+        let auditor = crate::common::token(t, Role::Auditor, "test-auditor", None);
         let router = app(state.clone(), &Config::default());
         Api {
             _dir: dir,
@@ -68,6 +71,7 @@ impl Api {
             staff,
             partner,
             auditor,
+            partner_id: partner_id.to_string(),
             project: project.to_string(),
             other_project,
         }
@@ -364,7 +368,7 @@ async fn every_endpoint_against_every_role() {
         "POST",
         "/v1/events",
         Some(json!({"type": "record.redacted", "payload": {}})),
-        [422, 422, 422, 403, 401],
+        [403, 403, 403, 403, 401],
     )
     .await;
     check(&api, "GET", "/v1/checkpoint", None, [200; 5]).await;
@@ -834,4 +838,107 @@ async fn security_headers_and_the_no_scripts_policy() {
         }
         state.shutdown().await;
     }
+}
+
+/// A partner who left a project reads what happened up to their leaving,
+/// and nothing after; the project drops out of their list, and they can
+/// no longer add to it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partner_who_left_reads_nothing_new() {
+    let api = Api::new();
+    let before = api.ledger.head().size;
+    let (s, _, v) = api
+        .call(Staff, "GET", &format!("/v1/projects/{}", api.project), None)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _, left) = api
+        .call(
+            Staff,
+            "POST",
+            "/v1/events",
+            Some(json!({"type": "participant.left", "payload": {"project_id": api.project, "participant_id": api.partner_id}})),
+        )
+        .await;
+    assert_eq!(s, 201, "{left}");
+    let (s, _, after) = api
+        .call(
+            Staff,
+            "POST",
+            "/v1/events",
+            Some(json!({"type": "review.held", "payload": {"project_id": api.project, "summary": "After they left.", "next_review": "2027-01-01"}})),
+        )
+        .await;
+    assert_eq!(s, 201, "{after}");
+    let read = |seq: u64| format!("/v1/events/{seq}");
+    // What they could read before, and the record of their leaving, stay theirs.
+    let (s, _, _) = api
+        .call(Partner, "GET", &read(left["seq"].as_u64().unwrap()), None)
+        .await;
+    assert_eq!(s, 200);
+    let (s, _, _) = api
+        .call(Partner, "GET", &read(after["seq"].as_u64().unwrap()), None)
+        .await;
+    assert_eq!(s, 404, "a record after they left");
+    let (_, _, page) = api
+        .call(
+            Partner,
+            "GET",
+            &format!("/v1/events?after={}", before - 1),
+            None,
+        )
+        .await;
+    let seqs: Vec<u64> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert!(!seqs.contains(&after["seq"].as_u64().unwrap()), "{seqs:?}");
+    let (s, _, _) = api
+        .call(
+            Partner,
+            "GET",
+            &format!("/v1/projects/{}", api.project),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, _, v) = api
+        .call(
+            Partner,
+            "POST",
+            "/v1/events",
+            Some(json!({"type": "proposal.raised", "payload": {"project_id": api.project, "proposal_id": "abcdef00-0000-4000-8000-000000000777", "text": "One more."}})),
+        )
+        .await;
+    assert_eq!(s, 403, "{v}");
+    api.state.shutdown().await;
+}
+
+/// A write into a project the partner cannot see says nothing about it:
+/// not whether it exists, nor its last record.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_into_another_project_tells_nothing() {
+    let api = Api::new();
+    let other = api.other_project.clone().unwrap();
+    let size = api.ledger.head().size;
+    let mut answers = Vec::new();
+    for (project, expected) in [
+        (other.as_str(), Some(3u64)),
+        ("abcdef00-0000-4000-8000-000000000999", None),
+    ] {
+        let mut body = json!({"type": "proposal.raised", "payload": {"project_id": project, "proposal_id": "abcdef00-0000-4000-8000-000000000778", "text": "Mine."}});
+        if let Some(n) = expected {
+            body["expected_last_seq"] = json!(n);
+        }
+        let (s, _, v) = api.call(Partner, "POST", "/v1/events", Some(body)).await;
+        assert_eq!(s, 404, "{v}");
+        answers.push((v["detail"].clone(), v["pointer"].clone()));
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "another's project and no project read the same"
+    );
+    assert_eq!(api.ledger.head().size, size, "nothing was written");
+    api.state.shutdown().await;
 }

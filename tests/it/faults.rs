@@ -8,8 +8,8 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use jointly::api::tokens::Role;
 use jointly::api::{AppState, Config, app};
+use jointly::app::tokens::Role;
 use jointly::ledger::Ledger;
 use jointly::ledger::store::Fault;
 use serde_json::{Value, json};
@@ -30,7 +30,7 @@ async fn check(point: Fault, says: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (ledger, _) = Ledger::open(dir.path()).unwrap();
     let state = AppState::new(ledger.clone()).unwrap();
-    let token = state.tokens().create(Role::Staff, "s", None).unwrap().0;
+    let token = crate::common::token(state.app(), Role::Staff, "s", None);
     let router = app(state.clone(), &Config::default());
     let append = |n: u32| {
         Request::post("/v1/events")

@@ -4,18 +4,18 @@
 //! any file of the data directory, and the projections still count what
 //! they did. Published equality counts give no hidden count away.
 
+use crate::common::files_containing;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use jointly::api::tokens::Role;
 use jointly::api::{AppState, Config, app};
+use jointly::app::tokens::Role;
 use jointly::coproduction::equality::{self, QUESTIONS};
 use jointly::coproduction::report::Shown;
 use jointly::ledger::Ledger;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -53,37 +53,12 @@ async fn call(
     )
 }
 
-/// Every file under `dir` that contains `needle`.
-fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in walk(dir) {
-        let bytes = std::fs::read(&entry).unwrap_or_default();
-        if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-            found.push(entry.display().to_string());
-        }
-    }
-    found
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_erased_partner_leaves_no_trace_but_their_part_still_counts() {
     let dir = tempfile::tempdir().unwrap();
     let (ledger, _) = Ledger::open(dir.path()).unwrap();
-    jointly::coproduction::demo::write_demo(&ledger, 0).unwrap();
-    let model = jointly::coproduction::rebuild(&ledger).unwrap();
+    jointly::app::demo::write_demo(&ledger, 0).unwrap();
+    let model = jointly::app::fold::rebuild(&ledger).unwrap();
     let project = model
         .projects
         .values()
@@ -93,12 +68,8 @@ async fn an_erased_partner_leaves_no_trace_but_their_part_still_counts() {
     drop(model);
 
     let state = AppState::new(ledger.clone()).unwrap();
-    let admin = state.tokens().create(Role::Admin, "dpo", None).unwrap().0;
-    let staff = state
-        .tokens()
-        .create(Role::Staff, "officer", Some(lead))
-        .unwrap()
-        .0;
+    let admin = crate::common::token(state.app(), Role::Admin, "dpo", None);
+    let staff = crate::common::token(state.app(), Role::Staff, "officer", Some(&lead.to_string()));
     let router = app(state.clone(), &Config::default());
 
     // Staff register the partner: the name goes to the people store only.
@@ -112,11 +83,12 @@ async fn an_erased_partner_leaves_no_trace_but_their_part_still_counts() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{added}");
     let pid: Uuid = added["participant_id"].as_str().unwrap().parse().unwrap();
-    let partner = state
-        .tokens()
-        .create(Role::Partner, "p-token", Some(pid.into()))
-        .unwrap()
-        .0;
+    let partner = crate::common::token(
+        state.app(),
+        Role::Partner,
+        "p-token",
+        Some(&pid.to_string()),
+    );
     let (_, shown) = call(
         &router,
         "GET",
@@ -234,7 +206,7 @@ async fn an_erased_partner_leaves_no_trace_but_their_part_still_counts() {
     // Erasure records come only from erasure: not through the generic append.
     let (status, _) = call(&router, "POST", "/v1/events", &admin,
         json!({"type": "record.redacted", "payload": {"records": [{"seq": 1, "kept": {}}], "reason": "R", "legal_basis": "B"}})).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = call(&router, "GET", "/v1/me/equality", &partner, Value::Null).await;
     assert_eq!(
         status,
@@ -264,8 +236,7 @@ async fn an_erased_partner_leaves_no_trace_but_their_part_still_counts() {
     drop(state);
     let v = jointly::ledger::verify::verify_full(&ledger, &mut |_| {}).unwrap();
     assert_eq!(v.redacted, 2);
-    let (authorised, unauthorised) =
-        jointly::coproduction::privacy::authorisations(&ledger).unwrap();
+    let (authorised, unauthorised) = jointly::app::erasure::authorisations(&ledger).unwrap();
     assert!(unauthorised.is_empty());
     assert_eq!(authorised.len(), 2);
     drop(ledger);
@@ -408,11 +379,11 @@ fn retention_erases_those_who_left_long_ago_and_is_recorded() {
     let (ledger, _) = Ledger::open(dir.path()).unwrap();
     let people = jointly::people::People::open(dir.path()).unwrap();
     let mut append = |e: jointly::ledger::NewEvent| {
-        let mut rules = jointly::coproduction::Rules::new(ledger.clone()).unwrap();
+        let mut rules = jointly::app::rules::Rules::new(ledger.clone()).unwrap();
         let mut a = ledger
             .append_admitted(vec![e], &mut rules)
             .map_err(|e| e.to_string())?;
-        a.pop().unwrap().map(|a| a.seq).map_err(|r| r.message)
+        a.pop().unwrap().map(|a| a.seq).map_err(|r| r.to_string())
     };
     let mut long_gone =
         jointly::people::Person::new("partner", "Old Friend", None, "2019-01-01").unwrap();
@@ -427,15 +398,16 @@ fn retention_erases_those_who_left_long_ago_and_is_recorded() {
     }
     let today = time::Date::from_calendar_date(2026, time::Month::November, 23).unwrap();
     let actor = jointly::ledger::Actor::new("operator:test").unwrap();
-    let r = jointly::coproduction::privacy::apply_retention(
-        &ledger,
-        &people,
-        today,
-        730,
-        &actor,
-        &mut append,
-    )
-    .unwrap();
+    let tokens = jointly::app::tokens::TokenStore::open(&ledger).unwrap();
+    let idempotency = jointly::app::idempotency::Idempotency::open(&ledger).unwrap();
+    let holders = jointly::app::erasure::Holders {
+        people: &people,
+        tokens: &tokens,
+        idempotency: &idempotency,
+    };
+    let r =
+        jointly::app::erasure::apply_retention(&ledger, holders, today, 730, &actor, &mut append)
+            .unwrap();
     assert_eq!(r.erased_people, vec![long_gone.id]);
     assert_eq!(r.cutoff, "2024-11-23");
     assert!(people.get(&long_gone.id).unwrap().is_none());

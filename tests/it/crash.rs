@@ -68,7 +68,7 @@ fn acknowledged_appends_survive_sigkill() {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "crash_child",
+                "crash::crash_child",
                 "--nocapture",
                 "--test-threads",
                 "1",

@@ -5,8 +5,8 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use jointly::api::tokens::Role;
 use jointly::api::{AppState, Config, app};
+use jointly::app::tokens::Role;
 use jointly::ledger::{Ledger, bundle};
 use tower::ServiceExt;
 
@@ -15,10 +15,10 @@ async fn a_running_server_gives_a_backup_that_restores() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let (ledger, _) = Ledger::open(&data).unwrap();
-    jointly::coproduction::demo::write_demo(&ledger, 0).unwrap();
+    jointly::app::demo::write_demo(&ledger, 0).unwrap();
     let state = AppState::new(ledger.clone()).unwrap();
-    let admin = state.tokens().create(Role::Admin, "a", None).unwrap().0;
-    let staff = state.tokens().create(Role::Staff, "s", None).unwrap().0;
+    let admin = crate::common::token(state.app(), Role::Admin, "a", None);
+    let staff = crate::common::token(state.app(), Role::Staff, "s", None);
     let router = app(state.clone(), &Config::default());
     let get = |token: String| {
         Request::get("/v1/backup")
@@ -48,9 +48,9 @@ async fn a_running_server_gives_a_backup_that_restores() {
 
     let online_path = dir.path().join("online.jsonl");
     std::fs::write(&online_path, &online).unwrap();
-    let checked = bundle::check_bundle(&online_path, &mut |_| {}).unwrap();
+    let checked = jointly::app::integrity::check_bundle(&online_path, &mut |_| {}).unwrap();
     let restored = dir.path().join("restored");
-    let imported = bundle::import(&online_path, &restored, &mut |_| {}).unwrap();
+    let imported = jointly::app::integrity::import(&online_path, &restored, &mut |_| {}).unwrap();
     assert_eq!((imported.size, imported.root), (checked.size, checked.root));
     assert_eq!(
         (checked.size, checked.root),

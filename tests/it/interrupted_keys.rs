@@ -5,8 +5,8 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use jointly::api::tokens::Role;
 use jointly::api::{AppState, Config, app};
+use jointly::app::tokens::Role;
 use jointly::ledger::Ledger;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -36,7 +36,10 @@ async fn keys_cut_off_by_a_crash_are_settled_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let (ledger, _) = Ledger::open(dir.path()).unwrap();
     let state = AppState::new(ledger.clone()).unwrap();
-    let (token, info) = state.tokens().create(Role::Staff, "s", None).unwrap();
+    let (token, info) = state
+        .app()
+        .create_token(&jointly::app::Caller::operator(), Role::Staff, "s", None)
+        .unwrap();
     let router = app(state.clone(), &Config::default());
     let (status, first) = post(&router, &token, "recorded", 1).await;
     assert_eq!(status, StatusCode::CREATED);

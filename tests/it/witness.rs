@@ -6,32 +6,19 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use jointly::api::witnessing::{WitnessConfig, WitnessPolicy};
 use jointly::api::{AppState, Config, app};
+use jointly::app::witnessing::{WitnessConfig, WitnessPolicy};
+use jointly::ledger::Ledger;
 use jointly::ledger::checkpoint::Checkpoint;
 use jointly::ledger::cosignature::{CosignatureVerifier, Cosigner};
 use jointly::ledger::notary::Notary;
 use jointly::ledger::note::Note;
-use jointly::ledger::{Actor, CanonicalPayload, EventType, Ledger, NewEvent};
 use jointly::witness::{Witness, WitnessError};
 use std::path::Path;
 use std::sync::Arc;
 use tower::ServiceExt;
 
 const ORIGIN: &str = "example.org/log";
-
-fn append(ledger: &Ledger, n: u64, tag: &str) {
-    let events = (0..n)
-        .map(|i| NewEvent {
-            expected: None,
-            event_type: EventType::new("x.witness").unwrap(),
-            actor: Actor::new("test:witness").unwrap(),
-            payload: CanonicalPayload::parse(format!(r#"{{"i":{i},"tag":"{tag}"}}"#).as_bytes())
-                .unwrap(),
-        })
-        .collect();
-    ledger.append_batch(events).unwrap();
-}
 
 /// A log: a ledger of `n` records and its notary, with the key in `key_from`
 /// if given (to make a second history under the same key: a fork).
@@ -266,13 +253,18 @@ async fn appends_can_wait_for_the_witnesses() {
     )
     .unwrap();
     policy.wait = std::time::Duration::from_secs(20);
-    let state = AppState::with_witnesses(ledger, policy).unwrap();
-    let token = state
-        .tokens()
-        .create(jointly::api::tokens::Role::Staff, "s", None)
-        .unwrap()
-        .0;
-    state.start_witnessing();
+    let state = AppState::with_app(
+        jointly::app::App::with_ledger(
+            ledger,
+            jointly::app::Options {
+                witnesses: policy,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+    );
+    let token = crate::common::token(state.app(), jointly::app::tokens::Role::Staff, "s", None);
+    state.app().start_witnessing();
     let router = app(state, &Config::default());
     let append = |wait: &str| {
         Request::post(format!("/v1/events{wait}"))
@@ -321,11 +313,7 @@ async fn without_witnesses_waiting_for_them_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (ledger, _) = Ledger::open(dir.path()).unwrap();
     let state = AppState::new(ledger.clone()).unwrap();
-    let token = state
-        .tokens()
-        .create(jointly::api::tokens::Role::Staff, "s", None)
-        .unwrap()
-        .0;
+    let token = crate::common::token(state.app(), jointly::app::tokens::Role::Staff, "s", None);
     let router = app(state, &Config::default());
     let (status, _, body) = call(
         router.clone(),
@@ -347,4 +335,8 @@ async fn without_witnesses_waiting_for_them_is_refused() {
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+fn append(ledger: &Ledger, n: u64, tag: &str) {
+    crate::common::append_plain(ledger, n, "x.witness", tag);
 }

@@ -2,22 +2,9 @@
 //! change to it is caught; the notary refuses to sign a history that does
 //! not extend what it signed before.
 
+use jointly::ledger::Ledger;
 use jointly::ledger::notary::{Notary, NotaryError};
 use jointly::ledger::receipt::Receipt;
-use jointly::ledger::{Actor, CanonicalPayload, EventType, Ledger, NewEvent};
-
-fn append(ledger: &Ledger, n: u64, tag: &str) {
-    let events = (0..n)
-        .map(|i| NewEvent {
-            expected: None,
-            event_type: EventType::new("x.audit").unwrap(),
-            actor: Actor::new("test:audit").unwrap(),
-            payload: CanonicalPayload::parse(format!(r#"{{"i":{i},"tag":"{tag}"}}"#).as_bytes())
-                .unwrap(),
-        })
-        .collect();
-    ledger.append_batch(events).unwrap();
-}
 
 fn receipt(ledger: &Ledger, notary: &Notary, seq: u64) -> Receipt {
     let note = notary.sign_head(ledger).unwrap();
@@ -103,4 +90,8 @@ fn the_notary_never_signs_a_rewritten_history() {
         Err(NotaryError::Inconsistent { size }) => assert_eq!(size, 10),
         other => panic!("signed a rewritten history: {other:?}"),
     }
+}
+
+fn append(ledger: &Ledger, n: u64, tag: &str) {
+    crate::common::append_plain(ledger, n, "x.audit", tag);
 }

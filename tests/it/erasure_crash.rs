@@ -6,14 +6,15 @@
 //! file, each chunk of records is authorised by exactly one
 //! `record.redacted` record (none twice), and the log verifies.
 
+use crate::common::files_containing;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use jointly::api::tokens::Role;
 use jointly::api::{AppState, Config, app};
+use jointly::app::tokens::Role;
 use jointly::ledger::Ledger;
 use rand::Rng;
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
@@ -29,8 +30,8 @@ const JOURNAL: &str = "erasure.pending";
 /// A store with one partner who raised `PROPOSALS` proposals.
 async fn prepare(dir: &Path) -> Uuid {
     let (ledger, _) = Ledger::open(dir).unwrap();
-    jointly::coproduction::demo::write_demo(&ledger, 0).unwrap();
-    let model = jointly::coproduction::rebuild(&ledger).unwrap();
+    jointly::app::demo::write_demo(&ledger, 0).unwrap();
+    let model = jointly::app::fold::rebuild(&ledger).unwrap();
     let project = model
         .projects
         .values()
@@ -39,11 +40,7 @@ async fn prepare(dir: &Path) -> Uuid {
     let (project_id, lead) = (project.id, project.lead);
     drop(model);
     let state = AppState::new(ledger.clone()).unwrap();
-    let staff = state
-        .tokens()
-        .create(Role::Staff, "officer", Some(lead))
-        .unwrap()
-        .0;
+    let staff = crate::common::token(state.app(), Role::Staff, "officer", Some(&lead.to_string()));
     let router = app(state.clone(), &Config::default());
     let post = |token: &str, body: serde_json::Value, uri: &str| {
         let req = Request::post(uri)
@@ -73,11 +70,7 @@ async fn prepare(dir: &Path) -> Uuid {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{added}");
     let pid: Uuid = added["participant_id"].as_str().unwrap().parse().unwrap();
-    let partner = state
-        .tokens()
-        .create(Role::Partner, "p", Some(pid.into()))
-        .unwrap()
-        .0;
+    let partner = crate::common::token(state.app(), Role::Partner, "p", Some(&pid.to_string()));
     // Sixteen at a time, so their fsyncs are shared.
     for chunk in (0..PROPOSALS).collect::<Vec<_>>().chunks(16) {
         let calls = chunk.iter().map(|n| {
@@ -107,23 +100,6 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(e.path(), target).unwrap();
         }
     }
-}
-
-fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            found.extend(files_containing(&p, needle));
-        } else if std::fs::read(&p)
-            .unwrap_or_default()
-            .windows(needle.len())
-            .any(|w| w == needle.as_bytes())
-        {
-            found.push(p);
-        }
-    }
-    found
 }
 
 /// Runs `jointly erase` on `dir`; kills it `delay` after its journal
@@ -163,14 +139,25 @@ fn erase(dir: &Path, pid: Uuid, delay: Option<Duration>) -> (bool, Duration) {
 }
 
 /// What every start after an erasure, cut or not, must find.
-async fn check_finished(dir: &Path, round: usize) {
+async fn check_finished(dir: &Path, round: usize, pid: Uuid) {
     let (ledger, _) = Ledger::open(dir).unwrap();
     let state = AppState::new(ledger.clone()).unwrap();
+    // Their access codes went with them, whenever the erasure was cut.
+    let tokens = state
+        .app()
+        .tokens(&jointly::app::Caller::operator())
+        .unwrap();
+    assert!(
+        tokens
+            .iter()
+            .all(|t| t.participant.map(|p| p.uuid()) != Some(pid)),
+        "round {round}: the erased partner's token is still there"
+    );
+    assert!(tokens.iter().any(|t| t.name == "officer"), "round {round}");
     state.shutdown().await;
     drop(state);
     assert!(!dir.join(JOURNAL).exists(), "round {round}: journal left");
-    let (authorised, unauthorised) =
-        jointly::coproduction::privacy::authorisations(&ledger).unwrap();
+    let (authorised, unauthorised) = jointly::app::erasure::authorisations(&ledger).unwrap();
     assert!(unauthorised.is_empty(), "round {round}: {unauthorised:?}");
     assert_eq!(authorised.len(), PROPOSALS, "round {round}");
     let by: std::collections::BTreeSet<_> = authorised.values().collect();
@@ -207,7 +194,7 @@ async fn an_erasure_killed_part_way_is_finished_at_the_next_start() {
     let whole = base.path().join("whole");
     copy_dir(&prepared, &whole);
     let (_, lifetime) = erase(&whole, pid, None);
-    check_finished(&whole, 0).await;
+    check_finished(&whole, 0, pid).await;
 
     // Kill at a random moment within the journal's lifetime; when a kill
     // comes too late (the machine was quicker this time), narrow the window.
@@ -223,7 +210,7 @@ async fn an_erasure_killed_part_way_is_finished_at_the_next_start() {
         } else {
             window = window.mul_f64(0.5);
         }
-        check_finished(&dir, round).await;
+        check_finished(&dir, round, pid).await;
         std::fs::remove_dir_all(&dir).unwrap();
         if cut_inside == ROUNDS {
             break;

@@ -1,0 +1,263 @@
+//! What the integration tests share: a store with the example history, the
+//! API driven through `oneshot`, tokens, the command line, and searching a
+//! data directory's files.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use jointly::api::{AppState, Config, app};
+use jointly::app::tokens::Role;
+use jointly::app::{App, Caller};
+use jointly::ledger::{Actor, CanonicalPayload, EventType, Ledger, NewEvent};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use tower::ServiceExt;
+
+/// Makes a token as the local operator; returns its secret.
+pub fn token(app: &App, role: Role, name: &str, participant: Option<&str>) -> String {
+    app.create_token(&Caller::operator(), role, name, participant)
+        .unwrap()
+        .0
+}
+
+/// The API over a ledger, as `jointly serve` runs it.
+pub struct Api {
+    pub state: AppState,
+    pub router: axum::Router,
+}
+
+impl Api {
+    pub fn new(ledger: Ledger) -> Api {
+        Self::with_config(ledger, &Config::default())
+    }
+
+    pub fn with_config(ledger: Ledger, config: &Config) -> Api {
+        let state = AppState::new(ledger).unwrap();
+        let router = app(state.clone(), config);
+        Api { state, router }
+    }
+
+    pub fn app(&self) -> &App {
+        self.state.app()
+    }
+
+    /// A JSON request (`body` null for none); the status, the content
+    /// type and the body as JSON (null if it is not JSON).
+    pub async fn call(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        uri: &str,
+        body: Value,
+    ) -> (StatusCode, String, Value) {
+        let bytes = (!body.is_null()).then(|| body.to_string().into_bytes());
+        self.raw(token, method, uri, bytes, "application/json", &[])
+            .await
+    }
+
+    /// Any request; the status, content type and body as JSON.
+    pub async fn raw(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        uri: &str,
+        body: Option<Vec<u8>>,
+        content_type: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, String, Value) {
+        let (status, ct, bytes) = self
+            .bytes(token, method, uri, body, content_type, headers)
+            .await;
+        (
+            status,
+            ct,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Any request; the status, content type and body bytes.
+    pub async fn bytes(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        uri: &str,
+        body: Option<Vec<u8>>,
+        content_type: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, String, Vec<u8>) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            req = req.header("content-type", content_type);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = self
+            .router
+            .clone()
+            .oneshot(req.body(body.map_or(Body::empty(), Body::from)).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, ct, bytes.to_vec())
+    }
+}
+
+/// Appends `n` `x.` records straight to a ledger (no rules).
+pub fn append_plain(ledger: &Ledger, n: u64, event_type: &str, tag: &str) {
+    let events = (0..n)
+        .map(|i| NewEvent {
+            expected: None,
+            event_type: EventType::new(event_type).unwrap(),
+            actor: Actor::new("test:plain").unwrap(),
+            payload: CanonicalPayload::parse(format!(r#"{{"i":{i},"tag":"{tag}"}}"#).as_bytes())
+                .unwrap(),
+        })
+        .collect();
+    ledger.append_batch(events).unwrap();
+}
+
+/// Runs the `jointly` binary on a data directory.
+pub fn jointly(data: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jointly"))
+        .args(args)
+        .env("JOINTLY_DATA", data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(bytes) = stdin {
+        input.write_all(bytes).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+/// Every file under `dir` that contains `needle`.
+pub fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            found.extend(files_containing(&p, needle));
+        } else if std::fs::read(&p)
+            .unwrap_or_default()
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+        {
+            found.push(p);
+        }
+    }
+    found
+}
+
+/// A browser on the pages, through the same router: it keeps the session
+/// cookie and sends each form with the anti-forgery token its page gave.
+pub struct Browser<'a> {
+    api: &'a Api,
+    cookies: Vec<(String, String)>,
+}
+
+/// The `value` of the hidden `csrf` field in a page.
+fn csrf_of(page: &str) -> String {
+    let at = page
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a csrf field")
+        + 19;
+    page[at..].split('"').next().unwrap().to_string()
+}
+
+impl<'a> Browser<'a> {
+    /// Signs in with an access code.
+    pub async fn sign_in(api: &'a Api, code: &str) -> Browser<'a> {
+        let mut b = Browser {
+            api,
+            cookies: Vec::new(),
+        };
+        let (_, page) = b.get("/sign-in").await;
+        let csrf = csrf_of(&page);
+        let (status, _) = b.post("/sign-in", &[("csrf", &csrf), ("code", code)]).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "signing in");
+        b
+    }
+
+    async fn send(
+        &mut self,
+        req: axum::http::request::Builder,
+        body: Body,
+    ) -> (StatusCode, String) {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let req = req.header("cookie", cookie).body(body).unwrap();
+        let resp = self.api.router.clone().oneshot(req).await.unwrap();
+        for v in resp.headers().get_all("set-cookie") {
+            let first = v.to_str().unwrap().split(';').next().unwrap();
+            let (k, v) = first.split_once('=').unwrap();
+            self.cookies.retain(|(name, _)| name != k);
+            if !v.is_empty() {
+                self.cookies.push((k.into(), v.into()));
+            }
+        }
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    pub async fn get(&mut self, path: &str) -> (StatusCode, String) {
+        self.send(Request::get(path), Body::empty()).await
+    }
+
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        self.send(
+            Request::post(path).header("content-type", "application/x-www-form-urlencoded"),
+            Body::from(body),
+        )
+        .await
+    }
+
+    /// Opens a form's page and sends it with these fields (and its csrf).
+    pub async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+        let (status, page) = self.get(path).await;
+        if status != StatusCode::OK {
+            return (status, page);
+        }
+        let csrf = csrf_of(&page);
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post(path, &all).await
+    }
+}
+
+/// The first object anywhere in `doc` that has `value` among its values.
+pub fn find_object<'v>(doc: &'v Value, value: &str) -> Option<&'v Value> {
+    match doc {
+        Value::Object(m) => {
+            if m.values().any(|v| v.as_str() == Some(value)) {
+                return Some(doc);
+            }
+            m.values().find_map(|v| find_object(v, value))
+        }
+        Value::Array(a) => a.iter().find_map(|v| find_object(v, value)),
+        _ => None,
+    }
+}

@@ -1,0 +1,23 @@
+//! The integration tests: one test crate (one link), a module per area,
+//! with the helpers they share in `common`.
+
+mod common;
+
+mod api;
+mod audit;
+mod backup;
+mod cli;
+mod coproduction;
+mod crash;
+mod doors;
+mod erasure_crash;
+mod faults;
+mod fuzz;
+mod interrupted_keys;
+mod policy;
+mod privacy;
+mod properties;
+mod recovery;
+mod schemas;
+mod vectors;
+mod witness;
