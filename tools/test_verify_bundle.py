@@ -125,6 +125,24 @@ class VerifyBundle(unittest.TestCase):
         ls[1] = ls[1].replace(b'"record":', b'"record": ')
         self.fails_at(ls, 0, "not in canonical (RFC 8785) form")
 
+    def test_line_ends(self):
+        # Every line ends in LF, the last one too; never CR LF.
+        code, out, _ = run(self.write(lines(), end=b""))
+        self.assertEqual(code, 1, out)
+        self.assertIn("does not end with a newline", out)
+        ls = [l + b"\r" for l in lines()]
+        code, out, _ = run(self.write(ls))
+        self.assertNotEqual(code, 0, out)
+
+    def test_repeated_id(self):
+        # An id names one record: the last record carries the first's id
+        # (so its hash no longer matches the header's head either, but the
+        # repeated id is what is found first).
+        ls = lines()
+        first = json.loads(ls[1])["record"]["id"]
+        ls[3] = edit_line(ls[3], lambda v: v["record"].__setitem__("id", first))
+        self.fails_at(ls, 2, "is the id of an earlier record")
+
     def test_redacted_still_verifies(self):
         ls = lines()
         ls[2] = edit_line(ls[2], lambda v: (v.__setitem__("payload", None), v.__setitem__("salt", None)))

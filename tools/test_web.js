@@ -136,6 +136,9 @@ async function keyboardForm(page, url, fill) {
         if (now === want) break;
         await page.keyboard.press('ArrowDown');
       }
+      // Arrows choose as they move; a first stop with nothing chosen yet
+      // needs Space.
+      await page.keyboard.press('Space');
       done.add(`${f.name}=*`);
     } else if (f.type === 'radio' || f.type === 'checkbox') {
       if (want === true) await page.keyboard.press('Space');

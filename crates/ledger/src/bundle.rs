@@ -324,10 +324,19 @@ pub fn check_bundle(
 ) -> Result<BundleSummary, BundleError> {
     let (mut reader, summary) = BundleReader::open(path)?;
     let mut checker = ChainChecker::new();
+    // An event id names one record in a log.
+    let mut ids = std::collections::HashSet::new();
     while let Some((record, entry)) = reader.next_entry()? {
         checker
             .check(&entry)
             .map_err(|p| reader.bad(format!("record {}: {}", p.seq, p.what)))?;
+        if !ids.insert(record.id()) {
+            return Err(reader.bad(format!(
+                "record {}: its id {} is the id of an earlier record; an id names one record",
+                record.seq(),
+                record.id()
+            )));
+        }
         inspect
             .record(&record, entry.payload.as_ref().map(|(_, p)| p.as_slice()))
             .map_err(|what| reader.bad(format!("record {}: {what}", record.seq())))?;

@@ -280,12 +280,22 @@ impl Note {
         })
     }
 
-    /// The text, if `verifier` signed it.
+    /// The text, if `verifier` signed it: at least one signature line is
+    /// by its key (name and key id), and every line by its key verifies
+    /// (C2SP signed-note: a failed signature from a known key rejects the
+    /// whole note). Lines by other keys are ignored.
     pub fn open(note: &str, verifier: &Verifier) -> Result<Note, NoteError> {
         let n = Note::parse(note)?;
-        let signed = n.signatures.iter().any(|(name, id, sig)| {
-            name == &verifier.name && *id == verifier.id && verifier.check(n.text.as_bytes(), sig)
-        });
+        let mut signed = false;
+        for (name, id, sig) in &n.signatures {
+            if name != &verifier.name || *id != verifier.id {
+                continue;
+            }
+            if !verifier.check(n.text.as_bytes(), sig) {
+                return Err(NoteError::NotSigned(verifier.name.clone()));
+            }
+            signed = true;
+        }
         if !signed {
             return Err(NoteError::NotSigned(verifier.name.clone()));
         }
@@ -314,6 +324,33 @@ mod tests {
         let note = format!("{}\n{}", s("text"), s("signature_line"));
         assert_eq!(Note::open(&note, &verifier).unwrap().text, s("text"));
         assert_eq!(signer.sign(&s("text")).unwrap(), note);
+    }
+
+    /// Two lines by the log's own key, one of them bad: the note is
+    /// refused, whichever comes first.
+    #[test]
+    fn a_bad_line_by_the_key_refuses_the_note() {
+        let v = vectors();
+        let s = |k: &str| v[k].as_str().unwrap().to_string();
+        let verifier = Verifier::parse(&s("verifier_key")).unwrap();
+        let good = s("signature_line");
+        // The same key id, with the signature's last byte changed.
+        let (head, b64) = good.trim_end().rsplit_once(' ').unwrap();
+        use base64::Engine;
+        let mut raw = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        *raw.last_mut().unwrap() ^= 1;
+        let bad = format!(
+            "{head} {}\n",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        );
+        for lines in [format!("{good}{bad}"), format!("{bad}{good}")] {
+            let note = format!("{}\n{lines}", s("text"));
+            assert!(Note::open(&note, &verifier).is_err(), "{note}");
+        }
+        let note = format!("{}\n{good}", s("text"));
+        assert!(Note::open(&note, &verifier).is_ok());
     }
 
     #[test]

@@ -181,9 +181,11 @@ fn members(
         .unwrap_or_default()
 }
 
-/// The start of an id, to tell apart people shown only by their role.
+/// The end of an id (where ids made one after another differ), to tell
+/// apart people shown only by their role.
 fn short_id(id: &impl std::fmt::Display) -> String {
-    format!("no. {}", &id.to_string()[..8])
+    let text = id.to_string();
+    format!("no. {}", &text[text.len() - 6..])
 }
 
 /// Words for each method, response and position, in the schema's order.
