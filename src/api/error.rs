@@ -168,36 +168,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 /// A value of the expected shape, or an invalid refusal pointing at the
 /// field at fault.
 pub fn read_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Refusal> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let mut pointer = String::new();
-        for seg in e.path().iter() {
-            use serde_path_to_error::Segment;
-            match seg {
-                Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
-                Segment::Map { key } => {
-                    pointer.push('/');
-                    pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
-                }
-                Segment::Enum { variant } => {
-                    pointer.push('/');
-                    pointer.push_str(variant);
-                }
-                Segment::Unknown => {}
-            }
-        }
-        let raw = e.inner().to_string();
-        if let Some(field) = raw
-            .strip_prefix("missing field `")
-            .and_then(|r| r.split('`').next())
-        {
-            pointer.push('/');
-            pointer.push_str(field);
-        }
+    crate::coproduction::events::read(&value).map_err(|p| {
         Refusal::invalid(format!(
             "the body does not have the expected shape: {}",
-            raw.replace('`', "\"")
+            p.message
         ))
-        .at(pointer)
+        .at(p.pointer)
     })
 }
 

@@ -550,16 +550,14 @@ impl App {
         who: ParticipantId,
     ) -> Result<Vec<u64>, Refusal> {
         policy::require(caller.author(), Action::RecordLeaving)?;
-        let mut person = self
-            .0
-            .people
-            .get(&who.uuid())
-            .map_err(Refusal::failed)?
-            .ok_or_else(|| {
-                Refusal::not_found(format!("the people store holds no one with id {who}"))
-            })?;
+        let person = self.0.people.get(&who.uuid()).map_err(Refusal::failed)?;
         let projects: Vec<ProjectId> = {
             let model = self.read()?;
+            if person.is_none() && !model.roles.contains_key(&who) {
+                return Err(Refusal::not_found(format!(
+                    "no one with the participant id {who} has joined"
+                )));
+            }
             model
                 .projects
                 .values()
@@ -576,8 +574,12 @@ impl App {
             });
             seqs.push(self.write(Self::own_event(caller, &event)).await?.seq);
         }
-        person.left = Some(today());
-        self.0.people.put(&person).map_err(Refusal::failed)?;
+        // Their personal data, if the people store holds any, is kept for
+        // the retention period from today.
+        if let Some(mut person) = person {
+            person.left = Some(today());
+            self.0.people.put(&person).map_err(Refusal::failed)?;
+        }
         Ok(seqs)
     }
 

@@ -421,7 +421,12 @@ pub struct PayloadProblem {
     pub message: String,
 }
 
-fn read<T: serde::de::DeserializeOwned>(payload: &serde_json::Value) -> Result<T, PayloadProblem> {
+/// A JSON value read as `T`, or what is wrong with it and where (a JSON
+/// pointer into the value), in plain words. Payloads are read this way,
+/// and so are the API's request bodies.
+pub fn read<T: serde::de::DeserializeOwned>(
+    payload: &serde_json::Value,
+) -> Result<T, PayloadProblem> {
     serde_path_to_error::deserialize(payload).map_err(|e| {
         let mut pointer = String::new();
         for seg in e.path().iter() {

@@ -127,14 +127,7 @@ impl Api {
         let req = req
             .body(body.map(Body::from).unwrap_or_else(Body::empty))
             .unwrap();
-        let resp = self.router.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let ct = resp
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let (status, ct, bytes) = crate::common::send(&self.router, req).await;
         let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         (status, ct, value)
     }
@@ -940,5 +933,41 @@ async fn a_write_into_another_project_tells_nothing() {
         "another's project and no project read the same"
     );
     assert_eq!(api.ledger.head().size, size, "nothing was written");
+    api.state.shutdown().await;
+}
+
+/// Recording that a person left the organisation records them leaving
+/// every project they were in: what they may read and write follows.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_person_who_leaves_leaves_every_project() {
+    let api = Api::new();
+    let uri = format!("/v1/people/{}/leave", api.partner_id);
+    let (s, _, v) = api.call(Partner, "POST", &uri, None).await;
+    assert_eq!(s, 403, "{v}");
+    let (s, _, v) = api.call(Staff, "POST", &uri, None).await;
+    assert_eq!(s, 200, "{v}");
+    let left = v["left"].as_array().unwrap();
+    assert!(!left.is_empty(), "{v}");
+    for seq in left {
+        let (_, _, ev) = api
+            .call(Staff, "GET", &format!("/v1/events/{seq}"), None)
+            .await;
+        assert_eq!(ev["record"]["type"], "participant.left");
+        assert_eq!(ev["payload"]["participant_id"], api.partner_id.as_str());
+    }
+    let (_, _, projects) = api.call(Partner, "GET", "/v1/projects", None).await;
+    assert_eq!(projects, json!([]), "they are in no project now");
+    // Nobody to leave: refused, nothing written.
+    let size = api.ledger.head().size;
+    let (s, _, _) = api
+        .call(
+            Staff,
+            "POST",
+            "/v1/people/abcdef00-0000-4000-8000-000000000999/leave",
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    assert_eq!(api.ledger.head().size, size);
     api.state.shutdown().await;
 }

@@ -96,21 +96,25 @@ impl Api {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = self
-            .router
-            .clone()
-            .oneshot(req.body(body.map_or(Body::empty(), Body::from)).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status();
-        let ct = resp
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        (status, ct, bytes.to_vec())
+        send(
+            &self.router,
+            req.body(body.map_or(Body::empty(), Body::from)).unwrap(),
+        )
+        .await
     }
+}
+
+/// A request through a router; the status, content type and body bytes.
+pub async fn send(router: &axum::Router, req: Request<Body>) -> (StatusCode, String, Vec<u8>) {
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, ct, bytes.to_vec())
 }
 
 /// Appends `n` `x.` records straight to a ledger (no rules).

@@ -5,7 +5,6 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use jointly::api::{AppState, Config, app};
 use jointly::app::witnessing::{WitnessConfig, WitnessPolicy};
 use jointly::ledger::Ledger;
@@ -16,7 +15,6 @@ use jointly::ledger::note::Note;
 use jointly::witness::{Witness, WitnessError};
 use std::path::Path;
 use std::sync::Arc;
-use tower::ServiceExt;
 
 const ORIGIN: &str = "example.org/log";
 
@@ -158,15 +156,8 @@ fn a_forked_history_is_refused_with_both_checkpoints_kept() {
 }
 
 async fn call(router: axum::Router, req: Request<Body>) -> (StatusCode, String, String) {
-    let resp = router.oneshot(req).await.unwrap();
-    let status = resp.status();
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, ct, String::from_utf8(body.to_vec()).unwrap())
+    let (status, ct, body) = crate::common::send(&router, req).await;
+    (status, ct, String::from_utf8(body).unwrap())
 }
 
 #[tokio::test]
