@@ -551,18 +551,22 @@ impl App {
     ) -> Result<Vec<u64>, Refusal> {
         policy::require(caller.author(), Action::RecordLeaving)?;
         let person = self.0.people.get(&who.uuid()).map_err(Refusal::failed)?;
-        let projects: Vec<ProjectId> = {
+        // Every project they are still in, and the organisation's group
+        // (`None`) if they joined it.
+        let projects: Vec<Option<ProjectId>> = {
             let model = self.read()?;
             if person.is_none() && !model.roles.contains_key(&who) {
                 return Err(Refusal::not_found(format!(
                     "no one with the participant id {who} has joined"
                 )));
             }
+            let in_group = model.group.get(&who).is_some_and(|m| m.active);
             model
                 .projects
                 .values()
                 .filter(|p| p.members.get(&who).is_some_and(|m| m.active))
-                .map(|p| p.id)
+                .map(|p| Some(p.id))
+                .chain(in_group.then_some(None))
                 .collect()
         };
         let mut seqs = Vec::new();

@@ -144,12 +144,13 @@ pub fn may_append_type(author: &Author, type_name: &str) -> Result<(), Refusal> 
     }
 }
 
-/// How `who` stands to `project`.
+/// How `who` stands to `project`: by their membership of it, or else of
+/// the organisation's group, whose partners take part in every project.
 pub fn standing(model: &Model, who: Option<ParticipantId>, project: Option<ProjectId>) -> Standing {
     let Some(project) = project else {
         return Standing::NoProject;
     };
-    let membership = who.and_then(|w| model.projects.get(&project)?.members.get(&w));
+    let membership = who.and_then(|w| model.membership(&w, &project));
     match membership {
         Some(m) if m.active => Standing::Member,
         Some(_) => Standing::Left,
@@ -349,16 +350,17 @@ pub fn require(author: &Author, action: Action) -> Result<(), Refusal> {
 /// is known to belong to, if anything).
 ///
 /// Staff, admins, the operator and auditors read every record. A partner
-/// reads the records of the projects they are part of, and of a project
-/// they left, those up to their leaving; nothing else (not the
-/// organisation's own `x.` records, not other projects).
+/// reads the records of the projects they are part of (every project, for
+/// the organisation's partner group), and of a project they left, those up
+/// to their leaving; nothing else (not the organisation's own `x.`
+/// records, not other projects).
 pub fn may_read(reader: &Author, model: &Model, seq: Seq, project: Option<ProjectId>) -> bool {
     match reader.role {
         AuthorRole::Admin | AuthorRole::Staff | AuthorRole::Operator | AuthorRole::Auditor => true,
         AuthorRole::Partner => {
             let membership = project
                 .zip(reader.participant)
-                .and_then(|(p, me)| model.projects.get(&p)?.members.get(&me));
+                .and_then(|(p, me)| model.membership(&me, &p));
             match membership {
                 Some(m) if m.active => true,
                 Some(m) => m.left_at.is_some_and(|left| seq <= left),
@@ -396,7 +398,7 @@ pub fn in_view(reader: &Author, model: &Model) -> InView {
                     model
                         .projects
                         .values()
-                        .filter(|p| p.members.get(&me).is_some_and(|m| m.active))
+                        .filter(|p| model.membership(&me, &p.id).is_some_and(|m| m.active))
                         .map(|p| p.id)
                         .collect()
                 })

@@ -61,11 +61,13 @@ pub struct ParticipantJoined {
     pub role: Role,
 }
 
-/// A participant leaves a project.
+/// A participant leaves a project, or without a project the organisation's
+/// group (where they joined it with no project).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ParticipantLeft {
-    pub project_id: ProjectId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<ProjectId>,
     pub participant_id: ParticipantId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Text>,

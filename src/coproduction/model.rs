@@ -164,6 +164,9 @@ pub struct Model {
     pub kept: HashMap<Seq, serde_json::Value>,
     /// People erased on request or by retention: no longer counted as members.
     pub erased: HashSet<ParticipantId>,
+    /// Who joined the organisation's group itself (a `participant.joined`
+    /// with no project): its partner group takes part in every project.
+    pub group: BTreeMap<ParticipantId, Membership>,
 }
 
 impl Model {
@@ -222,8 +225,11 @@ impl Model {
                             );
                         }
                     }
-                    None if self.roles.contains_key(&e.participant_id) => {
-                        return clash("/participant_id", "this participant has already joined");
+                    None if self.group.get(&e.participant_id).is_some_and(|m| m.active) => {
+                        return clash(
+                            "/participant_id",
+                            "this participant is already in the organisation's group",
+                        );
                     }
                     None => {}
                 }
@@ -238,9 +244,19 @@ impl Model {
                 Ok(())
             }
             Event::ParticipantLeft(e) => {
-                let p = self.project(&e.project_id, "/project_id")?;
-                if !p.members.get(&e.participant_id).is_some_and(|m| m.active) {
-                    return refuse("/participant_id", "this participant is not in the project");
+                let members = match &e.project_id {
+                    Some(project) => &self.project(project, "/project_id")?.members,
+                    None => &self.group,
+                };
+                if !members.get(&e.participant_id).is_some_and(|m| m.active) {
+                    return refuse(
+                        "/participant_id",
+                        if e.project_id.is_some() {
+                            "this participant is not in the project"
+                        } else {
+                            "this participant is not in the organisation's group"
+                        },
+                    );
                 }
                 Ok(())
             }
@@ -463,7 +479,7 @@ impl Model {
             Event::StageChanged(e) => Some(e.project_id),
             Event::InvolvementChanged(e) => Some(e.project_id),
             Event::ParticipantJoined(e) => e.project_id,
-            Event::ParticipantLeft(e) => Some(e.project_id),
+            Event::ParticipantLeft(e) => e.project_id,
             Event::MeetingHeld(e) => Some(e.project_id),
             Event::ProposalRaised(e) => Some(e.project_id),
             Event::DecisionMade(e) => Some(e.project_id),
@@ -489,6 +505,17 @@ impl Model {
                 None
             }
         }
+    }
+
+    /// How `who` belongs to `project`: their membership of the project, or
+    /// else of the organisation's group (whose partners take part in every
+    /// project). `None`: they were never part of it.
+    pub fn membership(&self, who: &ParticipantId, project: &ProjectId) -> Option<&Membership> {
+        self.projects
+            .get(project)?
+            .members
+            .get(who)
+            .or_else(|| self.group.get(who))
     }
 
     /// The projects a participant has been part of.
@@ -613,8 +640,12 @@ impl Model {
             }
             Event::ParticipantJoined(e) => {
                 self.roles.entry(e.participant_id).or_insert(e.role);
-                if let Some(p) = e.project_id.and_then(|id| self.projects.get_mut(&id)) {
-                    let m = p.members.entry(e.participant_id).or_insert(Membership {
+                let members = match e.project_id {
+                    Some(id) => self.projects.get_mut(&id).map(|p| &mut p.members),
+                    None => Some(&mut self.group),
+                };
+                if let Some(members) = members {
+                    let m = members.entry(e.participant_id).or_insert(Membership {
                         role: e.role,
                         active: true,
                         left_at: None,
@@ -625,11 +656,11 @@ impl Model {
                 }
             }
             Event::ParticipantLeft(e) => {
-                if let Some(m) = self
-                    .projects
-                    .get_mut(&e.project_id)
-                    .and_then(|p| p.members.get_mut(&e.participant_id))
-                {
+                let members = match e.project_id {
+                    Some(id) => self.projects.get_mut(&id).map(|p| &mut p.members),
+                    None => Some(&mut self.group),
+                };
+                if let Some(m) = members.and_then(|m| m.get_mut(&e.participant_id)) {
                     m.active = false;
                     m.left_at = Some(record.seq());
                 }

@@ -458,18 +458,37 @@ fn roles_decide_who_may_write_what() {
             Refused(Kind::NotFound, "/payload/project_id"),
         );
     }
-    // Joining the organisation's group needs no project, and only once.
+    // Joining the organisation's group needs no project, and happens once
+    // (until they leave it); someone in a project may join it too.
     check(
         staff(),
         "participant.joined",
         json!({"participant_id": id(9), "role": "partner"}),
         Accepted,
     );
+    let mut w = World::new();
+    w.ok(
+        &staff(),
+        "participant.joined",
+        json!({"participant_id": id(2), "role": "partner"}),
+    );
+    let r = w
+        .append(
+            &staff(),
+            "participant.joined",
+            json!({"participant_id": id(2), "role": "partner"}),
+        )
+        .unwrap_err();
+    assert_eq!(
+        (r.kind(), r.pointer()),
+        (Kind::Conflict, Some("/payload/participant_id"))
+    );
+    // One person, one role.
     check(
         staff(),
         "participant.joined",
-        json!({"participant_id": id(2), "role": "partner"}),
-        Refused(Kind::Conflict, "/payload/participant_id"),
+        json!({"participant_id": id(2), "role": "staff"}),
+        Refused(Kind::Invalid, "/payload/role"),
     );
     // Only an administrator's erasure authorises it, and only of records
     // that exist; the writer lets it through (a plain append is refused

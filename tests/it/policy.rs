@@ -301,3 +301,63 @@ fn who_sees_names() {
     // Small counts are hidden below the same threshold for everyone.
     assert_eq!(policy::K, 5);
 }
+
+/// A partner of the organisation's group (joined with no project) takes
+/// part in every project: reads it, puts forward ideas in it, challenges
+/// its decisions; once they leave the group, nothing new.
+#[test]
+fn the_organisations_partner_group_takes_part_everywhere() {
+    use jointly::app::fold::rebuild;
+    let mut w = World::new();
+    w.ok(
+        &staff(),
+        "participant.joined",
+        json!({"participant_id": id(9), "role": "partner"}),
+    );
+    w.ok(
+        &partner(9),
+        "proposal.raised",
+        json!({"project_id": id(P), "proposal_id": id(22), "text": "T"}),
+    );
+    w.ok(
+        &partner(9),
+        "decision.challenged",
+        json!({"decision_id": id(30), "challenge_id": id(50), "reason": "R"}),
+    );
+    let p = jointly::app::project_id(&id(P), "").unwrap();
+    let model = rebuild(&w.ledger).unwrap();
+    let me = Author::from_actor(&partner(9));
+    assert!(policy::in_view(&me, &model).contains(&p));
+    assert!(policy::may_read(&me, &model, 2, Some(p)));
+    // Leaving the group: no project is theirs any more.
+    w.ok(
+        &staff(),
+        "participant.left",
+        json!({"participant_id": id(9)}),
+    );
+    let left_at = w.ledger.head().size - 1;
+    let r = w
+        .append(
+            &partner(9),
+            "proposal.raised",
+            json!({"project_id": id(P), "proposal_id": id(23), "text": "T"}),
+        )
+        .unwrap_err();
+    assert_eq!(r.kind(), Kind::Forbidden);
+    let model = rebuild(&w.ledger).unwrap();
+    assert!(!policy::in_view(&me, &model).contains(&p));
+    assert!(policy::may_read(&me, &model, left_at - 1, Some(p)));
+    assert!(!policy::may_read(&me, &model, left_at + 1, Some(p)));
+    // And they cannot leave it twice.
+    let r = w
+        .append(
+            &staff(),
+            "participant.left",
+            json!({"participant_id": id(9)}),
+        )
+        .unwrap_err();
+    assert_eq!(
+        (r.kind(), r.pointer()),
+        (Kind::Invalid, Some("/payload/participant_id"))
+    );
+}

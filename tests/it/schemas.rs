@@ -3,7 +3,7 @@
 //! the schemas and the types accept and refuse the same payloads.
 //!
 //! To regenerate after changing an event type:
-//! `JOINTLY_WRITE_SCHEMAS=1 cargo test --test schemas`.
+//! `JOINTLY_WRITE_SCHEMAS=1 cargo test --test it schemas`.
 
 use jointly::coproduction::events::{EVENT_TYPES, Event};
 use std::path::{Path, PathBuf};
@@ -39,7 +39,7 @@ fn schemas_are_generated_from_the_types() {
     }
     assert!(
         stale.is_empty(),
-        "schemas out of date for {stale:?}: run JOINTLY_WRITE_SCHEMAS=1 cargo test --test schemas"
+        "schemas out of date for {stale:?}: run JOINTLY_WRITE_SCHEMAS=1 cargo test --test it schemas"
     );
     // Nothing else is published: the envelope and one file per event type.
     for entry in std::fs::read_dir(&dir).unwrap() {
