@@ -45,7 +45,9 @@ fn get(server: &str, path: &str) -> Result<String, AuditError> {
         "GET",
         path,
         None,
-        std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(120),
+        // A page of 10,000 record envelopes is about 4 MB.
+        64 << 20,
     )
     .map_err(|e| AuditError::Network(e.to_string()))?;
     if a.status != 200 {

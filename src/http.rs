@@ -59,14 +59,19 @@ fn connect(server: &str, timeout: Duration) -> Result<(TcpStream, String, String
     Ok((s, host.to_string(), prefix))
 }
 
-/// Sends one request (`body` for POST) and reads the whole answer.
+/// Sends one request (`body` for POST) and reads the whole answer, within
+/// `timeout` from start to end (a server that trickles its answer is cut
+/// off too) and up to `max_bytes` of it (a larger answer is refused, never
+/// read to its end).
 pub fn request(
     server: &str,
     method: &str,
     path: &str,
     body: Option<&str>,
     timeout: Duration,
+    max_bytes: usize,
 ) -> Result<Answer, HttpError> {
+    let deadline = std::time::Instant::now() + timeout;
     let (mut s, host, prefix) = connect(server, timeout)?;
     let connect = |e: String| HttpError::Connect(host.clone(), e);
     let mut head =
@@ -82,8 +87,28 @@ pub fn request(
         .and_then(|()| s.write_all(body.unwrap_or("").as_bytes()))
         .map_err(|e| connect(e.to_string()))?;
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw)
-        .map_err(|e| connect(e.to_string()))?;
+    let mut chunk = [0u8; 8192];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(connect(format!(
+                "no whole answer within {} s",
+                timeout.as_secs_f64()
+            )));
+        }
+        s.set_read_timeout(Some(left)).ok();
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(connect(e.to_string())),
+        }
+        if raw.len() > max_bytes {
+            return Err(connect(format!(
+                "the answer is larger than {max_bytes} bytes; refused"
+            )));
+        }
+    }
     let malformed = || HttpError::Malformed(format!("{method} {path}"));
     let text = String::from_utf8(raw).map_err(|_| malformed())?;
     let (head, body) = text.split_once("\r\n\r\n").ok_or_else(malformed)?;

@@ -125,11 +125,23 @@ enum Command {
         /// Longest an append with ?wait=cosigned waits, in seconds.
         #[arg(long, default_value_t = 10)]
         witness_wait: u64,
-        /// Forbid every script in pages (Content-Security-Policy
-        /// script-src 'none'). Recommended in production; browser tools
-        /// that inject a script, such as accessibility checkers, then fail.
-        #[arg(long)]
+        /// No longer needed: pages forbid every script by default. Kept so
+        /// that start scripts which pass it still work.
+        #[arg(long, hide = true)]
         no_scripts: bool,
+        /// How people reach the server, e.g. https://jointly.example.org:
+        /// cookies are marked Secure when it is https, and "Check this
+        /// record" gives it in its commands.
+        #[arg(long)]
+        public_url: Option<String>,
+        /// A reverse proxy whose X-Forwarded-For is believed (repeat for
+        /// more), e.g. 127.0.0.1; nobody else's is.
+        #[arg(long = "trusted-proxy")]
+        trusted_proxies: Vec<std::net::IpAddr>,
+        /// When to publish the equality figures each day, HH:MM in UTC (an
+        /// admin may also publish at once: POST /v1/equality/publish).
+        #[arg(long, default_value = "02:00", value_parser = parse_time_of_day)]
+        publish_equality_at: time::Time,
     },
     /// Run or set up a witness, which cosigns other logs' checkpoints.
     Witness {
@@ -275,6 +287,9 @@ enum PersonCommand {
     /// Record that a person has left the organisation; the retention
     /// period for their personal data starts today.
     Leave { participant: String },
+    /// Check every entry of the people store can be read: lists the ids of
+    /// damaged ones (exit 1 if any), which figures and retention pass over.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -336,6 +351,14 @@ fn refusal_words(r: &Refusal) -> String {
         Some(p) => format!("{lead}, nothing was written: {} (at {p})", r.message()),
         None => format!("{lead}, nothing was written: {}", r.message()),
     }
+}
+
+/// A time of day, HH:MM.
+fn parse_time_of_day(text: &str) -> Result<time::Time, String> {
+    let bad = || format!("{text:?} is not a time of day as HH:MM, e.g. 02:00");
+    let (h, m) = text.split_once(':').ok_or_else(bad)?;
+    let (h, m) = (h.parse::<u8>().map_err(|_| bad())?, m.parse::<u8>().map_err(|_| bad())?);
+    time::Time::from_hms(h, m, 0).map_err(|_| bad())
 }
 
 /// A failure: bad input (exit 2) or a failed check (exit 1).
@@ -439,13 +462,31 @@ fn run(cli: Cli) -> Result<(), Failure> {
             witnesses,
             witness_quorum,
             witness_wait,
-            no_scripts,
+            no_scripts: _,
+            public_url,
+            trusted_proxies,
+            publish_equality_at,
         } => {
+            if let Some(u) = &public_url
+                && !(u.starts_with("http://") || u.starts_with("https://"))
+            {
+                return Err(failure(
+                    true,
+                    anyhow!("--public-url {u:?}: give the whole address, starting https:// (or http://)"),
+                ));
+            }
             let mut policy = WitnessPolicy::new(witnesses, witness_quorum)
                 .map_err(|e| anyhow!(e))
                 .bad_input()?;
             policy.wait = std::time::Duration::from_secs(witness_wait);
-            serve(&data, listen, demo, body_limit, no_scripts, policy)
+            let config = jointly::api::Config {
+                body_limit,
+                public_url,
+                trusted_proxies,
+                publish_equality_at,
+                ..Default::default()
+            };
+            serve(&data, listen, demo, config, policy)
         }
         Command::Witness { command } => witness(command),
         Command::Person {
@@ -472,6 +513,28 @@ fn run(cli: Cli) -> Result<(), Failure> {
             eprintln!("added {name} as a {role} (record {seq}); their participant id:");
             println!("{id}");
             Ok(())
+        }
+        Command::Person {
+            command: PersonCommand::Check,
+        } => {
+            let damaged = jointly::people::People::open(&data)
+                .and_then(|p| p.damaged())
+                .failed_check()?;
+            for id in &damaged {
+                println!("{id}");
+            }
+            if damaged.is_empty() {
+                eprintln!("every entry of the people store can be read");
+                Ok(())
+            } else {
+                Err(failure(
+                    false,
+                    anyhow!(
+                        "{} people-store entries are damaged (their ids above): restore them from a copy of people/, or have each partner save their answers again",
+                        damaged.len()
+                    ),
+                ))
+            }
         }
         Command::Person {
             command: PersonCommand::Leave { participant },
@@ -865,8 +928,7 @@ fn serve(
     data: &Path,
     listen: std::net::SocketAddr,
     demo: bool,
-    body_limit: usize,
-    no_scripts: bool,
+    config: jointly::api::Config,
     witnesses: WitnessPolicy,
 ) -> Result<(), Failure> {
     let (ledger, _) = open_store(data)?;
@@ -891,11 +953,6 @@ fn serve(
                 data.display()
             );
         }
-        let config = jointly::api::Config {
-            body_limit,
-            no_scripts,
-            ..Default::default()
-        };
         jointly::api::serve::serve(jointly::api::AppState::with_app(app), listen, config)
             .await
             .with_context(|| format!("cannot serve on {listen}"))

@@ -6,10 +6,18 @@
 //! atomically. It is deliberately not in sled: sled is log-structured, so
 //! bytes it deletes can stay in its files until they are rewritten, while
 //! an unlinked file's bytes are gone from the data directory at once.
+//!
+//! Writes are serialised (one at a time for the whole store: they are few),
+//! and each goes through a temporary file of its own, so concurrent writes
+//! for one person can never mix. Once a person is erased, nothing can write
+//! for them again (`forget`): a write racing the erasure loses. A damaged
+//! file is reported and passed over, so it never stops figures, retention
+//! or subject access for anyone else.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +28,8 @@ pub enum PeopleError {
     Io(String, std::io::Error),
     #[error("{0} is damaged: {1}")]
     Damaged(String, String),
+    #[error("this person's personal data was erased; nothing more is kept for them")]
+    Erased,
 }
 
 /// One person, as the people store holds them.
@@ -88,13 +98,48 @@ impl Person {
 #[derive(Clone)]
 pub struct People {
     dir: PathBuf,
+    /// Held for every write and deletion, and for the reading a write
+    /// depends on.
+    writes: Arc<Mutex<()>>,
+    /// People erased since the store was opened, or before (the core tells
+    /// it at open): nothing is written for them again.
+    forgotten: Arc<Mutex<HashSet<Uuid>>>,
 }
 
 impl People {
     pub fn open(data_dir: &Path) -> Result<Self, PeopleError> {
         let dir = data_dir.join("people");
         std::fs::create_dir_all(&dir).map_err(|e| PeopleError::Io(dir.display().to_string(), e))?;
-        Ok(People { dir })
+        // Temporary files a crash left behind hold nothing anyone needs.
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().ends_with(".new") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        Ok(People {
+            dir,
+            writes: Arc::new(Mutex::new(())),
+            forgotten: Arc::new(Mutex::new(HashSet::new())),
+        })
+    }
+
+    /// Marks people as erased: nothing will be written for them.
+    pub fn forget(&self, ids: impl IntoIterator<Item = Uuid>) {
+        if let Ok(mut f) = self.forgotten.lock() {
+            f.extend(ids);
+        }
+    }
+
+    fn is_forgotten(&self, id: &Uuid) -> bool {
+        self.forgotten.lock().map(|f| f.contains(id)).unwrap_or(true)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        // A panic while writing leaves no half-written file (writes are
+        // atomic), so a poisoned lock is safe to take.
+        self.writes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn path(&self, id: &Uuid) -> PathBuf {
@@ -102,6 +147,15 @@ impl People {
     }
 
     pub fn put(&self, person: &Person) -> Result<(), PeopleError> {
+        let _held = self.lock();
+        self.write(person)
+    }
+
+    /// Writes a person's file; the caller holds the lock.
+    fn write(&self, person: &Person) -> Result<(), PeopleError> {
+        if self.is_forgotten(&person.id) {
+            return Err(PeopleError::Erased);
+        }
         let bytes = serde_json::to_vec_pretty(person).expect("json");
         let path = self.path(&person.id);
         crate::ledger::store::write_durably(&path, &bytes, 0o600)
@@ -119,22 +173,40 @@ impl People {
         }
     }
 
+    /// Everyone the store holds, passing over any damaged file (see
+    /// [`damaged`](Self::damaged)): one damaged entry never stops the
+    /// figures, retention or subject access for anyone else.
     pub fn list(&self) -> Result<Vec<Person>, PeopleError> {
+        Ok(self.read_all()?.0)
+    }
+
+    /// The ids whose files are damaged (unreadable as a person).
+    pub fn damaged(&self) -> Result<Vec<Uuid>, PeopleError> {
+        Ok(self.read_all()?.1)
+    }
+
+    fn read_all(&self) -> Result<(Vec<Person>, Vec<Uuid>), PeopleError> {
         let io = |e| PeopleError::Io(self.dir.display().to_string(), e);
-        let mut out = Vec::new();
+        let (mut out, mut damaged) = (Vec::new(), Vec::new());
         for entry in std::fs::read_dir(&self.dir).map_err(io)? {
             let name = entry.map_err(io)?.file_name();
             let name = name.to_string_lossy();
-            if let Some(id) = name
+            let Some(id) = name
                 .strip_suffix(".json")
                 .and_then(|s| Uuid::parse_str(s).ok())
-                && let Some(p) = self.get(&id)?
-            {
-                out.push(p);
+            else {
+                continue;
+            };
+            match self.get(&id) {
+                Ok(Some(p)) => out.push(p),
+                Ok(None) => {}
+                Err(PeopleError::Damaged(..)) => damaged.push(id),
+                Err(e) => return Err(e),
             }
         }
         out.sort_by_key(|p| p.id);
-        Ok(out)
+        damaged.sort();
+        Ok((out, damaged))
     }
 
     /// Replaces a partner's own equality answers. A partner registered
@@ -144,7 +216,16 @@ impl People {
         id: &Uuid,
         answers: BTreeMap<String, String>,
     ) -> Result<Person, PeopleError> {
-        let mut person = match self.get(id)? {
+        let _held = self.lock();
+        if self.is_forgotten(id) {
+            return Err(PeopleError::Erased);
+        }
+        // A damaged entry is replaced by the answers, keeping nothing else:
+        // the partner can always repair their own entry this way.
+        let mut person = match self.get(id).or_else(|e| match e {
+            PeopleError::Damaged(..) => Ok(None),
+            e => Err(e),
+        })? {
             Some(p) => p,
             None => Person {
                 id: *id,
@@ -157,12 +238,15 @@ impl People {
             },
         };
         person.answers = answers;
-        self.put(&person)?;
+        self.write(&person)?;
         Ok(person)
     }
 
-    /// Deletes everything held about `id`; returns whether there was anything.
+    /// Deletes everything held about `id`, and from now on refuses to
+    /// write for them; returns whether there was anything.
     pub fn erase(&self, id: &Uuid) -> Result<bool, PeopleError> {
+        let _held = self.lock();
+        self.forget([*id]);
         let path = self.path(id);
         let existed = match std::fs::remove_file(&path) {
             Ok(()) => true,

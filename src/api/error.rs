@@ -57,13 +57,18 @@ pub struct AppError {
 
 impl From<Refusal> for AppError {
     fn from(r: Refusal) -> Self {
-        if r.kind() == Kind::Failed {
+        // What failed inside is for the server's log: it may name files,
+        // paths or other people, which are no business of the caller's.
+        let detail = if r.kind() == Kind::Failed {
             eprintln!("jointly: {r}");
-        }
+            "something failed inside jointly; its log says what. Try again in a minute, and tell the people who run it if it goes on".to_string()
+        } else {
+            r.message().to_string()
+        };
         AppError {
             status: status_of(r.kind()),
             kind: r.kind().name(),
-            detail: r.message().to_string(),
+            detail,
             pointer: r.pointer().map(str::to_string),
         }
     }

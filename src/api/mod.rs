@@ -36,12 +36,24 @@ pub use crate::app::DEFAULT_ORIGIN;
 pub struct Config {
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
-    /// Longest a request may take before it is answered 408.
+    /// Longest a request may take, its body included, before it is
+    /// answered 408.
     pub request_timeout: Duration,
-    /// Forbid every script on every answer (`script-src 'none'`). Off by
-    /// default only so that accessibility checkers which inject a script
-    /// into the pages keep working; see docs/RELIABILITY.md.
-    pub no_scripts: bool,
+    /// Longest a request head may take to arrive, and a kept-alive
+    /// connection may sit idle, before the connection is closed.
+    pub header_timeout: Duration,
+    /// Most connections open at once from one address.
+    pub connections_per_address: usize,
+    /// How people reach the server (`https://...` behind a proxy): the
+    /// pages' cookies are marked `Secure` when it is https, and "Check this
+    /// record" gives it in its commands. Never taken from request headers.
+    pub public_url: Option<String>,
+    /// Proxies whose `X-Forwarded-For` is believed: only a request from one
+    /// of these addresses is taken to come from the address the header
+    /// names (for the sign-in limits). Anyone else's header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// When the equality figures are published each day (UTC).
+    pub publish_equality_at: time::Time,
 }
 
 impl Default for Config {
@@ -49,7 +61,11 @@ impl Default for Config {
         Config {
             body_limit: 64 * 1024,
             request_timeout: Duration::from_secs(30),
-            no_scripts: false,
+            header_timeout: Duration::from_secs(15),
+            connections_per_address: 256,
+            public_url: None,
+            trusted_proxies: Vec::new(),
+            publish_equality_at: time::Time::from_hms(2, 0, 0).expect("a time of day"),
         }
     }
 }
@@ -360,7 +376,12 @@ async fn stream(
         })
         .transpose()?;
     let after = resume.or(page.after);
-    let rx = state.app().subscribe();
+    crate::app::first_after(after)?;
+    let rx = (
+        state.app().subscribe(),
+        state.app().subscribe_credentials(),
+        state.app().subscribe_stopping(),
+    );
     let stream = futures_util::stream::unfold(
         (
             state,
@@ -372,6 +393,11 @@ async fn stream(
         |(state, secret, mut after, mut rx, mut queue)| async move {
             loop {
                 if let Some(ev) = queue.pop_front() {
+                    // Credentials may have ended since this page was read.
+                    if rx.1.has_changed().unwrap_or(true) {
+                        rx.1.mark_unchanged();
+                        state.app().authenticate(&secret).ok()?;
+                    }
                     return Some((
                         Ok::<_, std::convert::Infallible>(ev),
                         (state, secret, after, rx, queue),
@@ -394,8 +420,17 @@ async fn stream(
                     );
                 }
                 if queue.is_empty() && !more {
-                    // Wait for the log to grow (or keep the connection alive).
-                    let _ = tokio::time::timeout(Duration::from_secs(15), rx.changed()).await;
+                    // Wait for the log to grow, or for credentials to end
+                    // somewhere (then check ours at once), or keep alive.
+                    let closed = tokio::select! {
+                        r = rx.0.changed() => r.is_err(),
+                        r = rx.1.changed() => r.is_err(),
+                        _ = rx.2.changed() => true,
+                        () = tokio::time::sleep(Duration::from_secs(15)) => false,
+                    };
+                    if closed {
+                        return None; // the server is stopping
+                    }
                 }
             }
         },
@@ -574,6 +609,20 @@ async fn metrics(State(state): State<AppState>) -> Response {
         "Records not yet applied to the projections.",
         app.projection_lag().to_string(),
     );
+    counter(
+        "jointly_people_damaged",
+        "gauge",
+        "People-store entries that cannot be read (passed over by figures and retention; see the server's log).",
+        app.damaged_people().to_string(),
+    );
+    let _ = writeln!(
+        t,
+        "# HELP jointly_witness_failures_total Times each witness did not cosign (down, too slow, too large an answer, or a refusal).\n# TYPE jointly_witness_failures_total counter"
+    );
+    for (name, n) in app.witness_failures() {
+        let name = name.replace('\\', "\\\\").replace('"', "\\\"");
+        let _ = writeln!(t, "jointly_witness_failures_total{{witness=\"{name}\"}} {n}");
+    }
     let _ = writeln!(
         t,
         "# HELP jointly_append_latency_seconds Time from request to durable answer.\n# TYPE jointly_append_latency_seconds histogram"
@@ -737,7 +786,8 @@ impl utoipa::Modify for ProblemResponses {
         checkpoint, receipt, consistency_proof, inclusion_proof, public_records,
         revoke_token, openapi_json, privacy::add_person, privacy::get_person,
         privacy::put_my_answers, privacy::get_my_answers, privacy::equality_table,
-        privacy::erase, privacy::subject_export, privacy::backup, privacy::record_leaving),
+        privacy::erase, privacy::subject_export, privacy::backup, privacy::record_leaving,
+        privacy::publish_equality),
     components(schemas(Section, Which, Wait)),
     modifiers(&BearerAuth, &ProblemResponses)
 )]
@@ -808,6 +858,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
             get(privacy::get_my_answers).put(privacy::put_my_answers),
         )
         .route("/v1/equality", get(privacy::equality_table))
+        .route("/v1/equality/publish", post(privacy::publish_equality))
         .route("/v1/erasures", post(privacy::erase))
         .route("/v1/backup", get(privacy::backup))
         .route("/v1/events/{seq}/receipt", get(receipt))
@@ -819,10 +870,11 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(axum::middleware::map_response(problem_bodies))
-        .layer(axum::middleware::from_fn({
-            let policy = web::content_security_policy(config.no_scripts);
-            move |req, next| web::security_headers(policy, req, next)
-        }))
+        .layer(axum::middleware::from_fn(web::security_headers))
+        .layer(axum::Extension(web::Settings::from(config)))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            config.header_timeout,
+        ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,

@@ -110,6 +110,18 @@ pub(super) async fn equality_table(
     )?))
 }
 
+#[utoipa::path(post, path = "/v1/equality/publish",
+    responses((status = 200, description = "{published_at}: the equality figures now count the answers as they are"),
+        (status = 403, body = error::Problem)),
+    security(("bearer" = [])))]
+pub(super) async fn publish_equality(
+    State(state): State<AppState>,
+    who: Bearer,
+) -> Result<Response, AppError> {
+    let at = state.app().publish_equality(&who.caller)?;
+    Ok(Json(json!({"published_at": at})).into_response())
+}
+
 /// An erasure request.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -8,8 +8,9 @@
 //! with zeros. Records, hashes, chain and tree are untouched, so the log
 //! still verifies, and the projections still count what happened.
 //!
-//! Their access tokens are deleted too (a token's name may identify them),
-//! with the answers kept for those tokens' Idempotency-Keys.
+//! Their access tokens are deleted first (a token's name may identify them,
+//! and it is how they act), with the answers kept for those tokens'
+//! Idempotency-Keys; from then on nothing is written for them.
 //!
 //! An erasure is made safe against a crash by a journal file written before
 //! anything changes and removed only after the last step; every step can be
@@ -196,8 +197,27 @@ pub fn erase_person(
         legal_basis: basis.as_str().to_string(),
     };
     write_journal(ledger, &journal)?;
+    let tokens_deleted = shut_out(holders, &journal)?;
     let authorised_by = authorise(ledger, &journal, append)?;
-    finish(ledger, holders, &journal, authorised_by)
+    finish(ledger, holders, &journal, authorised_by, tokens_deleted)
+}
+
+/// The first step after the journal: the person can no longer act. Their
+/// access tokens (a token's name may identify them) and the answers kept
+/// for those tokens' Idempotency-Keys are deleted, which ends their page
+/// sessions and streams too, and the people store will write nothing more
+/// for them, so no request already under way can bring their data back.
+fn shut_out(holders: Holders<'_>, j: &Journal) -> Result<usize, PrivacyError> {
+    let Some(p) = j.participant else {
+        return Ok(0);
+    };
+    holders.people.forget([p]);
+    let mut deleted = 0;
+    for token in holders.tokens.delete_for(&p.into())? {
+        holders.idempotency.forget_token(&token)?;
+        deleted += 1;
+    }
+    Ok(deleted)
 }
 
 /// Appends the `record.redacted` records the journal needs and the log does
@@ -280,6 +300,7 @@ fn finish(
     holders: Holders<'_>,
     j: &Journal,
     authorised_by: Option<Seq>,
+    tokens_deleted: usize,
 ) -> Result<Erasure, PrivacyError> {
     let table = ledger.store().side_table(KEPT_TABLE)?;
     for r in &j.records {
@@ -294,14 +315,6 @@ fn finish(
         Some(p) => holders.people.erase(&p)?,
         None => false,
     };
-    // Their access codes go too, and what was remembered for them.
-    let mut tokens_deleted = 0;
-    if let Some(p) = j.participant {
-        for token in holders.tokens.delete_for(&p.into())? {
-            holders.idempotency.forget_token(&token)?;
-            tokens_deleted += 1;
-        }
-    }
     std::fs::remove_file(journal_path(ledger)).map_err(|e| PrivacyError::Journal(e.to_string()))?;
     Ok(Erasure {
         authorised_by,
@@ -325,8 +338,9 @@ pub fn resume(
     };
     let j: Journal =
         serde_json::from_slice(&bytes).map_err(|e| PrivacyError::Journal(e.to_string()))?;
+    let tokens_deleted = shut_out(holders, &j)?;
     let authorised_by = authorise(ledger, &j, append)?;
-    finish(ledger, holders, &j, authorised_by).map(Some)
+    finish(ledger, holders, &j, authorised_by, tokens_deleted).map(Some)
 }
 
 /// Rebuilds what is kept of each erased record from the log's

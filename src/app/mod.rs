@@ -198,6 +198,11 @@ struct Inner {
     metrics: Metrics,
     /// The log's size after each committed batch (for streams).
     appended: tokio::sync::watch::Sender<u64>,
+    /// Bumped whenever credentials end (revoked, deleted by an erasure,
+    /// or the person left): open streams check theirs again at once.
+    credentials_ended: tokio::sync::watch::Sender<u64>,
+    /// Set when the server begins to stop: open streams end.
+    stopping: tokio::sync::watch::Sender<bool>,
     /// (records, Unix seconds) of the last full verification that passed.
     last_verified: Mutex<(u64, u64)>,
     notary: Arc<Notary>,
@@ -206,7 +211,19 @@ struct Inner {
     witnesses: Arc<WitnessPolicy>,
     /// The latest checkpoint that meets the witness policy.
     cosigned: tokio::sync::watch::Sender<Option<Cosigned>>,
+    witness_stats: Arc<witnessing::WitnessStats>,
     people: People,
+    /// The equality figures as last published: who was in the partner
+    /// group and their answers then. Figures are read from this, never
+    /// live, so no one sees them move when they change their own answers.
+    published: Mutex<Published>,
+}
+
+/// The answers behind the published equality figures, and when.
+struct Published {
+    at: String,
+    group: std::collections::BTreeSet<uuid::Uuid>,
+    answers: equality::Answers,
 }
 
 /// The open core. Cheap to clone; every clone is the same core.
@@ -215,6 +232,15 @@ pub struct App(Arc<Inner>);
 
 fn ledger_refusal(e: impl std::fmt::Display) -> Refusal {
     Refusal::failed(e)
+}
+
+/// What a people-store failure means to a caller.
+fn people_refusal(e: crate::people::PeopleError) -> Refusal {
+    match e {
+        crate::people::PeopleError::Erased => Refusal::forbidden(e.to_string()),
+        crate::people::PeopleError::Invalid(m) => Refusal::malformed(m),
+        e => Refusal::failed(e),
+    }
 }
 
 /// What the writer's failure means to a caller.
@@ -274,6 +300,8 @@ impl App {
         }
         let rules = rules::Rules::new(ledger.clone()).map_err(ledger_refusal)?;
         let model = rules.model().clone();
+        // Nothing is written again for anyone erased before.
+        people.forget(model.erased.iter().map(|p| p.uuid()));
         let notary = Notary::open(&ledger, &options.origin).map_err(ledger_refusal)?;
         // A store whose history no longer matches what it signed is refused.
         notary.sign_head(&ledger).map_err(ledger_refusal)?;
@@ -298,6 +326,7 @@ impl App {
                 appended.send_replace(size);
             })
         };
+        let published = Mutex::new(Published::take(&people, &model)?);
         let sequencer = Sequencer::start_with_after(ledger.clone(), rules, after_commit);
         Ok(App(Arc::new(Inner {
             ledger,
@@ -307,12 +336,16 @@ impl App {
             model: Mutex::new(model),
             metrics: Metrics::default(),
             appended,
+            credentials_ended: tokio::sync::watch::channel(0).0,
+            stopping: tokio::sync::watch::channel(false).0,
             last_verified: Mutex::new((0, 0)),
             notary,
             signed,
             witnesses: Arc::new(options.witnesses),
             cosigned: tokio::sync::watch::channel(None).0,
+            witness_stats: Arc::default(),
             people,
+            published,
         })))
     }
 
@@ -531,7 +564,7 @@ impl App {
             },
         });
         // The person first: the log never names an id the store has not seen.
-        self.0.people.put(&person).map_err(Refusal::failed)?;
+        self.0.people.put(&person).map_err(people_refusal)?;
         match self.write(Self::own_event(caller, &event)).await {
             Ok(a) => Ok((person.id.into(), a.seq)),
             Err(r) => {
@@ -550,7 +583,7 @@ impl App {
         who: ParticipantId,
     ) -> Result<Vec<u64>, Refusal> {
         policy::require(caller.author(), Action::RecordLeaving)?;
-        let person = self.0.people.get(&who.uuid()).map_err(Refusal::failed)?;
+        let person = self.0.people.get(&who.uuid()).map_err(people_refusal)?;
         // Every project they are still in, and the organisation's group
         // (`None`) if they joined it.
         let projects: Vec<Option<ProjectId>> = {
@@ -578,11 +611,24 @@ impl App {
             });
             seqs.push(self.write(Self::own_event(caller, &event)).await?.seq);
         }
+        // They can no longer sign in: their tokens are revoked (kept, so
+        // the record of who had which stays), which ends their sessions
+        // and streams.
+        let mut revoked = false;
+        for t in self.0.tokens.list().map_err(Refusal::failed)? {
+            if t.participant == Some(who) && t.revoked.is_none() {
+                self.0.tokens.revoke(&t.id).map_err(|e| Refusal::failed(e))?;
+                revoked = true;
+            }
+        }
+        if revoked {
+            self.credentials_ended();
+        }
         // Their personal data, if the people store holds any, is kept for
         // the retention period from today.
         if let Some(mut person) = person {
             person.left = Some(today());
-            self.0.people.put(&person).map_err(Refusal::failed)?;
+            self.0.people.put(&person).map_err(people_refusal)?;
         }
         Ok(seqs)
     }
@@ -621,6 +667,16 @@ impl App {
             erasure::PrivacyError::Invalid(why) => Refusal::malformed(why),
             e => Refusal::failed(e),
         })?;
+        // Their tokens are gone: streams they had open check and end.
+        self.credentials_ended();
+        // Nor do their answers stay behind the published figures.
+        let erased = self.read()?.erased.clone();
+        if let Ok(mut p) = self.0.published.lock() {
+            for who in &erased {
+                p.group.remove(&who.uuid());
+                p.answers.remove(&who.uuid());
+            }
+        }
         // Nothing of the erased text stays in memory: the writer's rules
         // and the read model are read again from the log.
         self.0.sequencer.reload().await.map_err(append_failure)?;
@@ -716,24 +772,24 @@ impl App {
             .0
             .people
             .set_answers(&me, answers)
-            .map_err(Refusal::failed)?
+            .map_err(people_refusal)?
             .answers)
     }
 
     /// The caller's own equality answers.
     pub fn equality_answers(&self, caller: &Caller) -> Result<BTreeMap<String, String>, Refusal> {
         let me = Self::me(caller)?;
-        Ok(self
-            .0
-            .people
-            .get(&me)
-            .map_err(Refusal::failed)?
-            .map(|p| p.answers)
-            .unwrap_or_default())
+        // A damaged entry reads as no answers yet: saving them repairs it.
+        Ok(match self.0.people.get(&me) {
+            Ok(p) => p.map(|p| p.answers).unwrap_or_default(),
+            Err(crate::people::PeopleError::Damaged(..)) => BTreeMap::new(),
+            Err(e) => return Err(people_refusal(e)),
+        })
     }
 
     /// The published equality figures, for the whole partner group or one
-    /// project the caller may see; small counts hidden.
+    /// project the caller may see: small counts hidden, the rest rounded to
+    /// the nearest 5, as of the last publication.
     pub fn equality_table(
         &self,
         caller: &Caller,
@@ -741,10 +797,14 @@ impl App {
     ) -> Result<Table, Refusal> {
         policy::require(caller.author(), Action::ReadEquality)?;
         let model = self.read()?;
-        let (group, answers) =
-            equality::partner_answers(&self.0.people, &model).map_err(Refusal::failed)?;
-        Ok(match project {
-            None => equality::whole_group(&group, &answers, policy::K),
+        let published = self
+            .0
+            .published
+            .lock()
+            .map_err(|_| Refusal::failed("the published figures' lock"))?;
+        let (group, answers) = (&published.group, &published.answers);
+        let table = match project {
+            None => equality::whole_group(group, answers, policy::K),
             Some(id) => {
                 let p = model
                     .projects
@@ -752,9 +812,51 @@ impl App {
                     .filter(|_| policy::in_view(caller.author(), &model).contains(&id))
                     .ok_or_else(|| Refusal::not_found("there is no such project"))?;
                 let members = p.members.keys().map(|p| p.uuid()).collect();
-                equality::project(id, &members, &group, &answers, policy::K)
+                equality::project(id, &members, group, answers, policy::K)
             }
-        })
+        };
+        Ok(table.published(&published.at))
+    }
+
+    /// Publishes the equality figures from the answers as they are now
+    /// (also done when the server starts, and daily); returns when.
+    pub fn publish_equality(&self, caller: &Caller) -> Result<String, Refusal> {
+        policy::require(caller.author(), Action::PublishEquality)?;
+        self.publish_now()
+    }
+
+    fn publish_now(&self) -> Result<String, Refusal> {
+        let fresh = {
+            let model = self.read()?;
+            Published::take(&self.0.people, &model)?
+        };
+        let at = fresh.at.clone();
+        *self
+            .0
+            .published
+            .lock()
+            .map_err(|_| Refusal::failed("the published figures' lock"))? = fresh;
+        Ok(at)
+    }
+
+    /// Publishes the equality figures every day at `at` (UTC). Needs a
+    /// Tokio runtime.
+    pub fn start_daily_publication(&self, at: time::Time) {
+        let app = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let now = time::OffsetDateTime::now_utc();
+                let mut next = now.replace_time(at);
+                if next <= now {
+                    next += time::Duration::days(1);
+                }
+                let wait = (next - now).unsigned_abs();
+                tokio::time::sleep(wait).await;
+                if let Err(e) = app.publish_now() {
+                    eprintln!("jointly: the daily equality figures were not published: {e}");
+                }
+            }
+        });
     }
 
     // -------------------------------------------------------------- tokens
@@ -803,10 +905,12 @@ impl App {
     /// Revokes a token by its public id; it stops working at once.
     pub fn revoke_token(&self, caller: &Caller, id: &str) -> Result<TokenInfo, Refusal> {
         policy::require(caller.author(), Action::ManageTokens)?;
-        self.0.tokens.revoke(id).map_err(|e| match e {
+        let info = self.0.tokens.revoke(id).map_err(|e| match e {
             tokens::TokenError::NotFound(_) => Refusal::not_found(e.to_string()),
             other => Refusal::failed(other),
-        })
+        })?;
+        self.credentials_ended();
+        Ok(info)
     }
 
     // ------------------------------------------------------------- reading
@@ -847,9 +951,9 @@ impl App {
         if !(1..=1000).contains(&limit) {
             return Err(Refusal::malformed("limit must be between 1 and 1000").at("/limit"));
         }
+        let mut next = first_after(after)?;
         let model = self.read()?;
         let head = self.0.ledger.head().size;
-        let mut next = after.map_or(0, |a| a + 1);
         let mut out = Vec::new();
         while out.len() < limit && next < head {
             let batch = self
@@ -995,6 +1099,26 @@ impl App {
         self.0.appended.subscribe()
     }
 
+    /// Tells when any credentials end, for streams to check theirs.
+    pub fn subscribe_credentials(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.credentials_ended.subscribe()
+    }
+
+    /// Tells when the server begins to stop, for streams to end.
+    pub fn subscribe_stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.0.stopping.subscribe()
+    }
+
+    /// The server is stopping: open streams end (so their connections can
+    /// close), everything else carries on until the writer stops.
+    pub fn begin_stopping(&self) {
+        self.0.stopping.send_replace(true);
+    }
+
+    fn credentials_ended(&self) {
+        self.0.credentials_ended.send_modify(|n| *n += 1);
+    }
+
     // ------------------------------------------------- checkpoints, proofs
 
     /// (size, signed note) of the checkpoint asked for.
@@ -1075,7 +1199,7 @@ impl App {
         if !(1..=10_000).contains(&limit) {
             return Err(Refusal::malformed("limit must be between 1 and 10000").at("/limit"));
         }
-        let from = after.map_or(0, |a| a + 1);
+        let from = first_after(after)?;
         let mut text = String::new();
         for seq in from..(from + limit as u64).min(self.0.ledger.head().size) {
             let entry = self
@@ -1105,6 +1229,16 @@ impl App {
 
     pub fn metrics(&self) -> &Metrics {
         &self.0.metrics
+    }
+
+    /// Failures of each witness so far.
+    pub fn witness_failures(&self) -> Vec<(String, u64)> {
+        self.0.witness_stats.failures()
+    }
+
+    /// How many people-store entries are damaged (reported, and passed over).
+    pub fn damaged_people(&self) -> usize {
+        self.0.people.damaged().map_or(0, |d| d.len())
     }
 
     pub fn writer_stats(&self) -> &SequencerStats {
@@ -1154,6 +1288,7 @@ impl App {
             self.0.witnesses.clone(),
             self.0.signed.subscribe(),
             self.0.cosigned.clone(),
+            self.0.witness_stats.clone(),
         ));
     }
 
@@ -1165,6 +1300,33 @@ impl App {
     /// The ledger, for tests and tools that check the store beneath.
     pub fn ledger(&self) -> &Ledger {
         &self.0.ledger
+    }
+}
+
+/// The first sequence number after `after`. A sequence number is a whole
+/// number below 2^53 (as every number jointly reads); one beyond that is
+/// refused rather than wrapped round to the start of the log.
+pub fn first_after(after: Option<u64>) -> Result<u64, Refusal> {
+    const LIMIT: u64 = crate::ledger::canonical::MAX_SAFE_INTEGER;
+    match after {
+        None => Ok(0),
+        Some(a) if a < LIMIT => Ok(a + 1),
+        Some(a) => Err(Refusal::malformed(format!(
+            "after (or Last-Event-ID) {a} is not a sequence number: they are below {LIMIT}"
+        ))
+        .at("/after")),
+    }
+}
+
+impl Published {
+    /// The partner group and their answers as they are now.
+    fn take(people: &People, model: &Model) -> Result<Published, Refusal> {
+        let (group, answers) = equality::partner_answers(people, model).map_err(Refusal::failed)?;
+        Ok(Published {
+            at: crate::ledger::Timestamp::now().to_string(),
+            group,
+            answers,
+        })
     }
 }
 

@@ -267,6 +267,8 @@ pub enum Action {
     AnswerEquality,
     /// Read the published equality figures.
     ReadEquality,
+    /// Publish the equality figures now (they are also published daily).
+    PublishEquality,
     /// Erase a person, or run retention.
     Erase,
     /// Everything held about a person (subject access).
@@ -278,7 +280,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::Append,
         Action::Read,
         Action::RegisterPerson,
@@ -286,6 +288,7 @@ impl Action {
         Action::ReadName,
         Action::AnswerEquality,
         Action::ReadEquality,
+        Action::PublishEquality,
         Action::Erase,
         Action::SubjectExport,
         Action::Backup,
@@ -307,6 +310,7 @@ pub fn may(role: AuthorRole, action: Action) -> bool {
         Action::ReadName       => [Y,    Y,    Y,       N,      N],
         Action::AnswerEquality => [N,    N,    N,       Y,      N],
         Action::ReadEquality   => [Y,    Y,    Y,       Y,      Y],
+        Action::PublishEquality => [Y,   N,    Y,       N,      N],
         Action::Erase          => [Y,    N,    Y,       N,      N],
         Action::SubjectExport  => [Y,    N,    Y,       N,      N],
         Action::Backup         => [Y,    N,    Y,       N,      N],
@@ -332,6 +336,7 @@ pub fn require(author: &Author, action: Action) -> Result<(), Refusal> {
             ));
         }
         Action::ReadEquality => "see the equality figures",
+        Action::PublishEquality => "publish the equality figures",
         Action::Erase => "erase personal data",
         Action::SubjectExport => "export what is held about a person",
         Action::Backup => "take a backup",

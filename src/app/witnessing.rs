@@ -16,8 +16,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Longest wait for one witness's answer.
+/// Longest wait for one witness's whole answer, from connecting to its
+/// last byte (a witness that trickles is cut off).
 const WITNESS_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest answer taken from a witness: a cosignature line is under 1 KiB.
+const WITNESS_MAX_ANSWER: usize = 64 << 10;
 /// Pause before trying again when the policy was not met.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
 
@@ -91,6 +94,29 @@ impl WitnessPolicy {
     }
 }
 
+/// How often each witness failed to cosign (down, too slow, too large an
+/// answer, a refusal), by its name, for /metrics.
+#[derive(Default, Debug)]
+pub struct WitnessStats {
+    failures: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+impl WitnessStats {
+    fn failed(&self, w: &WitnessConfig) {
+        if let Ok(mut f) = self.failures.lock() {
+            *f.entry(w.key.name().to_string()).or_default() += 1;
+        }
+    }
+
+    /// (witness name, failures so far).
+    pub fn failures(&self) -> Vec<(String, u64)> {
+        self.failures
+            .lock()
+            .map(|f| f.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default()
+    }
+}
+
 /// A checkpoint that meets the policy: its size and the note with the
 /// witnesses' lines.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,6 +156,7 @@ fn submit(
             "/add-checkpoint",
             Some(&body),
             WITNESS_TIMEOUT,
+            WITNESS_MAX_ANSWER,
         )
         .map_err(|e| format!("witness {name}: {e}"))?;
         match a.status {
@@ -185,6 +212,7 @@ pub async fn run(
     policy: Arc<WitnessPolicy>,
     mut signed: watch::Receiver<u64>,
     cosigned: watch::Sender<Option<Cosigned>>,
+    stats: Arc<WitnessStats>,
 ) {
     // The size each witness holds, as far as we know; 0 at first, and the
     // witness corrects us (409) if it holds more.
@@ -201,7 +229,9 @@ pub async fn run(
             .as_ref()
             .is_some_and(|c| c.size == cp.size);
         if !done {
-            let mut tasks = Vec::new();
+            // Every witness at once; the checkpoint is cosigned as soon as
+            // the quorum has answered, whatever the others are doing.
+            let mut tasks = tokio::task::JoinSet::new();
             for (i, w) in policy.witnesses.iter().enumerate() {
                 let (ledger, w, cp, note, k) = (
                     ledger.clone(),
@@ -210,21 +240,28 @@ pub async fn run(
                     note.clone(),
                     known[i],
                 );
-                tasks.push(tokio::task::spawn_blocking(move || {
-                    submit(&ledger, &w, k, &cp, &note)
-                }));
+                tasks.spawn_blocking(move || (i, submit(&ledger, &w, k, &cp, &note)));
             }
             let mut lines = String::new();
             let mut count = 0;
-            for (i, t) in tasks.into_iter().enumerate() {
-                match t.await {
-                    Ok(Ok((l, size))) => {
+            while let Some(done) = tasks.join_next().await {
+                match done {
+                    Ok((i, Ok((l, size)))) => {
                         known[i] = size;
                         lines.push_str(&l);
                         count += 1;
                     }
-                    Ok(Err(e)) => eprintln!("jointly: {e}"),
+                    Ok((i, Err(e))) => {
+                        stats.failed(&policy.witnesses[i]);
+                        eprintln!("jointly: {e}");
+                    }
                     Err(e) => eprintln!("jointly: witness task failed: {e}"),
+                }
+                if count >= policy.quorum {
+                    // The rest finish on their own (each within its time
+                    // limit); what they say is not waited for.
+                    tasks.detach_all();
+                    break;
                 }
             }
             if count >= policy.quorum {

@@ -177,6 +177,10 @@ pub struct Row {
 pub struct Table {
     /// "all partners" or the project's id.
     pub group: String,
+    /// When the answers it counts were taken (the figures are published,
+    /// not live): UTC, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<String>,
     /// How many partners the table counts ("fewer than k" withholds it all).
     pub partners: Shown,
     pub k: u64,
@@ -240,6 +244,7 @@ fn table(name: String, shown: Vec<Vec<Shown>>, partners: u64, k: u64) -> Table {
     if partners > 0 && partners < k {
         return Table {
             group: name,
+            as_of: None,
             partners: Shown::FewerThan(k),
             k,
             rows: Vec::new(),
@@ -247,6 +252,7 @@ fn table(name: String, shown: Vec<Vec<Shown>>, partners: u64, k: u64) -> Table {
     }
     Table {
         group: name,
+        as_of: None,
         partners: Shown::Count(partners),
         k,
         rows: QUESTIONS
@@ -262,6 +268,23 @@ fn table(name: String, shown: Vec<Vec<Shown>>, partners: u64, k: u64) -> Table {
                     .collect(),
             })
             .collect(),
+    }
+}
+
+impl Table {
+    /// The table as published: every count shown exactly is rounded to the
+    /// nearest 5 on its own (the total too), so that no total less the
+    /// counts beside it gives a hidden one away; and the time its answers
+    /// were taken.
+    pub fn published(mut self, as_of: &str) -> Table {
+        self.as_of = Some(as_of.to_string());
+        self.partners = self.partners.rounded();
+        for row in &mut self.rows {
+            for (_, c) in &mut row.counts {
+                *c = c.rounded();
+            }
+        }
+        self
     }
 }
 

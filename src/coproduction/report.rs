@@ -124,6 +124,8 @@ pub enum Shown {
     Count(u64),
     FewerThan(u64),
     Hidden,
+    /// A count rounded to the nearest 5 (equality figures).
+    Rounded(u64),
 }
 
 impl Shown {
@@ -132,8 +134,26 @@ impl Shown {
             Shown::Count(n) => n.to_string(),
             Shown::FewerThan(k) => format!("fewer than {k}"),
             Shown::Hidden => "not shown (so that a small number cannot be worked out)".into(),
+            Shown::Rounded(n) => format!("about {n}"),
         }
     }
+
+    /// The count rounded to the nearest 5 (halves up), as the Higher
+    /// Education Statistics Agency publishes counts of people: a count
+    /// shown exactly becomes [`Shown::Rounded`]; zero, hidden and "fewer
+    /// than" counts stay as they are.
+    pub fn rounded(self) -> Shown {
+        match self {
+            Shown::Count(n) if n > 0 => Shown::Rounded((n + 2) / 5 * 5),
+            other => other,
+        }
+    }
+}
+
+/// One count of people as published alone: from 1 to k-1 it is "fewer
+/// than k".
+pub fn people(n: u64, k: u64) -> Shown {
+    suppress(&[n], k).1
 }
 
 /// Publishes a table of counts and its total so that no count from 1 to
@@ -159,6 +179,7 @@ fn each_hidden_count_is_uncertain(cells: &[Shown], total: u64, k: u64) -> bool {
         Shown::FewerThan(_) => (1, k - 1),
         Shown::Hidden => (1, rest),
         Shown::Count(n) => (*n, *n),
+        Shown::Rounded(n) => (n.saturating_sub(2), n + 2),
     };
     let hidden: Vec<(u64, u64)> = cells
         .iter()
@@ -354,10 +375,13 @@ pub struct JointnessReport {
     pub totals: JointnessTotals,
 }
 
-#[derive(Serialize, Default)]
+/// The signs of tokenism as published. Counts of people (partners, and
+/// partners involved only once) go through [`suppress`] like every figure
+/// about people; the rest count meetings, ideas, decisions and actions.
+#[derive(Serialize)]
 pub struct TokenismSigns {
-    pub partners: u64,
-    pub partners_involved_once: u64,
+    pub partners: Shown,
+    pub partners_involved_once: Shown,
     pub meetings: u64,
     pub meetings_without_materials_in_advance: u64,
     pub partner_proposals_waiting_too_long: u64,
@@ -367,6 +391,20 @@ pub struct TokenismSigns {
     pub actions_owned_by_partners: u64,
     /// Share of actions owned by partners, 0 to 1 (none if no actions).
     pub partner_action_share: Option<f64>,
+}
+
+/// The signs as counted, before publishing.
+#[derive(Default)]
+struct SignCounts {
+    partners: u64,
+    partners_involved_once: u64,
+    meetings: u64,
+    meetings_without_materials_in_advance: u64,
+    partner_proposals_waiting_too_long: u64,
+    decisions_disputed_by_partners: u64,
+    challenges_unanswered: u64,
+    actions: u64,
+    actions_owned_by_partners: u64,
 }
 
 #[derive(Serialize)]
@@ -448,6 +486,25 @@ pub struct Report {
     pub tokenism: TokenismReport,
     pub presence: PresenceReport,
     pub impact: ImpactReport,
+}
+
+/// Text people wrote, made safe for a terminal: every control character
+/// (a newline, a carriage return, an escape sequence's ESC, a bell) is
+/// written as its escape (`\n`, `\u{1b}`), so what someone typed can
+/// neither start a line of its own in the report nor drive the terminal.
+pub fn plain(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn day(t: crate::ledger::Timestamp) -> Date {
@@ -724,7 +781,7 @@ fn jointness(model: &Model, projects: &[&Project]) -> JointnessReport {
 }
 
 fn tokenism(model: &Model, projects: &[&Project], s: Settings) -> TokenismReport {
-    let mut totals = TokenismSigns::default();
+    let mut totals = SignCounts::default();
     let mut out = Vec::new();
     for p in projects {
         let partners: Vec<_> = p
@@ -742,7 +799,7 @@ fn tokenism(model: &Model, projects: &[&Project], s: Settings) -> TokenismReport
             .iter()
             .filter_map(|d| model.decisions.get(d))
             .collect();
-        let signs = TokenismSigns {
+        let signs = SignCounts {
             partners: partners.len() as u64,
             partners_involved_once: partners.iter().filter(|(_, m)| m.involvements == 1).count()
                 as u64,
@@ -782,23 +839,22 @@ fn tokenism(model: &Model, projects: &[&Project], s: Settings) -> TokenismReport
                 .iter()
                 .filter(|a| is_partner(model, &a.owner))
                 .count() as u64,
-            partner_action_share: None,
         };
         add_signs(&mut totals, &signs);
         out.push(TokenismProject {
             project_id: p.id,
             title: p.title.to_string(),
-            signs: with_share(signs),
+            signs: published(&signs, s.k),
         });
     }
     TokenismReport {
         waiting_days: s.waiting_days,
         projects: out,
-        totals: with_share(totals),
+        totals: published(&totals, s.k),
     }
 }
 
-fn add_signs(t: &mut TokenismSigns, s: &TokenismSigns) {
+fn add_signs(t: &mut SignCounts, s: &SignCounts) {
     t.partners += s.partners;
     t.partners_involved_once += s.partners_involved_once;
     t.meetings += s.meetings;
@@ -810,10 +866,29 @@ fn add_signs(t: &mut TokenismSigns, s: &TokenismSigns) {
     t.actions_owned_by_partners += s.actions_owned_by_partners;
 }
 
-fn with_share(mut s: TokenismSigns) -> TokenismSigns {
-    s.partner_action_share =
-        (s.actions > 0).then(|| s.actions_owned_by_partners as f64 / s.actions as f64);
-    s
+/// The signs as published: partners involved once, beside the others,
+/// with their total, suppressed as one table.
+fn published(c: &SignCounts, k: u64) -> TokenismSigns {
+    let (cells, total) = suppress(
+        &[
+            c.partners_involved_once,
+            c.partners - c.partners_involved_once,
+        ],
+        k,
+    );
+    TokenismSigns {
+        partners: total,
+        partners_involved_once: cells[0],
+        meetings: c.meetings,
+        meetings_without_materials_in_advance: c.meetings_without_materials_in_advance,
+        partner_proposals_waiting_too_long: c.partner_proposals_waiting_too_long,
+        decisions_disputed_by_partners: c.decisions_disputed_by_partners,
+        challenges_unanswered: c.challenges_unanswered,
+        actions: c.actions,
+        actions_owned_by_partners: c.actions_owned_by_partners,
+        partner_action_share: (c.actions > 0)
+            .then(|| c.actions_owned_by_partners as f64 / c.actions as f64),
+    }
 }
 
 fn presence(model: &Model, projects: &[&Project], s: Settings) -> PresenceReport {
@@ -933,12 +1008,12 @@ impl Report {
             y.totals.led_to_change
         );
         for p in &y.projects {
-            let _ = writeln!(t, "\n  {}", p.title);
+            let _ = writeln!(t, "\n  {}", plain(&p.title));
             if p.proposals.is_empty() {
                 let _ = writeln!(t, "    No proposals from partners yet.");
             }
             for pr in &p.proposals {
-                let _ = writeln!(t, "    You said: \"{}\" ({})", pr.text, pr.raised_on);
+                let _ = writeln!(t, "    You said: \"{}\" ({})", plain(&pr.text), pr.raised_on);
                 match pr.status {
                     "withdrawn" => {
                         let _ = writeln!(t, "      This was withdrawn.");
@@ -957,16 +1032,16 @@ impl Report {
                         t,
                         "      We {}: {} Because: {}",
                         r.response.words(),
-                        r.outcome,
-                        r.reason
+                        plain(&r.outcome),
+                        plain(&r.reason)
                     );
                     for a in &r.actions {
                         match &a.what_changed {
                             Some(c) => {
-                                let _ = writeln!(t, "      We did: {} What changed: {}", a.what, c);
+                                let _ = writeln!(t, "      We did: {} What changed: {}", plain(&a.what), plain(c));
                             }
                             None => {
-                                let _ = writeln!(t, "      We will: {} (by {})", a.what, a.due);
+                                let _ = writeln!(t, "      We will: {} (by {})", plain(&a.what), a.due);
                             }
                         }
                     }
@@ -985,12 +1060,12 @@ impl Report {
             j.totals.one_person
         );
         for p in &j.projects {
-            let _ = writeln!(t, "\n  {}: {}", p.title, p.summary);
+            let _ = writeln!(t, "\n  {}: {}", plain(&p.title), plain(&p.summary));
             for d in &p.decisions {
                 let _ = writeln!(
                     t,
                     "    - \"{}\" ({} stage): {}, because {}.",
-                    d.question,
+                    plain(&d.question),
                     d.stage.words(),
                     d.class.words(),
                     d.why
@@ -1002,9 +1077,9 @@ impl Report {
         let _ = writeln!(t, "\nSIGNS OF TOKENISM");
         let _ = writeln!(
             t,
-            "{} of {} took part only once.",
-            plural(s.partners_involved_once, "partner", "partners"),
-            s.partners
+            "Partners who took part only once: {}, of {} partners.",
+            s.partners_involved_once.words(),
+            s.partners.words()
         );
         let _ = writeln!(
             t,
@@ -1051,15 +1126,15 @@ impl Report {
         let _ = writeln!(t, "\nWHO IS PRESENT");
         let _ = writeln!(t, "Partners taking part: {}.", pr.partners.words());
         for p in &pr.projects {
-            let _ = writeln!(t, "  {}: {} partners", p.title, p.partners.words());
+            let _ = writeln!(t, "  {}: {} partners", plain(&p.title), p.partners.words());
         }
         let _ = writeln!(t, "{}", pr.note);
         let im = &self.impact;
         let _ = writeln!(t, "\nWHAT WAS THE IMPACT?");
         for p in &im.projects {
-            let _ = writeln!(t, "\n  {} (now at {})", p.title, p.stage.words());
+            let _ = writeln!(t, "\n  {} (now at {})", plain(&p.title), p.stage.words());
             for a in &p.aims {
-                let _ = writeln!(t, "    Aim: {}", a.aim);
+                let _ = writeln!(t, "    Aim: {}", plain(&a.aim));
                 if a.outcomes.is_empty() {
                     let _ = writeln!(t, "      No outcome recorded yet.");
                 }
@@ -1067,7 +1142,9 @@ impl Report {
                     let _ = writeln!(
                         t,
                         "      {} ({}). Evidence: {}",
-                        o.outcome, o.recorded_on, o.evidence
+                        plain(&o.outcome),
+                        o.recorded_on,
+                        plain(&o.evidence)
                     );
                 }
             }

@@ -84,7 +84,7 @@ fn who_may_write_each_event_type() {
 #[test]
 fn who_may_use_each_use_case() {
     // Columns: admin, staff, operator, partner, auditor.
-    let table: [(Action, [bool; 5]); 11] = [
+    let table: [(Action, [bool; 5]); 12] = [
         (Action::Append, [true, true, true, true, false]),
         (Action::Read, [true, true, true, true, true]),
         (Action::RegisterPerson, [true, true, true, false, false]),
@@ -92,6 +92,7 @@ fn who_may_use_each_use_case() {
         (Action::ReadName, [true, true, true, false, false]),
         (Action::AnswerEquality, [false, false, false, true, false]),
         (Action::ReadEquality, [true, true, true, true, true]),
+        (Action::PublishEquality, [true, false, true, false, false]),
         (Action::Erase, [true, false, true, false, false]),
         (Action::SubjectExport, [true, false, true, false, false]),
         (Action::Backup, [true, false, true, false, false]),

@@ -263,6 +263,7 @@ fn possible_values(cells: &[Shown], total: u64, k: u64) -> Vec<Option<BTreeSet<u
             // Only non-zero counts are hidden beside a small one.
             Shown::Hidden => (1, rest),
             Shown::Count(n) => (*n, *n),
+            Shown::Rounded(n) => (n.saturating_sub(2), n + 2),
         })
         .collect();
     let hidden: Vec<usize> = (0..cells.len())

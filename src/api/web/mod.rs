@@ -69,22 +69,65 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-/// Secure cookies when the request came over TLS (a proxy in front says so).
-fn secure(headers: &HeaderMap) -> &'static str {
-    match headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some("https") => "; Secure",
-        _ => "",
+/// What the pages need of the server's settings: how people reach it, and
+/// which proxies to believe. Never anything a request says of itself.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How people reach the server, without a trailing `/`.
+    pub public_url: Option<String>,
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl From<&super::Config> for Settings {
+    fn from(c: &super::Config) -> Self {
+        Settings {
+            public_url: c
+                .public_url
+                .as_deref()
+                .map(|u| u.trim_end_matches('/').to_string()),
+            trusted_proxies: c.trusted_proxies.clone(),
+        }
     }
 }
 
-fn set_cookie(headers: &HeaderMap, name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
+impl Settings {
+    /// Cookies are `Secure` when people reach the server over https.
+    fn secure(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+
+    /// The address a request comes from: the socket's peer, or, when the
+    /// peer is a trusted proxy, the last address before it in
+    /// `X-Forwarded-For`.
+    fn client(&self, ext: &axum::http::Extensions, headers: &HeaderMap) -> IpAddr {
+        let peer = ext
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        if !self.trusted_proxies.contains(&peer) {
+            return peer;
+        }
+        // The proxy appends what it saw; read from the right, past any
+        // other trusted proxies.
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter_map(|a| a.parse::<IpAddr>().ok())
+            .rev()
+            .find(|a| !self.trusted_proxies.contains(a))
+            .unwrap_or(peer)
+    }
+}
+
+fn set_cookie(settings: &Settings, name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
     let age = max_age.map_or(String::new(), |a| format!("; Max-Age={a}"));
+    let secure = if settings.secure() { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/; HttpOnly; SameSite=Strict{age}{}",
-        secure(headers)
+        "{name}={value}; Path=/; HttpOnly; SameSite=Strict{age}{secure}"
     ))
     .expect("cookie text is ASCII")
 }
@@ -285,7 +328,10 @@ struct SignIn {
     error: Option<String>,
 }
 
-async fn sign_in_page(headers: HeaderMap) -> Response {
+async fn sign_in_page(
+    axum::Extension(settings): axum::Extension<Settings>,
+    headers: HeaderMap,
+) -> Response {
     let pre = cookie(&headers, PRE_COOKIE)
         .filter(|c| c.len() == 64)
         .unwrap_or_else(random_hex);
@@ -294,19 +340,17 @@ async fn sign_in_page(headers: HeaderMap) -> Response {
     let mut resp = render(SignIn { page, error: None }).unwrap_or_else(IntoResponse::into_response);
     resp.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(&headers, PRE_COOKIE, &pre, None),
+        set_cookie(&settings, PRE_COOKIE, &pre, None),
     );
     resp
 }
 
-fn client_ip(req_ext: &axum::http::Extensions) -> IpAddr {
-    req_ext
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
-}
-
-async fn sign_in(State(state): State<AppState>, req: Request) -> Response {
-    let ip = client_ip(req.extensions());
+async fn sign_in(
+    State(state): State<AppState>,
+    axum::Extension(settings): axum::Extension<Settings>,
+    req: Request,
+) -> Response {
+    let ip = settings.client(req.extensions(), req.headers());
     let headers = req.headers().clone();
     let body = match axum::body::to_bytes(req.into_body(), 16 * 1024).await {
         Ok(b) => b,
@@ -336,6 +380,10 @@ async fn sign_in(State(state): State<AppState>, req: Request) -> Response {
     }
     {
         let mut f = state.0.web.failures.lock().expect("web lock");
+        // Forget addresses whose minute is over, so the table stays small.
+        if f.len() > 10_000 {
+            f.retain(|_, (since, _)| since.elapsed() <= WINDOW);
+        }
         let entry = f.entry(ip).or_insert((Instant::now(), 0));
         if entry.0.elapsed() > WINDOW {
             *entry = (Instant::now(), 0);
@@ -362,11 +410,11 @@ async fn sign_in(State(state): State<AppState>, req: Request) -> Response {
             let mut r = Redirect::to("/home").into_response();
             r.headers_mut().append(
                 header::SET_COOKIE,
-                set_cookie(&headers, SESSION_COOKIE, &id, None),
+                set_cookie(&settings, SESSION_COOKIE, &id, None),
             );
             r.headers_mut().append(
                 header::SET_COOKIE,
-                set_cookie(&headers, PRE_COOKIE, "", Some(0)),
+                set_cookie(&settings, PRE_COOKIE, "", Some(0)),
             );
             r
         }
@@ -383,7 +431,12 @@ async fn sign_in(State(state): State<AppState>, req: Request) -> Response {
     }
 }
 
-async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn sign_out(
+    State(state): State<AppState>,
+    axum::Extension(settings): axum::Extension<Settings>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form = forms::FormData::parse(&body);
     if let Ok(v) = state.visitor(&headers) {
         if check_csrf(&v, &form).is_err() {
@@ -396,34 +449,26 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     let mut r = Redirect::to("/sign-in").into_response();
     r.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(&headers, SESSION_COOKIE, "", Some(0)),
+        set_cookie(&settings, SESSION_COOKIE, "", Some(0)),
     );
     r
 }
 
-/// The Content-Security-Policy: no framing, no plugins, forms only to this
-/// site, styles and images only from it; with `no_scripts`, no script at
-/// all. The pages have no scripts either way; scripts are not forbidden by
-/// default only because accessibility checkers inject one.
-pub fn content_security_policy(no_scripts: bool) -> &'static str {
-    match no_scripts {
-        false => {
-            "style-src 'self'; img-src 'self'; object-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-        }
-        true => {
-            "default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self'; object-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-        }
-    }
-}
+/// The Content-Security-Policy of every answer: no script at all (the
+/// pages have none), no framing, no plugins, forms only to this site,
+/// styles and images only from it. Browser tests that inject a script,
+/// such as accessibility checkers, use the browser's own way round a
+/// page's policy (Playwright's `bypassCSP`).
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self'; object-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Security headers on every answer: the policy above, no sniffing, no
 /// framing, no referrer.
-pub async fn security_headers(policy: &'static str, req: Request, next: Next) -> Response {
+pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(policy),
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

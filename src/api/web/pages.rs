@@ -182,14 +182,20 @@ async fn project(
             .attendees
             .iter()
             .filter(|a| model.roles.get(a) == Some(&PersonRole::Partner))
-            .count();
+            .count() as u64;
+        // Counts of people, as every figure about people: small ones hidden.
+        let (cells, came) = crate::coproduction::report::suppress(
+            &[partners, m.attendees.len() as u64 - partners],
+            policy::K,
+        );
         story.push((
             m.date.to_string(),
             line(
                 m.date.to_string(),
                 format!(
-                    "A meeting: {} people came, {partners} of them partners. {}",
-                    m.attendees.len(),
+                    "A meeting: {} people came, {} of them partners. {}",
+                    came.words(),
+                    cells[0].words(),
                     if m.materials_in_advance {
                         "Papers were sent out before it."
                     } else {
@@ -613,8 +619,9 @@ async fn jointly(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
     let t = &r.tokenism.totals;
     let signs = vec![
         format!(
-            "{} of {} partners have taken part only once.",
-            t.partners_involved_once, t.partners
+            "Partners who have taken part only once: {}, of {} partners.",
+            t.partners_involved_once.words(),
+            t.partners.words()
         ),
         format!(
             "{} of {} meetings went ahead without papers sent out first.",
@@ -681,8 +688,9 @@ async fn present(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
     render(Present {
         page: Frame::for_visitor(&v, "Who takes part", "/who-is-present"),
         intro: format!(
-            "Partners can tell us about themselves, if they want to. Every question is optional. We only show totals, and we hide any number under {}, so no one can be picked out.",
-            policy::K
+            "Partners can tell us about themselves, if they want to. Every question is optional. We only show totals, rounded to the nearest 5, and we hide any number under {}, so no one can be picked out. These totals were last worked out on {}; answers given since then count from the next time, the next day.",
+            policy::K,
+            t.as_of.as_deref().map_or("", |a| &a[..10])
         ),
         partners: format!("Partners: {}.", t.partners.words()),
         answer_link: v.is(&[Role::Partner]).then(|| "/me/equality".to_string()),
@@ -700,7 +708,11 @@ struct Check {
     origin: String,
 }
 
-async fn check(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
+async fn check(
+    State(state): State<AppState>,
+    axum::Extension(settings): axum::Extension<super::Settings>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
     let (_, note) = state.app().checkpoint(crate::app::Which::Latest)?;
     let (n, at) = state.app().last_verified();
@@ -712,16 +724,18 @@ async fn check(State(state): State<AppState>, headers: HeaderMap) -> Result<Resp
             (now() - at) / 60
         )
     };
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("SERVER");
+    // Never the request's own Host header: people are told to paste these
+    // commands, so they name only what the operator configured.
+    let origin = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| "http://SERVER-ADDRESS".to_string());
     render(Check {
         page: Frame::for_visitor(&v, "Check this record", "/check"),
         verified,
         checkpoint: note,
         key: state.app().verifier().to_string(),
-        origin: format!("http://{host}"),
+        origin,
     })
 }
 
