@@ -357,7 +357,10 @@ fn refusal_words(r: &Refusal) -> String {
 fn parse_time_of_day(text: &str) -> Result<time::Time, String> {
     let bad = || format!("{text:?} is not a time of day as HH:MM, e.g. 02:00");
     let (h, m) = text.split_once(':').ok_or_else(bad)?;
-    let (h, m) = (h.parse::<u8>().map_err(|_| bad())?, m.parse::<u8>().map_err(|_| bad())?);
+    let (h, m) = (
+        h.parse::<u8>().map_err(|_| bad())?,
+        m.parse::<u8>().map_err(|_| bad())?,
+    );
     time::Time::from_hms(h, m, 0).map_err(|_| bad())
 }
 
@@ -472,7 +475,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             {
                 return Err(failure(
                     true,
-                    anyhow!("--public-url {u:?}: give the whole address, starting https:// (or http://)"),
+                    anyhow!(
+                        "--public-url {u:?}: give the whole address, starting https:// (or http://)"
+                    ),
                 ));
             }
             let mut policy = WitnessPolicy::new(witnesses, witness_quorum)

@@ -133,7 +133,10 @@ impl People {
     }
 
     fn is_forgotten(&self, id: &Uuid) -> bool {
-        self.forgotten.lock().map(|f| f.contains(id)).unwrap_or(true)
+        self.forgotten
+            .lock()
+            .map(|f| f.contains(id))
+            .unwrap_or(true)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ()> {

@@ -621,7 +621,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
     );
     for (name, n) in app.witness_failures() {
         let name = name.replace('\\', "\\\\").replace('"', "\\\"");
-        let _ = writeln!(t, "jointly_witness_failures_total{{witness=\"{name}\"}} {n}");
+        let _ = writeln!(
+            t,
+            "jointly_witness_failures_total{{witness=\"{name}\"}} {n}"
+        );
     }
     let _ = writeln!(
         t,

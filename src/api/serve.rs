@@ -51,11 +51,7 @@ impl Connections {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut open = self
-            .connections
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut open = self.connections.0.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(n) = open.get_mut(&self.ip) {
             *n -= 1;
             if *n == 0 {
@@ -69,6 +65,17 @@ impl Drop for Slot {
 pub async fn serve(state: AppState, listen: SocketAddr, config: Config) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     eprintln!("jointly is listening on http://{}", listener.local_addr()?);
+    serve_on(listener, state, config, shutdown_signal()).await
+}
+
+/// Serves on `listener` until `stop` resolves; returns once everything is
+/// on disk.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    config: Config,
+    stop: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
     let router = app(state.clone(), &config);
     state.app().start_witnessing();
     state
@@ -102,7 +109,6 @@ pub async fn serve(state: AppState, listen: SocketAddr, config: Config) -> std::
         .timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout);
     let builder = Arc::new(builder);
-    let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
         let (stream, peer) = tokio::select! {

@@ -617,7 +617,7 @@ impl App {
         let mut revoked = false;
         for t in self.0.tokens.list().map_err(Refusal::failed)? {
             if t.participant == Some(who) && t.revoked.is_none() {
-                self.0.tokens.revoke(&t.id).map_err(|e| Refusal::failed(e))?;
+                self.0.tokens.revoke(&t.id).map_err(Refusal::failed)?;
                 revoked = true;
             }
         }

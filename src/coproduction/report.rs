@@ -1013,7 +1013,12 @@ impl Report {
                 let _ = writeln!(t, "    No proposals from partners yet.");
             }
             for pr in &p.proposals {
-                let _ = writeln!(t, "    You said: \"{}\" ({})", plain(&pr.text), pr.raised_on);
+                let _ = writeln!(
+                    t,
+                    "    You said: \"{}\" ({})",
+                    plain(&pr.text),
+                    pr.raised_on
+                );
                 match pr.status {
                     "withdrawn" => {
                         let _ = writeln!(t, "      This was withdrawn.");
@@ -1038,10 +1043,16 @@ impl Report {
                     for a in &r.actions {
                         match &a.what_changed {
                             Some(c) => {
-                                let _ = writeln!(t, "      We did: {} What changed: {}", plain(&a.what), plain(c));
+                                let _ = writeln!(
+                                    t,
+                                    "      We did: {} What changed: {}",
+                                    plain(&a.what),
+                                    plain(c)
+                                );
                             }
                             None => {
-                                let _ = writeln!(t, "      We will: {} (by {})", plain(&a.what), a.due);
+                                let _ =
+                                    writeln!(t, "      We will: {} (by {})", plain(&a.what), a.due);
                             }
                         }
                     }

@@ -13,6 +13,7 @@ mod doors;
 mod erasure_crash;
 mod faults;
 mod fuzz;
+mod hardening;
 mod interrupted_keys;
 mod policy;
 mod privacy;
