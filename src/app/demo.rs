@@ -152,6 +152,7 @@ fn working_group(s: &mut Script) {
                 Aim { aim_id: framework, text: text("A framework for co-production and involvement, made with partners") },
                 Aim { aim_id: fair_pay, text: text("Partners are paid fairly for all the time they give") },
             ],
+            started_on: Some(date("2025-07-01")),
         }),
     );
     for (who, role) in [
@@ -185,6 +186,7 @@ fn working_group(s: &mut Script) {
     s.push(&as_partner(p1), Event::ProposalRaised(ProposalRaised {
         project_id: project, proposal_id: evening,
         text: text("Hold the workshops online in the early evening, so people who work or care for children can come."),
+        raised_on: Some(date("2025-07-15")),
     }));
     let d1 = s.id::<DecisionId>();
     s.push(
@@ -203,6 +205,7 @@ fn working_group(s: &mut Script) {
             method: Method::Consensus,
             participants: parts(&group, Position::Agree),
             reason: text("The whole group agreed at the first workshop."),
+            made_on: Some(date("2025-07-15")),
         }),
     );
     s.push(
@@ -243,6 +246,7 @@ fn working_group(s: &mut Script) {
             text: text(
                 "Pay partners for the hours we spend preparing, not only for the workshops.",
             ),
+            raised_on: Some(date("2025-09-16")),
         }),
     );
     let purpose = s.id::<DecisionId>();
@@ -259,6 +263,7 @@ fn working_group(s: &mut Script) {
             Part { participant_id: ceo, position: Position::Agree },
         ],
         reason: text("Drafted and finished by the officer and one partner, with comments from the chief executive and the head of insight."),
+        made_on: Some(date("2025-09-16")),
     }));
     s.push(
         &as_partner(p3),
@@ -279,6 +284,7 @@ fn working_group(s: &mut Script) {
             method: Method::OnePerson,
             participants: parts(&[head_of_insight], Position::Agree),
             reason: text("The dates were set to fit the staff calendar."),
+            made_on: Some(date("2025-09-23")),
         }),
     );
     let challenge = s.id::<ChallengeId>();
@@ -306,6 +312,7 @@ fn working_group(s: &mut Script) {
         method: Method::Vote,
         participants: parts(&group, Position::Agree),
         reason: text("Everyone voted for it; the head of insight found the money."),
+        made_on: Some(date("2025-09-30")),
     }));
     s.push(
         &as_partner(p2),
@@ -323,6 +330,7 @@ fn working_group(s: &mut Script) {
             what: text("Add 20 paid preparation hours for each partner to the budget."),
             owner: head_of_insight,
             due: date("2025-10-31"),
+            proposal_ids: vec![pay],
         }),
     );
     s.push(
@@ -346,6 +354,7 @@ fn working_group(s: &mut Script) {
             ),
             owner: p3,
             due: date("2025-11-10"),
+            proposal_ids: vec![],
         }),
     );
     s.push(
@@ -396,6 +405,7 @@ fn working_group(s: &mut Script) {
             project_id: project,
             proposal_id: easy_read,
             text: text("Publish an easy-read version of the framework at the same time."),
+            raised_on: Some(date("2026-01-20")),
         }),
     );
     let publish = s.id::<DecisionId>();
@@ -424,6 +434,7 @@ fn working_group(s: &mut Script) {
                 },
             ],
             reason: text("Staff needed it ready for the annual plan."),
+            made_on: Some(date("2026-02-03")),
         }),
     );
     s.push(
@@ -514,6 +525,7 @@ fn synthetic_project(s: &mut Script, i: u64, seed: u64) {
                 aim_id: aim,
                 text: text(&format!("Better {topic}")),
             }],
+            started_on: None,
         }),
     );
     for (who, role) in [(lead, Role::Staff), (colleague, Role::Staff)]
@@ -569,6 +581,7 @@ fn synthetic_project(s: &mut Script, i: u64, seed: u64) {
                     "Idea {} for {topic}: ask people who use it first.",
                     stage_no + 1
                 )),
+                raised_on: None,
             }),
         );
         // Leave some proposals unanswered, as happens.
@@ -605,6 +618,7 @@ fn synthetic_project(s: &mut Script, i: u64, seed: u64) {
                 method,
                 participants: parts(&people, Position::Agree),
                 reason: text("Agreed at the meeting."),
+                made_on: None,
             }),
         );
         if shared {
@@ -638,6 +652,7 @@ fn synthetic_project(s: &mut Script, i: u64, seed: u64) {
                 what: text(&format!("Try idea {} and report back.", stage_no + 1)),
                 owner,
                 due: date("2025-12-01"),
+                proposal_ids: vec![proposal],
             }),
         );
         if dice.roll(2) == 0 {

@@ -14,6 +14,7 @@ use crate::coproduction::author::Author;
 use crate::coproduction::events::Event;
 use crate::coproduction::model::Model;
 use crate::coproduction::read_event;
+use crate::coproduction::values::Date;
 use crate::ledger::{Admission, CanonicalPayload, Ledger, LedgerError, Record};
 use crate::refusal::Refusal;
 
@@ -90,6 +91,9 @@ impl Admission for Rules {
         if let Some(Event::RecordCorrected(e)) = &event {
             self.check_exists(e.corrects.uuid())?;
         }
+        if let Some(e) = &event {
+            happened_by_then(e, Date::of(record.at()))?;
+        }
         if let Some(n) = expected {
             self.model.check_expected(event.as_ref(), n)?;
         }
@@ -106,5 +110,26 @@ impl Admission for Rules {
 
     fn reload(&mut self) {
         self.discard_batch();
+    }
+}
+
+/// Something is recorded on or after the day it happened, never before:
+/// the record's own time (UTC) is the one clock the rules have, so a day's
+/// grace lets a meeting held in the evening in the UK in summer be
+/// recorded the same evening.
+fn happened_by_then(event: &Event, recorded: Date) -> Result<(), Refusal> {
+    let (on, at) = match event {
+        Event::ProjectStarted(e) => (e.started_on, "/payload/started_on"),
+        Event::ProposalRaised(e) => (e.raised_on, "/payload/raised_on"),
+        Event::DecisionMade(e) => (e.made_on, "/payload/made_on"),
+        Event::MeetingHeld(e) => (Some(e.date), "/payload/date"),
+        _ => (None, ""),
+    };
+    match on {
+        Some(day) if recorded.days_until(day) > 1 => Err(Refusal::invalid(format!(
+            "this is dated {day}, after the day it is recorded ({recorded}); record it on or after the day it happened"
+        ))
+        .at(at)),
+        _ => Ok(()),
     }
 }

@@ -135,6 +135,53 @@ pub const QUESTIONS: &[Question] = &[
     },
 ];
 
+/// An answer as people write it ("16 to 24", "Black, African, Caribbean
+/// or Black British"), for forms and tables; the stored value is the key.
+pub fn answer_words(answer: &str) -> &'static str {
+    match answer {
+        "yes" => "Yes",
+        "no" => "No",
+        "north_east" => "North East",
+        "north_west" => "North West",
+        "yorkshire_and_the_humber" => "Yorkshire and the Humber",
+        "east_midlands" => "East Midlands",
+        "west_midlands" => "West Midlands",
+        "east_of_england" => "East of England",
+        "london" => "London",
+        "south_east" => "South East",
+        "south_west" => "South West",
+        "wales" => "Wales",
+        "scotland" => "Scotland",
+        "northern_ireland" => "Northern Ireland",
+        "16_24" => "16 to 24",
+        "25_34" => "25 to 34",
+        "35_44" => "35 to 44",
+        "45_54" => "45 to 54",
+        "55_64" => "55 to 64",
+        "65_and_over" => "65 and over",
+        "asian_or_asian_british" => "Asian or Asian British",
+        "black_african_caribbean_or_black_british" => "Black, African, Caribbean or Black British",
+        "mixed_or_multiple" => "Mixed or multiple ethnic groups",
+        "white" => "White",
+        "no_religion" => "No religion",
+        "buddhist" => "Buddhist",
+        "christian" => "Christian",
+        "hindu" => "Hindu",
+        "jewish" => "Jewish",
+        "muslim" => "Muslim",
+        "sikh" => "Sikh",
+        "female" => "Female",
+        "male" => "Male",
+        "straight_or_heterosexual" => "Straight or heterosexual",
+        "gay_or_lesbian" => "Gay or lesbian",
+        "bisexual" => "Bisexual",
+        "other" => "Other",
+        PREFER_NOT_TO_SAY => "Prefer not to say",
+        NOT_ANSWERED => "Not answered",
+        _ => "Another answer",
+    }
+}
+
 /// Checks a partner's answers: known questions, offered answers. Returns
 /// (JSON pointer, what is wrong) for the first fault.
 pub fn check_answers(answers: &BTreeMap<String, String>) -> Result<(), (String, String)> {
@@ -321,4 +368,20 @@ pub fn project(
         })
         .collect();
     table(project.to_string(), shown, inside.len() as u64, k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_answer_offered_has_words() {
+        for q in QUESTIONS {
+            for a in q.answers.iter().chain([&PREFER_NOT_TO_SAY, &NOT_ANSWERED]) {
+                let w = answer_words(a);
+                assert_ne!(w, "Another answer", "{}: {a}", q.key);
+                assert!(w.starts_with(|c: char| c.is_uppercase() || c.is_ascii_digit()));
+            }
+        }
+    }
 }

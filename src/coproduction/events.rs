@@ -30,6 +30,9 @@ pub struct ProjectStarted {
     /// What the project hopes to achieve.
     #[serde(default)]
     pub aims: Vec<Aim>,
+    /// The day it started, when that is not the day it is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_on: Option<Date>,
 }
 
 /// A project moves to another stage (forward only).
@@ -94,6 +97,10 @@ pub struct ProposalRaised {
     pub project_id: ProjectId,
     pub proposal_id: ProposalId,
     pub text: Text,
+    /// The day it was put forward (at a meeting, on paper), when that is
+    /// not the day it is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raised_on: Option<Date>,
 }
 
 /// A proposal is withdrawn, by whoever raised it or by staff.
@@ -138,6 +145,11 @@ pub struct DecisionMade {
     pub participants: Vec<Part>,
     /// Why, in plain English.
     pub reason: Text,
+    /// The day it was decided, when that is not the day it is recorded
+    /// (a decision taken at a meeting and typed in later). Stories and
+    /// pages put it in order by this day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_on: Option<Date>,
 }
 
 /// A participant confirms their own part in a decision.
@@ -182,6 +194,11 @@ pub struct ActionCommitted {
     pub what: Text,
     pub owner: ParticipantId,
     pub due: Date,
+    /// The ideas it acts on, from those the decision answered. None: it
+    /// acts on the decision as a whole, and is shown under the decision
+    /// rather than under each idea.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proposal_ids: Vec<ProposalId>,
 }
 
 /// Progress on an action, or a new due date.

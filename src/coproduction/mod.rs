@@ -7,9 +7,11 @@
 //! may write what is the core's permission policy (`crate::app::policy`);
 //! reading the log and folding it is the core's too (`crate::app::fold`).
 
+pub mod agenda;
 pub mod author;
 pub mod equality;
 pub mod events;
+pub mod idea;
 pub mod model;
 pub mod report;
 pub mod values;

@@ -69,7 +69,10 @@ pub struct Project {
     pub stage: Stage,
     pub lead: ParticipantId,
     pub aims: Vec<Aim>,
+    /// When it was recorded.
     pub started_at: Timestamp,
+    /// The day it started, if staff said.
+    pub started_on: Option<Date>,
     pub members: BTreeMap<ParticipantId, Membership>,
     pub meetings: Vec<Meeting>,
     pub proposals: Vec<ProposalId>,
@@ -90,7 +93,10 @@ pub struct Proposal {
     pub by: Option<ParticipantId>,
     /// Raised by a co-production partner (counts in "You said, we did").
     pub by_partner: bool,
+    /// When it was recorded.
     pub raised_at: Timestamp,
+    /// The day it was put forward, if its author said.
+    pub raised_on: Option<Date>,
     pub seq: Seq,
     pub withdrawn: Option<Text>,
     /// Each decision that answered it, with its response and reason.
@@ -114,11 +120,51 @@ pub struct Decision {
     pub parts: Vec<Part>,
     pub answers: Vec<Answer>,
     pub reason: Text,
+    /// When it was recorded.
     pub at: Timestamp,
+    /// The day it was decided, if staff said (else the day it was recorded).
+    pub made_on: Option<Date>,
     /// Each participant's latest confirmation or dispute of their part.
     pub stances: BTreeMap<ParticipantId, Stance>,
     pub challenges: Vec<ChallengeId>,
     pub actions: Vec<ActionId>,
+}
+
+/// A project not reviewed for this long is due a review.
+pub const REVIEW_EVERY_DAYS: i64 = 183;
+
+impl Project {
+    /// The day it started: the day staff gave, else the day it was recorded.
+    pub fn day(&self) -> Date {
+        self.started_on.unwrap_or_else(|| Date::of(self.started_at))
+    }
+
+    /// When its next review is due: the day its last review set, else
+    /// [`REVIEW_EVERY_DAYS`] after it started. `None` once it is closed.
+    pub fn next_review(&self) -> Option<Date> {
+        if self.stage == Stage::Closed {
+            return None;
+        }
+        Some(match self.reviews.last() {
+            Some(r) => r.next_review,
+            None => self.day().plus_days(REVIEW_EVERY_DAYS),
+        })
+    }
+}
+
+impl Proposal {
+    /// The day it was put forward: the day given, else the day recorded.
+    pub fn day(&self) -> Date {
+        self.raised_on.unwrap_or_else(|| Date::of(self.raised_at))
+    }
+}
+
+impl Decision {
+    /// The day it was decided: the day staff gave, else the day it was
+    /// recorded.
+    pub fn day(&self) -> Date {
+        self.made_on.unwrap_or_else(|| Date::of(self.at))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -140,6 +186,8 @@ pub struct Action {
     pub what: Text,
     pub owner: ParticipantId,
     pub due: Date,
+    /// The ideas it acts on; empty: the decision as a whole.
+    pub proposals: Vec<ProposalId>,
     pub updates: Vec<Text>,
     pub completed: Option<Text>,
 }
@@ -420,6 +468,16 @@ impl Model {
                 if !p.members.get(&e.owner).is_some_and(|m| m.active) {
                     return refuse("/owner", "the owner must be in the project");
                 }
+                let mut seen = HashSet::new();
+                for (i, id) in e.proposal_ids.iter().enumerate() {
+                    let at = format!("/proposal_ids/{i}");
+                    if !d.answers.iter().any(|a| a.proposal_id == *id) {
+                        return refuse(&at, "this decision does not answer this idea");
+                    }
+                    if !seen.insert(*id) {
+                        return refuse(&at, "this idea is listed twice");
+                    }
+                }
                 Ok(())
             }
             Event::ActionUpdated(ActionUpdated { action_id, .. })
@@ -617,6 +675,7 @@ impl Model {
                         lead: e.lead,
                         aims: e.aims,
                         started_at: at,
+                        started_on: e.started_on,
                         members: BTreeMap::new(),
                         meetings: Vec::new(),
                         proposals: Vec::new(),
@@ -691,6 +750,7 @@ impl Model {
                         by,
                         by_partner,
                         raised_at: at,
+                        raised_on: e.raised_on,
                         seq: record.seq(),
                         withdrawn: None,
                         answers: Vec::new(),
@@ -734,6 +794,7 @@ impl Model {
                         answers: e.answers,
                         reason: e.reason,
                         at,
+                        made_on: e.made_on,
                         stances: BTreeMap::new(),
                         challenges: Vec::new(),
                         actions: Vec::new(),
@@ -794,6 +855,7 @@ impl Model {
                         what: e.what,
                         owner: e.owner,
                         due: e.due,
+                        proposals: e.proposal_ids,
                         updates: Vec::new(),
                         completed: None,
                     },

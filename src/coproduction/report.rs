@@ -116,6 +116,16 @@ pub fn classify(model: &Model, d: &Decision) -> (Jointness, String) {
     )
 }
 
+/// Whether the decision would count as made jointly but no partner who
+/// took part has yet confirmed (or disputed) it: the pages say "waiting
+/// for a partner to confirm it" rather than "decided by staff".
+pub fn awaiting_confirmation(model: &Model, d: &Decision) -> bool {
+    matches!(d.method, Method::Consensus | Method::Vote)
+        && d.parts.len() > 1
+        && d.parts.iter().any(|p| is_partner(model, &p.participant_id))
+        && !d.stances.keys().any(|who| is_partner(model, who))
+}
+
 /// A count as published: exact, hidden because it is small, or hidden so
 /// that a small count beside it cannot be worked out from the total.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
@@ -289,6 +299,9 @@ pub struct ProposalView {
     pub raised_on: String,
     /// "answered", "waiting" or "withdrawn".
     pub status: &'static str,
+    /// Where it stands in one word: waiting, withdrawn, accepted,
+    /// accepted-with-changes, not-accepted or done (see `idea::Status`).
+    pub outcome: &'static str,
     pub days_waiting: Option<i64>,
     pub responses: Vec<ResponseView>,
 }
@@ -508,12 +521,8 @@ pub fn plain(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 fn day(t: crate::ledger::Timestamp) -> Date {
-    let s = t.to_string();
-    Date::parse(&s[..10]).expect("a timestamp starts with its date")
+    Date::of(t)
 }
-
-/// A project left alone this long without a review is overdue for one.
-const REVIEW_EVERY_DAYS: i64 = 183;
 
 impl Report {
     /// The projections over one project, or all when `project` is `None`.
@@ -565,10 +574,13 @@ fn you_said(model: &Model, projects: &[&Project], s: Settings) -> YouSaidWeDid {
                         outcome: d.outcome.to_string(),
                         response: *response,
                         reason: reason.to_string(),
+                        // Only the actions on this idea, or on the
+                        // decision as a whole: not those on its other ideas.
                         actions: d
                             .actions
                             .iter()
                             .filter_map(|a| model.actions.get(a))
+                            .filter(|a| a.proposals.is_empty() || a.proposals.contains(&pr.id))
                             .map(|a| ActionView {
                                 action_id: a.id,
                                 what: a.what.to_string(),
@@ -581,7 +593,7 @@ fn you_said(model: &Model, projects: &[&Project], s: Settings) -> YouSaidWeDid {
                     })
                 })
                 .collect();
-            let raised = day(pr.raised_at);
+            let raised = pr.day();
             let (status, days) = if pr.withdrawn.is_some() {
                 view.withdrawn += 1;
                 ("withdrawn", None)
@@ -602,6 +614,7 @@ fn you_said(model: &Model, projects: &[&Project], s: Settings) -> YouSaidWeDid {
                 text: pr.text.to_string(),
                 raised_on: raised.to_string(),
                 status,
+                outcome: super::idea::status(model, pr, s.today).code(),
                 days_waiting: days,
                 responses,
             });
@@ -940,11 +953,7 @@ fn impact(projects: &[&Project], s: Settings) -> ImpactReport {
         .iter()
         .map(|p| {
             let last = p.reviews.last();
-            let review_overdue = p.stage != Stage::Closed
-                && match last {
-                    Some(r) => r.next_review < s.today,
-                    None => day(p.started_at).days_until(s.today) > REVIEW_EVERY_DAYS,
-                };
+            let review_overdue = p.next_review().is_some_and(|due| due < s.today);
             if review_overdue {
                 overdue += 1;
             }

@@ -203,10 +203,18 @@ impl Date {
     pub fn from_date(d: time::Date) -> Self {
         Date(d)
     }
+    /// The day (UTC) a record was written.
+    pub fn of(t: crate::ledger::Timestamp) -> Self {
+        let s = t.to_string();
+        Date::parse(&s[..10]).expect("a timestamp starts with its date")
+    }
     pub fn date(&self) -> time::Date {
         self.0
     }
     /// Whole days from `self` to `later` (negative if `later` is earlier).
+    pub fn plus_days(&self, days: i64) -> Date {
+        Date(self.0.saturating_add(time::Duration::days(days)))
+    }
     pub fn days_until(&self, later: Date) -> i64 {
         (later.0 - self.0).whole_days()
     }

@@ -623,7 +623,8 @@ fn the_working_group_scenario() {
     let r = Report::build(&model, None, settings_in(40));
 
     // You said, we did: three partner proposals. Evening workshops and paid
-    // preparation were answered; the easy-read version still waits (40 days).
+    // preparation were answered; the easy-read version, put forward at the
+    // fourth workshop on 20 January 2026, still waits.
     // Only paid preparation led to completed actions.
     let y = &r.you_said_we_did.totals;
     assert_eq!(
@@ -637,9 +638,14 @@ fn the_working_group_scenario() {
         (3, 2, 1, 0, 1)
     );
     let waiting = &r.you_said_we_did.projects[0].proposals[2];
+    let since = Date::parse("2026-01-20").unwrap();
     assert_eq!(
-        (waiting.status, waiting.days_waiting),
-        ("waiting", Some(40))
+        (waiting.status, waiting.outcome, waiting.days_waiting),
+        (
+            "waiting",
+            "waiting",
+            Some(since.days_until(settings_in(40).today))
+        )
     );
 
     // Jointly? Evening workshops (consensus, partners, confirmed): joint.

@@ -17,7 +17,7 @@ use super::{Frame, PageError, Visitor, check_csrf, render};
 use crate::api::AppState;
 use crate::app::Submission;
 use crate::app::tokens::Role;
-use crate::coproduction::equality::{PREFER_NOT_TO_SAY, QUESTIONS};
+use crate::coproduction::equality::{PREFER_NOT_TO_SAY, QUESTIONS, answer_words};
 use crate::coproduction::model::Model;
 use crate::coproduction::values::{Method, Position, ProjectId, Response, Role as PersonRole};
 use crate::refusal::{Kind as RefusalKind, Refusal};
@@ -131,6 +131,36 @@ enum Kind {
     Action,
     Complete,
     Answer,
+}
+
+impl Kind {
+    /// What the next page says once the form was sent.
+    fn notice(self) -> &'static str {
+        match self {
+            Kind::Propose => {
+                "Thank you: your idea has been sent to the project team. They must answer it, and you will see their answer on your home page."
+            }
+            Kind::Confirm => {
+                "Thank you: your answer has been saved, and the decision now shows it."
+            }
+            Kind::Challenge => {
+                "Thank you: your challenge has been sent. The team must answer it, and you will see their answer on your home page."
+            }
+            Kind::Equality => {
+                "Thank you: your answers have been saved. The totals on this page count them from the next time they are worked out."
+            }
+            Kind::NewProject => "The project has been started and saved.",
+            Kind::Meeting => "The meeting has been saved.",
+            Kind::Decision => {
+                "The decision has been saved. The partners who took part will be asked to confirm their part."
+            }
+            Kind::Action => "The action has been saved.",
+            Kind::Complete => "Saved: the action is done.",
+            Kind::Answer => {
+                "Your answer has been saved and sent to the person who challenged the decision."
+            }
+        }
+    }
 }
 
 struct Spec {
@@ -300,9 +330,9 @@ fn spec(
                     let mut o: Vec<(String, String)> = q
                         .answers
                         .iter()
-                        .map(|a| (a.to_string(), a.replace('_', " ")))
+                        .map(|a| (a.to_string(), answer_words(a).to_string()))
                         .collect();
-                    o.push((s(PREFER_NOT_TO_SAY), s("prefer not to say")));
+                    o.push((s(PREFER_NOT_TO_SAY), s(answer_words(PREFER_NOT_TO_SAY))));
                     field(q.key, q.words, Choice).options(o)
                 })
                 .collect(),
@@ -857,7 +887,10 @@ async fn submit(
         Err(r) => Err(r),
     };
     match recorded {
-        Ok(_) => Ok(Redirect::to(&built.next).into_response()),
+        Ok(_) => {
+            state.leave_notice(&v, kind.notice());
+            Ok(Redirect::to(&built.next).into_response())
+        }
         Err(r) if shown_on_the_form(r.kind()) => {
             let at = built.field_at(r.pointer()).unwrap_or_default();
             show(
@@ -894,7 +927,10 @@ fn save_answers(
         })
         .collect();
     match state.app().set_equality_answers(&v.caller, answers) {
-        Ok(_) => Ok(Redirect::to("/who-is-present").into_response()),
+        Ok(_) => {
+            state.leave_notice(v, Kind::Equality.notice());
+            Ok(Redirect::to("/who-is-present").into_response())
+        }
         Err(r) if shown_on_the_form(r.kind()) => {
             let at = r
                 .pointer()

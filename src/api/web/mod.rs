@@ -7,6 +7,7 @@
 
 mod forms;
 mod pages;
+mod words;
 
 use super::AppState;
 use crate::app::Caller;
@@ -43,6 +44,9 @@ pub(super) struct Session {
     /// The anti-forgery token every form of this session carries.
     csrf: String,
     last_used: Instant,
+    /// What the next page says first, once: that what was just sent was
+    /// received.
+    notice: Option<String>,
 }
 
 /// Sessions and sign-in attempts, in memory.
@@ -138,6 +142,10 @@ pub(super) struct Visitor {
     /// Who they are to the core.
     pub caller: Caller,
     pub csrf: String,
+    /// The session, to leave a notice for the next page.
+    session: String,
+    /// A notice left by the last form sent, shown once.
+    pub notice: Option<String>,
 }
 
 impl Visitor {
@@ -238,14 +246,26 @@ impl AppState {
             return Err(PageError::SignIn);
         }
         s.last_used = Instant::now();
-        let (code, csrf) = (s.code.clone(), s.csrf.clone());
+        let (code, csrf, notice) = (s.code.clone(), s.csrf.clone(), s.notice.take());
         drop(sessions);
         let (caller, token) = self.app().authenticate(&code)?;
         Ok(Visitor {
             token,
             caller,
             csrf,
+            session: id,
+            notice,
         })
+    }
+
+    /// Leaves a notice for the visitor's next page ("Your idea has been
+    /// sent"), shown once.
+    pub(super) fn leave_notice(&self, v: &Visitor, words: &str) {
+        if let Ok(mut sessions) = self.0.web.sessions.lock()
+            && let Some(s) = sessions.get_mut(&v.session)
+        {
+            s.notice = Some(words.to_string());
+        }
     }
 }
 
@@ -260,6 +280,8 @@ impl AppState {
 
 /// What every page has around its content: title, navigation, who is signed in.
 pub(super) struct Frame {
+    /// Said first on the page, in a status box, once.
+    pub notice: Option<String>,
     pub title: String,
     pub who: Option<String>,
     pub nav: Vec<(String, String)>,
@@ -270,6 +292,7 @@ pub(super) struct Frame {
 impl Frame {
     pub fn anonymous(title: &str) -> Self {
         Frame {
+            notice: None,
             title: title.into(),
             who: None,
             nav: Vec::new(),
@@ -295,6 +318,7 @@ impl Frame {
             nav.push(("/check".to_string(), "Check this record".to_string()));
         }
         Frame {
+            notice: v.notice.clone(),
             title: title.into(),
             who: Some(v.who()),
             nav,
@@ -405,6 +429,7 @@ async fn sign_in(
                     code,
                     csrf: random_hex(),
                     last_used: Instant::now(),
+                    notice: None,
                 },
             );
             let mut r = Redirect::to("/home").into_response();

@@ -2,14 +2,20 @@
 //! "You said, we did", "Were decisions made jointly?", who takes part, and
 //! "Check this record". Each builds plain words from the model.
 
-use super::{Frame, PageError, Visitor, render};
+use super::{Frame, PageError, Visitor, render, words};
 use crate::api::AppState;
 use crate::app::policy;
 use crate::app::tokens::Role;
-use crate::coproduction::model::{Model, Stance};
-use crate::coproduction::report::classify;
+use crate::coproduction::agenda::{For, agenda, answer_due};
+use crate::coproduction::equality::answer_words;
+use crate::coproduction::idea::{Status, status};
+use crate::coproduction::model::{Decision, Model, Proposal, Stance};
+use crate::coproduction::report::{
+    Jointness, JointnessProject, StageView, awaiting_confirmation, classify,
+};
 use crate::coproduction::values::{
-    DecisionId, Method, ParticipantId, Position, ProjectId, Role as PersonRole,
+    Date, DecisionId, Involvement, Method, ParticipantId, Position, ProjectId, Role as PersonRole,
+    Stage,
 };
 use askama::Template;
 use axum::Router;
@@ -39,10 +45,6 @@ fn position_words(p: Position) -> &'static str {
     }
 }
 
-fn day(t: impl std::fmt::Display) -> String {
-    t.to_string().chars().take(10).collect()
-}
-
 /// How a participant is named to this visitor (the disclosure policy).
 pub(super) fn name_of(state: &AppState, v: &Visitor, model: &Model, p: &ParticipantId) -> String {
     state.app().name_of(&v.caller, model, p)
@@ -61,6 +63,46 @@ pub(super) struct Message {
     pub link: Option<(String, String)>,
 }
 
+/// One entry in a list on a page: what it is about (an idea's words, a
+/// decision's question), where it stands in words, and where to go next.
+pub(super) struct Item {
+    /// The words people wrote, shown in quotes.
+    quote: String,
+    /// Where it stands, first, in words (not only colour).
+    status: String,
+    /// A short code for styling: waiting, accepted, not-accepted, done...
+    code: String,
+    /// What to know next: the reason, the answer, when it is due.
+    detail: String,
+    /// Smaller facts: the project, the day.
+    facts: Vec<String>,
+    links: Vec<(String, String)>,
+}
+
+/// A titled list of items on a page.
+pub(super) struct Section {
+    id: String,
+    heading: String,
+    /// What the section says when it has nothing in it.
+    empty: String,
+    items: Vec<Item>,
+    more: usize,
+}
+
+impl Section {
+    fn new(id: &str, heading: &str, empty: &str, mut items: Vec<Item>, limit: usize) -> Self {
+        let more = items.len().saturating_sub(limit);
+        items.truncate(limit);
+        Section {
+            id: id.into(),
+            heading: heading.into(),
+            empty: empty.into(),
+            items,
+            more,
+        }
+    }
+}
+
 struct ProjectCard {
     id: ProjectId,
     title: String,
@@ -72,27 +114,374 @@ struct ProjectCard {
 struct Home {
     page: Frame,
     intro: String,
+    sections: Vec<Section>,
+    projects_heading: String,
     projects: Vec<ProjectCard>,
     more: usize,
     actions: Vec<(String, String)>,
 }
 
+/// Most entries in one list on the home page.
+const HOME_LIMIT: usize = 10;
+
+fn today() -> Date {
+    Date::from_date(time::OffsetDateTime::now_utc().date())
+}
+
+/// What a day is called on a page: "15 July 2025".
+fn on(d: Date) -> String {
+    words::day(d)
+}
+
+/// "It has waited 3 days so far", or "It was put forward today".
+fn waited(days: i64) -> String {
+    if days <= 0 {
+        "It was put forward today.".into()
+    } else {
+        format!(
+            "It has waited {} so far.",
+            words::count(days as u64, "day", "days")
+        )
+    }
+}
+
+/// An idea's entry: its words, its status and why, its project, and links
+/// to the decision that answered it.
+fn idea_item(model: &Model, pr: &Proposal, status: &Status, project: bool) -> Item {
+    let mut links = Vec::new();
+    let detail = match status {
+        Status::Waiting { days } => waited(*days),
+        Status::Withdrawn { reason } => format!("The reason: {reason}"),
+        Status::Answered(a) => {
+            links.push((
+                format!("/decisions/{}", a.decision),
+                "Read the decision".to_string(),
+            ));
+            let changed: Vec<String> = a
+                .actions
+                .iter()
+                .filter_map(|x| x.completed.as_ref().map(|c| c.to_string()))
+                .collect();
+            let planned: Vec<String> = a
+                .actions
+                .iter()
+                .filter(|x| x.completed.is_none())
+                .map(|x| format!("{} (due by {})", x.what, on(x.due)))
+                .collect();
+            let mut d = format!("The reason: {}", a.reason);
+            if !changed.is_empty() {
+                d.push_str(&format!(" What changed: {}", changed.join(" ")));
+            }
+            if !planned.is_empty() {
+                d.push_str(&format!(" Still to do: {}", planned.join("; ")));
+            }
+            d
+        }
+    };
+    let mut facts = vec![format!("Put forward on {}.", on(pr.day()))];
+    if project && let Some(p) = model.projects.get(&pr.project) {
+        facts.insert(0, format!("Project: {}.", p.title));
+        links.push((
+            format!("/projects/{}#idea-{}", p.id, pr.id),
+            "See it in the project's story".to_string(),
+        ));
+    }
+    Item {
+        quote: pr.text.to_string(),
+        status: status.words().into(),
+        code: status.code().into(),
+        detail,
+        facts,
+        links,
+    }
+}
+
+/// "Due by 1 December 2025", or "Late: it was due by ..." once past.
+fn due_words(due: Date, today: Date) -> (String, &'static str) {
+    if due < today {
+        (format!("Late: it was due by {}", on(due)), "late")
+    } else {
+        (format!("Due by {}", on(due)), "due")
+    }
+}
+
 async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
     let model = state.page_model()?;
+    let view = policy::in_view(v.caller.author(), &model);
+    let today = today();
+    let staff = v.is(&[Role::Staff, Role::Admin]);
+    let partner = v.is(&[Role::Partner]);
+    let a = agenda(
+        &model,
+        For {
+            me: v.token.participant,
+            staff,
+            sees: &|id| view.contains(id),
+        },
+        today,
+    );
+    let project_of = |id: &ProjectId| {
+        model
+            .projects
+            .get(id)
+            .map_or(String::new(), |p| format!("Project: {}.", p.title))
+    };
+    let mut sections = Vec::new();
+    if partner || !a.my_ideas.is_empty() {
+        let items = a
+            .my_ideas
+            .iter()
+            .map(|(pr, st)| idea_item(&model, pr, st, true))
+            .collect();
+        sections.push(Section::new(
+            "your-ideas",
+            "Your ideas",
+            "You have not put forward any ideas yet. Open a project to put one forward.",
+            items,
+            2 * HOME_LIMIT,
+        ));
+    }
+    if partner || !a.to_confirm.is_empty() {
+        let items = a
+            .to_confirm
+            .iter()
+            .map(|d| Item {
+                quote: d.question.to_string(),
+                status: "Not confirmed yet".into(),
+                code: "waiting".into(),
+                detail: format!(
+                    "You took part in this decision on {}. Tell us whether the record of your part is right.",
+                    on(d.day())
+                ),
+                facts: vec![project_of(&d.project)],
+                links: vec![
+                    (
+                        format!("/decisions/{}/confirm", d.id),
+                        "Confirm or dispute your part".into(),
+                    ),
+                    (format!("/decisions/{}", d.id), "Read the decision".into()),
+                ],
+            })
+            .collect();
+        sections.push(Section::new(
+            "waiting-for-you",
+            "Waiting for you",
+            "Nothing is waiting for you.",
+            items,
+            HOME_LIMIT,
+        ));
+    }
+    if partner || !a.my_challenges.is_empty() {
+        let items = a
+            .my_challenges
+            .iter()
+            .map(|(c, due)| {
+                let (status, code, detail) = match &c.answer {
+                    Some(answer) => (
+                        "Answered".to_string(),
+                        "answered",
+                        format!("The answer: {answer}"),
+                    ),
+                    None => {
+                        let (w, code) = due_words(*due, today);
+                        ("No answer yet".to_string(), code, format!("{w}."))
+                    }
+                };
+                let project = model
+                    .decisions
+                    .get(&c.decision)
+                    .map_or(String::new(), |d| project_of(&d.project));
+                Item {
+                    quote: c.reason.to_string(),
+                    status,
+                    code: code.into(),
+                    detail,
+                    facts: vec![
+                        project,
+                        format!("You challenged it on {}.", on(Date::of(c.at))),
+                    ],
+                    links: vec![(
+                        format!("/decisions/{}", c.decision),
+                        "Read the decision".into(),
+                    )],
+                }
+            })
+            .collect();
+        sections.push(Section::new(
+            "your-challenges",
+            "Your challenges",
+            "You have not challenged any decision.",
+            items,
+            HOME_LIMIT,
+        ));
+    }
+    if staff {
+        let items = a
+            .ideas_waiting
+            .iter()
+            .map(|(pr, days)| Item {
+                quote: pr.text.to_string(),
+                status: "Waiting for an answer".into(),
+                code: "waiting".into(),
+                detail: waited(*days),
+                facts: vec![
+                    project_of(&pr.project),
+                    format!(
+                        "Put forward by {} on {}.",
+                        pr.by
+                            .map_or("someone".into(), |b| name_of(&state, &v, &model, &b)),
+                        on(pr.day())
+                    ),
+                ],
+                links: vec![(
+                    format!("/projects/{}/decision", pr.project),
+                    "Record a decision that answers it".into(),
+                )],
+            })
+            .collect();
+        sections.push(Section::new(
+            "ideas-waiting",
+            "Ideas waiting for an answer",
+            "Every idea from partners has an answer.",
+            items,
+            HOME_LIMIT,
+        ));
+        let items = a
+            .challenges_to_answer
+            .iter()
+            .map(|(c, due)| {
+                let (w, code) = due_words(*due, today);
+                Item {
+                    quote: c.reason.to_string(),
+                    status: "No answer yet".into(),
+                    code: code.into(),
+                    detail: format!("{w}."),
+                    facts: vec![format!(
+                        "{} challenged a decision on {}.",
+                        words::sentence(
+                            &c.by
+                                .map_or("someone".into(), |b| name_of(&state, &v, &model, &b))
+                        ),
+                        on(Date::of(c.at))
+                    )],
+                    links: vec![
+                        (
+                            format!("/challenges/{}/answer", c.id),
+                            "Answer this challenge".into(),
+                        ),
+                        (
+                            format!("/decisions/{}", c.decision),
+                            "Read the decision".into(),
+                        ),
+                    ],
+                }
+            })
+            .collect();
+        sections.push(Section::new(
+            "challenges",
+            "Challenges to answer",
+            "Every challenge has an answer.",
+            items,
+            HOME_LIMIT,
+        ));
+        let items = a
+            .disputes
+            .iter()
+            .map(|(d, who, why)| Item {
+                quote: why.to_string(),
+                status: "Disputed".into(),
+                code: "late".into(),
+                detail: format!(
+                    "{} says the record of their part in “{}” is not right.",
+                    words::sentence(&name_of(&state, &v, &model, who)),
+                    d.question
+                ),
+                facts: vec![project_of(&d.project)],
+                links: vec![(format!("/decisions/{}", d.id), "Read the decision".into())],
+            })
+            .collect();
+        sections.push(Section::new(
+            "disputes",
+            "Disputed decisions",
+            "No partner disputes their part in a decision.",
+            items,
+            HOME_LIMIT,
+        ));
+        let items = a
+            .actions_due
+            .iter()
+            .map(|x| {
+                let (w, code) = due_words(x.due, today);
+                Item {
+                    quote: x.what.to_string(),
+                    status: w,
+                    code: code.into(),
+                    detail: format!("Owner: {}.", name_of(&state, &v, &model, &x.owner)),
+                    facts: vec![project_of(&x.project)],
+                    links: vec![
+                        (
+                            format!("/actions/{}/complete", x.id),
+                            "Record that this is done".into(),
+                        ),
+                        (
+                            format!("/decisions/{}", x.decision),
+                            "Read the decision".into(),
+                        ),
+                    ],
+                }
+            })
+            .collect();
+        sections.push(Section::new(
+            "actions-due",
+            "Actions to be done",
+            "Every action is done.",
+            items,
+            HOME_LIMIT,
+        ));
+        let items = a
+            .reviews_due
+            .iter()
+            .map(|(p, due)| Item {
+                quote: p.title.to_string(),
+                status: format!("A review was due by {}", on(*due)),
+                code: "late".into(),
+                detail: "Look back on the project with its partners and record what you found."
+                    .into(),
+                facts: vec![],
+                links: vec![(format!("/projects/{}", p.id), "Go to the project".into())],
+            })
+            .collect();
+        sections.push(Section::new(
+            "reviews-due",
+            "Reviews due",
+            "No project is due a review.",
+            items,
+            HOME_LIMIT,
+        ));
+    }
     let mine: Vec<_> = model
         .projects
         .values()
-        .filter(|p| visible(&v, &model, &p.id))
+        .filter(|p| view.contains(&p.id))
         .collect();
-    let intro = if v.is(&[Role::Partner]) {
+    let intro = if partner {
         format!(
-            "You are part of {} project{}. Choose one to see what has happened and what you can do.",
-            mine.len(),
-            if mine.len() == 1 { "" } else { "s" }
+            "You are part of {}. Here is what has happened to your ideas and what is waiting for you.",
+            words::count(mine.len() as u64, "project", "projects")
+        )
+    } else if staff {
+        format!(
+            "There {} {}. Here is what is waiting for an answer from staff.",
+            words::is_are(mine.len() as u64),
+            words::count(mine.len() as u64, "project", "projects")
         )
     } else {
-        format!("There are {} projects.", mine.len())
+        format!(
+            "There {} {}.",
+            words::is_are(mine.len() as u64),
+            words::count(mine.len() as u64, "project", "projects")
+        )
     };
     let projects = mine
         .iter()
@@ -101,28 +490,34 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
             id: p.id,
             title: p.title.to_string(),
             line: format!(
-                "Says it works by {}. Now at the {} stage. {} meetings, {} ideas, {} decisions.",
+                "Says it works by {}. Now at the {} stage. {}, {}, {}.",
                 p.involvement.words(),
                 p.stage.words(),
-                p.meetings.len(),
-                p.proposals.len(),
-                p.decisions.len()
+                words::sentence(&words::count(
+                    p.meetings.len() as u64,
+                    "meeting",
+                    "meetings"
+                )),
+                words::count(p.proposals.len() as u64, "idea", "ideas"),
+                words::count(p.decisions.len() as u64, "decision", "decisions")
             ),
         })
         .collect();
     let mut actions = Vec::new();
-    if v.is(&[Role::Staff, Role::Admin]) {
+    if staff {
         actions.push(("/projects/new".into(), "Start a new project".into()));
     }
-    if v.is(&[Role::Partner]) {
+    if partner {
         actions.push((
             "/me/equality".into(),
             "Tell us about yourself (optional)".into(),
         ));
     }
     render(Home {
-        page: Frame::for_visitor(&v, "Your projects", "/home"),
+        page: Frame::for_visitor(&v, "Home", "/home"),
         intro,
+        sections,
+        projects_heading: if partner { "Your projects" } else { "Projects" }.into(),
         more: mine.len().saturating_sub(LIST_LIMIT),
         projects,
         actions,
@@ -130,10 +525,11 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
 }
 
 struct StoryLine {
+    /// An anchor, so other pages can link to this line.
+    anchor: Option<String>,
     when: String,
     what: String,
-    link: Option<String>,
-    link_words: String,
+    links: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -144,37 +540,47 @@ struct ProjectPage {
     how: String,
     actions: Vec<(String, String)>,
     story: Vec<StoryLine>,
+    id: ProjectId,
 }
 
-async fn project(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-) -> Result<Response, PageError> {
-    let v = state.visitor(&headers)?;
-    let model = state.page_model()?;
-    let id = ProjectId::from(id);
-    let p = model.projects.get(&id).ok_or_else(PageError::not_found)?;
-    if !visible(&v, &model, &id) {
-        return Err(PageError::forbidden());
+/// "15 July 2025", and "(recorded on 30 November 2026)" when it was
+/// written down on another day.
+fn when(happened: Date, recorded: crate::ledger::Timestamp) -> String {
+    let recorded = Date::of(recorded);
+    if recorded == happened {
+        on(happened)
+    } else {
+        format!("{} (recorded on {})", on(happened), on(recorded))
     }
-    let mut story: Vec<(String, StoryLine)> = Vec::new();
-    let line = |when: String, what: String, link: Option<String>, link_words: &str| StoryLine {
+}
+
+/// A project's story, in the order things happened: each line says when
+/// it happened and, where different, when it was recorded.
+fn story_of(
+    state: &AppState,
+    v: &Visitor,
+    model: &Model,
+    p: &crate::coproduction::model::Project,
+    today: Date,
+) -> Vec<StoryLine> {
+    // (the day it happened, the line); sorted by day, and on one day in the
+    // order a meeting's business goes: the meeting, ideas, decisions.
+    let mut story: Vec<(Date, StoryLine)> = Vec::new();
+    let line = |when: String, what: String| StoryLine {
+        anchor: None,
         when,
         what,
-        link,
-        link_words: link_words.into(),
+        links: Vec::new(),
     };
     story.push((
-        p.started_at.to_string(),
+        p.day(),
         line(
-            day(p.started_at),
+            when(p.day(), p.started_at),
             format!(
-                "The project started. It said it would work by {}.",
-                p.involvement.words()
+                "The project started. It said it would work by {}: {}",
+                p.involvement.words(),
+                involvement_meaning(p.involvement)
             ),
-            None,
-            "",
         ),
     ));
     for m in &p.meetings {
@@ -189,11 +595,11 @@ async fn project(
             policy::K,
         );
         story.push((
-            m.date.to_string(),
+            m.date,
             line(
-                m.date.to_string(),
+                on(m.date),
                 format!(
-                    "A meeting: {} people came, {} of them partners. {}",
+                    "A meeting. People who came: {}, of them partners: {}. {}",
                     came.words(),
                     cells[0].words(),
                     if m.materials_in_advance {
@@ -202,63 +608,88 @@ async fn project(
                         "Papers were not sent out before it."
                     }
                 ),
-                None,
-                "",
             ),
         ));
     }
     for pid in &p.proposals {
         if let Some(pr) = model.proposals.get(pid) {
-            let who = pr
-                .by
-                .map_or("Someone".to_string(), |b| name_of(&state, &v, &model, &b));
-            let answered = if pr.answers.is_empty() {
-                "It has not been answered yet."
-            } else {
-                "It was answered:"
-            };
-            let link = pr
-                .answers
-                .first()
-                .map(|(d, _, _)| format!("/decisions/{d}"));
-            story.push((
-                pr.raised_at.to_string(),
-                line(
-                    day(pr.raised_at),
-                    format!("{who} put forward an idea: “{}”. {answered}", pr.text),
-                    link,
-                    "see the decision",
+            let who = pr.by.map_or("Someone".to_string(), |b| {
+                words::sentence(&name_of(state, v, model, &b))
+            });
+            let st = status(model, pr, today);
+            let mut l = line(
+                when(pr.day(), pr.raised_at),
+                format!(
+                    "{who} put forward an idea: “{}”. Where it stands: {}.",
+                    pr.text,
+                    st.words().to_lowercase()
                 ),
-            ));
+            );
+            l.anchor = Some(format!("idea-{}", pr.id));
+            if let Status::Answered(a) = &st {
+                l.links.push((
+                    format!("/decisions/{}", a.decision),
+                    "Read the decision".into(),
+                ));
+            }
+            story.push((pr.day(), l));
         }
     }
     for did in &p.decisions {
         if let Some(d) = model.decisions.get(did) {
-            let (class, _) = classify(&model, d);
-            story.push((
-                d.at.to_string(),
-                line(
-                    day(d.at),
-                    format!("A decision: {} It was {}.", d.question, class.words()),
-                    Some(format!("/decisions/{did}")),
-                    "Read about this decision",
+            let mut l = line(
+                when(d.day(), d.at),
+                format!(
+                    "A decision: {} It was {}.",
+                    d.question,
+                    jointly_words(model, d)
                 ),
+            );
+            l.anchor = Some(format!("decision-{did}"));
+            l.links.push((
+                format!("/decisions/{did}"),
+                "Read about this decision".into(),
             ));
+            story.push((d.day(), l));
         }
     }
     for o in &p.outcomes {
         story.push((
-            o.at.to_string(),
-            line(day(o.at), format!("What changed: {}", o.outcome), None, ""),
+            Date::of(o.at),
+            line(on(Date::of(o.at)), format!("What changed: {}", o.outcome)),
         ));
     }
     for r in &p.reviews {
         story.push((
-            r.at.to_string(),
-            line(day(r.at), format!("A review: {}", r.summary), None, ""),
+            Date::of(r.at),
+            line(
+                on(Date::of(r.at)),
+                format!(
+                    "A review: {} The next review is due by {}.",
+                    r.summary,
+                    on(r.next_review)
+                ),
+            ),
         ));
     }
-    story.sort_by(|a, b| a.0.cmp(&b.0));
+    // Stable: lines of one day keep the order above.
+    story.sort_by_key(|(day, _)| *day);
+    story.into_iter().map(|(_, s)| s).collect()
+}
+
+async fn project(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Result<Response, PageError> {
+    let v = state.visitor(&headers)?;
+    let model = state.page_model()?;
+    let id = ProjectId::from(id);
+    let p = model.projects.get(&id).ok_or_else(PageError::not_found)?;
+    if !visible(&v, &model, &id) {
+        return Err(PageError::forbidden());
+    }
+    let story = story_of(&state, &v, &model, p, today());
     let mut actions = Vec::new();
     if v.is(&[Role::Partner]) {
         actions.push((
@@ -285,15 +716,41 @@ async fn project(
             p.stage.words()
         ),
         actions,
-        story: story.into_iter().map(|(_, s)| s).collect(),
+        story,
+        id,
     })
 }
 
+/// What each type of involvement means, in a sentence a partner follows.
+pub(super) fn involvement_meaning(i: Involvement) -> &'static str {
+    match i {
+        Involvement::CoProduction => {
+            "partners and staff share the work and make the decisions together, at every stage."
+        }
+        Involvement::CoDesign => {
+            "partners help design the work and decide with staff at that stage; staff decide the rest."
+        }
+        Involvement::Engagement => {
+            "partners are asked for their views and take part, but staff make the decisions."
+        }
+        Involvement::Consultation => "partners are asked what they think, and staff decide.",
+    }
+}
+
+/// How a decision was made, in words that do not call a decision still
+/// waiting for a partner's confirmation "decided by staff".
+fn jointly_words(model: &Model, d: &Decision) -> String {
+    if awaiting_confirmation(model, d) {
+        "made with partners, and is waiting for a partner to confirm it".into()
+    } else {
+        classify(model, d).0.words().into()
+    }
+}
+
 struct PartView {
-    name: String,
-    role: String,
-    position: String,
-    stance: String,
+    /// "You (partner) agreed. You confirmed this is right."
+    words: String,
+    mine: bool,
 }
 
 struct ChallengeView {
@@ -319,7 +776,7 @@ struct DecisionPage {
     jointly: String,
     reason: String,
     parts: Vec<PartView>,
-    answers: Vec<String>,
+    answers: Vec<Item>,
     challenges: Vec<ChallengeView>,
     actions: Vec<ActionLine>,
     forms: Vec<(String, String)>,
@@ -337,33 +794,49 @@ async fn decision(
     if !visible(&v, &model, &d.project) {
         return Err(PageError::forbidden());
     }
+    let today = today();
     let staff_may = v.is(&[Role::Staff, Role::Admin]);
+    let me = v.token.participant;
     let parts = d
         .parts
         .iter()
-        .map(|part| PartView {
-            name: name_of(&state, &v, &model, &part.participant_id),
-            role: match model.roles.get(&part.participant_id) {
-                Some(PersonRole::Partner) => "partner".into(),
-                _ => "staff".into(),
-            },
-            position: position_words(part.position).into(),
-            stance: match d.stances.get(&part.participant_id) {
-                Some(Stance::Confirmed) => "Yes, they confirmed it".into(),
-                Some(Stance::Disputed(why)) => format!("No: “{why}”"),
-                None => "Not said yet".into(),
-            },
+        .map(|part| {
+            let who = part.participant_id;
+            let mine = me == Some(who);
+            let role = match model.roles.get(&who) {
+                Some(PersonRole::Partner) => "partner",
+                _ => "staff",
+            };
+            let stance = match (d.stances.get(&who), mine) {
+                (Some(Stance::Confirmed), true) => "You confirmed this is right.".to_string(),
+                (Some(Stance::Confirmed), false) => "They confirmed this is right.".to_string(),
+                (Some(Stance::Disputed(why)), true) => format!("You disputed it: “{why}”"),
+                (Some(Stance::Disputed(why)), false) => format!("They disputed it: “{why}”"),
+                (None, true) => "You have not said yet whether this is right.".to_string(),
+                (None, false) => "They have not said yet whether this is right.".to_string(),
+            };
+            PartView {
+                words: format!(
+                    "{} ({role}) {}. {stance}",
+                    words::sentence(&name_of(&state, &v, &model, &who)),
+                    position_words(part.position)
+                ),
+                mine,
+            }
         })
         .collect();
     let answers = d
         .answers
         .iter()
-        .map(|a| {
-            let text = model
-                .proposals
-                .get(&a.proposal_id)
-                .map_or("an idea".to_string(), |p| format!("“{}”", p.text));
-            format!("{text}: {}. {}", a.response.words(), a.reason)
+        .filter_map(|a| model.proposals.get(&a.proposal_id))
+        .map(|pr| {
+            let mut item = idea_item(&model, pr, &status(&model, pr, today), false);
+            // This page is the decision: link back to the idea instead.
+            item.links = vec![(
+                format!("/projects/{}#idea-{}", pr.project, pr.id),
+                "See the idea in the project's story".into(),
+            )];
+            item
         })
         .collect();
     let challenges = d
@@ -372,14 +845,23 @@ async fn decision(
         .filter_map(|c| model.challenges.get(c))
         .map(|c| ChallengeView {
             text: format!(
-                "{} challenged this: “{}”",
-                c.by.map_or("Someone".into(), |b| name_of(&state, &v, &model, &b)),
+                "{} challenged this on {}: “{}”",
+                words::sentence(
+                    &c.by
+                        .map_or("someone".into(), |b| name_of(&state, &v, &model, &b))
+                ),
+                on(Date::of(c.at)),
                 c.reason
             ),
-            answer: c
-                .answer
-                .as_ref()
-                .map_or("Not answered yet.".into(), |a| format!("The answer: {a}")),
+            answer: c.answer.as_ref().map_or_else(
+                || {
+                    format!(
+                        "Not answered yet. An answer is due by {}.",
+                        on(answer_due(c))
+                    )
+                },
+                |a| format!("The answer: {a}"),
+            ),
             answer_link: (staff_may && c.answer.is_none())
                 .then(|| format!("/challenges/{}/answer", c.id)),
         })
@@ -388,22 +870,34 @@ async fn decision(
         .actions
         .iter()
         .filter_map(|a| model.actions.get(a))
-        .map(|a| ActionLine {
-            text: match &a.completed {
-                Some(changed) => format!("{} Done. What changed: {changed}", a.what),
-                None => format!(
-                    "{} To be done by {}, by {}.",
-                    a.what,
-                    name_of(&state, &v, &model, &a.owner),
-                    a.due
-                ),
-            },
-            complete_link: (staff_may && a.completed.is_none())
-                .then(|| format!("/actions/{}/complete", a.id)),
+        .map(|a| {
+            let on_ideas: Vec<String> = a
+                .proposals
+                .iter()
+                .filter_map(|p| model.proposals.get(p))
+                .map(|p| format!("“{}”", p.text))
+                .collect();
+            let about = if on_ideas.is_empty() {
+                String::new()
+            } else {
+                format!(" It acts on the idea {}.", on_ideas.join(" and "))
+            };
+            ActionLine {
+                text: match &a.completed {
+                    Some(changed) => format!("{} Done. What changed: {changed}{about}", a.what),
+                    None => format!(
+                        "{} To be done by {}, by {}.{about}",
+                        a.what,
+                        name_of(&state, &v, &model, &a.owner),
+                        on(a.due)
+                    ),
+                },
+                complete_link: (staff_may && a.completed.is_none())
+                    .then(|| format!("/actions/{}/complete", a.id)),
+            }
         })
         .collect();
     let mut forms = Vec::new();
-    let me = v.token.participant;
     if v.is(&[Role::Partner]) {
         if me.is_some_and(|m| d.parts.iter().any(|p| p.participant_id == m)) {
             forms.push((
@@ -422,7 +916,7 @@ async fn decision(
             "Record an action it led to".to_string(),
         ));
     }
-    let (class, why) = classify(&model, d);
+    let why = classify(&model, d).1;
     let project_title = model
         .projects
         .get(&d.project)
@@ -432,9 +926,9 @@ async fn decision(
         outcome: format!("What was decided: {}", d.outcome),
         project_id: d.project,
         project_title,
-        when: day(d.at),
-        method: method_words(d.method).into(),
-        jointly: format!("This decision was {}. {why}", class.words()),
+        when: when(d.day(), d.at),
+        method: words::sentence(method_words(d.method)),
+        jointly: format!("This decision was {}: {why}.", jointly_words(&model, d)),
         reason: d.reason.to_string(),
         parts,
         answers,
@@ -444,94 +938,238 @@ async fn decision(
     })
 }
 
-struct SaidItem {
-    said: String,
-    did: String,
-}
-
-struct SaidProject {
-    id: ProjectId,
-    title: String,
-    items: Vec<SaidItem>,
-}
-
 #[derive(Template)]
 #[template(path = "you_said.html")]
 struct YouSaid {
     page: Frame,
     totals: String,
-    projects: Vec<SaidProject>,
+    /// One project's ideas, each with what we did; or none.
+    sections: Vec<Section>,
+    /// For several projects: a line and a link for each.
+    projects: Vec<(String, String, String)>,
     more: usize,
 }
 
+/// "You said, we did": over every project the visitor sees, a line for
+/// each with a link to its ideas; for one project (or a visitor in one
+/// project), each idea and what became of it.
 async fn you_said(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
     let r = state.app().report(&v.caller, None)?.you_said_we_did;
+    if r.projects.len() == 1 {
+        return you_said_for(&state, &v, r.projects[0].project_id);
+    }
     let t = &r.totals;
-    let projects: Vec<SaidProject> = r
+    let projects = r
         .projects
         .iter()
         .take(LIST_LIMIT)
-        .map(|p| SaidProject {
-            id: p.project_id,
-            title: p.title.clone(),
-            items: p
-                .proposals
-                .iter()
-                .map(|pr| SaidItem {
-                    said: pr.text.clone(),
-                    did: if pr.responses.is_empty() {
-                        match pr.days_waiting {
-                            Some(d) => format!("Not answered yet. It has waited {d} days."),
-                            None => "Not answered yet.".into(),
-                        }
-                    } else {
-                        pr.responses
-                            .iter()
-                            .map(|resp| {
-                                let done: Vec<String> = resp
-                                    .actions
-                                    .iter()
-                                    .map(|a| match &a.what_changed {
-                                        Some(c) => format!("Done: {c}"),
-                                        None => format!("Planned: {}", a.what),
-                                    })
-                                    .collect();
-                                format!(
-                                    "{} – we {} it. {} {}",
-                                    resp.outcome,
-                                    resp.response.words(),
-                                    resp.reason,
-                                    done.join(" ")
-                                )
-                            })
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    },
-                })
-                .collect(),
+        .map(|p| {
+            (
+                format!("/projects/{}/you-said-we-did", p.project_id),
+                p.title.clone(),
+                said_line(
+                    p.proposals.len() as u64,
+                    p.answered,
+                    p.waiting,
+                    p.led_to_change,
+                ),
+            )
         })
         .collect();
     render(YouSaid {
         page: Frame::for_visitor(&v, "You said, we did", "/you-said-we-did"),
-        totals: format!(
-            "Partners put forward {} ideas. {} have been answered and {} are waiting. {} led to a change.",
-            t.partner_proposals, t.answered, t.waiting, t.led_to_change
-        ),
+        totals: said_line(t.partner_proposals, t.answered, t.waiting, t.led_to_change),
+        sections: Vec::new(),
         more: r.projects.len().saturating_sub(LIST_LIMIT),
         projects,
     })
 }
 
+/// "Partners put forward 3 ideas. 2 have been answered and 1 is waiting.
+/// 1 led to a change."
+fn said_line(ideas: u64, answered: u64, waiting: u64, changed: u64) -> String {
+    if ideas == 0 {
+        return "Partners have not put forward any ideas yet.".into();
+    }
+    format!(
+        "Partners put forward {}. Answered: {answered}. Waiting for an answer: {waiting}. Led to a change: {changed}.",
+        words::count(ideas, "idea", "ideas"),
+    )
+}
+
+async fn you_said_project(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Result<Response, PageError> {
+    let v = state.visitor(&headers)?;
+    you_said_for(&state, &v, ProjectId::from(id))
+}
+
+fn you_said_for(state: &AppState, v: &Visitor, id: ProjectId) -> Result<Response, PageError> {
+    let model = state.page_model()?;
+    let p = model.projects.get(&id).ok_or_else(PageError::not_found)?;
+    if !visible(v, &model, &id) {
+        return Err(PageError::forbidden());
+    }
+    let (totals, sections) = said_for(v, &model, p, today());
+    render(YouSaid {
+        page: Frame::for_visitor(
+            v,
+            &format!("You said, we did: {}", p.title),
+            "/you-said-we-did",
+        ),
+        totals,
+        sections,
+        projects: Vec::new(),
+        more: 0,
+    })
+}
+
+/// One project's "You said, we did": a line of totals, then the ideas
+/// from partners (the visitor's own first, under "Your ideas"), each with
+/// where it stands.
+fn said_for(
+    v: &Visitor,
+    model: &Model,
+    p: &crate::coproduction::model::Project,
+    today: Date,
+) -> (String, Vec<Section>) {
+    let me = v.token.participant;
+    let ideas: Vec<&Proposal> = p
+        .proposals
+        .iter()
+        .filter_map(|i| model.proposals.get(i))
+        .filter(|pr| pr.by_partner)
+        .collect();
+    let item = |pr: &&Proposal| idea_item(model, pr, &status(model, pr, today), false);
+    let (mine, theirs): (Vec<&Proposal>, Vec<&Proposal>) =
+        ideas.iter().partition(|pr| me.is_some() && pr.by == me);
+    let mut sections = Vec::new();
+    if v.is(&[Role::Partner]) {
+        sections.push(Section::new(
+            "your-ideas",
+            "Your ideas",
+            "You have not put forward an idea in this project yet.",
+            mine.iter().map(item).collect(),
+            usize::MAX,
+        ));
+    }
+    sections.push(Section::new(
+        "ideas",
+        if v.is(&[Role::Partner]) {
+            "Other partners' ideas"
+        } else {
+            "Partners' ideas"
+        },
+        "No ideas from partners yet.",
+        theirs.iter().map(item).collect(),
+        usize::MAX,
+    ));
+    let answered = ideas.iter().filter(|pr| !pr.answers.is_empty()).count() as u64;
+    let waiting = ideas
+        .iter()
+        .filter(|pr| pr.answers.is_empty() && pr.withdrawn.is_none())
+        .count() as u64;
+    let changed = ideas
+        .iter()
+        .filter(|pr| {
+            matches!(status(model, pr, today),
+                Status::Answered(a) if a.actions.iter().any(|x| x.completed.is_some()))
+        })
+        .count() as u64;
+    (
+        said_line(ideas.len() as u64, answered, waiting, changed),
+        sections,
+    )
+}
+
+/// One bar of the chart: a stage, its counts, and the widths they take.
 struct Bar {
     y: u32,
     stage: String,
+    total: u64,
+    joint: u64,
     joint_w: u32,
     informed_w: u32,
     staff_w: u32,
+}
+
+/// A row of the table: the stage (and its page), then the counts.
+struct StageRow {
+    stage: String,
+    href: String,
+    counts: [u64; 5],
+    line: String,
+}
+
+/// The counts for each stage: decisions, joint, informed, staff, one person.
+fn stage_counts(stages: &[&StageView]) -> Vec<(Stage, [u64; 5])> {
+    let mut by: Vec<(Stage, [u64; 5])> = Vec::new();
+    for s in stages {
+        let i = match by.iter().position(|(n, _)| *n == s.stage) {
+            Some(i) => i,
+            None => {
+                by.push((s.stage, [0; 5]));
+                by.len() - 1
+            }
+        };
+        let c = &mut by[i].1;
+        c[0] += s.decisions;
+        c[1] += s.joint;
+        c[2] += s.partner_informed;
+        c[3] += s.staff_only;
+        c[4] += s.one_person;
+    }
+    by.sort_by_key(|(s, _)| *s);
+    by
+}
+
+/// "4 of 6 design decisions were made jointly."
+fn joint_line(stage: Stage, c: &[u64; 5]) -> String {
+    let stage = stage.words();
+    match c[0] {
+        0 => format!("There are no {stage} decisions yet."),
+        1 => format!("{} of 1 {stage} decision was made jointly.", c[1]),
+        n => format!("{} of {n} {stage} decisions were made jointly.", c[1]),
+    }
+}
+
+/// The chart's bars: one a stage, as wide as its count of decisions
+/// (the widest stage fills the chart), split by how they were made.
+fn bars(by: &[(Stage, [u64; 5])]) -> Vec<Bar> {
+    let width = 200.0;
+    let most = by.iter().map(|(_, c)| c[0]).max().unwrap_or(0).max(1) as f64;
+    by.iter()
+        .enumerate()
+        .map(|(i, (stage, c))| {
+            let w = |n: u64| (n as f64 / most * width).round() as u32;
+            Bar {
+                y: 10 + i as u32 * 30,
+                stage: stage.words().into(),
+                total: c[0],
+                joint: c[1],
+                joint_w: w(c[1]),
+                informed_w: w(c[2]),
+                staff_w: w(c[3] + c[4]),
+            }
+        })
+        .collect()
+}
+
+fn rows(by: &[(Stage, [u64; 5])], href: impl Fn(Stage) -> String) -> Vec<StageRow> {
+    by.iter()
+        .map(|(s, c)| StageRow {
+            stage: words::sentence(s.words()),
+            href: href(*s),
+            counts: *c,
+            line: joint_line(*s, c),
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -540,79 +1178,69 @@ struct JointlyPage {
     page: Frame,
     summary: String,
     chart_height: u32,
-    chart_words: String,
     bars: Vec<Bar>,
-    rows: Vec<(String, u64, u64, u64, u64, u64)>,
-    differences: Vec<String>,
+    rows: Vec<StageRow>,
+    /// For each project: its page, its title, and a line.
+    projects: Vec<(String, String, String)>,
+    more: usize,
+    /// The decisions behind the figures (one project's page).
+    decisions: Vec<Section>,
     signs: Vec<String>,
+}
+
+/// How a project's declared type compares with what its decisions show.
+fn declared_words(p: &JointnessProject) -> String {
+    match p.observed {
+        None => format!(
+            "It says it works by {}: {} It has made no decisions yet, so there is nothing to compare.",
+            p.declared.words(),
+            involvement_meaning(p.declared)
+        ),
+        Some(o) if o == p.declared => format!(
+            "It says it works by {}, and its decisions show that it does: {}",
+            p.declared.words(),
+            involvement_meaning(p.declared)
+        ),
+        Some(o) => format!(
+            "It says it works by {} ({}) But its decisions look like {}: {}",
+            p.declared.words(),
+            involvement_meaning(p.declared),
+            o.words(),
+            involvement_meaning(o)
+        ),
+    }
 }
 
 async fn jointly(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
     let r = state.app().report(&v.caller, None)?;
     let j = &r.jointness;
-    // Sum each stage over the projects.
-    let mut by_stage: Vec<(String, [u64; 5])> = Vec::new();
-    for p in &j.projects {
-        for s in &p.stages {
-            let name = s.stage.words().to_string();
-            let i = match by_stage.iter().position(|(n, _)| *n == name) {
-                Some(i) => i,
-                None => {
-                    by_stage.push((name, [0; 5]));
-                    by_stage.len() - 1
-                }
-            };
-            let c = &mut by_stage[i].1;
-            c[0] += s.decisions;
-            c[1] += s.joint;
-            c[2] += s.partner_informed;
-            c[3] += s.staff_only;
-            c[4] += s.one_person;
-        }
-    }
-    let width = 220.0;
-    let bars = by_stage
-        .iter()
-        .enumerate()
-        .map(|(i, (stage, c))| {
-            let w = |n: u64| {
-                if c[0] == 0 {
-                    0
-                } else {
-                    (n as f64 / c[0] as f64 * width).round() as u32
-                }
-            };
-            Bar {
-                y: 10 + i as u32 * 30,
-                stage: stage.clone(),
-                joint_w: w(c[1]),
-                informed_w: w(c[2]),
-                staff_w: w(c[3] + c[4]),
-            }
-        })
-        .collect();
-    let chart_words = by_stage
-        .iter()
-        .map(|(s, c)| format!("{s}: {} of {} decisions made jointly", c[1], c[0]))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let rows = by_stage
-        .iter()
-        .map(|(s, c)| (s.clone(), c[0], c[1], c[2], c[3], c[4]))
-        .collect();
-    let differences = j
+    let all: Vec<&StageView> = j.projects.iter().flat_map(|p| p.stages.iter()).collect();
+    let by = stage_counts(&all);
+    let projects = j
         .projects
         .iter()
-        .filter(|p| p.observed.is_some_and(|o| o != p.declared))
         .take(LIST_LIMIT)
         .map(|p| {
-            format!(
-                "{}: says {}, but works like {}. {}",
-                p.title,
-                p.declared.words(),
-                p.observed.map_or("", |o| o.words()),
-                p.summary
+            let total: u64 = p.stages.iter().map(|s| s.decisions).sum();
+            let joint: u64 = p.stages.iter().map(|s| s.joint).sum();
+            (
+                format!("/projects/{}/jointly", p.project_id),
+                p.title.clone(),
+                format!(
+                    "{} of {} made jointly. {}",
+                    joint,
+                    words::count(total, "decision", "decisions"),
+                    match p.observed {
+                        Some(o) if o != p.declared => format!(
+                            "Says it works by {}, but its decisions look like {}.",
+                            p.declared.words(),
+                            o.words()
+                        ),
+                        Some(_) => format!("Works by {}, as it says.", p.declared.words()),
+                        None => format!("Says it works by {}.", p.declared.words()),
+                    }
+                ),
             )
         })
         .collect();
@@ -624,38 +1252,264 @@ async fn jointly(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
             t.partners.words()
         ),
         format!(
-            "{} of {} meetings went ahead without papers sent out first.",
-            t.meetings_without_materials_in_advance, t.meetings
+            "{} of {} went ahead without papers sent out first.",
+            t.meetings_without_materials_in_advance,
+            words::count(t.meetings, "meeting", "meetings")
         ),
         format!(
-            "{} ideas from partners have waited more than {} days for an answer.",
-            t.partner_proposals_waiting_too_long, r.tokenism.waiting_days
+            "Ideas from partners that have waited more than {} days for an answer: {}.",
+            r.tokenism.waiting_days, t.partner_proposals_waiting_too_long
         ),
         format!(
-            "{} decisions were disputed by partners, and {} challenges are not answered.",
+            "Decisions disputed by partners: {}. Challenges not answered: {}.",
             t.decisions_disputed_by_partners, t.challenges_unanswered
         ),
         format!(
-            "{} of {} actions are owned by partners.",
-            t.actions_owned_by_partners, t.actions
+            "{} of {} are owned by partners.",
+            t.actions_owned_by_partners,
+            words::count(t.actions, "action", "actions")
         ),
     ];
     let jt = &j.totals;
     render(JointlyPage {
         page: Frame::for_visitor(&v, "Were decisions made jointly?", "/jointly"),
         summary: format!(
-            "Of {} decisions, {} were made jointly with partners, {} were made by staff after asking partners, and {} by staff alone or one person.",
-            jt.decisions,
+            "Of {}, {} made jointly with partners, {} made by staff after asking partners (or still waiting for a partner to confirm them), and {} by staff alone or one person.",
+            words::count(jt.decisions, "decision", "decisions"),
             jt.joint,
             jt.partner_informed,
             jt.staff_only + jt.one_person
         ),
-        chart_height: 20 + by_stage.len() as u32 * 30,
-        chart_words,
-        bars,
-        rows,
-        differences,
+        chart_height: 20 + by.len() as u32 * 30,
+        bars: bars(&by),
+        rows: rows(&by, |s| format!("/jointly/{}", s.words())),
+        more: j.projects.len().saturating_sub(LIST_LIMIT),
+        projects,
+        decisions: Vec::new(),
         signs,
+    })
+}
+
+/// A decision's entry: its question, how it was made, when, and a link.
+fn decision_item(model: &Model, d: &Decision, project: bool) -> Item {
+    let class = classify(model, d).0;
+    let (status, code) = if awaiting_confirmation(model, d) {
+        ("Waiting for a partner to confirm it".to_string(), "waiting")
+    } else {
+        (
+            words::sentence(class.words()),
+            match class {
+                Jointness::Joint => "done",
+                Jointness::PartnerInformed => "accepted-with-changes",
+                _ => "late",
+            },
+        )
+    };
+    let mut facts = vec![format!("Decided on {}.", on(d.day()))];
+    if project && let Some(p) = model.projects.get(&d.project) {
+        facts.insert(0, format!("Project: {}.", p.title));
+    }
+    Item {
+        quote: d.question.to_string(),
+        status,
+        code: code.into(),
+        detail: format!("How: {}.", method_words(d.method)),
+        facts,
+        links: vec![(format!("/decisions/{}", d.id), "Read the decision".into())],
+    }
+}
+
+/// Most decisions listed on a page of one stage.
+const STAGE_LIMIT: usize = 100;
+
+async fn jointly_stage(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(stage): Path<String>,
+) -> Result<Response, PageError> {
+    let v = state.visitor(&headers)?;
+    let stage = [
+        Stage::Conception,
+        Stage::Design,
+        Stage::Delivery,
+        Stage::Review,
+        Stage::Closed,
+    ]
+    .into_iter()
+    .find(|s| s.words() == stage)
+    .ok_or_else(PageError::not_found)?;
+    let model = state.page_model()?;
+    let view = policy::in_view(v.caller.author(), &model);
+    let mut ds: Vec<&Decision> = model
+        .projects
+        .values()
+        .filter(|p| view.contains(&p.id))
+        .flat_map(|p| p.decisions.iter())
+        .filter_map(|d| model.decisions.get(d))
+        .filter(|d| d.stage == stage)
+        .collect();
+    // The newest first: what people come to check is usually recent.
+    ds.sort_by_key(|d| std::cmp::Reverse((d.day(), d.at)));
+    let mut c = [0u64; 5];
+    for d in &ds {
+        c[0] += 1;
+        match classify(&model, d).0 {
+            Jointness::Joint => c[1] += 1,
+            Jointness::PartnerInformed => c[2] += 1,
+            Jointness::StaffOnly => c[3] += 1,
+            Jointness::OnePerson => c[4] += 1,
+        }
+    }
+    let by = vec![(stage, c)];
+    let items = ds.iter().map(|d| decision_item(&model, d, true)).collect();
+    render(JointlyPage {
+        page: Frame::for_visitor(
+            &v,
+            &format!("Were {} decisions made jointly?", stage.words()),
+            "",
+        ),
+        summary: joint_line(stage, &c),
+        chart_height: 50,
+        bars: bars(&by),
+        rows: rows(&by, |_| String::new()),
+        projects: Vec::new(),
+        more: 0,
+        decisions: vec![Section::new(
+            "decisions",
+            &format!("Each {} decision, the newest first", stage.words()),
+            "There are no decisions at this stage yet.",
+            items,
+            STAGE_LIMIT,
+        )],
+        signs: Vec::new(),
+    })
+}
+
+async fn jointly_project(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Result<Response, PageError> {
+    let v = state.visitor(&headers)?;
+    let id = ProjectId::from(id);
+    let r = state
+        .app()
+        .report(&v.caller, Some(id))
+        .map_err(|_| PageError::not_found())?;
+    let Some(jp) = r.jointness.projects.first() else {
+        return Err(PageError::not_found());
+    };
+    let model = state.page_model()?;
+    let (by, sections) = jointly_for(&model, jp);
+    let t = &r.tokenism.totals;
+    render(JointlyPage {
+        page: Frame::for_visitor(
+            &v,
+            &format!("Were decisions made jointly? {}", jp.title),
+            "",
+        ),
+        summary: declared_words(jp),
+        chart_height: 20 + by.len() as u32 * 30,
+        bars: bars(&by),
+        rows: rows(&by, |s| format!("#stage-{}", s.words())),
+        projects: Vec::new(),
+        more: 0,
+        decisions: sections,
+        signs: vec![format!(
+            "Decisions disputed by partners: {}. Challenges not answered: {}.",
+            t.decisions_disputed_by_partners, t.challenges_unanswered
+        )],
+    })
+}
+
+/// One project's jointness: the counts for each stage, and a section for
+/// each stage listing the decisions behind them.
+fn jointly_for(model: &Model, jp: &JointnessProject) -> (Vec<(Stage, [u64; 5])>, Vec<Section>) {
+    let by = stage_counts(&jp.stages.iter().collect::<Vec<_>>());
+    let sections = by
+        .iter()
+        .map(|(stage, c)| {
+            let items = jp
+                .decisions
+                .iter()
+                .filter(|d| d.stage == *stage)
+                .filter_map(|d| model.decisions.get(&d.decision_id))
+                .map(|d| decision_item(model, d, false))
+                .collect();
+            Section::new(
+                &format!("stage-{}", stage.words()),
+                &format!(
+                    "{} decisions: {}",
+                    words::sentence(stage.words()),
+                    joint_line(*stage, c)
+                ),
+                "None yet.",
+                items,
+                usize::MAX,
+            )
+        })
+        .collect();
+    (by, sections)
+}
+
+#[derive(Template)]
+#[template(path = "report.html")]
+struct ReportPage {
+    page: Frame,
+    printed: String,
+    summary: String,
+    how: String,
+    story: Vec<StoryLine>,
+    said: String,
+    said_sections: Vec<Section>,
+    jointly: String,
+    rows: Vec<StageRow>,
+    jointly_sections: Vec<Section>,
+}
+
+/// A project's report for a trustees' meeting: dated, and on paper whole:
+/// the story, "You said, we did" and the jointness figures with the
+/// decisions behind them.
+async fn report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Result<Response, PageError> {
+    let v = state.visitor(&headers)?;
+    let id = ProjectId::from(id);
+    let r = state
+        .app()
+        .report(&v.caller, Some(id))
+        .map_err(|_| PageError::not_found())?;
+    let Some(jp) = r.jointness.projects.first() else {
+        return Err(PageError::not_found());
+    };
+    let model = state.page_model()?;
+    let p = model.projects.get(&id).ok_or_else(PageError::not_found)?;
+    let today = today();
+    let story = story_of(&state, &v, &model, p, today);
+    let (said, said_sections) = said_for(&v, &model, p, today);
+    let (by, jointly_sections) = jointly_for(&model, jp);
+    let entries = model.last_seq.map_or(0, |s| s + 1);
+    render(ReportPage {
+        page: Frame::for_visitor(&v, &format!("Report: {}", p.title), ""),
+        printed: format!(
+            "This report was made from the record on {}, when the record held {}.",
+            on(today),
+            words::count(entries, "entry", "entries")
+        ),
+        summary: p.summary.to_string(),
+        how: format!(
+            "This project says it works by {}. It is at the {} stage.",
+            p.involvement.words(),
+            p.stage.words()
+        ),
+        story,
+        said,
+        said_sections,
+        jointly: declared_words(jp),
+        rows: rows(&by, |_| String::new()),
+        jointly_sections,
     })
 }
 
@@ -680,7 +1534,7 @@ async fn present(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
                 row.words.to_string(),
                 row.counts
                     .iter()
-                    .map(|(a, n)| (a.replace('_', " "), n.words()))
+                    .map(|(a, n)| (answer_words(a).to_string(), n.words()))
                     .collect(),
             )
         })
@@ -690,7 +1544,9 @@ async fn present(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
         intro: format!(
             "Partners can tell us about themselves, if they want to. Every question is optional. We only show totals, rounded to the nearest 5, and we hide any number under {}, so no one can be picked out. These totals were last worked out on {}; answers given since then count from the next time, the next day.",
             policy::K,
-            t.as_of.as_deref().map_or("", |a| &a[..10])
+            t.as_of
+                .as_deref()
+                .map_or("(not yet)".to_string(), words::day)
         ),
         partners: format!("Partners: {}.", t.partners.words()),
         answer_link: v.is(&[Role::Partner]).then(|| "/me/equality".to_string()),
@@ -702,10 +1558,27 @@ async fn present(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
 #[template(path = "check.html")]
 struct Check {
     page: Frame,
-    verified: String,
+    verdict: String,
+    witnesses: Vec<String>,
     checkpoint: String,
     key: String,
     origin: String,
+}
+
+/// The names that signed a checkpoint note other than the log itself
+/// (its witnesses): each signature line is "— name signature".
+fn witness_names(note: &str, log: &str) -> Vec<String> {
+    let Some((_, sigs)) = note.split_once("\n\n") else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = sigs
+        .lines()
+        .filter_map(|l| l.strip_prefix("\u{2014} "))
+        .filter_map(|l| l.split_once(' ').map(|(n, _)| n.to_string()))
+        .filter(|n| n != log)
+        .collect();
+    names.dedup();
+    names
 }
 
 async fn check(
@@ -716,13 +1589,28 @@ async fn check(
     let v = state.visitor(&headers)?;
     let (_, note) = state.app().checkpoint(crate::app::Which::Latest)?;
     let (n, at) = state.app().last_verified();
-    let verified = if at == 0 {
-        "The server has not finished its own full check of the record since it started.".to_string()
-    } else {
-        format!(
-            "The server last checked all {n} entries of the record, and they were in order, {} minutes ago.",
-            (now() - at) / 60
-        )
+    let key = state.app().verifier().to_string();
+    let log = key.split('+').next().unwrap_or_default().to_string();
+    let witnesses = witness_names(&note, &log);
+    let held = match witnesses.len() {
+        0 => "No outside witness holds a copy of its summary yet, so for now this rests on the server and on anyone who keeps their own copy.".to_string(),
+        w => format!(
+            "{} outside {} a signed copy of its summary, so no one can change it without them seeing.",
+            words::sentence(&words::count(w as u64, "witness", "witnesses")),
+            if w == 1 { "holds" } else { "hold" }
+        ),
+    };
+    let verdict = match time::OffsetDateTime::from_unix_timestamp(at as i64) {
+        Ok(t) if at > 0 => format!(
+            "This record was checked on {} at {:02}:{:02} (UTC): {}, complete, in order and unchanged. {held}",
+            words::date(t.date()),
+            t.hour(),
+            t.minute(),
+            words::count(n, "entry", "entries"),
+        ),
+        _ => format!(
+            "The server has not yet finished its own check of the whole record since it started; come back in a few minutes. {held}"
+        ),
     };
     // Never the request's own Host header: people are told to paste these
     // commands, so they name only what the operator configured.
@@ -732,17 +1620,12 @@ async fn check(
         .unwrap_or_else(|| "http://SERVER-ADDRESS".to_string());
     render(Check {
         page: Frame::for_visitor(&v, "Check this record", "/check"),
-        verified,
+        verdict,
+        witnesses,
         checkpoint: note,
-        key: state.app().verifier().to_string(),
+        key,
         origin,
     })
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[derive(Template)]
@@ -765,7 +1648,11 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/projects/{id}", get(project))
         .route("/decisions/{id}", get(decision))
         .route("/you-said-we-did", get(you_said))
+        .route("/projects/{id}/you-said-we-did", get(you_said_project))
         .route("/jointly", get(jointly))
+        .route("/jointly/{stage}", get(jointly_stage))
+        .route("/projects/{id}/jointly", get(jointly_project))
+        .route("/projects/{id}/report", get(report))
         .route("/who-is-present", get(present))
         .route("/check", get(check))
         .route("/about", get(about))

@@ -1,0 +1,79 @@
+//! Plain English for the pages: dates as people write them ("15 July
+//! 2025"), counts with the right plural ("1 idea", "2 ideas"), sentences
+//! that start with a capital.
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// A date in words: "15 July 2025".
+pub fn date(d: time::Date) -> String {
+    format!(
+        "{} {} {}",
+        d.day(),
+        MONTHS[usize::from(u8::from(d.month())) - 1],
+        d.year()
+    )
+}
+
+/// The date at the start of a `YYYY-MM-DD...` text (a date or a time), in
+/// words; the text as it is if it is not one.
+pub fn day(text: impl std::fmt::Display) -> String {
+    let text = text.to_string();
+    let parsed = text.get(..10).and_then(|d| {
+        let fmt = time::macros::format_description!("[year]-[month]-[day]");
+        time::Date::parse(d, &fmt).ok()
+    });
+    parsed.map_or(text, date)
+}
+
+/// A count of things with the right plural: "1 idea", "3 ideas", "no ideas".
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    match n.into() {
+        0 => format!("no {many}"),
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
+}
+
+/// "is" or "are", to go with a count.
+pub fn is_are(n: impl Into<u64>) -> &'static str {
+    if n.into() == 1 { "is" } else { "are" }
+}
+
+/// The words with their first letter in capitals, to start a sentence.
+pub fn sentence(words: &str) -> String {
+    super::capitalised(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_counts_read_as_people_write_them() {
+        let cases = [
+            (day("2025-07-15"), "15 July 2025"),
+            (day("2026-11-30T12:00:00.000000Z"), "30 November 2026"),
+            (day("not a date"), "not a date"),
+            (count(0u64, "idea", "ideas"), "no ideas"),
+            (count(1u64, "idea", "ideas"), "1 idea"),
+            (count(7u64, "idea", "ideas"), "7 ideas"),
+            (sentence("partners took part"), "Partners took part"),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
+        }
+    }
+}
