@@ -28,7 +28,7 @@ const bin = process.env.JOINTLY_BIN || path.join(root, 'target', 'release', 'joi
 const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 const shots = path.join(root, 'target', 'screenshots');
 const JARGON = /\b(hash|payload|projection|merkle|idempotency|sequencer|sled|blake3)\b/i;
-const WIDTHS = { phone: { width: 390, height: 844 }, desktop: { width: 1280, height: 900 } };
+const WIDTHS = { small: { width: 320, height: 640 }, phone: { width: 390, height: 844 }, desktop: { width: 1280, height: 900 } };
 
 let failures = 0;
 function check(ok, what) {
@@ -88,6 +88,13 @@ async function crawl(browser, base, role, code) {
       pages++;
       await page.screenshot({ path: shotName(role, width, url), fullPage: true });
       for (const v of await axe(page)) problems.push(`${url}: ${v}`);
+      // WCAG 2.2 reflow: nothing scrolls sideways, even at 320 px.
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      if (wide > 1) problems.push(`${url}: scrolls sideways by ${wide} px`);
+      const iso = (await page.innerText('body')).match(/\b\d{4}-\d{2}-\d{2}\b/);
+      if (iso) problems.push(`${url}: a date written ${iso[0]}`);
+      const plural = (await page.innerText('body')).match(/\b1 (ideas|decisions|projects|partners|meetings|challenges|actions|days|entries|witnesses|are|were|have)\b/);
+      if (plural) problems.push(`${url}: "${plural[0]}"`);
       if (role === 'partner') {
         const m = (await page.innerText('main')).match(JARGON);
         if (m) problems.push(`${url}: the word "${m[0]}"`);
@@ -98,7 +105,7 @@ async function crawl(browser, base, role, code) {
       }
     }
     check(pages >= 4, `${role} at ${width} width: ${pages} pages reached`);
-    check(problems.length === 0, `${role} at ${width} width: no accessibility violations or jargon${problems.length ? '\n     ' + problems.slice(0, 10).join('\n     ') : ''}`);
+    check(problems.length === 0, `${role} at ${width} width: no accessibility violations, sideways scrolling, ISO dates, wrong plurals or jargon${problems.length ? '\n     ' + problems.slice(0, 10).join('\n     ') : ''}`);
     await ctx.close();
   }
 }
@@ -192,7 +199,7 @@ async function main() {
     // 3 and 2. The whole journey, by keyboard only.
     const partner = await signIn(browser, base, codes.partner, WIDTHS.phone);
     const staff = await signIn(browser, base, codes.staff, WIDTHS.desktop);
-    const projectUrl = await partner.page.$eval('main a[href^="/projects/"]', (a) => a.href);
+    const projectUrl = await partner.page.$eval('main .cards a[href^="/projects/"]', (a) => a.href);
     const idea = `Keyboard idea ${Date.now()}: a quiet room before every workshop.`;
     let r = await keyboardForm(partner.page, projectUrl + '/propose', (f) => (f.name === 'text' ? idea : undefined));
     check(r.submitted && r.unfocusable.length === 0, `partner puts forward an idea by keyboard, focus always visible ${r.unfocusable.join(', ')}`);
@@ -221,13 +228,23 @@ async function main() {
     });
     check(r.submitted && r.url.includes('/decisions/'), `staff record a decision answering the idea, with the partner, by keyboard (${r.url})`);
     const decisionUrl = r.url;
+    // The partner's home page shows where their idea stands, in words.
+    const entryOf = async (page, text) => page.evaluate((t) => {
+      const li = [...document.querySelectorAll('main li.item')].find((e) => e.innerText.includes(t));
+      return li ? li.innerText.replace(/\s+/g, ' ') : '';
+    }, text);
+    await partner.page.goto(base + '/home');
+    const entry = await entryOf(partner.page, idea);
+    check(/Accepted\./.test(entry) && entry.includes('Partners asked for it.'), `the partner's home page shows their idea as accepted, with the reason (${entry.slice(0, 160)})`);
+    await partner.page.screenshot({ path: path.join(shots, 'journey-partner-390-home-idea-accepted.png'), fullPage: true });
     check(r.unfocusable.length === 0, `focus is visible on every element of the decision form ${r.unfocusable.join(', ')}`);
 
     r = await keyboardForm(partner.page, decisionUrl + '/confirm', (f) => (f.name === 'answer' ? f.value === 'confirm' : undefined));
-    check(r.submitted && (await partner.page.innerText('main')).includes('Yes, they confirmed it'), 'the partner confirms their part by keyboard');
-    await partner.page.goto(base + '/you-said-we-did');
-    const said = await partner.page.innerText('main');
-    check(said.includes(idea) && said.includes('Yes, from next month.'), '"You said, we did" shows the idea and what was decided');
+    check(r.submitted && (await partner.page.innerText('main')).includes('You confirmed this is right'), 'the partner confirms their part by keyboard, and the decision says so');
+    check((await partner.page.innerText('main [role=status]').catch(() => '')).length > 0, 'the partner sees a confirmation after confirming');
+    await partner.page.goto(projectUrl + '/you-said-we-did');
+    const said = await entryOf(partner.page, idea);
+    check(said.includes('Accepted') && said.includes('Yes, from next month.'), `"You said, we did" shows the idea, its status and what was decided (${said.slice(0, 160)})`);
 
     // Every other form, by keyboard.
     const forms = [
@@ -250,6 +267,26 @@ async function main() {
         const res = await keyboardForm(staff.page, url, fill);
         check(res.submitted && res.url.includes('/decisions/'), `keyboard: ${new URL(url).pathname} submitted`);
       }
+    }
+
+    // The partner reads the answer to their challenge on their home page.
+    await partner.page.goto(base + '/home');
+    const challenged = await entryOf(partner.page, 'It was decided before we could all come.');
+    check(challenged.includes('Answered') && challenged.includes('We will move the date so everyone can come.'), `the partner's home page shows their challenge and its answer (${challenged.slice(0, 160)})`);
+    await partner.page.screenshot({ path: path.join(shots, 'journey-partner-390-home-challenge-answered.png'), fullPage: true });
+
+    // A trustee (an auditor) prints a project's report: dated, whole, no names.
+    {
+      const trustee = await signIn(browser, base, codes.auditor, WIDTHS.desktop);
+      await trustee.page.goto(projectUrl + '/report');
+      const text = await trustee.page.innerText('main');
+      check(/This report was made from the record on \d{1,2} [A-Z][a-z]+ \d{4}/.test(text) && text.includes('You said, we did') && text.includes('Were decisions made jointly?'), 'a trustee opens a dated project report with the story, you said / we did, and jointness');
+      await trustee.page.emulateMedia({ media: 'print' });
+      const navShown = await trustee.page.$eval('nav', (n) => getComputedStyle(n).display !== 'none').catch(() => false);
+      check(!navShown, 'the printed report leaves out the navigation');
+      await trustee.page.pdf({ path: path.join(shots, 'trustee-report.pdf'), format: 'A4' });
+      check(fs.statSync(path.join(shots, 'trustee-report.pdf')).size > 10000, 'the report prints to a PDF');
+      await trustee.ctx.close();
     }
 
     // A form post without the session's token is refused.

@@ -81,10 +81,13 @@ pub fn agenda<'m>(model: &'m Model, who: For<'_>, today: Date) -> Agenda<'m> {
             .collect();
         out.my_ideas
             .sort_by_key(|(p, _)| std::cmp::Reverse((p.day(), p.seq)));
-        out.to_confirm = decisions()
-            .filter(|d| d.parts.iter().any(|part| part.participant_id == me))
-            .filter(|d| !d.stances.contains_key(&me))
-            .collect();
+        // Partners confirm or dispute their part; staff record decisions.
+        if !who.staff {
+            out.to_confirm = decisions()
+                .filter(|d| d.parts.iter().any(|part| part.participant_id == me))
+                .filter(|d| !d.stances.contains_key(&me))
+                .collect();
+        }
         out.to_confirm.sort_by_key(|d| (d.day(), d.at));
         out.my_challenges = challenges()
             .filter(|c| c.by == Some(me))

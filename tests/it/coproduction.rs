@@ -16,7 +16,7 @@ pub(crate) fn id(n: u32) -> String {
     format!("abcdef00-0000-4000-8000-{n:012}")
 }
 
-fn pid(n: u32) -> ParticipantId {
+pub(crate) fn pid(n: u32) -> ParticipantId {
     serde_json::from_value(Value::String(id(n))).unwrap()
 }
 
@@ -107,6 +107,10 @@ impl World {
         results.pop().unwrap().map(|_| ())
     }
 
+    pub(crate) fn model(&self) -> &jointly::coproduction::model::Model {
+        self.rules.model()
+    }
+
     pub(crate) fn ok(&mut self, actor: &Actor, kind: &str, payload: Value) {
         if let Err(r) = self.append(actor, kind, payload.clone()) {
             panic!("{kind} refused: {r}\n{payload}");
@@ -114,7 +118,7 @@ impl World {
     }
 }
 
-fn decision(n: u32, project: u32, answers: &[u32], parts: &[u32]) -> Value {
+pub(crate) fn decision(n: u32, project: u32, answers: &[u32], parts: &[u32]) -> Value {
     json!({
         "project_id": id(project), "decision_id": id(n), "question": "Open on Saturdays?",
         "outcome": "Yes.", "stage": "conception",

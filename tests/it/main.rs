@@ -14,6 +14,7 @@ mod erasure_crash;
 mod faults;
 mod fuzz;
 mod hardening;
+mod ideas;
 mod interrupted_keys;
 mod policy;
 mod privacy;

@@ -303,7 +303,7 @@ impl Frame {
 
     pub fn for_visitor(v: &Visitor, title: &str, here: &str) -> Self {
         let mut nav = vec![
-            ("/home".to_string(), "Projects".to_string()),
+            ("/home".to_string(), "Home".to_string()),
             (
                 "/you-said-we-did".to_string(),
                 "You said, we did".to_string(),

@@ -168,7 +168,10 @@ fn idea_item(model: &Model, pr: &Proposal, status: &Status, project: bool) -> It
                 .filter(|x| x.completed.is_none())
                 .map(|x| format!("{} (due by {})", x.what, on(x.due)))
                 .collect();
-            let mut d = format!("The reason: {}", a.reason);
+            let decided = model.decisions.get(&a.decision).map_or(String::new(), |d| {
+                format!(" What was decided: {}", d.outcome)
+            });
+            let mut d = format!("The reason: {}{decided}", a.reason);
             if !changed.is_empty() {
                 d.push_str(&format!(" What changed: {}", changed.join(" ")));
             }
@@ -807,18 +810,27 @@ async fn decision(
                 Some(PersonRole::Partner) => "partner",
                 _ => "staff",
             };
+            // Partners confirm or dispute their part; staff record it.
             let stance = match (d.stances.get(&who), mine) {
-                (Some(Stance::Confirmed), true) => "You confirmed this is right.".to_string(),
-                (Some(Stance::Confirmed), false) => "They confirmed this is right.".to_string(),
-                (Some(Stance::Disputed(why)), true) => format!("You disputed it: “{why}”"),
-                (Some(Stance::Disputed(why)), false) => format!("They disputed it: “{why}”"),
-                (None, true) => "You have not said yet whether this is right.".to_string(),
-                (None, false) => "They have not said yet whether this is right.".to_string(),
+                (Some(Stance::Confirmed), true) => " You confirmed this is right.".to_string(),
+                (Some(Stance::Confirmed), false) => " They confirmed this is right.".to_string(),
+                (Some(Stance::Disputed(why)), true) => format!(" You disputed it: “{why}”"),
+                (Some(Stance::Disputed(why)), false) => format!(" They disputed it: “{why}”"),
+                (None, _) if role != "partner" => String::new(),
+                (None, true) => " You have not said yet whether this is right.".to_string(),
+                (None, false) => " They have not said yet whether this is right.".to_string(),
+            };
+            let name = name_of(&state, &v, &model, &who);
+            // "a partner" needs no "(partner)" after it.
+            let role = if name.contains(role) {
+                String::new()
+            } else {
+                format!(" ({role})")
             };
             PartView {
                 words: format!(
-                    "{} ({role}) {}. {stance}",
-                    words::sentence(&name_of(&state, &v, &model, &who)),
+                    "{}{role} {}.{stance}",
+                    words::sentence(&name),
                     position_words(part.position)
                 ),
                 mine,
