@@ -801,8 +801,21 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-async fn not_found() -> AppError {
-    Refusal::not_found("there is nothing at this address; see /openapi.json").into()
+async fn not_found(uri: axum::http::Uri, headers: HeaderMap) -> Response {
+    // A person following a link gets a page with the navigation; a
+    // program, a problem.
+    let wants_page = !uri.path().starts_with("/v1/")
+        && headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
+    if wants_page {
+        return web::not_found_page();
+    }
+    AppError::from(Refusal::not_found(
+        "there is nothing at this address; see /openapi.json",
+    ))
+    .into_response()
 }
 
 async fn wrong_method() -> AppError {

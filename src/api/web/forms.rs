@@ -13,7 +13,7 @@
 //! as a page for a refusal no field can fix.
 
 use super::pages::name_of;
-use super::{Frame, PageError, Visitor, check_csrf, render};
+use super::{Frame, PageError, PageId, Visitor, check_csrf, render};
 use crate::api::AppState;
 use crate::app::Submission;
 use crate::app::tokens::Role;
@@ -24,7 +24,7 @@ use crate::refusal::{Kind as RefusalKind, Refusal};
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response as HttpResponse};
 use axum::routing::get;
@@ -956,11 +956,11 @@ macro_rules! form_route {
     ($router:ident, $path:literal, $kind:expr) => {
         $router = $router.route(
             $path,
-            get(|State(state): State<AppState>, headers: HeaderMap, Path(id): Path<Uuid>| async move {
+            get(|State(state): State<AppState>, headers: HeaderMap, PageId(id): PageId| async move {
                 let v = state.visitor(&headers)?;
                 show($kind, &state, &v, id, None, Vec::new(), &$path.replace("{id}", &id.to_string()), None)
             })
-            .post(|State(state): State<AppState>, headers: HeaderMap, Path(id): Path<Uuid>, body: Bytes| async move {
+            .post(|State(state): State<AppState>, headers: HeaderMap, PageId(id): PageId, body: Bytes| async move {
                 let path = $path.replace("{id}", &id.to_string());
                 submit($kind, state, headers, id, body, path).await
             }),

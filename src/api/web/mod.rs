@@ -171,12 +171,46 @@ pub(super) enum PageError {
     Status(StatusCode, String),
 }
 
+/// The page for an address that holds nothing.
+pub(super) fn not_found_page() -> Response {
+    PageError::not_found().into_response()
+}
+
+/// An id in a page's address. One that is not an id is "not found", as
+/// a page with the navigation, never an error in another format.
+pub(super) struct PageId(pub uuid::Uuid);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PageId {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(text) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| PageError::not_found())?;
+        uuid::Uuid::parse_str(&text)
+            .map(PageId)
+            .map_err(|_| PageError::not_found())
+    }
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
             PageError::SignIn => Redirect::to("/sign-in").into_response(),
             PageError::Status(status, words) => {
-                let page = Frame::anonymous("Something went wrong");
+                // Who is asking is not known here; the navigation is the
+                // same for everyone, so no one is left at a dead end.
+                let page = Frame::lost(if status == StatusCode::NOT_FOUND {
+                    "Page not found"
+                } else if status == StatusCode::FORBIDDEN {
+                    "You cannot see this page"
+                } else {
+                    "Something went wrong"
+                });
                 let body = pages::Message {
                     page,
                     paragraphs: vec![words],
@@ -301,22 +335,34 @@ impl Frame {
         }
     }
 
-    pub fn for_visitor(v: &Visitor, title: &str, here: &str) -> Self {
-        let mut nav = vec![
-            ("/home".to_string(), "Home".to_string()),
-            (
-                "/you-said-we-did".to_string(),
-                "You said, we did".to_string(),
-            ),
-            (
-                "/jointly".to_string(),
-                "Were decisions made jointly?".to_string(),
-            ),
-            ("/who-is-present".to_string(), "Who takes part".to_string()),
-        ];
-        if !v.is(&[Role::Partner]) {
-            nav.push(("/check".to_string(), "Check this record".to_string()));
+    /// A page for someone who may be signed in, when who they are is not
+    /// known (an error page): the navigation everyone has.
+    pub fn lost(title: &str) -> Self {
+        Frame {
+            nav: Self::nav_for(&[]),
+            ..Frame::anonymous(title)
         }
+    }
+
+    fn nav_for(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        [
+            ("/home", "Home"),
+            ("/you-said-we-did", "You said, we did"),
+            ("/jointly", "Were decisions made jointly?"),
+            ("/who-is-present", "Who takes part"),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(h, l)| (h.to_string(), l.to_string()))
+        .collect()
+    }
+
+    pub fn for_visitor(v: &Visitor, title: &str, here: &str) -> Self {
+        let nav = if v.is(&[Role::Partner]) {
+            Self::nav_for(&[])
+        } else {
+            Self::nav_for(&[("/check", "Check this record")])
+        };
         Frame {
             notice: v.notice.clone(),
             title: title.into(),

@@ -2,7 +2,7 @@
 //! "You said, we did", "Were decisions made jointly?", who takes part, and
 //! "Check this record". Each builds plain words from the model.
 
-use super::{Frame, PageError, Visitor, render, words};
+use super::{Frame, PageError, PageId, Visitor, render, words};
 use crate::api::AppState;
 use crate::app::policy;
 use crate::app::tokens::Role;
@@ -23,7 +23,6 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
-use uuid::Uuid;
 
 /// Most projects listed on one page.
 const LIST_LIMIT: usize = 50;
@@ -683,7 +682,7 @@ fn story_of(
 async fn project(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    PageId(id): PageId,
 ) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
     let model = state.page_model()?;
@@ -788,7 +787,7 @@ struct DecisionPage {
 async fn decision(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    PageId(id): PageId,
 ) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
     let model = state.page_model()?;
@@ -1016,7 +1015,7 @@ fn said_line(ideas: u64, answered: u64, waiting: u64, changed: u64) -> String {
 async fn you_said_project(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    PageId(id): PageId,
 ) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
     you_said_for(&state, &v, ProjectId::from(id))
@@ -1400,7 +1399,7 @@ async fn jointly_stage(
 async fn jointly_project(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    PageId(id): PageId,
 ) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
     let id = ProjectId::from(id);
@@ -1485,7 +1484,7 @@ struct ReportPage {
 async fn report(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    PageId(id): PageId,
 ) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
     let id = ProjectId::from(id);
