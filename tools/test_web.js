@@ -274,6 +274,24 @@ async function main() {
     const challenged = await entryOf(partner.page, 'It was decided before we could all come.');
     check(challenged.includes('Answered') && challenged.includes('We will move the date so everyone can come.'), `the partner's home page shows their challenge and its answer (${challenged.slice(0, 160)})`);
     await partner.page.screenshot({ path: path.join(shots, 'journey-partner-390-home-challenge-answered.png'), fullPage: true });
+    // Not satisfied, the partner replies; the reply waits on staff.
+    const reply = await partner.page.$eval('main li.item a[href$="/reply"]', (a) => a.href).catch(() => null);
+    check(reply !== null, 'the partner can reply to the answer to their challenge');
+    if (reply) {
+      const res = await keyboardForm(partner.page, reply, (f) => (f.name === 'reason' ? 'Thursdays are hard too.' : undefined));
+      check(res.submitted && res.url.includes('/decisions/') && (await partner.page.innerText('main')).includes('Thursdays are hard too.'), `the partner's reply is recorded and shown on the decision (${res.url})`);
+      await staff.page.goto(base + '/home');
+      check((await entryOf(staff.page, 'Thursdays are hard too.')).includes('No answer yet'), "the reply waits for an answer on staff's home page");
+    }
+    // Staff answer a partner's dispute; the partner reads the answer.
+    await staff.page.goto(base + '/home');
+    const disputeForm = await staff.page.$eval('main a[href$="/answer-dispute"]', (a) => a.href).catch(() => null);
+    check(disputeForm !== null, "staff's home page lists a dispute to answer");
+    if (disputeForm) {
+      const res = await keyboardForm(staff.page, disputeForm, (f) => (f.name === 'answer' ? 'We will test it with more people before the next version.' : f.name === 'participant_id' ? true : undefined));
+      check(res.submitted && res.url.includes('/decisions/') && (await staff.page.innerText('main')).includes('Staff answered: We will test it'), `staff answer a dispute by keyboard (${res.url})`);
+      await staff.page.screenshot({ path: path.join(shots, 'journey-staff-1280-dispute-answered.png'), fullPage: true });
+    }
 
     // A trustee (an auditor) prints a project's report: dated, whole, no names.
     {

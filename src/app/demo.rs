@@ -296,6 +296,7 @@ fn working_group(s: &mut Script) {
             reason: text(
                 "This was decided by one person, not by the group. Tuesdays are hard for me.",
             ),
+            in_reply_to: None,
         }),
     );
     s.push(&staff, Event::ChallengeAnswered(ChallengeAnswered {
@@ -672,6 +673,7 @@ fn synthetic_project(s: &mut Script, i: u64, seed: u64) {
                     decision_id: decision,
                     challenge_id: c,
                     reason: text("Why were we not asked about this?"),
+                    in_reply_to: None,
                 }),
             );
             if dice.roll(2) == 0 {

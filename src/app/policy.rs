@@ -163,9 +163,10 @@ pub fn standing(model: &Model, who: Option<ParticipantId>, project: Option<Proje
 fn subject(event: &Event) -> (&'static str, &'static str) {
     match event {
         Event::ProposalWithdrawn(_) => ("/payload/proposal_id", "an idea"),
-        Event::DecisionConfirmed(_) | Event::DecisionDisputed(_) | Event::DecisionChallenged(_) => {
-            ("/payload/decision_id", "a decision")
-        }
+        Event::DecisionConfirmed(_)
+        | Event::DecisionDisputed(_)
+        | Event::DecisionChallenged(_)
+        | Event::DisputeAnswered(_) => ("/payload/decision_id", "a decision"),
         Event::ChallengeAnswered(_) => ("/payload/challenge_id", "a challenge"),
         Event::ActionUpdated(_) | Event::ActionCompleted(_) => ("/payload/action_id", "an action"),
         _ => ("/payload/project_id", "a project"),

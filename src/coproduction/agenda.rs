@@ -22,11 +22,14 @@ pub struct Agenda<'m> {
     pub to_confirm: Vec<&'m Decision>,
     /// The challenges they made, each with the day an answer is due.
     pub my_challenges: Vec<(&'m Challenge, Date)>,
+    /// Decisions in which they dispute their part: why, and staff's answer.
+    pub my_disputes: Vec<(&'m Decision, &'m Text, Option<&'m Text>)>,
     /// Partners' ideas no decision has answered, oldest first, with days waited.
     pub ideas_waiting: Vec<(&'m Proposal, i64)>,
     /// Challenges not yet answered, oldest first, with the day the answer is due.
     pub challenges_to_answer: Vec<(&'m Challenge, Date)>,
-    /// Partners who dispute their part in a decision: decision, who, why.
+    /// Partners who dispute their part in a decision, not yet answered:
+    /// decision, who, why.
     pub disputes: Vec<(&'m Decision, ParticipantId, &'m Text)>,
     /// Actions not yet done, the earliest due first.
     pub actions_due: Vec<&'m Action>,
@@ -111,8 +114,10 @@ pub fn agenda<'m>(model: &'m Model, who: For<'_>, today: Date) -> Agenda<'m> {
         out.disputes = decisions()
             .flat_map(|d| {
                 d.stances.iter().filter_map(move |(who, s)| match s {
-                    Stance::Disputed(why) => Some((d, *who, why)),
-                    Stance::Confirmed => None,
+                    Stance::Disputed(why) if !d.dispute_answers.contains_key(who) => {
+                        Some((d, *who, why))
+                    }
+                    _ => None,
                 })
             })
             .collect();

@@ -174,6 +174,10 @@ pub struct DecisionChallenged {
     pub decision_id: DecisionId,
     pub challenge_id: ChallengeId,
     pub reason: Text,
+    /// The answered challenge this replies to (the same decision), when
+    /// the challenger is not satisfied with the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<ChallengeId>,
 }
 
 /// A challenge is answered (once).
@@ -181,6 +185,17 @@ pub struct DecisionChallenged {
 #[serde(deny_unknown_fields)]
 pub struct ChallengeAnswered {
     pub challenge_id: ChallengeId,
+    pub answer: Text,
+}
+
+/// Staff answer a partner who disputes their part in a decision (once
+/// for each dispute; a partner who disputes again is answered again).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisputeAnswered {
+    pub decision_id: DecisionId,
+    /// The partner whose dispute this answers.
+    pub participant_id: ParticipantId,
     pub answer: Text,
 }
 
@@ -417,6 +432,7 @@ events! {
     DecisionDisputed(DecisionDisputed) = "decision.disputed",
     DecisionChallenged(DecisionChallenged) = "decision.challenged",
     ChallengeAnswered(ChallengeAnswered) = "challenge.answered",
+    DisputeAnswered(DisputeAnswered) = "dispute.answered",
     ActionCommitted(ActionCommitted) = "action.committed",
     ActionUpdated(ActionUpdated) = "action.updated",
     ActionCompleted(ActionCompleted) = "action.completed",

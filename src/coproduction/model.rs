@@ -126,6 +126,8 @@ pub struct Decision {
     pub made_on: Option<Date>,
     /// Each participant's latest confirmation or dispute of their part.
     pub stances: BTreeMap<ParticipantId, Stance>,
+    /// Staff's answer to each partner's latest dispute.
+    pub dispute_answers: BTreeMap<ParticipantId, Text>,
     pub challenges: Vec<ChallengeId>,
     pub actions: Vec<ActionId>,
 }
@@ -176,6 +178,8 @@ pub struct Challenge {
     pub reason: Text,
     pub at: Timestamp,
     pub answer: Option<Text>,
+    /// The challenge this replies to, when the challenger was not satisfied.
+    pub in_reply_to: Option<ChallengeId>,
 }
 
 #[derive(Clone, Debug)]
@@ -433,6 +437,36 @@ impl Model {
                 if self.challenges.contains_key(&e.challenge_id) {
                     return clash("/challenge_id", "a challenge with this id already exists");
                 }
+                if let Some(earlier) = &e.in_reply_to {
+                    let c = self.challenges.get(earlier).ok_or_else(|| {
+                        missing("/in_reply_to", "there is no challenge with this id")
+                    })?;
+                    if c.decision != e.decision_id {
+                        return refuse("/in_reply_to", "that challenge is about another decision");
+                    }
+                    if c.answer.is_none() {
+                        return clash(
+                            "/in_reply_to",
+                            "that challenge has not been answered yet, so there is nothing to reply to",
+                        );
+                    }
+                }
+                Ok(())
+            }
+            Event::DisputeAnswered(e) => {
+                let d = self.decision(&e.decision_id, "/decision_id")?;
+                match d.stances.get(&e.participant_id) {
+                    Some(Stance::Disputed(_)) => {}
+                    _ => {
+                        return Err(missing(
+                            "/participant_id",
+                            "this person does not dispute their part in this decision",
+                        ));
+                    }
+                }
+                if d.dispute_answers.contains_key(&e.participant_id) {
+                    return clash("/participant_id", "this dispute has already been answered");
+                }
                 Ok(())
             }
             Event::ChallengeAnswered(e) => {
@@ -550,6 +584,7 @@ impl Model {
             | Event::DecisionChallenged(DecisionChallenged { decision_id, .. }) => {
                 self.decisions.get(decision_id).map(|d| d.project)
             }
+            Event::DisputeAnswered(e) => self.decisions.get(&e.decision_id).map(|d| d.project),
             Event::ChallengeAnswered(e) => self
                 .challenges
                 .get(&e.challenge_id)
@@ -796,6 +831,7 @@ impl Model {
                         at,
                         made_on: e.made_on,
                         stances: BTreeMap::new(),
+                        dispute_answers: BTreeMap::new(),
                         challenges: Vec::new(),
                         actions: Vec::new(),
                     },
@@ -806,6 +842,7 @@ impl Model {
                     (self.decisions.get_mut(&e.decision_id), author.participant)
                 {
                     d.stances.insert(me, Stance::Confirmed);
+                    d.dispute_answers.remove(&me);
                 }
             }
             Event::DecisionDisputed(e) => {
@@ -813,6 +850,13 @@ impl Model {
                     (self.decisions.get_mut(&e.decision_id), author.participant)
                 {
                     d.stances.insert(me, Stance::Disputed(e.reason));
+                    // A new dispute waits for a new answer.
+                    d.dispute_answers.remove(&me);
+                }
+            }
+            Event::DisputeAnswered(e) => {
+                if let Some(d) = self.decisions.get_mut(&e.decision_id) {
+                    d.dispute_answers.insert(e.participant_id, e.answer);
                 }
             }
             Event::DecisionChallenged(e) => {
@@ -831,6 +875,7 @@ impl Model {
                         reason: e.reason,
                         at,
                         answer: None,
+                        in_reply_to: e.in_reply_to,
                     },
                 );
             }

@@ -52,6 +52,7 @@ fn who_may_write_each_event_type() {
         ),
         ("decision.challenged", ["any", "any", "any", "member", "-"]),
         ("challenge.answered", staff_only),
+        ("dispute.answered", staff_only),
         ("action.committed", staff_only),
         ("action.updated", staff_only),
         ("action.completed", staff_only),

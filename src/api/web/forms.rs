@@ -18,7 +18,7 @@ use crate::api::AppState;
 use crate::app::Submission;
 use crate::app::tokens::Role;
 use crate::coproduction::equality::{PREFER_NOT_TO_SAY, QUESTIONS, answer_words};
-use crate::coproduction::model::Model;
+use crate::coproduction::model::{Model, Stance};
 use crate::coproduction::values::{Method, Position, ProjectId, Response, Role as PersonRole};
 use crate::refusal::{Kind as RefusalKind, Refusal};
 use askama::Template;
@@ -131,6 +131,10 @@ enum Kind {
     Action,
     Complete,
     Answer,
+    /// The challenger replies to the answer to their challenge.
+    Reply,
+    /// Staff answer a partner who disputes their part in a decision.
+    AnswerDispute,
 }
 
 impl Kind {
@@ -158,6 +162,12 @@ impl Kind {
             Kind::Complete => "Saved: the action is done.",
             Kind::Answer => {
                 "Your answer has been saved and sent to the person who challenged the decision."
+            }
+            Kind::Reply => {
+                "Thank you: your reply has been sent. The team must answer it, and you will see their answer on your home page."
+            }
+            Kind::AnswerDispute => {
+                "Your answer has been saved, and the partner will see it on the decision."
             }
         }
     }
@@ -409,6 +419,8 @@ fn spec(
                         .collect(),
                 ),
                 field("reason", "Why, in plain words", Long),
+                field("made_on", "When was it decided?", Date)
+                    .hint("Leave it empty if it was decided today."),
             ];
             let ideas: Vec<_> = p
                 .proposals
@@ -469,12 +481,28 @@ fn spec(
             Spec {
                 title: s("Record an action this decision led to"),
                 intro: vec![],
-                fields: vec![
-                    field("what", "What will be done?", Long),
-                    field("owner", "Who will do it?", Choice)
-                        .options(members(state, v, model, &d.project)),
-                    field("due", "By when?", Date),
-                ],
+                fields: {
+                    let ideas: Vec<(String, String)> = d
+                        .answers
+                        .iter()
+                        .filter_map(|a| model.proposals.get(&a.proposal_id))
+                        .map(|pr| (pr.id.to_string(), format!("“{}”", pr.text)))
+                        .collect();
+                    let mut f = vec![
+                        field("what", "What will be done?", Long),
+                        field("owner", "Who will do it?", Choice)
+                            .options(members(state, v, model, &d.project)),
+                        field("due", "By when?", Date),
+                    ];
+                    if !ideas.is_empty() {
+                        f.push(
+                            field("proposal_ids", "Which ideas does it act on?", Many)
+                                .hint("Choose none if it carries out the decision as a whole.")
+                                .options(ideas),
+                        );
+                    }
+                    f
+                },
                 submit: "Record the action",
                 back: back_to_decision(),
                 roles: &[Role::Staff, Role::Admin],
@@ -494,6 +522,85 @@ fn spec(
                     format!("/decisions/{}", a.decision),
                     s("Back to the decision"),
                 ),
+                roles: &[Role::Staff, Role::Admin],
+            }
+        }
+        Kind::Reply => {
+            let c = model
+                .challenges
+                .get(&target.into())
+                .ok_or_else(PageError::not_found)?;
+            Spec {
+                title: s("Reply to the answer to your challenge"),
+                intro: vec![
+                    format!("Your challenge: “{}”", c.reason),
+                    format!(
+                        "The answer: {}",
+                        c.answer.as_ref().map_or("not given yet", |a| a.as_str())
+                    ),
+                ],
+                fields: vec![
+                    field("reason", "Your reply", Long)
+                        .hint("Say what is still wrong. The team must answer again."),
+                ],
+                submit: "Send my reply",
+                back: (
+                    format!("/decisions/{}", c.decision),
+                    s("Back to the decision"),
+                ),
+                roles: &[Role::Partner],
+            }
+        }
+        Kind::AnswerDispute => {
+            let d = decision()?;
+            let waiting: Vec<(String, String)> = d
+                .stances
+                .iter()
+                .filter(|(who, st)| {
+                    matches!(st, Stance::Disputed(_)) && !d.dispute_answers.contains_key(*who)
+                })
+                .map(|(who, st)| {
+                    let why = match st {
+                        Stance::Disputed(why) => why.to_string(),
+                        Stance::Confirmed => String::new(),
+                    };
+                    (
+                        who.to_string(),
+                        format!(
+                            "{}: “{why}”",
+                            super::capitalised(&name_of(state, v, model, who))
+                        ),
+                    )
+                })
+                .collect();
+            if waiting.is_empty() {
+                return Err(PageError::Status(
+                    StatusCode::CONFLICT,
+                    "No one's dispute of this decision is waiting for an answer.".into(),
+                ));
+            }
+            // With one dispute waiting there is nothing to choose.
+            let only = if waiting.len() == 1 {
+                waiting[0].0.clone()
+            } else {
+                String::new()
+            };
+            Spec {
+                title: s("Answer a dispute"),
+                intro: vec![format!(
+                    "The decision: {}. A partner says the record of their part in it is not right.",
+                    d.question
+                )],
+                fields: vec![
+                    field("participant_id", "Whose dispute are you answering?", Choice)
+                        .options(waiting)
+                        .preset(&only),
+                    field("answer", "Your answer", Long).hint(
+                        "Say what you will do: correct the record, talk it through, or why it stands.",
+                    ),
+                ],
+                submit: "Send the answer",
+                back: back_to_decision(),
                 roles: &[Role::Staff, Role::Admin],
             }
         }
@@ -665,12 +772,13 @@ fn build(kind: Kind, form: &FormData, model: &Model, target: Uuid) -> Result<Bui
             let owner = need(form, "owner", "Choose who will do it", &mut p);
             let due = need(form, "due", "Give a date", &mut p);
             let project = model.decisions.get(&target.into()).map(|d| d.project);
-            Built::new(
-                "action.committed",
-                json!({"project_id": project, "action_id": new_id(), "decision_id": target,
-                "what": what, "owner": owner, "due": due}),
-                format!("/decisions/{target}"),
-            )
+            let mut payload = json!({"project_id": project, "action_id": new_id(),
+                "decision_id": target, "what": what, "owner": owner, "due": due});
+            let ideas = form.all("proposal_ids");
+            if !ideas.is_empty() {
+                payload["proposal_ids"] = json!(ideas);
+            }
+            Built::new("action.committed", payload, format!("/decisions/{target}"))
         }
         Kind::Complete => {
             let changed = need(form, "what_changed", "Say what changed", &mut p);
@@ -683,6 +791,36 @@ fn build(kind: Kind, form: &FormData, model: &Model, target: Uuid) -> Result<Bui
                 "action.completed",
                 json!({"action_id": target, "what_changed": changed}),
                 format!("/decisions/{decision}"),
+            )
+        }
+        Kind::Reply => {
+            let reason = need(form, "reason", "Write your reply", &mut p);
+            let decision = model
+                .challenges
+                .get(&target.into())
+                .map(|c| c.decision.to_string())
+                .unwrap_or_default();
+            Built::new(
+                "decision.challenged",
+                json!({"decision_id": decision, "challenge_id": new_id(), "reason": reason,
+                    "in_reply_to": target}),
+                format!("/decisions/{decision}"),
+            )
+            .entered_in("/payload/decision_id", "reason")
+            .entered_in("/payload/in_reply_to", "reason")
+        }
+        Kind::AnswerDispute => {
+            let who = need(
+                form,
+                "participant_id",
+                "Choose whose dispute you are answering",
+                &mut p,
+            );
+            let answer = need(form, "answer", "Write your answer", &mut p);
+            Built::new(
+                "dispute.answered",
+                json!({"decision_id": target, "participant_id": who, "answer": answer}),
+                format!("/decisions/{target}"),
             )
         }
         Kind::Answer => {
@@ -751,15 +889,16 @@ fn build_decision(form: &FormData, model: &Model, target: Uuid, p: &mut Problems
     }
     let stage = project.map(|pr| pr.stage);
     let id = Uuid::new_v4();
-    let mut built = Built::new(
-        "decision.made",
-        json!({"project_id": target, "decision_id": id, "question": question, "outcome": outcome,
-        "stage": stage, "method": method, "answers": answers, "participants": participants,
-        "reason": reason}),
-        format!("/decisions/{id}"),
-    )
-    .entered_in("/payload/answers", "ideas")
-    .entered_in("/payload/participants", "people");
+    let mut payload = json!({"project_id": target, "decision_id": id, "question": question,
+        "outcome": outcome, "stage": stage, "method": method, "answers": answers,
+        "participants": participants, "reason": reason});
+    let made_on = form.one("made_on").trim();
+    if !made_on.is_empty() {
+        payload["made_on"] = json!(made_on);
+    }
+    let mut built = Built::new("decision.made", payload, format!("/decisions/{id}"))
+        .entered_in("/payload/answers", "ideas")
+        .entered_in("/payload/participants", "people");
     built.places.extend(places);
     built
 }
@@ -956,14 +1095,30 @@ macro_rules! form_route {
     ($router:ident, $path:literal, $kind:expr) => {
         $router = $router.route(
             $path,
-            get(|State(state): State<AppState>, headers: HeaderMap, PageId(id): PageId| async move {
-                let v = state.visitor(&headers)?;
-                show($kind, &state, &v, id, None, Vec::new(), &$path.replace("{id}", &id.to_string()), None)
-            })
-            .post(|State(state): State<AppState>, headers: HeaderMap, PageId(id): PageId, body: Bytes| async move {
-                let path = $path.replace("{id}", &id.to_string());
-                submit($kind, state, headers, id, body, path).await
-            }),
+            get(
+                |State(state): State<AppState>, headers: HeaderMap, PageId(id): PageId| async move {
+                    let v = state.visitor(&headers)?;
+                    show(
+                        $kind,
+                        &state,
+                        &v,
+                        id,
+                        None,
+                        Vec::new(),
+                        &$path.replace("{id}", &id.to_string()),
+                        None,
+                    )
+                },
+            )
+            .post(
+                |State(state): State<AppState>,
+                 headers: HeaderMap,
+                 PageId(id): PageId,
+                 body: Bytes| async move {
+                    let path = $path.replace("{id}", &id.to_string());
+                    submit($kind, state, headers, id, body, path).await
+                },
+            ),
         );
     };
 }
@@ -978,6 +1133,8 @@ pub(super) fn routes() -> Router<AppState> {
     form_route!(r, "/decisions/{id}/action", Kind::Action);
     form_route!(r, "/actions/{id}/complete", Kind::Complete);
     form_route!(r, "/challenges/{id}/answer", Kind::Answer);
+    form_route!(r, "/challenges/{id}/reply", Kind::Reply);
+    form_route!(r, "/decisions/{id}/answer-dispute", Kind::AnswerDispute);
     r.route(
         "/projects/new",
         get(

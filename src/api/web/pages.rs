@@ -303,10 +303,20 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
                         project,
                         format!("You challenged it on {}.", on(Date::of(c.at))),
                     ],
-                    links: vec![(
-                        format!("/decisions/{}", c.decision),
-                        "Read the decision".into(),
-                    )],
+                    links: {
+                        let mut l = Vec::new();
+                        if c.answer.is_some() {
+                            l.push((
+                                format!("/challenges/{}/reply", c.id),
+                                "Reply to the answer".into(),
+                            ));
+                        }
+                        l.push((
+                            format!("/decisions/{}", c.decision),
+                            "Read the decision".into(),
+                        ));
+                        l
+                    },
                 }
             })
             .collect();
@@ -314,6 +324,46 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
             "your-challenges",
             "Your challenges",
             "You have not challenged any decision.",
+            items,
+            HOME_LIMIT,
+        ));
+    }
+    if !a.my_disputes.is_empty() {
+        let items = a
+            .my_disputes
+            .iter()
+            .map(|(d, why, answer)| Item {
+                quote: why.to_string(),
+                status: if answer.is_some() {
+                    "Answered"
+                } else {
+                    "No answer yet"
+                }
+                .into(),
+                code: if answer.is_some() {
+                    "answered"
+                } else {
+                    "waiting"
+                }
+                .into(),
+                detail: answer.map_or_else(
+                    || "Staff must answer your dispute.".to_string(),
+                    |a| format!("The answer: {a}"),
+                ),
+                facts: vec![format!("You dispute your part in “{}”.", d.question)],
+                links: vec![
+                    (
+                        format!("/decisions/{}/confirm", d.id),
+                        "Change your answer".into(),
+                    ),
+                    (format!("/decisions/{}", d.id), "Read the decision".into()),
+                ],
+            })
+            .collect();
+        sections.push(Section::new(
+            "your-disputes",
+            "Decisions you dispute",
+            "",
             items,
             HOME_LIMIT,
         ));
@@ -400,13 +450,19 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
                     d.question
                 ),
                 facts: vec![project_of(&d.project)],
-                links: vec![(format!("/decisions/{}", d.id), "Read the decision".into())],
+                links: vec![
+                    (
+                        format!("/decisions/{}/answer-dispute", d.id),
+                        "Answer this dispute".into(),
+                    ),
+                    (format!("/decisions/{}", d.id), "Read the decision".into()),
+                ],
             })
             .collect();
         sections.push(Section::new(
             "disputes",
-            "Disputed decisions",
-            "No partner disputes their part in a decision.",
+            "Disputes to answer",
+            "No partner's dispute is waiting for an answer.",
             items,
             HOME_LIMIT,
         ));
@@ -758,7 +814,7 @@ struct PartView {
 struct ChallengeView {
     text: String,
     answer: String,
-    answer_link: Option<String>,
+    links: Vec<(String, String)>,
 }
 
 struct ActionLine {
@@ -819,6 +875,12 @@ async fn decision(
                 (None, true) => " You have not said yet whether this is right.".to_string(),
                 (None, false) => " They have not said yet whether this is right.".to_string(),
             };
+            let answered = match (d.stances.get(&who), d.dispute_answers.get(&who)) {
+                (Some(Stance::Disputed(_)), Some(a)) => format!(" Staff answered: {a}"),
+                (Some(Stance::Disputed(_)), None) => " Staff have not answered yet.".into(),
+                _ => String::new(),
+            };
+            let stance = stance + &answered;
             let name = name_of(&state, &v, &model, &who);
             // "a partner" needs no "(partner)" after it.
             let role = if name.contains(role) {
@@ -854,27 +916,48 @@ async fn decision(
         .challenges
         .iter()
         .filter_map(|c| model.challenges.get(c))
-        .map(|c| ChallengeView {
-            text: format!(
-                "{} challenged this on {}: “{}”",
-                words::sentence(
-                    &c.by
-                        .map_or("someone".into(), |b| name_of(&state, &v, &model, &b))
+        .map(|c| {
+            let who = words::sentence(
+                &c.by
+                    .map_or("someone".into(), |b| name_of(&state, &v, &model, &b)),
+            );
+            let verb = if c.in_reply_to.is_some() {
+                "replied to the answer above"
+            } else {
+                "challenged this"
+            };
+            let mut links = Vec::new();
+            if staff_may && c.answer.is_none() {
+                links.push((
+                    format!("/challenges/{}/answer", c.id),
+                    "Answer this challenge".into(),
+                ));
+            }
+            // The challenger may reply once it is answered, unless they
+            // already have.
+            let replied = model
+                .challenges
+                .values()
+                .any(|r| r.in_reply_to == Some(c.id));
+            if c.answer.is_some() && !replied && me.is_some() && c.by == me {
+                links.push((
+                    format!("/challenges/{}/reply", c.id),
+                    "Reply to the answer".into(),
+                ));
+            }
+            ChallengeView {
+                text: format!("{who} {verb} on {}: “{}”", on(Date::of(c.at)), c.reason),
+                answer: c.answer.as_ref().map_or_else(
+                    || {
+                        format!(
+                            "Not answered yet. An answer is due by {}.",
+                            on(answer_due(c))
+                        )
+                    },
+                    |a| format!("The answer: {a}"),
                 ),
-                on(Date::of(c.at)),
-                c.reason
-            ),
-            answer: c.answer.as_ref().map_or_else(
-                || {
-                    format!(
-                        "Not answered yet. An answer is due by {}.",
-                        on(answer_due(c))
-                    )
-                },
-                |a| format!("The answer: {a}"),
-            ),
-            answer_link: (staff_may && c.answer.is_none())
-                .then(|| format!("/challenges/{}/answer", c.id)),
+                links,
+            }
         })
         .collect();
     let actions = d
@@ -926,6 +1009,14 @@ async fn decision(
             format!("/decisions/{id}/action"),
             "Record an action it led to".to_string(),
         ));
+        if d.stances.iter().any(|(who, st)| {
+            matches!(st, Stance::Disputed(_)) && !d.dispute_answers.contains_key(who)
+        }) {
+            forms.push((
+                format!("/decisions/{id}/answer-dispute"),
+                "Answer a dispute".to_string(),
+            ));
+        }
     }
     let why = classify(&model, d).1;
     let project_title = model
