@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod integrity;
 pub mod policy;
 pub mod rules;
+pub mod sessions;
 pub mod tokens;
 pub mod witnessing;
 
@@ -192,6 +193,8 @@ struct Inner {
     ledger: Ledger,
     sequencer: Sequencer<Refusal>,
     tokens: TokenStore,
+    sessions: sessions::Sessions,
+    links: sessions::SignInLinks,
     idempotency: Idempotency,
     /// The projections' model, caught up from the log when read.
     model: Mutex<Model>,
@@ -328,10 +331,15 @@ impl App {
         };
         let published = Mutex::new(Published::take(&people, &model)?);
         let sequencer = Sequencer::start_with_after(ledger.clone(), rules, after_commit);
+        let side = |name: &str| ledger.store().side_table(name).map_err(ledger_refusal);
+        let sessions = sessions::Sessions::open(side("sessions")?);
+        let links = sessions::SignInLinks::open(side("sign-in-links")?);
         Ok(App(Arc::new(Inner {
             ledger,
             sequencer,
             tokens,
+            sessions,
+            links,
             idempotency,
             model: Mutex::new(model),
             metrics: Metrics::default(),
@@ -870,6 +878,119 @@ impl App {
                 "this token is not known or was revoked",
             )),
             Err(e) => Err(Refusal::failed(e)),
+        }
+    }
+
+    // ---------------------------------------------------- signing in
+
+    /// Signs a browser in with an access code: a new session, and its
+    /// cookie (shown once).
+    pub fn sign_in(&self, code: &str) -> Result<(String, sessions::Session), Refusal> {
+        self.authenticate(code)?;
+        self.0
+            .sessions
+            .start(&tokens::hash(code.trim()))
+            .map_err(Refusal::failed)
+    }
+
+    /// Who a session cookie signs in: unauthenticated if the session is
+    /// unknown, idle too long, or its token was revoked or deleted.
+    pub fn session(&self, cookie: &str) -> Result<(Caller, TokenInfo, sessions::Session), Refusal> {
+        let gone = || {
+            Refusal::new(
+                crate::refusal::Kind::Unauthenticated,
+                "please sign in again",
+            )
+        };
+        let s = self
+            .0
+            .sessions
+            .find(cookie)
+            .map_err(Refusal::failed)?
+            .ok_or_else(gone)?;
+        let info = self
+            .0
+            .tokens
+            .by_hash(&s.token_hash)
+            .map_err(Refusal::failed)?
+            .ok_or_else(gone)?;
+        Ok((Caller::from_token(&info), info, s))
+    }
+
+    /// Ends a session.
+    pub fn sign_out(&self, cookie: &str) -> Result<(), Refusal> {
+        self.0.sessions.end(cookie).map_err(Refusal::failed)
+    }
+
+    /// A sign-in card for a partner (staff): a new access token of theirs
+    /// and a link that signs in with it, once, within
+    /// [`sessions::LINK_DAYS`] days. Returns the link's secret, when it
+    /// ends (Unix seconds), and the token made.
+    pub fn make_sign_in_card(
+        &self,
+        caller: &Caller,
+        partner: ParticipantId,
+    ) -> Result<(String, u64, TokenInfo), Refusal> {
+        policy::require(caller.author(), Action::MakeSignInCard)?;
+        {
+            let model = self.read()?;
+            if model.erased.contains(&partner)
+                || model.roles.get(&partner) != Some(&values::Role::Partner)
+            {
+                return Err(Refusal::not_found("there is no partner with this id"));
+            }
+        }
+        let (secret, info) = self
+            .0
+            .tokens
+            .create(Role::Partner, "sign-in-card", Some(partner))
+            .map_err(Refusal::failed)?;
+        let (link, expires) = self
+            .0
+            .links
+            .make(&tokens::hash(&secret))
+            .map_err(Refusal::failed)?;
+        Ok((link, expires, info))
+    }
+
+    /// Whether a sign-in link still works, and whose it is.
+    pub fn sign_in_link(&self, secret: &str) -> Result<TokenInfo, Refusal> {
+        let token = self.0.links.peek(secret).map_err(Refusal::failed)?;
+        self.link_token(token).map(|(info, _)| info)
+    }
+
+    /// Signs a browser in with a sign-in link, using it up.
+    pub fn sign_in_with_link(&self, secret: &str) -> Result<(String, sessions::Session), Refusal> {
+        let token = self.0.links.use_up(secret).map_err(Refusal::failed)?;
+        let (_, h) = self.link_token(token)?;
+        self.0.sessions.start(&h).map_err(Refusal::failed)
+    }
+
+    fn link_token(
+        &self,
+        token: Result<String, sessions::LinkProblem>,
+    ) -> Result<(TokenInfo, String), Refusal> {
+        let unauthenticated = |m: &str| Refusal::new(crate::refusal::Kind::Unauthenticated, m);
+        match token {
+            Err(sessions::LinkProblem::Expired) => Err(unauthenticated(
+                "this sign-in link has expired; ask the team for a new one",
+            )),
+            Err(sessions::LinkProblem::Unknown) => Err(unauthenticated(
+                "this sign-in link does not work: it may have been used already; ask the team for a new one",
+            )),
+            Ok(h) => {
+                let info = self
+                    .0
+                    .tokens
+                    .by_hash(&h)
+                    .map_err(Refusal::failed)?
+                    .ok_or_else(|| {
+                        unauthenticated(
+                            "this sign-in link no longer works; ask the team for a new one",
+                        )
+                    })?;
+                Ok((info, h))
+            }
         }
     }
 

@@ -278,10 +278,12 @@ pub enum Action {
     Backup,
     /// Make, list and revoke access tokens.
     ManageTokens,
+    /// Give a partner a sign-in card (a new token of theirs, and a link).
+    MakeSignInCard,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::Append,
         Action::Read,
         Action::RegisterPerson,
@@ -294,6 +296,7 @@ impl Action {
         Action::SubjectExport,
         Action::Backup,
         Action::ManageTokens,
+        Action::MakeSignInCard,
     ];
 }
 
@@ -316,6 +319,7 @@ pub fn may(role: AuthorRole, action: Action) -> bool {
         Action::SubjectExport  => [Y,    N,    Y,       N,      N],
         Action::Backup         => [Y,    N,    Y,       N,      N],
         Action::ManageTokens   => [Y,    N,    Y,       N,      N],
+        Action::MakeSignInCard => [Y,    Y,    N,       N,      N],
     };
     ROLES.iter().position(|r| *r == role).is_some_and(|i| row[i])
 }
@@ -342,6 +346,7 @@ pub fn require(author: &Author, action: Action) -> Result<(), Refusal> {
         Action::SubjectExport => "export what is held about a person",
         Action::Backup => "take a backup",
         Action::ManageTokens => "manage access tokens",
+        Action::MakeSignInCard => "make sign-in cards",
     };
     Err(Refusal::forbidden(format!(
         "{} may not {what}",

@@ -81,7 +81,9 @@ pub struct TokenStore {
     table: SideTable,
 }
 
-fn hash(secret: &str) -> String {
+/// The hash a token is kept under (sessions and sign-in links name a
+/// token by it, never by its secret).
+pub fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
@@ -160,6 +162,16 @@ impl TokenStore {
             Err(_) => return Ok(None),
         };
         Ok(info.revoked.is_none().then_some(info))
+    }
+
+    /// The token kept under this hash, if it is not revoked.
+    pub fn by_hash(&self, h: &str) -> Result<Option<TokenInfo>, StoreError> {
+        let Some(bytes) = self.table.get(&key(h))? else {
+            return Ok(None);
+        };
+        Ok(serde_json::from_slice::<TokenInfo>(&bytes)
+            .ok()
+            .filter(|i| i.revoked.is_none()))
     }
 
     pub fn list(&self) -> Result<Vec<TokenInfo>, StoreError> {

@@ -224,6 +224,34 @@ impl<'a> Browser<'a> {
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// The browser with this cookie set (one kept from before a restart).
+    pub fn with_cookie(mut self, name: &str, value: &str) -> Self {
+        self.cookies.push((name.into(), value.into()));
+        self
+    }
+
+    /// A browser that has not signed in.
+    pub fn fresh(api: &'a Api) -> Browser<'a> {
+        Browser {
+            api,
+            cookies: Vec::new(),
+        }
+    }
+
+    /// A cookie's value, if the browser holds it.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// The anti-forgery token of the form on a page.
+    pub async fn csrf(&mut self, path: &str) -> String {
+        let (_, page) = self.get(path).await;
+        csrf_of(&page)
+    }
+
     pub async fn get(&mut self, path: &str) -> (StatusCode, String) {
         self.send(Request::get(path), Body::empty()).await
     }

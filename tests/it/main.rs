@@ -21,5 +21,6 @@ mod privacy;
 mod properties;
 mod recovery;
 mod schemas;
+mod signing_in;
 mod vectors;
 mod witness;

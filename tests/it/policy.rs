@@ -85,7 +85,7 @@ fn who_may_write_each_event_type() {
 #[test]
 fn who_may_use_each_use_case() {
     // Columns: admin, staff, operator, partner, auditor.
-    let table: [(Action, [bool; 5]); 12] = [
+    let table: [(Action, [bool; 5]); 13] = [
         (Action::Append, [true, true, true, true, false]),
         (Action::Read, [true, true, true, true, true]),
         (Action::RegisterPerson, [true, true, true, false, false]),
@@ -98,6 +98,7 @@ fn who_may_use_each_use_case() {
         (Action::SubjectExport, [true, false, true, false, false]),
         (Action::Backup, [true, false, true, false, false]),
         (Action::ManageTokens, [true, false, true, false, false]),
+        (Action::MakeSignInCard, [true, true, false, false, false]),
     ];
     assert_eq!(table.len(), Action::ALL.len());
     for (action, row) in table {

@@ -3,8 +3,11 @@
 //! (the token `jointly token create` prints), get a session cookie
 //! (HttpOnly, SameSite=Strict, Secure behind TLS), and every form carries a
 //! token tied to the session against cross-site requests. Sign-in attempts
-//! are rate limited. Sessions live in memory: a restart signs everyone out.
+//! are rate limited. Staff can give a partner a sign-in card instead: a
+//! QR code of a link that signs them in once (see `app::sessions`).
+//! Sessions are kept in the store (by hash) and survive a restart.
 
+mod cards;
 mod forms;
 mod pages;
 mod words;
@@ -29,30 +32,16 @@ use std::time::{Duration, Instant};
 const SESSION_COOKIE: &str = "jointly_session";
 /// Before sign-in, the sign-in form's own anti-forgery token.
 const PRE_COOKIE: &str = "jointly_pre";
-/// A session ends after this long without use.
-const IDLE: Duration = Duration::from_secs(8 * 3600);
 /// Failed sign-ins allowed per address in [`WINDOW`].
 const MAX_FAILURES: u32 = 10;
 const WINDOW: Duration = Duration::from_secs(60);
 
-/// One signed-in browser.
-#[derive(Clone)]
-pub(super) struct Session {
-    /// The access code it signed in with (kept in memory only), so a
-    /// revoked or deleted code ends the session at once.
-    code: String,
-    /// The anti-forgery token every form of this session carries.
-    csrf: String,
-    last_used: Instant,
-    /// What the next page says first, once: that what was just sent was
-    /// received.
-    notice: Option<String>,
-}
-
-/// Sessions and sign-in attempts, in memory.
+/// What stays in memory: the notice each session shows next ("your idea
+/// has been sent"), and failed sign-ins by address. Sessions themselves
+/// are in the store.
 #[derive(Default)]
 pub struct WebState {
-    sessions: Mutex<HashMap<String, Session>>,
+    notices: Mutex<HashMap<String, String>>,
     failures: Mutex<HashMap<IpAddr, (Instant, u32)>>,
 }
 
@@ -157,6 +146,11 @@ impl Visitor {
             Role::Admin => "an administrator",
             Role::Auditor => "an auditor",
         };
+        // A partner's token is named by staff ("sign-in-card", a
+        // nickname): it says nothing to the partner, so they see their role.
+        if self.token.role == Role::Partner {
+            return role.to_string();
+        }
         format!("{} ({role})", self.token.name)
     }
 
@@ -273,20 +267,18 @@ impl AppState {
     /// The signed-in visitor, from the session cookie.
     pub(super) fn visitor(&self, headers: &HeaderMap) -> Result<Visitor, PageError> {
         let id = cookie(headers, SESSION_COOKIE).ok_or(PageError::SignIn)?;
-        let mut sessions = self.0.web.sessions.lock().map_err(PageError::broken)?;
-        let s = sessions.get_mut(&id).ok_or(PageError::SignIn)?;
-        if s.last_used.elapsed() > IDLE {
-            sessions.remove(&id);
-            return Err(PageError::SignIn);
-        }
-        s.last_used = Instant::now();
-        let (code, csrf, notice) = (s.code.clone(), s.csrf.clone(), s.notice.take());
-        drop(sessions);
-        let (caller, token) = self.app().authenticate(&code)?;
+        let (caller, token, session) = self.app().session(&id)?;
+        let notice = self
+            .0
+            .web
+            .notices
+            .lock()
+            .map_err(PageError::broken)?
+            .remove(&id);
         Ok(Visitor {
             token,
             caller,
-            csrf,
+            csrf: session.csrf,
             session: id,
             notice,
         })
@@ -295,16 +287,15 @@ impl AppState {
     /// Leaves a notice for the visitor's next page ("Your idea has been
     /// sent"), shown once.
     pub(super) fn leave_notice(&self, v: &Visitor, words: &str) {
-        if let Ok(mut sessions) = self.0.web.sessions.lock()
-            && let Some(s) = sessions.get_mut(&v.session)
-        {
-            s.notice = Some(words.to_string());
+        if let Ok(mut notices) = self.0.web.notices.lock() {
+            // Bounded: a notice no one came back for is of no use.
+            if notices.len() > 10_000 {
+                notices.clear();
+            }
+            notices.insert(v.session.clone(), words.to_string());
         }
     }
-}
 
-impl AppState {
-    /// The model, caught up, for a page; a failure says why in the log.
     pub(super) fn page_model(
         &self,
     ) -> Result<std::sync::MutexGuard<'_, crate::coproduction::model::Model>, PageError> {
@@ -466,29 +457,8 @@ async fn sign_in(
         }
     }
     let code = form.one("code").trim().to_string();
-    match state.app().authenticate(&code) {
-        Ok(_) => {
-            let id = random_hex();
-            state.0.web.sessions.lock().expect("web lock").insert(
-                id.clone(),
-                Session {
-                    code,
-                    csrf: random_hex(),
-                    last_used: Instant::now(),
-                    notice: None,
-                },
-            );
-            let mut r = Redirect::to("/home").into_response();
-            r.headers_mut().append(
-                header::SET_COOKIE,
-                set_cookie(&settings, SESSION_COOKIE, &id, None),
-            );
-            r.headers_mut().append(
-                header::SET_COOKIE,
-                set_cookie(&settings, PRE_COOKIE, "", Some(0)),
-            );
-            r
-        }
+    match state.app().sign_in(&code) {
+        Ok((id, _)) => signed_in(&settings, &id),
         Err(r) if r.kind() == Kind::Unauthenticated => {
             let mut f = state.0.web.failures.lock().expect("web lock");
             f.entry(ip).or_insert((Instant::now(), 0)).1 += 1;
@@ -502,6 +472,20 @@ async fn sign_in(
     }
 }
 
+/// Off to the home page with a new session's cookie.
+fn signed_in(settings: &Settings, session: &str) -> Response {
+    let mut r = Redirect::to("/home").into_response();
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(settings, SESSION_COOKIE, session, None),
+    );
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(settings, PRE_COOKIE, "", Some(0)),
+    );
+    r
+}
+
 async fn sign_out(
     State(state): State<AppState>,
     axum::Extension(settings): axum::Extension<Settings>,
@@ -513,8 +497,10 @@ async fn sign_out(
         if check_csrf(&v, &form).is_err() {
             return PageError::forbidden().into_response();
         }
-        if let Some(id) = cookie(&headers, SESSION_COOKIE) {
-            state.0.web.sessions.lock().expect("web lock").remove(&id);
+        if let Some(id) = cookie(&headers, SESSION_COOKIE)
+            && let Err(e) = state.app().sign_out(&id)
+        {
+            return PageError::broken(e).into_response();
         }
     }
     let mut r = Redirect::to("/sign-in").into_response();
@@ -570,6 +556,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/home") }))
         .route("/sign-in", get(sign_in_page).post(sign_in))
         .route("/sign-out", post(sign_out))
+        .merge(cards::routes())
         .route("/static/style.css", get(stylesheet))
         .merge(pages::routes())
         .merge(forms::routes())

@@ -764,6 +764,10 @@ async fn project(
             format!("/projects/{id}/decision"),
             "Record a decision".to_string(),
         ));
+        actions.push((
+            format!("/projects/{id}/cards"),
+            "Sign-in cards for partners".to_string(),
+        ));
     }
     render(ProjectPage {
         page: Frame::for_visitor(&v, p.title.as_str(), ""),

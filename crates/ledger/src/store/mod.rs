@@ -933,6 +933,14 @@ impl SideTable {
         Ok(())
     }
 
+    /// Removes `key` and returns what it held, in one step: of two callers
+    /// taking the same key at once, one gets the value and one `None`.
+    pub fn take(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let old = self.tree.remove(key).map_err(index_err)?;
+        self.db.flush().map_err(index_err)?;
+        Ok(old.map(|v| v.to_vec()))
+    }
+
     /// Every entry whose key starts with `prefix`, in key order.
     pub fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<SideEntry>, StoreError> {
         self.tree
