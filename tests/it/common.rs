@@ -267,6 +267,25 @@ impl<'a> Browser<'a> {
         .await
     }
 
+    /// Posts a form as a page of another site would (`Origin` says so).
+    pub async fn post_from(
+        &mut self,
+        origin: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> (StatusCode, String) {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        self.send(
+            Request::post(path)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("origin", origin),
+            Body::from(body),
+        )
+        .await
+    }
+
     /// Opens a form's page and sends it with these fields (and its csrf).
     pub async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
         let (status, page) = self.get(path).await;

@@ -1,6 +1,7 @@
 //! Signing in from a browser: sessions are kept in the store, so they
 //! survive a restart, and end the moment their token is revoked; a
-//! sign-in card's link signs a partner in once, and only staff make cards.
+//! sign-in card's link signs a partner in once, and only staff make cards;
+//! what a partner typed when their session ended is offered back.
 
 use crate::common::{Api, Browser, token};
 use axum::http::StatusCode;
@@ -115,5 +116,110 @@ async fn a_sign_in_card_signs_a_partner_in_once() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    api.state.shutdown().await;
+}
+
+/// Text as a page shows it, with askama's escapes undone.
+fn unescape(t: &str) -> String {
+    [
+        ("&#34;", "\""),
+        ("&#39;", "'"),
+        ("&#60;", "<"),
+        ("&#62;", ">"),
+        ("&#38;", "&"),
+    ]
+    .iter()
+    .fold(t.to_string(), |t, (from, to)| t.replace(from, to))
+}
+
+/// The hidden fields of a page's forms, as the browser would send them.
+fn hidden_fields(page: &str) -> Vec<(String, String)> {
+    page.split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .map(|rest| {
+            let (name, rest) = rest.split_once('"').unwrap();
+            let value = rest
+                .split("value=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            (unescape(name), unescape(value))
+        })
+        .collect()
+}
+
+fn refs(fields: &[(String, String)]) -> Vec<(&str, &str)> {
+    fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+#[tokio::test]
+async fn text_typed_when_the_session_ended_is_offered_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ledger, _) = Ledger::open(dir.path()).unwrap();
+    write_history(&ledger, 0, 0, 64).unwrap();
+    let api = Api::new(ledger);
+    let (partner, project) = {
+        let model = api.app().read().unwrap();
+        let p = model.projects.values().next().unwrap();
+        let partner = *p
+            .members
+            .iter()
+            .find(|(_, m)| m.role == PersonRole::Partner)
+            .unwrap()
+            .0;
+        (partner, p.id)
+    };
+    let ideas = || api.app().read().unwrap().proposals.len();
+    let before = ideas();
+    let code = token(api.app(), Role::Partner, "p", Some(&partner.to_string()));
+    let mut b = Browser::sign_in(&api, &code).await;
+    let form = format!("/projects/{project}/propose");
+    let csrf = b.csrf(&form).await;
+    // The session ends (signed out on another tab) while they type.
+    let session = b.cookie("jointly_session").unwrap();
+    let mut tab = Browser::fresh(&api).with_cookie("jointly_session", &session);
+    let tab_csrf = tab.csrf("/home").await;
+    tab.post("/sign-out", &[("csrf", &tab_csrf)]).await;
+    let idea = "Meetings after 4pm & \"somewhere\" warm <please>";
+    let sent = [("csrf", csrf.as_str()), ("text", idea)];
+
+    // From another site: nothing is kept, nothing is written.
+    let (status, _) = b.post_from("https://elsewhere.example", &form, &sent).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+
+    let (status, page) = b.post(&form, &sent).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{page}");
+    assert!(page.contains("nothing has been recorded yet"), "{page}");
+    assert_eq!(ideas(), before, "nothing written while signed out");
+    let mut fields = hidden_fields(&page);
+    assert!(
+        fields.contains(&("kept.text".into(), idea.into())),
+        "{fields:?}"
+    );
+    fields.push(("code".into(), "jly_wrong".into()));
+    // A wrong code keeps the text too.
+    let (status, page) = b.post("/sign-in", &refs(&fields)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let mut fields = hidden_fields(&page);
+    fields.push(("code".into(), code.clone()));
+    let (status, page) = b.post("/sign-in", &refs(&fields)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Show what I typed"), "{page}");
+    assert_eq!(ideas(), before, "nothing written on signing in");
+
+    // One button takes the text back to its form, to check and send.
+    let (status, page) = b.post(&form, &refs(&hidden_fields(&page))).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Here is what you typed"), "{page}");
+    assert!(unescape(&page).contains(idea), "{page}");
+    assert_eq!(ideas(), before, "shown, not sent");
+    let (status, _) = b.submit(&form, &[("text", idea)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(ideas(), before + 1);
     api.state.shutdown().await;
 }

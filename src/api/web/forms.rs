@@ -13,7 +13,7 @@
 //! as a page for a refusal no field can fix.
 
 use super::pages::name_of;
-use super::{Frame, PageError, PageId, Visitor, check_csrf, render};
+use super::{Frame, PageError, PageId, Settings, Visitor, render};
 use crate::api::AppState;
 use crate::app::Submission;
 use crate::app::tokens::Role;
@@ -22,12 +22,12 @@ use crate::coproduction::model::{Model, Stance};
 use crate::coproduction::values::{Method, Position, ProjectId, Response, Role as PersonRole};
 use crate::refusal::{Kind as RefusalKind, Refusal};
 use askama::Template;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response as HttpResponse};
 use axum::routing::get;
+use axum::{Extension, Router};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -52,6 +52,23 @@ impl FormData {
     }
     pub fn all(&self, name: &str) -> Vec<String> {
         self.0.get(name).cloned().unwrap_or_default()
+    }
+    /// Every field and value as typed, but the form's own token and marks:
+    /// what is kept for a visitor whose session ended mid-form.
+    pub fn typed(&self) -> Vec<(String, String)> {
+        self.0
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "csrf" | "kept"))
+            .flat_map(|(k, vs)| vs.iter().map(move |v| (k.clone(), v.clone())))
+            .collect()
+    }
+    /// The fields whose names start with `prefix`, without it.
+    pub fn under(&self, prefix: &str) -> Vec<(String, String)> {
+        self.0
+            .iter()
+            .filter_map(|(k, vs)| Some((k.strip_prefix(prefix)?.to_string(), vs)))
+            .flat_map(|(k, vs)| vs.iter().map(move |v| (k.clone(), v.clone())))
+            .collect()
     }
 }
 
@@ -991,14 +1008,40 @@ fn shown_on_the_form(kind: RefusalKind) -> bool {
 async fn submit(
     kind: Kind,
     state: AppState,
-    headers: HeaderMap,
+    (settings, headers): (Settings, HeaderMap),
     target: Uuid,
     body: Bytes,
     path: String,
 ) -> Result<HttpResponse, PageError> {
-    let v = state.visitor(&headers)?;
     let form = FormData::parse(&body);
-    check_csrf(&v, &form)?;
+    let mut v = match state.visitor(&headers) {
+        // The session ended while they typed: nothing is recorded, and what
+        // they typed goes with them to the sign-in page and back.
+        Err(PageError::SignIn) => {
+            return Ok(super::keep_for_sign_in(&settings, &headers, &path, &form));
+        }
+        other => other?,
+    };
+    let offered_back = form.one("kept") == "1";
+    if offered_back || form.one("csrf") != v.csrf {
+        // Back from signing in, or a form from an older session: show what
+        // was typed to check and send, never record it unseen.
+        v.notice = Some(if offered_back {
+            "You are signed in again. Here is what you typed: check it, then send it.".into()
+        } else {
+            "This form had expired, so nothing was sent. Here is what you typed: check it, then send it again.".into()
+        });
+        return show(
+            kind,
+            &state,
+            &v,
+            target,
+            Some(&form),
+            Vec::new(),
+            &path,
+            None,
+        );
+    }
     if let Kind::Equality = kind {
         return save_answers(&state, &v, &form, &path);
     }
@@ -1112,11 +1155,12 @@ macro_rules! form_route {
             )
             .post(
                 |State(state): State<AppState>,
+                 Extension(settings): Extension<Settings>,
                  headers: HeaderMap,
                  PageId(id): PageId,
                  body: Bytes| async move {
                     let path = $path.replace("{id}", &id.to_string());
-                    submit($kind, state, headers, id, body, path).await
+                    submit($kind, state, (settings, headers), id, body, path).await
                 },
             ),
         );
@@ -1153,11 +1197,14 @@ pub(super) fn routes() -> Router<AppState> {
             },
         )
         .post(
-            |State(state): State<AppState>, headers: HeaderMap, body: Bytes| async move {
+            |State(state): State<AppState>,
+             Extension(settings): Extension<Settings>,
+             headers: HeaderMap,
+             body: Bytes| async move {
                 submit(
                     Kind::NewProject,
                     state,
-                    headers,
+                    (settings, headers),
                     Uuid::nil(),
                     body,
                     s("/projects/new"),
@@ -1184,11 +1231,14 @@ pub(super) fn routes() -> Router<AppState> {
             },
         )
         .post(
-            |State(state): State<AppState>, headers: HeaderMap, body: Bytes| async move {
+            |State(state): State<AppState>,
+             Extension(settings): Extension<Settings>,
+             headers: HeaderMap,
+             body: Bytes| async move {
                 submit(
                     Kind::Equality,
                     state,
-                    headers,
+                    (settings, headers),
                     Uuid::nil(),
                     body,
                     s("/me/equality"),

@@ -387,21 +387,102 @@ fn check_csrf(v: &Visitor, form: &forms::FormData) -> Result<(), PageError> {
 struct SignIn {
     page: Frame,
     error: Option<String>,
+    kept: Kept,
+}
+
+/// What a visitor typed into a form when their session had ended, carried
+/// in the sign-in page (never kept on the server) and offered back once
+/// they are signed in again.
+#[derive(Default)]
+struct Kept {
+    /// The form's address; empty when nothing is kept.
+    path: String,
+    fields: Vec<(String, String)>,
+}
+
+impl Kept {
+    /// Only a form of this site, at an address of this site, is kept: a
+    /// form posted from another site must not fill in ours.
+    fn from_sign_in(form: &forms::FormData) -> Kept {
+        let path = form.one("return_to");
+        let local = path.starts_with('/')
+            && path
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'-');
+        if !local || path.starts_with("//") {
+            return Kept::default();
+        }
+        Kept {
+            path: path.to_string(),
+            fields: form.under("kept."),
+        }
+    }
+}
+
+/// Whether a request's own headers say it came from a page of this site.
+/// Browsers send `Sec-Fetch-Site` and `Origin` with every form they post.
+fn from_this_site(headers: &HeaderMap) -> bool {
+    let said = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = said("sec-fetch-site") {
+        return site == "same-origin";
+    }
+    match (said("origin"), said("host")) {
+        (None, _) => true,
+        (Some(origin), Some(host)) => origin.split_once("://").is_some_and(|(_, h)| h == host),
+        (Some(_), None) => false,
+    }
+}
+
+/// The sign-in page for a form posted after the session ended, with what
+/// was typed carried in it, so that nothing typed is lost.
+fn keep_for_sign_in(
+    settings: &Settings,
+    headers: &HeaderMap,
+    path: &str,
+    form: &forms::FormData,
+) -> Response {
+    if !from_this_site(headers) {
+        return PageError::SignIn.into_response();
+    }
+    let kept = Kept {
+        path: path.to_string(),
+        fields: form.typed(),
+    };
+    let mut r = sign_in_form(settings, headers, None, kept);
+    *r.status_mut() = StatusCode::UNAUTHORIZED;
+    r
+}
+
+#[derive(Template)]
+#[template(path = "kept.html")]
+struct OfferBack {
+    page: Frame,
+    kept: Kept,
 }
 
 async fn sign_in_page(
     axum::Extension(settings): axum::Extension<Settings>,
     headers: HeaderMap,
 ) -> Response {
-    let pre = cookie(&headers, PRE_COOKIE)
+    sign_in_form(&settings, &headers, None, Kept::default())
+}
+
+/// The sign-in form, with its pre-session cookie.
+fn sign_in_form(
+    settings: &Settings,
+    headers: &HeaderMap,
+    error: Option<String>,
+    kept: Kept,
+) -> Response {
+    let pre = cookie(headers, PRE_COOKIE)
         .filter(|c| c.len() == 64)
         .unwrap_or_else(random_hex);
     let mut page = Frame::anonymous("Sign in");
     page.csrf = pre.clone();
-    let mut resp = render(SignIn { page, error: None }).unwrap_or_else(IntoResponse::into_response);
+    let mut resp = render(SignIn { page, error, kept }).unwrap_or_else(IntoResponse::into_response);
     resp.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(&settings, PRE_COOKIE, &pre, None),
+        set_cookie(settings, PRE_COOKIE, &pre, None),
     );
     resp
 }
@@ -413,7 +494,8 @@ async fn sign_in(
 ) -> Response {
     let ip = settings.client(req.extensions(), req.headers());
     let headers = req.headers().clone();
-    let body = match axum::body::to_bytes(req.into_body(), 16 * 1024).await {
+    // Room for a form's text kept while signing in again.
+    let body = match axum::body::to_bytes(req.into_body(), 128 * 1024).await {
         Ok(b) => b,
         Err(_) => {
             return PageError::Status(StatusCode::PAYLOAD_TOO_LARGE, "That was too long.".into())
@@ -428,6 +510,7 @@ async fn sign_in(
         let mut r = render(SignIn {
             page,
             error: Some(error.into()),
+            kept: Kept::from_sign_in(&form),
         })
         .unwrap_or_else(IntoResponse::into_response);
         *r.status_mut() = status;
@@ -458,7 +541,13 @@ async fn sign_in(
     }
     let code = form.one("code").trim().to_string();
     match state.app().sign_in(&code) {
-        Ok((id, _)) => signed_in(&settings, &id),
+        Ok((id, _)) => {
+            let kept = Kept::from_sign_in(&form);
+            if kept.path.is_empty() {
+                return signed_in(&settings, &id);
+            }
+            offer_back(&state, &settings, &id, kept)
+        }
         Err(r) if r.kind() == Kind::Unauthenticated => {
             let mut f = state.0.web.failures.lock().expect("web lock");
             f.entry(ip).or_insert((Instant::now(), 0)).1 += 1;
@@ -483,6 +572,26 @@ fn signed_in(settings: &Settings, session: &str) -> Response {
         header::SET_COOKIE,
         set_cookie(settings, PRE_COOKIE, "", Some(0)),
     );
+    r
+}
+
+/// Signed in again with a form's text kept: one button takes it back to
+/// its form, where it is shown to check and send (a page cannot post for
+/// the visitor without a script, and should not record anything unseen).
+fn offer_back(state: &AppState, settings: &Settings, session: &str, kept: Kept) -> Response {
+    let csrf = match state.app().session(session) {
+        Ok((_, _, s)) => s.csrf,
+        Err(e) => return PageError::broken(e).into_response(),
+    };
+    let mut page = Frame::anonymous("You are signed in");
+    page.csrf = csrf;
+    let mut r = render(OfferBack { page, kept }).unwrap_or_else(IntoResponse::into_response);
+    for c in signed_in(settings, session)
+        .headers()
+        .get_all(header::SET_COOKIE)
+    {
+        r.headers_mut().append(header::SET_COOKIE, c.clone());
+    }
     r
 }
 
