@@ -307,9 +307,43 @@ async function main() {
       await trustee.ctx.close();
     }
 
+    // Staff make a sign-in card; the partner opens its link on a phone.
+    {
+      await staff.page.goto(projectUrl + '/cards');
+      await Promise.all([staff.page.waitForNavigation(), staff.page.click('main form button')]);
+      const link = (await staff.page.$eval('main .card code', (c) => c.innerText).catch(() => '')).trim();
+      const qr = await staff.page.$('main .qr svg');
+      check(link.includes('/sign-in/link/jll_') && qr !== null, `staff make a sign-in card with a QR code and a link (${link.replace(/jll_.*/, 'jll_...')})`);
+      await staff.page.screenshot({ path: path.join(shots, 'journey-staff-1280-sign-in-card.png'), fullPage: true });
+      const phone = await browser.newContext({ viewport: WIDTHS.phone, bypassCSP: true });
+      const p = await phone.newPage();
+      await p.goto(link);
+      await Promise.all([p.waitForNavigation(), p.click('main form button')]);
+      check(new URL(p.url()).pathname === '/home' && (await p.innerText('main')).includes('Your ideas'), `the card's link signs the partner in on their phone (${p.url()})`);
+      await phone.close();
+    }
+
+    // The session ends while a partner types; what they typed comes back.
+    {
+      const c = await signIn(browser, base, codes.partner, WIDTHS.phone);
+      const words = 'Typed before my session ended: a lift at the new venue.';
+      await c.page.goto(projectUrl + '/propose');
+      await c.page.fill('textarea[name=text]', words);
+      await c.ctx.clearCookies();
+      await Promise.all([c.page.waitForNavigation(), c.page.click('main form button[type=submit]')]);
+      check((await c.page.innerText('main')).includes('nothing has been recorded yet'), 'a form sent after the session ended goes to sign-in, saying nothing was recorded');
+      await c.page.fill('input[name=code]', codes.partner);
+      await Promise.all([c.page.waitForNavigation(), c.page.press('input[name=code]', 'Enter')]);
+      await Promise.all([c.page.waitForNavigation(), c.page.click('main form button')]);
+      const back = await c.page.$eval('textarea[name=text]', (t) => t.value).catch(() => '');
+      check(back === words, `after signing in again, the idea typed before is back in its form (${back.slice(0, 60)})`);
+      await c.page.screenshot({ path: path.join(shots, 'journey-partner-390-typed-text-offered-back.png'), fullPage: true });
+      await c.ctx.close();
+    }
+
     // A form post without the session's token is refused.
-    const forged = await staff.page.request.post(projectUrl + '/meeting', { form: { csrf: 'forged', summary: 'x' }, maxRedirects: 0 });
-    check(forged.status() === 403, 'a form without the session token is refused (403)');
+    const forged = await staff.page.request.post(projectUrl + '/meeting', { form: { csrf: 'forged', summary: 'Forged summary' }, maxRedirects: 0 });
+    check(forged.status() === 403 && (await forged.text()).includes('nothing was sent'), 'a form without the session token records nothing (403) and offers back what was typed');
     const headers = (await staff.page.request.get(base + '/home')).headers();
     check((headers['content-security-policy'] || '').includes("frame-ancestors 'none'") && headers['x-content-type-options'] === 'nosniff', 'pages carry the security headers');
 

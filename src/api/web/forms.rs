@@ -1022,16 +1022,17 @@ async fn submit(
         }
         other => other?,
     };
-    let offered_back = form.one("kept") == "1";
-    if offered_back || form.one("csrf") != v.csrf {
-        // Back from signing in, or a form from an older session: show what
-        // was typed to check and send, never record it unseen.
-        v.notice = Some(if offered_back {
+    let current = form.one("csrf") == v.csrf;
+    if !current || form.one("kept") == "1" {
+        // Back from signing in, or a form from an older session (or another
+        // site): show what was typed to check and send, never record it
+        // unseen.
+        v.notice = Some(if current {
             "You are signed in again. Here is what you typed: check it, then send it.".into()
         } else {
             "This form had expired, so nothing was sent. Here is what you typed: check it, then send it again.".into()
         });
-        return show(
+        let mut r = show(
             kind,
             &state,
             &v,
@@ -1040,7 +1041,11 @@ async fn submit(
             Vec::new(),
             &path,
             None,
-        );
+        )?;
+        if !current {
+            *r.status_mut() = StatusCode::FORBIDDEN;
+        }
+        return Ok(r);
     }
     if let Kind::Equality = kind {
         return save_answers(&state, &v, &form, &path);
