@@ -98,6 +98,14 @@ pub fn agenda<'m>(model: &'m Model, who: For<'_>, today: Date) -> Agenda<'m> {
             .collect();
         out.my_challenges
             .sort_by_key(|(c, _)| std::cmp::Reverse(c.at));
+        out.my_disputes = decisions()
+            .filter_map(|d| match d.stances.get(&me) {
+                Some(Stance::Disputed(why)) => Some((d, why, d.dispute_answers.get(&me))),
+                _ => None,
+            })
+            .collect();
+        out.my_disputes
+            .sort_by_key(|(d, _, _)| std::cmp::Reverse((d.day(), d.at)));
     }
     if who.staff {
         out.ideas_waiting = ideas()

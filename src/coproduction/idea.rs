@@ -25,8 +25,7 @@ pub struct Answer<'m> {
     pub decision: DecisionId,
     pub response: Response,
     pub reason: &'m Text,
-    /// The actions on this idea: those that name it, and those that name
-    /// no idea (they carry out the decision as a whole).
+    /// The actions on this idea (see [`actions_on`]).
     pub actions: Vec<&'m Action>,
 }
 
@@ -80,21 +79,28 @@ pub fn status<'m>(model: &'m Model, idea: &'m Proposal, today: Date) -> Status<'
             days: idea.day().days_until(today).max(0),
         };
     };
-    let actions = model
-        .decisions
-        .get(decision)
-        .map(|d| {
-            d.actions
-                .iter()
-                .filter_map(|a| model.actions.get(a))
-                .filter(|a| a.proposals.is_empty() || a.proposals.contains(&idea.id))
-                .collect()
-        })
-        .unwrap_or_default();
     Status::Answered(Answer {
         decision: *decision,
         response: *response,
         reason,
-        actions,
+        actions: actions_on(model, decision, idea).collect(),
     })
+}
+
+/// The actions of `decision` that carry out `idea`: those that name it;
+/// and, when the decision answered this idea alone, those that name no
+/// idea. An action that names no idea, of a decision that answered
+/// several, belongs to the decision as a whole and is shown under it, not
+/// under each idea (one idea's action must not read as another's).
+pub fn actions_on<'m>(
+    model: &'m Model,
+    decision: &DecisionId,
+    idea: &'m Proposal,
+) -> impl Iterator<Item = &'m Action> + 'm {
+    let d = model.decisions.get(decision);
+    let alone = d.is_some_and(|d| d.answers.len() == 1);
+    d.into_iter()
+        .flat_map(|d| d.actions.iter())
+        .filter_map(|a| model.actions.get(a))
+        .filter(move |a| a.proposals.contains(&idea.id) || (alone && a.proposals.is_empty()))
 }

@@ -574,13 +574,7 @@ fn you_said(model: &Model, projects: &[&Project], s: Settings) -> YouSaidWeDid {
                         outcome: d.outcome.to_string(),
                         response: *response,
                         reason: reason.to_string(),
-                        // Only the actions on this idea, or on the
-                        // decision as a whole: not those on its other ideas.
-                        actions: d
-                            .actions
-                            .iter()
-                            .filter_map(|a| model.actions.get(a))
-                            .filter(|a| a.proposals.is_empty() || a.proposals.contains(&pr.id))
+                        actions: super::idea::actions_on(model, did, pr)
                             .map(|a| ActionView {
                                 action_id: a.id,
                                 what: a.what.to_string(),
@@ -830,7 +824,7 @@ fn tokenism(model: &Model, projects: &[&Project], s: Settings) -> TokenismReport
                     pr.by_partner
                         && pr.withdrawn.is_none()
                         && pr.answers.is_empty()
-                        && day(pr.raised_at).days_until(s.today) > s.waiting_days
+                        && pr.day().days_until(s.today) > s.waiting_days
                 })
                 .count() as u64,
             decisions_disputed_by_partners: decisions

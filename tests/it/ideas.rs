@@ -124,6 +124,14 @@ fn an_idea_reads_as_what_became_of_it() {
     ];
     check(&story, 22, ("Done", "Most asked. (1 actions)"));
     check(&story, 23, ("Accepted", "Most asked. (0 actions)"));
+    // An action that names no idea, of a decision that answered two,
+    // belongs to the decision: under neither idea.
+    let mut whole = action(42, &[]);
+    whole["decision_id"] = json!(id(31));
+    let mut story = story.to_vec();
+    story.push((staff(), "action.committed", whole));
+    check(&story, 22, ("Done", "Most asked. (1 actions)"));
+    check(&story, 23, ("Accepted", "Most asked. (0 actions)"));
 }
 
 #[test]
@@ -196,6 +204,13 @@ fn each_person_sees_what_waits_on_them() {
                 .map(|(c, _)| s(&c.id))
                 .collect()),
             ids(a.disputes.iter().map(|(d, _, _)| s(&d.id)).collect()),
+            ids(a
+                .my_disputes
+                .iter()
+                .map(|(d, why, answer)| {
+                    format!("{} {why} {}", d.id, answer.map_or("-", |t| t.as_str()))
+                })
+                .collect()),
         ]
     };
     // Partner 2: their idea 20, decision 30 to confirm, their challenge 50;
@@ -208,6 +223,7 @@ fn each_person_sees_what_waits_on_them() {
             id(50),
             String::new(),
             String::new(),
+            String::new(),
             String::new()
         ]
     );
@@ -216,6 +232,7 @@ fn each_person_sees_what_waits_on_them() {
         view(&w, 4, false, &[Q]),
         [
             id(21),
+            String::new(),
             String::new(),
             String::new(),
             String::new(),
@@ -233,6 +250,7 @@ fn each_person_sees_what_waits_on_them() {
             String::new(),
             format!("{} {}", id(21), id(22)),
             id(50),
+            String::new(),
             String::new()
         ]
     );
@@ -244,4 +262,19 @@ fn each_person_sees_what_waits_on_them() {
     );
     assert_eq!(view(&w, 2, false, &[P])[1], "");
     assert_eq!(view(&w, 1, true, &[P, Q])[5], id(30));
+    // The partner sees their dispute, and then staff's answer to it.
+    assert_eq!(
+        view(&w, 2, false, &[P])[6],
+        format!("{} I did not agree. -", id(30))
+    );
+    w.ok(
+        &staff(),
+        "dispute.answered",
+        json!({"decision_id": id(30), "participant_id": pid(2), "answer": "We will meet again."}),
+    );
+    assert_eq!(
+        view(&w, 2, false, &[P])[6],
+        format!("{} I did not agree. We will meet again.", id(30))
+    );
+    assert_eq!(view(&w, 1, true, &[P, Q])[5], "");
 }

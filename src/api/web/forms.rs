@@ -990,6 +990,13 @@ fn show(
         back: sp.back,
     })?;
     *r.status_mut() = status;
+    if form.is_some() {
+        // What was typed is in the page: not for any cache to keep.
+        r.headers_mut().insert(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
+    }
     Ok(r)
 }
 

@@ -448,8 +448,16 @@ fn keep_for_sign_in(
         path: path.to_string(),
         fields: form.typed(),
     };
-    let mut r = sign_in_form(settings, headers, None, kept);
+    let mut r = not_stored(sign_in_form(settings, headers, None, kept));
     *r.status_mut() = StatusCode::UNAUTHORIZED;
+    r
+}
+
+/// Pages that carry what someone typed are not kept by the browser or
+/// anything between (the equality answers may be among it).
+fn not_stored(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
@@ -514,7 +522,7 @@ async fn sign_in(
         })
         .unwrap_or_else(IntoResponse::into_response);
         *r.status_mut() = status;
-        r
+        not_stored(r)
     };
     if pre.is_none() || pre.as_deref() != Some(form.one("csrf")) {
         return again(
@@ -585,7 +593,8 @@ fn offer_back(state: &AppState, settings: &Settings, session: &str, kept: Kept) 
     };
     let mut page = Frame::anonymous("You are signed in");
     page.csrf = csrf;
-    let mut r = render(OfferBack { page, kept }).unwrap_or_else(IntoResponse::into_response);
+    let mut r =
+        not_stored(render(OfferBack { page, kept }).unwrap_or_else(IntoResponse::into_response));
     for c in signed_in(settings, session)
         .headers()
         .get_all(header::SET_COOKIE)

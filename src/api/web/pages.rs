@@ -305,7 +305,14 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
                     ],
                     links: {
                         let mut l = Vec::new();
-                        if c.answer.is_some() {
+                        // A reply is offered once: after it, the reply waits.
+                        let replied = model.decisions.get(&c.decision).is_some_and(|d| {
+                            d.challenges
+                                .iter()
+                                .filter_map(|r| model.challenges.get(r))
+                                .any(|r| r.in_reply_to == Some(c.id))
+                        });
+                        if c.answer.is_some() && !replied {
                             l.push((
                                 format!("/challenges/{}/reply", c.id),
                                 "Reply to the answer".into(),
