@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use jointly::app::Caller;
 use jointly::app::demo::write_history;
 use jointly::app::tokens::Role;
-use jointly::coproduction::values::Role as PersonRole;
+use jointly::coproduction::values::{ParticipantId, ProjectId, Role as PersonRole};
 use jointly::ledger::Ledger;
 
 #[tokio::test]
@@ -44,8 +44,8 @@ async fn a_session_survives_a_restart_and_ends_with_its_token() {
     api.state.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_sign_in_card_signs_a_partner_in_once() {
+/// A store with the example history, and a partner of its first project.
+fn example() -> (tempfile::TempDir, Api, ParticipantId, ProjectId) {
     let dir = tempfile::tempdir().unwrap();
     let (ledger, _) = Ledger::open(dir.path()).unwrap();
     write_history(&ledger, 0, 0, 64).unwrap();
@@ -61,6 +61,12 @@ async fn a_sign_in_card_signs_a_partner_in_once() {
             .0;
         (partner, p.id)
     };
+    (dir, api, partner, project)
+}
+
+#[tokio::test]
+async fn a_sign_in_card_signs_a_partner_in_once() {
+    let (_dir, api, partner, project) = example();
     let staff = token(api.app(), Role::Staff, "staff", None);
     let mut s = Browser::sign_in(&api, &staff).await;
     let cards = format!("/projects/{project}/cards");
@@ -159,21 +165,7 @@ fn refs(fields: &[(String, String)]) -> Vec<(&str, &str)> {
 
 #[tokio::test]
 async fn text_typed_when_the_session_ended_is_offered_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let (ledger, _) = Ledger::open(dir.path()).unwrap();
-    write_history(&ledger, 0, 0, 64).unwrap();
-    let api = Api::new(ledger);
-    let (partner, project) = {
-        let model = api.app().read().unwrap();
-        let p = model.projects.values().next().unwrap();
-        let partner = *p
-            .members
-            .iter()
-            .find(|(_, m)| m.role == PersonRole::Partner)
-            .unwrap()
-            .0;
-        (partner, p.id)
-    };
+    let (_dir, api, partner, project) = example();
     let ideas = || api.app().read().unwrap().proposals.len();
     let before = ideas();
     let code = token(api.app(), Role::Partner, "p", Some(&partner.to_string()));
