@@ -17,6 +17,9 @@ pub mod idempotency;
 pub mod integrity;
 pub mod policy;
 pub mod rules;
+
+/// The model, read: every reader's view of the record, whole batches only.
+pub type ModelGuard<'a> = parking_lot::RwLockReadGuard<'a, Model>;
 pub mod sessions;
 pub mod tokens;
 pub mod witnessing;
@@ -43,7 +46,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokens::{Role, TokenInfo, TokenStore};
 use witnessing::{Cosigned, WitnessPolicy};
@@ -196,8 +199,9 @@ struct Inner {
     sessions: sessions::Sessions,
     links: sessions::SignInLinks,
     idempotency: Idempotency,
-    /// The projections' model, caught up from the log when read.
-    model: Mutex<Model>,
+    /// The model, the one the writer's rules keep up to date (see
+    /// [`rules::Rules`]): readers share it.
+    model: rules::SharedModel,
     metrics: Metrics,
     /// The log's size after each committed batch (for streams).
     appended: tokio::sync::watch::Sender<u64>,
@@ -302,9 +306,9 @@ impl App {
             );
         }
         let rules = rules::Rules::new(ledger.clone()).map_err(ledger_refusal)?;
-        let model = rules.model().clone();
+        let model = rules.shared();
         // Nothing is written again for anyone erased before.
-        people.forget(model.erased.iter().map(|p| p.uuid()));
+        people.forget(model.read().erased.iter().map(|p| p.uuid()));
         let notary = Notary::open(&ledger, &options.origin).map_err(ledger_refusal)?;
         // A store whose history no longer matches what it signed is refused.
         notary.sign_head(&ledger).map_err(ledger_refusal)?;
@@ -329,7 +333,7 @@ impl App {
                 appended.send_replace(size);
             })
         };
-        let published = Mutex::new(Published::take(&people, &model)?);
+        let published = Mutex::new(Published::take(&people, &model.read())?);
         let sequencer = Sequencer::start_with_after(ledger.clone(), rules, after_commit);
         let side = |name: &str| ledger.store().side_table(name).map_err(ledger_refusal);
         let sessions = sessions::Sessions::open(side("sessions")?);
@@ -341,7 +345,7 @@ impl App {
             sessions,
             links,
             idempotency,
-            model: Mutex::new(model),
+            model,
             metrics: Metrics::default(),
             appended,
             credentials_ended: tokio::sync::watch::channel(0).0,
@@ -522,8 +526,7 @@ impl App {
             .collect();
         {
             let model = self.read().map_err(whole)?.clone();
-            let rules = rules::Rules::with_model(self.0.ledger.clone(), model);
-            rules.dry_run(&events).map_err(|(i, r)| (Some(i), r))?;
+            rules::Rules::dry_run(&self.0.ledger, model, &events).map_err(|(i, r)| (Some(i), r))?;
         }
         let mut written = 0;
         let mut events = events.into_iter();
@@ -686,18 +689,8 @@ impl App {
             }
         }
         // Nothing of the erased text stays in memory: the writer's rules
-        // and the read model are read again from the log.
+        // read the model, which readers share, again from the log.
         self.0.sequencer.reload().await.map_err(append_failure)?;
-        let ledger = self.0.ledger.clone();
-        let model = tokio::task::spawn_blocking(move || fold::rebuild(&ledger))
-            .await
-            .map_err(Refusal::failed)?
-            .map_err(Refusal::failed)?;
-        *self
-            .0
-            .model
-            .lock()
-            .map_err(|_| Refusal::failed("model lock"))? = model;
         Ok(done)
     }
 
@@ -1038,14 +1031,10 @@ impl App {
 
     /// The model, caught up with the log. For the pages, which read it
     /// through the disclosure policy.
-    pub fn read(&self) -> Result<MutexGuard<'_, Model>, Refusal> {
-        let mut m = self
-            .0
-            .model
-            .lock()
-            .map_err(|_| Refusal::failed("the model's lock"))?;
-        fold::catch_up(&self.0.ledger, &mut m).map_err(Refusal::failed)?;
-        Ok(m)
+    pub fn read(&self) -> Result<ModelGuard<'_>, Refusal> {
+        // Never waits long: the writer holds it only while a batch is
+        // admitted and written.
+        Ok(self.0.model.read())
     }
 
     /// Whether `caller` may read this stored record.
@@ -1368,13 +1357,7 @@ impl App {
 
     /// Records not yet applied to the read model.
     pub fn projection_lag(&self) -> u64 {
-        let applied = self
-            .0
-            .model
-            .lock()
-            .ok()
-            .and_then(|m| m.last_seq)
-            .map_or(0, |s| s + 1);
+        let applied = self.0.model.read().last_seq.map_or(0, |s| s + 1);
         self.size().saturating_sub(applied)
     }
 

@@ -17,11 +17,22 @@ use crate::coproduction::read_event;
 use crate::coproduction::values::Date;
 use crate::ledger::{Admission, CanonicalPayload, Ledger, LedgerError, Record};
 use crate::refusal::Refusal;
+use parking_lot::{ArcRwLockWriteGuard, RawRwLock, RwLock};
+use std::sync::Arc;
+
+/// The one model of the record, shared by the writer and every reader.
+pub type SharedModel = Arc<RwLock<Model>>;
 
 /// The rules over one log, with the model they check against.
-#[derive(Clone)]
+///
+/// The model is the readers' model too (one copy in memory, each record
+/// folded once). The writer holds it for writing from the first event it
+/// admits in a batch until the batch is on disk, so readers never see an
+/// event that is not yet durable, and see each batch whole.
 pub struct Rules {
-    model: Model,
+    model: SharedModel,
+    /// Held while a batch is being admitted and written.
+    batch: Option<ArcRwLockWriteGuard<RawRwLock, Model>>,
     ledger: Ledger,
 }
 
@@ -29,20 +40,40 @@ impl Rules {
     /// Rules over `ledger`, starting from its whole history.
     pub fn new(ledger: Ledger) -> Result<Self, LedgerError> {
         let model = fold::rebuild(&ledger)?;
-        Ok(Rules { model, ledger })
+        Ok(Self::with_model(ledger, model))
     }
 
-    /// Rules over `ledger` from a model already folded from it.
+    /// Rules over `ledger` from a model already folded from it, of their
+    /// own (not shared with anyone).
     pub fn with_model(ledger: Ledger, model: Model) -> Self {
-        Rules { model, ledger }
+        Rules {
+            model: Arc::new(RwLock::new(model)),
+            batch: None,
+            ledger,
+        }
     }
 
-    pub fn model(&self) -> &Model {
-        &self.model
+    /// The model, once the rules are done with it.
+    pub fn into_model(mut self) -> Model {
+        self.batch = None;
+        Arc::try_unwrap(self.model).map_or_else(|shared| shared.read().clone(), RwLock::into_inner)
     }
 
-    pub fn into_model(self) -> Model {
-        self.model
+    /// The model, read (for tests and tools that drive the rules
+    /// themselves). Not while a batch is being written on this thread.
+    pub fn read(&self) -> super::ModelGuard<'_> {
+        self.model.read()
+    }
+
+    /// The model these rules keep up to date, for readers to share.
+    pub fn shared(&self) -> SharedModel {
+        self.model.clone()
+    }
+
+    /// The model, for writing: the batch's guard, taken on first use.
+    fn model_mut(&mut self) -> &mut Model {
+        let shared = &self.model;
+        self.batch.get_or_insert_with(|| shared.write_arc())
     }
 
     /// A correction must point at a record in the log. (Not one in the
@@ -60,10 +91,25 @@ impl Rules {
     }
 
     /// Checks events as if they were appended next, in order, without
-    /// writing anything: for refusing a whole file of events before any is
-    /// written. Returns the index of the first refused event and why.
-    pub fn dry_run(&self, events: &[crate::ledger::NewEvent]) -> Result<(), (usize, Refusal)> {
-        self.ledger.dry_run(events, &mut self.clone())
+    /// writing anything, against a copy of `model`: for refusing a whole
+    /// file of events before any is written. Returns the index of the
+    /// first refused event and why.
+    pub fn dry_run(
+        ledger: &Ledger,
+        model: Model,
+        events: &[crate::ledger::NewEvent],
+    ) -> Result<(), (usize, Refusal)> {
+        ledger.dry_run(events, &mut Rules::with_model(ledger.clone(), model))
+    }
+
+    /// Folds the whole log again into the shared model.
+    fn rebuild(&mut self) {
+        // Rare (a failed write, or payloads erased): what is on disk is the
+        // truth. If even that cannot be read, the model stays as it was.
+        if let Ok(model) = fold::rebuild(&self.ledger) {
+            *self.model_mut() = model;
+        }
+        self.batch = None;
     }
 }
 
@@ -82,11 +128,12 @@ impl Admission for Rules {
             policy::may_append_type(&author, type_name)?;
         }
         let event = read_event(record, Some(payload)).map_err(|r| r.under("/payload"))?;
-        policy::may_write(&author, event.as_ref(), &self.model)?;
-        if let Some(e) = &event {
-            self.model
-                .check(&author, e)
-                .map_err(|r| r.under("/payload"))?;
+        {
+            let model = self.model_mut();
+            policy::may_write(&author, event.as_ref(), model)?;
+            if let Some(e) = &event {
+                model.check(&author, e).map_err(|r| r.under("/payload"))?;
+            }
         }
         if let Some(Event::RecordCorrected(e)) = &event {
             self.check_exists(e.corrects.uuid())?;
@@ -94,22 +141,25 @@ impl Admission for Rules {
         if let Some(e) = &event {
             happened_by_then(e, Date::of(record.at()))?;
         }
+        let model = self.model_mut();
         if let Some(n) = expected {
-            self.model.check_expected(event.as_ref(), n)?;
+            model.check_expected(event.as_ref(), n)?;
         }
-        self.model.apply(record, event);
+        model.apply(record, event);
         Ok(())
     }
 
     fn discard_batch(&mut self) {
-        // Rare (a failed write): start again from what is on disk.
-        if let Ok(model) = fold::rebuild(&self.ledger) {
-            self.model = model;
-        }
+        self.rebuild();
+    }
+
+    fn batch_done(&mut self) {
+        // Readers may now see the batch, which is on disk.
+        self.batch = None;
     }
 
     fn reload(&mut self) {
-        self.discard_batch();
+        self.rebuild();
     }
 }
 

@@ -107,8 +107,8 @@ impl World {
         results.pop().unwrap().map(|_| ())
     }
 
-    pub(crate) fn model(&self) -> &jointly::coproduction::model::Model {
-        self.rules.model()
+    pub(crate) fn model(&self) -> jointly::app::ModelGuard<'_> {
+        self.rules.read()
     }
 
     pub(crate) fn ok(&mut self, actor: &Actor, kind: &str, payload: Value) {
@@ -759,7 +759,7 @@ fn declared_and_observed_agree() {
     d["stage"] = json!("delivery");
     w.ok(&staff(), "decision.made", d);
     let q: ProjectId = serde_json::from_value(json!(id(Q))).unwrap();
-    let r = Report::build(w.rules.model(), Some(q), settings_in(0));
+    let r = Report::build(&w.rules.read(), Some(q), settings_in(0));
     let j = &r.jointness.projects[0];
     // Design shared; delivery not shared (one person, in fact): co-design, as declared.
     assert_eq!(j.declared, Involvement::CoDesign);
@@ -770,7 +770,7 @@ fn declared_and_observed_agree() {
     // P: D (30) is by S and A, consensus, unconfirmed: partner-informed, so
     // declared co-production behaves like engagement until A confirms.
     let p: ProjectId = serde_json::from_value(json!(id(P))).unwrap();
-    let before = Report::build(w.rules.model(), Some(p), settings_in(0));
+    let before = Report::build(&w.rules.read(), Some(p), settings_in(0));
     assert_eq!(
         before.jointness.projects[0].observed,
         Some(Involvement::Engagement)
@@ -780,7 +780,7 @@ fn declared_and_observed_agree() {
         "decision.confirmed",
         json!({"decision_id": id(30)}),
     );
-    let after = Report::build(w.rules.model(), Some(p), settings_in(0));
+    let after = Report::build(&w.rules.read(), Some(p), settings_in(0));
     assert_eq!(
         after.jointness.projects[0].observed,
         Some(Involvement::CoProduction)
@@ -791,7 +791,7 @@ fn declared_and_observed_agree() {
         "decision.disputed",
         json!({"decision_id": id(30), "reason": "Not what we agreed."}),
     );
-    let disputed = Report::build(w.rules.model(), Some(p), settings_in(0));
+    let disputed = Report::build(&w.rules.read(), Some(p), settings_in(0));
     assert_eq!(
         disputed.jointness.projects[0].decisions[0].class,
         Jointness::PartnerInformed

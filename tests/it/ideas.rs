@@ -27,7 +27,7 @@ fn check(events: &[(jointly::ledger::Actor, &str, Value)], idea: u32, expect: (&
     }
     let m = w.model();
     let pr = &m.proposals[&proposal(idea)];
-    let st = status(m, pr, today());
+    let st = status(&m, pr, today());
     let detail = match &st {
         jointly::coproduction::idea::Status::Waiting { days } => format!("{days} days"),
         jointly::coproduction::idea::Status::Withdrawn { reason } => reason.to_string(),
@@ -183,8 +183,9 @@ fn each_person_sees_what_waits_on_them() {
     };
     let view = |w: &World, me: u32, staff: bool, projects: &'static [u32]| {
         let sees = sees(projects);
+        let model = w.model();
         let a = agenda(
-            w.model(),
+            &model,
             For {
                 me: Some(pid(me)),
                 staff,

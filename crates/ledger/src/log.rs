@@ -66,6 +66,9 @@ pub trait Admission {
     ) -> Result<(), Self::Refusal>;
     /// The batch whose events were admitted was not written: forget them.
     fn discard_batch(&mut self) {}
+    /// The batch is settled: what was admitted is on disk (or nothing
+    /// was). Called once per batch that was not discarded.
+    fn batch_done(&mut self) {}
     /// Stored records changed under the admission (payloads erased): read
     /// them again, so nothing erased stays in memory.
     fn reload(&mut self) {}
@@ -179,12 +182,14 @@ impl Ledger {
             batch.push(Prepared { entry, checked });
         }
         if batch.is_empty() {
+            admission.batch_done();
             return Ok(answers);
         }
         if let Err(e) = writer.commit(batch) {
             admission.discard_batch();
             return Err(e.into());
         }
+        admission.batch_done();
         Ok(answers)
     }
 

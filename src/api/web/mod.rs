@@ -296,9 +296,7 @@ impl AppState {
         }
     }
 
-    pub(super) fn page_model(
-        &self,
-    ) -> Result<std::sync::MutexGuard<'_, crate::coproduction::model::Model>, PageError> {
+    pub(super) fn page_model(&self) -> Result<crate::app::ModelGuard<'_>, PageError> {
         Ok(self.app().read()?)
     }
 }
