@@ -8,6 +8,8 @@
 //!   (it must not grow with the log);
 //! - building the whole report from the model.
 
+#![forbid(unsafe_code)]
+
 use jointly::app::demo::write_history;
 use jointly::app::fold::{catch_up, rebuild};
 use jointly::coproduction::model::Model;

@@ -11,6 +11,8 @@
 //!
 //! `BENCH_RECORDS` (default 1000000) and `BENCH_SECONDS` (default 5) scale it.
 
+#![forbid(unsafe_code)]
+
 use jointly::ledger::notary::Notary;
 use jointly::ledger::receipt::Receipt;
 use jointly::ledger::sequencer::Sequencer;

@@ -7,6 +7,8 @@
 //! its own) is a generic, append-only, hash-chained log that knows nothing
 //! of the rest. Arrows point down only.
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 pub mod app;
 pub mod audit;

@@ -4,6 +4,8 @@
 //! refusal: 0 success, 1 a failed check or a failure, 2 bad input (nothing
 //! was written).
 
+#![forbid(unsafe_code)]
+
 use anyhow::{Context, anyhow};
 use clap::{Parser, Subcommand};
 use jointly::app::witnessing::WitnessPolicy;

@@ -1,6 +1,8 @@
 //! The integration tests: one test crate (one link), a module per area,
 //! with the helpers they share in `common`.
 
+#![forbid(unsafe_code)]
+
 mod common;
 
 mod api;

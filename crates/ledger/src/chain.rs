@@ -4,9 +4,8 @@
 //! tree. Verification, import and recovery at open all go through it.
 
 use super::canonical::CanonicalPayload;
-use super::digest::{self, Digest};
+use super::digest::{self, Digest, Salt};
 use super::frame::{Entry, EntryRef};
-use super::lanes;
 use super::merkle::{self, CompactRange, LeafIndex, Subtrees};
 use super::record::{Record, Seq, Timestamp};
 
@@ -43,50 +42,26 @@ impl Prechecked {
     /// Checks `entry`, expected at `seq` (for the message if it fails),
     /// and gives its decoded record too.
     fn one(seq: Seq, entry: &EntryRef<'_>) -> Result<(Prechecked, Record), ChainProblem> {
-        let hashes = Hashes {
-            chain: digest::record_hash(entry.record),
-            leaf: merkle::leaf_hash(entry.record),
-            commitment: entry
-                .payload
-                .map(|(salt, p)| digest::payload_commitment_input(salt, p).blake3()),
-        };
-        Self::with_hashes(seq, entry, hashes)
+        Self::with_hashes(seq, entry, Hashes::of(entry))
     }
 
     /// Checks many entries, each with the sequence number it is expected
-    /// at, hashing them together (see [`lanes`]): what verification does
-    /// with each block of the log it reads. The entries are consecutive;
-    /// also gives the Merkle subtrees wholly among them, for linking.
+    /// at: what verification does with each block of the log it reads,
+    /// the blocks spread over a worker a core (see `verify`). The entries
+    /// are consecutive; also gives the Merkle subtrees wholly among them,
+    /// for linking.
     pub fn many(
         entries: &[(Seq, EntryRef<'_>)],
     ) -> (Vec<Result<Prechecked, ChainProblem>>, Subtrees) {
-        let mut blake3 = Vec::with_capacity(entries.len() * 2);
-        for (_, e) in entries {
-            blake3.push(digest::record_hash_input(e.record));
-            if let Some((salt, p)) = e.payload {
-                blake3.push(digest::payload_commitment_input(salt, p));
-            }
-        }
-        let mut blake3 = lanes::blake3_many(&blake3).into_iter();
-        let leaves: Vec<_> = entries
-            .iter()
-            .map(|(_, e)| merkle::leaf_hash_input(e.record))
-            .collect();
-        let leaves = lanes::sha256_many(&leaves);
+        let hashes: Vec<Hashes> = entries.iter().map(|(_, e)| Hashes::of(e)).collect();
+        let leaves: Vec<Digest> = hashes.iter().map(|h| h.leaf).collect();
         let first = entries.first().map_or(0, |(seq, _)| *seq);
         debug_assert!(entries.iter().zip(first..).all(|((seq, _), n)| *seq == n));
         let subtrees = Subtrees::build(LeafIndex(first), &leaves);
         let checked = entries
             .iter()
-            .zip(leaves)
-            .map(|((seq, e), leaf)| {
-                let hashes = Hashes {
-                    chain: blake3.next().expect("a hash for each record"),
-                    commitment: e.payload.map(|_| blake3.next().expect("and each payload")),
-                    leaf,
-                };
-                Self::with_hashes(*seq, e, hashes).map(|(alone, _)| alone)
-            })
+            .zip(hashes)
+            .map(|((seq, e), hashes)| Self::with_hashes(*seq, e, hashes).map(|(alone, _)| alone))
             .collect();
         (checked, subtrees)
     }
@@ -135,6 +110,18 @@ struct Hashes {
     leaf: Digest,
     /// The commitment to the payload, if it is present.
     commitment: Option<Digest>,
+}
+
+impl Hashes {
+    fn of(entry: &EntryRef<'_>) -> Hashes {
+        Hashes {
+            chain: digest::record_hash(entry.record),
+            leaf: merkle::leaf_hash(entry.record),
+            commitment: entry
+                .payload
+                .map(|(salt, p)| digest::payload_commitment(&Salt(*salt), p)),
+        }
+    }
 }
 
 /// The first thing wrong, and at which sequence number.

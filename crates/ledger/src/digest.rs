@@ -4,7 +4,6 @@
 //! (see `merkle`) uses SHA-256 as RFC 6962 requires. Each use of a hash has
 //! its own prefix so that no byte string means two things.
 
-use super::lanes::Message;
 use rand::RngCore;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -131,31 +130,31 @@ impl fmt::Debug for Salt {
 
 /// `BLAKE3(RECORD_HASH_TAG || canonical record)`: the chain hash.
 pub fn record_hash(canonical_record: &[u8]) -> Digest {
-    record_hash_input(canonical_record).blake3()
+    blake3_of(RECORD_HASH_TAG, canonical_record)
 }
 
 /// `BLAKE3(salt || canonical payload)`: what a record says of its payload.
 pub fn payload_commitment(salt: &Salt, canonical_payload: &[u8]) -> Digest {
-    payload_commitment_input(&salt.0, canonical_payload).blake3()
+    blake3_of(&salt.0, canonical_payload)
 }
 
-/// What [`record_hash`] hashes, for hashing many at once.
-pub fn record_hash_input(canonical_record: &[u8]) -> Message<'_> {
-    Message {
-        prefix: RECORD_HASH_TAG,
-        body: canonical_record,
-    }
+/// `BLAKE3(prefix || body)`, the two given to the hasher one after the
+/// other rather than copied together first.
+pub fn blake3_of(prefix: &[u8], body: &[u8]) -> Digest {
+    let mut h = blake3::Hasher::new();
+    h.update(prefix);
+    h.update(body);
+    Digest(*h.finalize().as_bytes())
 }
 
-/// What [`payload_commitment`] hashes, for hashing many at once.
-pub fn payload_commitment_input<'a>(
-    salt: &'a [u8; 32],
-    canonical_payload: &'a [u8],
-) -> Message<'a> {
-    Message {
-        prefix: salt,
-        body: canonical_payload,
-    }
+/// `SHA-256(prefix || body)`, the two given to the hasher one after the
+/// other rather than copied together first.
+pub fn sha256_of(prefix: &[u8], body: &[u8]) -> Digest {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(prefix);
+    h.update(body);
+    Digest(h.finalize().into())
 }
 
 #[cfg(test)]
@@ -201,6 +200,52 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Published BLAKE3 vectors (see tests/data/blake3/ORIGIN.md): the
+    /// bytes 0, 1, ..., 250, 0, 1, ... of each length, given to
+    /// [`blake3_of`] split at every point, around one chunk (1 KiB).
+    #[test]
+    fn blake3_of_two_pieces_gives_the_published_hashes() {
+        let vectors = include_str!("../../../tests/data/blake3/vectors.txt");
+        let mut cases = 0;
+        for line in vectors.lines() {
+            let (len, hex) = line.split_once(' ').expect("length and hash");
+            let input: Vec<u8> = (0..len.parse().expect("a length"))
+                .map(|i: usize| (i % 251) as u8)
+                .collect();
+            for split in 0..=input.len() {
+                let (prefix, body) = input.split_at(split);
+                assert_eq!(
+                    blake3_of(prefix, body).to_hex(),
+                    hex,
+                    "{len} bytes at {split}"
+                );
+            }
+            cases += 1;
+        }
+        assert_eq!(cases, 5);
+    }
+
+    /// Published SHA-256 vectors (see tests/data/sha256/ORIGIN.md), given
+    /// to [`sha256_of`] split at every point.
+    #[test]
+    fn sha256_of_two_pieces_gives_the_published_hashes() {
+        let vectors = include_str!("../../../tests/data/sha256/vectors.txt");
+        let mut cases = 0;
+        for line in vectors.lines() {
+            let (hex, message) = line.split_once(' ').expect("digest and message");
+            for split in 0..=message.len() {
+                let (prefix, body) = message.as_bytes().split_at(split);
+                assert_eq!(
+                    sha256_of(prefix, body).to_hex(),
+                    hex,
+                    "{message:?} at {split}"
+                );
+            }
+            cases += 1;
+        }
+        assert_eq!(cases, 3);
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! holds that (it depends on no web framework, template engine or OpenAPI
 //! crate), and it could be published alone.
 
+#![forbid(unsafe_code)]
+
 pub mod bundle;
 pub mod canonical;
 pub mod chain;
@@ -17,7 +19,6 @@ pub mod frame;
 /// part of a normal build.
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-pub mod lanes;
 mod log;
 pub mod merkle;
 pub mod notary;

@@ -5,8 +5,7 @@
 //! any size and every proof cost O(log n) lookups, never a rebuild. The
 //! index newtypes keep leaf positions, tree sizes and node ids apart.
 
-use super::digest::Digest;
-use super::lanes::{self, Message};
+use super::digest::{self, Digest};
 use sha2::{Digest as _, Sha256};
 
 /// Prefix of a leaf hash: `SHA-256(LEAF_PREFIX || canonical record)`.
@@ -39,15 +38,7 @@ impl NodeId {
 }
 
 pub fn leaf_hash(data: &[u8]) -> Digest {
-    leaf_hash_input(data).sha256()
-}
-
-/// What [`leaf_hash`] hashes, for hashing many at once.
-pub fn leaf_hash_input(data: &[u8]) -> Message<'_> {
-    Message {
-        prefix: &[LEAF_PREFIX],
-        body: data,
-    }
+    digest::sha256_of(&[LEAF_PREFIX], data)
 }
 
 pub fn node_hash(left: &Digest, right: &Digest) -> Digest {
@@ -381,10 +372,10 @@ impl CompactRange {
     }
 }
 
-/// Every perfect subtree wholly inside a run of consecutive leaves, hashed
-/// level by level with many nodes at once (see `lanes`): verification
-/// builds these for each block of records on its workers, so that linking
-/// the records in order computes only the subtrees that span two blocks.
+/// Every perfect subtree wholly inside a run of consecutive leaves:
+/// verification builds these for each block of records on its workers, so
+/// that linking the records in order computes only the subtrees that span
+/// two blocks.
 #[derive(Clone, Debug, Default)]
 pub struct Subtrees {
     /// For each level from 1: the index of its first subtree, and hashes.
@@ -402,23 +393,13 @@ impl Subtrees {
             if from >= to {
                 break;
             }
-            let pairs: Vec<[u8; 64]> = (from..to)
+            let level = (from..to)
                 .map(|j| {
                     let left = (2 * j - start) as usize;
-                    let mut pair = [0u8; 64];
-                    pair[..32].copy_from_slice(&hashes[left].0);
-                    pair[32..].copy_from_slice(&hashes[left + 1].0);
-                    pair
+                    node_hash(&hashes[left], &hashes[left + 1])
                 })
                 .collect();
-            let inputs: Vec<Message<'_>> = pairs
-                .iter()
-                .map(|pair| Message {
-                    prefix: &[NODE_PREFIX],
-                    body: pair,
-                })
-                .collect();
-            levels.push((from, lanes::sha256_many(&inputs)));
+            levels.push((from, level));
             below = (from, &levels.last().expect("just pushed").1);
         }
         Subtrees { levels }

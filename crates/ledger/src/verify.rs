@@ -399,3 +399,65 @@ fn verify_tail(
         checked,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Actor, CanonicalPayload, EventType, NewEvent};
+
+    /// A log of `n` records whose payloads run from a few bytes to past
+    /// one BLAKE3 chunk (1 KiB), with every fourth payload erased.
+    fn log_of(n: u64) -> (tempfile::TempDir, Ledger) {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, _) = Ledger::open(dir.path()).unwrap();
+        let events: Vec<NewEvent> = (0..n)
+            .map(|i| NewEvent {
+                expected: None,
+                event_type: EventType::new(&format!("x.verify.{}", i % 3)).unwrap(),
+                actor: Actor::new("test:verify").unwrap(),
+                payload: CanonicalPayload::from_value(&serde_json::json!({
+                    "n": i,
+                    "text": "x".repeat((i as usize * 37) % 1200),
+                }))
+                .unwrap(),
+            })
+            .collect();
+        if n > 0 {
+            ledger.append_batch(events).unwrap();
+        }
+        let erased: Vec<Seq> = (0..n).step_by(4).collect();
+        ledger.store().erase_payloads(&erased).unwrap();
+        (dir, ledger)
+    }
+
+    /// Verification hashes blocks of records on a worker a core and links
+    /// them in order. For counts of records that are none, one, fewer
+    /// than the workers and not a multiple of them, in blocks of one
+    /// record each up to the whole log, it must find what checking each
+    /// record one at a time on one thread finds.
+    #[test]
+    fn verifying_on_every_core_agrees_with_checking_one_record_at_a_time() {
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
+        for n in [0, 1, 2, 3, workers + 1, 3 * workers + 1, 17, 100, 257] {
+            let (_dir, ledger) = log_of(n);
+            let mut one_at_a_time = ChainChecker::new();
+            for seq in 0..n {
+                let entry = ledger.store().read(seq).unwrap().expect("a record");
+                one_at_a_time.check(&entry).unwrap();
+            }
+            let expect = Verified {
+                size: n,
+                head: one_at_a_time.last_hash(),
+                root: one_at_a_time.root(),
+                redacted: one_at_a_time.redacted(),
+                checked: n,
+            };
+            assert_eq!(expect.redacted, n.div_ceil(4), "{n} records");
+            assert_eq!(verify_full(&ledger, &mut |_| {}).unwrap(), expect, "{n}");
+            for block in [1, 700, 4096, 1 << 20] {
+                let v = verify_full_in_blocks(&ledger, block, &mut |_| {}).unwrap();
+                assert_eq!(v, expect, "{n} records in blocks of {block} bytes");
+            }
+        }
+    }
+}

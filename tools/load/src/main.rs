@@ -13,6 +13,8 @@
 //!
 //! With `--json` each prints one JSON object on stdout; tables otherwise.
 
+#![forbid(unsafe_code)]
+
 use clap::{Parser, Subcommand};
 use jointly_ledger::{Actor, CanonicalPayload, EventType, Ledger, NewEvent};
 use serde_json::{Value, json};
