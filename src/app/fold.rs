@@ -6,16 +6,85 @@ use super::erasure;
 use crate::coproduction::events::Event;
 use crate::coproduction::model::Model;
 use crate::coproduction::read_event;
-use crate::ledger::{Ledger, LedgerError};
+use crate::ledger::{Ledger, LedgerError, Record, Seq, StoredEvent};
+use std::collections::HashMap;
+
+/// Records read and decoded a page at a time.
+const PAGE: usize = 4096;
 
 /// Folds the whole log into a model.
+///
+/// Reading a record checks its hashes and decoding its payload parses
+/// JSON: most of the work, and independent from record to record. So
+/// pages are read and decoded on every core (page `k` by reader
+/// `k mod n`), and applied in order on this thread as they arrive.
 pub fn rebuild(ledger: &Ledger) -> Result<Model, LedgerError> {
+    let kept = erasure::kept(ledger)?;
     let mut model = Model {
-        kept: erasure::kept(ledger)?,
+        kept: kept.clone(),
         ..Model::default()
     };
+    let size = ledger.head().size;
+    let readers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    type Page = Result<Vec<(Record, Option<Event>)>, LedgerError>;
+    std::thread::scope(|scope| {
+        let channels: Vec<std::sync::mpsc::Receiver<Page>> = (0..readers)
+            .map(|k| {
+                // Two pages ahead per reader: enough to keep the cores busy,
+                // little held in memory.
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Page>(2);
+                let kept = &kept;
+                scope.spawn(move || {
+                    let mut from = (k * PAGE) as u64;
+                    while from < size {
+                        let page = ledger.range(from, PAGE).map(|page| {
+                            page.into_iter()
+                                .map(|ev| {
+                                    let event = decode(&ev, kept);
+                                    (ev.record, event)
+                                })
+                                .collect()
+                        });
+                        let failed = page.is_err();
+                        if tx.send(page).is_err() || failed {
+                            return;
+                        }
+                        from += (readers * PAGE) as u64;
+                    }
+                });
+                rx
+            })
+            .collect();
+        let mut next = 0u64;
+        while next < size {
+            let k = (next as usize / PAGE) % readers;
+            let Ok(page) = channels[k].recv() else { break };
+            let page = page?;
+            if page.is_empty() {
+                break;
+            }
+            next += page.len() as u64;
+            for (record, event) in page {
+                model.apply(&record, event);
+            }
+        }
+        Ok::<(), LedgerError>(())
+    })?;
+    // Anything appended while it was read.
     catch_up(ledger, &mut model)?;
     Ok(model)
+}
+
+/// The event a stored record holds: what was kept of it if its payload
+/// was erased; `None` for a record that no longer reads as an event
+/// (written under other rules: kept in the log but not interpreted).
+fn decode(ev: &StoredEvent, kept: &HashMap<Seq, serde_json::Value>) -> Option<Event> {
+    match (&ev.payload, kept.get(&ev.record.seq())) {
+        (None, Some(kept)) => {
+            Event::from_payload(ev.record.event_type().as_str(), kept).and_then(Result::ok)
+        }
+        _ => read_event(&ev.record, ev.payload.as_ref()).ok().flatten(),
+    }
 }
 
 /// Applies the records the model has not seen yet.
@@ -27,16 +96,7 @@ pub fn catch_up(ledger: &Ledger, model: &mut Model) -> Result<(), LedgerError> {
             return Ok(());
         }
         for ev in &page {
-            // A stored record that no longer reads as an event (written
-            // under other rules) is kept in the log but not interpreted.
-            let event = match (&ev.payload, model.kept.get(&ev.record.seq())) {
-                // Erased: what was kept of it, without its free text.
-                (None, Some(kept)) => {
-                    Event::from_payload(ev.record.event_type().as_str(), kept).and_then(Result::ok)
-                }
-                _ => read_event(&ev.record, ev.payload.as_ref()).ok().flatten(),
-            };
-            model.apply(&ev.record, event);
+            model.apply(&ev.record, decode(ev, &model.kept));
         }
         next += page.len() as u64;
     }
