@@ -209,7 +209,7 @@ def main():
         org = typed(projection.sync(section=Section.ALL, client=auditor, **kwargs), OrganisationProjection, "organisation")
         for name, cls in pages_of.items():
             typed(getattr(org, name), cls, f"organisation {name}")
-        assert org.projects == len(ids)
+        assert org.project_count == len(ids)
         rows.extend(r.project_id for r in org.jointness.projects)
         for r in org.jointness.projects:
             assert r.projection == f"/v1/projects/{r.project_id}/projections/jointness"

@@ -239,8 +239,8 @@ pub struct OrganisationProjection {
     pub as_of: Date,
     /// The last record the projections have read.
     pub last_seq: Option<u64>,
-    /// How many projects the totals count.
-    pub projects: u64,
+    /// How many projects the totals count (on every page).
+    pub project_count: u64,
     /// The last project of this page when more follow: pass it as `after`
     /// for the next page; `null` on the last page.
     #[schema(required = true)]
@@ -279,7 +279,7 @@ impl OrganisationProjection {
         OrganisationProjection {
             as_of,
             last_seq,
-            projects,
+            project_count: projects,
             next,
             you_said_we_did: s.wants(Section::YouSaidWeDid).then(|| YouSaidWeDidPage {
                 projects: you

@@ -237,8 +237,20 @@ pub struct Page {
     /// Return events after this sequence number (the `next` of the last page).
     #[param(minimum = 0, maximum = 9007199254740990_u64)]
     after: Option<u64>,
-    /// At most this many (1 to 1000, default 100; for `/v1/records` 1 to
-    /// 10000, default 1000).
+    /// At most this many events (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<usize>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RecordsQuery {
+    /// Return records after this sequence number (the `after` of the
+    /// `Link` header's next page).
+    #[param(minimum = 0, maximum = 9007199254740990_u64)]
+    after: Option<u64>,
+    /// At most this many records (1 to 10000, default 1000).
     #[param(minimum = 1, maximum = 10000)]
     limit: Option<usize>,
 }
@@ -548,13 +560,13 @@ async fn inclusion_proof(
     Ok(proof_lines(&state.app().inclusion_proof(q.seq, q.size)?))
 }
 
-#[utoipa::path(get, path = "/v1/records", params(Page),
+#[utoipa::path(get, path = "/v1/records", params(RecordsQuery),
     responses((status = 200, description = "Record envelopes (no payloads): one canonical record a line, for public audit",
             content_type = "application/jsonl", headers(("Link" = String, description = "RFC 8288 `<...>; rel=\"next\"`: the address of the next page, when there is one"))),
         (status = 400, body = error::Problem)))]
 async fn public_records(
     State(state): State<AppState>,
-    ApiQuery(page): ApiQuery<Page>,
+    ApiQuery(page): ApiQuery<RecordsQuery>,
 ) -> Result<Response, AppError> {
     let limit = page.limit.unwrap_or(1000);
     let (text, next) = state.app().public_records(page.after, limit)?;

@@ -639,7 +639,7 @@ async fn organisation_projections_are_bounded_and_their_totals_whole() {
         c.check("/v1/projections/{section}", "get", "200", &v);
         pages += 1;
         assert!(len < 1 << 20, "a page of {len} bytes");
-        assert_eq!(v["projects"], projects);
+        assert_eq!(v["project_count"], projects);
         for (section, totals) in [
             ("you_said_we_did", "totals"),
             ("jointness", "totals"),
