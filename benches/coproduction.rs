@@ -6,14 +6,17 @@
 //! - incremental update: the cost per record of bringing the model up to
 //!   date with the last 2,000 records, on a small log and on the big one
 //!   (it must not grow with the log);
-//! - building the whole report from the model.
+//! - building the whole report from the model;
+//! - building a page of the organisation-wide projections, as the API
+//!   answers `/v1/projections/all` (bounded, whatever the projects).
 
 #![forbid(unsafe_code)]
 
+use jointly::api::answers::{OrganisationProjection, Section};
 use jointly::app::demo::write_history;
 use jointly::app::fold::{catch_up, rebuild};
 use jointly::coproduction::model::Model;
-use jointly::coproduction::report::{Report, Settings};
+use jointly::coproduction::report::{MAX_OVERVIEW_PAGE, Overview, Report, Settings};
 use jointly::ledger::Ledger;
 use std::time::Instant;
 
@@ -104,6 +107,21 @@ fn main() {
         t.elapsed().as_secs_f64() * 1000.0,
         model.projects.len(),
         json.len() / 1024
+    );
+    let t = Instant::now();
+    let overview = Overview::build(
+        &model,
+        &|_| true,
+        None,
+        MAX_OVERVIEW_PAGE,
+        Settings::today(),
+    );
+    let page = serde_json::to_vec(&OrganisationProjection::of(overview, Section::All)).unwrap();
+    println!(
+        "a page of the organisation-wide projections (all sections, {MAX_OVERVIEW_PAGE} of {} projects, as /v1/projections/all answers): {:.0} ms, {} KB of JSON",
+        model.projects.len(),
+        t.elapsed().as_secs_f64() * 1000.0,
+        page.len() / 1024
     );
 }
 

@@ -33,9 +33,10 @@ pub enum PeopleError {
 }
 
 /// One person, as the people store holds them.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Person {
+    #[schema(value_type = String, format = Uuid)]
     pub id: Uuid,
     /// "staff" or "partner".
     pub role: String,

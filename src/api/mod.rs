@@ -4,16 +4,20 @@
 //! what it returns; refusals become problems by their kind (`error`). The
 //! OpenAPI document is generated from these handlers.
 
+pub mod answers;
 pub mod error;
 mod privacy;
 pub mod serve;
 mod web;
 
 use crate::app::tokens::{Role, TokenInfo};
-use crate::app::{App, Caller, Options, Submission, Which};
-use crate::coproduction::report::Report;
-use crate::ledger::{CanonicalPayload, Ledger, StoredEvent};
+use crate::app::{App, Caller, Options, ProjectPage, ProjectView, Recorded, Submission, Which};
+use crate::coproduction::values::ProjectId;
+use crate::ledger::Ledger;
 use crate::refusal::Refusal;
+use answers::{
+    Event, EventPage, Health, NewToken, OrganisationProjection, ProjectProjection, Section,
+};
 use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -22,8 +26,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use error::{ApiJson, ApiPath, ApiQuery, AppError};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -172,21 +176,10 @@ pub struct AppendQuery {
     wait: Option<Wait>,
 }
 
-/// The answer to an append, once it is on disk.
-#[derive(Serialize, Deserialize, utoipa::ToSchema)]
-pub struct AppendResponse {
-    pub seq: u64,
-    pub id: String,
-    pub hash: String,
-    pub receipt: String,
-    /// With `?wait=cosigned`: whether the witnesses cosigned in time.
-    pub cosigned: Option<bool>,
-    pub note: Option<String>,
-}
-
 #[utoipa::path(post, path = "/v1/events", request_body = AppendRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Send the same key to retry safely"), AppendQuery),
-    responses((status = 201, body = AppendResponse), (status = 400, body = error::Problem),
+    responses((status = 201, description = "The record is on disk", body = Recorded,
+        headers(("Location" = String, description = "The event's address"))), (status = 400, body = error::Problem),
         (status = 401, body = error::Problem), (status = 403, body = error::Problem),
         (status = 409, body = error::Problem), (status = 413, body = error::Problem),
         (status = 422, body = error::Problem)),
@@ -223,13 +216,18 @@ async fn append(
     Ok(resp)
 }
 
-fn event_json(ev: &StoredEvent) -> Value {
-    json!({
-        "seq": ev.record.seq(),
-        "record": ev.record,
-        "hash": ev.hash,
-        "payload": ev.payload.as_ref().map(CanonicalPayload::to_value),
-    })
+/// A response with an RFC 8288 `Link: <...>; rel="next"` header to the
+/// next page, when there is one.
+fn with_next(body: impl IntoResponse, path: &str, next: Option<String>, limit: usize) -> Response {
+    let mut resp = body.into_response();
+    if let Some(after) = next
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "<{path}?after={after}&limit={limit}>; rel=\"next\""
+        ))
+    {
+        resp.headers_mut().insert(header::LINK, v);
+    }
+    resp
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -237,123 +235,167 @@ fn event_json(ev: &StoredEvent) -> Value {
 #[into_params(parameter_in = Query)]
 pub struct Page {
     /// Return events after this sequence number (the `next` of the last page).
+    #[param(minimum = 0, maximum = 9007199254740990_u64)]
     after: Option<u64>,
     /// At most this many events (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RecordsQuery {
+    /// Return records after this sequence number (the `after` of the
+    /// `Link` header's next page).
+    #[param(minimum = 0, maximum = 9007199254740990_u64)]
+    after: Option<u64>,
+    /// At most this many records (1 to 10000, default 1000).
+    #[param(minimum = 1, maximum = 10000)]
+    limit: Option<usize>,
+}
+
+/// Each page's size unless asked otherwise.
+const DEFAULT_PAGE: usize = 100;
+
 #[utoipa::path(get, path = "/v1/events", params(Page),
-    responses((status = 200, description = "A page of events and the cursor for the next", body = Object),
+    responses((status = 200, description = "A page of the events this caller may read, and the cursor for the next",
+            body = EventPage, headers(("Link" = String, description = "RFC 8288 `<...>; rel=\"next\"`: the address of the next page, when there is one"))),
         (status = 400, body = error::Problem), (status = 401, body = error::Problem)),
     security(("bearer" = [])))]
 async fn list_events(
     State(state): State<AppState>,
     who: Bearer,
     ApiQuery(page): ApiQuery<Page>,
-) -> Result<Json<Value>, AppError> {
-    let p = state
-        .app()
-        .events(&who.caller, page.after, page.limit.unwrap_or(100))?;
-    Ok(Json(json!({
-        "events": p.events.iter().map(event_json).collect::<Vec<_>>(),
-        "next": p.next,
-    })))
+) -> Result<Response, AppError> {
+    let limit = page.limit.unwrap_or(DEFAULT_PAGE);
+    let p = state.app().events(&who.caller, page.after, limit)?;
+    let next = p.next;
+    let body = EventPage {
+        events: p.events.iter().map(Event::from).collect(),
+        next,
+    };
+    Ok(with_next(
+        Json(body),
+        "/v1/events",
+        next.map(|n| n.to_string()),
+        limit,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/events/{seq}", params(("seq" = u64, Path, description = "Sequence number")),
-    responses((status = 200, body = Object), (status = 404, body = error::Problem)),
+    responses((status = 200, description = "The event", body = Event), (status = 404, body = error::Problem)),
     security(("bearer" = [])))]
 async fn get_event(
     State(state): State<AppState>,
     who: Bearer,
     ApiPath(seq): ApiPath<u64>,
-) -> Result<Json<Value>, AppError> {
-    Ok(Json(event_json(&state.app().event(&who.caller, seq)?)))
+) -> Result<Json<Event>, AppError> {
+    Ok(Json(Event::from(&state.app().event(&who.caller, seq)?)))
 }
 
-#[utoipa::path(get, path = "/v1/events/by-id/{id}", params(("id" = String, Path, description = "Event id (UUID)")),
-    responses((status = 200, body = Object), (status = 404, body = error::Problem)),
+#[utoipa::path(get, path = "/v1/events/by-id/{id}", params(("id" = String, Path, format = Uuid, description = "Event id (UUID)")),
+    responses((status = 200, description = "The event", body = Event), (status = 404, body = error::Problem)),
     security(("bearer" = [])))]
 async fn get_event_by_id(
     State(state): State<AppState>,
     who: Bearer,
     ApiPath(id): ApiPath<uuid::Uuid>,
-) -> Result<Json<Value>, AppError> {
-    Ok(Json(event_json(
+) -> Result<Json<Event>, AppError> {
+    Ok(Json(Event::from(
         &state.app().event_by_id(&who.caller, &id)?,
     )))
 }
 
-#[utoipa::path(get, path = "/v1/projects",
-    responses((status = 200, description = "The projects this caller may read", body = Vec<Object>), (status = 401, body = error::Problem)),
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ProjectsQuery {
+    /// Return projects after this one (the `next` of the last page).
+    after: Option<ProjectId>,
+    /// At most this many projects (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/v1/projects", params(ProjectsQuery),
+    responses((status = 200, description = "A page of the projects this caller may read, in project id order, and the cursor for the next",
+            body = ProjectPage, headers(("Link" = String, description = "RFC 8288 `<...>; rel=\"next\"`: the address of the next page, when there is one"))),
+        (status = 400, body = error::Problem), (status = 401, body = error::Problem)),
     security(("bearer" = [])))]
 async fn list_projects(
     State(state): State<AppState>,
     who: Bearer,
-) -> Result<Json<Value>, AppError> {
-    Ok(Json(json!(state.app().projects(&who.caller)?)))
+    ApiQuery(q): ApiQuery<ProjectsQuery>,
+) -> Result<Response, AppError> {
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
+    let page = state.app().projects(&who.caller, q.after, limit)?;
+    let next = page.next.map(|id| id.to_string());
+    Ok(with_next(Json(page), "/v1/projects", next, limit))
 }
 
-#[utoipa::path(get, path = "/v1/projects/{id}", params(("id" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = error::Problem)),
+#[utoipa::path(get, path = "/v1/projects/{id}", params(("id" = String, Path, format = Uuid, description = "Project id (UUID)")),
+    responses((status = 200, description = "The project's figures", body = ProjectView), (status = 404, body = error::Problem)),
     security(("bearer" = [])))]
 async fn get_project(
     State(state): State<AppState>,
     who: Bearer,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<ProjectView>, AppError> {
     let id = crate::app::project_id(&id, "project id")?;
     Ok(Json(state.app().project(&who.caller, id)?))
 }
 
-/// The five projections, by name.
-#[derive(Deserialize, Clone, Copy, utoipa::ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Section {
-    YouSaidWeDid,
-    Jointness,
-    Tokenism,
-    Presence,
-    Impact,
-    All,
-}
-
-fn section(report: Report, s: Section) -> Value {
-    let all = serde_json::to_value(&report).expect("reports serialise");
-    let key = match s {
-        Section::YouSaidWeDid => "you_said_we_did",
-        Section::Jointness => "jointness",
-        Section::Tokenism => "tokenism",
-        Section::Presence => "presence",
-        Section::Impact => "impact",
-        Section::All => return all,
-    };
-    json!({"as_of": all["as_of"], "last_seq": all["last_seq"], key: all[key]})
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ProjectionQuery {
+    /// The rows of projects after this one (the `next` of the last page).
+    after: Option<ProjectId>,
+    /// The rows of at most this many projects (1 to 100, default 100).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<usize>,
 }
 
 #[utoipa::path(get, path = "/v1/projections/{section}",
-    params(("section" = Section, Path, description = "you-said-we-did, jointness, tokenism, presence, impact or all")),
-    responses((status = 200, body = Object), (status = 400, body = error::Problem)),
+    params(("section" = Section, Path, description = "you-said-we-did, jointness, tokenism, presence, impact or all"), ProjectionQuery),
+    responses((status = 200, description = "The section asked for (every section for all) over every project this caller may read: totals over them all, and one page of projects as rows of counts",
+            body = OrganisationProjection, headers(("Link" = String, description = "RFC 8288 `<...>; rel=\"next\"`: the address of the next page, when there is one"))),
+        (status = 400, body = error::Problem)),
     security(("bearer" = [])))]
 async fn projection(
     State(state): State<AppState>,
     who: Bearer,
     ApiPath(s): ApiPath<Section>,
-) -> Result<Json<Value>, AppError> {
-    Ok(Json(section(state.app().report(&who.caller, None)?, s)))
+    ApiQuery(q): ApiQuery<ProjectionQuery>,
+) -> Result<Response, AppError> {
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
+    let overview = state.app().overview(&who.caller, q.after, limit)?;
+    let next = overview.next.map(|id| id.to_string());
+    Ok(with_next(
+        Json(OrganisationProjection::of(overview, s)),
+        &format!("/v1/projections/{}", s.name()),
+        next,
+        limit,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/projects/{id}/projections/{section}",
-    params(("id" = String, Path), ("section" = Section, Path)),
-    responses((status = 200, body = Object), (status = 404, body = error::Problem)),
+    params(("id" = String, Path, format = Uuid, description = "Project id (UUID)"),
+        ("section" = Section, Path, description = "you-said-we-did, jointness, tokenism, presence, impact or all")),
+    responses((status = 200, description = "The section asked for (every section for all) over one project, its lists in full", body = ProjectProjection),
+        (status = 404, body = error::Problem)),
     security(("bearer" = [])))]
 async fn project_projection(
     State(state): State<AppState>,
     who: Bearer,
     ApiPath((id, s)): ApiPath<(String, Section)>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<ProjectProjection>, AppError> {
     let id = crate::app::project_id(&id, "project id")?;
-    Ok(Json(section(state.app().report(&who.caller, Some(id))?, s)))
+    Ok(Json(ProjectProjection::of(
+        state.app().report(&who.caller, Some(id))?,
+        s,
+    )))
 }
 
 #[utoipa::path(get, path = "/v1/stream",
@@ -416,7 +458,9 @@ async fn stream(
                         SseEvent::default()
                             .id(ev.record.seq().to_string())
                             .event("record")
-                            .data(event_json(ev).to_string()),
+                            .data(
+                                serde_json::to_string(&Event::from(ev)).expect("events serialise"),
+                            ),
                     );
                 }
                 if queue.is_empty() && !more {
@@ -516,22 +560,30 @@ async fn inclusion_proof(
     Ok(proof_lines(&state.app().inclusion_proof(q.seq, q.size)?))
 }
 
-#[utoipa::path(get, path = "/v1/records", params(Page),
-    responses((status = 200, description = "Record envelopes (no payloads): one canonical record a line, for public audit", content_type = "application/jsonl"),
+#[utoipa::path(get, path = "/v1/records", params(RecordsQuery),
+    responses((status = 200, description = "Record envelopes (no payloads): one canonical record a line, for public audit",
+            content_type = "application/jsonl", headers(("Link" = String, description = "RFC 8288 `<...>; rel=\"next\"`: the address of the next page, when there is one"))),
         (status = 400, body = error::Problem)))]
 async fn public_records(
     State(state): State<AppState>,
-    ApiQuery(page): ApiQuery<Page>,
+    ApiQuery(page): ApiQuery<RecordsQuery>,
 ) -> Result<Response, AppError> {
-    let text = state
-        .app()
-        .public_records(page.after, page.limit.unwrap_or(1000))?;
-    Ok(([(header::CONTENT_TYPE, "application/jsonl")], text).into_response())
+    let limit = page.limit.unwrap_or(1000);
+    let (text, next) = state.app().public_records(page.after, limit)?;
+    Ok(with_next(
+        ([(header::CONTENT_TYPE, "application/jsonl")], text),
+        "/v1/records",
+        next.map(|n| n.to_string()),
+        limit,
+    ))
 }
 
-#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Object)))]
-async fn healthz(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({"status": "ok", "records": state.app().size()}))
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "The server is up", body = Health)))]
+async fn healthz(State(state): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        records: state.app().size(),
+    })
 }
 
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
@@ -663,7 +715,7 @@ pub struct TokenRequest {
 }
 
 #[utoipa::path(post, path = "/v1/tokens", request_body = TokenRequest,
-    responses((status = 201, description = "The token, shown once", body = Object), (status = 403, body = error::Problem)),
+    responses((status = 201, description = "The token, shown once", body = NewToken), (status = 403, body = error::Problem)),
     security(("bearer" = [])))]
 async fn create_token(
     State(state): State<AppState>,
@@ -676,7 +728,10 @@ async fn create_token(
             .create_token(&who.caller, req.role, &req.name, req.participant.as_deref())?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"token": secret, "info": info})),
+        Json(NewToken {
+            token: secret,
+            info,
+        }),
     )
         .into_response())
 }
@@ -691,7 +746,7 @@ async fn list_tokens(
     Ok(Json(state.app().tokens(&who.caller)?))
 }
 
-#[utoipa::path(delete, path = "/v1/tokens/{id}", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/v1/tokens/{id}", params(("id" = String, Path, description = "The token's id (from the list)")),
     responses((status = 200, body = TokenInfo), (status = 404, body = error::Problem)),
     security(("bearer" = [])))]
 async fn revoke_token(
@@ -791,12 +846,12 @@ impl utoipa::Modify for ProblemResponses {
         privacy::put_my_answers, privacy::get_my_answers, privacy::equality_table,
         privacy::erase, privacy::subject_export, privacy::backup, privacy::record_leaving,
         privacy::publish_equality),
-    components(schemas(Section, Which, Wait)),
+    components(schemas(Section, Which, Wait, answers::Record)),
     modifiers(&BearerAuth, &ProblemResponses)
 )]
 pub struct ApiDoc;
 
-#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "This document", body = Object)))]
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "This document", body = answers::OpenApiDocument)))]
 async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }

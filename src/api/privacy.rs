@@ -3,9 +3,11 @@
 //! published figures, erasure, subject access and backups. Thin: each calls
 //! one method of the core.
 
+use super::answers::{Erased, Left, MyAnswers, PersonName, PublishedAt, Registered};
 use super::error::{self, ApiJson, ApiPath, ApiQuery, AppError};
 use super::{AppState, Bearer};
 use crate::app::NewPerson;
+use crate::app::erasure::SubjectExport;
 use crate::coproduction::equality::Table;
 use crate::coproduction::values::ProjectId;
 use axum::Json;
@@ -13,12 +15,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
 #[utoipa::path(post, path = "/v1/people", request_body = NewPerson,
-    responses((status = 201, description = "Registered: {participant_id, seq}"),
+    responses((status = 201, description = "Registered", body = Registered),
         (status = 400, body = error::Problem), (status = 403, body = error::Problem),
         (status = 422, body = error::Problem)),
     security(("bearer" = [])))]
@@ -30,13 +31,16 @@ pub(super) async fn add_person(
     let (id, seq) = state.app().register_person(&who.caller, req).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"participant_id": id, "seq": seq})),
+        Json(Registered {
+            participant_id: id,
+            seq,
+        }),
     )
         .into_response())
 }
 
-#[utoipa::path(post, path = "/v1/people/{id}/leave", params(("id" = String, Path)),
-    responses((status = 200, description = "{participant_id, left}: the records that say they left each project they were in"),
+#[utoipa::path(post, path = "/v1/people/{id}/leave", params(("id" = String, Path, format = Uuid, description = "Participant id (UUID)")),
+    responses((status = 200, description = "The records that say they left each project they were in", body = Left),
         (status = 403, body = error::Problem), (status = 404, body = error::Problem)),
     security(("bearer" = [])))]
 pub(super) async fn record_leaving(
@@ -45,11 +49,15 @@ pub(super) async fn record_leaving(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Response, AppError> {
     let seqs = state.app().record_leaving(&who.caller, id.into()).await?;
-    Ok(Json(json!({"participant_id": id, "left": seqs})).into_response())
+    Ok(Json(Left {
+        participant_id: id.into(),
+        left: seqs,
+    })
+    .into_response())
 }
 
-#[utoipa::path(get, path = "/v1/people/{id}", params(("id" = String, Path)),
-    responses((status = 200, description = "{participant_id, name}: the name, or \"a former participant\" once erased"),
+#[utoipa::path(get, path = "/v1/people/{id}", params(("id" = String, Path, format = Uuid, description = "Participant id (UUID)")),
+    responses((status = 200, description = "The name, or \"a former participant\" once erased", body = PersonName),
         (status = 403, body = error::Problem)),
     security(("bearer" = [])))]
 pub(super) async fn get_person(
@@ -58,12 +66,16 @@ pub(super) async fn get_person(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Response, AppError> {
     let name = state.app().person_name(&who.caller, id)?;
-    Ok(Json(json!({"participant_id": id, "name": name})).into_response())
+    Ok(Json(PersonName {
+        participant_id: id,
+        name,
+    })
+    .into_response())
 }
 
 #[utoipa::path(put, path = "/v1/me/equality",
     request_body(content = Object, description = "question → answer; every question optional; \"prefer_not_to_say\" is always an answer"),
-    responses((status = 200, description = "Your answers as stored"),
+    responses((status = 200, description = "Your answers as stored", body = MyAnswers),
         (status = 400, body = error::Problem), (status = 403, body = error::Problem)),
     security(("bearer" = [])))]
 pub(super) async fn put_my_answers(
@@ -72,18 +84,18 @@ pub(super) async fn put_my_answers(
     ApiJson(answers): ApiJson<BTreeMap<String, String>>,
 ) -> Result<Response, AppError> {
     let answers = state.app().set_equality_answers(&who.caller, answers)?;
-    Ok(Json(json!({"answers": answers})).into_response())
+    Ok(Json(MyAnswers { answers }).into_response())
 }
 
 #[utoipa::path(get, path = "/v1/me/equality",
-    responses((status = 200, description = "Your own answers"), (status = 403, body = error::Problem)),
+    responses((status = 200, description = "Your own answers", body = MyAnswers), (status = 403, body = error::Problem)),
     security(("bearer" = [])))]
 pub(super) async fn get_my_answers(
     State(state): State<AppState>,
     who: Bearer,
 ) -> Result<Response, AppError> {
     let answers = state.app().equality_answers(&who.caller)?;
-    Ok(Json(json!({"answers": answers})).into_response())
+    Ok(Json(MyAnswers { answers }).into_response())
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -96,7 +108,7 @@ pub struct EqualityQuery {
 }
 
 #[utoipa::path(get, path = "/v1/equality", params(EqualityQuery),
-    responses((status = 200, description = "Counts over the partner group or one project; small counts hidden"),
+    responses((status = 200, description = "Counts over the partner group or one project; small counts hidden", body = Table),
         (status = 404, body = error::Problem)),
     security(("bearer" = [])))]
 pub(super) async fn equality_table(
@@ -111,7 +123,7 @@ pub(super) async fn equality_table(
 }
 
 #[utoipa::path(post, path = "/v1/equality/publish",
-    responses((status = 200, description = "{published_at}: the equality figures now count the answers as they are"),
+    responses((status = 200, description = "The equality figures now count the answers as they are", body = PublishedAt),
         (status = 403, body = error::Problem)),
     security(("bearer" = [])))]
 pub(super) async fn publish_equality(
@@ -119,7 +131,7 @@ pub(super) async fn publish_equality(
     who: Bearer,
 ) -> Result<Response, AppError> {
     let at = state.app().publish_equality(&who.caller)?;
-    Ok(Json(json!({"published_at": at})).into_response())
+    Ok(Json(PublishedAt { published_at: at }).into_response())
 }
 
 /// An erasure request.
@@ -137,7 +149,7 @@ pub struct ErasureRequest {
 pub const RIGHT_TO_ERASURE: &str = "UK GDPR Article 17 (right to erasure)";
 
 #[utoipa::path(post, path = "/v1/erasures", request_body = ErasureRequest,
-    responses((status = 200, description = "What was erased, and the record that authorised it"),
+    responses((status = 200, description = "What was erased, and the record that authorised it", body = Erased),
         (status = 400, body = error::Problem), (status = 403, body = error::Problem)),
     security(("bearer" = [])))]
 pub(super) async fn erase(
@@ -150,19 +162,19 @@ pub(super) async fn erase(
         .app()
         .erase(&who.caller, req.participant_id, &req.reason, basis)
         .await?;
-    Ok(Json(json!({
-        "participant_id": req.participant_id,
-        "authorised_by": done.authorised_by,
-        "erased": done.erased,
-        "person_deleted": done.person_deleted,
-        "tokens_deleted": done.tokens_deleted,
-        "said": done.to_string(),
-    }))
+    Ok(Json(Erased {
+        participant_id: req.participant_id,
+        authorised_by: done.authorised_by,
+        erased: done.erased.clone(),
+        person_deleted: done.person_deleted,
+        tokens_deleted: done.tokens_deleted as u64,
+        said: done.to_string(),
+    })
     .into_response())
 }
 
-#[utoipa::path(get, path = "/v1/people/{id}/export", params(("id" = String, Path)),
-    responses((status = 200, description = "Everything held about this person (subject access)"),
+#[utoipa::path(get, path = "/v1/people/{id}/export", params(("id" = String, Path, format = Uuid, description = "Participant id (UUID)")),
+    responses((status = 200, description = "Everything held about this person (subject access)", body = SubjectExport),
         (status = 403, body = error::Problem)),
     security(("bearer" = [])))]
 pub(super) async fn subject_export(

@@ -25,7 +25,7 @@ use crate::coproduction::events::{
 };
 use crate::coproduction::values::Text;
 use crate::ledger::{Actor, CanonicalPayload, EventType, Ledger, LedgerError, NewEvent, Seq};
-use crate::people::People;
+use crate::people::{People, Person};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -461,7 +461,39 @@ pub fn authorisations(ledger: &Ledger) -> Result<(BTreeMap<Seq, Seq>, Vec<Seq>),
 /// Everything held about one person, for a subject access request: their
 /// people-store entry (name, contact, answers) and every record that names
 /// them, as author or in its payload, with the payload where it still exists.
-pub fn subject_export(ledger: &Ledger, people: &People, who: Uuid) -> Result<Value, PrivacyError> {
+/// Everything held about one person (subject access).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SubjectExport {
+    pub about: &'static str,
+    #[schema(value_type = String, format = Uuid)]
+    pub participant_id: Uuid,
+    /// Their entry in the people store, if there is one.
+    pub people_store: Option<Person>,
+    /// Every record they wrote or are named in.
+    pub records: Vec<ExportedRecord>,
+}
+
+/// A record a person wrote or is named in.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ExportedRecord {
+    /// When it was recorded (UTC, RFC 3339).
+    pub at: String,
+    /// The event id.
+    pub id: String,
+    /// The payload, or the words that stand for text that was erased.
+    pub payload: Value,
+    pub seq: u64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// "wrote this" or "are named in this".
+    pub you: &'static str,
+}
+
+pub fn subject_export(
+    ledger: &Ledger,
+    people: &People,
+    who: Uuid,
+) -> Result<SubjectExport, PrivacyError> {
     let person = people.get(&who)?;
     let id = who.to_string();
     let mut records = Vec::new();
@@ -478,22 +510,26 @@ pub fn subject_export(ledger: &Ledger, people: &People, who: Uuid) -> Result<Val
             .as_ref()
             .is_some_and(|p| p.to_string().contains(&id));
         if authored || named {
-            records.push(json!({
-                "seq": ev.record.seq(),
-                "id": ev.record.id().to_string(),
-                "type": ev.record.event_type().as_str(),
-                "at": ev.record.at().to_string(),
-                "you": if authored { "wrote this" } else { "are named in this" },
-                "payload": payload.unwrap_or_else(|| json!(ERASED_TEXT)),
-            }));
+            records.push(ExportedRecord {
+                seq: ev.record.seq(),
+                id: ev.record.id().to_string(),
+                event_type: ev.record.event_type().as_str().to_string(),
+                at: ev.record.at().to_string(),
+                you: if authored {
+                    "wrote this"
+                } else {
+                    "are named in this"
+                },
+                payload: payload.unwrap_or_else(|| json!(ERASED_TEXT)),
+            });
         }
     })?;
-    Ok(json!({
-        "participant_id": id,
-        "about": "Everything jointly holds about this person: their entry in the people store (name, contact details, equality-monitoring answers) and every record that names them. Records are permanent; their free text can be erased on request.",
-        "people_store": person,
-        "records": records,
-    }))
+    Ok(SubjectExport {
+        participant_id: who,
+        about: "Everything jointly holds about this person: their entry in the people store (name, contact details, equality-monitoring answers) and every record that names them. Records are permanent; their free text can be erased on request.",
+        people_store: person,
+        records,
+    })
 }
 
 /// What a retention run did.

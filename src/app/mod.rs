@@ -25,11 +25,12 @@ pub mod tokens;
 pub mod witnessing;
 
 use crate::coproduction::equality::{self, Table};
+use crate::coproduction::events::Aim;
 use crate::coproduction::events::{Event, ParticipantJoined, ParticipantLeft};
 use crate::coproduction::model::Model;
 use crate::coproduction::read_event;
-use crate::coproduction::report::{Report, Settings};
-use crate::coproduction::values::{self, ParticipantId, ProjectId};
+use crate::coproduction::report::{Overview, Report, Settings, Shown};
+use crate::coproduction::values::{self, ParticipantId, ProjectId, Text};
 use crate::ledger::notary::Notary;
 use crate::ledger::sequencer::{AppendError, Sequencer, SequencerStats};
 use crate::ledger::{
@@ -134,10 +135,15 @@ impl Submission {
 }
 
 /// The answer to an append, once its record is durable.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Recorded {
+    /// The record's sequence number: its place in the log.
     pub seq: u64,
+    /// The event id (a UUID version 7).
+    #[schema(value_type = String, format = Uuid)]
     pub id: uuid::Uuid,
+    /// The record's chain hash, 64 hex digits.
+    #[schema(value_type = String, pattern = "^[0-9a-f]{64}$")]
     pub hash: Digest,
     /// Where its receipt is.
     pub receipt: String,
@@ -147,6 +153,12 @@ pub struct Recorded {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
+
+/// Most records one page of events holds.
+pub const MAX_EVENT_PAGE: usize = 1000;
+
+/// Most record envelopes one page of the public audit list holds.
+pub const MAX_RECORD_PAGE: usize = 10_000;
 
 /// A page of records and where the next starts.
 pub struct EventPage {
@@ -158,14 +170,53 @@ pub struct EventPage {
     pub looked_to: Option<u64>,
 }
 
+/// Most projects one page of the project list holds.
+pub const MAX_PROJECT_PAGE: usize = 1000;
+
 /// One project as a list shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ProjectSummary {
     pub project_id: ProjectId,
     pub title: String,
     pub involvement: values::Involvement,
     pub stage: values::Stage,
+    /// When it was recorded (UTC, RFC 3339).
     pub started: String,
+    /// Partners taking part now, published like every count of people
+    /// (under 5 is "fewer than 5").
+    pub partners: Shown,
+}
+
+/// A page of the projects a caller sees, in project id order.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ProjectPage {
+    pub projects: Vec<ProjectSummary>,
+    /// The last project of this page when more follow: pass it as `after`
+    /// for the next page; `null` on the last page.
+    #[schema(required = true)]
+    pub next: Option<ProjectId>,
+}
+
+/// One project's figures.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ProjectView {
+    pub project_id: ProjectId,
+    pub title: Text,
+    pub summary: Text,
+    pub involvement: values::Involvement,
+    pub stage: values::Stage,
+    /// When it was recorded (UTC, RFC 3339).
+    pub started: String,
+    pub aims: Vec<Aim>,
+    /// How many meetings, proposals, decisions and actions it has.
+    pub meetings: u64,
+    pub proposals: u64,
+    pub decisions: u64,
+    pub actions: u64,
+    /// The last record about this project: send it as `expected_last_seq`.
+    pub last_seq: Option<u64>,
+    /// Partners taking part now, published like every count of people.
+    pub partners: Shown,
 }
 
 /// A person to register.
@@ -725,7 +776,11 @@ impl App {
     }
 
     /// Everything held about one person (a subject access request).
-    pub async fn subject_export(&self, caller: &Caller, who: uuid::Uuid) -> Result<Value, Refusal> {
+    pub async fn subject_export(
+        &self,
+        caller: &Caller,
+        who: uuid::Uuid,
+    ) -> Result<erasure::SubjectExport, Refusal> {
         policy::require(caller.author(), Action::SubjectExport)?;
         let app = self.clone();
         tokio::task::spawn_blocking(move || {
@@ -1058,9 +1113,7 @@ impl App {
         limit: usize,
     ) -> Result<EventPage, Refusal> {
         policy::require(caller.author(), Action::Read)?;
-        if !(1..=1000).contains(&limit) {
-            return Err(Refusal::malformed("limit must be between 1 and 1000").at("/limit"));
-        }
+        page_limit(limit, MAX_EVENT_PAGE)?;
         let mut next = first_after(after)?;
         let model = self.read()?;
         let head = self.0.ledger.head().size;
@@ -1116,27 +1169,44 @@ impl App {
         self.one_event(caller, ev)
     }
 
-    /// The projects `caller` sees.
-    pub fn projects(&self, caller: &Caller) -> Result<Vec<ProjectSummary>, Refusal> {
+    /// A page of the projects `caller` sees: at most `limit` (1 to
+    /// [`MAX_PROJECT_PAGE`]) after the project `after`, in project id order.
+    pub fn projects(
+        &self,
+        caller: &Caller,
+        after: Option<ProjectId>,
+        limit: usize,
+    ) -> Result<ProjectPage, Refusal> {
         policy::require(caller.author(), Action::Read)?;
+        page_limit(limit, MAX_PROJECT_PAGE)?;
         let model = self.read()?;
         let view = policy::in_view(caller.author(), &model);
-        Ok(model
+        let bound = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        let mut projects: Vec<ProjectSummary> = model
             .projects
-            .values()
+            .range((bound, std::ops::Bound::Unbounded))
+            .map(|(_, p)| p)
             .filter(|p| view.contains(&p.id))
+            .take(limit + 1)
             .map(|p| ProjectSummary {
                 project_id: p.id,
                 title: p.title.to_string(),
                 involvement: p.involvement,
                 stage: p.stage,
                 started: p.started_at.to_string(),
+                partners: partners_now(p),
             })
-            .collect())
+            .collect();
+        let more = projects.len() > limit;
+        projects.truncate(limit);
+        let next = more
+            .then(|| projects.last().map(|p| p.project_id))
+            .flatten();
+        Ok(ProjectPage { projects, next })
     }
 
     /// One project's figures, if `caller` sees it.
-    pub fn project(&self, caller: &Caller, id: ProjectId) -> Result<Value, Refusal> {
+    pub fn project(&self, caller: &Caller, id: ProjectId) -> Result<ProjectView, Refusal> {
         policy::require(caller.author(), Action::Read)?;
         let model = self.read()?;
         let p = model
@@ -1144,19 +1214,44 @@ impl App {
             .get(&id)
             .filter(|_| policy::in_view(caller.author(), &model).contains(&id))
             .ok_or_else(|| Refusal::not_found("there is no such project"))?;
-        let partners = p
-            .members
-            .values()
-            .filter(|m| m.role == values::Role::Partner && m.active)
-            .count();
-        Ok(serde_json::json!({
-            "project_id": p.id, "title": p.title, "summary": p.summary,
-            "involvement": p.involvement, "stage": p.stage, "started": p.started_at.to_string(),
-            "aims": p.aims, "meetings": p.meetings.len(), "proposals": p.proposals.len(),
-            "decisions": p.decisions.len(), "actions": p.actions.len(),
-            "last_seq": p.last_seq,
-            "partners": crate::coproduction::report::suppress(&[partners as u64], policy::K).1,
-        }))
+        Ok(ProjectView {
+            project_id: p.id,
+            title: p.title.clone(),
+            summary: p.summary.clone(),
+            involvement: p.involvement,
+            stage: p.stage,
+            started: p.started_at.to_string(),
+            aims: p.aims.clone(),
+            meetings: p.meetings.len() as u64,
+            proposals: p.proposals.len() as u64,
+            decisions: p.decisions.len() as u64,
+            actions: p.actions.len() as u64,
+            last_seq: p.last_seq,
+            partners: partners_now(p),
+        })
+    }
+
+    /// The organisation-wide projections as of today, bounded: totals over
+    /// every project `caller` sees, and the rows of at most `limit` (1 to
+    /// [`MAX_OVERVIEW_PAGE`](crate::coproduction::report::MAX_OVERVIEW_PAGE))
+    /// projects after `after` (see [`Overview`]).
+    pub fn overview(
+        &self,
+        caller: &Caller,
+        after: Option<ProjectId>,
+        limit: usize,
+    ) -> Result<Overview, Refusal> {
+        policy::require(caller.author(), Action::Read)?;
+        page_limit(limit, crate::coproduction::report::MAX_OVERVIEW_PAGE)?;
+        let model = self.read()?;
+        let view = policy::in_view(caller.author(), &model);
+        Ok(Overview::build(
+            &model,
+            &|id| view.contains(id),
+            after,
+            limit,
+            Settings::today(),
+        ))
     }
 
     /// The projections as of today: over the projects `caller` sees, or
@@ -1304,14 +1399,19 @@ impl App {
     }
 
     /// Record envelopes (no payloads), one canonical record a line, for
-    /// public audit.
-    pub fn public_records(&self, after: Option<u64>, limit: usize) -> Result<String, Refusal> {
-        if !(1..=10_000).contains(&limit) {
-            return Err(Refusal::malformed("limit must be between 1 and 10000").at("/limit"));
-        }
+    /// public audit: at most `limit` (1 to [`MAX_RECORD_PAGE`]) after
+    /// `after`, and the last one's sequence number when more follow.
+    pub fn public_records(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<(String, Option<u64>), Refusal> {
+        page_limit(limit, MAX_RECORD_PAGE)?;
         let from = first_after(after)?;
+        let size = self.0.ledger.head().size;
+        let to = from.saturating_add(limit as u64).min(size);
         let mut text = String::new();
-        for seq in from..(from + limit as u64).min(self.0.ledger.head().size) {
+        for seq in from..to {
             let entry = self
                 .0
                 .ledger
@@ -1322,7 +1422,7 @@ impl App {
             text.push_str(&String::from_utf8_lossy(&entry.record));
             text.push('\n');
         }
-        Ok(text)
+        Ok((text, (to < size && to > from).then(|| to - 1)))
     }
 
     /// The log's verifier key.
@@ -1404,6 +1504,26 @@ impl App {
     /// The ledger, for tests and tools that check the store beneath.
     pub fn ledger(&self) -> &Ledger {
         &self.0.ledger
+    }
+}
+
+/// Partners taking part in a project now, published like every count of
+/// people.
+fn partners_now(p: &crate::coproduction::model::Project) -> Shown {
+    let n = p
+        .members
+        .values()
+        .filter(|m| m.role == values::Role::Partner && m.active)
+        .count();
+    crate::coproduction::report::suppress(&[n as u64], policy::K).1
+}
+
+/// Refuses a page size outside 1 to `max`.
+fn page_limit(limit: usize, max: usize) -> Result<(), Refusal> {
+    if (1..=max).contains(&limit) {
+        Ok(())
+    } else {
+        Err(Refusal::malformed(format!("limit must be between 1 and {max}")).at("/limit"))
     }
 }
 

@@ -210,17 +210,45 @@ pub fn check_answers(answers: &BTreeMap<String, String>) -> Result<(), (String, 
 }
 
 /// One question's counts, as published.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+#[schema(as = EqualityRow)]
 pub struct Row {
     pub question: &'static str,
     pub words: &'static str,
     /// (answer, count as shown) in a fixed order: the answers offered, then
     /// "prefer not to say", then "not answered".
+    #[schema(schema_with = counts_schema)]
     pub counts: Vec<(String, Shown)>,
 }
 
+/// The schema of [`Row::counts`]: pairs of an answer and its count as
+/// shown. Written out because the derived one closes each pair with
+/// `items: false`, which some client generators cannot read.
+fn counts_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::Ref;
+    use utoipa::openapi::schema::{
+        AllOfBuilder, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
+    };
+    let answer = || Schema::from(ObjectBuilder::new().schema_type(Type::String).build());
+    let shown = || {
+        Schema::from(
+            AllOfBuilder::new()
+                .item(Ref::from_schema_name("Shown"))
+                .build(),
+        )
+    };
+    let pair = ArrayBuilder::new()
+        .min_items(Some(2))
+        .max_items(Some(2))
+        .prefix_items([answer(), shown()])
+        .items(OneOfBuilder::new().item(answer()).item(shown()))
+        .description(Some("The answer, and how many gave it (as shown)."));
+    ArrayBuilder::new().items(pair).build()
+}
+
 /// The published table for a group of partners.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+#[schema(as = EqualityTable)]
 pub struct Table {
     /// "all partners" or the project's id.
     pub group: String,

@@ -31,7 +31,7 @@ impl Settings {
 }
 
 /// How a decision was made, read from its record.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Jointness {
     Joint,
@@ -128,13 +128,20 @@ pub fn awaiting_confirmation(model: &Model, d: &Decision) -> bool {
 
 /// A count as published: exact, hidden because it is small, or hidden so
 /// that a small count beside it cannot be worked out from the total.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Shown {
+    /// The count itself.
+    #[schema(title = "ShownCount")]
     Count(u64),
+    /// Hidden because it is from 1 to k-1: "fewer than k".
+    #[schema(title = "ShownFewerThan")]
     FewerThan(u64),
+    /// Hidden so that a small count beside it cannot be worked out.
+    #[schema(title = "ShownHidden")]
     Hidden,
     /// A count rounded to the nearest 5 (equality figures).
+    #[schema(title = "ShownRounded")]
     Rounded(u64),
 }
 
@@ -272,7 +279,7 @@ pub fn suppress_also(counts: &[u64], k: u64, also: &[bool]) -> (Vec<Shown>, Show
     (cells, Shown::Count(total))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ActionView {
     pub action_id: ActionId,
     pub what: String,
@@ -282,7 +289,7 @@ pub struct ActionView {
     pub what_changed: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ResponseView {
     pub decision_id: DecisionId,
     pub question: String,
@@ -292,7 +299,7 @@ pub struct ResponseView {
     pub actions: Vec<ActionView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ProposalView {
     pub proposal_id: ProposalId,
     pub text: String,
@@ -306,7 +313,7 @@ pub struct ProposalView {
     pub responses: Vec<ResponseView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct YouSaidProject {
     pub project_id: ProjectId,
     pub title: String,
@@ -319,7 +326,7 @@ pub struct YouSaidProject {
     pub longest_wait_days: Option<i64>,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, utoipa::ToSchema)]
 pub struct Totals {
     pub partner_proposals: u64,
     pub answered: u64,
@@ -328,13 +335,13 @@ pub struct Totals {
     pub led_to_change: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct YouSaidWeDid {
     pub projects: Vec<YouSaidProject>,
     pub totals: Totals,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct DecisionView {
     pub decision_id: DecisionId,
     pub question: String,
@@ -344,7 +351,7 @@ pub struct DecisionView {
     pub why: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct StageView {
     pub stage: Stage,
     pub decisions: u64,
@@ -356,7 +363,7 @@ pub struct StageView {
     pub share: &'static str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct JointnessProject {
     pub project_id: ProjectId,
     pub title: String,
@@ -371,7 +378,7 @@ pub struct JointnessProject {
     pub differences: Vec<DecisionId>,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, utoipa::ToSchema)]
 pub struct JointnessTotals {
     pub decisions: u64,
     pub joint: u64,
@@ -382,7 +389,7 @@ pub struct JointnessTotals {
     pub projects_behaving_otherwise: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct JointnessReport {
     pub projects: Vec<JointnessProject>,
     pub totals: JointnessTotals,
@@ -391,7 +398,7 @@ pub struct JointnessReport {
 /// The signs of tokenism as published. Counts of people (partners, and
 /// partners involved only once) go through [`suppress`] like every figure
 /// about people; the rest count meetings, ideas, decisions and actions.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenismSigns {
     pub partners: Shown,
     pub partners_involved_once: Shown,
@@ -420,7 +427,7 @@ struct SignCounts {
     actions_owned_by_partners: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenismProject {
     pub project_id: ProjectId,
     pub title: String,
@@ -428,21 +435,21 @@ pub struct TokenismProject {
     pub signs: TokenismSigns,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenismReport {
     pub waiting_days: i64,
     pub projects: Vec<TokenismProject>,
     pub totals: TokenismSigns,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PresenceProject {
     pub project_id: ProjectId,
     pub title: String,
     pub partners: Shown,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PresenceReport {
     pub k: u64,
     pub projects: Vec<PresenceProject>,
@@ -458,21 +465,21 @@ pub struct PresenceReport {
     pub note: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct OutcomeView {
     pub outcome: String,
     pub evidence: String,
     pub recorded_on: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AimView {
     pub aim_id: AimId,
     pub aim: String,
     pub outcomes: Vec<OutcomeView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ImpactProject {
     pub project_id: ProjectId,
     pub title: String,
@@ -483,14 +490,14 @@ pub struct ImpactProject {
     pub review_overdue: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ImpactReport {
     pub projects: Vec<ImpactProject>,
     pub reviews_overdue: u64,
 }
 
 /// All five projections.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Report {
     pub as_of: Date,
     pub last_seq: Option<u64>,
@@ -543,6 +550,210 @@ impl Report {
             impact: impact(&projects, s),
         }
     }
+}
+
+/// Most projects one page of the organisation-wide projections holds.
+pub const MAX_OVERVIEW_PAGE: usize = 100;
+
+/// A project's row in the organisation-wide "You said, we did": its
+/// counts; its proposals, and what was done about each, are in the
+/// project's own projection.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct YouSaidRow {
+    pub project_id: ProjectId,
+    pub title: String,
+    /// Proposals partners made in this project (answered, waiting and
+    /// withdrawn).
+    pub partner_proposals: u64,
+    pub answered: u64,
+    pub waiting: u64,
+    pub withdrawn: u64,
+    /// Partner proposals that led to at least one completed action.
+    pub led_to_change: u64,
+    pub longest_wait_days: Option<i64>,
+}
+
+/// A project's row in the organisation-wide jointness projection: what it
+/// declares and what its decisions show, stage by stage; each decision,
+/// with its class and the reason, is in the project's own projection.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct JointnessRow {
+    pub project_id: ProjectId,
+    pub title: String,
+    pub declared: Involvement,
+    /// What the decisions show; `None` before any decision at conception,
+    /// design or delivery.
+    pub observed: Option<Involvement>,
+    pub summary: String,
+    pub stages: Vec<StageView>,
+    /// How many decisions the project recorded.
+    pub decisions: u64,
+    /// How many decisions keep the project from what it declares.
+    pub differences: u64,
+}
+
+/// A project's row in the organisation-wide impact projection; its aims
+/// and outcomes are in the project's own projection.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ImpactRow {
+    pub project_id: ProjectId,
+    pub title: String,
+    pub stage: Stage,
+    /// How many aims the project has.
+    pub aims: u64,
+    /// How many outcomes were recorded against them.
+    pub outcomes: u64,
+    pub last_review: Option<String>,
+    pub next_review: Option<Date>,
+    pub review_overdue: bool,
+}
+
+/// The organisation-wide projections, bounded: each section's totals count
+/// every project the reader sees, while its rows are one page of projects
+/// (in project id order, at most [`MAX_OVERVIEW_PAGE`]) and hold counts,
+/// not lists: a project's proposals, decisions and outcomes are in its
+/// own projection ([`Report::build`] for one project).
+pub struct Overview {
+    pub as_of: Date,
+    pub last_seq: Option<u64>,
+    /// How many projects the totals count (on every page).
+    pub projects: u64,
+    /// The last project of this page when more follow (pass it as `after`).
+    pub next: Option<ProjectId>,
+    pub you_said_we_did: Section<YouSaidRow, Totals>,
+    pub jointness: Section<JointnessRow, JointnessTotals>,
+    pub tokenism: TokenismReport,
+    pub presence: PresenceReport,
+    /// The totals: how many projects' reviews are overdue.
+    pub impact: Section<ImpactRow, u64>,
+}
+
+/// One section of the [`Overview`]: the page's rows, and the totals over
+/// every project.
+pub struct Section<R, T> {
+    pub rows: Vec<R>,
+    pub totals: T,
+}
+
+impl<R, T: Default> Default for Section<R, T> {
+    fn default() -> Self {
+        Section {
+            rows: Vec::new(),
+            totals: T::default(),
+        }
+    }
+}
+
+impl Overview {
+    /// The projections over the projects `include` admits, with the rows
+    /// of the `limit` projects after `after` (by id).
+    pub fn build(
+        model: &Model,
+        include: &dyn Fn(&ProjectId) -> bool,
+        after: Option<ProjectId>,
+        limit: usize,
+        s: Settings,
+    ) -> Overview {
+        let projects: Vec<&Project> = model.projects.values().filter(|p| include(&p.id)).collect();
+        let start = after.map_or(0, |a| projects.partition_point(|p| p.id <= a));
+        let end = start.saturating_add(limit).min(projects.len());
+        let next = (end < projects.len())
+            .then(|| end.checked_sub(1).map(|i| projects[i].id))
+            .flatten();
+        let mut you = Section::<YouSaidRow, Totals>::default();
+        let mut joint = Section::<JointnessRow, JointnessTotals>::default();
+        let mut signs = SignCounts::default();
+        let mut tokenism_rows = Vec::new();
+        let mut impact_rows = Section::<ImpactRow, u64>::default();
+        // One project at a time, so that only the page's rows are kept.
+        for (i, p) in projects.iter().enumerate() {
+            let on_page = (start..end).contains(&i);
+            let one = std::slice::from_ref(p);
+            let y = you_said(model, one, s);
+            add_totals(&mut you.totals, &y.totals);
+            let j = jointness(model, one);
+            add_jointness(&mut joint.totals, &j.totals);
+            let counted = sign_counts(model, p, s);
+            add_signs(&mut signs, &counted);
+            let im = impact(one, s);
+            impact_rows.totals += im.reviews_overdue;
+            if !on_page {
+                continue;
+            }
+            you.rows.extend(y.projects.into_iter().map(|v| YouSaidRow {
+                project_id: v.project_id,
+                title: v.title,
+                partner_proposals: v.proposals.len() as u64,
+                answered: v.answered,
+                waiting: v.waiting,
+                withdrawn: v.withdrawn,
+                led_to_change: v.led_to_change,
+                longest_wait_days: v.longest_wait_days,
+            }));
+            joint
+                .rows
+                .extend(j.projects.into_iter().map(|v| JointnessRow {
+                    project_id: v.project_id,
+                    title: v.title,
+                    declared: v.declared,
+                    observed: v.observed,
+                    summary: v.summary,
+                    stages: v.stages,
+                    decisions: v.decisions.len() as u64,
+                    differences: v.differences.len() as u64,
+                }));
+            tokenism_rows.push(TokenismProject {
+                project_id: p.id,
+                title: p.title.to_string(),
+                signs: published(&counted, s.k),
+            });
+            impact_rows
+                .rows
+                .extend(im.projects.into_iter().map(|v| ImpactRow {
+                    project_id: v.project_id,
+                    title: v.title,
+                    stage: v.stage,
+                    aims: v.aims.len() as u64,
+                    outcomes: v.aims.iter().map(|a| a.outcomes.len() as u64).sum(),
+                    last_review: v.last_review,
+                    next_review: v.next_review,
+                    review_overdue: v.review_overdue,
+                }));
+        }
+        Overview {
+            as_of: s.today,
+            last_seq: model.last_seq,
+            projects: projects.len() as u64,
+            next,
+            you_said_we_did: you,
+            jointness: joint,
+            tokenism: TokenismReport {
+                waiting_days: s.waiting_days,
+                projects: tokenism_rows,
+                totals: published(&signs, s.k),
+            },
+            presence: presence_page(model, &projects, start..end, s),
+            impact: impact_rows,
+        }
+    }
+}
+
+fn add_totals(t: &mut Totals, s: &Totals) {
+    t.partner_proposals += s.partner_proposals;
+    t.answered += s.answered;
+    t.waiting += s.waiting;
+    t.withdrawn += s.withdrawn;
+    t.led_to_change += s.led_to_change;
+}
+
+fn add_jointness(t: &mut JointnessTotals, s: &JointnessTotals) {
+    t.decisions += s.decisions;
+    t.joint += s.joint;
+    t.partner_informed += s.partner_informed;
+    t.staff_only += s.staff_only;
+    t.one_person += s.one_person;
+    t.projects_behaving_as_declared += s.projects_behaving_as_declared;
+    t.projects_behaving_otherwise += s.projects_behaving_otherwise;
 }
 
 fn you_said(model: &Model, projects: &[&Project], s: Settings) -> YouSaidWeDid {
@@ -791,62 +1002,7 @@ fn tokenism(model: &Model, projects: &[&Project], s: Settings) -> TokenismReport
     let mut totals = SignCounts::default();
     let mut out = Vec::new();
     for p in projects {
-        let partners: Vec<_> = p
-            .members
-            .iter()
-            .filter(|(_, m)| m.role == Role::Partner)
-            .collect();
-        let actions: Vec<_> = p
-            .actions
-            .iter()
-            .filter_map(|a| model.actions.get(a))
-            .collect();
-        let decisions: Vec<_> = p
-            .decisions
-            .iter()
-            .filter_map(|d| model.decisions.get(d))
-            .collect();
-        let signs = SignCounts {
-            partners: partners.len() as u64,
-            partners_involved_once: partners.iter().filter(|(_, m)| m.involvements == 1).count()
-                as u64,
-            meetings: p.meetings.len() as u64,
-            meetings_without_materials_in_advance: p
-                .meetings
-                .iter()
-                .filter(|m| !m.materials_in_advance)
-                .count() as u64,
-            partner_proposals_waiting_too_long: p
-                .proposals
-                .iter()
-                .filter_map(|id| model.proposals.get(id))
-                .filter(|pr| {
-                    pr.by_partner
-                        && pr.withdrawn.is_none()
-                        && pr.answers.is_empty()
-                        && pr.day().days_until(s.today) > s.waiting_days
-                })
-                .count() as u64,
-            decisions_disputed_by_partners: decisions
-                .iter()
-                .filter(|d| {
-                    d.stances
-                        .iter()
-                        .any(|(w, st)| is_partner(model, w) && matches!(st, Stance::Disputed(_)))
-                })
-                .count() as u64,
-            challenges_unanswered: decisions
-                .iter()
-                .flat_map(|d| d.challenges.iter())
-                .filter_map(|c| model.challenges.get(c))
-                .filter(|c| c.answer.is_none())
-                .count() as u64,
-            actions: actions.len() as u64,
-            actions_owned_by_partners: actions
-                .iter()
-                .filter(|a| is_partner(model, &a.owner))
-                .count() as u64,
-        };
+        let signs = sign_counts(model, p, s);
         add_signs(&mut totals, &signs);
         out.push(TokenismProject {
             project_id: p.id,
@@ -858,6 +1014,65 @@ fn tokenism(model: &Model, projects: &[&Project], s: Settings) -> TokenismReport
         waiting_days: s.waiting_days,
         projects: out,
         totals: published(&totals, s.k),
+    }
+}
+
+/// One project's signs of tokenism, as counted.
+fn sign_counts(model: &Model, p: &Project, s: Settings) -> SignCounts {
+    let partners: Vec<_> = p
+        .members
+        .iter()
+        .filter(|(_, m)| m.role == Role::Partner)
+        .collect();
+    let actions: Vec<_> = p
+        .actions
+        .iter()
+        .filter_map(|a| model.actions.get(a))
+        .collect();
+    let decisions: Vec<_> = p
+        .decisions
+        .iter()
+        .filter_map(|d| model.decisions.get(d))
+        .collect();
+    SignCounts {
+        partners: partners.len() as u64,
+        partners_involved_once: partners.iter().filter(|(_, m)| m.involvements == 1).count() as u64,
+        meetings: p.meetings.len() as u64,
+        meetings_without_materials_in_advance: p
+            .meetings
+            .iter()
+            .filter(|m| !m.materials_in_advance)
+            .count() as u64,
+        partner_proposals_waiting_too_long: p
+            .proposals
+            .iter()
+            .filter_map(|id| model.proposals.get(id))
+            .filter(|pr| {
+                pr.by_partner
+                    && pr.withdrawn.is_none()
+                    && pr.answers.is_empty()
+                    && pr.day().days_until(s.today) > s.waiting_days
+            })
+            .count() as u64,
+        decisions_disputed_by_partners: decisions
+            .iter()
+            .filter(|d| {
+                d.stances
+                    .iter()
+                    .any(|(w, st)| is_partner(model, w) && matches!(st, Stance::Disputed(_)))
+            })
+            .count() as u64,
+        challenges_unanswered: decisions
+            .iter()
+            .flat_map(|d| d.challenges.iter())
+            .filter_map(|c| model.challenges.get(c))
+            .filter(|c| c.answer.is_none())
+            .count() as u64,
+        actions: actions.len() as u64,
+        actions_owned_by_partners: actions
+            .iter()
+            .filter(|a| is_partner(model, &a.owner))
+            .count() as u64,
     }
 }
 
@@ -899,6 +1114,18 @@ fn published(c: &SignCounts, k: u64) -> TokenismSigns {
 }
 
 fn presence(model: &Model, projects: &[&Project], s: Settings) -> PresenceReport {
+    presence_page(model, projects, 0..projects.len(), s)
+}
+
+/// Who is present over `projects`, with the rows of `page` alone: every
+/// count is suppressed as one table over all of them, so a page shows
+/// exactly what the whole table would.
+fn presence_page(
+    model: &Model,
+    projects: &[&Project],
+    page: std::ops::Range<usize>,
+    s: Settings,
+) -> PresenceReport {
     let counts: Vec<u64> = projects
         .iter()
         .map(|p| {
@@ -922,13 +1149,13 @@ fn presence(model: &Model, projects: &[&Project], s: Settings) -> PresenceReport
     let _ = model;
     PresenceReport {
         k: s.k,
-        projects: projects
+        projects: projects[page.clone()]
             .iter()
-            .zip(shown)
+            .zip(&shown[page])
             .map(|(p, shown)| PresenceProject {
                 project_id: p.id,
                 title: p.title.to_string(),
-                partners: shown,
+                partners: *shown,
             })
             .collect(),
         partner_places: places,

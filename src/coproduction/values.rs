@@ -55,6 +55,16 @@ macro_rules! id_type {
                 parse_uuid(&text).map($name).map_err(serde::de::Error::custom)
             }
         }
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                string_schema("uuid", UUID_PATTERN, "A UUID, lowercase with hyphens.")
+            }
+        }
+        impl utoipa::ToSchema for $name {
+            fn name() -> Cow<'static, str> {
+                stringify!($name).into()
+            }
+        }
         impl JsonSchema for $name {
             fn schema_name() -> Cow<'static, str> {
                 stringify!($name).into()
@@ -68,6 +78,22 @@ macro_rules! id_type {
             }
         }
     };
+}
+
+/// The OpenAPI schema of a string value type: the same rule as its JSON
+/// Schema (for the API's document; `schemas/` comes from `JsonSchema`).
+fn string_schema(
+    format: &str,
+    pattern: &str,
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::Custom(format.into())))
+        .pattern(Some(pattern))
+        .description(Some(description))
+        .into()
 }
 
 fn parse_uuid(text: &str) -> Result<Uuid, String> {
@@ -158,6 +184,21 @@ impl<'de> Deserialize<'de> for Text {
         Text::new(&text).map_err(serde::de::Error::custom)
     }
 }
+
+impl utoipa::PartialSchema for Text {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX_TEXT_CHARS))
+            .pattern(Some("\\S"))
+            .description(Some("Plain English, 1 to 4000 characters."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Text {}
 
 impl JsonSchema for Text {
     fn schema_name() -> Cow<'static, str> {
@@ -251,6 +292,18 @@ impl<'de> Deserialize<'de> for Date {
     }
 }
 
+impl utoipa::PartialSchema for Date {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        string_schema(
+            "date",
+            "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+            "A calendar date, YYYY-MM-DD.",
+        )
+    }
+}
+
+impl utoipa::ToSchema for Date {}
+
 impl JsonSchema for Date {
     fn schema_name() -> Cow<'static, str> {
         "Date".into()
@@ -266,7 +319,18 @@ impl JsonSchema for Date {
 
 /// The four types of involvement (the ladder), most shared first.
 #[derive(
-    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize, JsonSchema,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Debug,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Involvement {
@@ -289,7 +353,18 @@ impl Involvement {
 
 /// Stages of a project, in order.
 #[derive(
-    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize, JsonSchema,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Debug,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Stage {
@@ -313,7 +388,9 @@ impl Stage {
 }
 
 /// Whether a participant is staff or a co-production partner.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, JsonSchema, utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     Staff,
@@ -321,7 +398,9 @@ pub enum Role {
 }
 
 /// How a decision was taken.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, JsonSchema, utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Method {
     Consensus,
@@ -331,7 +410,9 @@ pub enum Method {
 }
 
 /// A participant's position on a decision they took part in.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, JsonSchema, utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Position {
     Agree,
@@ -340,7 +421,9 @@ pub enum Position {
 }
 
 /// What a decision said to a proposal it answers.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, JsonSchema, utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Response {
     Accepted,

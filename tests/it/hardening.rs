@@ -548,7 +548,12 @@ async fn figures_about_people_hide_small_numbers_and_stay_published() {
         assert_eq!(s, 200);
         counts += small_people_counts(&b, "", &mut found);
     }
-    for p in api.app().projects(&Caller::operator()).unwrap() {
+    for p in api
+        .app()
+        .projects(&Caller::operator(), None, 1000)
+        .unwrap()
+        .projects
+    {
         let (_, _, b) = api
             .call(
                 Some(&auditor),
