@@ -900,19 +900,28 @@ async fn problem_bodies(resp: Response) -> Response {
     resp
 }
 
+/// Runs a request on the blocking pool. A report over the whole record
+/// keeps a core busy for a while; on the async workers (one a core) it
+/// would hold up every request behind it, however cheap, where on a
+/// thread of its own the system shares the cores between them.
+async fn on_a_blocking_thread(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let handle = tokio::runtime::Handle::current();
+    match tokio::task::spawn_blocking(move || handle.block_on(next.run(req))).await {
+        Ok(resp) => resp,
+        Err(e) => AppError::from(Refusal::failed(format!("a request's thread failed: {e}")))
+            .into_response(),
+    }
+}
+
 /// The whole API as a router, for `serve` and for tests (`oneshot`).
 pub fn app(state: AppState, config: &Config) -> Router {
     Router::new()
         .route("/v1/events", get(list_events).post(append))
         .route("/v1/events/{seq}", get(get_event))
         .route("/v1/events/by-id/{id}", get(get_event_by_id))
-        .route("/v1/projects", get(list_projects))
-        .route("/v1/projects/{id}", get(get_project))
-        .route("/v1/projections/{section}", get(projection))
-        .route(
-            "/v1/projects/{id}/projections/{section}",
-            get(project_projection),
-        )
         .route("/v1/stream", get(stream))
         .route("/v1/tokens", get(list_tokens).post(create_token))
         .route("/v1/tokens/{id}", delete(revoke_token))
@@ -928,7 +937,6 @@ pub fn app(state: AppState, config: &Config) -> Router {
             "/v1/me/equality",
             get(privacy::get_my_answers).put(privacy::put_my_answers),
         )
-        .route("/v1/equality", get(privacy::equality_table))
         .route("/v1/equality/publish", post(privacy::publish_equality))
         .route("/v1/erasures", post(privacy::erase))
         .route("/v1/backup", get(privacy::backup))
@@ -936,7 +944,21 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))
-        .merge(web::routes())
+        .merge(
+            // What reads the model may take a while at scale: on the
+            // blocking pool, where it cannot hold up the other requests.
+            Router::new()
+                .route("/v1/projects", get(list_projects))
+                .route("/v1/projects/{id}", get(get_project))
+                .route("/v1/projections/{section}", get(projection))
+                .route(
+                    "/v1/projects/{id}/projections/{section}",
+                    get(project_projection),
+                )
+                .route("/v1/equality", get(privacy::equality_table))
+                .merge(web::routes())
+                .route_layer(axum::middleware::from_fn(on_a_blocking_thread)),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(config.body_limit))

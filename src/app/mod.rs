@@ -253,6 +253,8 @@ struct Inner {
     /// The model, the one the writer's rules keep up to date (see
     /// [`rules::Rules`]): readers share it.
     model: rules::SharedModel,
+    /// Each project's share of the organisation's totals, until it changes.
+    figures: crate::coproduction::report::FiguresCache,
     metrics: Metrics,
     /// The log's size after each committed batch (for streams).
     appended: tokio::sync::watch::Sender<u64>,
@@ -397,6 +399,7 @@ impl App {
             links,
             idempotency,
             model,
+            figures: Default::default(),
             metrics: Metrics::default(),
             appended,
             credentials_ended: tokio::sync::watch::channel(0).0,
@@ -1245,12 +1248,13 @@ impl App {
         page_limit(limit, crate::coproduction::report::MAX_OVERVIEW_PAGE)?;
         let model = self.read()?;
         let view = policy::in_view(caller.author(), &model);
-        Ok(Overview::build(
+        Ok(Overview::build_cached(
             &model,
             &|id| view.contains(id),
             after,
             limit,
             Settings::today(),
+            &self.0.figures,
         ))
     }
 

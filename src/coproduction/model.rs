@@ -201,6 +201,10 @@ pub struct Action {
 pub struct Model {
     /// The last sequence number applied.
     pub last_seq: Option<Seq>,
+    /// Events applied that belong to no project (people joining the
+    /// organisation's group, erasures, corrections): what may change any
+    /// project's figures without changing its own records.
+    pub outside_projects: u64,
     pub projects: BTreeMap<ProjectId, Project>,
     /// Each participant's role (the same in every project they join).
     pub roles: HashMap<ParticipantId, Role>,
@@ -666,6 +670,9 @@ impl Model {
         self.last_seq = Some(record.seq());
         let Some(event) = event else { return };
         let project = self.project_of(&event);
+        if project.is_none() {
+            self.outside_projects += 1;
+        }
         self.apply_event(record, event);
         if let Some(p) = project.and_then(|id| self.projects.get_mut(&id)) {
             p.last_seq = Some(record.seq());

@@ -6,7 +6,9 @@
 
 use super::model::{Decision, Model, Project, Stance};
 use super::values::*;
+use crate::ledger::Seq;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// Settings of the projections.
@@ -326,7 +328,7 @@ pub struct YouSaidProject {
     pub longest_wait_days: Option<i64>,
 }
 
-#[derive(Serialize, Default, utoipa::ToSchema)]
+#[derive(Serialize, Default, Clone, utoipa::ToSchema)]
 pub struct Totals {
     pub partner_proposals: u64,
     pub answered: u64,
@@ -378,7 +380,7 @@ pub struct JointnessProject {
     pub differences: Vec<DecisionId>,
 }
 
-#[derive(Serialize, Default, utoipa::ToSchema)]
+#[derive(Serialize, Default, Clone, utoipa::ToSchema)]
 pub struct JointnessTotals {
     pub decisions: u64,
     pub joint: u64,
@@ -414,7 +416,7 @@ pub struct TokenismSigns {
 }
 
 /// The signs as counted, before publishing.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct SignCounts {
     partners: u64,
     partners_involved_once: u64,
@@ -644,6 +646,70 @@ impl<R, T: Default> Default for Section<R, T> {
     }
 }
 
+/// One project's share of the organisation's totals.
+#[derive(Clone, Default)]
+struct Figures {
+    you: Totals,
+    joint: JointnessTotals,
+    signs: SignCounts,
+    overdue: u64,
+}
+
+impl Figures {
+    fn of(model: &Model, p: &Project, s: Settings) -> Figures {
+        let one = std::slice::from_ref(&p);
+        Figures {
+            you: you_said(model, one, s).totals,
+            joint: jointness(model, one).totals,
+            signs: sign_counts(model, p, s),
+            overdue: impact(one, s).reviews_overdue,
+        }
+    }
+}
+
+/// What a project's figures depend on: its own records, anything that
+/// belongs to no project (people joining the organisation's group,
+/// erasures), and the day and settings they are counted with.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct FiguresKey {
+    project_seq: Option<Seq>,
+    outside_projects: u64,
+    today: Date,
+    waiting_days: i64,
+    k: u64,
+}
+
+/// Each project's figures, kept until its records change, so that the
+/// organisation's totals cost a look-up a project, not a rebuild: an
+/// append changes one project's figures, not the others'.
+#[derive(Default)]
+pub struct FiguresCache(std::sync::Mutex<HashMap<ProjectId, (FiguresKey, Figures)>>);
+
+impl FiguresCache {
+    fn get(&self, model: &Model, p: &Project, s: Settings) -> Figures {
+        let key = FiguresKey {
+            project_seq: p.last_seq,
+            outside_projects: model.outside_projects,
+            today: s.today,
+            waiting_days: s.waiting_days,
+            k: s.k,
+        };
+        if let Ok(cache) = self.0.lock()
+            && let Some((k, f)) = cache.get(&p.id)
+            && *k == key
+        {
+            return f.clone();
+        }
+        let f = Figures::of(model, p, s);
+        if let Ok(mut cache) = self.0.lock() {
+            // Projects gone from the model (a rebuild) leave with the next
+            // change of day or settings; their entries are small.
+            cache.insert(p.id, (key, f.clone()));
+        }
+        f
+    }
+}
+
 impl Overview {
     /// The projections over the projects `include` admits, with the rows
     /// of the `limit` projects after `after` (by id).
@@ -653,6 +719,19 @@ impl Overview {
         after: Option<ProjectId>,
         limit: usize,
         s: Settings,
+    ) -> Overview {
+        Self::build_cached(model, include, after, limit, s, &FiguresCache::default())
+    }
+
+    /// [`build`](Self::build), with each project's share of the totals
+    /// from `cache` where its records have not changed since.
+    pub fn build_cached(
+        model: &Model,
+        include: &dyn Fn(&ProjectId) -> bool,
+        after: Option<ProjectId>,
+        limit: usize,
+        s: Settings,
+        cache: &FiguresCache,
     ) -> Overview {
         let projects: Vec<&Project> = model.projects.values().filter(|p| include(&p.id)).collect();
         let start = after.map_or(0, |a| projects.partition_point(|p| p.id <= a));
@@ -667,19 +746,19 @@ impl Overview {
         let mut impact_rows = Section::<ImpactRow, u64>::default();
         // One project at a time, so that only the page's rows are kept.
         for (i, p) in projects.iter().enumerate() {
-            let on_page = (start..end).contains(&i);
-            let one = std::slice::from_ref(p);
-            let y = you_said(model, one, s);
-            add_totals(&mut you.totals, &y.totals);
-            let j = jointness(model, one);
-            add_jointness(&mut joint.totals, &j.totals);
-            let counted = sign_counts(model, p, s);
-            add_signs(&mut signs, &counted);
-            let im = impact(one, s);
-            impact_rows.totals += im.reviews_overdue;
-            if !on_page {
+            let f = cache.get(model, p, s);
+            add_totals(&mut you.totals, &f.you);
+            add_jointness(&mut joint.totals, &f.joint);
+            add_signs(&mut signs, &f.signs);
+            impact_rows.totals += f.overdue;
+            if !(start..end).contains(&i) {
                 continue;
             }
+            let one = std::slice::from_ref(p);
+            let y = you_said(model, one, s);
+            let j = jointness(model, one);
+            let counted = f.signs;
+            let im = impact(one, s);
             you.rows.extend(y.projects.into_iter().map(|v| YouSaidRow {
                 project_id: v.project_id,
                 title: v.title,

@@ -6,7 +6,9 @@ use jointly::app::demo::write_history;
 use jointly::app::fold::rebuild;
 use jointly::app::rules::Rules;
 use jointly::coproduction::author::Author;
-use jointly::coproduction::report::{Jointness, Report, Settings, Shown, suppress};
+use jointly::coproduction::report::{
+    FiguresCache, Jointness, Overview, Report, Settings, Shown, suppress,
+};
 use jointly::coproduction::values::*;
 use jointly::ledger::{Actor, CanonicalPayload, EventType, Ledger, NewEvent};
 use jointly::refusal::{Kind, Refusal};
@@ -872,6 +874,55 @@ fn rebuild_over_many_pages_equals_incremental() {
     let a = serde_json::to_value(Report::build(&incremental, None, s)).unwrap();
     let b = serde_json::to_value(Report::build(&rebuilt, None, s)).unwrap();
     assert!(a == b, "the rebuilt model reads differently");
+}
+
+/// The organisation's totals from each project's kept figures equal those
+/// counted afresh after every kind of change: an idea in one project, a
+/// dispute of a decision, someone joining the organisation's group.
+#[test]
+fn kept_figures_follow_every_change() {
+    let mut w = World::new();
+    let cache = FiguresCache::default();
+    let s = settings_in(0);
+    let totals = |w: &World, cache: &FiguresCache| {
+        let m = w.model();
+        let o = Overview::build_cached(&m, &|_| true, None, 1, s, cache);
+        json!([
+            o.you_said_we_did.totals,
+            o.jointness.totals,
+            o.tokenism.totals,
+            o.impact.totals
+        ])
+    };
+    let fresh = |w: &World| totals(w, &FiguresCache::default());
+    let mut before = totals(&w, &cache);
+    assert_eq!(before, fresh(&w));
+    let changes = [
+        (
+            partner(2),
+            "proposal.raised",
+            json!({"project_id": id(P), "proposal_id": id(22), "text": "Tea."}),
+        ),
+        (
+            partner(2),
+            "decision.disputed",
+            json!({"decision_id": id(30), "reason": "I did not agree."}),
+        ),
+        (
+            staff(),
+            "participant.joined",
+            json!({"participant_id": pid(9), "role": "partner"}),
+        ),
+    ];
+    for (actor, kind, payload) in changes {
+        w.ok(&actor, kind, payload);
+        let now = totals(&w, &cache);
+        assert_eq!(now, fresh(&w), "after {kind}");
+        if kind != "participant.joined" {
+            assert_ne!(now, before, "{kind} changes the totals");
+        }
+        before = now;
+    }
 }
 
 /// Under concurrency the rules still hold: 32 writers race to raise the
