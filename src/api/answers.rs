@@ -275,6 +275,7 @@ impl OrganisationProjection {
             tokenism,
             presence,
             impact,
+            stage_totals: _,
         } = o;
         OrganisationProjection {
             as_of,

@@ -624,6 +624,8 @@ pub struct Overview {
     pub next: Option<ProjectId>,
     pub you_said_we_did: Section<YouSaidRow, Totals>,
     pub jointness: Section<JointnessRow, JointnessTotals>,
+    /// Decisions at each stage, over every project (for the pages).
+    pub stage_totals: StageTotals,
     pub tokenism: TokenismReport,
     pub presence: PresenceReport,
     /// The totals: how many projects' reviews are overdue.
@@ -651,6 +653,8 @@ impl<R, T: Default> Default for Section<R, T> {
 struct Figures {
     you: Totals,
     joint: JointnessTotals,
+    /// Decisions at each stage, as [`StageTotals`] counts them.
+    stages: Vec<(Stage, [u64; 5])>,
     signs: SignCounts,
     overdue: u64,
 }
@@ -658,13 +662,51 @@ struct Figures {
 impl Figures {
     fn of(model: &Model, p: &Project, s: Settings) -> Figures {
         let one = std::slice::from_ref(&p);
+        let j = jointness(model, one);
+        let mut stages = Vec::new();
+        add_stages(
+            &mut stages,
+            j.projects.iter().flat_map(|p| p.stages.iter()).map(|v| {
+                (
+                    v.stage,
+                    [
+                        v.decisions,
+                        v.joint,
+                        v.partner_informed,
+                        v.staff_only,
+                        v.one_person,
+                    ],
+                )
+            }),
+        );
         Figures {
             you: you_said(model, one, s).totals,
-            joint: jointness(model, one).totals,
+            joint: j.totals,
+            stages,
             signs: sign_counts(model, p, s),
             overdue: impact(one, s).reviews_overdue,
         }
     }
+}
+
+/// Decisions at each stage of every project counted, in stage order:
+/// `[decisions, joint, partner-informed, staff only, one person]`.
+pub type StageTotals = Vec<(Stage, [u64; 5])>;
+
+fn add_stages(to: &mut StageTotals, from: impl IntoIterator<Item = (Stage, [u64; 5])>) {
+    for (stage, c) in from {
+        let i = match to.iter().position(|(s, _)| *s == stage) {
+            Some(i) => i,
+            None => {
+                to.push((stage, [0; 5]));
+                to.len() - 1
+            }
+        };
+        for (t, n) in to[i].1.iter_mut().zip(c) {
+            *t += n;
+        }
+    }
+    to.sort_by_key(|(s, _)| *s);
 }
 
 /// What a project's figures depend on: its own records, anything that
@@ -744,9 +786,11 @@ impl Overview {
         let mut signs = SignCounts::default();
         let mut tokenism_rows = Vec::new();
         let mut impact_rows = Section::<ImpactRow, u64>::default();
+        let mut stage_totals = StageTotals::new();
         // One project at a time, so that only the page's rows are kept.
         for (i, p) in projects.iter().enumerate() {
             let f = cache.get(model, p, s);
+            add_stages(&mut stage_totals, f.stages.iter().copied());
             add_totals(&mut you.totals, &f.you);
             add_jointness(&mut joint.totals, &f.joint);
             add_signs(&mut signs, &f.signs);
@@ -806,6 +850,7 @@ impl Overview {
             next,
             you_said_we_did: you,
             jointness: joint,
+            stage_totals,
             tokenism: TokenismReport {
                 waiting_days: s.waiting_days,
                 projects: tokenism_rows,

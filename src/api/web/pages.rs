@@ -1071,25 +1071,21 @@ async fn you_said(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
-    let r = state.app().report(&v.caller, None)?.you_said_we_did;
-    if r.projects.len() == 1 {
-        return you_said_for(&state, &v, r.projects[0].project_id);
+    // The totals over every project, and the first projects' rows only.
+    let o = state.app().overview(&v.caller, None, LIST_LIMIT)?;
+    let r = o.you_said_we_did;
+    if o.projects == 1 && r.rows.len() == 1 {
+        return you_said_for(&state, &v, r.rows[0].project_id);
     }
     let t = &r.totals;
     let projects = r
-        .projects
+        .rows
         .iter()
-        .take(LIST_LIMIT)
         .map(|p| {
             (
                 format!("/projects/{}/you-said-we-did", p.project_id),
                 p.title.clone(),
-                said_line(
-                    p.proposals.len() as u64,
-                    p.answered,
-                    p.waiting,
-                    p.led_to_change,
-                ),
+                said_line(p.partner_proposals, p.answered, p.waiting, p.led_to_change),
             )
         })
         .collect();
@@ -1097,7 +1093,7 @@ async fn you_said(
         page: Frame::for_visitor(&v, "You said, we did", "/you-said-we-did"),
         totals: said_line(t.partner_proposals, t.answered, t.waiting, t.led_to_change),
         sections: Vec::new(),
-        more: r.projects.len().saturating_sub(LIST_LIMIT),
+        more: (o.projects as usize).saturating_sub(LIST_LIMIT),
         projects,
     })
 }
@@ -1326,14 +1322,13 @@ fn declared_words(p: &JointnessProject) -> String {
 
 async fn jointly(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
-    let r = state.app().report(&v.caller, None)?;
+    // The totals over every project, and the first projects' rows only.
+    let r = state.app().overview(&v.caller, None, LIST_LIMIT)?;
     let j = &r.jointness;
-    let all: Vec<&StageView> = j.projects.iter().flat_map(|p| p.stages.iter()).collect();
-    let by = stage_counts(&all);
+    let by = &r.stage_totals;
     let projects = j
-        .projects
+        .rows
         .iter()
-        .take(LIST_LIMIT)
         .map(|p| {
             let total: u64 = p.stages.iter().map(|s| s.decisions).sum();
             let joint: u64 = p.stages.iter().map(|s| s.joint).sum();
@@ -1394,9 +1389,9 @@ async fn jointly(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
             jt.staff_only + jt.one_person
         ),
         chart_height: 20 + by.len() as u32 * 30,
-        bars: bars(&by),
-        rows: rows(&by, |s| format!("/jointly/{}", s.words())),
-        more: j.projects.len().saturating_sub(LIST_LIMIT),
+        bars: bars(by),
+        rows: rows(by, |s| format!("/jointly/{}", s.words())),
+        more: (r.projects as usize).saturating_sub(LIST_LIMIT),
         projects,
         decisions: Vec::new(),
         signs,
