@@ -208,15 +208,13 @@ fn each_hidden_count_is_uncertain(cells: &[Shown], total: u64, k: u64) -> bool {
     if hidden.is_empty() {
         return true;
     }
-    (0..hidden.len()).all(|i| {
-        let (lo_others, hi_others) = hidden
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .fold((0u64, 0u64), |(lo, hi), (_, r)| {
-                (lo + r.0, hi.saturating_add(r.1))
-            });
-        let (lo, hi) = hidden[i];
+    // The others' bounds are the sums less this count's own: one pass, not
+    // one a count (a table of 40,000 projects has thousands hidden).
+    let lo_sum: u128 = hidden.iter().map(|r| u128::from(r.0)).sum();
+    let hi_sum: u128 = hidden.iter().map(|r| u128::from(r.1)).sum();
+    hidden.iter().all(|&(lo, hi)| {
+        let lo_others = u64::try_from(lo_sum - u128::from(lo)).unwrap_or(u64::MAX);
+        let hi_others = u64::try_from(hi_sum - u128::from(hi)).unwrap_or(u64::MAX);
         // The values v of this count for which the others can make up the
         // rest: rest - hi_others <= v <= rest - lo_others, within [lo, hi].
         let from = lo.max(rest.saturating_sub(hi_others));
@@ -728,27 +726,46 @@ struct FiguresKey {
 pub struct FiguresCache(std::sync::Mutex<HashMap<ProjectId, (FiguresKey, Figures)>>);
 
 impl FiguresCache {
-    fn get(&self, model: &Model, p: &Project, s: Settings) -> Figures {
-        let key = FiguresKey {
-            project_seq: p.last_seq,
-            outside_projects: model.outside_projects,
-            today: s.today,
-            waiting_days: s.waiting_days,
-            k: s.k,
+    /// Calls `each` with every project's figures, in order, counting
+    /// afresh only those whose key changed. One lock for the whole pass:
+    /// the pass is short once the figures are kept.
+    fn each<'p>(
+        &self,
+        model: &Model,
+        projects: &[&'p Project],
+        s: Settings,
+        mut each: impl FnMut(usize, &'p Project, &Figures),
+    ) {
+        let mut cache = match self.0.lock() {
+            Ok(c) => c,
+            // A pass that panicked left it half-filled, never wrong: each
+            // entry is whole. Count afresh rather than fail the reader.
+            Err(_) => {
+                for (i, p) in projects.iter().enumerate() {
+                    each(i, p, &Figures::of(model, p, s));
+                }
+                return;
+            }
         };
-        if let Ok(cache) = self.0.lock()
-            && let Some((k, f)) = cache.get(&p.id)
-            && *k == key
-        {
-            return f.clone();
+        for (i, p) in projects.iter().enumerate() {
+            let key = FiguresKey {
+                project_seq: p.last_seq,
+                outside_projects: model.outside_projects,
+                today: s.today,
+                waiting_days: s.waiting_days,
+                k: s.k,
+            };
+            let entry = cache
+                .entry(p.id)
+                .and_modify(|(k, f)| {
+                    if *k != key {
+                        *k = key;
+                        *f = Figures::of(model, p, s);
+                    }
+                })
+                .or_insert_with(|| (key, Figures::of(model, p, s)));
+            each(i, p, &entry.1);
         }
-        let f = Figures::of(model, p, s);
-        if let Ok(mut cache) = self.0.lock() {
-            // Projects gone from the model (a rebuild) leave with the next
-            // change of day or settings; their entries are small.
-            cache.insert(p.id, (key, f.clone()));
-        }
-        f
     }
 }
 
@@ -787,21 +804,22 @@ impl Overview {
         let mut tokenism_rows = Vec::new();
         let mut impact_rows = Section::<ImpactRow, u64>::default();
         let mut stage_totals = StageTotals::new();
-        // One project at a time, so that only the page's rows are kept.
-        for (i, p) in projects.iter().enumerate() {
-            let f = cache.get(model, p, s);
+        let mut page = Vec::new();
+        cache.each(model, &projects, s, |i, p, f| {
             add_stages(&mut stage_totals, f.stages.iter().copied());
             add_totals(&mut you.totals, &f.you);
             add_jointness(&mut joint.totals, &f.joint);
             add_signs(&mut signs, &f.signs);
             impact_rows.totals += f.overdue;
-            if !(start..end).contains(&i) {
-                continue;
+            if (start..end).contains(&i) {
+                page.push((p, f.signs.clone()));
             }
-            let one = std::slice::from_ref(p);
+        });
+        // Only the page's projects are built in full, one at a time.
+        for (p, counted) in page {
+            let one = std::slice::from_ref(&p);
             let y = you_said(model, one, s);
             let j = jointness(model, one);
-            let counted = f.signs;
             let im = impact(one, s);
             you.rows.extend(y.projects.into_iter().map(|v| YouSaidRow {
                 project_id: v.project_id,
