@@ -1025,9 +1025,14 @@ fn token(data: &Path, command: TokenCommand) -> Result<(), Failure> {
             let (secret, info) = with_core(data, |app, me| async move {
                 app.create_token(&me, role, &name, participant.as_deref())
             })?;
+            // The role as it is typed (`auditor`), not the type's name.
+            let role = serde_json::to_value(info.role)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
             eprintln!(
-                "made a {:?} token for {} (id {}); it is shown only now, so keep it safe:",
-                info.role, info.name, info.id
+                "made an access token for {} with the role {role} (id {}); it is shown only now, so keep it safe:",
+                info.name, info.id
             );
             println!("{secret}");
         }
