@@ -89,6 +89,17 @@ pub(super) struct Section {
 }
 
 impl Section {
+    /// A section of the first items of a list of `total`: only those shown
+    /// are built (a staff home page at 40,000 projects has thousands
+    /// waiting, each with a name to look up).
+    fn of(id: &str, heading: &str, empty: &str, items: Vec<Item>, total: usize) -> Self {
+        let shown = items.len();
+        Section {
+            more: total.saturating_sub(shown),
+            ..Self::new(id, heading, empty, items, shown)
+        }
+    }
+
     fn new(id: &str, heading: &str, empty: &str, mut items: Vec<Item>, limit: usize) -> Self {
         let more = items.len().saturating_sub(limit);
         items.truncate(limit);
@@ -234,20 +245,22 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
         let items = a
             .my_ideas
             .iter()
+            .take(2 * HOME_LIMIT)
             .map(|(pr, st)| idea_item(&model, pr, st, true))
             .collect();
-        sections.push(Section::new(
+        sections.push(Section::of(
             "your-ideas",
             "Your ideas",
             "You have not put forward any ideas yet. Open a project to put one forward.",
             items,
-            2 * HOME_LIMIT,
+            a.my_ideas.len(),
         ));
     }
     if partner || !a.to_confirm.is_empty() {
         let items = a
             .to_confirm
             .iter()
+            .take(HOME_LIMIT)
             .map(|d| Item {
                 quote: d.question.to_string(),
                 status: "Not confirmed yet".into(),
@@ -266,18 +279,19 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
                 ],
             })
             .collect();
-        sections.push(Section::new(
+        sections.push(Section::of(
             "waiting-for-you",
             "Waiting for you",
             "Nothing is waiting for you.",
             items,
-            HOME_LIMIT,
+            a.to_confirm.len(),
         ));
     }
     if partner || !a.my_challenges.is_empty() {
         let items = a
             .my_challenges
             .iter()
+            .take(HOME_LIMIT)
             .map(|(c, due)| {
                 let (status, code, detail) = match &c.answer {
                     Some(answer) => (
@@ -327,18 +341,19 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
                 }
             })
             .collect();
-        sections.push(Section::new(
+        sections.push(Section::of(
             "your-challenges",
             "Your challenges",
             "You have not challenged any decision.",
             items,
-            HOME_LIMIT,
+            a.my_challenges.len(),
         ));
     }
     if !a.my_disputes.is_empty() {
         let items = a
             .my_disputes
             .iter()
+            .take(HOME_LIMIT)
             .map(|(d, why, answer)| Item {
                 quote: why.to_string(),
                 status: if answer.is_some() {
@@ -367,18 +382,19 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
                 ],
             })
             .collect();
-        sections.push(Section::new(
+        sections.push(Section::of(
             "your-disputes",
             "Decisions you dispute",
             "",
             items,
-            HOME_LIMIT,
+            a.my_disputes.len(),
         ));
     }
     if staff {
         let items = a
             .ideas_waiting
             .iter()
+            .take(HOME_LIMIT)
             .map(|(pr, days)| Item {
                 quote: pr.text.to_string(),
                 status: "Waiting for an answer".into(),
@@ -399,16 +415,17 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
                 )],
             })
             .collect();
-        sections.push(Section::new(
+        sections.push(Section::of(
             "ideas-waiting",
             "Ideas waiting for an answer",
             "Every idea from partners has an answer.",
             items,
-            HOME_LIMIT,
+            a.ideas_waiting.len(),
         ));
         let items = a
             .challenges_to_answer
             .iter()
+            .take(HOME_LIMIT)
             .map(|(c, due)| {
                 let (w, code) = due_words(*due, today);
                 Item {
@@ -437,16 +454,17 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
                 }
             })
             .collect();
-        sections.push(Section::new(
+        sections.push(Section::of(
             "challenges",
             "Challenges to answer",
             "Every challenge has an answer.",
             items,
-            HOME_LIMIT,
+            a.challenges_to_answer.len(),
         ));
         let items = a
             .disputes
             .iter()
+            .take(HOME_LIMIT)
             .map(|(d, who, why)| Item {
                 quote: why.to_string(),
                 status: "Disputed".into(),
@@ -466,16 +484,17 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
                 ],
             })
             .collect();
-        sections.push(Section::new(
+        sections.push(Section::of(
             "disputes",
             "Disputes to answer",
             "No partner's dispute is waiting for an answer.",
             items,
-            HOME_LIMIT,
+            a.disputes.len(),
         ));
         let items = a
             .actions_due
             .iter()
+            .take(HOME_LIMIT)
             .map(|x| {
                 let (w, code) = due_words(x.due, today);
                 Item {
@@ -497,16 +516,17 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
                 }
             })
             .collect();
-        sections.push(Section::new(
+        sections.push(Section::of(
             "actions-due",
             "Actions to be done",
             "Every action is done.",
             items,
-            HOME_LIMIT,
+            a.actions_due.len(),
         ));
         let items = a
             .reviews_due
             .iter()
+            .take(HOME_LIMIT)
             .map(|(p, due)| Item {
                 quote: p.title.to_string(),
                 status: format!("A review was due by {}", on(*due)),
@@ -517,12 +537,12 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
                 links: vec![(format!("/projects/{}", p.id), "Go to the project".into())],
             })
             .collect();
-        sections.push(Section::new(
+        sections.push(Section::of(
             "reviews-due",
             "Reviews due",
             "No project is due a review.",
             items,
-            HOME_LIMIT,
+            a.reviews_due.len(),
         ));
     }
     let mine: Vec<_> = model
