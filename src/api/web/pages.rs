@@ -1389,7 +1389,7 @@ async fn jointly(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
             r.tokenism.waiting_days, t.partner_proposals_waiting_too_long
         ),
         format!(
-            "Decisions disputed by partners: {}. Challenges not answered: {}.",
+            "Decisions disputed by a partner: {}. Challenges not answered: {}.",
             t.decisions_disputed_by_partners, t.challenges_unanswered
         ),
         format!(
@@ -1544,7 +1544,7 @@ async fn jointly_project(
         more: 0,
         decisions: sections,
         signs: vec![format!(
-            "Decisions disputed by partners: {}. Challenges not answered: {}.",
+            "Decisions disputed by a partner: {}. Challenges not answered: {}.",
             t.decisions_disputed_by_partners, t.challenges_unanswered
         )],
     })
