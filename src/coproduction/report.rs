@@ -661,22 +661,7 @@ impl Figures {
     fn of(model: &Model, p: &Project, s: Settings) -> Figures {
         let one = std::slice::from_ref(&p);
         let j = jointness(model, one);
-        let mut stages = Vec::new();
-        add_stages(
-            &mut stages,
-            j.projects.iter().flat_map(|p| p.stages.iter()).map(|v| {
-                (
-                    v.stage,
-                    [
-                        v.decisions,
-                        v.joint,
-                        v.partner_informed,
-                        v.staff_only,
-                        v.one_person,
-                    ],
-                )
-            }),
-        );
+        let stages = stage_totals(j.projects.iter().flat_map(|p| p.stages.iter()));
         Figures {
             you: you_said(model, one, s).totals,
             joint: j.totals,
@@ -690,6 +675,27 @@ impl Figures {
 /// Decisions at each stage of every project counted, in stage order:
 /// `[decisions, joint, partner-informed, staff only, one person]`.
 pub type StageTotals = Vec<(Stage, [u64; 5])>;
+
+/// The decisions of these stage views, summed at each stage.
+pub fn stage_totals<'v>(views: impl IntoIterator<Item = &'v StageView>) -> StageTotals {
+    let mut totals = StageTotals::new();
+    add_stages(
+        &mut totals,
+        views.into_iter().map(|v| {
+            (
+                v.stage,
+                [
+                    v.decisions,
+                    v.joint,
+                    v.partner_informed,
+                    v.staff_only,
+                    v.one_person,
+                ],
+            )
+        }),
+    );
+    totals
+}
 
 fn add_stages(to: &mut StageTotals, from: impl IntoIterator<Item = (Stage, [u64; 5])>) {
     for (stage, c) in from {

@@ -5,8 +5,8 @@
 
 use super::forms::FormData;
 use super::{
-    Frame, PRE_COOKIE, PageError, PageId, Settings, check_csrf, cookie, random_hex, render,
-    set_cookie, signed_in, words,
+    Frame, PRE_COOKIE, PageError, PageId, Settings, check_csrf, cookie, not_stored, random_hex,
+    render, set_cookie, signed_in, words,
 };
 use crate::api::AppState;
 use crate::app::tokens::Role;
@@ -117,7 +117,7 @@ async fn make_card(
     let until = time::OffsetDateTime::from_unix_timestamp(expires as i64)
         .map(|t| words::date(t.date()))
         .unwrap_or_default();
-    let mut r = render(CardPage {
+    let r = render(CardPage {
         page: Frame::for_visitor(&v, &format!("A sign-in card for {name}"), ""),
         name,
         qr,
@@ -125,9 +125,7 @@ async fn make_card(
         until,
     })?;
     // A secret: never kept by a browser's cache or a proxy.
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, "no-store".parse().expect("valid"));
-    Ok(r)
+    Ok(not_stored(r))
 }
 
 #[derive(Template)]
@@ -168,8 +166,7 @@ async fn link_page(
     })
     .unwrap_or_else(IntoResponse::into_response);
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, "no-store".parse().expect("valid"));
+    let mut r = not_stored(r);
     r.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(&settings, PRE_COOKIE, &pre, None),

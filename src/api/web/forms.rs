@@ -990,14 +990,12 @@ fn show(
         back: sp.back,
     })?;
     *r.status_mut() = status;
-    if form.is_some() {
-        // What was typed is in the page: not for any cache to keep.
-        r.headers_mut().insert(
-            axum::http::header::CACHE_CONTROL,
-            axum::http::HeaderValue::from_static("no-store"),
-        );
-    }
-    Ok(r)
+    // What was typed is in the page: not for any cache to keep.
+    Ok(if form.is_some() {
+        super::not_stored(r)
+    } else {
+        r
+    })
 }
 
 /// Whether a refusal of this kind is shown on the form (what was typed can

@@ -451,8 +451,8 @@ fn keep_for_sign_in(
     r
 }
 
-/// Pages that carry what someone typed are not kept by the browser or
-/// anything between (the equality answers may be among it).
+/// Pages that carry a secret or what someone typed (the equality answers
+/// may be among it) are not kept by the browser or anything between.
 fn not_stored(mut r: Response) -> Response {
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -10,9 +10,7 @@ use crate::coproduction::agenda::{For, agenda, answer_due};
 use crate::coproduction::equality::answer_words;
 use crate::coproduction::idea::{Status, status};
 use crate::coproduction::model::{Decision, Model, Proposal, Stance};
-use crate::coproduction::report::{
-    Jointness, JointnessProject, StageView, awaiting_confirmation, classify,
-};
+use crate::coproduction::report::{Jointness, JointnessProject, awaiting_confirmation, classify};
 use crate::coproduction::values::{
     Date, DecisionId, Involvement, Method, ParticipantId, Position, ProjectId, Role as PersonRole,
     Stage,
@@ -1236,28 +1234,6 @@ struct StageRow {
     line: String,
 }
 
-/// The counts for each stage: decisions, joint, informed, staff, one person.
-fn stage_counts(stages: &[&StageView]) -> Vec<(Stage, [u64; 5])> {
-    let mut by: Vec<(Stage, [u64; 5])> = Vec::new();
-    for s in stages {
-        let i = match by.iter().position(|(n, _)| *n == s.stage) {
-            Some(i) => i,
-            None => {
-                by.push((s.stage, [0; 5]));
-                by.len() - 1
-            }
-        };
-        let c = &mut by[i].1;
-        c[0] += s.decisions;
-        c[1] += s.joint;
-        c[2] += s.partner_informed;
-        c[3] += s.staff_only;
-        c[4] += s.one_person;
-    }
-    by.sort_by_key(|(s, _)| *s);
-    by
-}
-
 /// "4 of 6 design decisions were made jointly."
 fn joint_line(stage: Stage, c: &[u64; 5]) -> String {
     let stage = stage.words();
@@ -1553,7 +1529,7 @@ async fn jointly_project(
 /// One project's jointness: the counts for each stage, and a section for
 /// each stage listing the decisions behind them.
 fn jointly_for(model: &Model, jp: &JointnessProject) -> (Vec<(Stage, [u64; 5])>, Vec<Section>) {
-    let by = stage_counts(&jp.stages.iter().collect::<Vec<_>>());
+    let by = crate::coproduction::report::stage_totals(&jp.stages);
     let sections = by
         .iter()
         .map(|(stage, c)| {
