@@ -1248,9 +1248,13 @@ impl App {
         page_limit(limit, crate::coproduction::report::MAX_OVERVIEW_PAGE)?;
         let model = self.read()?;
         let view = policy::in_view(caller.author(), &model);
+        let only = |id: &ProjectId| view.contains(id);
         Ok(Overview::build_cached(
             &model,
-            &|id| view.contains(id),
+            match view {
+                policy::InView::All => None,
+                policy::InView::Only(_) => Some(&only),
+            },
             after,
             limit,
             Settings::today(),

@@ -7,6 +7,7 @@
 
 use super::idea::{self, Status};
 use super::model::{Action, Challenge, Decision, Model, Project, Proposal, Stance};
+use super::values::{ChallengeId, DecisionId, ProjectId};
 use super::values::{Date, ParticipantId, Text};
 
 /// A challenge is answered within this many days of being made.
@@ -24,14 +25,15 @@ pub struct Agenda<'m> {
     pub my_challenges: Vec<(&'m Challenge, Date)>,
     /// Decisions in which they dispute their part: why, and staff's answer.
     pub my_disputes: Vec<(&'m Decision, &'m Text, Option<&'m Text>)>,
-    /// Partners' ideas no decision has answered, oldest first, with days waited.
+    /// Partners' ideas no decision has answered, oldest first (by the day
+    /// put forward), with days waited.
     pub ideas_waiting: Vec<(&'m Proposal, i64)>,
     /// Challenges not yet answered, oldest first, with the day the answer is due.
     pub challenges_to_answer: Vec<(&'m Challenge, Date)>,
     /// Partners who dispute their part in a decision, not yet answered:
-    /// decision, who, why.
+    /// decision, who, why; the oldest decision first.
     pub disputes: Vec<(&'m Decision, ParticipantId, &'m Text)>,
-    /// Actions not yet done, the earliest due first.
+    /// Actions not yet done, the earliest due first (then by id).
     pub actions_due: Vec<&'m Action>,
     /// Projects whose review is due by `today`, with the day it was due.
     pub reviews_due: Vec<(&'m Project, Date)>,
@@ -52,38 +54,35 @@ pub fn answer_due(c: &Challenge) -> Date {
     Date::of(c.at).plus_days(ANSWER_WITHIN_DAYS)
 }
 
-/// What waits on `who` on `today`.
+/// What waits on `who` on `today`. It reads what the model keeps of each
+/// person's part ([`Model::contributions`]) and of what waits on staff
+/// ([`Model::waiting`], already in order), so its cost follows what waits,
+/// not everything ever recorded.
 pub fn agenda<'m>(model: &'m Model, who: For<'_>, today: Date) -> Agenda<'m> {
     let mut out = Agenda::default();
-    let projects: Vec<&Project> = model
-        .projects
-        .values()
-        .filter(|p| (who.sees)(&p.id))
-        .collect();
-    let ideas = || {
-        projects
+    let sees = |p: &ProjectId| (who.sees)(p);
+    let decision_seen = |d: &DecisionId| model.decisions.get(d).filter(|d| sees(&d.project));
+    let challenge_seen = |c: &ChallengeId| {
+        model.challenges.get(c).filter(|c| {
+            model
+                .decisions
+                .get(&c.decision)
+                .is_some_and(|d| sees(&d.project))
+        })
+    };
+    if let Some(me) = who.me
+        && let Some(mine) = model.contributions.get(&me)
+    {
+        out.my_ideas = mine
+            .proposals
             .iter()
-            .flat_map(|p| p.proposals.iter())
             .filter_map(|id| model.proposals.get(id))
-    };
-    let decisions = || {
-        projects
-            .iter()
-            .flat_map(|p| p.decisions.iter())
-            .filter_map(|id| model.decisions.get(id))
-    };
-    let challenges = || {
-        decisions()
-            .flat_map(|d| d.challenges.iter())
-            .filter_map(|id| model.challenges.get(id))
-    };
-    if let Some(me) = who.me {
-        out.my_ideas = ideas()
-            .filter(|p| p.by == Some(me))
+            .filter(|p| sees(&p.project))
             .map(|p| (p, idea::status(model, p, today)))
             .collect();
         out.my_ideas
             .sort_by_key(|(p, _)| std::cmp::Reverse((p.day(), p.seq)));
+        let decisions = || mine.decisions.iter().filter_map(decision_seen);
         // Partners confirm or dispute their part; staff record decisions.
         if !who.staff {
             out.to_confirm = decisions()
@@ -92,8 +91,10 @@ pub fn agenda<'m>(model: &'m Model, who: For<'_>, today: Date) -> Agenda<'m> {
                 .collect();
         }
         out.to_confirm.sort_by_key(|d| (d.day(), d.at));
-        out.my_challenges = challenges()
-            .filter(|c| c.by == Some(me))
+        out.my_challenges = mine
+            .challenges
+            .iter()
+            .filter_map(challenge_seen)
             .map(|c| (c, answer_due(c)))
             .collect();
         out.my_challenges
@@ -108,43 +109,44 @@ pub fn agenda<'m>(model: &'m Model, who: For<'_>, today: Date) -> Agenda<'m> {
             .sort_by_key(|(d, _, _)| std::cmp::Reverse((d.day(), d.at)));
     }
     if who.staff {
-        out.ideas_waiting = ideas()
-            .filter(|p| p.by_partner && p.withdrawn.is_none() && p.answers.is_empty())
+        let w = &model.waiting;
+        out.ideas_waiting = w
+            .ideas
+            .iter()
+            .filter_map(|(.., id)| model.proposals.get(id))
+            .filter(|p| sees(&p.project))
             .map(|p| (p, p.day().days_until(today).max(0)))
             .collect();
-        out.ideas_waiting
-            .sort_by_key(|(p, days)| (std::cmp::Reverse(*days), p.seq));
-        out.challenges_to_answer = challenges()
-            .filter(|c| c.answer.is_none())
+        out.challenges_to_answer = w
+            .challenges
+            .iter()
+            .filter_map(|(_, id)| challenge_seen(id))
             .map(|c| (c, answer_due(c)))
             .collect();
-        out.challenges_to_answer.sort_by_key(|(c, _)| c.at);
-        out.disputes = decisions()
-            .flat_map(|d| {
-                d.stances.iter().filter_map(move |(who, s)| match s {
-                    Stance::Disputed(why) if !d.dispute_answers.contains_key(who) => {
-                        Some((d, *who, why))
-                    }
+        out.disputes = w
+            .disputes
+            .iter()
+            .filter_map(|(.., d, who)| {
+                let d = decision_seen(d)?;
+                match d.stances.get(who) {
+                    Some(Stance::Disputed(why)) => Some((d, *who, why)),
                     _ => None,
-                })
+                }
             })
             .collect();
-        out.actions_due = projects
+        out.actions_due = w
+            .actions
             .iter()
-            .flat_map(|p| p.actions.iter())
-            .filter_map(|id| model.actions.get(id))
-            .filter(|a| a.completed.is_none())
+            .filter_map(|(_, id)| model.actions.get(id))
+            .filter(|a| sees(&a.project))
             .collect();
-        out.actions_due.sort_by_key(|a| a.due);
-        out.reviews_due = projects
+        out.reviews_due = w
+            .reviews
             .iter()
-            .filter_map(|p| {
-                p.next_review()
-                    .filter(|due| *due <= today)
-                    .map(|due| (*p, due))
-            })
+            .take_while(|(due, _)| *due <= today)
+            .filter_map(|(due, id)| model.projects.get(id).map(|p| (p, *due)))
+            .filter(|(p, _)| sees(&p.id))
             .collect();
-        out.reviews_due.sort_by_key(|(_, due)| *due);
     }
     out
 }

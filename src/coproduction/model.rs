@@ -8,7 +8,7 @@ use super::events::*;
 use super::values::*;
 use crate::ledger::{Record, Seq, Timestamp};
 pub use crate::refusal::Refusal;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Refuses as invalid, at a place in the payload.
 fn refuse<T>(pointer: &str, message: impl Into<String>) -> Result<T, Refusal> {
@@ -223,6 +223,92 @@ pub struct Model {
     /// Who joined the organisation's group itself (a `participant.joined`
     /// with no project): its partner group takes part in every project.
     pub group: BTreeMap<ParticipantId, Membership>,
+    /// Each project by its last record: which projects changed since a
+    /// sequence number, without walking them all.
+    pub by_last_change: BTreeMap<Seq, ProjectId>,
+    /// How many times anyone joined or left a project or the group: who is
+    /// present has not changed while this stays the same.
+    pub membership_changes: u64,
+    /// Each decision by its stage and day, for the newest at a stage
+    /// without sorting them all.
+    pub decisions_by_stage: BTreeMap<Stage, BTreeSet<(Date, Timestamp, DecisionId)>>,
+    /// What waits on staff, kept as records arrive.
+    pub waiting: Waiting,
+    /// What each person put forward or took part in.
+    pub contributions: HashMap<ParticipantId, Contributions>,
+}
+
+/// What waits on staff across the organisation, kept as records arrive so
+/// that a home page costs what waits, not everything ever recorded. Each
+/// set is in the order people work through it.
+#[derive(Clone, Debug, Default)]
+pub struct Waiting {
+    /// Partners' ideas with no answer, not withdrawn: by the day put
+    /// forward, then the order recorded.
+    pub ideas: BTreeSet<(Date, Seq, ProposalId)>,
+    /// Challenges with no answer, by when they were made.
+    pub challenges: BTreeSet<(Timestamp, ChallengeId)>,
+    /// Disputes staff have not answered, by the decision's day: decision
+    /// and who disputes it.
+    pub disputes: BTreeSet<(Date, Timestamp, DecisionId, ParticipantId)>,
+    /// Actions not yet done, by the day due.
+    pub actions: BTreeSet<(Date, ActionId)>,
+    /// Open projects, by the day their next review is due.
+    pub reviews: BTreeSet<(Date, ProjectId)>,
+}
+
+/// What one person put forward or took part in.
+#[derive(Clone, Debug, Default)]
+pub struct Contributions {
+    pub proposals: Vec<ProposalId>,
+    /// Decisions they took part in, confirmed or disputed.
+    pub decisions: BTreeSet<DecisionId>,
+    pub challenges: Vec<ChallengeId>,
+}
+
+/// What an event may move into or out of [`Waiting`].
+#[derive(Default)]
+struct Touched {
+    proposals: Vec<ProposalId>,
+    challenges: Vec<ChallengeId>,
+    decision: Option<DecisionId>,
+    action: Option<ActionId>,
+    project: Option<ProjectId>,
+}
+
+impl Touched {
+    fn of(event: &Event) -> Touched {
+        let mut t = Touched::default();
+        match event {
+            Event::ProjectStarted(e) => t.project = Some(e.project_id),
+            Event::StageChanged(e) => t.project = Some(e.project_id),
+            Event::ReviewHeld(e) => t.project = Some(e.project_id),
+            Event::ProposalRaised(e) => t.proposals.push(e.proposal_id),
+            Event::ProposalWithdrawn(e) => t.proposals.push(e.proposal_id),
+            Event::DecisionMade(e) => {
+                t.proposals = e.answers.iter().map(|a| a.proposal_id).collect()
+            }
+            Event::DecisionConfirmed(e) => t.decision = Some(e.decision_id),
+            Event::DecisionDisputed(e) => t.decision = Some(e.decision_id),
+            Event::DisputeAnswered(e) => t.decision = Some(e.decision_id),
+            Event::DecisionChallenged(e) => t.challenges.push(e.challenge_id),
+            Event::ChallengeAnswered(e) => t.challenges.push(e.challenge_id),
+            Event::ActionCommitted(e) => t.action = Some(e.action_id),
+            Event::ActionUpdated(e) => t.action = Some(e.action_id),
+            Event::ActionCompleted(e) => t.action = Some(e.action_id),
+            _ => {}
+        }
+        t
+    }
+}
+
+/// Puts `key` in `set` when `wait`, or takes it out.
+fn keep<K: Ord>(set: &mut BTreeSet<K>, key: K, wait: bool) {
+    if wait {
+        set.insert(key);
+    } else {
+        set.remove(&key);
+    }
 }
 
 impl Model {
@@ -673,10 +759,68 @@ impl Model {
         if project.is_none() {
             self.outside_projects += 1;
         }
+        let touched = Touched::of(&event);
+        self.wait(&touched, false);
         self.apply_event(record, event);
+        self.wait(&touched, true);
         if let Some(p) = project.and_then(|id| self.projects.get_mut(&id)) {
-            p.last_seq = Some(record.seq());
+            if let Some(old) = p.last_seq.replace(record.seq()) {
+                self.by_last_change.remove(&old);
+            }
+            self.by_last_change.insert(record.seq(), p.id);
         }
+    }
+
+    /// Takes what `t` names out of [`Waiting`] (as it stands before the
+    /// event), or puts back what still waits (after it).
+    fn wait(&mut self, t: &Touched, after: bool) {
+        let w = &mut self.waiting;
+        for p in t.proposals.iter().filter_map(|id| self.proposals.get(id)) {
+            let waits = p.by_partner && p.withdrawn.is_none() && p.answers.is_empty();
+            keep(&mut w.ideas, (p.day(), p.seq, p.id), after && waits);
+        }
+        for c in t.challenges.iter().filter_map(|id| self.challenges.get(id)) {
+            keep(&mut w.challenges, (c.at, c.id), after && c.answer.is_none());
+        }
+        if let Some(d) = t.decision.and_then(|id| self.decisions.get(&id)) {
+            for (who, stance) in &d.stances {
+                let waits =
+                    matches!(stance, Stance::Disputed(_)) && !d.dispute_answers.contains_key(who);
+                keep(&mut w.disputes, (d.day(), d.at, d.id, *who), after && waits);
+            }
+        }
+        if let Some(a) = t.action.and_then(|id| self.actions.get(&id)) {
+            keep(
+                &mut w.actions,
+                (a.due, a.id),
+                after && a.completed.is_none(),
+            );
+        }
+        if let Some(p) = t.project.and_then(|id| self.projects.get(&id))
+            && let Some(due) = p.next_review()
+        {
+            keep(&mut w.reviews, (due, p.id), after);
+        }
+    }
+
+    /// The projects whose records changed after `seq` (all of them for
+    /// `None`), each once, in the order they last changed.
+    pub fn changed_since(&self, seq: Option<Seq>) -> impl Iterator<Item = &Project> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let from = seq.map_or(Unbounded, Excluded);
+        self.by_last_change
+            .range((from, Unbounded))
+            .filter_map(|(_, id)| self.projects.get(id))
+    }
+
+    /// The decisions made at `stage`, the newest first (by the day they
+    /// were made, then when recorded).
+    pub fn newest_decisions(&self, stage: Stage) -> impl Iterator<Item = &Decision> {
+        self.decisions_by_stage
+            .get(&stage)
+            .into_iter()
+            .flat_map(|at_stage| at_stage.iter().rev())
+            .filter_map(|(.., id)| self.decisions.get(id))
     }
 
     /// Optimistic concurrency: the event's project must not have moved past
@@ -740,6 +884,7 @@ impl Model {
                 }
             }
             Event::ParticipantJoined(e) => {
+                self.membership_changes += 1;
                 self.roles.entry(e.participant_id).or_insert(e.role);
                 let members = match e.project_id {
                     Some(id) => self.projects.get_mut(&id).map(|p| &mut p.members),
@@ -757,6 +902,7 @@ impl Model {
                 }
             }
             Event::ParticipantLeft(e) => {
+                self.membership_changes += 1;
                 let members = match e.project_id {
                     Some(id) => self.projects.get_mut(&id).map(|p| &mut p.members),
                     None => Some(&mut self.group),
@@ -782,6 +928,13 @@ impl Model {
             }
             Event::ProposalRaised(e) => {
                 let by = author.participant;
+                if let Some(by) = by {
+                    self.contributions
+                        .entry(by)
+                        .or_default()
+                        .proposals
+                        .push(e.proposal_id);
+                }
                 let by_partner = by.and_then(|b| self.member_role(&b)) == Some(Role::Partner);
                 self.proposals.insert(
                     e.proposal_id,
@@ -819,10 +972,20 @@ impl Model {
                 }
                 for part in &e.participants {
                     self.touch(e.project_id, part.participant_id);
+                    self.contributions
+                        .entry(part.participant_id)
+                        .or_default()
+                        .decisions
+                        .insert(e.decision_id);
                 }
                 if let Some(p) = self.projects.get_mut(&e.project_id) {
                     p.decisions.push(e.decision_id);
                 }
+                self.decisions_by_stage.entry(e.stage).or_default().insert((
+                    e.made_on.unwrap_or_else(|| Date::of(at)),
+                    at,
+                    e.decision_id,
+                ));
                 self.decisions.insert(
                     e.decision_id,
                     Decision {
@@ -845,6 +1008,13 @@ impl Model {
                 );
             }
             Event::DecisionConfirmed(e) => {
+                if let Some(me) = author.participant {
+                    self.contributions
+                        .entry(me)
+                        .or_default()
+                        .decisions
+                        .insert(e.decision_id);
+                }
                 if let (Some(d), Some(me)) =
                     (self.decisions.get_mut(&e.decision_id), author.participant)
                 {
@@ -853,6 +1023,13 @@ impl Model {
                 }
             }
             Event::DecisionDisputed(e) => {
+                if let Some(me) = author.participant {
+                    self.contributions
+                        .entry(me)
+                        .or_default()
+                        .decisions
+                        .insert(e.decision_id);
+                }
                 if let (Some(d), Some(me)) =
                     (self.decisions.get_mut(&e.decision_id), author.participant)
                 {
@@ -868,6 +1045,13 @@ impl Model {
             }
             Event::DecisionChallenged(e) => {
                 let by = author.participant;
+                if let Some(by) = by {
+                    self.contributions
+                        .entry(by)
+                        .or_default()
+                        .challenges
+                        .push(e.challenge_id);
+                }
                 let by_partner = by.and_then(|b| self.member_role(&b)) == Some(Role::Partner);
                 if let Some(d) = self.decisions.get_mut(&e.decision_id) {
                     d.challenges.push(e.challenge_id);

@@ -546,7 +546,7 @@ impl Report {
             you_said_we_did: you_said(model, &projects, s),
             jointness: jointness(model, &projects),
             tokenism: tokenism(model, &projects, s),
-            presence: presence(model, &projects, s),
+            presence: presence(&projects, s),
             impact: impact(&projects, s),
         }
     }
@@ -658,6 +658,15 @@ struct Figures {
 }
 
 impl Figures {
+    /// Adds `other` to these figures, or takes it off.
+    fn count(&mut self, other: &Figures, plus: bool) {
+        add_totals(&mut self.you, &other.you, plus);
+        add_jointness(&mut self.joint, &other.joint, plus);
+        add_stages(&mut self.stages, other.stages.iter().copied(), plus);
+        add_signs(&mut self.signs, &other.signs, plus);
+        count(&mut self.overdue, other.overdue, plus);
+    }
+
     fn of(model: &Model, p: &Project, s: Settings) -> Figures {
         let one = std::slice::from_ref(&p);
         let j = jointness(model, one);
@@ -693,11 +702,14 @@ pub fn stage_totals<'v>(views: impl IntoIterator<Item = &'v StageView>) -> Stage
                 ],
             )
         }),
+        true,
     );
     totals
 }
 
-fn add_stages(to: &mut StageTotals, from: impl IntoIterator<Item = (Stage, [u64; 5])>) {
+/// Adds each stage's counts to `to` (or takes them off); a stage left with
+/// no decisions is dropped, as a count afresh would not have it.
+fn add_stages(to: &mut StageTotals, from: impl IntoIterator<Item = (Stage, [u64; 5])>, plus: bool) {
     for (stage, c) in from {
         let i = match to.iter().position(|(s, _)| *s == stage) {
             Some(i) => i,
@@ -707,80 +719,179 @@ fn add_stages(to: &mut StageTotals, from: impl IntoIterator<Item = (Stage, [u64;
             }
         };
         for (t, n) in to[i].1.iter_mut().zip(c) {
-            *t += n;
+            count(t, n, plus);
         }
     }
+    to.retain(|(_, c)| c[0] > 0);
     to.sort_by_key(|(s, _)| *s);
 }
 
-/// What a project's figures depend on: its own records, anything that
-/// belongs to no project (people joining the organisation's group,
-/// erasures), and the day and settings they are counted with.
+/// What every project's figures depend on beyond its own records:
+/// anything that belongs to no project (people joining the organisation's
+/// group, erasures), and the day and settings they are counted with.
 #[derive(Clone, Copy, PartialEq, Eq)]
-struct FiguresKey {
-    project_seq: Option<Seq>,
+struct Basis {
     outside_projects: u64,
     today: Date,
     waiting_days: i64,
     k: u64,
 }
 
-/// Each project's figures, kept until its records change, so that the
-/// organisation's totals cost a look-up a project, not a rebuild: an
-/// append changes one project's figures, not the others'.
+impl Basis {
+    fn of(model: &Model, s: Settings) -> Basis {
+        Basis {
+            outside_projects: model.outside_projects,
+            today: s.today,
+            waiting_days: s.waiting_days,
+            k: s.k,
+        }
+    }
+}
+
+/// The organisation's totals over every project, kept as running sums:
+/// when a project's records change, its old share is taken off and its
+/// new one added, so a reader's cost follows what changed since the last
+/// reader, not the number of projects. Anything in [`Basis`] changing (a
+/// new day, an erasure) counts every project afresh.
+struct Running {
+    basis: Basis,
+    /// The last record the sums take in.
+    seen: Option<Seq>,
+    sum: Figures,
+    each: HashMap<ProjectId, Figures>,
+}
+
+impl Running {
+    fn afresh(model: &Model, s: Settings) -> Running {
+        let mut sum = Figures::default();
+        let mut each = HashMap::with_capacity(model.projects.len());
+        for p in model.projects.values() {
+            let f = Figures::of(model, p, s);
+            sum.count(&f, true);
+            each.insert(p.id, f);
+        }
+        Running {
+            basis: Basis::of(model, s),
+            seen: model.last_seq,
+            sum,
+            each,
+        }
+    }
+
+    /// Brings the sums up to `model`.
+    fn catch_up(&mut self, model: &Model, s: Settings) {
+        for p in model.changed_since(self.seen) {
+            let f = Figures::of(model, p, s);
+            self.sum.count(&f, true);
+            if let Some(old) = self.each.insert(p.id, f) {
+                self.sum.count(&old, false);
+            }
+        }
+        self.seen = model.last_seq;
+    }
+}
+
+/// Who is present in every project, suppressed as one table: it changes
+/// only when someone joins or leaves, a project starts, or something
+/// outside projects (an erasure) is recorded.
+struct Presence {
+    key: (usize, u64, u64, u64),
+    /// Each project in id order, with its partners as published.
+    shown: Vec<(ProjectId, Shown)>,
+    places: Shown,
+    partners: Shown,
+}
+
+impl Presence {
+    fn key(model: &Model, s: Settings) -> (usize, u64, u64, u64) {
+        (
+            model.projects.len(),
+            model.membership_changes,
+            model.outside_projects,
+            s.k,
+        )
+    }
+
+    fn of(model: &Model, s: Settings) -> Presence {
+        let projects: Vec<&Project> = model.projects.values().collect();
+        let counted = presence_counts(&projects, s);
+        Presence {
+            key: Self::key(model, s),
+            shown: projects.iter().map(|p| p.id).zip(counted.0).collect(),
+            places: counted.1,
+            partners: counted.2,
+        }
+    }
+}
+
+/// The organisation-wide figures kept between readers: running totals
+/// over every project, and who is present. A reader who sees only some
+/// projects (a partner) has their few counted afresh.
 #[derive(Default)]
-pub struct FiguresCache(std::sync::Mutex<HashMap<ProjectId, (FiguresKey, Figures)>>);
+pub struct FiguresCache(std::sync::Mutex<Kept>);
+
+#[derive(Default)]
+struct Kept {
+    running: Option<Running>,
+    presence: Option<std::sync::Arc<Presence>>,
+}
 
 impl FiguresCache {
-    /// Calls `each` with every project's figures, in order, counting
-    /// afresh only those whose key changed. One lock for the whole pass:
-    /// the pass is short once the figures are kept.
-    fn each<'p>(
+    /// The totals over every project, and their figures for the projects
+    /// in `page`, up to `model`.
+    fn every_project(
         &self,
         model: &Model,
-        projects: &[&'p Project],
         s: Settings,
-        mut each: impl FnMut(usize, &'p Project, &Figures),
-    ) {
-        let mut cache = match self.0.lock() {
-            Ok(c) => c,
-            // A pass that panicked left it half-filled, never wrong: each
-            // entry is whole. Count afresh rather than fail the reader.
-            Err(_) => {
-                for (i, p) in projects.iter().enumerate() {
-                    each(i, p, &Figures::of(model, p, s));
-                }
-                return;
+        page: &[&Project],
+    ) -> (Figures, Vec<Figures>) {
+        let mut kept = self.0.lock().unwrap_or_else(|poisoned| {
+            // A reader that panicked may have left the sums half caught
+            // up: count afresh rather than trust them.
+            let mut kept = poisoned.into_inner();
+            kept.running = None;
+            kept
+        });
+        let basis = Basis::of(model, s);
+        let running = match &mut kept.running {
+            Some(r) if r.basis == basis => {
+                r.catch_up(model, s);
+                r
             }
+            other => other.insert(Running::afresh(model, s)),
         };
-        for (i, p) in projects.iter().enumerate() {
-            let key = FiguresKey {
-                project_seq: p.last_seq,
-                outside_projects: model.outside_projects,
-                today: s.today,
-                waiting_days: s.waiting_days,
-                k: s.k,
-            };
-            let entry = cache
-                .entry(p.id)
-                .and_modify(|(k, f)| {
-                    if *k != key {
-                        *k = key;
-                        *f = Figures::of(model, p, s);
-                    }
-                })
-                .or_insert_with(|| (key, Figures::of(model, p, s)));
-            each(i, p, &entry.1);
+        let rows = page
+            .iter()
+            .map(|p| {
+                running
+                    .each
+                    .get(&p.id)
+                    .cloned()
+                    .unwrap_or_else(|| Figures::of(model, p, s))
+            })
+            .collect();
+        (running.sum.clone(), rows)
+    }
+
+    fn presence(&self, model: &Model, s: Settings) -> std::sync::Arc<Presence> {
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match &kept.presence {
+            Some(p) if p.key == Presence::key(model, s) => p.clone(),
+            _ => kept
+                .presence
+                .insert(std::sync::Arc::new(Presence::of(model, s)))
+                .clone(),
         }
     }
 }
 
 impl Overview {
-    /// The projections over the projects `include` admits, with the rows
-    /// of the `limit` projects after `after` (by id).
+    /// The projections over the projects `include` admits (every project
+    /// for `None`), with the rows of the `limit` projects after `after`
+    /// (by id).
     pub fn build(
         model: &Model,
-        include: &dyn Fn(&ProjectId) -> bool,
+        include: Option<&dyn Fn(&ProjectId) -> bool>,
         after: Option<ProjectId>,
         limit: usize,
         s: Settings,
@@ -788,39 +899,83 @@ impl Overview {
         Self::build_cached(model, include, after, limit, s, &FiguresCache::default())
     }
 
-    /// [`build`](Self::build), with each project's share of the totals
-    /// from `cache` where its records have not changed since.
+    /// [`build`](Self::build), with the totals over every project kept
+    /// in `cache` and caught up with what changed since.
     pub fn build_cached(
         model: &Model,
-        include: &dyn Fn(&ProjectId) -> bool,
+        include: Option<&dyn Fn(&ProjectId) -> bool>,
         after: Option<ProjectId>,
         limit: usize,
         s: Settings,
         cache: &FiguresCache,
     ) -> Overview {
-        let projects: Vec<&Project> = model.projects.values().filter(|p| include(&p.id)).collect();
-        let start = after.map_or(0, |a| projects.partition_point(|p| p.id <= a));
-        let end = start.saturating_add(limit).min(projects.len());
-        let next = (end < projects.len())
-            .then(|| end.checked_sub(1).map(|i| projects[i].id))
-            .flatten();
-        let mut you = Section::<YouSaidRow, Totals>::default();
-        let mut joint = Section::<JointnessRow, JointnessTotals>::default();
-        let mut signs = SignCounts::default();
-        let mut tokenism_rows = Vec::new();
-        let mut impact_rows = Section::<ImpactRow, u64>::default();
-        let mut stage_totals = StageTotals::new();
-        let mut page = Vec::new();
-        cache.each(model, &projects, s, |i, p, f| {
-            add_stages(&mut stage_totals, f.stages.iter().copied());
-            add_totals(&mut you.totals, &f.you);
-            add_jointness(&mut joint.totals, &f.joint);
-            add_signs(&mut signs, &f.signs);
-            impact_rows.totals += f.overdue;
-            if (start..end).contains(&i) {
-                page.push((p, f.signs.clone()));
+        use std::ops::Bound::{Excluded, Unbounded};
+        let from = after.map_or(Unbounded, Excluded);
+        let (total, page, next, presence) = match include {
+            None => {
+                let mut rest = model.projects.range((from, Unbounded)).map(|(_, p)| p);
+                let page: Vec<&Project> = rest.by_ref().take(limit).collect();
+                let next = rest.next().and(page.last().map(|p| p.id));
+                let (sum, rows) = cache.every_project(model, s, &page);
+                let kept = cache.presence(model, s);
+                let start = kept
+                    .shown
+                    .partition_point(|(id, _)| after.is_some_and(|a| *id <= a));
+                let presence = PresenceReport::of(
+                    &page,
+                    &kept.shown[start..start + page.len()]
+                        .iter()
+                        .map(|(_, n)| *n)
+                        .collect::<Vec<_>>(),
+                    kept.places,
+                    kept.partners,
+                    s,
+                );
+                (
+                    (model.projects.len() as u64, sum),
+                    page.into_iter().zip(rows).collect::<Vec<_>>(),
+                    next,
+                    presence,
+                )
             }
-        });
+            Some(include) => {
+                let projects: Vec<&Project> =
+                    model.projects.values().filter(|p| include(&p.id)).collect();
+                let start = after.map_or(0, |a| projects.partition_point(|p| p.id <= a));
+                let end = start.saturating_add(limit).min(projects.len());
+                let next = (end < projects.len())
+                    .then(|| end.checked_sub(1).map(|i| projects[i].id))
+                    .flatten();
+                let mut sum = Figures::default();
+                let mut page = Vec::new();
+                for (i, p) in projects.iter().enumerate() {
+                    let f = Figures::of(model, p, s);
+                    sum.count(&f, true);
+                    if (start..end).contains(&i) {
+                        page.push((*p, f));
+                    }
+                }
+                let (shown, places, partners) = presence_counts(&projects, s);
+                let on_page: Vec<&Project> = page.iter().map(|(p, _)| *p).collect();
+                let presence =
+                    PresenceReport::of(&on_page, &shown[start..end], places, partners, s);
+                ((projects.len() as u64, sum), page, next, presence)
+            }
+        };
+        let ((projects, sum), page) = (total, page);
+        let mut you = Section::<YouSaidRow, Totals> {
+            rows: Vec::new(),
+            totals: sum.you,
+        };
+        let mut joint = Section::<JointnessRow, JointnessTotals> {
+            rows: Vec::new(),
+            totals: sum.joint,
+        };
+        let mut tokenism_rows = Vec::new();
+        let mut impact_rows = Section::<ImpactRow, u64> {
+            rows: Vec::new(),
+            totals: sum.overdue,
+        };
         // Only the page's projects are built in full, one at a time.
         for (p, counted) in page {
             let one = std::slice::from_ref(&p);
@@ -852,7 +1007,7 @@ impl Overview {
             tokenism_rows.push(TokenismProject {
                 project_id: p.id,
                 title: p.title.to_string(),
-                signs: published(&counted, s.k),
+                signs: published(&counted.signs, s.k),
             });
             impact_rows
                 .rows
@@ -870,38 +1025,55 @@ impl Overview {
         Overview {
             as_of: s.today,
             last_seq: model.last_seq,
-            projects: projects.len() as u64,
+            projects,
             next,
             you_said_we_did: you,
             jointness: joint,
-            stage_totals,
+            stage_totals: sum.stages,
             tokenism: TokenismReport {
                 waiting_days: s.waiting_days,
                 projects: tokenism_rows,
-                totals: published(&signs, s.k),
+                totals: published(&sum.signs, s.k),
             },
-            presence: presence_page(model, &projects, start..end, s),
+            presence,
             impact: impact_rows,
         }
     }
 }
 
-fn add_totals(t: &mut Totals, s: &Totals) {
-    t.partner_proposals += s.partner_proposals;
-    t.answered += s.answered;
-    t.waiting += s.waiting;
-    t.withdrawn += s.withdrawn;
-    t.led_to_change += s.led_to_change;
+/// Adds `n` to `to`, or takes it off (a share leaving the running sums).
+fn count(to: &mut u64, n: u64, plus: bool) {
+    if plus {
+        *to += n;
+    } else {
+        *to -= n;
+    }
 }
 
-fn add_jointness(t: &mut JointnessTotals, s: &JointnessTotals) {
-    t.decisions += s.decisions;
-    t.joint += s.joint;
-    t.partner_informed += s.partner_informed;
-    t.staff_only += s.staff_only;
-    t.one_person += s.one_person;
-    t.projects_behaving_as_declared += s.projects_behaving_as_declared;
-    t.projects_behaving_otherwise += s.projects_behaving_otherwise;
+fn add_totals(t: &mut Totals, s: &Totals, plus: bool) {
+    count(&mut t.partner_proposals, s.partner_proposals, plus);
+    count(&mut t.answered, s.answered, plus);
+    count(&mut t.waiting, s.waiting, plus);
+    count(&mut t.withdrawn, s.withdrawn, plus);
+    count(&mut t.led_to_change, s.led_to_change, plus);
+}
+
+fn add_jointness(t: &mut JointnessTotals, s: &JointnessTotals, plus: bool) {
+    count(&mut t.decisions, s.decisions, plus);
+    count(&mut t.joint, s.joint, plus);
+    count(&mut t.partner_informed, s.partner_informed, plus);
+    count(&mut t.staff_only, s.staff_only, plus);
+    count(&mut t.one_person, s.one_person, plus);
+    count(
+        &mut t.projects_behaving_as_declared,
+        s.projects_behaving_as_declared,
+        plus,
+    );
+    count(
+        &mut t.projects_behaving_otherwise,
+        s.projects_behaving_otherwise,
+        plus,
+    );
 }
 
 fn you_said(model: &Model, projects: &[&Project], s: Settings) -> YouSaidWeDid {
@@ -1151,7 +1323,7 @@ fn tokenism(model: &Model, projects: &[&Project], s: Settings) -> TokenismReport
     let mut out = Vec::new();
     for p in projects {
         let signs = sign_counts(model, p, s);
-        add_signs(&mut totals, &signs);
+        add_signs(&mut totals, &signs, true);
         out.push(TokenismProject {
             project_id: p.id,
             title: p.title.to_string(),
@@ -1224,16 +1396,36 @@ fn sign_counts(model: &Model, p: &Project, s: Settings) -> SignCounts {
     }
 }
 
-fn add_signs(t: &mut SignCounts, s: &SignCounts) {
-    t.partners += s.partners;
-    t.partners_involved_once += s.partners_involved_once;
-    t.meetings += s.meetings;
-    t.meetings_without_materials_in_advance += s.meetings_without_materials_in_advance;
-    t.partner_proposals_waiting_too_long += s.partner_proposals_waiting_too_long;
-    t.decisions_disputed_by_partners += s.decisions_disputed_by_partners;
-    t.challenges_unanswered += s.challenges_unanswered;
-    t.actions += s.actions;
-    t.actions_owned_by_partners += s.actions_owned_by_partners;
+fn add_signs(t: &mut SignCounts, s: &SignCounts, plus: bool) {
+    count(&mut t.partners, s.partners, plus);
+    count(
+        &mut t.partners_involved_once,
+        s.partners_involved_once,
+        plus,
+    );
+    count(&mut t.meetings, s.meetings, plus);
+    count(
+        &mut t.meetings_without_materials_in_advance,
+        s.meetings_without_materials_in_advance,
+        plus,
+    );
+    count(
+        &mut t.partner_proposals_waiting_too_long,
+        s.partner_proposals_waiting_too_long,
+        plus,
+    );
+    count(
+        &mut t.decisions_disputed_by_partners,
+        s.decisions_disputed_by_partners,
+        plus,
+    );
+    count(&mut t.challenges_unanswered, s.challenges_unanswered, plus);
+    count(&mut t.actions, s.actions, plus);
+    count(
+        &mut t.actions_owned_by_partners,
+        s.actions_owned_by_partners,
+        plus,
+    );
 }
 
 /// The signs as published: partners involved once, beside the others,
@@ -1261,58 +1453,59 @@ fn published(c: &SignCounts, k: u64) -> TokenismSigns {
     }
 }
 
-fn presence(model: &Model, projects: &[&Project], s: Settings) -> PresenceReport {
-    presence_page(model, projects, 0..projects.len(), s)
+fn presence(projects: &[&Project], s: Settings) -> PresenceReport {
+    let (shown, places, partners) = presence_counts(projects, s);
+    PresenceReport::of(projects, &shown, places, partners, s)
 }
 
-/// Who is present over `projects`, with the rows of `page` alone: every
-/// count is suppressed as one table over all of them, so a page shows
-/// exactly what the whole table would.
-fn presence_page(
-    model: &Model,
-    projects: &[&Project],
-    page: std::ops::Range<usize>,
-    s: Settings,
-) -> PresenceReport {
+/// Each project's partners now, suppressed as one table over all of
+/// `projects`, with its total (places) and the partners counted once.
+fn presence_counts(projects: &[&Project], s: Settings) -> (Vec<Shown>, Shown, Shown) {
+    fn partners_now<'p>(p: &&'p Project) -> impl Iterator<Item = ParticipantId> + 'p {
+        p.members
+            .iter()
+            .filter(|(_, m)| m.role == Role::Partner && m.active)
+            .map(|(id, _)| *id)
+    }
     let counts: Vec<u64> = projects
         .iter()
-        .map(|p| {
-            p.members
-                .values()
-                .filter(|m| m.role == Role::Partner && m.active)
-                .count() as u64
-        })
+        .map(|p| partners_now(p).count() as u64)
         .collect();
     let (shown, places) = suppress(&counts, s.k);
-    let distinct: std::collections::HashSet<_> = projects
-        .iter()
-        .flat_map(|p| {
-            p.members
-                .iter()
-                .filter(|(_, m)| m.role == Role::Partner && m.active)
-                .map(|(id, _)| *id)
-        })
-        .collect();
+    let distinct: std::collections::HashSet<_> = projects.iter().flat_map(partners_now).collect();
     let (_, partners) = suppress(&[distinct.len() as u64], s.k);
-    let _ = model;
-    PresenceReport {
-        k: s.k,
-        projects: projects[page.clone()]
-            .iter()
-            .zip(&shown[page])
-            .map(|(p, shown)| PresenceProject {
-                project_id: p.id,
-                title: p.title.to_string(),
-                partners: *shown,
-            })
-            .collect(),
-        partner_places: places,
-        partners,
-        lived_experience_recent: None,
-        note: format!(
-            "Counts under {} are shown as \"fewer than {}\" so no one can be picked out. Partners' own answers about lived experience and the equality questions are not collected yet.",
-            s.k, s.k
-        ),
+    (shown, places, partners)
+}
+
+impl PresenceReport {
+    /// The report with the rows of `page` alone, each count as the whole
+    /// table published it, so a page shows exactly what the whole would.
+    fn of(
+        page: &[&Project],
+        shown: &[Shown],
+        places: Shown,
+        partners: Shown,
+        s: Settings,
+    ) -> PresenceReport {
+        PresenceReport {
+            k: s.k,
+            projects: page
+                .iter()
+                .zip(shown)
+                .map(|(p, shown)| PresenceProject {
+                    project_id: p.id,
+                    title: p.title.to_string(),
+                    partners: *shown,
+                })
+                .collect(),
+            partner_places: places,
+            partners,
+            lived_experience_recent: None,
+            note: format!(
+                "Counts under {} are shown as \"fewer than {}\" so no one can be picked out. Partners' own answers about lived experience and the equality questions are not collected yet.",
+                s.k, s.k
+            ),
+        }
     }
 }
 

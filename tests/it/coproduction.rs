@@ -106,7 +106,9 @@ impl World {
             .ledger
             .append_admitted(vec![event], &mut self.rules)
             .unwrap();
-        results.pop().unwrap().map(|_| ())
+        let outcome = results.pop().unwrap().map(|_| ());
+        kept_indexes_hold(&self.rules.read());
+        outcome
     }
 
     pub(crate) fn model(&self) -> jointly::app::ModelGuard<'_> {
@@ -116,6 +118,85 @@ impl World {
     pub(crate) fn ok(&mut self, actor: &Actor, kind: &str, payload: Value) {
         if let Err(r) = self.append(actor, kind, payload.clone()) {
             panic!("{kind} refused: {r}\n{payload}");
+        }
+    }
+}
+
+/// What the model keeps to answer quickly (what waits on staff, each
+/// person's part, decisions by stage, projects by last change) is what
+/// walking everything would find. Checked after every append in these
+/// tests.
+pub(crate) fn kept_indexes_hold(m: &jointly::coproduction::model::Model) {
+    use jointly::coproduction::model::{Stance, Waiting};
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut w = Waiting::default();
+    for p in m.proposals.values() {
+        if p.by_partner && p.withdrawn.is_none() && p.answers.is_empty() {
+            w.ideas.insert((p.day(), p.seq, p.id));
+        }
+    }
+    for c in m.challenges.values().filter(|c| c.answer.is_none()) {
+        w.challenges.insert((c.at, c.id));
+    }
+    let mut by_stage: BTreeMap<_, BTreeSet<_>> = BTreeMap::new();
+    for d in m.decisions.values() {
+        by_stage
+            .entry(d.stage)
+            .or_default()
+            .insert((d.day(), d.at, d.id));
+        for (who, st) in &d.stances {
+            if matches!(st, Stance::Disputed(_)) && !d.dispute_answers.contains_key(who) {
+                w.disputes.insert((d.day(), d.at, d.id, *who));
+            }
+        }
+    }
+    for a in m.actions.values().filter(|a| a.completed.is_none()) {
+        w.actions.insert((a.due, a.id));
+    }
+    for p in m.projects.values() {
+        if let Some(due) = p.next_review() {
+            w.reviews.insert((due, p.id));
+        }
+    }
+    assert_eq!(
+        format!("{w:?}"),
+        format!("{:?}", m.waiting),
+        "what waits on staff"
+    );
+    assert_eq!(by_stage, m.decisions_by_stage, "decisions by stage");
+    let last: BTreeMap<_, _> = m
+        .projects
+        .values()
+        .filter_map(|p| Some((p.last_seq?, p.id)))
+        .collect();
+    assert_eq!(last, m.by_last_change, "projects by last change");
+    for p in m.proposals.values() {
+        if let Some(by) = p.by {
+            assert!(
+                m.contributions[&by].proposals.contains(&p.id),
+                "{by}'s ideas"
+            );
+        }
+    }
+    for d in m.decisions.values() {
+        for who in d
+            .parts
+            .iter()
+            .map(|p| &p.participant_id)
+            .chain(d.stances.keys())
+        {
+            assert!(
+                m.contributions[who].decisions.contains(&d.id),
+                "{who}'s decisions"
+            );
+        }
+    }
+    for c in m.challenges.values() {
+        if let Some(by) = c.by {
+            assert!(
+                m.contributions[&by].challenges.contains(&c.id),
+                "{by}'s challenges"
+            );
         }
     }
 }
@@ -884,17 +965,29 @@ fn kept_figures_follow_every_change() {
     let mut w = World::new();
     let cache = FiguresCache::default();
     let s = settings_in(0);
-    let totals = |w: &World, cache: &FiguresCache| {
+    // The running totals (every project: `None`) against each project
+    // counted afresh (`Some`), with a page of one project's rows.
+    let totals = |w: &World, cache: Option<&FiguresCache>| {
         let m = w.model();
-        let o = Overview::build_cached(&m, &|_| true, None, 1, s, cache);
+        let o = match cache {
+            Some(cache) => Overview::build_cached(&m, None, None, 1, s, cache),
+            None => Overview::build(&m, Some(&|_| true), None, 1, s),
+        };
         json!([
             o.you_said_we_did.totals,
+            o.you_said_we_did.rows,
             o.jointness.totals,
-            o.tokenism.totals,
-            o.impact.totals
+            o.jointness.rows,
+            o.stage_totals,
+            o.tokenism,
+            o.presence,
+            o.impact.totals,
+            o.projects,
+            o.next
         ])
     };
-    let fresh = |w: &World| totals(w, &FiguresCache::default());
+    let fresh = |w: &World| totals(w, None);
+    let totals = |w: &World, cache: &FiguresCache| totals(w, Some(cache));
     let mut before = totals(&w, &cache);
     assert_eq!(before, fresh(&w));
     let changes = [
@@ -913,12 +1006,22 @@ fn kept_figures_follow_every_change() {
             "participant.joined",
             json!({"participant_id": pid(9), "role": "partner"}),
         ),
+        (
+            staff(),
+            "participant.joined",
+            json!({"project_id": id(P), "participant_id": pid(9), "role": "partner"}),
+        ),
+        (
+            staff(),
+            "participant.left",
+            json!({"project_id": id(P), "participant_id": pid(9)}),
+        ),
     ];
     for (actor, kind, payload) in changes {
         w.ok(&actor, kind, payload);
         let now = totals(&w, &cache);
         assert_eq!(now, fresh(&w), "after {kind}");
-        if kind != "participant.joined" {
+        if !kind.starts_with("participant.") {
             assert_ne!(now, before, "{kind} changes the totals");
         }
         before = now;

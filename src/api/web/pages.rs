@@ -1442,30 +1442,36 @@ async fn jointly_stage(
     .into_iter()
     .find(|s| s.words() == stage)
     .ok_or_else(PageError::not_found)?;
+    // The counts are the organisation's kept totals (the same the
+    // jointness pages and projections show); the list is the newest
+    // decisions alone, so the page costs the same at any size.
+    let c = state
+        .app()
+        .overview(&v.caller, None, 1)?
+        .stage_totals
+        .iter()
+        .find(|(s, _)| *s == stage)
+        .map_or([0; 5], |(_, c)| *c);
     let model = state.page_model()?;
-    let view = policy::in_view(v.caller.author(), &model);
-    let mut ds: Vec<&Decision> = model
-        .projects
-        .values()
-        .filter(|p| view.contains(&p.id))
-        .flat_map(|p| p.decisions.iter())
-        .filter_map(|d| model.decisions.get(d))
-        .filter(|d| d.stage == stage)
-        .collect();
-    // The newest first: what people come to check is usually recent.
-    ds.sort_by_key(|d| std::cmp::Reverse((d.day(), d.at)));
-    let mut c = [0u64; 5];
-    for d in &ds {
-        c[0] += 1;
-        match classify(&model, d).0 {
-            Jointness::Joint => c[1] += 1,
-            Jointness::PartnerInformed => c[2] += 1,
-            Jointness::StaffOnly => c[3] += 1,
-            Jointness::OnePerson => c[4] += 1,
+    let ds: Vec<&Decision> = match policy::in_view(v.caller.author(), &model) {
+        policy::InView::All => model.newest_decisions(stage).take(STAGE_LIMIT).collect(),
+        policy::InView::Only(view) => {
+            let mut ds: Vec<&Decision> = view
+                .iter()
+                .filter_map(|id| model.projects.get(id))
+                .flat_map(|p| p.decisions.iter())
+                .filter_map(|d| model.decisions.get(d))
+                .filter(|d| d.stage == stage)
+                .collect();
+            // The newest first: what people come to check is usually recent.
+            ds.sort_by_key(|d| std::cmp::Reverse((d.day(), d.at)));
+            ds.truncate(STAGE_LIMIT);
+            ds
         }
-    }
+    };
     let by = vec![(stage, c)];
     let items = ds.iter().map(|d| decision_item(&model, d, true)).collect();
+    let total = usize::try_from(c[0]).unwrap_or(usize::MAX);
     render(JointlyPage {
         page: Frame::for_visitor(
             &v,
@@ -1478,12 +1484,12 @@ async fn jointly_stage(
         rows: rows(&by, |_| String::new()),
         projects: Vec::new(),
         more: 0,
-        decisions: vec![Section::new(
+        decisions: vec![Section::of(
             "decisions",
             &format!("Each {} decision, the newest first", stage.words()),
             "There are no decisions at this stage yet.",
             items,
-            STAGE_LIMIT,
+            total,
         )],
         signs: Vec::new(),
     })
