@@ -109,13 +109,7 @@ fn main() {
         json.len() / 1024
     );
     let t = Instant::now();
-    let overview = Overview::build(
-        &model,
-        &|_| true,
-        None,
-        MAX_OVERVIEW_PAGE,
-        Settings::today(),
-    );
+    let overview = Overview::build(&model, None, None, MAX_OVERVIEW_PAGE, Settings::today());
     let page = serde_json::to_vec(&OrganisationProjection::of(overview, Section::All)).unwrap();
     println!(
         "a page of the organisation-wide projections (all sections, {MAX_OVERVIEW_PAGE} of {} projects, as /v1/projections/all answers): {:.0} ms, {} KB of JSON",

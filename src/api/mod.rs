@@ -250,7 +250,7 @@ pub struct RecordsQuery {
     /// `Link` header's next page).
     #[param(minimum = 0, maximum = 9007199254740990_u64)]
     after: Option<u64>,
-    /// At most this many records (1 to 10000, default 1000).
+    /// At most this many records (1 to 10000, default 100).
     #[param(minimum = 1, maximum = 10000)]
     limit: Option<usize>,
 }
@@ -568,7 +568,7 @@ async fn public_records(
     State(state): State<AppState>,
     ApiQuery(page): ApiQuery<RecordsQuery>,
 ) -> Result<Response, AppError> {
-    let limit = page.limit.unwrap_or(1000);
+    let limit = page.limit.unwrap_or(DEFAULT_PAGE);
     let (text, next) = state.app().public_records(page.after, limit)?;
     Ok(with_next(
         ([(header::CONTENT_TYPE, "application/jsonl")], text),

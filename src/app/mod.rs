@@ -282,8 +282,7 @@ struct Inner {
 /// The answers behind the published equality figures, and when.
 struct Published {
     at: String,
-    group: std::collections::BTreeSet<uuid::Uuid>,
-    answers: equality::Answers,
+    group: equality::Group,
 }
 
 /// The open core. Cheap to clone; every clone is the same core.
@@ -737,10 +736,7 @@ impl App {
         // Nor do their answers stay behind the published figures.
         let erased = self.read()?.erased.clone();
         if let Ok(mut p) = self.0.published.lock() {
-            for who in &erased {
-                p.group.remove(&who.uuid());
-                p.answers.remove(&who.uuid());
-            }
+            p.group.remove(erased.iter().map(|who| who.uuid()));
         }
         // Nothing of the erased text stays in memory: the writer's rules
         // read the model, which readers share, again from the log.
@@ -861,9 +857,9 @@ impl App {
             .published
             .lock()
             .map_err(|_| Refusal::failed("the published figures' lock"))?;
-        let (group, answers) = (&published.group, &published.answers);
+        let group = &published.group;
         let table = match project {
-            None => equality::whole_group(group, answers, policy::K),
+            None => equality::whole_group(group, policy::K),
             Some(id) => {
                 let p = model
                     .projects
@@ -871,7 +867,7 @@ impl App {
                     .filter(|_| policy::in_view(caller.author(), &model).contains(&id))
                     .ok_or_else(|| Refusal::not_found("there is no such project"))?;
                 let members = p.members.keys().map(|p| p.uuid()).collect();
-                equality::project(id, &members, group, answers, policy::K)
+                equality::project(id, &members, group, policy::K)
             }
         };
         Ok(table.published(&published.at))
@@ -1556,8 +1552,7 @@ impl Published {
         let (group, answers) = equality::partner_answers(people, model).map_err(Refusal::failed)?;
         Ok(Published {
             at: crate::ledger::Timestamp::now().to_string(),
-            group,
-            answers,
+            group: equality::Group::new(group, answers),
         })
     }
 }

@@ -6,7 +6,7 @@
 //! person is, which projects they see, and what day it is.
 
 use super::idea::{self, Status};
-use super::model::{Action, Challenge, Decision, Model, Project, Proposal, Stance};
+use super::model::{Action, Challenge, Contribution, Decision, Model, Project, Proposal, Stance};
 use super::values::{ChallengeId, DecisionId, ProjectId};
 use super::values::{Date, ParticipantId, Text};
 
@@ -73,16 +73,27 @@ pub fn agenda<'m>(model: &'m Model, who: For<'_>, today: Date) -> Agenda<'m> {
     if let Some(me) = who.me
         && let Some(mine) = model.contributions.get(&me)
     {
-        out.my_ideas = mine
-            .proposals
-            .iter()
+        let proposals = mine.iter().filter_map(|c| match c {
+            Contribution::Proposal(id) => Some(id),
+            _ => None,
+        });
+        let decisions = || {
+            mine.iter().filter_map(|c| match c {
+                Contribution::Decision(id) => decision_seen(id),
+                _ => None,
+            })
+        };
+        let challenges = mine.iter().filter_map(|c| match c {
+            Contribution::Challenge(id) => challenge_seen(id),
+            _ => None,
+        });
+        out.my_ideas = proposals
             .filter_map(|id| model.proposals.get(id))
             .filter(|p| sees(&p.project))
             .map(|p| (p, idea::status(model, p, today)))
             .collect();
         out.my_ideas
             .sort_by_key(|(p, _)| std::cmp::Reverse((p.day(), p.seq)));
-        let decisions = || mine.decisions.iter().filter_map(decision_seen);
         // Partners confirm or dispute their part; staff record decisions.
         if !who.staff {
             out.to_confirm = decisions()
@@ -91,12 +102,7 @@ pub fn agenda<'m>(model: &'m Model, who: For<'_>, today: Date) -> Agenda<'m> {
                 .collect();
         }
         out.to_confirm.sort_by_key(|d| (d.day(), d.at));
-        out.my_challenges = mine
-            .challenges
-            .iter()
-            .filter_map(challenge_seen)
-            .map(|c| (c, answer_due(c)))
-            .collect();
+        out.my_challenges = challenges.map(|c| (c, answer_due(c))).collect();
         out.my_challenges
             .sort_by_key(|(c, _)| std::cmp::Reverse(c.at));
         out.my_disputes = decisions()

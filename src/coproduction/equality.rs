@@ -271,21 +271,30 @@ fn options(q: &Question) -> Vec<&'static str> {
     o
 }
 
-/// Raw counts per question and answer for these partners.
+/// Raw counts per question and answer for these partners. Only those who
+/// answered are looked at (the rest are "not answered"), from whichever
+/// of the two lists is shorter: a group of thousands has few answers.
 fn counts(answers: &Answers, who: &BTreeSet<Uuid>) -> Vec<Vec<u64>> {
+    let answered: Vec<&BTreeMap<String, String>> = if answers.len() < who.len() {
+        answers
+            .iter()
+            .filter(|(id, _)| who.contains(id))
+            .map(|(_, a)| a)
+            .collect()
+    } else {
+        who.iter().filter_map(|id| answers.get(id)).collect()
+    };
     QUESTIONS
         .iter()
         .map(|q| {
             let opts = options(q);
             let mut c = vec![0u64; opts.len()];
-            for id in who {
-                let a = answers
-                    .get(id)
-                    .and_then(|m| m.get(q.key))
-                    .map_or(NOT_ANSWERED, String::as_str);
+            for a in &answered {
+                let a = a.get(q.key).map_or(NOT_ANSWERED, String::as_str);
                 let i = opts.iter().position(|o| *o == a).unwrap_or(opts.len() - 1);
                 c[i] += 1;
             }
+            c[opts.len() - 1] += (who.len() - answered.len()) as u64;
             c
         })
         .collect()
@@ -363,29 +372,52 @@ impl Table {
     }
 }
 
+/// The partner group behind published figures: who was in it, their
+/// answers, and the counts over all of them (kept, as every table needs
+/// them and the group has thousands of people).
+pub struct Group {
+    members: BTreeSet<Uuid>,
+    answers: Answers,
+    counts: Vec<Vec<u64>>,
+}
+
+impl Group {
+    pub fn new(members: BTreeSet<Uuid>, answers: Answers) -> Group {
+        let counts = counts(&answers, &members);
+        Group {
+            members,
+            answers,
+            counts,
+        }
+    }
+
+    /// Takes these people and their answers out of the figures.
+    pub fn remove(&mut self, people: impl IntoIterator<Item = Uuid>) {
+        let mut changed = false;
+        for who in people {
+            changed |= self.members.remove(&who) | self.answers.remove(&who).is_some();
+        }
+        if changed {
+            self.counts = counts(&self.answers, &self.members);
+        }
+    }
+}
+
 /// The table for the whole partner group.
-pub fn whole_group(group: &BTreeSet<Uuid>, answers: &Answers, k: u64) -> Table {
-    let raw = counts(answers, group);
-    let shown = raw.iter().map(|row| suppress(row, k).0).collect();
-    table("all partners".into(), shown, group.len() as u64, k)
+pub fn whole_group(group: &Group, k: u64) -> Table {
+    let shown = group.counts.iter().map(|row| suppress(row, k).0).collect();
+    table("all partners".into(), shown, group.members.len() as u64, k)
 }
 
 /// The table for one project's partners, also protecting the partners
 /// outside it from being counted by difference with the group's table.
-pub fn project(
-    project: ProjectId,
-    members: &BTreeSet<Uuid>,
-    group: &BTreeSet<Uuid>,
-    answers: &Answers,
-    k: u64,
-) -> Table {
-    let inside: BTreeSet<Uuid> = members.intersection(group).copied().collect();
-    let raw = counts(answers, &inside);
-    let all = counts(answers, group);
+pub fn project(project: ProjectId, members: &BTreeSet<Uuid>, group: &Group, k: u64) -> Table {
+    let inside: BTreeSet<Uuid> = members.intersection(&group.members).copied().collect();
+    let raw = counts(&group.answers, &inside);
     let small = |n: u64| n > 0 && n < k;
     let shown = raw
         .iter()
-        .zip(&all)
+        .zip(&group.counts)
         .map(|(row, all_row)| {
             let also: Vec<bool> = row
                 .iter()

@@ -235,7 +235,7 @@ pub struct Model {
     /// What waits on staff, kept as records arrive.
     pub waiting: Waiting,
     /// What each person put forward or took part in.
-    pub contributions: HashMap<ParticipantId, Contributions>,
+    pub contributions: HashMap<ParticipantId, Vec<Contribution>>,
 }
 
 /// What waits on staff across the organisation, kept as records arrive so
@@ -257,13 +257,14 @@ pub struct Waiting {
     pub reviews: BTreeSet<(Date, ProjectId)>,
 }
 
-/// What one person put forward or took part in.
-#[derive(Clone, Debug, Default)]
-pub struct Contributions {
-    pub proposals: Vec<ProposalId>,
-    /// Decisions they took part in, confirmed or disputed.
-    pub decisions: BTreeSet<DecisionId>,
-    pub challenges: Vec<ChallengeId>,
+/// Something one person put forward or took part in (kept in one short
+/// list a person: there are as many people as projects have members).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Contribution {
+    Proposal(ProposalId),
+    /// A decision they took part in, confirmed or disputed.
+    Decision(DecisionId),
+    Challenge(ChallengeId),
 }
 
 /// What an event may move into or out of [`Waiting`].
@@ -740,6 +741,20 @@ impl Model {
         self.roles.get(id).copied()
     }
 
+    /// Notes what `who` put forward or took part in (something new).
+    fn contribute(&mut self, who: ParticipantId, c: Contribution) {
+        self.contributions.entry(who).or_default().push(c);
+    }
+
+    /// Notes a decision `who` confirmed or disputed, unless they are
+    /// already noted as taking part.
+    fn contribute_once(&mut self, who: ParticipantId, c: Contribution) {
+        let mine = self.contributions.entry(who).or_default();
+        if !mine.contains(&c) {
+            mine.push(c);
+        }
+    }
+
     fn touch(&mut self, project: ProjectId, who: ParticipantId) {
         if let Some(m) = self
             .projects
@@ -929,11 +944,7 @@ impl Model {
             Event::ProposalRaised(e) => {
                 let by = author.participant;
                 if let Some(by) = by {
-                    self.contributions
-                        .entry(by)
-                        .or_default()
-                        .proposals
-                        .push(e.proposal_id);
+                    self.contribute(by, Contribution::Proposal(e.proposal_id));
                 }
                 let by_partner = by.and_then(|b| self.member_role(&b)) == Some(Role::Partner);
                 self.proposals.insert(
@@ -972,11 +983,7 @@ impl Model {
                 }
                 for part in &e.participants {
                     self.touch(e.project_id, part.participant_id);
-                    self.contributions
-                        .entry(part.participant_id)
-                        .or_default()
-                        .decisions
-                        .insert(e.decision_id);
+                    self.contribute(part.participant_id, Contribution::Decision(e.decision_id));
                 }
                 if let Some(p) = self.projects.get_mut(&e.project_id) {
                     p.decisions.push(e.decision_id);
@@ -1009,11 +1016,7 @@ impl Model {
             }
             Event::DecisionConfirmed(e) => {
                 if let Some(me) = author.participant {
-                    self.contributions
-                        .entry(me)
-                        .or_default()
-                        .decisions
-                        .insert(e.decision_id);
+                    self.contribute_once(me, Contribution::Decision(e.decision_id));
                 }
                 if let (Some(d), Some(me)) =
                     (self.decisions.get_mut(&e.decision_id), author.participant)
@@ -1024,11 +1027,7 @@ impl Model {
             }
             Event::DecisionDisputed(e) => {
                 if let Some(me) = author.participant {
-                    self.contributions
-                        .entry(me)
-                        .or_default()
-                        .decisions
-                        .insert(e.decision_id);
+                    self.contribute_once(me, Contribution::Decision(e.decision_id));
                 }
                 if let (Some(d), Some(me)) =
                     (self.decisions.get_mut(&e.decision_id), author.participant)
@@ -1046,11 +1045,7 @@ impl Model {
             Event::DecisionChallenged(e) => {
                 let by = author.participant;
                 if let Some(by) = by {
-                    self.contributions
-                        .entry(by)
-                        .or_default()
-                        .challenges
-                        .push(e.challenge_id);
+                    self.contribute(by, Contribution::Challenge(e.challenge_id));
                 }
                 let by_partner = by.and_then(|b| self.member_role(&b)) == Some(Role::Partner);
                 if let Some(d) = self.decisions.get_mut(&e.decision_id) {

@@ -127,7 +127,7 @@ impl World {
 /// walking everything would find. Checked after every append in these
 /// tests.
 pub(crate) fn kept_indexes_hold(m: &jointly::coproduction::model::Model) {
-    use jointly::coproduction::model::{Stance, Waiting};
+    use jointly::coproduction::model::{Contribution, Stance, Waiting};
     use std::collections::{BTreeMap, BTreeSet};
     let mut w = Waiting::default();
     for p in m.proposals.values() {
@@ -173,7 +173,7 @@ pub(crate) fn kept_indexes_hold(m: &jointly::coproduction::model::Model) {
     for p in m.proposals.values() {
         if let Some(by) = p.by {
             assert!(
-                m.contributions[&by].proposals.contains(&p.id),
+                m.contributions[&by].contains(&Contribution::Proposal(p.id)),
                 "{by}'s ideas"
             );
         }
@@ -185,16 +185,17 @@ pub(crate) fn kept_indexes_hold(m: &jointly::coproduction::model::Model) {
             .map(|p| &p.participant_id)
             .chain(d.stances.keys())
         {
-            assert!(
-                m.contributions[who].decisions.contains(&d.id),
-                "{who}'s decisions"
-            );
+            let noted = m.contributions[who]
+                .iter()
+                .filter(|c| **c == Contribution::Decision(d.id))
+                .count();
+            assert_eq!(noted, 1, "{who}'s decisions");
         }
     }
     for c in m.challenges.values() {
         if let Some(by) = c.by {
             assert!(
-                m.contributions[&by].challenges.contains(&c.id),
+                m.contributions[&by].contains(&Contribution::Challenge(c.id)),
                 "{by}'s challenges"
             );
         }

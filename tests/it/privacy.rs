@@ -339,8 +339,9 @@ proptest! {
     #[test]
     fn no_hidden_count_can_be_worked_out(people in answers_strategy(), k in 3u64..7) {
         let (group, members, answers) = build(&people);
-        let whole = equality::whole_group(&group, &answers, k);
-        let project = equality::project(Uuid::nil().into(), &members, &group, &answers, k);
+        let g = equality::Group::new(group.clone(), answers.clone());
+        let whole = equality::whole_group(&g, k);
+        let project = equality::project(Uuid::nil().into(), &members, &g, k);
         for (table, size) in [(&whole, group.len() as u64), (&project, members.len() as u64)] {
             if size > 0 && size < k {
                 prop_assert!(table.rows.is_empty(), "a table of {size} partners was published");

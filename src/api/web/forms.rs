@@ -368,11 +368,48 @@ fn spec(
             roles: &[Role::Partner],
         },
         Kind::NewProject => {
-            let mut staff: Vec<(String, String)> = model
+            // Every member of staff while the list is short; at a large
+            // organisation, the signed-in person and those leading the
+            // projects most recently active (a choice of thousands helps
+            // no one and makes the page megabytes long).
+            let everyone: Vec<crate::coproduction::values::ParticipantId> = model
                 .roles
                 .iter()
                 .filter(|(id, r)| **r == PersonRole::Staff && !model.erased.contains(id))
-                .map(|(id, _)| (id.to_string(), name_of(state, v, model, id)))
+                .map(|(id, _)| *id)
+                .collect();
+            let (ids, hint) = if everyone.len() <= MAX_LEAD_CHOICES {
+                (everyone, "A member of staff who has joined.".to_string())
+            } else {
+                let mut ids = Vec::new();
+                let me = v
+                    .caller
+                    .participant()
+                    .filter(|p| model.roles.get(p) == Some(&PersonRole::Staff));
+                let recent = model
+                    .by_last_change
+                    .values()
+                    .rev()
+                    .filter_map(|id| model.projects.get(id));
+                for id in me.into_iter().chain(recent.map(|p| p.lead)) {
+                    if ids.len() == MAX_LEAD_CHOICES {
+                        break;
+                    }
+                    if !ids.contains(&id) && !model.erased.contains(&id) {
+                        ids.push(id);
+                    }
+                }
+                (
+                    ids,
+                    format!(
+                        "You, and the members of staff leading the projects most recently active ({MAX_LEAD_CHOICES} of {}).",
+                        everyone.len()
+                    ),
+                )
+            };
+            let mut staff: Vec<(String, String)> = ids
+                .into_iter()
+                .map(|id| (id.to_string(), name_of(state, v, model, &id)))
                 .collect();
             staff.sort_by(|a, b| a.1.cmp(&b.1));
             let me = v.caller.participant().map(|p| p.to_string());
@@ -385,7 +422,7 @@ fn spec(
                     field("title", "Name of the project", Short),
                     field("summary", "What it is for", Long),
                     field("lead", "Who leads it?", Choice)
-                        .hint("A member of staff who has joined.")
+                        .hint(&hint)
                         .options(staff)
                         .preset(me.as_deref().unwrap_or("")),
                     field("involvement", "How will partners be involved?", Choice).options(vec![
@@ -1176,6 +1213,9 @@ macro_rules! form_route {
         );
     };
 }
+
+/// Most members of staff offered as a new project's lead.
+const MAX_LEAD_CHOICES: usize = 100;
 
 pub(super) fn routes() -> Router<AppState> {
     let mut r = Router::new();
