@@ -988,31 +988,28 @@ impl Model {
                 if let Some(p) = self.projects.get_mut(&e.project_id) {
                     p.decisions.push(e.decision_id);
                 }
-                self.decisions_by_stage.entry(e.stage).or_default().insert((
-                    e.made_on.unwrap_or_else(|| Date::of(at)),
+                let d = Decision {
+                    id: e.decision_id,
+                    project: e.project_id,
+                    question: e.question,
+                    outcome: e.outcome,
+                    stage: e.stage,
+                    method: e.method,
+                    parts: e.participants,
+                    answers: e.answers,
+                    reason: e.reason,
                     at,
-                    e.decision_id,
-                ));
-                self.decisions.insert(
-                    e.decision_id,
-                    Decision {
-                        id: e.decision_id,
-                        project: e.project_id,
-                        question: e.question,
-                        outcome: e.outcome,
-                        stage: e.stage,
-                        method: e.method,
-                        parts: e.participants,
-                        answers: e.answers,
-                        reason: e.reason,
-                        at,
-                        made_on: e.made_on,
-                        stances: BTreeMap::new(),
-                        dispute_answers: BTreeMap::new(),
-                        challenges: Vec::new(),
-                        actions: Vec::new(),
-                    },
-                );
+                    made_on: e.made_on,
+                    stances: BTreeMap::new(),
+                    dispute_answers: BTreeMap::new(),
+                    challenges: Vec::new(),
+                    actions: Vec::new(),
+                };
+                self.decisions_by_stage
+                    .entry(d.stage)
+                    .or_default()
+                    .insert((d.day(), d.at, d.id));
+                self.decisions.insert(d.id, d);
             }
             Event::DecisionConfirmed(e) => {
                 if let Some(me) = author.participant {

@@ -911,7 +911,7 @@ impl Overview {
     ) -> Overview {
         use std::ops::Bound::{Excluded, Unbounded};
         let from = after.map_or(Unbounded, Excluded);
-        let (total, page, next, presence) = match include {
+        let (projects, sum, page, next, presence) = match include {
             None => {
                 let mut rest = model.projects.range((from, Unbounded)).map(|(_, p)| p);
                 let page: Vec<&Project> = rest.by_ref().take(limit).collect();
@@ -921,22 +921,10 @@ impl Overview {
                 let start = kept
                     .shown
                     .partition_point(|(id, _)| after.is_some_and(|a| *id <= a));
-                let presence = PresenceReport::of(
-                    &page,
-                    &kept.shown[start..start + page.len()]
-                        .iter()
-                        .map(|(_, n)| *n)
-                        .collect::<Vec<_>>(),
-                    kept.places,
-                    kept.partners,
-                    s,
-                );
-                (
-                    (model.projects.len() as u64, sum),
-                    page.into_iter().zip(rows).collect::<Vec<_>>(),
-                    next,
-                    presence,
-                )
+                let shown = kept.shown[start..].iter().map(|(_, n)| *n);
+                let presence = PresenceReport::of(&page, shown, kept.places, kept.partners, s);
+                let page = page.into_iter().zip(rows).collect::<Vec<_>>();
+                (model.projects.len(), sum, page, next, presence)
             }
             Some(include) => {
                 let projects: Vec<&Project> =
@@ -956,13 +944,16 @@ impl Overview {
                     }
                 }
                 let (shown, places, partners) = presence_counts(&projects, s);
-                let on_page: Vec<&Project> = page.iter().map(|(p, _)| *p).collect();
-                let presence =
-                    PresenceReport::of(&on_page, &shown[start..end], places, partners, s);
-                ((projects.len() as u64, sum), page, next, presence)
+                let presence = PresenceReport::of(
+                    &projects[start..end],
+                    shown[start..end].iter().copied(),
+                    places,
+                    partners,
+                    s,
+                );
+                (projects.len(), sum, page, next, presence)
             }
         };
-        let ((projects, sum), page) = (total, page);
         let mut you = Section::<YouSaidRow, Totals> {
             rows: Vec::new(),
             totals: sum.you,
@@ -1025,7 +1016,7 @@ impl Overview {
         Overview {
             as_of: s.today,
             last_seq: model.last_seq,
-            projects,
+            projects: projects as u64,
             next,
             you_said_we_did: you,
             jointness: joint,
@@ -1455,7 +1446,7 @@ fn published(c: &SignCounts, k: u64) -> TokenismSigns {
 
 fn presence(projects: &[&Project], s: Settings) -> PresenceReport {
     let (shown, places, partners) = presence_counts(projects, s);
-    PresenceReport::of(projects, &shown, places, partners, s)
+    PresenceReport::of(projects, shown, places, partners, s)
 }
 
 /// Each project's partners now, suppressed as one table over all of
@@ -1482,7 +1473,7 @@ impl PresenceReport {
     /// table published it, so a page shows exactly what the whole would.
     fn of(
         page: &[&Project],
-        shown: &[Shown],
+        shown: impl IntoIterator<Item = Shown>,
         places: Shown,
         partners: Shown,
         s: Settings,
@@ -1495,7 +1486,7 @@ impl PresenceReport {
                 .map(|(p, shown)| PresenceProject {
                     project_id: p.id,
                     title: p.title.to_string(),
-                    partners: *shown,
+                    partners: shown,
                 })
                 .collect(),
             partner_places: places,
