@@ -27,16 +27,64 @@ pub struct Agenda<'m> {
     pub my_disputes: Vec<(&'m Decision, &'m Text, Option<&'m Text>)>,
     /// Partners' ideas no decision has answered, oldest first (by the day
     /// put forward), with days waited.
-    pub ideas_waiting: Vec<(&'m Proposal, i64)>,
+    pub ideas_waiting: Listed<(&'m Proposal, i64)>,
     /// Challenges not yet answered, oldest first, with the day the answer is due.
-    pub challenges_to_answer: Vec<(&'m Challenge, Date)>,
+    pub challenges_to_answer: Listed<(&'m Challenge, Date)>,
     /// Partners who dispute their part in a decision, not yet answered:
     /// decision, who, why; the oldest decision first.
-    pub disputes: Vec<(&'m Decision, ParticipantId, &'m Text)>,
+    pub disputes: Listed<(&'m Decision, ParticipantId, &'m Text)>,
     /// Actions not yet done, the earliest due first (then by id).
-    pub actions_due: Vec<&'m Action>,
+    pub actions_due: Listed<&'m Action>,
     /// Projects whose review is due by `today`, with the day it was due.
-    pub reviews_due: Vec<(&'m Project, Date)>,
+    pub reviews_due: Listed<(&'m Project, Date)>,
+}
+
+/// The first of a list that waits on staff, and how long it is: at a large
+/// organisation thousands wait, and a page shows a few.
+pub struct Listed<T> {
+    /// At most [`For::show`] of them, in order.
+    pub first: Vec<T>,
+    /// How many there are in all.
+    pub total: usize,
+}
+
+impl<T> Default for Listed<T> {
+    fn default() -> Self {
+        Listed {
+            first: Vec::new(),
+            total: 0,
+        }
+    }
+}
+
+impl<T> Listed<T> {
+    /// The first `show` of the items `keys` lead to that pass `seen`, and
+    /// their number. With no filter, every key leads to an item (the
+    /// model's indexes hold only what waits), so they are counted without
+    /// looking each one up.
+    fn of<K>(
+        keys: impl Iterator<Item = K> + Clone,
+        item: impl Fn(K) -> Option<T>,
+        seen: Option<&dyn Fn(&T) -> bool>,
+        show: usize,
+    ) -> Listed<T> {
+        match seen {
+            None => Listed {
+                total: keys.clone().count(),
+                first: keys.filter_map(item).take(show).collect(),
+            },
+            Some(seen) => {
+                let mut out = Listed::default();
+                for t in keys.filter_map(item).filter(|t| seen(t)) {
+                    if out.first.len() < show {
+                        out.first.push(t);
+                    }
+                    out.total += 1;
+                }
+                out
+            }
+        }
+    }
 }
 
 /// Who the agenda is for.
@@ -45,8 +93,10 @@ pub struct For<'a> {
     pub me: Option<ParticipantId>,
     /// Whether they answer for the organisation (staff and admins).
     pub staff: bool,
-    /// Whether they see this project.
-    pub sees: &'a dyn Fn(&super::values::ProjectId) -> bool,
+    /// Whether they see this project; `None`: they see every project.
+    pub sees: Option<&'a dyn Fn(&ProjectId) -> bool>,
+    /// How many of each list that waits on staff to give in full.
+    pub show: usize,
 }
 
 /// The day an answer to `c` is due.
@@ -60,7 +110,7 @@ pub fn answer_due(c: &Challenge) -> Date {
 /// not everything ever recorded.
 pub fn agenda<'m>(model: &'m Model, who: For<'_>, today: Date) -> Agenda<'m> {
     let mut out = Agenda::default();
-    let sees = |p: &ProjectId| (who.sees)(p);
+    let sees = |p: &ProjectId| who.sees.is_none_or(|sees| sees(p));
     let decision_seen = |d: &DecisionId| model.decisions.get(d).filter(|d| sees(&d.project));
     let challenge_seen = |c: &ChallengeId| {
         model.challenges.get(c).filter(|c| {
@@ -116,43 +166,57 @@ pub fn agenda<'m>(model: &'m Model, who: For<'_>, today: Date) -> Agenda<'m> {
     }
     if who.staff {
         let w = &model.waiting;
-        out.ideas_waiting = w
-            .ideas
-            .iter()
-            .filter_map(|(.., id)| model.proposals.get(id))
-            .filter(|p| sees(&p.project))
-            .map(|p| (p, p.day().days_until(today).max(0)))
-            .collect();
-        out.challenges_to_answer = w
-            .challenges
-            .iter()
-            .filter_map(|(_, id)| challenge_seen(id))
-            .map(|c| (c, answer_due(c)))
-            .collect();
-        out.disputes = w
-            .disputes
-            .iter()
-            .filter_map(|(.., d, who)| {
-                let d = decision_seen(d)?;
+        // Each list's filter, when some projects are out of view.
+        let only = who.sees.is_some();
+        let ideas = |(p, _): &(&Proposal, i64)| sees(&p.project);
+        let challenges = |(c, _): &(&Challenge, Date)| {
+            model
+                .decisions
+                .get(&c.decision)
+                .is_some_and(|d| sees(&d.project))
+        };
+        let disputes = |(d, ..): &(&Decision, ParticipantId, &Text)| sees(&d.project);
+        let actions = |a: &&Action| sees(&a.project);
+        let reviews = |(p, _): &(&Project, Date)| sees(&p.id);
+        out.ideas_waiting = Listed::of(
+            w.ideas.iter(),
+            |(.., id)| {
+                let p = model.proposals.get(id)?;
+                Some((p, p.day().days_until(today).max(0)))
+            },
+            only.then_some(&ideas as _),
+            who.show,
+        );
+        out.challenges_to_answer = Listed::of(
+            w.challenges.iter(),
+            |(_, id)| model.challenges.get(id).map(|c| (c, answer_due(c))),
+            only.then_some(&challenges as _),
+            who.show,
+        );
+        out.disputes = Listed::of(
+            w.disputes.iter(),
+            |(.., d, who)| {
+                let d = model.decisions.get(d)?;
                 match d.stances.get(who) {
                     Some(Stance::Disputed(why)) => Some((d, *who, why)),
                     _ => None,
                 }
-            })
-            .collect();
-        out.actions_due = w
-            .actions
-            .iter()
-            .filter_map(|(_, id)| model.actions.get(id))
-            .filter(|a| sees(&a.project))
-            .collect();
-        out.reviews_due = w
-            .reviews
-            .iter()
-            .take_while(|(due, _)| *due <= today)
-            .filter_map(|(due, id)| model.projects.get(id).map(|p| (p, *due)))
-            .filter(|(p, _)| sees(&p.id))
-            .collect();
+            },
+            only.then_some(&disputes as _),
+            who.show,
+        );
+        out.actions_due = Listed::of(
+            w.actions.iter(),
+            |(_, id)| model.actions.get(id),
+            only.then_some(&actions as _),
+            who.show,
+        );
+        out.reviews_due = Listed::of(
+            w.reviews.iter().take_while(|(due, _)| *due <= today),
+            |(due, id)| model.projects.get(id).map(|p| (p, *due)),
+            only.then_some(&reviews as _),
+            who.show,
+        );
     }
     out
 }

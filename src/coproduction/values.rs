@@ -245,9 +245,9 @@ impl Date {
         Date(d)
     }
     /// The day (UTC) a record was written.
+    /// The day a timestamp falls on (UTC, the day its written form starts with).
     pub fn of(t: crate::ledger::Timestamp) -> Self {
-        let s = t.to_string();
-        Date::parse(&s[..10]).expect("a timestamp starts with its date")
+        Date(t.date())
     }
     pub fn date(&self) -> time::Date {
         self.0

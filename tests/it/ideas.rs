@@ -189,7 +189,8 @@ fn each_person_sees_what_waits_on_them() {
             For {
                 me: Some(pid(me)),
                 staff,
-                sees: &sees,
+                sees: Some(&sees),
+                show: usize::MAX,
             },
             today(),
         );
@@ -198,13 +199,19 @@ fn each_person_sees_what_waits_on_them() {
             ids(a.my_ideas.iter().map(|(p, _)| s(&p.id)).collect()),
             ids(a.to_confirm.iter().map(|d| s(&d.id)).collect()),
             ids(a.my_challenges.iter().map(|(c, _)| s(&c.id)).collect()),
-            ids(a.ideas_waiting.iter().map(|(p, _)| s(&p.id)).collect()),
+            ids(a
+                .ideas_waiting
+                .first
+                .iter()
+                .map(|(p, _)| s(&p.id))
+                .collect()),
             ids(a
                 .challenges_to_answer
+                .first
                 .iter()
                 .map(|(c, _)| s(&c.id))
                 .collect()),
-            ids(a.disputes.iter().map(|(d, _, _)| s(&d.id)).collect()),
+            ids(a.disputes.first.iter().map(|(d, _, _)| s(&d.id)).collect()),
             ids(a
                 .my_disputes
                 .iter()
@@ -278,4 +285,74 @@ fn each_person_sees_what_waits_on_them() {
         format!("{} I did not agree. We will meet again.", id(30))
     );
     assert_eq!(view(&w, 1, true, &[P, Q])[5], "");
+}
+
+/// Staff's lists give the first few and count the rest: for someone who
+/// sees every project (counted straight from the model's indexes) the
+/// same as through a filter that lets every project through.
+#[test]
+fn staff_lists_give_the_first_and_count_the_rest() {
+    let mut w = World::new();
+    for (n, who) in [(22, 2), (23, 3), (24, 4)] {
+        let project = if who == 4 { Q } else { P };
+        w.ok(
+            &partner(who),
+            "proposal.raised",
+            json!({"project_id": id(project), "proposal_id": id(n), "text": "Tea."}),
+        );
+    }
+    for n in [40, 41, 42] {
+        w.ok(&staff(), "action.committed", action(n, &[]));
+    }
+    let model = w.model();
+    let every = |_: &ProjectId| true;
+    let lists = |sees: Option<&dyn Fn(&ProjectId) -> bool>, show: usize| {
+        let a = agenda(
+            &model,
+            For {
+                me: None,
+                staff: true,
+                sees,
+                show,
+            },
+            today(),
+        );
+        let ideas: Vec<String> = a
+            .ideas_waiting
+            .first
+            .iter()
+            .map(|(p, _)| p.id.to_string())
+            .collect();
+        let actions: Vec<String> = a
+            .actions_due
+            .first
+            .iter()
+            .map(|x| x.id.to_string())
+            .collect();
+        (
+            ideas,
+            a.ideas_waiting.total,
+            actions,
+            a.actions_due.total,
+            a.reviews_due.total,
+        )
+    };
+    for show in [0, 1, 2, usize::MAX] {
+        assert_eq!(
+            lists(None, show),
+            lists(Some(&every), show),
+            "showing {show}"
+        );
+    }
+    let (ideas, n_ideas, actions, n_actions, _) = lists(None, 2);
+    assert_eq!(
+        (ideas.len(), n_ideas),
+        (2, 4),
+        "ideas 21, 22, 23 and 24 wait"
+    );
+    assert_eq!((actions.len(), n_actions), (2, 3));
+    // Someone who sees only project Q counts only its ideas (21 and 24).
+    let only_q = |p: &ProjectId| p.to_string() == id(Q);
+    let (ideas, n_ideas, ..) = lists(Some(&only_q), 1);
+    assert_eq!((ideas, n_ideas), (vec![id(21)], 2));
 }

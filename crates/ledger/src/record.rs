@@ -116,6 +116,10 @@ impl Timestamp {
             time::PrimitiveDateTime::new(date, clock).assume_utc(),
         ))
     }
+    /// The day it falls on (UTC, as written).
+    pub fn date(&self) -> time::Date {
+        self.0.date()
+    }
     pub fn unix_micros(&self) -> i128 {
         self.0.unix_timestamp_nanos() / 1000
     }
@@ -470,6 +474,15 @@ mod tests {
         let t = Timestamp::now();
         assert_eq!(Timestamp::parse(&t.to_string()).unwrap(), t);
         assert!(Timestamp::parse("2026-11-23T00:40:00.123456Z").is_ok());
+        // Its day is the day its written form starts with, at either end of one.
+        for text in [
+            "2026-11-23T00:00:00.000000Z",
+            "2026-11-23T23:59:59.999999Z",
+            "2024-02-29T12:00:00.000001Z",
+        ] {
+            let t = Timestamp::parse(text).unwrap();
+            assert_eq!(t.date().to_string(), text[..10]);
+        }
         for bad in [
             "2026-11-23T00:40:00Z",
             "2026-11-23T00:40:00.123456+00:00",

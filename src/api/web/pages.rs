@@ -223,12 +223,17 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
     let today = today();
     let staff = v.is(&[Role::Staff, Role::Admin]);
     let partner = v.is(&[Role::Partner]);
+    let only = |id: &ProjectId| view.contains(id);
     let a = agenda(
         &model,
         For {
             me: v.token.participant,
             staff,
-            sees: &|id| view.contains(id),
+            sees: match view {
+                policy::InView::All => None,
+                policy::InView::Only(_) => Some(&only),
+            },
+            show: HOME_LIMIT,
         },
         today,
     );
@@ -391,8 +396,8 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
     if staff {
         let items = a
             .ideas_waiting
+            .first
             .iter()
-            .take(HOME_LIMIT)
             .map(|(pr, days)| Item {
                 quote: pr.text.to_string(),
                 status: "Waiting for an answer".into(),
@@ -418,12 +423,12 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
             "Ideas waiting for an answer",
             "Every idea from partners has an answer.",
             items,
-            a.ideas_waiting.len(),
+            a.ideas_waiting.total,
         ));
         let items = a
             .challenges_to_answer
+            .first
             .iter()
-            .take(HOME_LIMIT)
             .map(|(c, due)| {
                 let (w, code) = due_words(*due, today);
                 Item {
@@ -457,12 +462,12 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
             "Challenges to answer",
             "Every challenge has an answer.",
             items,
-            a.challenges_to_answer.len(),
+            a.challenges_to_answer.total,
         ));
         let items = a
             .disputes
+            .first
             .iter()
-            .take(HOME_LIMIT)
             .map(|(d, who, why)| Item {
                 quote: why.to_string(),
                 status: "Disputed".into(),
@@ -487,12 +492,12 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
             "Disputes to answer",
             "No partner's dispute is waiting for an answer.",
             items,
-            a.disputes.len(),
+            a.disputes.total,
         ));
         let items = a
             .actions_due
+            .first
             .iter()
-            .take(HOME_LIMIT)
             .map(|x| {
                 let (w, code) = due_words(x.due, today);
                 Item {
@@ -519,12 +524,12 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
             "Actions to be done",
             "Every action is done.",
             items,
-            a.actions_due.len(),
+            a.actions_due.total,
         ));
         let items = a
             .reviews_due
+            .first
             .iter()
-            .take(HOME_LIMIT)
             .map(|(p, due)| Item {
                 quote: p.title.to_string(),
                 status: format!("A review was due by {}", on(*due)),
@@ -540,7 +545,7 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
             "Reviews due",
             "No project is due a review.",
             items,
-            a.reviews_due.len(),
+            a.reviews_due.total,
         ));
     }
     let mine: Vec<_> = model
