@@ -852,8 +852,16 @@ impl utoipa::Modify for ProblemResponses {
 pub struct ApiDoc;
 
 #[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "This document", body = answers::OpenApiDocument)))]
-async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+async fn openapi_json() -> Response {
+    // The document is the same for the life of the process: built and
+    // written once (about 10 ms), not for every request.
+    static DOCUMENT: std::sync::OnceLock<axum::body::Bytes> = std::sync::OnceLock::new();
+    let body = DOCUMENT.get_or_init(|| {
+        serde_json::to_vec(&ApiDoc::openapi())
+            .expect("the OpenAPI document is plain data")
+            .into()
+    });
+    ([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response()
 }
 
 async fn not_found(uri: axum::http::Uri, headers: HeaderMap) -> Response {
