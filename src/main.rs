@@ -954,6 +954,17 @@ fn serve(
                 ..Default::default()
             },
         )?;
+        let size = app.ledger().head().size;
+        match app.start() {
+            app::snapshot::Start::Snapshot { size: at } => eprintln!(
+                "read the model saved at {at} records, and folded the {} after it",
+                size - at
+            ),
+            app::snapshot::Start::Folded { why } if size > 0 => eprintln!(
+                "folded all {size} records into the model (no saved model to start from: {why})"
+            ),
+            app::snapshot::Start::Folded { .. } => {}
+        }
         if !app.has_tokens() {
             eprintln!(
                 "no access tokens yet: stop the server and run\n  jointly --data {} token create --role admin --name YOUR-NAME\nthen start it again; admins can make the other tokens through /v1/tokens",

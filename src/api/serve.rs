@@ -101,6 +101,23 @@ pub async fn serve_on(
             tokio::time::sleep(Duration::from_secs(3600)).await;
         }
     });
+    // Save the model for the next start-up once the log has grown well
+    // past the last snapshot (or there is none).
+    let saver = state.clone();
+    tokio::spawn(async move {
+        let mut wait = Duration::from_secs(5);
+        loop {
+            tokio::time::sleep(wait).await;
+            wait = Duration::from_secs(60);
+            let s = saver.clone();
+            let every = crate::app::snapshot::SAVE_EVERY;
+            if let Ok(Err(e)) =
+                tokio::task::spawn_blocking(move || s.app().save_snapshot(every)).await
+            {
+                eprintln!("jointly: the model could not be saved: {e}");
+            }
+        }
+    });
     let graceful = GracefulShutdown::new();
     let connections = Connections::default();
     let mut builder = Builder::new(TokioExecutor::new());
@@ -156,6 +173,14 @@ pub async fn serve_on(
     }
     eprintln!("jointly is stopping: finishing queued appends");
     state.shutdown().await;
+    let s = state.clone();
+    match tokio::task::spawn_blocking(move || s.app().save_snapshot(0)).await {
+        Ok(Ok(Some(size))) => {
+            eprintln!("jointly: saved the model at {size} records for the next start")
+        }
+        Ok(Err(e)) => eprintln!("jointly: the model could not be saved: {e}"),
+        Ok(Ok(None)) | Err(_) => {}
+    }
     Ok(())
 }
 

@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod integrity;
 pub mod policy;
 pub mod rules;
+pub mod snapshot;
 
 /// The model, read: every reader's view of the record, whole batches only.
 pub type ModelGuard<'a> = parking_lot::RwLockReadGuard<'a, Model>;
@@ -277,6 +278,8 @@ struct Inner {
     /// group and their answers then. Figures are read from this, never
     /// live, so no one sees them move when they change their own answers.
     published: Mutex<Published>,
+    /// How the model was had at start-up.
+    start: snapshot::Start,
 }
 
 /// The answers behind the published equality figures, and when.
@@ -357,7 +360,7 @@ impl App {
                 "jointly: settled {settled} Idempotency-Keys whose request a restart cut off"
             );
         }
-        let rules = rules::Rules::new(ledger.clone()).map_err(ledger_refusal)?;
+        let (rules, start) = rules::Rules::open(ledger.clone()).map_err(ledger_refusal)?;
         let model = rules.shared();
         // Nothing is written again for anyone erased before.
         people.forget(model.read().erased.iter().map(|p| p.uuid()));
@@ -411,7 +414,29 @@ impl App {
             witness_stats: Arc::default(),
             people,
             published,
+            start,
         })))
+    }
+
+    /// How the model was had when this opened: from a snapshot, or
+    /// folded from the first record (and why).
+    pub fn start(&self) -> &snapshot::Start {
+        &self.0.start
+    }
+
+    /// Saves the model as the snapshot start-up reads, if the log has
+    /// grown at least `behind` records past the last one saved (0: if it
+    /// has grown at all, or there is none). Returns the size saved at.
+    /// Holds the model for reading while it is written (appends wait).
+    pub fn save_snapshot(&self, behind: u64) -> Result<Option<u64>, Refusal> {
+        let size = self.0.ledger.head().size;
+        match snapshot::saved_at(&self.0.ledger) {
+            Some(at) if at == size || size - at.min(size) < behind => return Ok(None),
+            _ => {}
+        }
+        snapshot::save(&self.0.ledger, || self.0.model.read())
+            .map(Some)
+            .map_err(ledger_refusal)
     }
 
     /// Stops the writer after the queued appends.

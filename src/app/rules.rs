@@ -9,7 +9,7 @@
 //! moved on (`expected_last_seq`). Refusals point into the request:
 //! `/type`, `/payload/...`, `/expected_last_seq`.
 
-use super::{fold, policy};
+use super::{fold, policy, snapshot};
 use crate::coproduction::author::Author;
 use crate::coproduction::events::Event;
 use crate::coproduction::model::Model;
@@ -39,8 +39,13 @@ pub struct Rules {
 impl Rules {
     /// Rules over `ledger`, starting from its whole history.
     pub fn new(ledger: Ledger) -> Result<Self, LedgerError> {
-        let model = fold::rebuild(&ledger)?;
-        Ok(Self::with_model(ledger, model))
+        Ok(Self::open(ledger)?.0)
+    }
+
+    /// [`new`](Self::new), saying whether the model came from a snapshot.
+    pub fn open(ledger: Ledger) -> Result<(Self, snapshot::Start), LedgerError> {
+        let (model, start) = snapshot::open(&ledger)?;
+        Ok((Self::with_model(ledger, model), start))
     }
 
     /// Rules over `ledger` from a model already folded from it, of their

@@ -8,6 +8,7 @@ use super::events::*;
 use super::values::*;
 use crate::ledger::{Record, Seq, Timestamp};
 pub use crate::refusal::Refusal;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Refuses as invalid, at a place in the payload.
@@ -25,7 +26,7 @@ fn missing(pointer: &str, message: &str) -> Refusal {
     Refusal::invalid(message).at(pointer)
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Membership {
     pub role: Role,
     pub active: bool,
@@ -37,7 +38,7 @@ pub struct Membership {
     pub involvements: u32,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Meeting {
     pub id: MeetingId,
     pub date: Date,
@@ -45,7 +46,7 @@ pub struct Meeting {
     pub materials_in_advance: bool,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Outcome {
     pub aim: AimId,
     pub outcome: Text,
@@ -53,14 +54,14 @@ pub struct Outcome {
     pub at: Timestamp,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Review {
     pub at: Timestamp,
     pub summary: Text,
     pub next_review: Date,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Project {
     pub id: ProjectId,
     pub title: Text,
@@ -84,7 +85,7 @@ pub struct Project {
     pub last_seq: Option<Seq>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Proposal {
     pub id: ProposalId,
     pub project: ProjectId,
@@ -103,13 +104,13 @@ pub struct Proposal {
     pub answers: Vec<(DecisionId, Response, Text)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Stance {
     Confirmed,
     Disputed(Text),
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Decision {
     pub id: DecisionId,
     pub project: ProjectId,
@@ -169,7 +170,7 @@ impl Decision {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Challenge {
     pub id: ChallengeId,
     pub decision: DecisionId,
@@ -182,7 +183,7 @@ pub struct Challenge {
     pub in_reply_to: Option<ChallengeId>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Action {
     pub id: ActionId,
     pub project: ProjectId,
@@ -241,7 +242,7 @@ pub struct Model {
 /// What waits on staff across the organisation, kept as records arrive so
 /// that a home page costs what waits, not everything ever recorded. Each
 /// set is in the order people work through it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Waiting {
     /// Partners' ideas with no answer, not withdrawn: by the day put
     /// forward, then the order recorded.
@@ -259,7 +260,7 @@ pub struct Waiting {
 
 /// Something one person put forward or took part in (kept in one short
 /// list a person: there are as many people as projects have members).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Contribution {
     Proposal(ProposalId),
     /// A decision they took part in, confirmed or disputed.

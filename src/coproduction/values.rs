@@ -46,13 +46,23 @@ macro_rules! id_type {
         }
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(&self.0.hyphenated())
+                // Text in JSON; a number in compact binary forms (a
+                // snapshot of the model).
+                if s.is_human_readable() {
+                    s.collect_str(&self.0.hyphenated())
+                } else {
+                    s.serialize_u128(self.0.as_u128())
+                }
             }
         }
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = <Cow<'de, str>>::deserialize(d)?;
-                parse_uuid(&text).map($name).map_err(serde::de::Error::custom)
+                if d.is_human_readable() {
+                    let text = <Cow<'de, str>>::deserialize(d)?;
+                    parse_uuid(&text).map($name).map_err(serde::de::Error::custom)
+                } else {
+                    u128::deserialize(d).map(|n| $name(Uuid::from_u128(n)))
+                }
             }
         }
         impl utoipa::PartialSchema for $name {
@@ -156,6 +166,10 @@ pub struct Text(String);
 
 impl Text {
     pub fn new(text: &str) -> Result<Self, String> {
+        Text::check(text)?;
+        Ok(Text(text.to_owned()))
+    }
+    fn check(text: &str) -> Result<(), String> {
         let n = text.chars().count();
         if text.trim().is_empty() {
             return Err("this text is empty; write a few words".into());
@@ -165,7 +179,7 @@ impl Text {
                 "this text is {n} characters; the most is {MAX_TEXT_CHARS}"
             ));
         }
-        Ok(Text(text.to_owned()))
+        Ok(())
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -180,8 +194,11 @@ impl fmt::Display for Text {
 
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <Cow<'de, str>>::deserialize(d)?;
-        Text::new(&text).map_err(serde::de::Error::custom)
+        // Owned, not borrowed: a text is kept, and a reader streaming a
+        // snapshot has nothing to lend.
+        let text = String::deserialize(d)?;
+        Text::check(&text).map_err(serde::de::Error::custom)?;
+        Ok(Text(text))
     }
 }
 
@@ -281,14 +298,25 @@ impl fmt::Debug for Date {
 
 impl Serialize for Date {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        // YYYY-MM-DD in JSON; a day number in compact binary forms.
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            s.serialize_i32(self.0.to_julian_day())
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Date {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <Cow<'de, str>>::deserialize(d)?;
-        Date::parse(&text).map_err(serde::de::Error::custom)
+        if d.is_human_readable() {
+            let text = <Cow<'de, str>>::deserialize(d)?;
+            Date::parse(&text).map_err(serde::de::Error::custom)
+        } else {
+            time::Date::from_julian_day(i32::deserialize(d)?)
+                .map(Date)
+                .map_err(serde::de::Error::custom)
+        }
     }
 }
 

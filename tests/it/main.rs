@@ -25,5 +25,6 @@ mod properties;
 mod recovery;
 mod schemas;
 mod signing_in;
+mod snapshot;
 mod vectors;
 mod witness;

@@ -153,6 +153,12 @@ async fn an_erased_partner_leaves_no_trace_but_their_part_still_counts() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 
+    // The model saved for start-up holds what they wrote, too.
+    assert!(state.app().save_snapshot(0).unwrap().is_some());
+    assert!(
+        files_containing(&dir.path().join("snapshots"), WORDS).len() == 1,
+        "the snapshot does not hold their words: the search is blind"
+    );
     for needle in [NAME, EMAIL, WORDS] {
         assert!(
             !files_containing(dir.path(), needle).is_empty(),
@@ -194,6 +200,10 @@ async fn an_erased_partner_leaves_no_trace_but_their_part_still_counts() {
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(done["erased"].as_array().unwrap().len(), 2, "{done}");
     assert_eq!(done["person_deleted"], true);
+    assert!(
+        files_containing(dir.path(), WORDS).is_empty(),
+        "their words outlived the erasure (in a snapshot?)"
+    );
     let (_, shown) = call(
         &router,
         "GET",

@@ -166,7 +166,37 @@ macro_rules! string_serde {
 
 string_serde!(EventType, EventType::new, |t: &EventType| t.0.clone());
 string_serde!(Actor, Actor::new, |a: &Actor| a.0.clone());
-string_serde!(Timestamp, Timestamp::parse, |t: &Timestamp| t.to_string());
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Written out in JSON; as microseconds in compact binary forms
+        // (a snapshot of the model), which read back without parsing.
+        if s.is_human_readable() {
+            s.serialize_str(&self.to_string())
+        } else {
+            s.serialize_i64(self.unix_micros() as i64)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+            Timestamp::parse(&text).map_err(serde::de::Error::custom)
+        } else {
+            let micros = i64::deserialize(d)?;
+            OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1000)
+                .map(Timestamp)
+                .map_err(serde::de::Error::custom)
+        }
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.to_string())
+    }
+}
 
 /// What is wrong with a record or one of its fields.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

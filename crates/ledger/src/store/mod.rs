@@ -20,6 +20,8 @@
 //! kept in sled is a second witness: a log shorter than it is refused.
 
 mod flat;
+mod snapshot;
+pub use snapshot::{Loaded, SnapshotBody, SnapshotWriter};
 
 use flat::{FixedFile, nodes_before, tree_position};
 
@@ -182,6 +184,9 @@ pub struct Store {
     /// Fault injection for tests: how many coming writes at each [`Fault`]
     /// point fail as if the disk were full.
     failing_writes: [AtomicU32; Fault::COUNT],
+    /// Held by a snapshot being saved, and by an erasure while it removes
+    /// the snapshots (see `snapshot`).
+    snapshot_lock: Mutex<()>,
 }
 
 /// Where a test can make the next writes fail as a full disk would.
@@ -264,6 +269,7 @@ impl Store {
             }),
             head: RwLock::new(head),
             failing_writes: Default::default(),
+            snapshot_lock: Mutex::new(()),
         };
         store.rederive(&head, false)?;
         if store.check_head(&head).is_err() {
@@ -703,6 +709,13 @@ impl Store {
     /// record twice does nothing the second time. Not atomic across a crash:
     /// callers keep a journal and call again (see `coproduction::privacy`).
     pub fn erase_payloads(&self, seqs: &[Seq]) -> Result<(), StoreError> {
+        // A snapshot may hold the text about to be erased: it goes first,
+        // and none is saved until the payloads are zeros.
+        let _snapshots = self
+            .snapshot_lock
+            .lock()
+            .map_err(|_| StoreError::Poisoned)?;
+        self.remove_snapshots()?;
         let writer = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
         for &seq in seqs {
             if seq >= self.head().size {
