@@ -72,6 +72,7 @@ pub fn rebuild(ledger: &Ledger) -> Result<Model, LedgerError> {
     })?;
     // Anything appended while it was read.
     catch_up(ledger, &mut model)?;
+    model.shrink_to_fit();
     Ok(model)
 }
 

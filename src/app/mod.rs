@@ -677,7 +677,7 @@ impl App {
         // (`None`) if they joined it.
         let projects: Vec<Option<ProjectId>> = {
             let model = self.read()?;
-            if person.is_none() && !model.roles.contains_key(&who) {
+            if person.is_none() && model.role(&who).is_none() {
                 return Err(Refusal::not_found(format!(
                     "no one with the participant id {who} has joined"
                 )));
@@ -1007,7 +1007,7 @@ impl App {
         {
             let model = self.read()?;
             if model.erased.contains(&partner)
-                || model.roles.get(&partner) != Some(&values::Role::Partner)
+                || model.role(&partner) != Some(values::Role::Partner)
             {
                 return Err(Refusal::not_found("there is no partner with this id"));
             }
@@ -1360,6 +1360,14 @@ impl App {
         let cosigned = self.0.cosigned.borrow().clone();
         match which {
             Which::Latest => {
+                // The writer signs each batch once it has answered it; a
+                // reader who comes in between has the head signed now, so
+                // an acknowledged record is always in the latest
+                // checkpoint. A failure leaves the last good one.
+                let head = self.0.ledger.head().size;
+                if self.0.notary.latest().is_none_or(|(cp, _)| cp.size < head) {
+                    let _ = self.0.notary.sign_head(&self.0.ledger);
+                }
                 let (cp, note) = self.0.notary.latest().ok_or_else(|| {
                     Refusal::unavailable("there is no signed checkpoint yet; try again shortly")
                 })?;

@@ -449,7 +449,7 @@ pub fn name_of(
     {
         return n;
     }
-    match model.roles.get(who) {
+    match model.role(who) {
         Some(PersonRole::Partner) => "a partner".into(),
         Some(PersonRole::Staff) => "a member of staff".into(),
         None => "a former participant".into(),

@@ -114,18 +114,12 @@ fn write<T: Serialize + ?Sized>(out: &mut SnapshotWriter<'_>, value: &T) -> Resu
 fn read_model(first: &mut SnapshotBody, second: &mut SnapshotBody) -> Result<Model, String> {
     std::thread::scope(|scope| {
         let other = scope.spawn(|| -> Result<_, String> {
-            Ok((
-                read(second)?,
-                read(second)?,
-                read(second)?,
-                read(second)?,
-                read(second)?,
-            ))
+            Ok((read(second)?, read(second)?, read(second)?, read(second)?))
         });
         let last_seq = read(first)?;
         let outside_projects = read(first)?;
         let projects = read(first)?;
-        let roles = read(first)?;
+        let people = read(first)?;
         let proposals = read(first)?;
         let challenges = read(first)?;
         let meeting_ids = read(first)?;
@@ -135,7 +129,7 @@ fn read_model(first: &mut SnapshotBody, second: &mut SnapshotBody) -> Result<Mod
         let group = read(first)?;
         let by_last_change = read(first)?;
         let membership_changes = read(first)?;
-        let (decisions, actions, decisions_by_stage, waiting, contributions) = other
+        let (decisions, actions, decisions_by_stage, waiting) = other
             .join()
             .map_err(|_| "its reader failed".to_string())??;
         let kept = kept
@@ -148,7 +142,7 @@ fn read_model(first: &mut SnapshotBody, second: &mut SnapshotBody) -> Result<Mod
             last_seq,
             outside_projects,
             projects,
-            roles,
+            people,
             proposals,
             decisions,
             challenges,
@@ -162,7 +156,6 @@ fn read_model(first: &mut SnapshotBody, second: &mut SnapshotBody) -> Result<Mod
             membership_changes,
             decisions_by_stage,
             waiting,
-            contributions,
         })
     })
 }
@@ -194,7 +187,7 @@ fn write_model(out: &mut SnapshotWriter<'_>, model: &Model) -> Result<(), String
         last_seq,
         outside_projects,
         projects,
-        roles,
+        people,
         proposals,
         decisions,
         challenges,
@@ -208,7 +201,6 @@ fn write_model(out: &mut SnapshotWriter<'_>, model: &Model) -> Result<(), String
         membership_changes,
         decisions_by_stage,
         waiting,
-        contributions,
     } = model;
     // What is kept of an erased record is free-form JSON, which a compact
     // binary form cannot carry as it is: it is saved as JSON text.
@@ -216,7 +208,7 @@ fn write_model(out: &mut SnapshotWriter<'_>, model: &Model) -> Result<(), String
     write(out, last_seq)?;
     write(out, outside_projects)?;
     write(out, projects)?;
-    write(out, roles)?;
+    write(out, people)?;
     write(out, proposals)?;
     write(out, challenges)?;
     write(out, meeting_ids)?;
@@ -231,7 +223,6 @@ fn write_model(out: &mut SnapshotWriter<'_>, model: &Model) -> Result<(), String
     write(out, actions)?;
     write(out, decisions_by_stage)?;
     write(out, waiting)?;
-    write(out, contributions)?;
     Ok(())
 }
 

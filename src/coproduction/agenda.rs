@@ -121,7 +121,7 @@ pub fn agenda<'m>(model: &'m Model, who: For<'_>, today: Date) -> Agenda<'m> {
         })
     };
     if let Some(me) = who.me
-        && let Some(mine) = model.contributions.get(&me)
+        && let mine @ [_, ..] = model.contributions(&me)
     {
         let proposals = mine.iter().filter_map(|c| match c {
             Contribution::Proposal(id) => Some(id),

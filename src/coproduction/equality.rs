@@ -307,10 +307,10 @@ pub fn partner_answers(
     model: &super::model::Model,
 ) -> Result<(BTreeSet<Uuid>, Answers), crate::people::PeopleError> {
     let mut group: BTreeSet<Uuid> = model
-        .roles
-        .iter()
-        .filter(|(p, r)| **r == Role::Partner && !model.erased.contains(p))
-        .map(|(p, _)| p.uuid())
+        .people
+        .values()
+        .filter(|p| p.role == Some(Role::Partner) && !model.erased.contains(&p.id))
+        .map(|p| p.id.uuid())
         .collect();
     let mut answers = BTreeMap::new();
     for p in people.list()? {

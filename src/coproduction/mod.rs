@@ -14,6 +14,7 @@ pub mod events;
 pub mod idea;
 pub mod model;
 pub mod report;
+pub mod table;
 pub mod values;
 
 use crate::ledger::{CanonicalPayload, Record};

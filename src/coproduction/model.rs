@@ -5,6 +5,7 @@
 
 use super::author::Author;
 use super::events::*;
+use super::table::{Keyed, Table};
 use super::values::*;
 use crate::ledger::{Record, Seq, Timestamp};
 pub use crate::refusal::Refusal;
@@ -207,12 +208,12 @@ pub struct Model {
     /// project's figures without changing its own records.
     pub outside_projects: u64,
     pub projects: BTreeMap<ProjectId, Project>,
-    /// Each participant's role (the same in every project they join).
-    pub roles: HashMap<ParticipantId, Role>,
-    pub proposals: HashMap<ProposalId, Proposal>,
-    pub decisions: HashMap<DecisionId, Decision>,
-    pub challenges: HashMap<ChallengeId, Challenge>,
-    pub actions: HashMap<ActionId, Action>,
+    /// Everyone who joined or took part: their role and contributions.
+    pub people: Table<Person>,
+    pub proposals: Table<Proposal>,
+    pub decisions: Table<Decision>,
+    pub challenges: Table<Challenge>,
+    pub actions: Table<Action>,
     pub meeting_ids: HashSet<MeetingId>,
     pub corrections: Vec<(RecordId, Text)>,
     /// What is kept of each erased record (its payload without free text),
@@ -235,8 +236,36 @@ pub struct Model {
     pub decisions_by_stage: BTreeMap<Stage, BTreeSet<(Date, Timestamp, DecisionId)>>,
     /// What waits on staff, kept as records arrive.
     pub waiting: Waiting,
-    /// What each person put forward or took part in.
-    pub contributions: HashMap<ParticipantId, Vec<Contribution>>,
+}
+
+/// A participant, as the log knows them (by id only: names are in the
+/// people store).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Person {
+    pub id: ParticipantId,
+    /// Their role (the same in every project they join), once they joined.
+    pub role: Option<Role>,
+    /// What they put forward or took part in.
+    pub contributions: Vec<Contribution>,
+}
+
+macro_rules! keyed {
+    ($($row:ty => $key:ty),* $(,)?) => {$(
+        impl Keyed for $row {
+            type Key = $key;
+            fn key(&self) -> $key {
+                self.id
+            }
+        }
+    )*};
+}
+
+keyed! {
+    Person => ParticipantId,
+    Proposal => ProposalId,
+    Decision => DecisionId,
+    Challenge => ChallengeId,
+    Action => ActionId,
 }
 
 /// What waits on staff across the organisation, kept as records arrive so
@@ -329,7 +358,7 @@ impl Model {
                         return clash(&format!("/aims/{i}/aim_id"), "two aims have the same id");
                     }
                 }
-                if self.roles.get(&e.lead) == Some(&Role::Partner) {
+                if self.role(&e.lead) == Some(Role::Partner) {
                     return refuse("/lead", "the lead must be a member of staff, not a partner");
                 }
                 Ok(())
@@ -377,8 +406,8 @@ impl Model {
                     }
                     None => {}
                 }
-                if let Some(role) = self.roles.get(&e.participant_id)
-                    && *role != e.role
+                if let Some(role) = self.role(&e.participant_id)
+                    && role != e.role
                 {
                     return refuse(
                         "/role",
@@ -739,18 +768,48 @@ impl Model {
     }
 
     fn member_role(&self, id: &ParticipantId) -> Option<Role> {
-        self.roles.get(id).copied()
+        self.role(id)
+    }
+
+    /// Gives back the room its tables hold spare after a fold from the
+    /// start (each grew by doubling).
+    pub fn shrink_to_fit(&mut self) {
+        self.people.shrink_to_fit();
+        self.proposals.shrink_to_fit();
+        self.decisions.shrink_to_fit();
+        self.challenges.shrink_to_fit();
+        self.actions.shrink_to_fit();
+    }
+
+    /// A participant's role, once they joined.
+    pub fn role(&self, id: &ParticipantId) -> Option<Role> {
+        self.people.get(id).and_then(|p| p.role)
+    }
+
+    /// What `who` put forward or took part in, oldest first.
+    pub fn contributions(&self, who: &ParticipantId) -> &[Contribution] {
+        self.people
+            .get(who)
+            .map_or(&[], |p| p.contributions.as_slice())
+    }
+
+    fn person(&mut self, id: ParticipantId) -> &mut Person {
+        self.people.get_or_insert_with(id, || Person {
+            id,
+            role: None,
+            contributions: Vec::new(),
+        })
     }
 
     /// Notes what `who` put forward or took part in (something new).
     fn contribute(&mut self, who: ParticipantId, c: Contribution) {
-        self.contributions.entry(who).or_default().push(c);
+        self.person(who).contributions.push(c);
     }
 
     /// Notes a decision `who` confirmed or disputed, unless they are
     /// already noted as taking part.
     fn contribute_once(&mut self, who: ParticipantId, c: Contribution) {
-        let mine = self.contributions.entry(who).or_default();
+        let mine = &mut self.person(who).contributions;
         if !mine.contains(&c) {
             mine.push(c);
         }
@@ -901,7 +960,7 @@ impl Model {
             }
             Event::ParticipantJoined(e) => {
                 self.membership_changes += 1;
-                self.roles.entry(e.participant_id).or_insert(e.role);
+                self.person(e.participant_id).role.get_or_insert(e.role);
                 let members = match e.project_id {
                     Some(id) => self.projects.get_mut(&id).map(|p| &mut p.members),
                     None => Some(&mut self.group),
@@ -948,21 +1007,18 @@ impl Model {
                     self.contribute(by, Contribution::Proposal(e.proposal_id));
                 }
                 let by_partner = by.and_then(|b| self.member_role(&b)) == Some(Role::Partner);
-                self.proposals.insert(
-                    e.proposal_id,
-                    Proposal {
-                        id: e.proposal_id,
-                        project: e.project_id,
-                        text: e.text,
-                        by,
-                        by_partner,
-                        raised_at: at,
-                        raised_on: e.raised_on,
-                        seq: record.seq(),
-                        withdrawn: None,
-                        answers: Vec::new(),
-                    },
-                );
+                self.proposals.insert(Proposal {
+                    id: e.proposal_id,
+                    project: e.project_id,
+                    text: e.text,
+                    by,
+                    by_partner,
+                    raised_at: at,
+                    raised_on: e.raised_on,
+                    seq: record.seq(),
+                    withdrawn: None,
+                    answers: Vec::new(),
+                });
                 if let Some(p) = self.projects.get_mut(&e.project_id) {
                     p.proposals.push(e.proposal_id);
                 }
@@ -1010,7 +1066,7 @@ impl Model {
                     .entry(d.stage)
                     .or_default()
                     .insert((d.day(), d.at, d.id));
-                self.decisions.insert(d.id, d);
+                self.decisions.insert(d);
             }
             Event::DecisionConfirmed(e) => {
                 if let Some(me) = author.participant {
@@ -1049,19 +1105,16 @@ impl Model {
                 if let Some(d) = self.decisions.get_mut(&e.decision_id) {
                     d.challenges.push(e.challenge_id);
                 }
-                self.challenges.insert(
-                    e.challenge_id,
-                    Challenge {
-                        id: e.challenge_id,
-                        decision: e.decision_id,
-                        by,
-                        by_partner,
-                        reason: e.reason,
-                        at,
-                        answer: None,
-                        in_reply_to: e.in_reply_to,
-                    },
-                );
+                self.challenges.insert(Challenge {
+                    id: e.challenge_id,
+                    decision: e.decision_id,
+                    by,
+                    by_partner,
+                    reason: e.reason,
+                    at,
+                    answer: None,
+                    in_reply_to: e.in_reply_to,
+                });
             }
             Event::ChallengeAnswered(e) => {
                 if let Some(c) = self.challenges.get_mut(&e.challenge_id) {
@@ -1075,20 +1128,17 @@ impl Model {
                 if let Some(p) = self.projects.get_mut(&e.project_id) {
                     p.actions.push(e.action_id);
                 }
-                self.actions.insert(
-                    e.action_id,
-                    Action {
-                        id: e.action_id,
-                        project: e.project_id,
-                        decision: e.decision_id,
-                        what: e.what,
-                        owner: e.owner,
-                        due: e.due,
-                        proposals: e.proposal_ids,
-                        updates: Vec::new(),
-                        completed: None,
-                    },
-                );
+                self.actions.insert(Action {
+                    id: e.action_id,
+                    project: e.project_id,
+                    decision: e.decision_id,
+                    what: e.what,
+                    owner: e.owner,
+                    due: e.due,
+                    proposals: e.proposal_ids,
+                    updates: Vec::new(),
+                    completed: None,
+                });
             }
             Event::ActionUpdated(e) => {
                 if let Some(a) = self.actions.get_mut(&e.action_id) {

@@ -54,7 +54,7 @@ impl Jointness {
 }
 
 fn is_partner(model: &Model, p: &ParticipantId) -> bool {
-    model.roles.get(p) == Some(&Role::Partner)
+    model.role(p) == Some(Role::Partner)
 }
 
 /// The rule of docs/ACCOUNTABILITY.md, with the reason in plain words.

@@ -173,7 +173,7 @@ pub(crate) fn kept_indexes_hold(m: &jointly::coproduction::model::Model) {
     for p in m.proposals.values() {
         if let Some(by) = p.by {
             assert!(
-                m.contributions[&by].contains(&Contribution::Proposal(p.id)),
+                m.contributions(&by).contains(&Contribution::Proposal(p.id)),
                 "{by}'s ideas"
             );
         }
@@ -185,7 +185,8 @@ pub(crate) fn kept_indexes_hold(m: &jointly::coproduction::model::Model) {
             .map(|p| &p.participant_id)
             .chain(d.stances.keys())
         {
-            let noted = m.contributions[who]
+            let noted = m
+                .contributions(who)
                 .iter()
                 .filter(|c| **c == Contribution::Decision(d.id))
                 .count();
@@ -195,7 +196,8 @@ pub(crate) fn kept_indexes_hold(m: &jointly::coproduction::model::Model) {
     for c in m.challenges.values() {
         if let Some(by) = c.by {
             assert!(
-                m.contributions[&by].contains(&Contribution::Challenge(c.id)),
+                m.contributions(&by)
+                    .contains(&Contribution::Challenge(c.id)),
                 "{by}'s challenges"
             );
         }

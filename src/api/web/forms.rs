@@ -373,10 +373,10 @@ fn spec(
             // projects most recently active (a choice of thousands helps
             // no one and makes the page megabytes long).
             let everyone: Vec<crate::coproduction::values::ParticipantId> = model
-                .roles
-                .iter()
-                .filter(|(id, r)| **r == PersonRole::Staff && !model.erased.contains(id))
-                .map(|(id, _)| *id)
+                .people
+                .values()
+                .filter(|p| p.role == Some(PersonRole::Staff) && !model.erased.contains(&p.id))
+                .map(|p| p.id)
                 .collect();
             let (ids, hint) = if everyone.len() <= MAX_LEAD_CHOICES {
                 (everyone, "A member of staff who has joined.".to_string())
@@ -385,7 +385,7 @@ fn spec(
                 let me = v
                     .caller
                     .participant()
-                    .filter(|p| model.roles.get(p) == Some(&PersonRole::Staff));
+                    .filter(|p| model.role(p) == Some(PersonRole::Staff));
                 let recent = model
                     .by_last_change
                     .values()

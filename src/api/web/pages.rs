@@ -675,7 +675,7 @@ fn story_of(
         let partners = m
             .attendees
             .iter()
-            .filter(|a| model.roles.get(a) == Some(&PersonRole::Partner))
+            .filter(|a| model.role(a) == Some(PersonRole::Partner))
             .count() as u64;
         // Counts of people, as every figure about people: small ones hidden.
         let (cells, came) = crate::coproduction::report::suppress(
@@ -895,7 +895,7 @@ async fn decision(
         .map(|part| {
             let who = part.participant_id;
             let mine = me == Some(who);
-            let role = match model.roles.get(&who) {
+            let role = match model.role(&who) {
                 Some(PersonRole::Partner) => "partner",
                 _ => "staff",
             };
