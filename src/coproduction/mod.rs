@@ -16,6 +16,7 @@ pub mod model;
 pub mod report;
 pub mod table;
 pub mod values;
+pub mod vec_map;
 
 use crate::ledger::{CanonicalPayload, Record};
 use crate::refusal::Refusal;

@@ -7,6 +7,7 @@ use super::author::Author;
 use super::events::*;
 use super::table::{Keyed, Table};
 use super::values::*;
+use super::vec_map::VecMap;
 use crate::ledger::{Record, Seq, Timestamp};
 pub use crate::refusal::Refusal;
 use serde::{Deserialize, Serialize};
@@ -43,7 +44,11 @@ pub struct Membership {
 pub struct Meeting {
     pub id: MeetingId,
     pub date: Date,
-    pub attendees: Vec<ParticipantId>,
+    /// How many partners came, and how many others: counted as it is
+    /// recorded (attendees must have joined, and a role never changes),
+    /// as nothing shows who came, only how many.
+    pub partners: u32,
+    pub others: u32,
     pub materials_in_advance: bool,
 }
 
@@ -75,7 +80,7 @@ pub struct Project {
     pub started_at: Timestamp,
     /// The day it started, if staff said.
     pub started_on: Option<Date>,
-    pub members: BTreeMap<ParticipantId, Membership>,
+    pub members: VecMap<ParticipantId, Membership>,
     pub meetings: Vec<Meeting>,
     pub proposals: Vec<ProposalId>,
     pub decisions: Vec<DecisionId>,
@@ -127,9 +132,9 @@ pub struct Decision {
     /// The day it was decided, if staff said (else the day it was recorded).
     pub made_on: Option<Date>,
     /// Each participant's latest confirmation or dispute of their part.
-    pub stances: BTreeMap<ParticipantId, Stance>,
+    pub stances: VecMap<ParticipantId, Stance>,
     /// Staff's answer to each partner's latest dispute.
-    pub dispute_answers: BTreeMap<ParticipantId, Text>,
+    pub dispute_answers: VecMap<ParticipantId, Text>,
     pub challenges: Vec<ChallengeId>,
     pub actions: Vec<ActionId>,
 }
@@ -224,7 +229,7 @@ pub struct Model {
     pub erased: HashSet<ParticipantId>,
     /// Who joined the organisation's group itself (a `participant.joined`
     /// with no project): its partner group takes part in every project.
-    pub group: BTreeMap<ParticipantId, Membership>,
+    pub group: VecMap<ParticipantId, Membership>,
     /// Each project by its last record: which projects changed since a
     /// sequence number, without walking them all.
     pub by_last_change: BTreeMap<Seq, ProjectId>,
@@ -937,7 +942,7 @@ impl Model {
                         aims: e.aims,
                         started_at: at,
                         started_on: e.started_on,
-                        members: BTreeMap::new(),
+                        members: VecMap::new(),
                         meetings: Vec::new(),
                         proposals: Vec::new(),
                         decisions: Vec::new(),
@@ -966,7 +971,7 @@ impl Model {
                     None => Some(&mut self.group),
                 };
                 if let Some(members) = members {
-                    let m = members.entry(e.participant_id).or_insert(Membership {
+                    let m = members.get_or_insert_with(e.participant_id, || Membership {
                         role: e.role,
                         active: true,
                         left_at: None,
@@ -992,11 +997,17 @@ impl Model {
                 for a in &e.attendees {
                     self.touch(e.project_id, *a);
                 }
+                let partners = e
+                    .attendees
+                    .iter()
+                    .filter(|a| self.role(a) == Some(Role::Partner))
+                    .count() as u32;
                 if let Some(p) = self.projects.get_mut(&e.project_id) {
                     p.meetings.push(Meeting {
                         id: e.meeting_id,
                         date: e.date,
-                        attendees: e.attendees,
+                        partners,
+                        others: e.attendees.len() as u32 - partners,
                         materials_in_advance: e.materials_in_advance,
                     });
                 }
@@ -1057,8 +1068,8 @@ impl Model {
                     reason: e.reason,
                     at,
                     made_on: e.made_on,
-                    stances: BTreeMap::new(),
-                    dispute_answers: BTreeMap::new(),
+                    stances: VecMap::new(),
+                    dispute_answers: VecMap::new(),
                     challenges: Vec::new(),
                     actions: Vec::new(),
                 };

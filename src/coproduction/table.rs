@@ -11,6 +11,7 @@
 
 use hashbrown::HashTable;
 use serde::de::Error as _;
+use serde::de::{SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::hash::{BuildHasher, Hash, RandomState};
 
@@ -20,10 +21,17 @@ pub trait Keyed {
     fn key(&self) -> Self::Key;
 }
 
+/// Rows in chunks of this many: a table grows a chunk at a time, never by
+/// copying all its rows into an allocation twice the size (which, at 10^6
+/// records, briefly held tens of megabytes twice over).
+const CHUNK: usize = 4096;
+
 /// Rows by key, in the order first inserted.
 #[derive(Clone)]
 pub struct Table<R: Keyed> {
-    rows: Vec<R>,
+    /// Each full but the last; together, the rows in order.
+    chunks: Vec<Vec<R>>,
+    len: usize,
     index: HashTable<u32>,
     // Randomly seeded: keys come from clients, so their hashes must not
     // be predictable.
@@ -33,35 +41,46 @@ pub struct Table<R: Keyed> {
 impl<R: Keyed> Default for Table<R> {
     fn default() -> Self {
         Table {
-            rows: Vec::new(),
+            chunks: Vec::new(),
+            len: 0,
             index: HashTable::new(),
             hasher: RandomState::new(),
         }
     }
 }
 
+fn at<R>(chunks: &[Vec<R>], i: u32) -> &R {
+    let i = i as usize;
+    &chunks[i / CHUNK][i % CHUNK]
+}
+
 impl<R: Keyed> Table<R> {
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.len == 0
     }
 
-    fn position(&self, key: &R::Key) -> Option<usize> {
+    fn position(&self, key: &R::Key) -> Option<u32> {
         let hash = self.hasher.hash_one(key);
         self.index
-            .find(hash, |&i| self.rows[i as usize].key() == *key)
-            .map(|&i| i as usize)
+            .find(hash, |&i| at(&self.chunks, i).key() == *key)
+            .copied()
+    }
+
+    fn row_mut(&mut self, i: u32) -> &mut R {
+        let i = i as usize;
+        &mut self.chunks[i / CHUNK][i % CHUNK]
     }
 
     pub fn get(&self, key: &R::Key) -> Option<&R> {
-        self.position(key).map(|i| &self.rows[i])
+        self.position(key).map(|i| at(&self.chunks, i))
     }
 
     pub fn get_mut(&mut self, key: &R::Key) -> Option<&mut R> {
-        self.position(key).map(|i| &mut self.rows[i])
+        self.position(key).map(|i| self.row_mut(i))
     }
 
     pub fn contains_key(&self, key: &R::Key) -> bool {
@@ -71,8 +90,10 @@ impl<R: Keyed> Table<R> {
     /// Adds `row`, or replaces the row with its key (keeping its place).
     pub fn insert(&mut self, row: R) {
         match self.position(&row.key()) {
-            Some(i) => self.rows[i] = row,
-            None => self.push_new(row),
+            Some(i) => *self.row_mut(i) = row,
+            None => {
+                self.push_new(row);
+            }
         }
     }
 
@@ -83,62 +104,57 @@ impl<R: Keyed> Table<R> {
             None => {
                 let row = make();
                 debug_assert_eq!(row.key(), key);
-                self.push_new(row);
-                self.rows.len() - 1
+                self.push_new(row)
             }
         };
-        &mut self.rows[i]
+        self.row_mut(i)
     }
 
-    fn push_new(&mut self, row: R) {
-        let at = u32::try_from(self.rows.len()).expect("fewer than 2^32 rows");
+    /// Adds a row whose key is not in the table; returns its position.
+    fn push_new(&mut self, row: R) -> u32 {
+        let i = u32::try_from(self.len).expect("fewer than 2^32 rows");
         let hash = self.hasher.hash_one(row.key());
-        self.rows.push(row);
-        let (rows, hasher) = (&self.rows, &self.hasher);
+        match self.chunks.last_mut() {
+            Some(last) if last.len() < CHUNK => {
+                // A last chunk given back by `shrink_to_fit` grows to a
+                // whole chunk once, not by doubling.
+                if last.len() == last.capacity() {
+                    last.reserve_exact(CHUNK - last.len());
+                }
+                last.push(row);
+            }
+            _ => {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                chunk.push(row);
+                self.chunks.push(chunk);
+            }
+        }
+        self.len += 1;
+        let (chunks, hasher) = (&self.chunks, &self.hasher);
         self.index
-            .insert_unique(hash, at, |&i| hasher.hash_one(rows[i as usize].key()));
+            .insert_unique(hash, i, |&j| hasher.hash_one(at(chunks, j).key()));
+        i
     }
 
     /// Every row, in the order first inserted.
-    pub fn values(&self) -> std::slice::Iter<'_, R> {
-        self.rows.iter()
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &R> + '_ {
+        self.chunks.iter().flatten()
     }
 
     /// Every row with its key, in the order first inserted.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (R::Key, &R)> + '_ {
-        self.rows.iter().map(|r| (r.key(), r))
+        self.values().map(|r| (r.key(), r))
     }
 
-    /// Gives back the room a table grown by doubling holds spare.
+    /// Gives back the room the last chunk and the index hold spare.
     pub fn shrink_to_fit(&mut self) {
-        self.rows.shrink_to_fit();
-        let (rows, hasher) = (&self.rows, &self.hasher);
-        self.index
-            .shrink_to_fit(|&i| hasher.hash_one(rows[i as usize].key()));
-    }
-
-    /// The table of `rows` as they are (no second copy while it indexes
-    /// them); refused if a key is there twice.
-    fn from_rows(rows: Vec<R>) -> Result<Self, R::Key> {
-        let hasher = RandomState::new();
-        let mut index = HashTable::with_capacity(rows.len());
-        for (at, row) in rows.iter().enumerate() {
-            let key = row.key();
-            let hash = hasher.hash_one(key);
-            if index
-                .find(hash, |&i| rows[i as usize].key() == key)
-                .is_some()
-            {
-                return Err(key);
-            }
-            let at = u32::try_from(at).expect("fewer than 2^32 rows");
-            index.insert_unique(hash, at, |&i| hasher.hash_one(rows[i as usize].key()));
+        if let Some(last) = self.chunks.last_mut() {
+            last.shrink_to_fit();
         }
-        Ok(Table {
-            rows,
-            index,
-            hasher,
-        })
+        self.chunks.shrink_to_fit();
+        let (chunks, hasher) = (&self.chunks, &self.hasher);
+        self.index
+            .shrink_to_fit(|&i| hasher.hash_one(at(chunks, i).key()));
     }
 }
 
@@ -153,21 +169,51 @@ impl<R: Keyed> std::ops::Index<&R::Key> for Table<R> {
 
 impl<R: Keyed + std::fmt::Debug> std::fmt::Debug for Table<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.rows.iter()).finish()
+        f.debug_list().entries(self.values()).finish()
     }
 }
 
 /// Saved as the list of rows; the index is made again when read.
 impl<R: Keyed + Serialize> Serialize for Table<R> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.rows.serialize(s)
+        // The length first: compact forms need it before the rows.
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.len))?;
+        for row in self.values() {
+            seq.serialize_element(row)?;
+        }
+        seq.end()
     }
 }
 
+/// Read row by row into place (never the whole list first, then a copy),
+/// refused if a key is there twice.
 impl<'de, R: Keyed + Deserialize<'de>> Deserialize<'de> for Table<R> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Table::from_rows(Vec::deserialize(d)?)
-            .map_err(|key| D::Error::custom(format!("the id {key:?} is there twice")))
+        struct Rows<R>(std::marker::PhantomData<R>);
+        impl<'de, R: Keyed + Deserialize<'de>> Visitor<'de> for Rows<R> {
+            type Value = Table<R>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of rows")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Table<R>, A::Error> {
+                let mut table = Table::default();
+                // The length the list gives, within reason (a damaged one
+                // must not make it ask for all the memory there is).
+                let n = seq.size_hint().unwrap_or(0).min(1 << 24);
+                table.index = HashTable::with_capacity(n);
+                while let Some(row) = seq.next_element::<R>()? {
+                    if table.contains_key(&row.key()) {
+                        let key = row.key();
+                        return Err(A::Error::custom(format!("the id {key:?} is there twice")));
+                    }
+                    table.push_new(row);
+                }
+                table.shrink_to_fit();
+                Ok(table)
+            }
+        }
+        d.deserialize_seq(Rows(std::marker::PhantomData))
     }
 }
 
@@ -188,18 +234,22 @@ mod tests {
     #[test]
     fn rows_are_found_by_key_and_kept_in_order() {
         let mut t = Table::default();
-        for i in (0..1000u128).rev() {
+        for i in (0..10_000u128).rev() {
             t.insert(Row(i * 7919, "a"));
         }
         t.insert(Row(5 * 7919, "b"));
-        assert_eq!(t.len(), 1000);
+        assert_eq!(t.len(), 10_000);
         assert_eq!(t.get(&(5 * 7919)), Some(&Row(5 * 7919, "b")));
         assert_eq!(t.get(&1), None);
-        assert_eq!(t.values().next(), Some(&Row(999 * 7919, "a")));
+        assert_eq!(t.values().next(), Some(&Row(9999 * 7919, "a")));
+        assert_eq!(t.values().next_back(), Some(&Row(0, "a")));
+        assert_eq!(t.values().count(), 10_000);
         t.get_or_insert_with(3, || Row(3, "c")).1 = "d";
         assert_eq!(t.get(&3), Some(&Row(3, "d")));
         t.shrink_to_fit();
-        assert!((0..1000u128).all(|i| t.contains_key(&(i * 7919))));
+        assert!((0..10_000u128).all(|i| t.contains_key(&(i * 7919))));
+        t.insert(Row(1, "e"));
+        assert_eq!(t.values().next_back(), Some(&Row(1, "e")));
     }
 
     #[test]

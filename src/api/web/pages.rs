@@ -672,14 +672,9 @@ fn story_of(
         ),
     ));
     for m in &p.meetings {
-        let partners = m
-            .attendees
-            .iter()
-            .filter(|a| model.role(a) == Some(PersonRole::Partner))
-            .count() as u64;
         // Counts of people, as every figure about people: small ones hidden.
         let (cells, came) = crate::coproduction::report::suppress(
-            &[partners, m.attendees.len() as u64 - partners],
+            &[u64::from(m.partners), u64::from(m.others)],
             policy::K,
         );
         story.push((
