@@ -14,6 +14,7 @@ pub mod app;
 pub mod audit;
 pub mod coproduction;
 pub mod http;
+pub mod mail;
 pub mod people;
 pub mod refusal;
 pub mod witness;

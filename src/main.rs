@@ -144,6 +144,19 @@ enum Command {
         /// admin may also publish at once: POST /v1/equality/publish).
         #[arg(long, default_value = "02:00", value_parser = parse_time_of_day)]
         publish_equality_at: time::Time,
+        /// The mail server to send people's emails through, e.g.
+        /// smtp://user:pass@mail.example.org:587 (STARTTLS, then sign-in) or
+        /// smtp://127.0.0.1:2525 (a local relay). Without it, no email is sent.
+        #[arg(long, requires = "mail_from")]
+        smtp: Option<String>,
+        /// The address emails come from, e.g. jointly@example.org.
+        #[arg(long, requires = "smtp")]
+        mail_from: Option<String>,
+    },
+    /// Email: check the mail server settings.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
     },
     /// Run or set up a witness, which cosigns other logs' checkpoints.
     Witness {
@@ -258,6 +271,22 @@ enum WitnessCommand {
         state: PathBuf,
         #[arg(long, default_value = "127.0.0.1:7380")]
         listen: std::net::SocketAddr,
+    },
+}
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// Send one message through the mail server and say what it answered.
+    Test {
+        /// Where to send it.
+        #[arg(long)]
+        to: String,
+        /// The mail server, as for `serve --smtp`.
+        #[arg(long)]
+        smtp: String,
+        /// The address it comes from, as for `serve --mail-from`.
+        #[arg(long)]
+        mail_from: String,
     },
 }
 
@@ -471,6 +500,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             public_url,
             trusted_proxies,
             publish_equality_at,
+            smtp,
+            mail_from,
         } => {
             if let Some(u) = &public_url
                 && !(u.starts_with("http://") || u.starts_with("https://"))
@@ -486,6 +517,23 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .map_err(|e| anyhow!(e))
                 .bad_input()?;
             policy.wait = std::time::Duration::from_secs(witness_wait);
+            let postbox = match (&smtp, &mail_from) {
+                (Some(url), Some(from)) => Some(
+                    jointly::mail::Postbox::new(url, from)
+                        .map_err(|e| anyhow!(e))
+                        .bad_input()?,
+                ),
+                _ => None,
+            };
+            // Links in emails need an address people can reach.
+            let base = public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{listen}"));
+            if postbox.is_some() && public_url.is_none() {
+                eprintln!(
+                    "jointly: links in emails will point at {base}; give --public-url with the address people use"
+                );
+            }
             let config = jointly::api::Config {
                 body_limit,
                 public_url,
@@ -493,8 +541,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 publish_equality_at,
                 ..Default::default()
             };
-            serve(&data, listen, demo, config, policy)
+            serve(&data, listen, demo, config, policy, (postbox, base))
         }
+        Command::Mail {
+            command:
+                MailCommand::Test {
+                    to,
+                    smtp,
+                    mail_from,
+                },
+        } => mail_test(&to, &smtp, &mail_from),
         Command::Witness { command } => witness(command),
         Command::Person {
             command:
@@ -937,6 +993,7 @@ fn serve(
     demo: bool,
     config: jointly::api::Config,
     witnesses: WitnessPolicy,
+    (postbox, base): (Option<jointly::mail::Postbox>, String),
 ) -> Result<(), Failure> {
     let (ledger, _) = open_store(data)?;
     if demo && ledger.head().size == 0 {
@@ -965,6 +1022,11 @@ fn serve(
             ),
             app::snapshot::Start::Folded { .. } => {}
         }
+        match &postbox {
+            Some(p) => eprintln!("emails go through the mail server at {}", p.server),
+            None => eprintln!("no --smtp: no email is sent"),
+        }
+        app.start_mail(postbox, base);
         if !app.has_tokens() {
             eprintln!(
                 "no access tokens yet: stop the server and run\n  jointly --data {} token create --role admin --name YOUR-NAME\nthen start it again; admins can make the other tokens through /v1/tokens",
@@ -976,6 +1038,34 @@ fn serve(
             .with_context(|| format!("cannot serve on {listen}"))
             .failed_check()
     })
+}
+
+/// `jointly mail test`: one message, and what the server said.
+fn mail_test(to: &str, smtp: &str, from: &str) -> Result<(), Failure> {
+    let postbox = jointly::mail::Postbox::new(smtp, from)
+        .map_err(|e| anyhow!(e))
+        .bad_input()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")
+        .failed_check()?;
+    let message = jointly::mail::Outgoing {
+        to,
+        subject: "A test message from jointly",
+        text: "This is a test message from jointly, sent with `jointly mail test`. If it reached you, jointly can send email through this mail server.\n".into(),
+        html: "<p>This is a test message from jointly, sent with <code>jointly mail test</code>. If it reached you, jointly can send email through this mail server.</p>".into(),
+        unsubscribe: "https://jointly.invalid/unsubscribe",
+        message_id: format!("<test.{}@jointly.invalid>", uuid::Uuid::new_v4().simple()),
+    };
+    match runtime.block_on(postbox.send(&message)) {
+        Ok(answer) => {
+            eprintln!("{} took the message for {to}: {answer}", postbox.server);
+            Ok(())
+        }
+        Err(e @ jointly::mail::MailError::Settings(_)) => Err(anyhow!(e)).bad_input(),
+        Err(e) => Err(anyhow!("{}: {e}", postbox.server)).failed_check(),
+    }
 }
 
 fn backup(

@@ -51,6 +51,47 @@ pub struct Person {
     /// Their own equality-monitoring answers: question → answer.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub answers: BTreeMap<String, String>,
+    /// How they chose to hear of what happens (see `app::notify`); unset:
+    /// each message as it happens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hearing: Option<Hearing>,
+}
+
+/// How a person hears of what happens to their ideas, decisions and
+/// projects, by email.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Hearing {
+    /// Each message as it happens.
+    AsItHappens,
+    /// A weekly summary.
+    Weekly,
+    /// No emails at all.
+    Nothing,
+}
+
+impl Hearing {
+    pub const ALL: [Hearing; 3] = [Hearing::AsItHappens, Hearing::Weekly, Hearing::Nothing];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Hearing::AsItHappens => "as-it-happens",
+            Hearing::Weekly => "weekly",
+            Hearing::Nothing => "nothing",
+        }
+    }
+
+    pub fn words(self) -> &'static str {
+        match self {
+            Hearing::AsItHappens => "Each message as it happens",
+            Hearing::Weekly => "A weekly summary",
+            Hearing::Nothing => "No emails",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Hearing> {
+        Hearing::ALL.into_iter().find(|h| h.code() == code)
+    }
 }
 
 impl Person {
@@ -91,6 +132,7 @@ impl Person {
             registered: today.to_string(),
             left: None,
             answers: BTreeMap::new(),
+            hearing: None,
         })
     }
 }
@@ -239,11 +281,27 @@ impl People {
                 registered: time::OffsetDateTime::now_utc().date().to_string(),
                 left: None,
                 answers: BTreeMap::new(),
+                hearing: None,
             },
         };
         person.answers = answers;
         self.write(&person)?;
         Ok(person)
+    }
+
+    /// Sets how a person hears of things; `Ok(false)` if the store holds
+    /// no one with this id.
+    pub fn set_hearing(&self, id: &Uuid, hearing: Hearing) -> Result<bool, PeopleError> {
+        let _held = self.lock();
+        if self.is_forgotten(id) {
+            return Err(PeopleError::Erased);
+        }
+        let Some(mut person) = self.get(id)? else {
+            return Ok(false);
+        };
+        person.hearing = Some(hearing);
+        self.write(&person)?;
+        Ok(true)
     }
 
     /// Deletes everything held about `id`, and from now on refuses to

@@ -617,6 +617,47 @@ async fn metrics(State(state): State<AppState>) -> Response {
         "Appends that failed to be written.",
         load(&m.failed).to_string(),
     );
+    let (mail, outbox) = app.mail_stats();
+    for (name, kind, help, value) in [
+        (
+            "jointly_mail_queued",
+            "gauge",
+            "Emails in the outbox waiting to be sent (as it happens).",
+            outbox.queued,
+        ),
+        (
+            "jointly_mail_held_weekly",
+            "gauge",
+            "Notices held for people's weekly summaries.",
+            outbox.weekly,
+        ),
+        (
+            "jointly_mail_failed",
+            "gauge",
+            "Emails given up and kept in the outbox to be looked at (refused for good, or failing for two days).",
+            outbox.failed,
+        ),
+        (
+            "jointly_mail_sent_total",
+            "counter",
+            "Emails the mail server took since the server started.",
+            load(&mail.sent),
+        ),
+        (
+            "jointly_mail_retries_total",
+            "counter",
+            "Tries that failed and were left to try again (the mail server down or asking to wait).",
+            load(&mail.retried),
+        ),
+        (
+            "jointly_mail_given_up_total",
+            "counter",
+            "Emails given up since the server started.",
+            load(&mail.failed),
+        ),
+    ] {
+        counter(name, kind, help, value.to_string());
+    }
     let st = app.writer_stats();
     counter(
         "jointly_batches_total",

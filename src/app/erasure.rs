@@ -63,6 +63,7 @@ pub struct Holders<'a> {
     pub people: &'a People,
     pub tokens: &'a TokenStore,
     pub idempotency: &'a Idempotency,
+    pub outbox: &'a super::outbox::Outbox,
 }
 
 /// Types only the erasure paths write (they go with deleting bytes).
@@ -211,6 +212,9 @@ fn shut_out(holders: Holders<'_>, j: &Journal) -> Result<usize, PrivacyError> {
     let Some(p) = j.participant else {
         return Ok(0);
     };
+    // Messages owed to them go first: none is sent from here on (the mail
+    // loop also checks, as it sends, that the person is not erased).
+    holders.outbox.forget_person(&p)?;
     holders.people.forget([p]);
     let mut deleted = 0;
     for token in holders.tokens.delete_for(&p.into())? {

@@ -15,6 +15,9 @@ pub mod erasure;
 pub mod fold;
 pub mod idempotency;
 pub mod integrity;
+mod mailing;
+pub mod notify;
+pub mod outbox;
 pub mod policy;
 pub mod rules;
 pub mod snapshot;
@@ -280,6 +283,12 @@ struct Inner {
     published: Mutex<Published>,
     /// How the model was had at start-up.
     start: snapshot::Start,
+    /// Keys the links that stop a person's emails (`notify::unsubscribe_code`).
+    mail_key: [u8; 32],
+    /// Messages owed to people, until sent.
+    outbox: outbox::Outbox,
+    /// Counts of what the mail loop did, and whether it runs.
+    mail: mailing::MailStats,
 }
 
 /// The answers behind the published equality figures, and when.
@@ -333,10 +342,17 @@ impl App {
         let tokens = TokenStore::open(&ledger).map_err(ledger_refusal)?;
         let idempotency = Idempotency::open(&ledger).map_err(ledger_refusal)?;
         // An erasure a crash interrupted is finished before anything is read.
+        let outbox = outbox::Outbox::new(
+            ledger
+                .store()
+                .side_table("outbox")
+                .map_err(ledger_refusal)?,
+        );
         let holders = Holders {
             people: &people,
             tokens: &tokens,
             idempotency: &idempotency,
+            outbox: &outbox,
         };
         if let Some(done) = erasure::resume(&ledger, holders, |event| {
             let mut rules = rules::Rules::new(ledger.clone()).map_err(|e| e.to_string())?;
@@ -393,6 +409,7 @@ impl App {
         let side = |name: &str| ledger.store().side_table(name).map_err(ledger_refusal);
         let sessions = sessions::Sessions::open(side("sessions")?);
         let links = sessions::SignInLinks::open(side("sign-in-links")?);
+        let mail_key = mailing::key(&ledger)?;
         Ok(App(Arc::new(Inner {
             ledger,
             sequencer,
@@ -415,6 +432,9 @@ impl App {
             people,
             published,
             start,
+            mail_key,
+            outbox,
+            mail: Default::default(),
         })))
     }
 
@@ -741,6 +761,7 @@ impl App {
                 people: &inner.people,
                 tokens: &inner.tokens,
                 idempotency: &inner.idempotency,
+                outbox: &inner.outbox,
             };
             let mut append = |event: NewEvent| {
                 runtime

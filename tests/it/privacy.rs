@@ -412,10 +412,12 @@ fn retention_erases_those_who_left_long_ago_and_is_recorded() {
     let actor = jointly::ledger::Actor::new("operator:test").unwrap();
     let tokens = jointly::app::tokens::TokenStore::open(&ledger).unwrap();
     let idempotency = jointly::app::idempotency::Idempotency::open(&ledger).unwrap();
+    let outbox = jointly::app::outbox::Outbox::new(ledger.store().side_table("outbox").unwrap());
     let holders = jointly::app::erasure::Holders {
         people: &people,
         tokens: &tokens,
         idempotency: &idempotency,
+        outbox: &outbox,
     };
     let r =
         jointly::app::erasure::apply_retention(&ledger, holders, today, 730, &actor, &mut append)

@@ -9,6 +9,7 @@
 
 mod cards;
 mod forms;
+mod mail;
 mod pages;
 mod words;
 
@@ -347,11 +348,15 @@ impl Frame {
     }
 
     pub fn for_visitor(v: &Visitor, title: &str, here: &str) -> Self {
-        let nav = if v.is(&[Role::Partner]) {
-            Self::nav_for(&[])
-        } else {
-            Self::nav_for(&[("/check", "Check this record")])
-        };
+        let mut extra = Vec::new();
+        if !v.is(&[Role::Partner]) {
+            extra.push(("/check", "Check this record"));
+        }
+        // Only a person has emails to choose about.
+        if v.caller.participant().is_some() {
+            extra.push(("/notifications", "Emails"));
+        }
+        let nav = Self::nav_for(&extra);
         Frame {
             notice: v.notice.clone(),
             title: title.into(),
@@ -676,4 +681,5 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/static/style.css", get(stylesheet))
         .merge(pages::routes())
         .merge(forms::routes())
+        .merge(mail::routes())
 }
