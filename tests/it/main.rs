@@ -18,6 +18,7 @@ mod fuzz;
 mod hardening;
 mod ideas;
 mod interrupted_keys;
+mod mail;
 mod openapi;
 mod policy;
 mod privacy;

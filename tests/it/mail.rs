@@ -1,0 +1,564 @@
+//! Emails through a real mail server: aiosmtpd (Python, from PyPI;
+//! `tools/test` installs it) saving into a Maildir, and `jointly serve
+//! --smtp` as a child process, so the server can be killed between
+//! queueing a message and sending it.
+
+use crate::common::jointly;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PYTHON: &str = "python3";
+
+/// A real SMTP server that saves each message it accepts as a file.
+struct MailServer {
+    port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn listening(port: u16) -> bool {
+    TcpStream::connect_timeout(
+        &format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_millis(200),
+    )
+    .is_ok()
+}
+
+impl MailServer {
+    fn new(dir: &Path) -> MailServer {
+        let ok = Command::new(PYTHON)
+            .args(["-c", "import aiosmtpd"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "these tests need Python's aiosmtpd (python3 -m pip install aiosmtpd; tools/test installs it)"
+        );
+        let mut m = MailServer {
+            port: free_port(),
+            dir: dir.join("maildir"),
+            child: None,
+        };
+        m.start();
+        m
+    }
+
+    fn start(&mut self) {
+        let child = Command::new(PYTHON)
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{}", self.port))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        wait_for(Duration::from_secs(15), || listening(self.port)).expect("aiosmtpd did not start");
+    }
+
+    /// As when a mail server goes down: killed, its port closed.
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        wait_for(Duration::from_secs(5), || !listening(self.port)).unwrap();
+    }
+
+    /// Every message saved, as text.
+    fn messages(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.dir.join("new")) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(PathBuf, String)> = entries
+            .flatten()
+            .map(|e| {
+                (
+                    e.path(),
+                    std::fs::read_to_string(e.path()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        out.sort();
+        out.into_iter().map(|(_, m)| unfold(&m)).collect()
+    }
+
+    /// Messages to `to` that contain `words` (in any part).
+    fn to(&self, to: &str, words: &str) -> Vec<String> {
+        self.messages()
+            .into_iter()
+            .filter(|m| m.contains(&format!("To: {to}")) && m.contains(words))
+            .collect()
+    }
+}
+
+impl Drop for MailServer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A message with its quoted-printable soft line breaks joined, so words
+/// can be looked for across them.
+fn unfold(m: &str) -> String {
+    m.replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=E2=80=9C", "\u{201c}")
+        .replace("=E2=80=9D", "\u{201d}")
+}
+
+fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> T) -> Option<T>
+where
+    T: IsTrue,
+{
+    let end = Instant::now() + limit;
+    loop {
+        let v = f();
+        if v.is_true() {
+            return Some(v);
+        }
+        if Instant::now() >= end {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+trait IsTrue {
+    fn is_true(&self) -> bool;
+}
+impl IsTrue for bool {
+    fn is_true(&self) -> bool {
+        *self
+    }
+}
+impl IsTrue for Vec<String> {
+    fn is_true(&self) -> bool {
+        !self.is_empty()
+    }
+}
+
+/// `jointly serve --smtp` on `data`, as a child.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(data: &Path, smtp: u16) -> Server {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_jointly"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--smtp", &format!("smtp://127.0.0.1:{smtp}")])
+            .args(["--mail-from", "jointly@example.org"])
+            .args(["--public-url", "http://jointly.test"])
+            .env("JOINTLY_DATA", data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for(Duration::from_secs(30), || listening(port)).expect("jointly serve did not start");
+        Server { child, port }
+    }
+
+    /// POSTs JSON as the holder of `token`; the status and the answer.
+    fn post(&self, path: &str, token: &str, body: &serde_json::Value) -> (u16, String) {
+        let auth = format!("Authorization: Bearer {token}\r\n");
+        self.post_raw(path, &auth, "application/json", &body.to_string())
+    }
+
+    /// POSTs `body` with the `extra` header lines, as a client with no
+    /// cookie would.
+    fn post_raw(&self, path: &str, extra: &str, content_type: &str, body: &str) -> (u16, String) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            s,
+            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        let status = answer[9..12].parse().unwrap();
+        (status, answer)
+    }
+
+    fn append(&self, token: &str, event_type: &str, payload: serde_json::Value) {
+        let (status, answer) = self.post(
+            "/v1/events",
+            token,
+            &serde_json::json!({"type": event_type, "payload": payload}),
+        );
+        assert_eq!(status, 201, "{event_type}: {answer}");
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn last_line(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// A project led by a member of staff, with two partners, each with an
+/// address; and their tokens.
+struct Project {
+    id: String,
+    lead: String,
+    partner: String,
+    staff_token: String,
+    partner_token: String,
+    other_token: String,
+    admin_token: String,
+}
+
+fn project(data: &Path) -> Project {
+    let person = |role: &str, name: &str, email: &str, project: Option<&str>| {
+        let mut args = vec![
+            "person", "add", "--role", role, "--name", name, "--email", email,
+        ];
+        if let Some(p) = project {
+            args.extend(["--project", p]);
+        }
+        last_line(&jointly(data, &args, None))
+    };
+    let lead = person("staff", "Lena Lead", "lead@example.org", None);
+    let id = uuid::Uuid::new_v4().to_string();
+    let append = |t: &str, payload: serde_json::Value| {
+        let out = jointly(
+            data,
+            &["append", "--type", t, "--payload", "-"],
+            Some(payload.to_string().as_bytes()),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    append(
+        "project.started",
+        serde_json::json!({"project_id": id, "title": "Letters that make sense",
+            "summary": "Clearer letters, made with the people who get them.",
+            "involvement": "co-production", "lead": lead}),
+    );
+    append(
+        "participant.joined",
+        serde_json::json!({"participant_id": lead, "project_id": id, "role": "staff"}),
+    );
+    let partner = person("partner", "Pat Partner", "pat@example.org", Some(&id));
+    let other = person("partner", "Sam Other", "sam@example.org", Some(&id));
+    let token = |role: &str, name: &str, who: Option<&str>| {
+        let mut args = vec!["token", "create", "--role", role, "--name", name];
+        if let Some(w) = who {
+            args.extend(["--participant", w]);
+        }
+        last_line(&jointly(data, &args, None))
+    };
+    Project {
+        staff_token: token("staff", "lead", Some(&lead)),
+        partner_token: token("partner", "pat", Some(&partner)),
+        other_token: token("partner", "sam", Some(&other)),
+        admin_token: token("admin", "admin", None),
+        id,
+        lead,
+        partner,
+    }
+}
+
+fn idea(srv: &Server, token: &str, project: &str, text: &str) -> String {
+    let id = uuid::Uuid::new_v4().to_string();
+    srv.append(
+        token,
+        "proposal.raised",
+        serde_json::json!({"project_id": project, "proposal_id": id, "text": text}),
+    );
+    id
+}
+
+fn decline(srv: &Server, p: &Project, idea: &str, reason: &str) {
+    srv.append(
+        &p.staff_token,
+        "decision.made",
+        serde_json::json!({"project_id": p.id, "decision_id": uuid::Uuid::new_v4(),
+            "question": "Should we take up this idea?", "outcome": "Not now.",
+            "stage": "conception", "method": "staff-decision",
+            "answers": [{"proposal_id": idea, "response": "declined", "reason": reason}],
+            "participants": [{"participant_id": p.lead, "position": "agree"}],
+            "reason": reason}),
+    );
+}
+
+const SOON: Duration = Duration::from_secs(20);
+
+/// A data directory with a project (see [`project`]) and a mail server.
+fn world() -> (tempfile::TempDir, PathBuf, Project, MailServer) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let p = project(&data);
+    let mail = MailServer::new(dir.path());
+    (dir, data, p, mail)
+}
+
+#[test]
+fn people_hear_what_happened_to_their_ideas_once_even_when_the_mail_server_was_down() {
+    let (_dir, data, p, mut mail) = world();
+    let srv = Server::start(&data, mail.port);
+
+    // A partner's idea: the lead hears of it, and nobody else does.
+    let first = idea(
+        &srv,
+        &p.partner_token,
+        &p.id,
+        "Put a phone number on every letter",
+    );
+    let to_lead = wait_for(SOON, || {
+        mail.to("lead@example.org", "Put a phone number on every letter")
+    });
+    let to_lead = to_lead.expect("the lead heard of the new idea");
+    assert!(
+        to_lead[0].contains("A new idea in Letters that make sense"),
+        "{}",
+        to_lead[0]
+    );
+    assert!(
+        !to_lead[0].contains("Pat Partner"),
+        "staff are not told who: {}",
+        to_lead[0]
+    );
+
+    // Staff decline it: the partner hears, in words, with the reason, a
+    // link, and the one-click unsubscribe headers.
+    decline(&srv, &p, &first, "The letters are being replaced next year");
+    let m = wait_for(SOON, || {
+        mail.to(
+            "pat@example.org",
+            "The letters are being replaced next year",
+        )
+    })
+    .expect("the partner heard their idea was answered");
+    let m = &m[0];
+    for want in [
+        "was not accepted",
+        "\u{201c}Put a phone number on every letter\u{201d}",
+        "http://jointly.test/decisions/",
+        "List-Unsubscribe: <http://jointly.test/unsubscribe/",
+        "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        "Content-Type: text/html",
+        "Content-Type: text/plain",
+    ] {
+        assert!(m.contains(want), "the email lacks {want:?}:\n{m}");
+    }
+    assert!(
+        mail.to("sam@example.org", "").is_empty(),
+        "the other partner heard nothing"
+    );
+
+    // The mail server goes down; another idea is declined meanwhile. It
+    // is delivered once the server is back, exactly once.
+    let second = idea(
+        &srv,
+        &p.partner_token,
+        &p.id,
+        "Print the letters in larger type",
+    );
+    wait_for(SOON, || {
+        mail.to("lead@example.org", "Print the letters in larger type")
+    })
+    .unwrap();
+    mail.stop();
+    decline(
+        &srv,
+        &p,
+        &second,
+        "Large print is already offered on request",
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    mail.start();
+    let got = wait_for(Duration::from_secs(45), || {
+        mail.to(
+            "pat@example.org",
+            "Large print is already offered on request",
+        )
+    });
+    assert!(
+        got.is_some(),
+        "the message queued while the server was down arrived"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        mail.to(
+            "pat@example.org",
+            "Large print is already offered on request"
+        )
+        .len(),
+        1
+    );
+    drop(srv);
+}
+
+#[test]
+fn a_message_queued_before_a_crash_is_sent_once_after_it() {
+    let (_dir, data, p, mut mail) = world();
+    mail.stop();
+    // Queued while the mail server is down, then the server is killed.
+    let srv = Server::start(&data, mail.port);
+    let id = idea(
+        &srv,
+        &p.partner_token,
+        &p.id,
+        "Say who to call in the first line",
+    );
+    decline(
+        &srv,
+        &p,
+        &id,
+        "The first line must say what the letter is about",
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    srv.kill();
+    mail.start();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        mail.messages().is_empty(),
+        "nothing was sent while the server was down"
+    );
+    // Started again: what was owed goes out, once each.
+    let srv = Server::start(&data, mail.port);
+    let got = wait_for(Duration::from_secs(45), || {
+        mail.to(
+            "pat@example.org",
+            "The first line must say what the letter is about",
+        )
+    });
+    assert!(
+        got.is_some(),
+        "the queued message was sent after the restart"
+    );
+    wait_for(SOON, || {
+        mail.to("lead@example.org", "Say who to call in the first line")
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        mail.to(
+            "pat@example.org",
+            "The first line must say what the letter is about"
+        )
+        .len(),
+        1
+    );
+    assert_eq!(
+        mail.to("lead@example.org", "Say who to call in the first line")
+            .len(),
+        1
+    );
+    drop(srv);
+}
+
+#[test]
+fn an_erased_partners_queued_message_is_never_sent_and_unsubscribing_stops_the_rest() {
+    let (_dir, data, p, mut mail) = world();
+    let srv = Server::start(&data, mail.port);
+    let mine = idea(
+        &srv,
+        &p.partner_token,
+        &p.id,
+        "Send the letters by text message too",
+    );
+    let theirs = idea(
+        &srv,
+        &p.other_token,
+        &p.id,
+        "Use plain words in the first paragraph",
+    );
+    wait_for(SOON, || mail.to("lead@example.org", "Use plain words")).unwrap();
+    // Both answers queue while the mail server is down; then the first
+    // partner is erased.
+    mail.stop();
+    decline(
+        &srv,
+        &p,
+        &mine,
+        "Text messages cannot carry the whole letter",
+    );
+    decline(&srv, &p, &theirs, "The first paragraph must give the date");
+    let (status, answer) = srv.post(
+        "/v1/erasures",
+        &p.admin_token,
+        &serde_json::json!({"participant_id": p.partner, "reason": "They asked us to"}),
+    );
+    assert!(status < 300, "{answer}");
+    mail.start();
+    wait_for(Duration::from_secs(45), || {
+        mail.to("sam@example.org", "The first paragraph must give the date")
+    })
+    .expect("the other partner's message, queued beside it, arrived");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        mail.to("pat@example.org", "").is_empty(),
+        "the erased partner got nothing"
+    );
+
+    // The other partner stops their emails with the one-click address in
+    // the message (no cookie, no form token); nothing more reaches them.
+    let m = &mail.to("sam@example.org", "The first paragraph must give the date")[0];
+    let at = m.find("List-Unsubscribe: <http://jointly.test").unwrap()
+        + "List-Unsubscribe: <http://jointly.test".len();
+    let path = &m[at..at + m[at..].find('>').unwrap()];
+    let (status, answer) = srv.post_raw(
+        path,
+        "",
+        "application/x-www-form-urlencoded",
+        "List-Unsubscribe=One-Click",
+    );
+    assert_eq!(status, 200, "{answer}");
+    let again = idea(
+        &srv,
+        &p.other_token,
+        &p.id,
+        "Number the pages of long letters",
+    );
+    decline(&srv, &p, &again, "Long letters are being split up");
+    wait_for(SOON, || mail.to("lead@example.org", "Number the pages")).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        mail.to("sam@example.org", "Long letters are being split up")
+            .is_empty()
+    );
+    drop(srv);
+}
