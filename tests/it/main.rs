@@ -19,6 +19,7 @@ mod hardening;
 mod ideas;
 mod interrupted_keys;
 mod mail;
+mod notices;
 mod openapi;
 mod policy;
 mod privacy;

@@ -1,0 +1,220 @@
+//! Who hears of what a record says (`app::notify::readers`), case by
+//! case, against the example history: one `check` and many small cases.
+
+use jointly::app::fold::rebuild;
+use jointly::app::notify::readers;
+use jointly::app::outbox::About;
+use jointly::coproduction::events::Event;
+use jointly::coproduction::model::Model;
+use jointly::coproduction::values::{ParticipantId, Role};
+use jointly::ledger::Ledger;
+use serde_json::{Value, json};
+
+fn model() -> (tempfile::TempDir, Model) {
+    let dir = tempfile::tempdir().unwrap();
+    let (ledger, _) = Ledger::open(dir.path()).unwrap();
+    jointly::app::demo::write_demo(&ledger, 3).unwrap();
+    let m = rebuild(&ledger).unwrap();
+    (dir, m)
+}
+
+/// `event` (type and payload) written by `author`: who hears, and of what.
+fn check(
+    m: &Model,
+    event: (&str, Value),
+    author: Option<ParticipantId>,
+    expect: &[(ParticipantId, About)],
+) {
+    let e = Event::from_payload(event.0, &event.1)
+        .expect("a co-production type")
+        .expect("a valid payload");
+    let mut want = expect.to_vec();
+    want.sort();
+    assert_eq!(readers(m, &e, author), want, "{} by {author:?}", event.0);
+}
+
+#[test]
+fn who_hears_of_what() {
+    let (_dir, m) = model();
+    // A project with a lead, another member of staff, and partners; an
+    // idea a partner raised there that was answered.
+    let p = m
+        .projects
+        .values()
+        .find(|p| {
+            p.members
+                .iter()
+                .any(|(id, s)| s.active && s.role == Role::Staff && *id != p.lead)
+                && p.proposals.iter().any(|id| m.proposals[id].by_partner)
+        })
+        .expect("the demo has such a project");
+    let staff: Vec<ParticipantId> = p
+        .members
+        .iter()
+        .filter(|(id, s)| s.active && s.role == Role::Staff && **id != p.lead)
+        .map(|(id, _)| *id)
+        .collect();
+    let idea = p
+        .proposals
+        .iter()
+        .map(|id| &m.proposals[id])
+        .find(|i| i.by_partner)
+        .unwrap();
+    let partner = idea.by.unwrap();
+    let other_partner = p
+        .members
+        .iter()
+        .find(|(id, s)| s.role == Role::Partner && **id != partner)
+        .map(|(id, _)| *id)
+        .unwrap();
+    let decision = m.decisions.get(&p.decisions[0]).unwrap();
+    let everyone_staff = |about: About| {
+        std::iter::once(p.lead)
+            .chain(staff.iter().copied())
+            .map(|s| (s, about))
+            .collect::<Vec<_>>()
+    };
+    let new_id = || uuid::Uuid::new_v4().to_string();
+
+    // A partner's idea: the lead and the staff hear; the partner does not.
+    check(
+        &m,
+        (
+            "proposal.raised",
+            json!({"project_id": p.id, "proposal_id": new_id(), "text": "An idea"}),
+        ),
+        Some(partner),
+        &everyone_staff(About::NewIdea),
+    );
+    // The lead's own idea: everyone else on staff, not the lead.
+    let mut not_lead = everyone_staff(About::NewIdea);
+    not_lead.retain(|(s, _)| *s != p.lead);
+    check(
+        &m,
+        (
+            "proposal.raised",
+            json!({"project_id": p.id, "proposal_id": new_id(), "text": "An idea"}),
+        ),
+        Some(p.lead),
+        &not_lead,
+    );
+    // An answer to the partner's idea, taken part in by another partner:
+    // one hears of the answer, the other is asked to check the decision.
+    check(
+        &m,
+        (
+            "decision.made",
+            json!({"project_id": p.id, "decision_id": new_id(), "question": "Q?",
+            "outcome": "O.", "stage": "conception", "method": "staff-decision",
+            "answers": [{"proposal_id": idea.id, "response": "declined", "reason": "R."}],
+            "participants": [{"participant_id": p.lead, "position": "agree"},
+                             {"participant_id": other_partner, "position": "agree"}],
+            "reason": "R."}),
+        ),
+        Some(p.lead),
+        &[
+            (partner, About::IdeaAnswered),
+            (other_partner, About::DecisionToConfirm),
+        ],
+    );
+    // A challenge and a dispute: the project's staff hear.
+    check(
+        &m,
+        (
+            "decision.challenged",
+            json!({"decision_id": decision.id, "challenge_id": new_id(), "reason": "No."}),
+        ),
+        Some(partner),
+        &everyone_staff(About::NewChallenge),
+    );
+    check(
+        &m,
+        (
+            "decision.disputed",
+            json!({"decision_id": decision.id, "reason": "Not what we said."}),
+        ),
+        Some(partner),
+        &everyone_staff(About::NewDispute),
+    );
+    // Records that tell nobody anything new.
+    check(
+        &m,
+        (
+            "stage.changed",
+            json!({"project_id": p.id, "stage": "design"}),
+        ),
+        Some(p.lead),
+        &[],
+    );
+    check(
+        &m,
+        ("decision.confirmed", json!({"decision_id": decision.id})),
+        Some(partner),
+        &[],
+    );
+
+    // An answered challenge: its author hears.
+    {
+        let c = m
+            .challenges
+            .values()
+            .find(|c| c.by.is_some())
+            .expect("the demo has a challenge");
+        check(
+            &m,
+            (
+                "challenge.answered",
+                json!({"challenge_id": c.id, "answer": "Because."}),
+            ),
+            Some(p.lead),
+            &[(c.by.unwrap(), About::ChallengeAnswered)],
+        );
+    }
+    // An action done that came from partners' ideas: those partners hear.
+    {
+        let a = m
+            .actions
+            .values()
+            .find(|a| {
+                a.proposals
+                    .iter()
+                    .any(|id| m.proposals.get(id).is_some_and(|i| i.by_partner))
+            })
+            .expect("the demo has an action on a partner's idea");
+        let mut want: Vec<_> = a
+            .proposals
+            .iter()
+            .filter_map(|id| {
+                m.proposals
+                    .get(id)
+                    .filter(|i| i.by_partner)
+                    .and_then(|i| i.by)
+            })
+            .map(|by| (by, About::ActionDone))
+            .collect();
+        want.dedup();
+        check(
+            &m,
+            (
+                "action.completed",
+                json!({"action_id": a.id, "what_changed": "Done."}),
+            ),
+            Some(p.lead),
+            &want,
+        );
+    }
+}
+
+#[test]
+fn an_erased_person_hears_nothing() {
+    let (_dir, mut m) = model();
+    let p = m.projects.values().next().unwrap().clone();
+    m.erased.insert(p.lead);
+    let e = Event::from_payload(
+        "proposal.raised",
+        &json!({"project_id": p.id, "proposal_id": uuid::Uuid::new_v4(), "text": "An idea"}),
+    )
+    .unwrap()
+    .unwrap();
+    assert!(readers(&m, &e, None).iter().all(|(who, _)| *who != p.lead));
+}
