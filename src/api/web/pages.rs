@@ -571,6 +571,18 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
             words::count(mine.len() as u64, "project", "projects")
         )
     };
+    let mut intro = intro;
+    if v.is(&[Role::Admin]) {
+        // Messages given up are the admins' to look into.
+        let failed = state.app().mail_stats().1.failed;
+        if failed > 0 {
+            intro.push_str(&format!(
+                " {} to people could not be sent and {} given up (the mail server refused, or was down for two days); the server's log says why.",
+                words::count(failed, "email", "emails"),
+                if failed == 1 { "was" } else { "were" }
+            ));
+        }
+    }
     let projects = mine
         .iter()
         .take(LIST_LIMIT)
