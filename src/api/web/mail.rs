@@ -5,6 +5,7 @@
 
 use super::{Frame, PageError, Visitor, check_csrf, forms::FormData, render};
 use crate::api::AppState;
+use crate::app::tokens::Role;
 use crate::people::Hearing;
 use askama::Template;
 use axum::Router;
@@ -19,6 +20,7 @@ use axum::routing::get;
 struct HearingPage {
     page: Frame,
     intro: Vec<String>,
+    show_form: bool,
     choices: Vec<(&'static str, &'static str, bool)>,
 }
 
@@ -34,25 +36,23 @@ struct UnsubscribePage {
 fn hearing_page(state: &AppState, v: &Visitor) -> Result<Response, PageError> {
     let app = state.app();
     let mine = app.my_hearing(&v.caller).map_err(PageError::broken)?;
-    let mut intro = vec![
-        "jointly can email you when something happens: when your idea is answered, when a decision you took part in needs you to check it, when your challenge is answered, and, for staff, when something new waits in your projects.".to_string(),
-    ];
+    let mut intro = vec![if v.is(&[Role::Partner]) {
+        "jointly can email you when your idea is answered, when a decision you took part in needs you to check it, when your challenge is answered, and when something changes because of your idea.".to_string()
+    } else {
+        "jointly can email you when a new idea, challenge or dispute comes in a project you lead or work in, and on Mondays with what is waiting: ideas waiting more than 28 days, actions past their day, reviews due.".to_string()
+    }];
     if !app.sends_mail() {
-        intro.push("This server does not send email yet, so nothing will be sent until it is set up. You can still choose now.".into());
+        intro.push("This server does not send emails yet. You can still choose now.".into());
     }
-    let (current, has_address) = match mine {
-        Some(m) => m,
-        None => {
-            intro.push("There is no entry for you in the people store, so there is no email address to write to. Ask a member of staff to add one.".into());
-            (Hearing::AsItHappens, false)
-        }
-    };
-    if mine.is_some() && !has_address {
-        intro.push("We have no email address for you, so nothing is sent. Ask a member of staff to add one.".into());
+    if !mine.is_some_and(|(_, has_address)| has_address) {
+        intro.push("We have no email address for you, so jointly cannot email you. If you would like emails, ask a member of staff to add your address.".into());
     }
+    let current = mine.map_or(Hearing::AsItHappens, |(h, _)| h);
     render(HearingPage {
         page: Frame::for_visitor(v, "Emails from jointly", "/notifications"),
         intro,
+        // With no entry in the people store there is nowhere to keep a choice.
+        show_form: mine.is_some(),
         choices: Hearing::ALL
             .iter()
             .map(|h| (h.code(), h.words(), *h == current))
