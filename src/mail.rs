@@ -39,8 +39,9 @@ pub struct Outgoing<'a> {
     pub subject: &'a str,
     pub text: String,
     pub html: String,
-    /// The RFC 8058 one-click address, for `List-Unsubscribe`.
-    pub unsubscribe: &'a str,
+    /// The RFC 8058 one-click address, for `List-Unsubscribe` (none for
+    /// a one-off test message).
+    pub unsubscribe: Option<&'a str>,
     /// Stable for one cause and reader, so a copy sent again after a
     /// crash is recognised as the same message.
     pub message_id: String,
@@ -98,7 +99,11 @@ impl Postbox {
         }
         let from: Mailbox = from
             .parse()
-            .map_err(|e| MailError::Settings(format!("--mail-from {from}: {e}")))?;
+            .map_err(|e| {
+                MailError::Settings(format!(
+                    "--mail-from {from:?}: this is not an email address ({e}); write it as jointly@example.org"
+                ))
+            })?;
         Ok(Postbox {
             transport: builder
                 .timeout(Some(std::time::Duration::from_secs(20)))
@@ -113,13 +118,17 @@ impl Postbox {
         let to: Mailbox = m.to.parse().map_err(|e| {
             MailError::Refused(format!("the address {:?} cannot be used: {e}", m.to))
         })?;
-        let message = Message::builder()
+        let mut message = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(m.subject)
-            .message_id(Some(m.message_id.clone()))
-            .header(ListUnsubscribe(format!("<{}>", m.unsubscribe)))
-            .header(ListUnsubscribePost)
+            .message_id(Some(m.message_id.clone()));
+        if let Some(u) = m.unsubscribe {
+            message = message
+                .header(ListUnsubscribe(format!("<{u}>")))
+                .header(ListUnsubscribePost);
+        }
+        let message = message
             .multipart(
                 MultiPart::alternative()
                     .singlepart(SinglePart::plain(m.text.clone()))

@@ -1055,7 +1055,7 @@ fn mail_test(to: &str, smtp: &str, from: &str) -> Result<(), Failure> {
         subject: "A test message from jointly",
         text: "This is a test message from jointly, sent with `jointly mail test`. If it reached you, jointly can send email through this mail server.\n".into(),
         html: "<p>This is a test message from jointly, sent with <code>jointly mail test</code>. If it reached you, jointly can send email through this mail server.</p>".into(),
-        unsubscribe: "https://jointly.invalid/unsubscribe",
+        unsubscribe: None,
         message_id: format!("<test.{}@jointly.invalid>", uuid::Uuid::new_v4().simple()),
     };
     match runtime.block_on(postbox.send(&message)) {

@@ -238,7 +238,7 @@ impl App {
                 subject: &letter.subject,
                 text: plain(&letter, &unsubscribe),
                 html: html(&letter, &unsubscribe),
-                unsubscribe: &unsubscribe,
+                unsubscribe: Some(&unsubscribe),
                 message_id: message_id(&cause, base),
             };
             let stats = &self.0.mail;

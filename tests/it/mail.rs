@@ -562,3 +562,52 @@ fn an_erased_partners_queued_message_is_never_sent_and_unsubscribing_stops_the_r
     );
     drop(srv);
 }
+
+#[test]
+fn mail_test_says_what_the_server_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut mail = MailServer::new(dir.path());
+    let smtp = format!("smtp://127.0.0.1:{}", mail.port);
+    let run = |smtp: &str, from: &str| {
+        jointly(
+            dir.path(),
+            &[
+                "mail",
+                "test",
+                "--to",
+                "you@example.org",
+                "--smtp",
+                smtp,
+                "--mail-from",
+                from,
+            ],
+            None,
+        )
+    };
+    let sent = run(&smtp, "jointly@example.org");
+    let said = String::from_utf8_lossy(&sent.stderr).to_string();
+    assert_eq!(sent.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("took the message for you@example.org"),
+        "{said}"
+    );
+    let m = wait_for(SOON, || {
+        mail.to("you@example.org", "A test message from jointly")
+    })
+    .unwrap();
+    assert!(
+        !m[0].contains("List-Unsubscribe"),
+        "a one-off test has nothing to unsubscribe from"
+    );
+    // Bad settings are bad input (2); a server that cannot be reached is a
+    // failed check (1), and says where.
+    assert_eq!(
+        run("ftp://127.0.0.1", "jointly@example.org").status.code(),
+        Some(2)
+    );
+    assert_eq!(run(&smtp, "not an address").status.code(), Some(2));
+    mail.stop();
+    let down = run(&smtp, "jointly@example.org");
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stderr).contains(&format!("127.0.0.1:{}", mail.port)));
+}
