@@ -368,7 +368,14 @@ async function main() {
     check(leaked.length === 0, `the server's log holds no access code and no one's words${leaked.length ? ': ' + leaked.join(', ') : ''}`);
   } finally {
     await browser.close();
-    server.kill('SIGTERM');
+    // The server saves its model as it stops: wait for it to be gone
+    // before taking its data directory away (up to 30 s).
+    await new Promise((r) => {
+      if (server.exitCode !== null || server.signalCode !== null) return r();
+      server.once('exit', r);
+      setTimeout(r, 30000);
+      server.kill('SIGTERM');
+    });
     fs.rmSync(data, { recursive: true, force: true });
   }
   console.log(failures === 0 ? 'web tests: all passed' : `web tests: ${failures} failed\n${log.slice(-2000)}`);
