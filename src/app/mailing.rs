@@ -187,23 +187,25 @@ impl App {
             }
             let mut decided = Vec::new();
             if sending {
-                let model = self.0.model.read();
+                // Who hears is read from the model; how each hears, from
+                // the people store's files, once the model is let go (the
+                // writer waits while it is held).
+                let heard: Vec<_> = {
+                    let model = self.0.model.read();
+                    page.iter()
+                        .filter_map(|ev| {
+                            let event =
+                                crate::coproduction::read_event(&ev.record, ev.payload.as_ref())
+                                    .ok()
+                                    .flatten()?;
+                            let author = Author::from_actor(ev.record.actor()).participant;
+                            Some((ev.record.seq(), notify::readers(&model, &event, author)))
+                        })
+                        .collect()
+                };
                 let t = now();
-                for ev in &page {
-                    let Ok(Some(event)) =
-                        crate::coproduction::read_event(&ev.record, ev.payload.as_ref())
-                    else {
-                        continue;
-                    };
-                    let author = Author::from_actor(ev.record.actor()).participant;
-                    decided.extend(notify::decide(
-                        &model,
-                        &self.0.people,
-                        ev.record.seq(),
-                        &event,
-                        author,
-                        t,
-                    ));
+                for (seq, readers) in heard {
+                    decided.extend(notify::decide(&self.0.people, seq, readers, t));
                 }
             }
             from += page.len() as u64;

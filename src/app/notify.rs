@@ -107,18 +107,18 @@ pub fn readers(
     out
 }
 
-/// The outbox entries for a record: one for each reader who has an
-/// address and has not chosen to hear nothing.
+/// The outbox entries for record `seq`, given its `readers` (see
+/// [`readers`]): one for each who has an address and has not chosen to
+/// hear nothing. It reads the people store, so the caller need not hold
+/// the model meanwhile.
 pub fn decide(
-    model: &Model,
     people: &People,
     seq: u64,
-    event: &Event,
-    author: Option<ParticipantId>,
+    readers: Vec<(ParticipantId, About)>,
     now: i64,
 ) -> Vec<(Cause, Entry)> {
     let mut out = Vec::new();
-    for (who, about) in readers(model, event, author) {
+    for (who, about) in readers {
         let state = match hearing_of(people, &who.uuid()) {
             None | Some((Hearing::Nothing, _)) => continue,
             Some((Hearing::AsItHappens, _)) => State::Queued {
