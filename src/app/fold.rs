@@ -5,9 +5,11 @@
 use super::erasure;
 use crate::coproduction::events::Event;
 use crate::coproduction::model::Model;
-use crate::coproduction::read_event;
-use crate::ledger::{Ledger, LedgerError, Record, Seq, StoredEvent};
+use crate::coproduction::said::{Records, Words};
+use crate::coproduction::stored_event;
+use crate::ledger::{Ledger, LedgerError, Record, Seq};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Records read and decoded a page at a time.
 const PAGE: usize = 4096;
@@ -22,6 +24,7 @@ pub fn rebuild(ledger: &Ledger) -> Result<Model, LedgerError> {
     let kept = erasure::kept(ledger)?;
     let mut model = Model {
         kept: kept.clone(),
+        words: words(ledger),
         ..Model::default()
     };
     let size = ledger.head().size;
@@ -40,7 +43,7 @@ pub fn rebuild(ledger: &Ledger) -> Result<Model, LedgerError> {
                         let page = ledger.range(from, PAGE).map(|page| {
                             page.into_iter()
                                 .map(|ev| {
-                                    let event = decode(&ev, kept);
+                                    let event = stored_event(&ev, kept);
                                     (ev.record, event)
                                 })
                                 .collect()
@@ -76,18 +79,6 @@ pub fn rebuild(ledger: &Ledger) -> Result<Model, LedgerError> {
     Ok(model)
 }
 
-/// The event a stored record holds: what was kept of it if its payload
-/// was erased; `None` for a record that no longer reads as an event
-/// (written under other rules: kept in the log but not interpreted).
-fn decode(ev: &StoredEvent, kept: &HashMap<Seq, serde_json::Value>) -> Option<Event> {
-    match (&ev.payload, kept.get(&ev.record.seq())) {
-        (None, Some(kept)) => {
-            Event::from_payload(ev.record.event_type().as_str(), kept).and_then(Result::ok)
-        }
-        _ => read_event(&ev.record, ev.payload.as_ref()).ok().flatten(),
-    }
-}
-
 /// Applies the records the model has not seen yet.
 pub fn catch_up(ledger: &Ledger, model: &mut Model) -> Result<(), LedgerError> {
     let mut next = model.last_seq.map_or(0, |s| s + 1);
@@ -97,8 +88,30 @@ pub fn catch_up(ledger: &Ledger, model: &mut Model) -> Result<(), LedgerError> {
             return Ok(());
         }
         for ev in &page {
-            model.apply(&ev.record, decode(ev, &model.kept));
+            model.apply(&ev.record, stored_event(ev, &model.kept));
         }
         next += page.len() as u64;
     }
+}
+
+/// The log, as where a model reads the words people wrote.
+struct LogRecords(Ledger);
+
+impl Records for LogRecords {
+    fn event(
+        &self,
+        seq: Seq,
+        kept: &HashMap<Seq, serde_json::Value>,
+    ) -> Result<Option<Event>, String> {
+        match self.0.get(seq) {
+            Ok(Some(ev)) => Ok(stored_event(&ev, kept)),
+            Ok(None) => Err("the log does not hold it".to_owned()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// Words read from `ledger` when shown: what a model of it holds no copy of.
+pub fn words(ledger: &Ledger) -> Words {
+    Words::Read(Arc::new(LogRecords(ledger.clone())))
 }

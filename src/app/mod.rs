@@ -1235,7 +1235,7 @@ impl App {
             .take(limit + 1)
             .map(|p| ProjectSummary {
                 project_id: p.id,
-                title: p.title.to_string(),
+                title: model.text(&p.title),
                 involvement: p.involvement,
                 stage: p.stage,
                 started: p.started_at.to_string(),
@@ -1261,12 +1261,17 @@ impl App {
             .ok_or_else(|| Refusal::not_found("there is no such project"))?;
         Ok(ProjectView {
             project_id: p.id,
-            title: p.title.clone(),
-            summary: p.summary.clone(),
+            title: model.said(&p.title),
+            summary: model.said(&p.summary),
             involvement: p.involvement,
             stage: p.stage,
             started: p.started_at.to_string(),
-            aims: p.aims.clone(),
+            aims: (p.aims.iter())
+                .map(|a| Aim {
+                    aim_id: a.aim_id,
+                    text: model.said(&a.text),
+                })
+                .collect(),
             meetings: p.meetings.len() as u64,
             proposals: p.proposals.len() as u64,
             decisions: p.decisions.len() as u64,

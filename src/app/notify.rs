@@ -242,7 +242,7 @@ pub fn letter(model: &Model, cause: &Cause, event: &Event, base: &str) -> Option
         model
             .projects
             .get(p)
-            .map(|p| p.title.as_str().to_string())
+            .map(|p| model.text(&p.title))
             .unwrap_or_else(|| "a project".into())
     };
     let page = |path: String| format!("{}{path}", base.trim_end_matches('/'));
@@ -257,7 +257,7 @@ pub fn letter(model: &Model, cause: &Cause, event: &Event, base: &str) -> Option
             let idea = model.proposals.get(&first.proposal_id)?;
             let mut paragraphs = Vec::new();
             for a in &mine {
-                let text = model.proposals.get(&a.proposal_id)?.text.as_str();
+                let text = &model.text(&model.proposals.get(&a.proposal_id)?.text);
                 paragraphs.push(format!(
                     "Your idea {} was {}.",
                     quoted(text),
@@ -273,7 +273,7 @@ pub fn letter(model: &Model, cause: &Cause, event: &Event, base: &str) -> Option
                 subject: format!(
                     "Your idea was {}: {}",
                     response_words(first.response),
-                    short(idea.text.as_str())
+                    short(&model.text(&idea.text))
                 ),
                 paragraphs,
                 link: page(format!("/decisions/{}", e.decision_id)),
@@ -302,7 +302,10 @@ pub fn letter(model: &Model, cause: &Cause, event: &Event, base: &str) -> Option
             Letter {
                 subject: "Your challenge was answered".into(),
                 paragraphs: vec![
-                    format!("You challenged a decision: {}", quoted(c.reason.as_str())),
+                    format!(
+                        "You challenged a decision: {}",
+                        quoted(&model.text(&c.reason))
+                    ),
                     format!("The answer: {}", quoted(e.answer.as_str())),
                     "If you are not satisfied with the answer, you can reply to it.".into(),
                 ],
@@ -315,7 +318,7 @@ pub fn letter(model: &Model, cause: &Cause, event: &Event, base: &str) -> Option
             Letter {
                 subject: "Something changed because of your idea".into(),
                 paragraphs: vec![
-                    format!("Staff said they would: {}", quoted(a.what.as_str())),
+                    format!("Staff said they would: {}", quoted(&model.text(&a.what))),
                     format!(
                         "It is done. What changed: {}",
                         quoted(e.what_changed.as_str())
@@ -341,12 +344,15 @@ pub fn letter(model: &Model, cause: &Cause, event: &Event, base: &str) -> Option
         (About::NewChallenge, Event::DecisionChallenged(e)) => {
             let d = model.decisions.get(&e.decision_id)?;
             Letter {
-                subject: format!("A decision was challenged: {}", short(d.question.as_str())),
+                subject: format!(
+                    "A decision was challenged: {}",
+                    short(&model.text(&d.question))
+                ),
                 paragraphs: vec![
                     format!(
                         "A decision in {} was challenged: {}",
                         project_title(&d.project),
-                        quoted(d.question.as_str())
+                        quoted(&model.text(&d.question))
                     ),
                     format!("The reason given: {}", quoted(e.reason.as_str())),
                     "It waits for an answer.".into(),
@@ -360,13 +366,13 @@ pub fn letter(model: &Model, cause: &Cause, event: &Event, base: &str) -> Option
             Letter {
                 subject: format!(
                     "A partner disputed a decision: {}",
-                    short(d.question.as_str())
+                    short(&model.text(&d.question))
                 ),
                 paragraphs: vec![
                     format!(
                         "A partner who took part in a decision in {} says it is not right: {}",
                         project_title(&d.project),
-                        quoted(d.question.as_str())
+                        quoted(&model.text(&d.question))
                     ),
                     format!("What they said: {}", quoted(e.reason.as_str())),
                 ],

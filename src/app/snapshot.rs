@@ -40,6 +40,7 @@ const FOLD_SOURCES: &[&str] = &[
     include_str!("../coproduction/values.rs"),
     include_str!("../coproduction/author.rs"),
     include_str!("../coproduction/mod.rs"),
+    include_str!("../coproduction/said.rs"),
     include_str!("fold.rs"),
     include_str!("erasure.rs"),
     include_str!("snapshot.rs"),
@@ -69,7 +70,7 @@ pub fn open(ledger: &Ledger) -> Result<(Model, Start), LedgerError> {
     let loaded = ledger
         .store()
         .load_snapshot(NAME, &format_key(), |sections| match sections {
-            [first, second] => read_model(first, second),
+            [first, second] => read_model(first, second, fold::words(ledger)),
             _ => Err(format!("it has {} sections, not 2", sections.len())),
         })?;
     let why = match loaded {
@@ -111,7 +112,11 @@ fn write<T: Serialize + ?Sized>(out: &mut SnapshotWriter<'_>, value: &T) -> Resu
 /// The model from its two sections, each read on its own core: the
 /// proposals and projects in one, the decisions, actions and indexes in
 /// the other, about the same size.
-fn read_model(first: &mut SnapshotBody, second: &mut SnapshotBody) -> Result<Model, String> {
+fn read_model(
+    first: &mut SnapshotBody,
+    second: &mut SnapshotBody,
+    words: crate::coproduction::said::Words,
+) -> Result<Model, String> {
     std::thread::scope(|scope| {
         let other = scope.spawn(|| -> Result<_, String> {
             Ok((read(second)?, read(second)?, read(second)?, read(second)?))
@@ -156,6 +161,7 @@ fn read_model(first: &mut SnapshotBody, second: &mut SnapshotBody) -> Result<Mod
             membership_changes,
             decisions_by_stage,
             waiting,
+            words,
         })
     })
 }
@@ -201,6 +207,8 @@ fn write_model(out: &mut SnapshotWriter<'_>, model: &Model) -> Result<(), String
         membership_changes,
         decisions_by_stage,
         waiting,
+        // Not saved: where words are read from (the log the snapshot is of).
+        words: _,
     } = model;
     // What is kept of an erased record is free-form JSON, which a compact
     // binary form cannot carry as it is: it is saved as JSON text.

@@ -7,8 +7,9 @@
 
 use super::idea::{self, Status};
 use super::model::{Action, Challenge, Contribution, Decision, Model, Project, Proposal, Stance};
+use super::said::Said;
 use super::values::{ChallengeId, DecisionId, ProjectId};
-use super::values::{Date, ParticipantId, Text};
+use super::values::{Date, ParticipantId};
 
 /// A challenge is answered within this many days of being made.
 pub const ANSWER_WITHIN_DAYS: i64 = 28;
@@ -24,7 +25,7 @@ pub struct Agenda<'m> {
     /// The challenges they made, each with the day an answer is due.
     pub my_challenges: Vec<(&'m Challenge, Date)>,
     /// Decisions in which they dispute their part: why, and staff's answer.
-    pub my_disputes: Vec<(&'m Decision, &'m Text, Option<&'m Text>)>,
+    pub my_disputes: Vec<(&'m Decision, &'m Said, Option<&'m Said>)>,
     /// Partners' ideas no decision has answered, oldest first (by the day
     /// put forward), with days waited.
     pub ideas_waiting: Listed<(&'m Proposal, i64)>,
@@ -32,7 +33,7 @@ pub struct Agenda<'m> {
     pub challenges_to_answer: Listed<(&'m Challenge, Date)>,
     /// Partners who dispute their part in a decision, not yet answered:
     /// decision, who, why; the oldest decision first.
-    pub disputes: Listed<(&'m Decision, ParticipantId, &'m Text)>,
+    pub disputes: Listed<(&'m Decision, ParticipantId, &'m Said)>,
     /// Actions not yet done, the earliest due first (then by id).
     pub actions_due: Listed<&'m Action>,
     /// Projects whose review is due by `today`, with the day it was due.
@@ -175,7 +176,7 @@ pub fn agenda<'m>(model: &'m Model, who: For<'_>, today: Date) -> Agenda<'m> {
                 .get(&c.decision)
                 .is_some_and(|d| sees(&d.project))
         };
-        let disputes = |(d, ..): &(&Decision, ParticipantId, &Text)| sees(&d.project);
+        let disputes = |(d, ..): &(&Decision, ParticipantId, &Said)| sees(&d.project);
         let actions = |a: &&Action| sees(&a.project);
         let reviews = |(p, _): &(&Project, Date)| sees(&p.id);
         out.ideas_waiting = Listed::of(

@@ -5,7 +5,8 @@
 //! report and the API, so the words cannot drift apart.
 
 use super::model::{Action, Model, Proposal};
-use super::values::{Date, DecisionId, Response, Text};
+use super::said::Said;
+use super::values::{Date, DecisionId, Response};
 
 /// Where an idea stands.
 #[derive(Debug)]
@@ -13,7 +14,7 @@ pub enum Status<'m> {
     /// No decision has answered it yet.
     Waiting { days: i64 },
     /// Its author (or staff) withdrew it.
-    Withdrawn { reason: &'m Text },
+    Withdrawn { reason: &'m Said },
     /// The latest decision that answered it, and what that decision did
     /// about it.
     Answered(Answer<'m>),
@@ -24,7 +25,7 @@ pub enum Status<'m> {
 pub struct Answer<'m> {
     pub decision: DecisionId,
     pub response: Response,
-    pub reason: &'m Text,
+    pub reason: &'m Said,
     /// The actions on this idea (see [`actions_on`]).
     pub actions: Vec<&'m Action>,
 }

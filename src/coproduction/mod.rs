@@ -14,6 +14,7 @@ pub mod events;
 pub mod idea;
 pub mod model;
 pub mod report;
+pub mod said;
 pub mod table;
 pub mod values;
 pub mod vec_map;
@@ -40,6 +41,21 @@ pub fn read_event(
         None => Err(Refusal::invalid(unknown_type(type_name))),
         Some(Err(p)) => Err(Refusal::invalid(p.message).at(p.pointer)),
         Some(Ok(e)) => Ok(Some(e)),
+    }
+}
+
+/// The event a stored record holds: what was kept of it if its payload
+/// was erased; `None` for a record that no longer reads as an event
+/// (written under other rules: kept in the log but not interpreted).
+pub fn stored_event(
+    ev: &crate::ledger::StoredEvent,
+    kept: &std::collections::HashMap<crate::ledger::Seq, serde_json::Value>,
+) -> Option<Event> {
+    match (&ev.payload, kept.get(&ev.record.seq())) {
+        (None, Some(kept)) => {
+            Event::from_payload(ev.record.event_type().as_str(), kept).and_then(Result::ok)
+        }
+        _ => read_event(&ev.record, ev.payload.as_ref()).ok().flatten(),
     }
 }
 

@@ -5,6 +5,7 @@
 
 use super::author::Author;
 use super::events::*;
+use super::said::{Field, Said, Words};
 use super::table::{Keyed, Table};
 use super::values::*;
 use super::vec_map::VecMap;
@@ -55,27 +56,27 @@ pub struct Meeting {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Outcome {
     pub aim: AimId,
-    pub outcome: Text,
-    pub evidence: Text,
+    pub outcome: Said,
+    pub evidence: Said,
     pub at: Timestamp,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Review {
     pub at: Timestamp,
-    pub summary: Text,
+    pub summary: Said,
     pub next_review: Date,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Project {
     pub id: ProjectId,
-    pub title: Text,
-    pub summary: Text,
+    pub title: Said,
+    pub summary: Said,
     pub involvement: Involvement,
     pub stage: Stage,
     pub lead: ParticipantId,
-    pub aims: Vec<Aim>,
+    pub aims: Vec<ProjectAim>,
     /// When it was recorded.
     pub started_at: Timestamp,
     /// The day it started, if staff said.
@@ -95,7 +96,7 @@ pub struct Project {
 pub struct Proposal {
     pub id: ProposalId,
     pub project: ProjectId,
-    pub text: Text,
+    pub text: Said,
     /// Who raised it, where the actor names a participant.
     pub by: Option<ParticipantId>,
     /// Raised by a co-production partner (counts in "You said, we did").
@@ -105,28 +106,28 @@ pub struct Proposal {
     /// The day it was put forward, if its author said.
     pub raised_on: Option<Date>,
     pub seq: Seq,
-    pub withdrawn: Option<Text>,
+    pub withdrawn: Option<Said>,
     /// Each decision that answered it, with its response and reason.
-    pub answers: Vec<(DecisionId, Response, Text)>,
+    pub answers: Vec<(DecisionId, Response, Said)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Stance {
     Confirmed,
-    Disputed(Text),
+    Disputed(Said),
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Decision {
     pub id: DecisionId,
     pub project: ProjectId,
-    pub question: Text,
-    pub outcome: Text,
+    pub question: Said,
+    pub outcome: Said,
     pub stage: Stage,
     pub method: Method,
     pub parts: Vec<Part>,
-    pub answers: Vec<Answer>,
-    pub reason: Text,
+    pub answers: Vec<IdeaAnswer>,
+    pub reason: Said,
     /// When it was recorded.
     pub at: Timestamp,
     /// The day it was decided, if staff said (else the day it was recorded).
@@ -134,7 +135,7 @@ pub struct Decision {
     /// Each participant's latest confirmation or dispute of their part.
     pub stances: VecMap<ParticipantId, Stance>,
     /// Staff's answer to each partner's latest dispute.
-    pub dispute_answers: VecMap<ParticipantId, Text>,
+    pub dispute_answers: VecMap<ParticipantId, Said>,
     pub challenges: Vec<ChallengeId>,
     pub actions: Vec<ActionId>,
 }
@@ -182,9 +183,9 @@ pub struct Challenge {
     pub decision: DecisionId,
     pub by: Option<ParticipantId>,
     pub by_partner: bool,
-    pub reason: Text,
+    pub reason: Said,
     pub at: Timestamp,
-    pub answer: Option<Text>,
+    pub answer: Option<Said>,
     /// The challenge this replies to, when the challenger was not satisfied.
     pub in_reply_to: Option<ChallengeId>,
 }
@@ -194,13 +195,13 @@ pub struct Action {
     pub id: ActionId,
     pub project: ProjectId,
     pub decision: DecisionId,
-    pub what: Text,
+    pub what: Said,
     pub owner: ParticipantId,
     pub due: Date,
     /// The ideas it acts on; empty: the decision as a whole.
     pub proposals: Vec<ProposalId>,
-    pub updates: Vec<Text>,
-    pub completed: Option<Text>,
+    pub updates: Vec<Said>,
+    pub completed: Option<Said>,
 }
 
 /// The whole state. Fields are readable; only [`Model::apply`] changes them.
@@ -220,7 +221,7 @@ pub struct Model {
     pub challenges: Table<Challenge>,
     pub actions: Table<Action>,
     pub meeting_ids: HashSet<MeetingId>,
-    pub corrections: Vec<(RecordId, Text)>,
+    pub corrections: Vec<(RecordId, Said)>,
     /// What is kept of each erased record (its payload without free text),
     /// so the fold still counts it. Loaded before a rebuild (the erasure
     /// comes later in the log than what it erased) and kept up to date.
@@ -241,6 +242,23 @@ pub struct Model {
     pub decisions_by_stage: BTreeMap<Stage, BTreeSet<(Date, Timestamp, DecisionId)>>,
     /// What waits on staff, kept as records arrive.
     pub waiting: Waiting,
+    /// Where the words that [`Said`] names are read from.
+    pub words: Words,
+}
+
+/// One of a project's aims.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProjectAim {
+    pub aim_id: AimId,
+    pub text: Said,
+}
+
+/// A decision's answer to one idea.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IdeaAnswer {
+    pub proposal_id: ProposalId,
+    pub response: Response,
+    pub reason: Said,
 }
 
 /// A participant, as the log knows them (by id only: names are in the
@@ -786,6 +804,17 @@ impl Model {
         self.actions.shrink_to_fit();
     }
 
+    /// The words `said` names, read from the record that holds them (or
+    /// [`UNREADABLE`](super::said::UNREADABLE) if it cannot be read).
+    pub fn text(&self, said: &Said) -> String {
+        self.said(said).into_string()
+    }
+
+    /// [`text`](Self::text), as the checked [`Text`] it was recorded as.
+    pub fn said(&self, said: &Said) -> Text {
+        self.words.read(said, &self.kept)
+    }
+
     /// A participant's role, once they joined.
     pub fn role(&self, id: &ParticipantId) -> Option<Role> {
         self.people.get(id).and_then(|p| p.role)
@@ -839,6 +868,7 @@ impl Model {
         if project.is_none() {
             self.outside_projects += 1;
         }
+        self.words.hold(record.seq(), &event);
         let touched = Touched::of(&event);
         self.wait(&touched, false);
         self.apply_event(record, event);
@@ -928,18 +958,25 @@ impl Model {
     fn apply_event(&mut self, record: &Record, event: Event) {
         let author = Author::from_actor(record.actor());
         let at = record.at();
+        let seq = record.seq();
+        let said = |field| Said::at(seq, field);
         match event {
             Event::ProjectStarted(e) => {
                 self.projects.insert(
                     e.project_id,
                     Project {
                         id: e.project_id,
-                        title: e.title,
-                        summary: e.summary,
+                        title: said(Field::Title),
+                        summary: said(Field::Summary),
                         involvement: e.involvement,
                         stage: Stage::Conception,
                         lead: e.lead,
-                        aims: e.aims,
+                        aims: (e.aims.iter().enumerate())
+                            .map(|(i, a)| ProjectAim {
+                                aim_id: a.aim_id,
+                                text: said(Field::Aim(i as u16)),
+                            })
+                            .collect(),
                         started_at: at,
                         started_on: e.started_on,
                         members: VecMap::new(),
@@ -1021,7 +1058,7 @@ impl Model {
                 self.proposals.insert(Proposal {
                     id: e.proposal_id,
                     project: e.project_id,
-                    text: e.text,
+                    text: said(Field::Text),
                     by,
                     by_partner,
                     raised_at: at,
@@ -1039,14 +1076,20 @@ impl Model {
             }
             Event::ProposalWithdrawn(e) => {
                 if let Some(p) = self.proposals.get_mut(&e.proposal_id) {
-                    p.withdrawn = Some(e.reason);
+                    p.withdrawn = Some(said(Field::Reason));
                 }
             }
             Event::DecisionMade(e) => {
-                for a in &e.answers {
+                let answers: Vec<IdeaAnswer> = (e.answers.iter().enumerate())
+                    .map(|(i, a)| IdeaAnswer {
+                        proposal_id: a.proposal_id,
+                        response: a.response,
+                        reason: said(Field::AnswerReason(i as u16)),
+                    })
+                    .collect();
+                for a in &answers {
                     if let Some(p) = self.proposals.get_mut(&a.proposal_id) {
-                        p.answers
-                            .push((e.decision_id, a.response, a.reason.clone()));
+                        p.answers.push((e.decision_id, a.response, a.reason));
                     }
                 }
                 for part in &e.participants {
@@ -1059,13 +1102,13 @@ impl Model {
                 let d = Decision {
                     id: e.decision_id,
                     project: e.project_id,
-                    question: e.question,
-                    outcome: e.outcome,
+                    question: said(Field::Question),
+                    outcome: said(Field::Outcome),
                     stage: e.stage,
                     method: e.method,
                     parts: e.participants,
-                    answers: e.answers,
-                    reason: e.reason,
+                    answers,
+                    reason: said(Field::Reason),
                     at,
                     made_on: e.made_on,
                     stances: VecMap::new(),
@@ -1097,14 +1140,15 @@ impl Model {
                 if let (Some(d), Some(me)) =
                     (self.decisions.get_mut(&e.decision_id), author.participant)
                 {
-                    d.stances.insert(me, Stance::Disputed(e.reason));
+                    d.stances.insert(me, Stance::Disputed(said(Field::Reason)));
                     // A new dispute waits for a new answer.
                     d.dispute_answers.remove(&me);
                 }
             }
             Event::DisputeAnswered(e) => {
                 if let Some(d) = self.decisions.get_mut(&e.decision_id) {
-                    d.dispute_answers.insert(e.participant_id, e.answer);
+                    d.dispute_answers
+                        .insert(e.participant_id, said(Field::Answer));
                 }
             }
             Event::DecisionChallenged(e) => {
@@ -1121,7 +1165,7 @@ impl Model {
                     decision: e.decision_id,
                     by,
                     by_partner,
-                    reason: e.reason,
+                    reason: said(Field::Reason),
                     at,
                     answer: None,
                     in_reply_to: e.in_reply_to,
@@ -1129,7 +1173,7 @@ impl Model {
             }
             Event::ChallengeAnswered(e) => {
                 if let Some(c) = self.challenges.get_mut(&e.challenge_id) {
-                    c.answer = Some(e.answer);
+                    c.answer = Some(said(Field::Answer));
                 }
             }
             Event::ActionCommitted(e) => {
@@ -1143,7 +1187,7 @@ impl Model {
                     id: e.action_id,
                     project: e.project_id,
                     decision: e.decision_id,
-                    what: e.what,
+                    what: said(Field::What),
                     owner: e.owner,
                     due: e.due,
                     proposals: e.proposal_ids,
@@ -1153,7 +1197,7 @@ impl Model {
             }
             Event::ActionUpdated(e) => {
                 if let Some(a) = self.actions.get_mut(&e.action_id) {
-                    a.updates.push(e.note);
+                    a.updates.push(said(Field::Note));
                     if let Some(due) = e.due {
                         a.due = due;
                     }
@@ -1161,15 +1205,15 @@ impl Model {
             }
             Event::ActionCompleted(e) => {
                 if let Some(a) = self.actions.get_mut(&e.action_id) {
-                    a.completed = Some(e.what_changed);
+                    a.completed = Some(said(Field::WhatChanged));
                 }
             }
             Event::OutcomeRecorded(e) => {
                 if let Some(p) = self.projects.get_mut(&e.project_id) {
                     p.outcomes.push(Outcome {
                         aim: e.aim_id,
-                        outcome: e.outcome,
-                        evidence: e.evidence,
+                        outcome: said(Field::Outcome),
+                        evidence: said(Field::Evidence),
                         at,
                     });
                 }
@@ -1178,13 +1222,13 @@ impl Model {
                 if let Some(p) = self.projects.get_mut(&e.project_id) {
                     p.reviews.push(Review {
                         at,
-                        summary: e.summary,
+                        summary: said(Field::Summary),
                         next_review: e.next_review,
                     });
                 }
             }
             Event::RecordCorrected(e) => {
-                self.corrections.push((e.corrects, e.correction));
+                self.corrections.push((e.corrects, said(Field::Correction)));
             }
             Event::RecordRedacted(e) => {
                 if let Some(p) = e.participant {

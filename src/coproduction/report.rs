@@ -5,6 +5,7 @@
 //! The rules are written up in docs/ACCOUNTABILITY.md.
 
 use super::model::{Decision, Model, Project, Stance};
+use super::said::Said;
 use super::values::*;
 use crate::ledger::Seq;
 use serde::Serialize;
@@ -543,11 +544,11 @@ impl Report {
         Report {
             as_of: s.today,
             last_seq: model.last_seq,
-            you_said_we_did: you_said(model, &projects, s),
-            jointness: jointness(model, &projects),
+            you_said_we_did: you_said(model, &projects, s, Read::Words),
+            jointness: jointness(model, &projects, Read::Words),
             tokenism: tokenism(model, &projects, s),
-            presence: presence(&projects, s),
-            impact: impact(&projects, s),
+            presence: presence(model, &projects, s),
+            impact: impact(model, &projects, s, Read::Words),
         }
     }
 }
@@ -669,14 +670,14 @@ impl Figures {
 
     fn of(model: &Model, p: &Project, s: Settings) -> Figures {
         let one = std::slice::from_ref(&p);
-        let j = jointness(model, one);
+        let j = jointness(model, one, Read::CountsOnly);
         let stages = stage_totals(j.projects.iter().flat_map(|p| p.stages.iter()));
         Figures {
-            you: you_said(model, one, s).totals,
+            you: you_said(model, one, s, Read::CountsOnly).totals,
             joint: j.totals,
             stages,
             signs: sign_counts(model, p, s),
-            overdue: impact(one, s).reviews_overdue,
+            overdue: impact(model, one, s, Read::CountsOnly).reviews_overdue,
         }
     }
 }
@@ -824,6 +825,23 @@ impl Presence {
     }
 }
 
+/// Whether a view is built to be shown, its words read from the log, or
+/// only counted: the figures kept for every project read no words.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Words,
+    CountsOnly,
+}
+
+impl Read {
+    fn text(self, model: &Model, said: &Said) -> String {
+        match self {
+            Read::Words => model.text(said),
+            Read::CountsOnly => String::new(),
+        }
+    }
+}
+
 /// The organisation-wide figures kept between readers: running totals
 /// over every project, and who is present. A reader who sees only some
 /// projects (a partner) has their few counted afresh.
@@ -922,7 +940,8 @@ impl Overview {
                     .shown
                     .partition_point(|(id, _)| after.is_some_and(|a| *id <= a));
                 let shown = kept.shown[start..].iter().map(|(_, n)| *n);
-                let presence = PresenceReport::of(&page, shown, kept.places, kept.partners, s);
+                let presence =
+                    PresenceReport::of(model, &page, shown, kept.places, kept.partners, s);
                 let page = page.into_iter().zip(rows).collect::<Vec<_>>();
                 (model.projects.len(), sum, page, next, presence)
             }
@@ -945,6 +964,7 @@ impl Overview {
                 }
                 let (shown, places, partners) = presence_counts(&projects, s);
                 let presence = PresenceReport::of(
+                    model,
                     &projects[start..end],
                     shown[start..end].iter().copied(),
                     places,
@@ -970,9 +990,9 @@ impl Overview {
         // Only the page's projects are built in full, one at a time.
         for (p, counted) in page {
             let one = std::slice::from_ref(&p);
-            let y = you_said(model, one, s);
-            let j = jointness(model, one);
-            let im = impact(one, s);
+            let y = you_said(model, one, s, Read::Words);
+            let j = jointness(model, one, Read::Words);
+            let im = impact(model, one, s, Read::Words);
             you.rows.extend(y.projects.into_iter().map(|v| YouSaidRow {
                 project_id: v.project_id,
                 title: v.title,
@@ -997,7 +1017,7 @@ impl Overview {
                 }));
             tokenism_rows.push(TokenismProject {
                 project_id: p.id,
-                title: p.title.to_string(),
+                title: model.text(&p.title),
                 signs: published(&counted.signs, s.k),
             });
             impact_rows
@@ -1067,13 +1087,13 @@ fn add_jointness(t: &mut JointnessTotals, s: &JointnessTotals, plus: bool) {
     );
 }
 
-fn you_said(model: &Model, projects: &[&Project], s: Settings) -> YouSaidWeDid {
+fn you_said(model: &Model, projects: &[&Project], s: Settings, read: Read) -> YouSaidWeDid {
     let mut totals = Totals::default();
     let mut out = Vec::new();
     for p in projects {
         let mut view = YouSaidProject {
             project_id: p.id,
-            title: p.title.to_string(),
+            title: read.text(model, &p.title),
             proposals: Vec::new(),
             answered: 0,
             waiting: 0,
@@ -1092,18 +1112,18 @@ fn you_said(model: &Model, projects: &[&Project], s: Settings) -> YouSaidWeDid {
                     let d = model.decisions.get(did)?;
                     Some(ResponseView {
                         decision_id: d.id,
-                        question: d.question.to_string(),
-                        outcome: d.outcome.to_string(),
+                        question: read.text(model, &d.question),
+                        outcome: read.text(model, &d.outcome),
                         response: *response,
-                        reason: reason.to_string(),
+                        reason: read.text(model, reason),
                         actions: super::idea::actions_on(model, did, pr)
                             .map(|a| ActionView {
                                 action_id: a.id,
-                                what: a.what.to_string(),
+                                what: read.text(model, &a.what),
                                 owned_by_partner: is_partner(model, &a.owner),
                                 due: a.due,
                                 done: a.completed.is_some(),
-                                what_changed: a.completed.as_ref().map(|t| t.to_string()),
+                                what_changed: a.completed.as_ref().map(|t| read.text(model, t)),
                             })
                             .collect(),
                     })
@@ -1127,7 +1147,7 @@ fn you_said(model: &Model, projects: &[&Project], s: Settings) -> YouSaidWeDid {
             }
             view.proposals.push(ProposalView {
                 proposal_id: pr.id,
-                text: pr.text.to_string(),
+                text: read.text(model, &pr.text),
                 raised_on: raised.to_string(),
                 status,
                 outcome: super::idea::status(model, pr, s.today).code(),
@@ -1150,7 +1170,7 @@ fn you_said(model: &Model, projects: &[&Project], s: Settings) -> YouSaidWeDid {
 
 const DECIDING_STAGES: [Stage; 3] = [Stage::Conception, Stage::Design, Stage::Delivery];
 
-fn jointness(model: &Model, projects: &[&Project]) -> JointnessReport {
+fn jointness(model: &Model, projects: &[&Project], read: Read) -> JointnessReport {
     let mut totals = JointnessTotals::default();
     let mut out = Vec::new();
     for p in projects {
@@ -1284,7 +1304,7 @@ fn jointness(model: &Model, projects: &[&Project]) -> JointnessReport {
         }
         out.push(JointnessProject {
             project_id: p.id,
-            title: p.title.to_string(),
+            title: read.text(model, &p.title),
             declared: p.involvement,
             observed,
             summary,
@@ -1293,7 +1313,7 @@ fn jointness(model: &Model, projects: &[&Project]) -> JointnessReport {
                 .iter()
                 .map(|(d, c, why)| DecisionView {
                     decision_id: d.id,
-                    question: d.question.to_string(),
+                    question: read.text(model, &d.question),
                     stage: d.stage,
                     method: d.method,
                     class: *c,
@@ -1317,7 +1337,7 @@ fn tokenism(model: &Model, projects: &[&Project], s: Settings) -> TokenismReport
         add_signs(&mut totals, &signs, true);
         out.push(TokenismProject {
             project_id: p.id,
-            title: p.title.to_string(),
+            title: model.text(&p.title),
             signs: published(&signs, s.k),
         });
     }
@@ -1444,9 +1464,9 @@ fn published(c: &SignCounts, k: u64) -> TokenismSigns {
     }
 }
 
-fn presence(projects: &[&Project], s: Settings) -> PresenceReport {
+fn presence(model: &Model, projects: &[&Project], s: Settings) -> PresenceReport {
     let (shown, places, partners) = presence_counts(projects, s);
-    PresenceReport::of(projects, shown, places, partners, s)
+    PresenceReport::of(model, projects, shown, places, partners, s)
 }
 
 /// Each project's partners now, suppressed as one table over all of
@@ -1472,6 +1492,7 @@ impl PresenceReport {
     /// The report with the rows of `page` alone, each count as the whole
     /// table published it, so a page shows exactly what the whole would.
     fn of(
+        model: &Model,
         page: &[&Project],
         shown: impl IntoIterator<Item = Shown>,
         places: Shown,
@@ -1485,7 +1506,7 @@ impl PresenceReport {
                 .zip(shown)
                 .map(|(p, shown)| PresenceProject {
                     project_id: p.id,
-                    title: p.title.to_string(),
+                    title: model.text(&p.title),
                     partners: shown,
                 })
                 .collect(),
@@ -1500,7 +1521,7 @@ impl PresenceReport {
     }
 }
 
-fn impact(projects: &[&Project], s: Settings) -> ImpactReport {
+fn impact(model: &Model, projects: &[&Project], s: Settings, read: Read) -> ImpactReport {
     let mut overdue = 0;
     let out = projects
         .iter()
@@ -1512,21 +1533,21 @@ fn impact(projects: &[&Project], s: Settings) -> ImpactReport {
             }
             ImpactProject {
                 project_id: p.id,
-                title: p.title.to_string(),
+                title: read.text(model, &p.title),
                 stage: p.stage,
                 aims: p
                     .aims
                     .iter()
                     .map(|a| AimView {
                         aim_id: a.aim_id,
-                        aim: a.text.to_string(),
+                        aim: read.text(model, &a.text),
                         outcomes: p
                             .outcomes
                             .iter()
                             .filter(|o| o.aim == a.aim_id)
                             .map(|o| OutcomeView {
-                                outcome: o.outcome.to_string(),
-                                evidence: o.evidence.to_string(),
+                                outcome: read.text(model, &o.outcome),
+                                evidence: read.text(model, &o.evidence),
                                 recorded_on: day(o.at).to_string(),
                             })
                             .collect(),

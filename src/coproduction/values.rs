@@ -184,6 +184,9 @@ impl Text {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    pub fn into_string(self) -> String {
+        self.0
+    }
 }
 
 impl fmt::Display for Text {

@@ -30,9 +30,9 @@ fn check(events: &[(jointly::ledger::Actor, &str, Value)], idea: u32, expect: (&
     let st = status(&m, pr, today());
     let detail = match &st {
         jointly::coproduction::idea::Status::Waiting { days } => format!("{days} days"),
-        jointly::coproduction::idea::Status::Withdrawn { reason } => reason.to_string(),
+        jointly::coproduction::idea::Status::Withdrawn { reason } => m.text(reason),
         jointly::coproduction::idea::Status::Answered(a) => {
-            format!("{} ({} actions)", a.reason, a.actions.len())
+            format!("{} ({} actions)", m.text(a.reason), a.actions.len())
         }
     };
     assert_eq!((st.words(), detail.as_str()), expect, "{events:?}");
@@ -216,7 +216,12 @@ fn each_person_sees_what_waits_on_them() {
                 .my_disputes
                 .iter()
                 .map(|(d, why, answer)| {
-                    format!("{} {why} {}", d.id, answer.map_or("-", |t| t.as_str()))
+                    format!(
+                        "{} {} {}",
+                        d.id,
+                        model.text(why),
+                        answer.map_or("-".into(), |t| model.text(t))
+                    )
                 })
                 .collect()),
         ]

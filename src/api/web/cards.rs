@@ -59,7 +59,7 @@ async fn cards(
     partners.sort_by(|a, b| a.1.cmp(&b.1));
     render(CardsPage {
         page: Frame::for_visitor(&v, "Sign-in cards for partners", ""),
-        project_title: p.title.to_string(),
+        project_title: model.text(&p.title),
         partners,
     })
 }

@@ -284,7 +284,7 @@ fn spec(
         model
             .projects
             .get(&project)
-            .map(|p| p.title.to_string())
+            .map(|p| model.text(&p.title))
             .ok_or_else(PageError::not_found)
     };
     let decision = || {
@@ -499,7 +499,7 @@ fn spec(
                 fields.push(
                     field(
                         &format!("response-{}", pr.id),
-                        &format!("“{}”{answered}", pr.text),
+                        &format!("“{}”{answered}", model.text(&pr.text)),
                         Choice,
                     )
                     .options(choices),
@@ -518,7 +518,7 @@ fn spec(
                 fields.push(field(&format!("position-{id}"), &words, Choice).options(choices));
             }
             Spec {
-                title: format!("Record a decision of {}", p.title),
+                title: format!("Record a decision of {}", model.text(&p.title)),
                 intro: vec![format!(
                     "The project is at the {} stage, so this is recorded as a {} decision.",
                     p.stage.words(),
@@ -540,7 +540,7 @@ fn spec(
                         .answers
                         .iter()
                         .filter_map(|a| model.proposals.get(&a.proposal_id))
-                        .map(|pr| (pr.id.to_string(), format!("“{}”", pr.text)))
+                        .map(|pr| (pr.id.to_string(), format!("“{}”", model.text(&pr.text))))
                         .collect();
                     let mut f = vec![
                         field("what", "What will be done?", Long),
@@ -569,7 +569,7 @@ fn spec(
                 .ok_or_else(PageError::not_found)?;
             Spec {
                 title: s("Record that an action is done"),
-                intro: vec![format!("The action: {}", a.what)],
+                intro: vec![format!("The action: {}", model.text(&a.what))],
                 fields: vec![field("what_changed", "What changed because of it?", Long)],
                 submit: "Record it as done",
                 back: (
@@ -587,10 +587,12 @@ fn spec(
             Spec {
                 title: s("Reply to the answer to your challenge"),
                 intro: vec![
-                    format!("Your challenge: “{}”", c.reason),
+                    format!("Your challenge: “{}”", model.text(&c.reason)),
                     format!(
                         "The answer: {}",
-                        c.answer.as_ref().map_or("not given yet", |a| a.as_str())
+                        c.answer
+                            .as_ref()
+                            .map_or("not given yet".to_owned(), |a| model.text(a))
                     ),
                 ],
                 fields: vec![
@@ -615,7 +617,7 @@ fn spec(
                 })
                 .map(|(who, st)| {
                     let why = match st {
-                        Stance::Disputed(why) => why.to_string(),
+                        Stance::Disputed(why) => model.text(why),
                         Stance::Confirmed => String::new(),
                     };
                     (
@@ -643,7 +645,7 @@ fn spec(
                 title: s("Answer a dispute"),
                 intro: vec![format!(
                     "The decision: {}. A partner says the record of their part in it is not right.",
-                    d.question
+                    model.text(&d.question),
                 )],
                 fields: vec![
                     field("participant_id", "Whose dispute are you answering?", Choice)
@@ -665,7 +667,7 @@ fn spec(
                 .ok_or_else(PageError::not_found)?;
             Spec {
                 title: s("Answer a challenge"),
-                intro: vec![format!("The challenge: “{}”", c.reason)],
+                intro: vec![format!("The challenge: “{}”", model.text(&c.reason))],
                 fields: vec![field("answer", "Your answer", Long)],
                 submit: "Send the answer",
                 back: (

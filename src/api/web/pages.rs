@@ -159,7 +159,7 @@ fn idea_item(model: &Model, pr: &Proposal, status: &Status, project: bool) -> It
     let mut links = Vec::new();
     let detail = match status {
         Status::Waiting { days } => waited(*days),
-        Status::Withdrawn { reason } => format!("The reason: {reason}"),
+        Status::Withdrawn { reason } => format!("The reason: {}", model.text(reason)),
         Status::Answered(a) => {
             links.push((
                 format!("/decisions/{}", a.decision),
@@ -168,18 +168,18 @@ fn idea_item(model: &Model, pr: &Proposal, status: &Status, project: bool) -> It
             let changed: Vec<String> = a
                 .actions
                 .iter()
-                .filter_map(|x| x.completed.as_ref().map(|c| c.to_string()))
+                .filter_map(|x| x.completed.as_ref().map(|c| model.text(c)))
                 .collect();
             let planned: Vec<String> = a
                 .actions
                 .iter()
                 .filter(|x| x.completed.is_none())
-                .map(|x| format!("{} (due by {})", x.what, on(x.due)))
+                .map(|x| format!("{} (due by {})", model.text(&x.what), on(x.due)))
                 .collect();
             let decided = model.decisions.get(&a.decision).map_or(String::new(), |d| {
-                format!(" What was decided: {}", d.outcome)
+                format!(" What was decided: {}", model.text(&d.outcome))
             });
-            let mut d = format!("The reason: {}{decided}", a.reason);
+            let mut d = format!("The reason: {}{decided}", model.text(a.reason));
             if !changed.is_empty() {
                 d.push_str(&format!(" What changed: {}", changed.join(" ")));
             }
@@ -191,14 +191,14 @@ fn idea_item(model: &Model, pr: &Proposal, status: &Status, project: bool) -> It
     };
     let mut facts = vec![format!("Put forward on {}.", on(pr.day()))];
     if project && let Some(p) = model.projects.get(&pr.project) {
-        facts.insert(0, format!("Project: {}.", p.title));
+        facts.insert(0, format!("Project: {}.", model.text(&p.title)));
         links.push((
             format!("/projects/{}#idea-{}", p.id, pr.id),
             "See it in the project's story".to_string(),
         ));
     }
     Item {
-        quote: pr.text.to_string(),
+        quote: model.text(&pr.text),
         status: status.words().into(),
         code: status.code().into(),
         detail,
@@ -238,10 +238,9 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
         today,
     );
     let project_of = |id: &ProjectId| {
-        model
-            .projects
-            .get(id)
-            .map_or(String::new(), |p| format!("Project: {}.", p.title))
+        model.projects.get(id).map_or(String::new(), |p| {
+            format!("Project: {}.", model.text(&p.title))
+        })
     };
     let mut sections = Vec::new();
     if partner || !a.my_ideas.is_empty() {
@@ -265,7 +264,7 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
             .iter()
             .take(HOME_LIMIT)
             .map(|d| Item {
-                quote: d.question.to_string(),
+                quote: model.text(&d.question),
                 status: "Not confirmed yet".into(),
                 code: "waiting".into(),
                 detail: format!(
@@ -300,7 +299,7 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
                     Some(answer) => (
                         "Answered".to_string(),
                         "answered",
-                        format!("The answer: {answer}"),
+                        format!("The answer: {}", model.text(answer)),
                     ),
                     None => {
                         let (w, code) = due_words(*due, today);
@@ -312,7 +311,7 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
                     .get(&c.decision)
                     .map_or(String::new(), |d| project_of(&d.project));
                 Item {
-                    quote: c.reason.to_string(),
+                    quote: model.text(&c.reason),
                     status,
                     code: code.into(),
                     detail,
@@ -358,7 +357,7 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
             .iter()
             .take(HOME_LIMIT)
             .map(|(d, why, answer)| Item {
-                quote: why.to_string(),
+                quote: model.text(why),
                 status: if answer.is_some() {
                     "Answered"
                 } else {
@@ -373,9 +372,12 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
                 .into(),
                 detail: answer.map_or_else(
                     || "Staff must answer your dispute.".to_string(),
-                    |a| format!("The answer: {a}"),
+                    |a| format!("The answer: {}", model.text(a)),
                 ),
-                facts: vec![format!("You dispute your part in “{}”.", d.question)],
+                facts: vec![format!(
+                    "You dispute your part in “{}”.",
+                    model.text(&d.question)
+                )],
                 links: vec![
                     (
                         format!("/decisions/{}/confirm", d.id),
@@ -399,7 +401,7 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
             .first
             .iter()
             .map(|(pr, days)| Item {
-                quote: pr.text.to_string(),
+                quote: model.text(&pr.text),
                 status: "Waiting for an answer".into(),
                 code: "waiting".into(),
                 detail: waited(*days),
@@ -432,7 +434,7 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
             .map(|(c, due)| {
                 let (w, code) = due_words(*due, today);
                 Item {
-                    quote: c.reason.to_string(),
+                    quote: model.text(&c.reason),
                     status: "No answer yet".into(),
                     code: code.into(),
                     detail: format!("{w}."),
@@ -469,13 +471,13 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
             .first
             .iter()
             .map(|(d, who, why)| Item {
-                quote: why.to_string(),
+                quote: model.text(why),
                 status: "Disputed".into(),
                 code: "late".into(),
                 detail: format!(
                     "{} says the record of their part in “{}” is not right.",
                     words::sentence(&name_of(&state, &v, &model, who)),
-                    d.question
+                    model.text(&d.question),
                 ),
                 facts: vec![project_of(&d.project)],
                 links: vec![
@@ -501,7 +503,7 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
             .map(|x| {
                 let (w, code) = due_words(x.due, today);
                 Item {
-                    quote: x.what.to_string(),
+                    quote: model.text(&x.what),
                     status: w,
                     code: code.into(),
                     detail: format!("Owner: {}.", name_of(&state, &v, &model, &x.owner)),
@@ -531,7 +533,7 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
             .first
             .iter()
             .map(|(p, due)| Item {
-                quote: p.title.to_string(),
+                quote: model.text(&p.title),
                 status: format!("A review was due by {}", on(*due)),
                 code: "late".into(),
                 detail: "Look back on the project with its partners and record what you found."
@@ -588,7 +590,7 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
         .take(LIST_LIMIT)
         .map(|p| ProjectCard {
             id: p.id,
-            title: p.title.to_string(),
+            title: model.text(&p.title),
             line: format!(
                 "Says it works by {}. Now at the {} stage. {}, {}, {}.",
                 p.involvement.words(),
@@ -716,7 +718,7 @@ fn story_of(
                 when(pr.day(), pr.raised_at),
                 format!(
                     "{who} put forward an idea: “{}”. Where it stands: {}.",
-                    pr.text,
+                    model.text(&pr.text),
                     st.words().to_lowercase()
                 ),
             );
@@ -736,7 +738,7 @@ fn story_of(
                 when(d.day(), d.at),
                 format!(
                     "A decision: {} It was {}.",
-                    d.question,
+                    model.text(&d.question),
                     jointly_words(model, d)
                 ),
             );
@@ -751,7 +753,10 @@ fn story_of(
     for o in &p.outcomes {
         story.push((
             Date::of(o.at),
-            line(on(Date::of(o.at)), format!("What changed: {}", o.outcome)),
+            line(
+                on(Date::of(o.at)),
+                format!("What changed: {}", model.text(&o.outcome)),
+            ),
         ));
     }
     for r in &p.reviews {
@@ -761,7 +766,7 @@ fn story_of(
                 on(Date::of(r.at)),
                 format!(
                     "A review: {} The next review is due by {}.",
-                    r.summary,
+                    model.text(&r.summary),
                     on(r.next_review)
                 ),
             ),
@@ -807,8 +812,8 @@ async fn project(
         ));
     }
     render(ProjectPage {
-        page: Frame::for_visitor(&v, p.title.as_str(), ""),
-        summary: p.summary.to_string(),
+        page: Frame::for_visitor(&v, &model.text(&p.title), ""),
+        summary: model.text(&p.summary),
         how: format!(
             "This project says it works by {}. It is at the {} stage.",
             p.involvement.words(),
@@ -910,14 +915,20 @@ async fn decision(
             let stance = match (d.stances.get(&who), mine) {
                 (Some(Stance::Confirmed), true) => " You confirmed this is right.".to_string(),
                 (Some(Stance::Confirmed), false) => " They confirmed this is right.".to_string(),
-                (Some(Stance::Disputed(why)), true) => format!(" You disputed it: “{why}”"),
-                (Some(Stance::Disputed(why)), false) => format!(" They disputed it: “{why}”"),
+                (Some(Stance::Disputed(why)), true) => {
+                    format!(" You disputed it: “{}”", model.text(why))
+                }
+                (Some(Stance::Disputed(why)), false) => {
+                    format!(" They disputed it: “{}”", model.text(why))
+                }
                 (None, _) if role != "partner" => String::new(),
                 (None, true) => " You have not said yet whether this is right.".to_string(),
                 (None, false) => " They have not said yet whether this is right.".to_string(),
             };
             let answered = match (d.stances.get(&who), d.dispute_answers.get(&who)) {
-                (Some(Stance::Disputed(_)), Some(a)) => format!(" Staff answered: {a}"),
+                (Some(Stance::Disputed(_)), Some(a)) => {
+                    format!(" Staff answered: {}", model.text(a))
+                }
                 (Some(Stance::Disputed(_)), None) => " Staff have not answered yet.".into(),
                 _ => String::new(),
             };
@@ -987,7 +998,11 @@ async fn decision(
                 ));
             }
             ChallengeView {
-                text: format!("{who} {verb} on {}: “{}”", on(Date::of(c.at)), c.reason),
+                text: format!(
+                    "{who} {verb} on {}: “{}”",
+                    on(Date::of(c.at)),
+                    model.text(&c.reason)
+                ),
                 answer: c.answer.as_ref().map_or_else(
                     || {
                         format!(
@@ -995,7 +1010,7 @@ async fn decision(
                             on(answer_due(c))
                         )
                     },
-                    |a| format!("The answer: {a}"),
+                    |a| format!("The answer: {}", model.text(a)),
                 ),
                 links,
             }
@@ -1010,7 +1025,7 @@ async fn decision(
                 .proposals
                 .iter()
                 .filter_map(|p| model.proposals.get(p))
-                .map(|p| format!("“{}”", p.text))
+                .map(|p| format!("“{}”", model.text(&p.text)))
                 .collect();
             let about = if on_ideas.is_empty() {
                 String::new()
@@ -1019,10 +1034,14 @@ async fn decision(
             };
             ActionLine {
                 text: match &a.completed {
-                    Some(changed) => format!("{} Done. What changed: {changed}{about}", a.what),
+                    Some(changed) => format!(
+                        "{} Done. What changed: {}{about}",
+                        model.text(&a.what),
+                        model.text(changed)
+                    ),
                     None => format!(
                         "{} To be done by {}, by {}.{about}",
-                        a.what,
+                        model.text(&a.what),
                         name_of(&state, &v, &model, &a.owner),
                         on(a.due)
                     ),
@@ -1063,16 +1082,16 @@ async fn decision(
     let project_title = model
         .projects
         .get(&d.project)
-        .map_or(String::new(), |p| p.title.to_string());
+        .map_or(String::new(), |p| model.text(&p.title));
     render(DecisionPage {
-        page: Frame::for_visitor(&v, d.question.as_str(), ""),
-        outcome: format!("What was decided: {}", d.outcome),
+        page: Frame::for_visitor(&v, &model.text(&d.question), ""),
+        outcome: format!("What was decided: {}", model.text(&d.outcome)),
         project_id: d.project,
         project_title,
         when: when(d.day(), d.at),
         method: words::sentence(method_words(d.method)),
         jointly: format!("This decision was {}: {why}.", jointly_words(&model, d)),
-        reason: d.reason.to_string(),
+        reason: model.text(&d.reason),
         parts,
         answers,
         challenges,
@@ -1159,7 +1178,7 @@ fn you_said_for(state: &AppState, v: &Visitor, id: ProjectId) -> Result<Response
     render(YouSaid {
         page: Frame::for_visitor(
             v,
-            &format!("You said, we did: {}", p.title),
+            &format!("You said, we did: {}", model.text(&p.title)),
             "/you-said-we-did",
         ),
         totals,
@@ -1423,10 +1442,10 @@ fn decision_item(model: &Model, d: &Decision, project: bool) -> Item {
     };
     let mut facts = vec![format!("Decided on {}.", on(d.day()))];
     if project && let Some(p) = model.projects.get(&d.project) {
-        facts.insert(0, format!("Project: {}.", p.title));
+        facts.insert(0, format!("Project: {}.", model.text(&p.title)));
     }
     Item {
-        quote: d.question.to_string(),
+        quote: model.text(&d.question),
         status,
         code: code.into(),
         detail: format!("How: {}.", method_words(d.method)),
@@ -1614,13 +1633,13 @@ async fn report(
     let (by, jointly_sections) = jointly_for(&model, jp);
     let entries = model.last_seq.map_or(0, |s| s + 1);
     render(ReportPage {
-        page: Frame::for_visitor(&v, &format!("Report: {}", p.title), ""),
+        page: Frame::for_visitor(&v, &format!("Report: {}", model.text(&p.title)), ""),
         printed: format!(
             "This report was made from the record on {}, when the record held {}.",
             on(today),
             words::count(entries, "entry", "entries")
         ),
-        summary: p.summary.to_string(),
+        summary: model.text(&p.summary),
         how: format!(
             "This project says it works by {}. It is at the {} stage.",
             p.involvement.words(),
