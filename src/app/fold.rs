@@ -103,15 +103,23 @@ impl Records for LogRecords {
         seq: Seq,
         kept: &HashMap<Seq, serde_json::Value>,
     ) -> Result<Option<Event>, String> {
-        match self.0.get(seq) {
-            Ok(Some(ev)) => Ok(stored_event(&ev, kept)),
-            Ok(None) => Err("the log does not hold it".to_owned()),
-            Err(e) => Err(e.to_string()),
-        }
+        let ev = match self.0.get(seq) {
+            Ok(Some(ev)) => ev,
+            Ok(None) => return Err("the log does not hold it".to_owned()),
+            Err(e) => return Err(e.to_string()),
+        };
+        // Erased: what was kept, even while the log still holds the
+        // payload (between the erasure's record and the payload's removal).
+        Ok(match kept.get(&seq) {
+            Some(kept) => {
+                Event::from_payload(ev.record.event_type().as_str(), kept).and_then(Result::ok)
+            }
+            None => stored_event(&ev, kept),
+        })
     }
 }
 
 /// Words read from `ledger` when shown: what a model of it holds no copy of.
 pub fn words(ledger: &Ledger) -> Words {
-    Words::Read(Arc::new(LogRecords(ledger.clone())))
+    Words::read_from(Arc::new(LogRecords(ledger.clone())))
 }

@@ -1235,6 +1235,7 @@ impl Model {
                     self.erased.insert(p);
                 }
                 for r in e.records {
+                    self.words.forget(r.seq);
                     self.kept.insert(r.seq, serde_json::Value::Object(r.kept));
                 }
             }

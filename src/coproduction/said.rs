@@ -57,37 +57,58 @@ impl Said {
 
     /// The words, in the event record `seq` holds.
     pub fn in_event<'e>(&self, event: &'e Event) -> Option<&'e Text> {
-        use Field as F;
-        let nth = |i: u16| i as usize;
-        Some(match (event, self.field) {
-            (Event::ProjectStarted(e), F::Title) => &e.title,
-            (Event::ProjectStarted(e), F::Summary) => &e.summary,
-            (Event::ProjectStarted(e), F::Aim(i)) => &e.aims.get(nth(i))?.text,
-            (Event::ProposalRaised(e), F::Text) => &e.text,
-            (Event::ProposalWithdrawn(e), F::Reason) => &e.reason,
-            (Event::DecisionMade(e), F::Question) => &e.question,
-            (Event::DecisionMade(e), F::Outcome) => &e.outcome,
-            (Event::DecisionMade(e), F::Reason) => &e.reason,
-            (Event::DecisionMade(e), F::AnswerReason(i)) => &e.answers.get(nth(i))?.reason,
-            (Event::DecisionDisputed(e), F::Reason) => &e.reason,
-            (Event::DisputeAnswered(e), F::Answer) => &e.answer,
-            (Event::DecisionChallenged(e), F::Reason) => &e.reason,
-            (Event::ChallengeAnswered(e), F::Answer) => &e.answer,
-            (Event::ActionCommitted(e), F::What) => &e.what,
-            (Event::ActionUpdated(e), F::Note) => &e.note,
-            (Event::ActionCompleted(e), F::WhatChanged) => &e.what_changed,
-            (Event::OutcomeRecorded(e), F::Outcome) => &e.outcome,
-            (Event::OutcomeRecorded(e), F::Evidence) => &e.evidence,
-            (Event::ReviewHeld(e), F::Summary) => &e.summary,
-            (Event::RecordCorrected(e), F::Correction) => &e.correction,
-            _ => return None,
-        })
+        each_in(event)
+            .into_iter()
+            .find_map(|(field, text)| (field == self.field).then_some(text))
     }
 }
 
-/// Reads the event a record holds, as the fold would read it: what was
-/// kept of it (`kept`) when its payload was erased. The core's reader of
-/// the log implements it; the model knows nothing of files.
+/// Every piece of free text an event holds, with its field.
+fn each_in(event: &Event) -> Vec<(Field, &Text)> {
+    use Field as F;
+    let at = |i: usize| u16::try_from(i).unwrap_or(u16::MAX);
+    match event {
+        Event::ProjectStarted(e) => {
+            let mut all = vec![(F::Title, &e.title), (F::Summary, &e.summary)];
+            all.extend(
+                e.aims
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| (F::Aim(at(i)), &a.text)),
+            );
+            all
+        }
+        Event::ProposalRaised(e) => vec![(F::Text, &e.text)],
+        Event::ProposalWithdrawn(e) => vec![(F::Reason, &e.reason)],
+        Event::DecisionMade(e) => {
+            let mut all = vec![
+                (F::Question, &e.question),
+                (F::Outcome, &e.outcome),
+                (F::Reason, &e.reason),
+            ];
+            all.extend(
+                (e.answers.iter().enumerate()).map(|(i, a)| (F::AnswerReason(at(i)), &a.reason)),
+            );
+            all
+        }
+        Event::DecisionDisputed(e) => vec![(F::Reason, &e.reason)],
+        Event::DisputeAnswered(e) => vec![(F::Answer, &e.answer)],
+        Event::DecisionChallenged(e) => vec![(F::Reason, &e.reason)],
+        Event::ChallengeAnswered(e) => vec![(F::Answer, &e.answer)],
+        Event::ActionCommitted(e) => vec![(F::What, &e.what)],
+        Event::ActionUpdated(e) => vec![(F::Note, &e.note)],
+        Event::ActionCompleted(e) => vec![(F::WhatChanged, &e.what_changed)],
+        Event::OutcomeRecorded(e) => vec![(F::Outcome, &e.outcome), (F::Evidence, &e.evidence)],
+        Event::ReviewHeld(e) => vec![(F::Summary, &e.summary)],
+        Event::RecordCorrected(e) => vec![(F::Correction, &e.correction)],
+        _ => Vec::new(),
+    }
+}
+
+/// Reads the event a record holds. The core's reader of the log
+/// implements it (the model knows nothing of files): for an erased
+/// record, what was kept of it (`kept`), whether or not the log still
+/// holds the payload.
 pub trait Records: Send + Sync {
     fn event(
         &self,
@@ -96,27 +117,53 @@ pub trait Records: Send + Sync {
     ) -> Result<Option<Event>, String>;
 }
 
-/// Where the model reads words from when they are shown.
+/// The words of records read lately, each record's together: a page reads
+/// several from one record (a decision's question, outcome and reasons),
+/// and people read the same pages. Bounded by the words' size.
+type Recent = quick_cache::sync::Cache<Seq, Arc<[(Field, Text)]>, Weight>;
+
+/// Most bytes of words kept in [`Recent`].
+const RECENT_BYTES: u64 = 4 << 20;
+
 #[derive(Clone)]
-pub enum Words {
+struct Weight;
+
+impl quick_cache::Weighter<Seq, Arc<[(Field, Text)]>> for Weight {
+    fn weight(&self, _: &Seq, words: &Arc<[(Field, Text)]>) -> u64 {
+        // The words, and what holding them costs besides.
+        64 + words
+            .iter()
+            .map(|(_, t)| 32 + t.as_str().len() as u64)
+            .sum::<u64>()
+    }
+}
+
+/// Where the model reads words from when they are shown: held in memory
+/// (the default, for a model folded with no log behind it) or read from
+/// the log ([`Words::read_from`]).
+#[derive(Clone, Default)]
+pub struct Words(Source);
+
+#[derive(Clone)]
+enum Source {
     /// Each event with words, held as it was applied: for a model folded
     /// in memory with no log behind it (tests, tools).
     Held(HashMap<Seq, Event>),
-    /// The log (the server's model: nothing held).
-    Read(Arc<dyn Records>),
+    /// The log (the server's model), with the words read lately.
+    Read(Arc<dyn Records>, Arc<Recent>),
 }
 
-impl Default for Words {
+impl Default for Source {
     fn default() -> Self {
-        Words::Held(HashMap::new())
+        Source::Held(HashMap::new())
     }
 }
 
 impl fmt::Debug for Words {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Words::Held(events) => write!(f, "Words::Held({} events)", events.len()),
-            Words::Read(_) => f.write_str("Words::Read"),
+        match &self.0 {
+            Source::Held(events) => write!(f, "Words held ({} events)", events.len()),
+            Source::Read(..) => f.write_str("Words read from the log"),
         }
     }
 }
@@ -126,35 +173,75 @@ impl fmt::Debug for Words {
 pub const UNREADABLE: &str = "(these words could not be read from the record just now)";
 
 impl Words {
+    /// Words read from `records` when shown, keeping none but those read
+    /// lately.
+    pub fn read_from(records: Arc<dyn Records>) -> Words {
+        Words(Source::Read(
+            records,
+            Arc::new(Recent::with_weighter(16_384, RECENT_BYTES, Weight)),
+        ))
+    }
+
     /// Keeps `event` if the words are held here (record `seq`).
     pub(super) fn hold(&mut self, seq: Seq, event: &Event) {
-        if let Words::Held(events) = self {
+        if let Source::Held(events) = &mut self.0 {
             events.insert(seq, event.clone());
+        }
+    }
+
+    /// Forgets any words of record `seq` read lately: it was erased.
+    pub(super) fn forget(&self, seq: Seq) {
+        if let Source::Read(_, recent) = &self.0 {
+            recent.remove(&seq);
         }
     }
 
     /// The words `said` names.
     pub(super) fn read(&self, said: &Said, kept: &HashMap<Seq, serde_json::Value>) -> Text {
-        let words = match self {
-            Words::Held(events) => match kept.get(&said.seq) {
+        let seq = said.seq;
+        let words = match &self.0 {
+            Source::Held(events) => match kept.get(&seq) {
                 Some(kept) => events
-                    .get(&said.seq)
+                    .get(&seq)
                     .and_then(|e| Event::from_payload(e.type_name(), kept))
                     .and_then(Result::ok)
                     .and_then(|e| said.in_event(&e).cloned()),
-                None => events
-                    .get(&said.seq)
-                    .and_then(|e| said.in_event(e))
-                    .cloned(),
+                None => events.get(&seq).and_then(|e| said.in_event(e)).cloned(),
             },
-            Words::Read(records) => match records.event(said.seq, kept) {
-                Ok(event) => event.and_then(|e| said.in_event(&e).cloned()),
-                Err(e) => {
-                    eprintln!("record {}: its words could not be read: {e}", said.seq);
-                    None
-                }
-            },
+            // An erased record's words are never taken from (or put in)
+            // what was read lately: what was kept of it is the truth.
+            Source::Read(records, _) if kept.contains_key(&seq) => {
+                read(records, said, kept).and_then(|e| said.in_event(&e).cloned())
+            }
+            Source::Read(records, recent) => {
+                let all = recent.get(&seq).or_else(|| {
+                    let event = read(records, said, kept)?;
+                    let all: Arc<[(Field, Text)]> = (each_in(&event).into_iter())
+                        .map(|(f, t)| (f, t.clone()))
+                        .collect();
+                    recent.insert(seq, all.clone());
+                    Some(all)
+                });
+                all.and_then(|all| {
+                    (all.iter()).find_map(|(f, t)| (*f == said.field).then(|| t.clone()))
+                })
+            }
         };
         words.unwrap_or_else(|| Text::new(UNREADABLE).expect("a text"))
+    }
+}
+
+/// The event holding `said`, or `None` (said why on standard error).
+fn read(
+    records: &Arc<dyn Records>,
+    said: &Said,
+    kept: &HashMap<Seq, serde_json::Value>,
+) -> Option<Event> {
+    match records.event(said.seq, kept) {
+        Ok(event) => event,
+        Err(e) => {
+            eprintln!("record {}: its words could not be read: {e}", said.seq);
+            None
+        }
     }
 }

@@ -180,6 +180,12 @@ async fn an_erased_partner_leaves_no_trace_but_their_part_still_counts() {
         "{text}"
     );
 
+    // Their words are shown (so the server has read them lately).
+    let you_said = format!("/v1/projects/{project_id}/projections/you-said-we-did");
+    let (status, said) = call(&router, "GET", &you_said, &staff, Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{said}");
+    assert!(said.to_string().contains(WORDS), "{said}");
+
     // Erasure: only an administrator; then nothing personal is left.
     let (status, _) = call(
         &router,
@@ -226,14 +232,7 @@ async fn an_erased_partner_leaves_no_trace_but_their_part_still_counts() {
     );
 
     // The projections still count the proposal, answered, and their part.
-    let (status, said) = call(
-        &router,
-        "GET",
-        &format!("/v1/projects/{project_id}/projections/you-said-we-did"),
-        &staff,
-        Value::Null,
-    )
-    .await;
+    let (status, said) = call(&router, "GET", &you_said, &staff, Value::Null).await;
     assert_eq!(status, StatusCode::OK, "{said}");
     let said = said.to_string();
     assert!(
