@@ -48,6 +48,10 @@ fn now() -> i64 {
 /// Records taken in at a time.
 const PAGE: usize = 1024;
 
+/// How long the mail loop waits after an append before taking it in,
+/// so that appends close together are taken in together.
+const SETTLE: Duration = Duration::from_millis(250);
+
 impl App {
     /// Counts of the outbox and of the loop, for `/metrics`.
     pub fn mail_stats(&self) -> (&MailStats, super::outbox::Counts) {
@@ -159,7 +163,16 @@ impl App {
                         Duration::from_secs((at - now()).clamp(0, 60) as u64)
                     });
                 tokio::select! {
-                    _ = appended.changed() => {}
+                    _ = appended.changed() => {
+                        // Let a burst of appends settle: a busy writer then
+                        // wakes this loop a few times a second, not once a
+                        // record (each pass is a thread and a read of the
+                        // outbox, taken from the writer's two cores).
+                        tokio::select! {
+                            _ = tokio::time::sleep(SETTLE) => {}
+                            _ = stopping.changed() => return,
+                        }
+                    }
                     _ = tokio::time::sleep(wait.max(Duration::from_millis(200))) => {}
                     _ = stopping.changed() => return,
                 }

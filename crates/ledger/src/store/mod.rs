@@ -940,6 +940,28 @@ impl SideTable {
         Ok(swapped.err().and_then(|e| e.current.map(|v| v.to_vec())))
     }
 
+    /// [`put_new`](Self::put_new) without waiting for the disk: durable
+    /// with the next [`flush`](Self::flush), or sled's own within half a
+    /// second. sled keeps a prefix of its writes through a crash, so of
+    /// several writes the later are never kept without the earlier.
+    pub fn put_new_deferred(
+        &self,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let swapped = self
+            .tree
+            .compare_and_swap(key, None as Option<&[u8]>, Some(value))
+            .map_err(index_err)?;
+        Ok(swapped.err().and_then(|e| e.current.map(|v| v.to_vec())))
+    }
+
+    /// Makes the deferred writes durable (as far as sled's flush goes).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(index_err)?;
+        Ok(())
+    }
+
     pub fn remove(&self, key: &[u8]) -> Result<(), StoreError> {
         self.tree.remove(key).map_err(index_err)?;
         self.db.flush().map_err(index_err)?;
