@@ -949,39 +949,65 @@ async fn problem_bodies(resp: Response) -> Response {
     resp
 }
 
-/// How many requests run on the blocking pool at once. They keep the
-/// cores busy reading the model, so more at once would only share the
-/// cores more thinly, while each thread the pool grows for them keeps its
-/// stack and its allocator's cache resident (16 readers grew the pool to
-/// 49 threads and the server by 50 MB). The others wait their turn here,
-/// holding no thread.
-const AT_ONCE: usize = 4;
+/// How many threads run the requests that read the model. They keep the
+/// cores busy, so more at once would only share the cores more thinly,
+/// while each thread keeps its stack and its allocator's cache resident:
+/// tokio's blocking pool grew to 49 threads under 16 readers (and to 20
+/// even with four requests let in at a time), the server by 50 MB.
+const READER_THREADS: usize = 4;
 
-static TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(AT_ONCE);
+type Job = Box<dyn FnOnce() + Send>;
 
-/// Runs a request on the blocking pool, at most [`AT_ONCE`] at a time. A
-/// report over the whole record keeps a core busy for a while; on the
-/// async workers (one a core) it would hold up every request behind it,
-/// however cheap, where on a thread of its own the system shares the
-/// cores between them.
-async fn on_a_blocking_thread(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let Ok(turn) = TURNS.acquire().await else {
-        return AppError::from(Refusal::failed("the server is stopping")).into_response();
-    };
+/// The queue to the reader threads, started on first use. Requests wait
+/// their turn in it holding no thread.
+fn readers() -> &'static std::sync::mpsc::Sender<Job> {
+    static QUEUE: std::sync::OnceLock<std::sync::mpsc::Sender<Job>> = std::sync::OnceLock::new();
+    QUEUE.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..READER_THREADS {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("jointly-reader-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            // A request that panics fails alone (its
+                            // client is told); the thread goes on.
+                            Ok(job) => {
+                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                            }
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .expect("a reader thread starts");
+        }
+        tx
+    })
+}
+
+/// Runs a request on one of the [`READER_THREADS`]. A report over the
+/// whole record keeps a core busy for a while; on the async workers (one
+/// a core) it would hold up every request behind it, however cheap, where
+/// on a thread of its own the system shares the cores between them.
+async fn on_a_reader_thread(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let handle = tokio::runtime::Handle::current();
-    // The turn goes with the thread: a request whose client has gone still
-    // runs to its end, and holds its turn until then.
-    let run = move || {
-        let _turn = turn;
-        handle.block_on(next.run(req))
-    };
-    match tokio::task::spawn_blocking(run).await {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = answer.send(handle.block_on(next.run(req)));
+    });
+    if readers().send(job).is_err() {
+        return AppError::from(Refusal::failed("the server's reader threads have stopped"))
+            .into_response();
+    }
+    match answered.await {
         Ok(resp) => resp,
-        Err(e) => AppError::from(Refusal::failed(format!("a request's thread failed: {e}")))
-            .into_response(),
+        Err(_) => AppError::from(Refusal::failed("a request's thread failed")).into_response(),
     }
 }
 
@@ -1026,7 +1052,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
                 )
                 .route("/v1/equality", get(privacy::equality_table))
                 .merge(web::routes())
-                .route_layer(axum::middleware::from_fn(on_a_blocking_thread)),
+                .route_layer(axum::middleware::from_fn(on_a_reader_thread)),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(wrong_method)
