@@ -1109,3 +1109,129 @@ fn corrections_point_at_records_that_exist() {
     );
     assert_eq!(refused.unwrap_err().pointer(), Some("/payload/corrects"));
 }
+
+/// The model keeps where each word was said, and pages read the words
+/// from the log: every one reads back as the record's payload says it, at
+/// the field the test names for it (not the model's own mapping), and as a
+/// model that held the words in memory while it applied the events says.
+#[test]
+fn every_word_read_from_the_log_is_the_word_written() {
+    use jointly::coproduction::model::{Model, Stance};
+    use jointly::coproduction::said::{Said, UNREADABLE};
+    let dir = tempfile::tempdir().unwrap();
+    let (ledger, _) = Ledger::open(dir.path()).unwrap();
+    write_history(&ledger, 30, 5, 16).unwrap();
+    let from_log = rebuild(&ledger).unwrap();
+    let mut held = Model::default();
+    for ev in ledger.range(0, usize::MAX).unwrap() {
+        held.apply(
+            &ev.record,
+            jointly::coproduction::stored_event(&ev, &Default::default()),
+        );
+    }
+    // Each word: what it is, where the model says it was said, and where
+    // in that record's payload it is.
+    let mut each: Vec<(&str, Said, String)> = Vec::new();
+    let at = |p: &str| p.to_string();
+    for p in from_log.projects.values() {
+        each.extend([
+            ("title", p.title, at("/title")),
+            ("summary", p.summary, at("/summary")),
+        ]);
+        for (i, a) in p.aims.iter().enumerate() {
+            each.push(("aim", a.text, format!("/aims/{i}/text")));
+        }
+        for o in &p.outcomes {
+            each.extend([
+                ("outcome", o.outcome, at("/outcome")),
+                ("evidence", o.evidence, at("/evidence")),
+            ]);
+        }
+        each.extend(
+            p.reviews
+                .iter()
+                .map(|r| ("review", r.summary, at("/summary"))),
+        );
+    }
+    for (id, p) in from_log.proposals.iter() {
+        each.push(("idea", p.text, at("/text")));
+        each.extend(p.withdrawn.map(|w| ("withdrawn", w, at("/reason"))));
+        for (decision, _, reason) in &p.answers {
+            let d = &from_log.decisions[decision];
+            let i = d.answers.iter().position(|a| a.proposal_id == id).unwrap();
+            each.push(("answer to an idea", *reason, format!("/answers/{i}/reason")));
+        }
+    }
+    for (_, d) in from_log.decisions.iter() {
+        each.extend([
+            ("question", d.question, at("/question")),
+            ("decided", d.outcome, at("/outcome")),
+            ("reason", d.reason, at("/reason")),
+        ]);
+        for (i, a) in d.answers.iter().enumerate() {
+            each.push(("answer's reason", a.reason, format!("/answers/{i}/reason")));
+        }
+        for (_, s) in d.stances.iter() {
+            if let Stance::Disputed(why) = s {
+                each.push(("dispute", *why, at("/reason")));
+            }
+        }
+        each.extend(
+            d.dispute_answers
+                .iter()
+                .map(|(_, a)| ("dispute answer", *a, at("/answer"))),
+        );
+    }
+    for (_, c) in from_log.challenges.iter() {
+        each.push(("challenge", c.reason, at("/reason")));
+        each.extend(c.answer.map(|a| ("challenge answer", a, at("/answer"))));
+    }
+    for (_, a) in from_log.actions.iter() {
+        each.push(("action", a.what, at("/what")));
+        each.extend(a.updates.iter().map(|u| ("update", *u, at("/note"))));
+        each.extend(
+            a.completed
+                .map(|c| ("what changed", c, at("/what_changed"))),
+        );
+    }
+    let kinds: std::collections::BTreeSet<&str> = each.iter().map(|(k, ..)| *k).collect();
+    for kind in [
+        "title",
+        "summary",
+        "aim",
+        "idea",
+        "answer to an idea",
+        "question",
+        "decided",
+        "reason",
+        "answer's reason",
+        "dispute",
+        "challenge",
+        "challenge answer",
+        "action",
+        "what changed",
+        "outcome",
+        "evidence",
+        "review",
+    ] {
+        assert!(
+            kinds.contains(kind),
+            "the history has no {kind}: the check is blind to it"
+        );
+    }
+    for (kind, said, pointer) in &each {
+        let ev = ledger.get(said.seq()).unwrap().unwrap();
+        let payload: Value = serde_json::from_slice(ev.payload.unwrap().as_bytes()).unwrap();
+        let written = payload.pointer(pointer).and_then(Value::as_str);
+        let read = from_log.text(said);
+        assert_ne!(read, UNREADABLE, "{kind} at record {}", said.seq());
+        assert_eq!(
+            Some(read.as_str()),
+            written,
+            "{kind} at record {} {pointer}",
+            said.seq()
+        );
+        assert_eq!(read, held.text(said), "{kind} at record {}", said.seq());
+    }
+    assert!(each.len() > 500, "{} words", each.len());
+}
