@@ -41,6 +41,9 @@ const FOLD_SOURCES: &[&str] = &[
     include_str!("../coproduction/author.rs"),
     include_str!("../coproduction/mod.rs"),
     include_str!("../coproduction/said.rs"),
+    // How tables and small maps are saved, and rows referred to by place.
+    include_str!("../coproduction/table.rs"),
+    include_str!("../coproduction/vec_map.rs"),
     include_str!("fold.rs"),
     include_str!("erasure.rs"),
     include_str!("snapshot.rs"),

@@ -8,7 +8,8 @@
 use super::idea::{self, Status};
 use super::model::{Action, Challenge, Contribution, Decision, Model, Project, Proposal, Stance};
 use super::said::Said;
-use super::values::{ChallengeId, DecisionId, ProjectId};
+use super::table::Row;
+use super::values::ProjectId;
 use super::values::{Date, ParticipantId};
 
 /// A challenge is answered within this many days of being made.
@@ -112,9 +113,9 @@ pub fn answer_due(c: &Challenge) -> Date {
 pub fn agenda<'m>(model: &'m Model, who: For<'_>, today: Date) -> Agenda<'m> {
     let mut out = Agenda::default();
     let sees = |p: &ProjectId| who.sees.is_none_or(|sees| sees(p));
-    let decision_seen = |d: &DecisionId| model.decisions.get(d).filter(|d| sees(&d.project));
-    let challenge_seen = |c: &ChallengeId| {
-        model.challenges.get(c).filter(|c| {
+    let decision_seen = |d: &Row<Decision>| model.decisions.row(*d).filter(|d| sees(&d.project));
+    let challenge_seen = |c: &Row<Challenge>| {
+        model.challenges.row(*c).filter(|c| {
             model
                 .decisions
                 .get(&c.decision)
@@ -125,21 +126,20 @@ pub fn agenda<'m>(model: &'m Model, who: For<'_>, today: Date) -> Agenda<'m> {
         && let mine @ [_, ..] = model.contributions(&me)
     {
         let proposals = mine.iter().filter_map(|c| match c {
-            Contribution::Proposal(id) => Some(id),
+            Contribution::Proposal(row) => model.proposals.row(*row),
             _ => None,
         });
         let decisions = || {
             mine.iter().filter_map(|c| match c {
-                Contribution::Decision(id) => decision_seen(id),
+                Contribution::Decision(row) => decision_seen(row),
                 _ => None,
             })
         };
         let challenges = mine.iter().filter_map(|c| match c {
-            Contribution::Challenge(id) => challenge_seen(id),
+            Contribution::Challenge(row) => challenge_seen(row),
             _ => None,
         });
         out.my_ideas = proposals
-            .filter_map(|id| model.proposals.get(id))
             .filter(|p| sees(&p.project))
             .map(|p| (p, idea::status(model, p, today)))
             .collect();

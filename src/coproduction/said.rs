@@ -18,9 +18,11 @@ use std::fmt;
 use std::sync::Arc;
 
 /// Where one piece of free text was said: the record, and its field.
+/// 12 bytes: the sequence number is kept as two halves, so that nothing in
+/// it needs 8-byte alignment (a million of these at 10^6 records).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Said {
-    seq: Seq,
+    seq: [u32; 2],
     field: Field,
 }
 
@@ -47,12 +49,15 @@ pub enum Field {
 impl Said {
     /// The field `field` of record `seq`.
     pub fn at(seq: Seq, field: Field) -> Said {
-        Said { seq, field }
+        Said {
+            seq: [(seq >> 32) as u32, seq as u32],
+            field,
+        }
     }
 
     /// The record it was said in.
     pub fn seq(&self) -> Seq {
-        self.seq
+        (u64::from(self.seq[0]) << 32) | u64::from(self.seq[1])
     }
 
     /// The words, in the event record `seq` holds.
@@ -198,7 +203,7 @@ impl Words {
 
     /// The words `said` names.
     pub(super) fn read(&self, said: &Said, kept: &HashMap<Seq, serde_json::Value>) -> Text {
-        let seq = said.seq;
+        let seq = said.seq();
         let words = match &self.0 {
             Source::Held(events) => match kept.get(&seq) {
                 Some(kept) => events
@@ -237,11 +242,32 @@ fn read(
     said: &Said,
     kept: &HashMap<Seq, serde_json::Value>,
 ) -> Option<Event> {
-    match records.event(said.seq, kept) {
+    match records.event(said.seq(), kept) {
         Ok(event) => event,
         Err(e) => {
-            eprintln!("record {}: its words could not be read: {e}", said.seq);
+            eprintln!("record {}: its words could not be read: {e}", said.seq());
             None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_said_is_twelve_bytes_and_keeps_its_sequence_number() {
+        assert_eq!(std::mem::size_of::<Said>(), 12);
+        assert_eq!(std::mem::size_of::<Option<Said>>(), 12);
+        for seq in [
+            0,
+            1,
+            u32::MAX as u64,
+            u32::MAX as u64 + 1,
+            1 << 40,
+            u64::MAX,
+        ] {
+            assert_eq!(Said::at(seq, Field::Aim(7)).seq(), seq);
         }
     }
 }

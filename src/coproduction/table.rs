@@ -26,6 +26,40 @@ pub trait Keyed {
 /// records, briefly held tens of megabytes twice over).
 const CHUNK: usize = 4096;
 
+/// A row's place in its table: 4 bytes where its id is 16, for what
+/// refers to many rows (each person's part in proposals, decisions and
+/// challenges). Rows are never removed and a snapshot keeps their order,
+/// so a place stays its row's.
+pub struct Row<R>(u32, std::marker::PhantomData<fn() -> R>);
+
+impl<R> Clone for Row<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<R> Copy for Row<R> {}
+impl<R> PartialEq for Row<R> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+impl<R> Eq for Row<R> {}
+impl<R> std::fmt::Debug for Row<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Row({})", self.0)
+    }
+}
+impl<R> Serialize for Row<R> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+impl<'de, R> Deserialize<'de> for Row<R> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        u32::deserialize(d).map(|i| Row(i, std::marker::PhantomData))
+    }
+}
+
 /// Rows by key, in the order first inserted.
 #[derive(Clone)]
 pub struct Table<R: Keyed> {
@@ -73,6 +107,17 @@ impl<R: Keyed> Table<R> {
     fn row_mut(&mut self, i: u32) -> &mut R {
         let i = i as usize;
         &mut self.chunks[i / CHUNK][i % CHUNK]
+    }
+
+    /// Where the row with `key` is.
+    pub fn row_of(&self, key: &R::Key) -> Option<Row<R>> {
+        self.position(key).map(|i| Row(i, std::marker::PhantomData))
+    }
+
+    /// The row at `row`, if this table has one there (a `Row` from another
+    /// table of the same kind of row may point past its end).
+    pub fn row(&self, row: Row<R>) -> Option<&R> {
+        ((row.0 as usize) < self.len).then(|| at(&self.chunks, row.0))
     }
 
     pub fn get(&self, key: &R::Key) -> Option<&R> {

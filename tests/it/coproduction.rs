@@ -173,7 +173,8 @@ pub(crate) fn kept_indexes_hold(m: &jointly::coproduction::model::Model) {
     for p in m.proposals.values() {
         if let Some(by) = p.by {
             assert!(
-                m.contributions(&by).contains(&Contribution::Proposal(p.id)),
+                m.contributions(&by)
+                    .contains(&Contribution::Proposal(m.proposals.row_of(&p.id).unwrap())),
                 "{by}'s ideas"
             );
         }
@@ -188,7 +189,7 @@ pub(crate) fn kept_indexes_hold(m: &jointly::coproduction::model::Model) {
             let noted = m
                 .contributions(who)
                 .iter()
-                .filter(|c| **c == Contribution::Decision(d.id))
+                .filter(|c| **c == Contribution::Decision(m.decisions.row_of(&d.id).unwrap()))
                 .count();
             assert_eq!(noted, 1, "{who}'s decisions");
         }
@@ -196,8 +197,9 @@ pub(crate) fn kept_indexes_hold(m: &jointly::coproduction::model::Model) {
     for c in m.challenges.values() {
         if let Some(by) = c.by {
             assert!(
-                m.contributions(&by)
-                    .contains(&Contribution::Challenge(c.id)),
+                m.contributions(&by).contains(&Contribution::Challenge(
+                    m.challenges.row_of(&c.id).unwrap()
+                )),
                 "{by}'s challenges"
             );
         }
