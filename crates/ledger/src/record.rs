@@ -67,8 +67,11 @@ impl Actor {
 }
 
 /// A UTC time with microseconds, always written `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+/// Kept as microseconds since 1970 (8 bytes, where an `OffsetDateTime` is
+/// 16: the model holds hundreds of thousands); always a time that `parse`
+/// or `now` made, so it converts back without fail.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Timestamp(OffsetDateTime);
+pub struct Timestamp(i64);
 
 impl Timestamp {
     pub fn now() -> Self {
@@ -76,8 +79,12 @@ impl Timestamp {
     }
     fn from_datetime(t: OffsetDateTime) -> Self {
         // Keep only what is written, so that a value round-trips exactly.
-        let micros = t.microsecond();
-        Timestamp(t.replace_nanosecond(micros * 1000).expect("micros fit"))
+        // Years 1 to 9999 (all that can be written) are well within i64.
+        Timestamp((t.unix_timestamp_nanos() / 1000) as i64)
+    }
+    fn datetime(&self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1000)
+            .expect("a timestamp made here is in range")
     }
     pub fn parse(text: &str) -> Result<Self, RecordError> {
         // By hand, for the one written form: this runs for every record verified.
@@ -112,23 +119,23 @@ impl Timestamp {
             num(20, 26),
         )
         .map_err(|_| bad())?;
-        Ok(Timestamp(
+        Ok(Self::from_datetime(
             time::PrimitiveDateTime::new(date, clock).assume_utc(),
         ))
     }
     /// The day it falls on (UTC, as written).
     pub fn date(&self) -> time::Date {
-        self.0.date()
+        self.datetime().date()
     }
     pub fn unix_micros(&self) -> i128 {
-        self.0.unix_timestamp_nanos() / 1000
+        i128::from(self.0)
     }
 }
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // By hand, same as TIME_FORMAT: this runs for every record verified.
-        let t = self.0;
+        let t = self.datetime();
         write!(
             f,
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
@@ -186,7 +193,7 @@ impl<'de> Deserialize<'de> for Timestamp {
         } else {
             let micros = i64::deserialize(d)?;
             OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1000)
-                .map(Timestamp)
+                .map(|_| Timestamp(micros))
                 .map_err(serde::de::Error::custom)
         }
     }
