@@ -237,7 +237,7 @@ pub fn may_write(author: &Author, event: Option<&Event>, model: &Model) -> Resul
             let took_part = decision
                 .and_then(|d| model.decisions.get(&d))
                 .zip(author.participant)
-                .is_some_and(|(d, me)| d.parts.iter().any(|p| p.participant_id == me));
+                .is_some_and(|(d, me)| model.took_part(&me, d));
             if took_part {
                 Ok(())
             } else {

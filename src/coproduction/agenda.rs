@@ -148,7 +148,7 @@ pub fn agenda<'m>(model: &'m Model, who: For<'_>, today: Date) -> Agenda<'m> {
         // Partners confirm or dispute their part; staff record decisions.
         if !who.staff {
             out.to_confirm = decisions()
-                .filter(|d| d.parts.iter().any(|part| part.participant_id == me))
+                .filter(|d| model.took_part(&me, d))
                 .filter(|d| !d.stances.contains_key(&me))
                 .collect();
         }

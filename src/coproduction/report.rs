@@ -63,7 +63,7 @@ pub fn classify(model: &Model, d: &Decision) -> (Jointness, String) {
     let partners: Vec<_> = d
         .parts
         .iter()
-        .filter(|p| is_partner(model, &p.participant_id))
+        .filter(|p| model.role_in(p) == Some(Role::Partner))
         .collect();
     let disputed = d
         .stances
@@ -125,7 +125,9 @@ pub fn classify(model: &Model, d: &Decision) -> (Jointness, String) {
 pub fn awaiting_confirmation(model: &Model, d: &Decision) -> bool {
     matches!(d.method, Method::Consensus | Method::Vote)
         && d.parts.len() > 1
-        && d.parts.iter().any(|p| is_partner(model, &p.participant_id))
+        && d.parts
+            .iter()
+            .any(|p| model.role_in(p) == Some(Role::Partner))
         && !d.stances.keys().any(|who| is_partner(model, who))
 }
 

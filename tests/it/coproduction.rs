@@ -180,12 +180,8 @@ pub(crate) fn kept_indexes_hold(m: &jointly::coproduction::model::Model) {
         }
     }
     for d in m.decisions.values() {
-        for who in d
-            .parts
-            .iter()
-            .map(|p| &p.participant_id)
-            .chain(d.stances.keys())
-        {
+        let took_part: Vec<_> = d.parts.iter().filter_map(|p| m.who(p)).collect();
+        for who in took_part.iter().chain(d.stances.keys()) {
             let noted = m
                 .contributions(who)
                 .iter()

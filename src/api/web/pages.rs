@@ -904,8 +904,8 @@ async fn decision(
     let parts = d
         .parts
         .iter()
-        .map(|part| {
-            let who = part.participant_id;
+        .filter_map(|part| Some((part, model.who(part)?)))
+        .map(|(part, who)| {
             let mine = me == Some(who);
             let role = match model.role(&who) {
                 Some(PersonRole::Partner) => "partner",
@@ -1053,7 +1053,7 @@ async fn decision(
         .collect();
     let mut forms = Vec::new();
     if v.is(&[Role::Partner]) {
-        if me.is_some_and(|m| d.parts.iter().any(|p| p.participant_id == m)) {
+        if me.is_some_and(|m| model.took_part(&m, d)) {
             forms.push((
                 format!("/decisions/{id}/confirm"),
                 "Say whether this is right about you".to_string(),
