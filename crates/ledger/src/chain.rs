@@ -28,6 +28,8 @@ pub struct Checked {
 #[derive(Clone, Debug)]
 pub struct Prechecked {
     seq: Seq,
+    /// The record's id, for comparing with `ids.idx`.
+    id: uuid::Uuid,
     prev: Digest,
     at: Timestamp,
     hash: Digest,
@@ -39,6 +41,11 @@ pub struct Prechecked {
 }
 
 impl Prechecked {
+    /// The record's id.
+    pub fn id(&self) -> uuid::Uuid {
+        self.id
+    }
+
     /// Checks `entry`, expected at `seq` (for the message if it fails),
     /// and gives its decoded record too.
     fn one(seq: Seq, entry: &EntryRef<'_>) -> Result<(Prechecked, Record), ChainProblem> {
@@ -91,6 +98,7 @@ impl Prechecked {
         };
         let alone = Prechecked {
             seq: record.seq(),
+            id: record.id(),
             prev: record.prev(),
             at: record.at(),
             hash: hashes.chain,
@@ -224,6 +232,7 @@ impl ChainChecker {
         };
         let Prechecked {
             seq: record_seq,
+            id: _,
             prev,
             at,
             hash,

@@ -38,7 +38,7 @@ pub enum VerifyFailure {
     #[error("{0}")]
     Whole(String),
     #[error(
-        "{file} disagrees with the records at record {seq}, which check out: the index file is damaged, not the history. Stop jointly, delete offsets.idx and tree.idx from the data directory, and open it again to rebuild them"
+        "{file} disagrees with the records at record {seq}, which check out: the index file is damaged, not the history. Stop jointly, delete offsets.idx, ids.idx and tree.idx from the data directory, and open it again to rebuild them"
     )]
     Index { seq: Seq, file: &'static str },
     #[error(transparent)]
@@ -179,9 +179,10 @@ struct Linking<'l> {
     /// stopped.
     waiting: BTreeMap<usize, (PrecheckedBlock, Option<ScanError>)>,
     next: usize,
-    /// A leaf that differs from tree.idx: either the record changed (and
-    /// the next record's link will say so) or tree.idx is wrong.
-    suspect_leaf: Option<Seq>,
+    /// A record whose leaf differs from tree.idx, or whose id differs
+    /// from ids.idx: either the record changed (and the next record's link
+    /// will say so) or that file is wrong.
+    suspect: Option<(Seq, &'static str)>,
     checked: u64,
     failure: Option<VerifyFailure>,
 }
@@ -220,6 +221,7 @@ impl Linking<'_> {
                 file: "offsets.idx",
             });
         }
+        let id_differs = self.derived.next_id() != alone.as_ref().ok().map(|a| a.id());
         let mut first_bad = None;
         let derived = &mut self.derived;
         alone
@@ -232,21 +234,19 @@ impl Linking<'_> {
                 })
             })
             .map_err(|p| locate_broken_link(self.ledger, p))?;
-        if let Some(leaf) = self.suspect_leaf.take() {
+        if let Some((seq, file)) = self.suspect.take() {
             // This record links to that one as it is now.
-            return Err(VerifyFailure::Index {
-                seq: leaf,
-                file: "tree.idx",
-            });
+            return Err(VerifyFailure::Index { seq, file });
         }
         match first_bad {
-            Some(id) if id.level == 0 => self.suspect_leaf = Some(seq),
+            Some(id) if id.level == 0 => self.suspect = Some((seq, "tree.idx")),
             Some(_) => {
                 return Err(VerifyFailure::Index {
                     seq,
                     file: "tree.idx",
                 });
             }
+            None if id_differs => self.suspect = Some((seq, "ids.idx")),
             None => {}
         }
         self.checked += 1;
@@ -328,7 +328,7 @@ fn verify_tail(
         derived: ledger.store().derived_scan(from)?,
         waiting: BTreeMap::new(),
         next: 0,
-        suspect_leaf: None,
+        suspect: None,
         checked: 0,
         failure: None,
     });
@@ -350,7 +350,7 @@ fn verify_tail(
     let Linking {
         checker,
         waiting,
-        suspect_leaf,
+        suspect,
         checked,
         failure,
         ..
@@ -374,11 +374,8 @@ fn verify_tail(
             what: "the last record does not hash to the acknowledged head".into(),
         });
     }
-    if let Some(leaf) = suspect_leaf {
-        return Err(VerifyFailure::Index {
-            seq: leaf,
-            file: "tree.idx",
-        });
+    if let Some((seq, file)) = suspect {
+        return Err(VerifyFailure::Index { seq, file });
     }
     if checker.root() != head.root {
         return Err(VerifyFailure::Whole(

@@ -1,6 +1,7 @@
 //! Fixed-width index files beside the log: `offsets.idx` (the frame offset
-//! of each record, u64 LE) and `tree.idx` (every perfect Merkle subtree
-//! hash, 32 bytes, in the order the subtrees are completed).
+//! of each record, u64 LE), `ids.idx` (each record's id, 16 bytes) and
+//! `tree.idx` (every perfect Merkle subtree hash, 32 bytes, in the order the
+//! subtrees are completed).
 //!
 //! Both are derived from `records.log` and only ever appended to. They are
 //! read by position with `pread`, so a proof costs a few page-cache reads.
@@ -63,6 +64,17 @@ impl FixedFile {
             .read_exact_at(out, index * self.width)
             .map_err(io_err(format!(
                 "cannot read item {index} of {}",
+                self.path.display()
+            )))
+    }
+
+    /// Reads consecutive items starting at `index` into `out` (whole items).
+    pub fn read_items(&self, index: u64, out: &mut [u8]) -> Result<(), StoreError> {
+        debug_assert_eq!(out.len() as u64 % self.width, 0);
+        self.file
+            .read_exact_at(out, index * self.width)
+            .map_err(io_err(format!(
+                "cannot read items from {index} of {}",
                 self.path.display()
             )))
     }

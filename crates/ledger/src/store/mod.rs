@@ -6,13 +6,15 @@
 //! - `records.log`: [`LOG_MAGIC`], then one frame per record (see `frame`).
 //!   Appended with `pwrite` and made durable with `fdatasync` before any
 //!   append is acknowledged.
-//! - `offsets.idx`, `tree.idx`: fixed-width files of frame offsets and
-//!   perfect Merkle subtree hashes (see `flat`), written after the log.
-//! - `index/`: sled 0.34.7, one tree `index` with keys by prefix: `h` the
+//! - `offsets.idx`, `ids.idx`, `tree.idx`: fixed-width files of frame
+//!   offsets, record ids and perfect Merkle subtree hashes (see `flat`),
+//!   written after the log. Which record has an id is found through a table
+//!   in memory over `ids.idx` (see `ids`).
+//! - `index/`: sled 0.34.7, one tree `index` with two keys: `h` the
 //!   acknowledged head; `s` how many records the fixed-width files are known
-//!   to hold durably (u64 LE); `i`+uuid (16 bytes) the seq (u64 BE). Each
-//!   batch is one atomic sled batch, flushed before the append is
-//!   acknowledged.
+//!   to hold durably (u64 LE); and the side tables (`side/<name>`). Older
+//!   versions also kept every record's id there (`i`+uuid); an open moves
+//!   them out (see `upgrade`).
 //!
 //! sled's `flush` does not empty the disk's write cache (sled issue 1452),
 //! so the log file, which we fsync ourselves, is what makes a write durable;
@@ -20,10 +22,13 @@
 //! kept in sled is a second witness: a log shorter than it is refused.
 
 mod flat;
+mod ids;
 mod snapshot;
+mod upgrade;
 pub use snapshot::{Loaded, SnapshotBody, SnapshotWriter};
 
 use flat::{FixedFile, nodes_before, tree_position};
+use ids::{ID_WIDTH, IdTable, MAX_RECORDS};
 
 use super::chain::{ChainChecker, ChainProblem, Checked};
 use super::digest::Digest;
@@ -41,7 +46,10 @@ use uuid::Uuid;
 
 const LOG_FILE: &str = "records.log";
 const INDEX_DIR: &str = "index";
+/// The sled tree of the head and how far the derived files are durable.
+const INDEX_TREE: &str = "index";
 const OFFSETS_FILE: &str = "offsets.idx";
+const IDS_FILE: &str = "ids.idx";
 const TREE_FILE: &str = "tree.idx";
 const HEAD_KEY: &[u8] = b"h";
 const SYNCED_KEY: &[u8] = b"s";
@@ -84,6 +92,10 @@ pub enum StoreError {
     Poisoned,
     #[error("batch does not continue the log: {0}")]
     NotContinuous(String),
+    #[error(
+        "the log holds {held} records and this version indexes at most {limit}; nothing was written"
+    )]
+    Full { held: u64, limit: u64 },
 }
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> StoreError {
@@ -159,6 +171,7 @@ pub struct Prepared {
 struct Writer {
     log: File,
     offsets: FixedFile,
+    ids: FixedFile,
     tree: FixedFile,
     /// Records the fixed-width files hold durably.
     synced: u64,
@@ -178,6 +191,10 @@ pub struct Store {
     index: sled::Tree,
     reader: File,
     offsets: FixedFile,
+    ids: FixedFile,
+    /// Which record has each id; only the writer, holding its lock,
+    /// changes it.
+    id_table: RwLock<IdTable>,
     tree: FixedFile,
     writer: Mutex<Writer>,
     head: RwLock<Head>,
@@ -195,7 +212,8 @@ pub struct Store {
 pub enum Fault {
     /// `records.log` (part of the batch reaches the file first).
     RecordLog = 0,
-    /// `offsets.idx` and `tree.idx`, after the log was made durable.
+    /// `offsets.idx`, `ids.idx` and `tree.idx`, after the log was made
+    /// durable.
     DerivedFiles = 1,
     /// The sled index, after the derived files were written.
     Index = 2,
@@ -205,15 +223,12 @@ impl Fault {
     const COUNT: usize = 3;
 }
 
-fn id_key(id: &Uuid) -> [u8; 17] {
-    let mut k = [b'i'; 17];
-    k[1..].copy_from_slice(id.as_bytes());
-    k
-}
-
 impl Store {
     /// Opens (creating if needed) the data directory, checks the stored head
     /// against the log, and indexes any durable records the index missed.
+    /// A directory an older version wrote, with the record ids in sled and
+    /// no `ids.idx`, gets its derived files rebuilt from the log once and
+    /// the ids taken out of sled.
     pub fn open(dir: &Path) -> Result<(Arc<Store>, OpenReport), StoreError> {
         fs::create_dir_all(dir).map_err(io_err(format!("cannot create {}", dir.display())))?;
         let log_path = dir.join(LOG_FILE);
@@ -224,8 +239,9 @@ impl Store {
             .truncate(false)
             .open(&log_path)
             .map_err(io_err(format!("cannot open {}", log_path.display())))?;
-        let db = open_index(dir)?;
-        let index = db.open_tree("index").map_err(index_err)?;
+        upgrade::settle(dir)?;
+        let db = upgrade::without_old_ids(dir, open_index(dir)?)?;
+        let index = db.open_tree(INDEX_TREE).map_err(index_err)?;
         let log_len = ensure_magic(&mut log, &log_path)?;
         let reader = log
             .try_clone()
@@ -240,7 +256,12 @@ impl Store {
             _ => 0,
         };
         let open_flat = |name: &str, width| FixedFile::open(&dir.join(name), width);
-        let (offsets_w, tree_w) = (open_flat(OFFSETS_FILE, 8)?, open_flat(TREE_FILE, 32)?);
+        let (offsets_w, ids_w, tree_w) = (
+            open_flat(OFFSETS_FILE, 8)?,
+            open_flat(IDS_FILE, ID_WIDTH)?,
+            open_flat(TREE_FILE, 32)?,
+        );
+        let ids = open_flat(IDS_FILE, ID_WIDTH)?;
         if log_len < head.end {
             let held = count_frames(&reader, log_len).unwrap_or(0);
             return Err(StoreError::Lost {
@@ -255,10 +276,13 @@ impl Store {
             index,
             reader,
             offsets: open_flat(OFFSETS_FILE, 8)?,
+            id_table: RwLock::new(IdTable::build(&ids, 0)?),
+            ids,
             tree: open_flat(TREE_FILE, 32)?,
             writer: Mutex::new(Writer {
                 log,
                 offsets: offsets_w,
+                ids: ids_w,
                 tree: tree_w,
                 synced,
                 head,
@@ -278,6 +302,7 @@ impl Store {
             store.rederive(&head, true)?;
             store.check_head(&head)?;
         }
+        *store.id_table.write().expect("id table lock") = IdTable::build(&store.ids, head.size)?;
         let report = store.recover_tail(log_len)?;
         store.writer.lock().expect("writer lock").opened = true;
         Ok((Arc::new(store), report))
@@ -288,7 +313,11 @@ impl Store {
     /// the head. After a clean close there is nothing to do.
     fn rederive(&self, head: &Head, from_scratch: bool) -> Result<(), StoreError> {
         let mut w = self.writer.lock().expect("writer lock");
-        let mut trusted = w.synced.min(head.size).min(w.offsets.len()?);
+        let mut trusted = w
+            .synced
+            .min(head.size)
+            .min(w.offsets.len()?)
+            .min(w.ids.len()?);
         let tree_items = w.tree.len()?;
         while nodes_before(trusted) > tree_items {
             trusted -= 1;
@@ -321,7 +350,7 @@ impl Store {
             let mut edge = frontier;
             let mut scan = self.scan_from(start, head.end)?;
             scan.next_seq = trusted;
-            let (mut offs, mut nodes) = (Vec::new(), Vec::new());
+            let (mut offs, mut ids, mut nodes) = (Vec::new(), Vec::new(), Vec::new());
             let (mut first_seq, mut first_node) = (trusted, nodes_before(trusted));
             loop {
                 let offset = scan.offset;
@@ -333,17 +362,21 @@ impl Store {
                 };
                 let checked = checker.check(&entry)?;
                 offs.extend_from_slice(&offset.to_le_bytes());
+                ids.extend_from_slice(checked.record.id().as_bytes());
                 edge.push(checked.leaf, |_, h| nodes.extend_from_slice(&h.0));
                 if offs.len() >= 8 << 16 {
                     w.offsets.write(first_seq, &offs)?;
+                    w.ids.write(first_seq, &ids)?;
                     w.tree.write(first_node, &nodes)?;
                     first_seq += (offs.len() / 8) as u64;
                     first_node += (nodes.len() / 32) as u64;
                     offs.clear();
+                    ids.clear();
                     nodes.clear();
                 }
             }
             w.offsets.write(first_seq, &offs)?;
+            w.ids.write(first_seq, &ids)?;
             w.tree.write(first_node, &nodes)?;
             if checker.size() != head.size
                 || checker.last_hash() != head.last_hash
@@ -356,9 +389,13 @@ impl Store {
             }
         }
         w.offsets.truncate(head.size)?;
+        w.ids.truncate(head.size)?;
         w.tree.truncate(nodes_before(head.size))?;
-        if w.synced != head.size || from_scratch {
+        // Sync what was rebuilt even where the files were said to be
+        // durable already (an older version's directory had no ids.idx).
+        if trusted < head.size || w.synced != head.size || from_scratch {
             w.offsets.sync()?;
+            w.ids.sync()?;
             w.tree.sync()?;
             self.index
                 .insert(SYNCED_KEY, &head.size.to_le_bytes())
@@ -400,6 +437,10 @@ impl Store {
             }
             if frame.end != head.end {
                 return Err(damaged("the last record does not end where the head says"));
+            }
+            let mut id = [0u8; ID_WIDTH as usize];
+            if self.ids.read(seq, &mut id).is_err() || id != *record.id().as_bytes() {
+                return Err(damaged("ids.idx does not hold the last record's id"));
             }
             last_at = Some(record.at());
         }
@@ -496,8 +537,14 @@ impl Store {
             return Err(StoreError::Poisoned);
         }
         let start = w.head;
+        if start.size + batch.len() as u64 > MAX_RECORDS {
+            return Err(StoreError::Full {
+                held: start.size,
+                limit: MAX_RECORDS,
+            });
+        }
         let mut frontier = w.frontier.clone();
-        let mut ids = Vec::with_capacity(batch.len());
+        let mut ids = Vec::with_capacity(batch.len() * ID_WIDTH as usize);
         let mut buf = Vec::with_capacity(batch.iter().map(|p| p.entry.encoded_len()).sum());
         let mut offs = Vec::with_capacity(batch.len() * 8);
         let mut nodes = Vec::with_capacity(batch.len() * 64 + 64 * 32);
@@ -514,7 +561,7 @@ impl Store {
                 )));
             }
             offs.extend_from_slice(&end.to_le_bytes());
-            ids.push((id_key(&p.checked.record.id()), seq.to_be_bytes()));
+            ids.extend_from_slice(p.checked.record.id().as_bytes());
             frontier.push(p.checked.leaf, |_, h| nodes.extend_from_slice(&h.0));
             p.entry.encode_into(&mut buf);
             end += p.entry.encoded_len() as u64;
@@ -559,50 +606,54 @@ impl Store {
         let written = w
             .offsets
             .write(start.size, &offs)
+            .and_then(|()| w.ids.write(start.size, &ids))
             .and_then(|()| w.tree.write(nodes_before(start.size), &nodes))
             .and_then(|()| self.injected(Fault::DerivedFiles));
         if let Err(e) = written {
-            return Err(self.take_back(w, start, &batch, e));
+            return Err(self.take_back(w, start, e));
         }
         let mut synced = w.synced;
         if head.size - w.synced >= DERIVED_SYNC_EVERY {
             // A failed fsync leaves the page cache untrustworthy: refuse
             // writes until a restart rebuilds the derived files from the log.
-            if let Err(e) = w.offsets.sync().and_then(|()| w.tree.sync()) {
+            if let Err(e) = w
+                .offsets
+                .sync()
+                .and_then(|()| w.ids.sync())
+                .and_then(|()| w.tree.sync())
+            {
                 w.poisoned = true;
                 return Err(e);
             }
             synced = head.size;
         }
-        // The ids, then how far the derived files are durable, then the head
-        // last. Not a sled::Batch: sled writes out its whole buffer before
-        // and after every batch (two writes and a wake-up of its seven I/O
-        // threads), which cost more than anything else in a commit. Single
-        // inserts are as safe here: sled recovers a prefix of its writes, so
-        // a head it recovers never names records whose ids it lost, and
-        // readers ignore ids past the published head.
-        // No flush: the log is already durable and the index is derived from
+        // How far the derived files are durable, then the head. Not a
+        // sled::Batch: sled writes out its whole buffer before and after
+        // every batch (two writes and a wake-up of its seven I/O threads),
+        // which cost more than anything else in a commit. Single inserts are
+        // as safe here: sled recovers a prefix of its writes.
+        // No flush: the log is already durable and the rest is derived from
         // it. sled writes it out within half a second, and a start after a
         // crash indexes whatever durable frames it lacks (`recover_tail`).
-        let indexed = ids
-            .iter()
-            .try_for_each(|(id, seq)| self.index.insert(id, seq).map(drop))
-            .and_then(|()| match synced == w.synced {
-                true => Ok(()),
-                false => self
-                    .index
-                    .insert(SYNCED_KEY, &synced.to_le_bytes())
-                    .map(drop),
-            })
-            .and_then(|()| {
-                self.index
-                    .insert(HEAD_KEY, head.encode().as_slice())
-                    .map(drop)
-            })
-            .map_err(index_err)
-            .and_then(|()| self.injected(Fault::Index));
+        let indexed = match synced == w.synced {
+            true => Ok(()),
+            false => self
+                .index
+                .insert(SYNCED_KEY, &synced.to_le_bytes())
+                .map(drop),
+        }
+        .and_then(|()| {
+            self.index
+                .insert(HEAD_KEY, head.encode().as_slice())
+                .map(drop)
+        })
+        .map_err(index_err)
+        .and_then(|()| self.injected(Fault::Index));
         if let Err(e) = indexed {
-            return Err(self.take_back(w, start, &batch, e));
+            return Err(self.take_back(w, start, e));
+        }
+        if let Err(e) = self.place_ids(&ids, start.size) {
+            return Err(self.take_back(w, start, e));
         }
         w.head = head;
         w.synced = synced;
@@ -672,24 +723,14 @@ impl Store {
     /// frames come off the log. Bytes the derived files hold past the head
     /// are harmless: the next batch overwrites them. If the undo fails too,
     /// the writer refuses further writes until a restart re-checks the log.
-    fn take_back(
-        &self,
-        w: &mut Writer,
-        start: Head,
-        batch: &[Prepared],
-        cause: StoreError,
-    ) -> StoreError {
-        // The head first, so no reader or restart trusts the ids after it.
+    fn take_back(&self, w: &mut Writer, start: Head, cause: StoreError) -> StoreError {
+        // The head first, so no restart trusts the derived files past it
+        // (readers never look past the published head).
         let undone = self
             .index
             .insert(HEAD_KEY, start.encode().as_slice())
             .and_then(|_| self.index.insert(SYNCED_KEY, &w.synced.to_le_bytes()))
-            .and_then(|_| {
-                batch
-                    .iter()
-                    .try_for_each(|p| self.index.remove(id_key(&p.checked.record.id())).map(drop))
-            })
-            .and_then(|()| self.db.flush().map(drop))
+            .and_then(|_| self.db.flush().map(drop))
             .map_err(index_err)
             .and_then(|()| {
                 w.log
@@ -764,18 +805,35 @@ impl Store {
 
     /// The sequence number of the record with this id.
     pub fn seq_of(&self, id: &Uuid) -> Result<Option<Seq>, StoreError> {
-        Ok(self
-            .index
-            .get(id_key(id))
-            .map_err(index_err)?
-            .map(|v| {
-                v.as_ref()
-                    .try_into()
-                    .map(u64::from_be_bytes)
-                    .map_err(|_| StoreError::Index(format!("id {id} maps to a malformed entry")))
-            })
-            .transpose()?
-            .filter(|seq| *seq < self.head().size))
+        let below = self.head().size;
+        self.id_table
+            .read()
+            .map_err(|_| StoreError::Poisoned)?
+            .find(id, below, &self.ids)
+    }
+
+    /// Places a committed batch's ids, `ids` from record `from` on, in
+    /// the table of ids; a new table twice the size when it would be
+    /// more than half full, built while readers use the old one.
+    fn place_ids(&self, ids: &[u8], from: Seq) -> Result<(), StoreError> {
+        let n = ids.len() as u64 / ID_WIDTH;
+        let grown = {
+            let table = self.id_table.read().map_err(|_| StoreError::Poisoned)?;
+            match table.has_room(n) {
+                true => None,
+                false => Some(table.grown(&self.ids, from + n)?),
+            }
+        };
+        let mut table = self.id_table.write().map_err(|_| StoreError::Poisoned)?;
+        match grown {
+            Some(grown) => *table = grown,
+            None => {
+                for (i, id) in ids.chunks_exact(ID_WIDTH as usize).enumerate() {
+                    table.place(id.try_into().expect("16 bytes"), from + i as u64);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Streams the log from record `from` up to the head as it is now.
@@ -841,8 +899,9 @@ impl Store {
         })
     }
 
-    /// Reads `offsets.idx` and `tree.idx` in order from record `from`, so a
-    /// verifier can compare every item with what the records give.
+    /// Reads `offsets.idx`, `ids.idx` and `tree.idx` in order from record
+    /// `from`, so a verifier can compare every item with what the records
+    /// give.
     pub fn derived_scan(&self, from: Seq) -> Result<DerivedScan, StoreError> {
         let open = |name: &str, at: u64| -> Result<BufReader<File>, StoreError> {
             let file =
@@ -854,6 +913,7 @@ impl Store {
         };
         Ok(DerivedScan {
             offsets: open(OFFSETS_FILE, 8 * from)?,
+            ids: open(IDS_FILE, ID_WIDTH * from)?,
             tree: open(TREE_FILE, 32 * nodes_before(from))?,
         })
     }
@@ -1030,6 +1090,7 @@ impl Drop for Store {
         let done = w
             .offsets
             .sync()
+            .and_then(|()| w.ids.sync())
             .and_then(|()| w.tree.sync())
             .and_then(|()| {
                 self.index
@@ -1086,6 +1147,7 @@ impl WriterGuard<'_> {
 /// Sequential readers of the fixed-width files (see [`Store::derived_scan`]).
 pub struct DerivedScan {
     offsets: BufReader<File>,
+    ids: BufReader<File>,
     tree: BufReader<File>,
 }
 
@@ -1095,6 +1157,12 @@ impl DerivedScan {
         let mut b = [0u8; 8];
         self.offsets.read_exact(&mut b).ok()?;
         Some(u64::from_le_bytes(b))
+    }
+    /// The next record id, or `None` if the file ends.
+    pub fn next_id(&mut self) -> Option<Uuid> {
+        let mut b = [0u8; ID_WIDTH as usize];
+        self.ids.read_exact(&mut b).ok()?;
+        Some(Uuid::from_bytes(b))
     }
     /// The next perfect subtree hash, or `None` if the file ends.
     pub fn next_node(&mut self) -> Option<Digest> {
@@ -1379,7 +1447,7 @@ fn open_index(dir: &Path) -> Result<sled::Db, StoreError> {
     loop {
         let result = sled::Config::new()
             .path(dir.join(INDEX_DIR))
-            .cache_capacity(64 << 20)
+            .cache_capacity(16 << 20)
             .open();
         match result {
             Ok(db) => return Ok(db),
