@@ -15,7 +15,9 @@
 
 use super::erasure;
 use super::fold;
-use crate::coproduction::model::Model;
+use crate::coproduction::model::{Model, Project};
+use crate::coproduction::values::{Date, DecisionId, ProjectId, Stage};
+use crate::ledger::Timestamp;
 use crate::ledger::store::{Loaded, SnapshotBody, SnapshotWriter};
 use crate::ledger::{Ledger, LedgerError, Seq};
 use serde::Serialize;
@@ -44,6 +46,7 @@ const FOLD_SOURCES: &[&str] = &[
     // How tables and small maps are saved, and rows referred to by place.
     include_str!("../coproduction/table.rs"),
     include_str!("../coproduction/vec_map.rs"),
+    include_str!("../coproduction/dense.rs"),
     include_str!("fold.rs"),
     include_str!("erasure.rs"),
     include_str!("snapshot.rs"),
@@ -122,11 +125,23 @@ fn read_model(
 ) -> Result<Model, String> {
     std::thread::scope(|scope| {
         let other = scope.spawn(|| -> Result<_, String> {
-            Ok((read(second)?, read(second)?, read(second)?, read(second)?))
+            Ok((
+                read(second)?,
+                read(second)?,
+                read::<Vec<(Stage, Vec<(Date, Timestamp, DecisionId)>)>>(second)?
+                    .into_iter()
+                    .map(|(stage, each)| (stage, each.into_iter().collect()))
+                    .collect(),
+                read(second)?,
+            ))
         });
         let last_seq = read(first)?;
         let outside_projects = read(first)?;
-        let projects = read(first)?;
+        // B-trees read as lists and built at once, packed (see
+        // `coproduction::dense`).
+        let projects = read::<Vec<(ProjectId, Project)>>(first)?
+            .into_iter()
+            .collect();
         let people = read(first)?;
         let proposals = read(first)?;
         let challenges = read(first)?;
@@ -135,7 +150,7 @@ fn read_model(
         let kept: HashMap<Seq, String> = read(first)?;
         let erased = read(first)?;
         let group = read(first)?;
-        let by_last_change = read(first)?;
+        let by_last_change = read::<Vec<(Seq, ProjectId)>>(first)?.into_iter().collect();
         let membership_changes = read(first)?;
         let (decisions, actions, decisions_by_stage, waiting) = other
             .join()

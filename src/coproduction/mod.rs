@@ -9,6 +9,7 @@
 
 pub mod agenda;
 pub mod author;
+pub mod dense;
 pub mod equality;
 pub mod events;
 pub mod idea;

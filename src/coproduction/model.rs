@@ -307,15 +307,20 @@ keyed! {
 pub struct Waiting {
     /// Partners' ideas with no answer, not withdrawn: by the day put
     /// forward, then the order recorded.
+    #[serde(deserialize_with = "super::dense::set")]
     pub ideas: BTreeSet<(Date, Seq, ProposalId)>,
     /// Challenges with no answer, by when they were made.
+    #[serde(deserialize_with = "super::dense::set")]
     pub challenges: BTreeSet<(Timestamp, ChallengeId)>,
     /// Disputes staff have not answered, by the decision's day: decision
     /// and who disputes it.
+    #[serde(deserialize_with = "super::dense::set")]
     pub disputes: BTreeSet<(Date, Timestamp, DecisionId, ParticipantId)>,
     /// Actions not yet done, by the day due.
+    #[serde(deserialize_with = "super::dense::set")]
     pub actions: BTreeSet<(Date, ActionId)>,
     /// Open projects, by the day their next review is due.
+    #[serde(deserialize_with = "super::dense::set")]
     pub reviews: BTreeSet<(Date, ProjectId)>,
 }
 
