@@ -287,10 +287,15 @@ impl Ledger {
     /// Up to `limit` events from `from` on, in order.
     pub fn range(&self, from: Seq, limit: usize) -> Result<Vec<StoredEvent>, LedgerError> {
         let head = self.head();
-        let mut scan = self.store.scan_to(from, &head)?;
+        // Buffers for about `limit` records (a few hundred bytes each, two
+        // tree nodes each), not for the whole log.
+        let records = limit.clamp(16, 4096);
+        let mut scan = self
+            .store
+            .scan_to_with(from, &head, (records * 1024).min(1 << 20))?;
         // Stored leaf hashes, read in order beside the log: pushing leaf k
         // completed 1 + trailing_ones(k) subtrees, the leaf first.
-        let mut tree = self.store.derived_scan(from)?;
+        let mut tree = self.store.derived_scan(from, records * 64)?;
         let mut out = Vec::new();
         while out.len() < limit {
             match scan.next_entry() {

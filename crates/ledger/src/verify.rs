@@ -325,7 +325,7 @@ fn verify_tail(
     let linking = Mutex::new(Linking {
         ledger,
         checker,
-        derived: ledger.store().derived_scan(from)?,
+        derived: ledger.store().derived_scan(from, 1 << 18)?,
         waiting: BTreeMap::new(),
         next: 0,
         suspect: None,

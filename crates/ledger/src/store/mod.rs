@@ -56,6 +56,8 @@ const SYNCED_KEY: &[u8] = b"s";
 /// The fixed-width files are fsync'd at least this often (in records), which
 /// bounds what must be re-derived from the log after a crash.
 const DERIVED_SYNC_EVERY: u64 = 1 << 16;
+/// Bytes of the log read at once by a scan of all of it.
+const SCAN_BUFFER: usize = 1 << 20;
 
 /// What can go wrong with the store. Messages say what to do where they can.
 #[derive(Debug, thiserror::Error)]
@@ -348,7 +350,7 @@ impl Store {
             let frontier = CompactRange::load(self, TreeSize(trusted))?;
             let mut checker = ChainChecker::resume(trusted, last_hash, last_at, frontier.clone());
             let mut edge = frontier;
-            let mut scan = self.scan_from(start, head.end)?;
+            let mut scan = self.scan_from(start, head.end, SCAN_BUFFER)?;
             scan.next_seq = trusted;
             let (mut offs, mut ids, mut nodes) = (Vec::new(), Vec::new(), Vec::new());
             let (mut first_seq, mut first_node) = (trusted, nodes_before(trusted));
@@ -461,7 +463,7 @@ impl Store {
         let mut w = self.writer.lock().expect("writer lock");
         let mut checker =
             ChainChecker::resume(head.size, head.last_hash, w.last_at, w.frontier.clone());
-        let mut scan = self.scan_from(head.end, log_len)?;
+        let mut scan = self.scan_from(head.end, log_len, SCAN_BUFFER)?;
         let mut batch = Vec::new();
         let mut bad_at = None;
         loop {
@@ -843,7 +845,14 @@ impl Store {
 
     /// Streams the log from record `from` up to a head read earlier.
     pub fn scan_to(&self, from: Seq, head: &Head) -> Result<Scan, StoreError> {
-        let mut scan = self.scan_from(self.scan_start(from, head)?, head.end)?;
+        self.scan_to_with(from, head, SCAN_BUFFER)
+    }
+
+    /// [`scan_to`](Self::scan_to) reading `buffer` bytes at a time: a page
+    /// of a hundred records needs a fraction of the megabyte a whole scan
+    /// reads at once, and four readers at once held four of them.
+    pub fn scan_to_with(&self, from: Seq, head: &Head, buffer: usize) -> Result<Scan, StoreError> {
+        let mut scan = self.scan_from(self.scan_start(from, head)?, head.end, buffer)?;
         scan.next_seq = from.min(head.size);
         Ok(scan)
     }
@@ -882,12 +891,12 @@ impl Store {
         })
     }
 
-    fn scan_from(&self, start: u64, end: u64) -> Result<Scan, StoreError> {
+    fn scan_from(&self, start: u64, end: u64, buffer: usize) -> Result<Scan, StoreError> {
         // A file of its own: a clone would share the file offset with every
         // other scan, and concurrent scans would read each other's bytes.
         let file =
             File::open(self.dir.join(LOG_FILE)).map_err(io_err("cannot open the record log"))?;
-        let mut reader = BufReader::with_capacity(1 << 20, file);
+        let mut reader = BufReader::with_capacity(buffer, file);
         io::Seek::seek(&mut reader, io::SeekFrom::Start(start))
             .map_err(io_err("cannot seek in the record log"))?;
         Ok(Scan {
@@ -901,12 +910,12 @@ impl Store {
 
     /// Reads `offsets.idx`, `ids.idx` and `tree.idx` in order from record
     /// `from`, so a verifier can compare every item with what the records
-    /// give.
-    pub fn derived_scan(&self, from: Seq) -> Result<DerivedScan, StoreError> {
+    /// give; `buffer` bytes of each at a time.
+    pub fn derived_scan(&self, from: Seq, buffer: usize) -> Result<DerivedScan, StoreError> {
         let open = |name: &str, at: u64| -> Result<BufReader<File>, StoreError> {
             let file =
                 File::open(self.dir.join(name)).map_err(io_err(format!("cannot open {name}")))?;
-            let mut r = BufReader::with_capacity(1 << 18, file);
+            let mut r = BufReader::with_capacity(buffer, file);
             io::Seek::seek(&mut r, io::SeekFrom::Start(at))
                 .map_err(io_err(format!("cannot seek in {name}")))?;
             Ok(r)
