@@ -346,13 +346,13 @@ pub fn letter(model: &Model, cause: &Cause, event: &Event, base: &str) -> Option
             Letter {
                 subject: format!(
                     "A decision was challenged: {}",
-                    short(&model.text(&d.question))
+                    short(&model.text(&d.question()))
                 ),
                 paragraphs: vec![
                     format!(
                         "A decision in {} was challenged: {}",
                         project_title(&d.project),
-                        quoted(&model.text(&d.question))
+                        quoted(&model.text(&d.question()))
                     ),
                     format!("The reason given: {}", quoted(e.reason.as_str())),
                     "It waits for an answer.".into(),
@@ -366,13 +366,13 @@ pub fn letter(model: &Model, cause: &Cause, event: &Event, base: &str) -> Option
             Letter {
                 subject: format!(
                     "A partner disputed a decision: {}",
-                    short(&model.text(&d.question))
+                    short(&model.text(&d.question()))
                 ),
                 paragraphs: vec![
                     format!(
                         "A partner who took part in a decision in {} says it is not right: {}",
                         project_title(&d.project),
-                        quoted(&model.text(&d.question))
+                        quoted(&model.text(&d.question()))
                     ),
                     format!("What they said: {}", quoted(e.reason.as_str())),
                 ],

@@ -149,7 +149,7 @@ pub fn agenda<'m>(model: &'m Model, who: For<'_>, today: Date) -> Agenda<'m> {
         if !who.staff {
             out.to_confirm = decisions()
                 .filter(|d| model.took_part(&me, d))
-                .filter(|d| !d.stances.contains_key(&me))
+                .filter(|d| !d.stances().contains_key(&me))
                 .collect();
         }
         out.to_confirm.sort_by_key(|d| (d.day(), d.at));
@@ -157,8 +157,8 @@ pub fn agenda<'m>(model: &'m Model, who: For<'_>, today: Date) -> Agenda<'m> {
         out.my_challenges
             .sort_by_key(|(c, _)| std::cmp::Reverse(c.at));
         out.my_disputes = decisions()
-            .filter_map(|d| match d.stances.get(&me) {
-                Some(Stance::Disputed(why)) => Some((d, why, d.dispute_answers.get(&me))),
+            .filter_map(|d| match d.stances().get(&me) {
+                Some(Stance::Disputed(why)) => Some((d, why, d.dispute_answers().get(&me))),
                 _ => None,
             })
             .collect();
@@ -198,7 +198,7 @@ pub fn agenda<'m>(model: &'m Model, who: For<'_>, today: Date) -> Agenda<'m> {
             w.disputes.iter(),
             |(.., d, who)| {
                 let d = model.decisions.get(d)?;
-                match d.stances.get(who) {
+                match d.stances().get(who) {
                     Some(Stance::Disputed(why)) => Some((d, *who, why)),
                     _ => None,
                 }

@@ -66,11 +66,11 @@ pub fn classify(model: &Model, d: &Decision) -> (Jointness, String) {
         .filter(|p| model.role_in(p) == Some(Role::Partner))
         .collect();
     let disputed = d
-        .stances
+        .stances()
         .iter()
         .any(|(who, s)| is_partner(model, who) && matches!(s, Stance::Disputed(_)));
     let confirmed = d
-        .stances
+        .stances()
         .iter()
         .any(|(who, s)| is_partner(model, who) && *s == Stance::Confirmed);
     let cites_partners = d.answers.iter().any(|a| {
@@ -128,7 +128,7 @@ pub fn awaiting_confirmation(model: &Model, d: &Decision) -> bool {
         && d.parts
             .iter()
             .any(|p| model.role_in(p) == Some(Role::Partner))
-        && !d.stances.keys().any(|who| is_partner(model, who))
+        && !d.stances().keys().any(|who| is_partner(model, who))
 }
 
 /// A count as published: exact, hidden because it is small, or hidden so
@@ -1132,8 +1132,8 @@ fn you_said(model: &Model, projects: &[&Project], s: Settings, read: Read) -> Yo
                     let d = model.decisions.get(did)?;
                     Some(ResponseView {
                         decision_id: d.id,
-                        question: read.text(model, &d.question),
-                        outcome: read.text(model, &d.outcome),
+                        question: read.text(model, &d.question()),
+                        outcome: read.text(model, &d.outcome()),
                         response: *response,
                         reason: read.text(model, reason),
                         actions: super::idea::actions_on(model, did, pr)
@@ -1333,7 +1333,7 @@ fn jointness(model: &Model, projects: &[&Project], read: Read) -> JointnessRepor
                 .iter()
                 .map(|(d, c, why)| DecisionView {
                     decision_id: d.id,
-                    question: read.text(model, &d.question),
+                    question: read.text(model, &d.question()),
                     stage: d.stage,
                     method: d.method,
                     class: *c,
@@ -1408,14 +1408,14 @@ fn sign_counts(model: &Model, p: &Project, s: Settings) -> SignCounts {
         decisions_disputed_by_partners: decisions
             .iter()
             .filter(|d| {
-                d.stances
+                d.stances()
                     .iter()
                     .any(|(w, st)| is_partner(model, w) && matches!(st, Stance::Disputed(_)))
             })
             .count() as u64,
         challenges_unanswered: decisions
             .iter()
-            .flat_map(|d| d.challenges.iter())
+            .flat_map(|d| d.challenges().iter())
             .filter_map(|c| model.challenges.get(c))
             .filter(|c| c.answer.is_none())
             .count() as u64,

@@ -144,8 +144,8 @@ pub(crate) fn kept_indexes_hold(m: &jointly::coproduction::model::Model) {
             .entry(d.stage)
             .or_default()
             .insert((d.day(), d.at, d.id));
-        for (who, st) in &d.stances {
-            if matches!(st, Stance::Disputed(_)) && !d.dispute_answers.contains_key(who) {
+        for (who, st) in d.stances() {
+            if matches!(st, Stance::Disputed(_)) && !d.dispute_answers().contains_key(who) {
                 w.disputes.insert((d.day(), d.at, d.id, *who));
             }
         }
@@ -181,7 +181,7 @@ pub(crate) fn kept_indexes_hold(m: &jointly::coproduction::model::Model) {
     }
     for d in m.decisions.values() {
         let took_part: Vec<_> = d.parts.iter().filter_map(|p| m.who(p)).collect();
-        for who in took_part.iter().chain(d.stances.keys()) {
+        for who in took_part.iter().chain(d.stances().keys()) {
             let noted = m
                 .contributions(who)
                 .iter()
@@ -1162,20 +1162,20 @@ fn every_word_read_from_the_log_is_the_word_written() {
     }
     for (_, d) in from_log.decisions.iter() {
         each.extend([
-            ("question", d.question, at("/question")),
-            ("decided", d.outcome, at("/outcome")),
-            ("reason", d.reason, at("/reason")),
+            ("question", d.question(), at("/question")),
+            ("decided", d.outcome(), at("/outcome")),
+            ("reason", d.reason(), at("/reason")),
         ]);
         for (i, a) in d.answers.iter().enumerate() {
             each.push(("answer's reason", a.reason, format!("/answers/{i}/reason")));
         }
-        for (_, s) in d.stances.iter() {
+        for (_, s) in d.stances().iter() {
             if let Stance::Disputed(why) = s {
                 each.push(("dispute", *why, at("/reason")));
             }
         }
         each.extend(
-            d.dispute_answers
+            d.dispute_answers()
                 .iter()
                 .map(|(_, a)| ("dispute answer", *a, at("/answer"))),
         );

@@ -134,6 +134,13 @@ fn acknowledged_appends_survive_sigkill() {
                 .unwrap_or_else(|| panic!("round {round}: acknowledged record {seq} is missing"));
             assert_eq!(&ev.record.id().to_string(), id, "record {seq}");
             assert_eq!(&ev.hash.to_hex(), hash, "record {seq}");
+            // And found by its id: the id index is rebuilt from the log too.
+            let by_id = ledger.get_by_id(&ev.record.id()).unwrap();
+            assert_eq!(
+                by_id.map(|e| e.record.seq()),
+                Some(*seq),
+                "record {seq} by id"
+            );
         }
         assert!(verified.size >= acked.len() as u64);
     }

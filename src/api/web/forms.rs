@@ -616,10 +616,10 @@ fn spec(
         Kind::AnswerDispute => {
             let d = decision()?;
             let waiting: Vec<(String, String)> = d
-                .stances
+                .stances()
                 .iter()
                 .filter(|(who, st)| {
-                    matches!(st, Stance::Disputed(_)) && !d.dispute_answers.contains_key(*who)
+                    matches!(st, Stance::Disputed(_)) && !d.dispute_answers().contains_key(*who)
                 })
                 .map(|(who, st)| {
                     let why = match st {
@@ -651,7 +651,7 @@ fn spec(
                 title: s("Answer a dispute"),
                 intro: vec![format!(
                     "The decision: {}. A partner says the record of their part in it is not right.",
-                    model.text(&d.question),
+                    model.text(&d.question()),
                 )],
                 fields: vec![
                     field("participant_id", "Whose dispute are you answering?", Choice)

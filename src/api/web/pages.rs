@@ -177,7 +177,7 @@ fn idea_item(model: &Model, pr: &Proposal, status: &Status, project: bool) -> It
                 .map(|x| format!("{} (due by {})", model.text(&x.what), on(x.due)))
                 .collect();
             let decided = model.decisions.get(&a.decision).map_or(String::new(), |d| {
-                format!(" What was decided: {}", model.text(&d.outcome))
+                format!(" What was decided: {}", model.text(&d.outcome()))
             });
             let mut d = format!("The reason: {}{decided}", model.text(a.reason));
             if !changed.is_empty() {
@@ -264,7 +264,7 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
             .iter()
             .take(HOME_LIMIT)
             .map(|d| Item {
-                quote: model.text(&d.question),
+                quote: model.text(&d.question()),
                 status: "Not confirmed yet".into(),
                 code: "waiting".into(),
                 detail: format!(
@@ -323,7 +323,7 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
                         let mut l = Vec::new();
                         // A reply is offered once: after it, the reply waits.
                         let replied = model.decisions.get(&c.decision).is_some_and(|d| {
-                            d.challenges
+                            d.challenges()
                                 .iter()
                                 .filter_map(|r| model.challenges.get(r))
                                 .any(|r| r.in_reply_to == Some(c.id))
@@ -376,7 +376,7 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
                 ),
                 facts: vec![format!(
                     "You dispute your part in “{}”.",
-                    model.text(&d.question)
+                    model.text(&d.question())
                 )],
                 links: vec![
                     (
@@ -477,7 +477,7 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
                 detail: format!(
                     "{} says the record of their part in “{}” is not right.",
                     words::sentence(&name_of(&state, &v, &model, who)),
-                    model.text(&d.question),
+                    model.text(&d.question()),
                 ),
                 facts: vec![project_of(&d.project)],
                 links: vec![
@@ -738,7 +738,7 @@ fn story_of(
                 when(d.day(), d.at),
                 format!(
                     "A decision: {} It was {}.",
-                    model.text(&d.question),
+                    model.text(&d.question()),
                     jointly_words(model, d)
                 ),
             );
@@ -912,7 +912,7 @@ async fn decision(
                 _ => "staff",
             };
             // Partners confirm or dispute their part; staff record it.
-            let stance = match (d.stances.get(&who), mine) {
+            let stance = match (d.stances().get(&who), mine) {
                 (Some(Stance::Confirmed), true) => " You confirmed this is right.".to_string(),
                 (Some(Stance::Confirmed), false) => " They confirmed this is right.".to_string(),
                 (Some(Stance::Disputed(why)), true) => {
@@ -925,7 +925,7 @@ async fn decision(
                 (None, true) => " You have not said yet whether this is right.".to_string(),
                 (None, false) => " They have not said yet whether this is right.".to_string(),
             };
-            let answered = match (d.stances.get(&who), d.dispute_answers.get(&who)) {
+            let answered = match (d.stances().get(&who), d.dispute_answers().get(&who)) {
                 (Some(Stance::Disputed(_)), Some(a)) => {
                     format!(" Staff answered: {}", model.text(a))
                 }
@@ -965,7 +965,7 @@ async fn decision(
         })
         .collect();
     let challenges = d
-        .challenges
+        .challenges()
         .iter()
         .filter_map(|c| model.challenges.get(c))
         .map(|c| {
@@ -1069,8 +1069,8 @@ async fn decision(
             format!("/decisions/{id}/action"),
             "Record an action it led to".to_string(),
         ));
-        if d.stances.iter().any(|(who, st)| {
-            matches!(st, Stance::Disputed(_)) && !d.dispute_answers.contains_key(who)
+        if d.stances().iter().any(|(who, st)| {
+            matches!(st, Stance::Disputed(_)) && !d.dispute_answers().contains_key(who)
         }) {
             forms.push((
                 format!("/decisions/{id}/answer-dispute"),
@@ -1084,14 +1084,14 @@ async fn decision(
         .get(&d.project)
         .map_or(String::new(), |p| model.text(&p.title));
     render(DecisionPage {
-        page: Frame::for_visitor(&v, &model.text(&d.question), ""),
-        outcome: format!("What was decided: {}", model.text(&d.outcome)),
+        page: Frame::for_visitor(&v, &model.text(&d.question()), ""),
+        outcome: format!("What was decided: {}", model.text(&d.outcome())),
         project_id: d.project,
         project_title,
         when: when(d.day(), d.at),
         method: words::sentence(method_words(d.method)),
         jointly: format!("This decision was {}: {why}.", jointly_words(&model, d)),
-        reason: model.text(&d.reason),
+        reason: model.text(&d.reason()),
         parts,
         answers,
         challenges,
@@ -1445,7 +1445,7 @@ fn decision_item(model: &Model, d: &Decision, project: bool) -> Item {
         facts.insert(0, format!("Project: {}.", model.text(&p.title)));
     }
     Item {
-        quote: model.text(&d.question),
+        quote: model.text(&d.question()),
         status,
         code: code.into(),
         detail: format!("How: {}.", method_words(d.method)),
