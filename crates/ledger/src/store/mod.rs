@@ -50,6 +50,7 @@ const INDEX_DIR: &str = "index";
 const INDEX_TREE: &str = "index";
 const OFFSETS_FILE: &str = "offsets.idx";
 const IDS_FILE: &str = "ids.idx";
+const LOCK_FILE: &str = "lock";
 const TREE_FILE: &str = "tree.idx";
 const HEAD_KEY: &[u8] = b"h";
 const SYNCED_KEY: &[u8] = b"s";
@@ -94,9 +95,7 @@ pub enum StoreError {
     Poisoned,
     #[error("batch does not continue the log: {0}")]
     NotContinuous(String),
-    #[error(
-        "the log holds {held} records and this version indexes at most {limit}; nothing was written"
-    )]
+    #[error("the log holds {held} records and this version indexes at most {limit}")]
     Full { held: u64, limit: u64 },
 }
 
@@ -206,6 +205,9 @@ pub struct Store {
     /// Held by a snapshot being saved, and by an erasure while it removes
     /// the snapshots (see `snapshot`).
     snapshot_lock: Mutex<()>,
+    /// The lock on the data directory (`lock`), held while open: taken
+    /// before anything in the directory is changed, even sled's.
+    _lock: File,
 }
 
 /// Where a test can make the next writes fail as a full disk would.
@@ -241,6 +243,7 @@ impl Store {
             .truncate(false)
             .open(&log_path)
             .map_err(io_err(format!("cannot open {}", log_path.display())))?;
+        let lock = lock_dir(dir)?;
         upgrade::settle(dir)?;
         let db = upgrade::without_old_ids(dir, open_index(dir)?)?;
         let index = db.open_tree(INDEX_TREE).map_err(index_err)?;
@@ -296,6 +299,7 @@ impl Store {
             head: RwLock::new(head),
             failing_writes: Default::default(),
             snapshot_lock: Mutex::new(()),
+            _lock: lock,
         };
         store.rederive(&head, false)?;
         if store.check_head(&head).is_err() {
@@ -526,9 +530,10 @@ impl Store {
         }
     }
 
-    /// Writes a checked batch: log frames and fdatasync; offsets and tree
-    /// nodes (synced every [`DERIVED_SYNC_EVERY`] records); the sled batch and
-    /// its flush; then publishes the new head. Nothing is visible before.
+    /// Writes a checked batch: log frames and fdatasync; offsets, ids and
+    /// tree nodes (synced every [`DERIVED_SYNC_EVERY`] records); the head
+    /// in sled (flushed by sled within half a second); the ids in the
+    /// table; then publishes the new head. Nothing is visible before.
     fn commit_locked(
         &self,
         w: &mut Writer,
@@ -1444,6 +1449,38 @@ impl From<ChainProblem> for StoreError {
         StoreError::Damaged {
             seq: p.seq,
             what: p.what,
+        }
+    }
+}
+
+/// Takes the data directory's own lock, or says another process holds it.
+/// Released when the store is dropped. A store of this same program being
+/// closed (its last handle held a moment longer by a thread finishing) is
+/// waited out briefly, as sled's lock is in [`open_index`].
+fn lock_dir(dir: &Path) -> Result<File, StoreError> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io_err(format!("cannot open {}", path.display())))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked {
+                    dir: dir.to_path_buf(),
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(io_err(format!("cannot lock {}", path.display()))(e));
+            }
         }
     }
 }

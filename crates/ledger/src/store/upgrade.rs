@@ -8,10 +8,19 @@
 //! then takes the old one's place. `ids.idx` is rebuilt from the log, as
 //! any lost derived file is.
 //!
-//! The swap is two renames; [`settle`] finishes or undoes one a crash
-//! interrupted, before the index is opened.
+//! The copy is made durable (every file and folder in it synced) before
+//! the old directory is moved aside, so a copy that is moved into place is
+//! whole. The swap is then two renames; [`settle`] finishes or undoes one
+//! a crash interrupted, before the index is opened. Both run only while
+//! the store's own lock on the data directory is held (see
+//! [`Store::open`](super::Store::open)), so no other process opening the
+//! same directory can take a half-made copy for an abandoned one.
+//!
+//! How far the derived files are known durable (`s`) is not copied: it
+//! spoke for `offsets.idx` and `tree.idx` only, and `ids.idx` is new, so
+//! all three are rebuilt from the log and `s` written again once synced.
 
-use super::{INDEX_DIR, INDEX_TREE, StoreError, index_err, io_err, open_index};
+use super::{INDEX_DIR, INDEX_TREE, SYNCED_KEY, StoreError, index_err, io_err, open_index};
 use std::fs::{self, File};
 use std::path::Path;
 
@@ -23,11 +32,17 @@ const OLD_DIR: &str = "index.old";
 const SLED_DEFAULT_TREE: &[u8] = b"__sled__default";
 
 /// Finishes or undoes a swap of sled directories that a crash interrupted.
-/// A copy not yet in place is thrown away (the old directory is whole and
-/// the copy is made again); a copy in place of an old directory not yet
-/// removed is kept.
+/// A copy beside the old directory is thrown away (the old directory is
+/// whole and the copy is made again); a copy with the old one moved aside
+/// is moved into place (it was durable before the old one moved); an old
+/// directory moved aside with no copy is moved back; a copy in place of an
+/// old directory not yet removed is kept.
 pub fn settle(dir: &Path) -> Result<(), StoreError> {
     let (index, new, old) = (dir.join(INDEX_DIR), dir.join(NEW_DIR), dir.join(OLD_DIR));
+    if old.exists() && !index.exists() && !new.exists() {
+        fs::rename(&old, &index).map_err(io_err(format!("cannot move {} back", old.display())))?;
+        sync_dir(dir)?;
+    }
     if new.exists() {
         if index.exists() {
             fs::remove_dir_all(&new).map_err(io_err(format!("cannot remove {}", new.display())))?;
@@ -81,14 +96,32 @@ fn copy_without_old_ids(db: &sled::Db, to: &Path) -> Result<(), StoreError> {
         );
         for kv in from.iter() {
             let (k, v) = kv.map_err(index_err)?;
-            if name == INDEX_TREE.as_bytes() && k.starts_with(OLD_ID_PREFIX) {
+            let index_tree = name == INDEX_TREE.as_bytes();
+            if index_tree && (k.starts_with(OLD_ID_PREFIX) || k == SYNCED_KEY) {
                 continue;
             }
             into.insert(k, v).map_err(index_err)?;
         }
     }
     copy.flush().map_err(index_err)?;
-    Ok(())
+    drop(copy);
+    // sled's flush does not reach the disk (sled issue 1452): sync every
+    // file and folder of the copy before anything depends on it.
+    sync_tree(to)
+}
+
+/// Syncs `path`, and everything in it if it is a folder.
+fn sync_tree(path: &Path) -> Result<(), StoreError> {
+    let failed = io_err(format!("cannot sync {}", path.display()));
+    if path.is_dir() {
+        for entry in
+            fs::read_dir(path).map_err(io_err(format!("cannot read {}", path.display())))?
+        {
+            let entry = entry.map_err(io_err(format!("cannot read {}", path.display())))?;
+            sync_tree(&entry.path())?;
+        }
+    }
+    File::open(path).and_then(|f| f.sync_all()).map_err(failed)
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
@@ -174,6 +207,32 @@ mod tests {
         check_opens(dir.path(), &ids);
     }
 
+    /// A second open of a directory already open is refused before it
+    /// changes anything (so it cannot take a copy being made for an
+    /// abandoned one), and the directory opens again once it is closed.
+    #[test]
+    fn a_directory_open_elsewhere_is_refused_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let ids = old_store(dir.path());
+        let (first, _) = Ledger::open(dir.path()).unwrap();
+        fs::create_dir(dir.path().join(NEW_DIR)).unwrap();
+        let second = Ledger::open(dir.path());
+        assert!(
+            matches!(
+                second,
+                Err(crate::LedgerError::Store(StoreError::Locked { .. }))
+            ),
+            "{:?}",
+            second.err()
+        );
+        assert!(
+            dir.path().join(NEW_DIR).exists(),
+            "the refused open changed nothing"
+        );
+        drop(first);
+        check_opens(dir.path(), &ids);
+    }
+
     /// A crash at each point of the swap: the next open still finds every
     /// record by its id and every side table entry.
     #[test]
@@ -185,7 +244,8 @@ mod tests {
         fn aside(d: &Path) {
             fs::rename(d.join(INDEX_DIR), d.join(OLD_DIR)).unwrap();
         }
-        let crashes: [(&str, Crash); 3] = [
+        let crashes: [(&str, Crash); 4] = [
+            ("old moved aside, before any copy", |d| aside(d)),
             ("copy made, not yet in place", |d| copy(d)),
             ("old moved aside, copy not yet in place", |d| {
                 copy(d);
