@@ -41,13 +41,7 @@ pub struct IdTable {
 impl IdTable {
     /// The table of the first `size` ids in `file`.
     pub fn build(file: &FixedFile, size: u64) -> Result<IdTable, StoreError> {
-        let mut table = IdTable {
-            slots: vec![0; slots_for(size)],
-            len: 0,
-            hasher: RandomState::new(),
-        };
-        table.place_from(file, 0, size)?;
-        Ok(table)
+        Self::with_hasher(file, size, RandomState::new())
     }
 
     /// Records placed.
@@ -64,19 +58,27 @@ impl IdTable {
     /// A table for the first `size` ids in `file`, with the same key: for
     /// when the next batch would fill this one past half.
     pub fn grown(&self, file: &FixedFile, size: u64) -> Result<IdTable, StoreError> {
+        Self::with_hasher(file, size, self.hasher.clone())
+    }
+
+    fn with_hasher(
+        file: &FixedFile,
+        size: u64,
+        hasher: RandomState,
+    ) -> Result<IdTable, StoreError> {
         let mut table = IdTable {
             slots: vec![0; slots_for(size)],
             len: 0,
-            hasher: self.hasher.clone(),
+            hasher,
         };
-        table.place_from(file, 0, size)?;
+        table.place_first(file, size)?;
         Ok(table)
     }
 
-    /// Places the ids of records `from..to` read from `file`.
-    pub fn place_from(&mut self, file: &FixedFile, from: u64, to: u64) -> Result<(), StoreError> {
+    /// Places the ids of the first `to` records, read from `file`.
+    fn place_first(&mut self, file: &FixedFile, to: u64) -> Result<(), StoreError> {
         let mut buf = Vec::new();
-        let mut at = from;
+        let mut at = 0;
         while at < to {
             let n = (to - at).min(READ_ITEMS);
             buf.resize((n * ID_WIDTH) as usize, 0);

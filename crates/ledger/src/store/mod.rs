@@ -171,6 +171,8 @@ pub struct Prepared {
 
 struct Writer {
     log: File,
+    /// The three derived files, written and synced together (see
+    /// [`Writer::write_derived`] and [`Writer::sync_derived`]).
     offsets: FixedFile,
     ids: FixedFile,
     tree: FixedFile,
@@ -357,7 +359,7 @@ impl Store {
             let mut scan = self.scan_from(start, head.end, SCAN_BUFFER)?;
             scan.next_seq = trusted;
             let (mut offs, mut ids, mut nodes) = (Vec::new(), Vec::new(), Vec::new());
-            let (mut first_seq, mut first_node) = (trusted, nodes_before(trusted));
+            let mut first_seq = trusted;
             loop {
                 let offset = scan.offset;
                 let Some((_, entry)) = scan
@@ -371,19 +373,14 @@ impl Store {
                 ids.extend_from_slice(checked.record.id().as_bytes());
                 edge.push(checked.leaf, |_, h| nodes.extend_from_slice(&h.0));
                 if offs.len() >= 8 << 16 {
-                    w.offsets.write(first_seq, &offs)?;
-                    w.ids.write(first_seq, &ids)?;
-                    w.tree.write(first_node, &nodes)?;
+                    w.write_derived(first_seq, &offs, &ids, &nodes)?;
                     first_seq += (offs.len() / 8) as u64;
-                    first_node += (nodes.len() / 32) as u64;
                     offs.clear();
                     ids.clear();
                     nodes.clear();
                 }
             }
-            w.offsets.write(first_seq, &offs)?;
-            w.ids.write(first_seq, &ids)?;
-            w.tree.write(first_node, &nodes)?;
+            w.write_derived(first_seq, &offs, &ids, &nodes)?;
             if checker.size() != head.size
                 || checker.last_hash() != head.last_hash
                 || checker.root() != head.root
@@ -400,9 +397,7 @@ impl Store {
         // Sync what was rebuilt even where the files were said to be
         // durable already (an older version's directory had no ids.idx).
         if trusted < head.size || w.synced != head.size || from_scratch {
-            w.offsets.sync()?;
-            w.ids.sync()?;
-            w.tree.sync()?;
+            w.sync_derived()?;
             self.index
                 .insert(SYNCED_KEY, &head.size.to_le_bytes())
                 .map_err(index_err)?;
@@ -611,10 +606,7 @@ impl Store {
         // full disk), the batch is taken back off the log, so the error is
         // the whole truth and the next append can simply try again.
         let written = w
-            .offsets
-            .write(start.size, &offs)
-            .and_then(|()| w.ids.write(start.size, &ids))
-            .and_then(|()| w.tree.write(nodes_before(start.size), &nodes))
+            .write_derived(start.size, &offs, &ids, &nodes)
             .and_then(|()| self.injected(Fault::DerivedFiles));
         if let Err(e) = written {
             return Err(self.take_back(w, start, e));
@@ -623,12 +615,7 @@ impl Store {
         if head.size - w.synced >= DERIVED_SYNC_EVERY {
             // A failed fsync leaves the page cache untrustworthy: refuse
             // writes until a restart rebuilds the derived files from the log.
-            if let Err(e) = w
-                .offsets
-                .sync()
-                .and_then(|()| w.ids.sync())
-                .and_then(|()| w.tree.sync())
-            {
+            if let Err(e) = w.sync_derived() {
                 w.poisoned = true;
                 return Err(e);
             }
@@ -1090,6 +1077,29 @@ impl Store {
     }
 }
 
+impl Writer {
+    /// Writes the derived items of records from `seq` on: their frame
+    /// offsets and ids, and the tree nodes their leaves completed.
+    fn write_derived(
+        &self,
+        seq: Seq,
+        offsets: &[u8],
+        ids: &[u8],
+        nodes: &[u8],
+    ) -> Result<(), StoreError> {
+        self.offsets.write(seq, offsets)?;
+        self.ids.write(seq, ids)?;
+        self.tree.write(nodes_before(seq), nodes)
+    }
+
+    /// Makes the three derived files durable.
+    fn sync_derived(&self) -> Result<(), StoreError> {
+        self.offsets.sync()?;
+        self.ids.sync()?;
+        self.tree.sync()
+    }
+}
+
 impl Drop for Store {
     /// A clean close makes the fixed-width files durable and says so, so the
     /// next open has nothing to rebuild.
@@ -1101,17 +1111,12 @@ impl Drop for Store {
             return;
         }
         let synced = w.head.size;
-        let done = w
-            .offsets
-            .sync()
-            .and_then(|()| w.ids.sync())
-            .and_then(|()| w.tree.sync())
-            .and_then(|()| {
-                self.index
-                    .insert(SYNCED_KEY, &synced.to_le_bytes())
-                    .map_err(index_err)?;
-                self.db.flush().map_err(index_err)
-            });
+        let done = w.sync_derived().and_then(|()| {
+            self.index
+                .insert(SYNCED_KEY, &synced.to_le_bytes())
+                .map_err(index_err)?;
+            self.db.flush().map_err(index_err)
+        });
         if done.is_ok() {
             w.synced = synced;
         }
@@ -1466,22 +1471,34 @@ fn lock_dir(dir: &Path) -> Result<File, StoreError> {
         .truncate(false)
         .open(&path)
         .map_err(io_err(format!("cannot open {}", path.display())))?;
+    waiting_out_a_close(dir, || match file.try_lock() {
+        Ok(()) => Ok(Some(())),
+        Err(fs::TryLockError::WouldBlock) => Ok(None),
+        Err(fs::TryLockError::Error(e)) => {
+            Err(io_err(format!("cannot lock {}", path.display()))(e))
+        }
+    })?;
+    Ok(file)
+}
+
+/// Tries `attempt` (`None`: the directory is locked) every 20 ms for up to
+/// 3 s, so that a store of this same program that is closing is waited
+/// out; after that, the directory is reported in use.
+fn waiting_out_a_close<T>(
+    dir: &Path,
+    mut attempt: impl FnMut() -> Result<Option<T>, StoreError>,
+) -> Result<T, StoreError> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
     loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(file),
-            Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(fs::TryLockError::WouldBlock) => {
-                return Err(StoreError::Locked {
-                    dir: dir.to_path_buf(),
-                });
-            }
-            Err(fs::TryLockError::Error(e)) => {
-                return Err(io_err(format!("cannot lock {}", path.display()))(e));
-            }
+        if let Some(done) = attempt()? {
+            return Ok(done);
         }
+        if std::time::Instant::now() >= deadline {
+            return Err(StoreError::Locked {
+                dir: dir.to_path_buf(),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 
@@ -1489,27 +1506,21 @@ fn lock_dir(dir: &Path) -> Result<File, StoreError> {
 /// threads a moment after the last handle is dropped, so a lock held by
 /// this same program closing is waited out briefly before giving up.
 fn open_index(dir: &Path) -> Result<sled::Db, StoreError> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-    loop {
+    waiting_out_a_close(dir, || {
         let result = sled::Config::new()
             .path(dir.join(INDEX_DIR))
             .cache_capacity(16 << 20)
             .open();
         match result {
-            Ok(db) => return Ok(db),
+            Ok(db) => Ok(Some(db)),
             Err(sled::Error::Io(io))
                 if io.kind() == io::ErrorKind::WouldBlock || io.to_string().contains("lock") =>
             {
-                if std::time::Instant::now() >= deadline {
-                    return Err(StoreError::Locked {
-                        dir: dir.to_path_buf(),
-                    });
-                }
-                std::thread::sleep(std::time::Duration::from_millis(20));
+                Ok(None)
             }
-            Err(other) => return Err(index_err(other)),
+            Err(other) => Err(index_err(other)),
         }
-    }
+    })
 }
 
 /// Writes the magic into a new log, or checks it in an existing one.
