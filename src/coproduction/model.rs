@@ -5,7 +5,7 @@
 
 use super::author::Author;
 use super::events::*;
-use super::said::{Field, Said, Words};
+use super::said::{Field, RecordAt, Said, Words};
 use super::table::{Keyed, Row, Table};
 use super::values::*;
 use super::vec_map::VecMap;
@@ -123,7 +123,7 @@ pub struct Decision {
     pub project: ProjectId,
     /// The record that made it, where its question, outcome and reasons
     /// are (see [`Decision::said`]): 8 bytes where three [`Said`]s took 36.
-    made_in: [u32; 2],
+    made_in: RecordAt,
     pub stage: Stage,
     pub method: Method,
     pub parts: Vec<TookPart>,
@@ -188,10 +188,7 @@ impl Proposal {
 impl Decision {
     /// Where a piece of its text is: `field` of the record that made it.
     pub fn said(&self, field: Field) -> Said {
-        Said::at(
-            (u64::from(self.made_in[0]) << 32) | u64::from(self.made_in[1]),
-            field,
-        )
+        Said::at(self.made_in.seq(), field)
     }
 
     pub fn question(&self) -> Said {
@@ -1207,7 +1204,7 @@ impl Model {
                 let d = Decision {
                     id: e.decision_id,
                     project: e.project_id,
-                    made_in: [(seq >> 32) as u32, seq as u32],
+                    made_in: RecordAt::new(seq),
                     stage: e.stage,
                     method: e.method,
                     parts,

@@ -18,12 +18,27 @@ use std::fmt;
 use std::sync::Arc;
 
 /// Where one piece of free text was said: the record, and its field.
-/// 12 bytes: the sequence number is kept as two halves, so that nothing in
-/// it needs 8-byte alignment (a million of these at 10^6 records).
+/// 12 bytes (a million of these at 10^6 records).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Said {
-    seq: [u32; 2],
+    seq: RecordAt,
     field: Field,
+}
+
+/// A record's sequence number kept as two 4-byte halves, so that nothing
+/// holding it needs 8-byte alignment: a [`Said`] is 12 bytes, not 16, and
+/// a decision's record 8 bytes beside its 4-byte-aligned neighbours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RecordAt([u32; 2]);
+
+impl RecordAt {
+    pub fn new(seq: Seq) -> RecordAt {
+        RecordAt([(seq >> 32) as u32, seq as u32])
+    }
+
+    pub fn seq(self) -> Seq {
+        (u64::from(self.0[0]) << 32) | u64::from(self.0[1])
+    }
 }
 
 /// A field of free text in an event's payload. `Aim` and `AnswerReason`
@@ -50,14 +65,14 @@ impl Said {
     /// The field `field` of record `seq`.
     pub fn at(seq: Seq, field: Field) -> Said {
         Said {
-            seq: [(seq >> 32) as u32, seq as u32],
+            seq: RecordAt::new(seq),
             field,
         }
     }
 
     /// The record it was said in.
     pub fn seq(&self) -> Seq {
-        (u64::from(self.seq[0]) << 32) | u64::from(self.seq[1])
+        self.seq.seq()
     }
 
     /// The words, in the event record `seq` holds.
