@@ -1125,6 +1125,7 @@ fn token(data: &Path, command: TokenCommand) -> Result<(), Failure> {
         } => {
             let (secret, info) = with_core(data, |app, me| async move {
                 app.create_token(&me, role, &name, participant.as_deref())
+                    .await
             })?;
             // The role as it is typed (`auditor`), not the type's name.
             let role = serde_json::to_value(info.role)
@@ -1144,7 +1145,10 @@ fn token(data: &Path, command: TokenCommand) -> Result<(), Failure> {
             }
         }
         TokenCommand::Revoke { id } => {
-            let info = with_core(data, |app, me| async move { app.revoke_token(&me, &id) })?;
+            let info = with_core(
+                data,
+                |app, me| async move { app.revoke_token(&me, &id).await },
+            )?;
             eprintln!("revoked token {} ({})", info.id, info.name);
         }
     }

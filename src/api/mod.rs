@@ -763,10 +763,10 @@ async fn create_token(
     who: Bearer,
     ApiJson(req): ApiJson<TokenRequest>,
 ) -> Result<Response, AppError> {
-    let (secret, info) =
-        state
-            .app()
-            .create_token(&who.caller, req.role, &req.name, req.participant.as_deref())?;
+    let (secret, info) = state
+        .app()
+        .create_token(&who.caller, req.role, &req.name, req.participant.as_deref())
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(NewToken {
@@ -795,7 +795,7 @@ async fn revoke_token(
     who: Bearer,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<TokenInfo>, AppError> {
-    Ok(Json(state.app().revoke_token(&who.caller, &id)?))
+    Ok(Json(state.app().revoke_token(&who.caller, &id).await?))
 }
 
 struct BearerAuth;

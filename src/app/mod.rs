@@ -9,6 +9,7 @@
 //! Work a crash interrupted (an erasure, an Idempotency-Key whose request
 //! was cut off) is finished when the core opens, before anything is read.
 
+pub mod access;
 pub mod caller;
 pub mod demo;
 pub mod erasure;
@@ -53,7 +54,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokens::{Role, TokenInfo, TokenStore};
+use tokens::TokenStore;
 use witnessing::{Cosigned, WitnessPolicy};
 
 /// The log's origin (and key name) when a data directory makes its key.
@@ -852,12 +853,21 @@ impl App {
 
     // ------------------------------------------------------------ equality
 
-    fn me(caller: &Caller) -> Result<uuid::Uuid, Refusal> {
+    /// The partner whose answers these are. Not in a session on a card a
+    /// member of staff made that the partner has not shown to be theirs:
+    /// whoever made the card could be holding it (docs/PRIVACY.md).
+    fn me(&self, caller: &Caller) -> Result<uuid::Uuid, Refusal> {
         policy::require(caller.author(), Action::AnswerEquality)?;
-        caller
+        let me = caller
             .participant()
             .map(|p| p.uuid())
-            .ok_or_else(|| Refusal::forbidden("this token belongs to no participant"))
+            .ok_or_else(|| Refusal::forbidden("this token belongs to no participant"))?;
+        if self.on_a_card_staff_made(caller)? {
+            return Err(Refusal::forbidden(
+                "your equality answers are not shown or changed in a session that began with a sign-in card a member of staff made, until you show the card is yours by entering your own access code",
+            ));
+        }
+        Ok(me)
     }
 
     /// Replaces the caller's own equality answers (partners only, each for
@@ -867,7 +877,7 @@ impl App {
         caller: &Caller,
         answers: BTreeMap<String, String>,
     ) -> Result<BTreeMap<String, String>, Refusal> {
-        let me = Self::me(caller)?;
+        let me = self.me(caller)?;
         equality::check_answers(&answers).map_err(|(at, why)| Refusal::malformed(why).at(at))?;
         Ok(self
             .0
@@ -879,7 +889,7 @@ impl App {
 
     /// The caller's own equality answers.
     pub fn equality_answers(&self, caller: &Caller) -> Result<BTreeMap<String, String>, Refusal> {
-        let me = Self::me(caller)?;
+        let me = self.me(caller)?;
         // A damaged entry reads as no answers yet: saving them repairs it.
         Ok(match self.0.people.get(&me) {
             Ok(p) => p.map(|p| p.answers).unwrap_or_default(),
@@ -958,173 +968,6 @@ impl App {
                 }
             }
         });
-    }
-
-    // -------------------------------------------------------------- tokens
-
-    /// The caller a secret belongs to, if it is known and not revoked.
-    pub fn authenticate(&self, secret: &str) -> Result<(Caller, TokenInfo), Refusal> {
-        match self.0.tokens.authenticate(secret.trim()) {
-            Ok(Some(info)) => Ok((Caller::from_token(&info), info)),
-            Ok(None) => Err(Refusal::new(
-                crate::refusal::Kind::Unauthenticated,
-                "this token is not known or was revoked",
-            )),
-            Err(e) => Err(Refusal::failed(e)),
-        }
-    }
-
-    // ---------------------------------------------------- signing in
-
-    /// Signs a browser in with an access code: a new session, and its
-    /// cookie (shown once).
-    pub fn sign_in(&self, code: &str) -> Result<(String, sessions::Session), Refusal> {
-        self.authenticate(code)?;
-        self.0
-            .sessions
-            .start(&tokens::hash(code.trim()))
-            .map_err(Refusal::failed)
-    }
-
-    /// Who a session cookie signs in: unauthenticated if the session is
-    /// unknown, idle too long, or its token was revoked or deleted.
-    pub fn session(&self, cookie: &str) -> Result<(Caller, TokenInfo, sessions::Session), Refusal> {
-        let gone = || {
-            Refusal::new(
-                crate::refusal::Kind::Unauthenticated,
-                "please sign in again",
-            )
-        };
-        let s = self
-            .0
-            .sessions
-            .find(cookie)
-            .map_err(Refusal::failed)?
-            .ok_or_else(gone)?;
-        let info = self
-            .0
-            .tokens
-            .by_hash(&s.token_hash)
-            .map_err(Refusal::failed)?
-            .ok_or_else(gone)?;
-        Ok((Caller::from_token(&info), info, s))
-    }
-
-    /// Ends a session.
-    pub fn sign_out(&self, cookie: &str) -> Result<(), Refusal> {
-        self.0.sessions.end(cookie).map_err(Refusal::failed)
-    }
-
-    /// A sign-in card for a partner (staff): a new access token of theirs
-    /// and a link that signs in with it, once, within
-    /// [`sessions::LINK_DAYS`] days. Returns the link's secret, when it
-    /// ends (Unix seconds), and the token made.
-    pub fn make_sign_in_card(
-        &self,
-        caller: &Caller,
-        partner: ParticipantId,
-    ) -> Result<(String, u64, TokenInfo), Refusal> {
-        policy::require(caller.author(), Action::MakeSignInCard)?;
-        {
-            let model = self.read()?;
-            if model.erased.contains(&partner)
-                || model.role(&partner) != Some(values::Role::Partner)
-            {
-                return Err(Refusal::not_found("there is no partner with this id"));
-            }
-        }
-        let (secret, info) = self
-            .0
-            .tokens
-            .create(Role::Partner, "sign-in-card", Some(partner))
-            .map_err(Refusal::failed)?;
-        let (link, expires) = self
-            .0
-            .links
-            .make(&tokens::hash(&secret))
-            .map_err(Refusal::failed)?;
-        Ok((link, expires, info))
-    }
-
-    /// Whether a sign-in link still works, and whose it is.
-    pub fn sign_in_link(&self, secret: &str) -> Result<TokenInfo, Refusal> {
-        let token = self.0.links.peek(secret).map_err(Refusal::failed)?;
-        self.link_token(token).map(|(info, _)| info)
-    }
-
-    /// Signs a browser in with a sign-in link, using it up.
-    pub fn sign_in_with_link(&self, secret: &str) -> Result<(String, sessions::Session), Refusal> {
-        let token = self.0.links.use_up(secret).map_err(Refusal::failed)?;
-        let (_, h) = self.link_token(token)?;
-        self.0.sessions.start(&h).map_err(Refusal::failed)
-    }
-
-    fn link_token(
-        &self,
-        token: Result<String, sessions::LinkProblem>,
-    ) -> Result<(TokenInfo, String), Refusal> {
-        let unauthenticated = |m: &str| Refusal::new(crate::refusal::Kind::Unauthenticated, m);
-        match token {
-            Err(sessions::LinkProblem::Expired) => Err(unauthenticated(
-                "this sign-in link has expired; ask the team for a new one",
-            )),
-            Err(sessions::LinkProblem::Unknown) => Err(unauthenticated(
-                "this sign-in link does not work: it may have been used already; ask the team for a new one",
-            )),
-            Ok(h) => {
-                let info = self
-                    .0
-                    .tokens
-                    .by_hash(&h)
-                    .map_err(Refusal::failed)?
-                    .ok_or_else(|| {
-                        unauthenticated(
-                            "this sign-in link no longer works; ask the team for a new one",
-                        )
-                    })?;
-                Ok((info, h))
-            }
-        }
-    }
-
-    /// Makes a token; returns the secret (shown once) and what is stored.
-    pub fn create_token(
-        &self,
-        caller: &Caller,
-        role: Role,
-        name: &str,
-        participant: Option<&str>,
-    ) -> Result<(String, TokenInfo), Refusal> {
-        policy::require(caller.author(), Action::ManageTokens)?;
-        let participant = participant
-            .map(|p| {
-                serde_json::from_value::<ParticipantId>(Value::String(p.into()))
-                    .map_err(|e| Refusal::malformed(format!("participant: {e}")).at("/participant"))
-            })
-            .transpose()?;
-        self.0
-            .tokens
-            .create(role, name, participant)
-            .map_err(|e| match e {
-                tokens::TokenError::BadInput(m) => Refusal::malformed(m),
-                other => Refusal::failed(other),
-            })
-    }
-
-    pub fn tokens(&self, caller: &Caller) -> Result<Vec<TokenInfo>, Refusal> {
-        policy::require(caller.author(), Action::ManageTokens)?;
-        self.0.tokens.list().map_err(Refusal::failed)
-    }
-
-    /// Revokes a token by its public id; it stops working at once.
-    pub fn revoke_token(&self, caller: &Caller, id: &str) -> Result<TokenInfo, Refusal> {
-        policy::require(caller.author(), Action::ManageTokens)?;
-        let info = self.0.tokens.revoke(id).map_err(|e| match e {
-            tokens::TokenError::NotFound(_) => Refusal::not_found(e.to_string()),
-            other => Refusal::failed(other),
-        })?;
-        self.credentials_ended();
-        Ok(info)
     }
 
     // ------------------------------------------------------------- reading

@@ -7,6 +7,8 @@
 //!   that an action from their idea was done.
 //! - The lead and the staff of a project hear of a new idea, challenge or
 //!   dispute there.
+//! - Anyone hears at once, whatever they chose, that someone else made a
+//!   sign-in card for them.
 //!
 //! Each person chooses how they hear ([`Hearing`]): each message as it
 //! happens, a weekly summary, or nothing. Nobody hears of their own
@@ -16,7 +18,7 @@
 use super::outbox::{About, Cause, Entry, State};
 use crate::coproduction::events::Event;
 use crate::coproduction::model::Model;
-use crate::coproduction::values::{ParticipantId, ProjectId, Response, Role};
+use crate::coproduction::values::{CredentialKind, ParticipantId, ProjectId, Response, Role};
 use crate::people::{Hearing, People};
 use uuid::Uuid;
 
@@ -99,6 +101,13 @@ pub fn readers(
                 }
             }
         }
+        // A card is made for someone else to hold it; an access code is
+        // handed over by whoever made it, at setting up.
+        Event::AccessGranted(e) if e.kind == CredentialKind::SignInCard => {
+            if let Some(who) = e.participant_id {
+                out.push((who, About::SignInMade));
+            }
+        }
         _ => {}
     }
     out.retain(|(who, _)| Some(*who) != author && !model.erased.contains(who));
@@ -120,7 +129,13 @@ pub fn decide(
     let mut out = Vec::new();
     for (who, about) in readers {
         let state = match hearing_of(people, &who.uuid()) {
-            None | Some((Hearing::Nothing, _)) => continue,
+            None => continue,
+            // Security notices go whatever was chosen, and at once.
+            Some(_) if about == About::SignInMade => State::Queued {
+                next_at: now,
+                attempts: 0,
+            },
+            Some((Hearing::Nothing, _)) => continue,
             Some((Hearing::AsItHappens, _)) => State::Queued {
                 next_at: now,
                 attempts: 0,
@@ -220,6 +235,13 @@ pub struct Letter {
     /// The page the message is about.
     pub link: String,
     pub link_words: String,
+}
+
+fn capitalised(words: &str) -> String {
+    let mut c = words.chars();
+    c.next()
+        .map(|first| first.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 fn quoted(text: &str) -> String {
@@ -378,6 +400,27 @@ pub fn letter(model: &Model, cause: &Cause, event: &Event, base: &str) -> Option
                 ],
                 link: page(format!("/decisions/{}", e.decision_id)),
                 link_words: "Answer the dispute".into(),
+            }
+        }
+        (About::SignInMade, Event::AccessGranted(e)) => {
+            let card = e.kind == CredentialKind::SignInCard;
+            let what = if card {
+                "a sign-in card"
+            } else {
+                "an access code"
+            };
+            let mut paragraphs = vec![
+                format!("Someone at the charity made {what} for you. It signs in as you."),
+                "If you asked for it, there is nothing to do. If you did not, or you do not know who has it, sign in and stop it: your home page lists every way to sign in as you, who made it and when it was first used. Then tell the team.".into(),
+            ];
+            if card {
+                paragraphs.push("A decision confirmed with a card a member of staff made does not count as your own word until you show the card is yours.".into());
+            }
+            Letter {
+                subject: format!("{} was made for you", capitalised(what)),
+                paragraphs,
+                link: page("/home".into()),
+                link_words: "See how you sign in".into(),
             }
         }
         _ => return None,

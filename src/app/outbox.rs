@@ -51,10 +51,14 @@ pub enum About {
     /// reminders (ideas waiting too long, actions overdue, reviews due).
     /// Its `seq` is the day it is for (days since 1970), not a record.
     WeeklySummary,
+    /// To a person: someone else made a sign-in card for them. Always
+    /// sent, and as it happens: it is how they know no one else is acting
+    /// as them.
+    SignInMade,
 }
 
 impl About {
-    const ALL: [About; 8] = [
+    const ALL: [About; 9] = [
         About::IdeaAnswered,
         About::DecisionToConfirm,
         About::ChallengeAnswered,
@@ -63,6 +67,7 @@ impl About {
         About::NewChallenge,
         About::NewDispute,
         About::WeeklySummary,
+        About::SignInMade,
     ];
     fn code(self) -> u8 {
         self as u8

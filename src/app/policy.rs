@@ -75,6 +75,9 @@ pub enum Allow {
     /// Only through the erasure use case, never as a plain append: these
     /// records go with deleting bytes.
     ByErasure,
+    /// Only by the core, as access is given, used, claimed or stopped,
+    /// never as a plain append: they say who did it.
+    ByAccess,
 }
 
 /// The permission table: what each role may do with each event type.
@@ -92,6 +95,12 @@ pub fn allow(role: AuthorRole, event_type: &str) -> Allow {
         "decision.challenged" => [Anywhere,  Anywhere,            Anywhere,  Member,                   No],
         "record.redacted"     => [ByErasure, No,                  ByErasure, No,                       No],
         "retention.applied"   => [ByErasure, No,                  ByErasure, No,                       No],
+        // Who was given a way to sign in, by whom, its use and its end:
+        // recorded by the core only, as the person who did it.
+        "access.granted"      => [ByAccess,  ByAccess,            ByAccess,  No,                       No],
+        "access.used"         => [No,        No,                  No,        ByAccess,                 No],
+        "access.claimed"      => [No,        No,                  No,        ByAccess,                 No],
+        "access.revoked"      => [ByAccess,  ByAccess,            ByAccess,  ByAccess,                 No],
         // Everything else is what staff keep for the organisation:
         // projects, stages, people joining and leaving, meetings,
         // decisions, answers to challenges, actions, outcomes, reviews,
@@ -140,6 +149,10 @@ pub fn may_append_type(author: &Author, type_name: &str) -> Result<(), Refusal> 
             "{type_name} is written by erasure itself: use POST /v1/erasures, `jointly erase` or `jointly retention run`"
         ))
         .at("/type")),
+        Allow::ByAccess => Err(Refusal::forbidden(format!(
+            "{type_name} is written by jointly itself when access is given or stopped: use POST /v1/tokens, DELETE /v1/tokens/{{id}}, `jointly token` or the sign-in pages"
+        ))
+        .at("/type")),
         _ => Ok(()),
     }
 }
@@ -183,7 +196,7 @@ pub fn may_write(author: &Author, event: Option<&Event>, model: &Model) -> Resul
     let allowed = allow(author.role, event.type_name());
     let (own, needs) = match allowed {
         Allow::No => return may_append_type(author, event.type_name()),
-        Allow::Anywhere | Allow::ByErasure => return Ok(()),
+        Allow::Anywhere | Allow::ByErasure | Allow::ByAccess => return Ok(()),
         Allow::AnywhereAs(own) => (Some(own), None),
         Allow::Member => (None, Some(false)),
         Allow::MemberAs(own) => (Some(own), Some(false)),
@@ -280,10 +293,12 @@ pub enum Action {
     ManageTokens,
     /// Give a partner a sign-in card (a new token of theirs, and a link).
     MakeSignInCard,
+    /// See and stop one's own ways to sign in (a person's own).
+    SeeOwnSignIns,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::Append,
         Action::Read,
         Action::RegisterPerson,
@@ -297,6 +312,7 @@ impl Action {
         Action::Backup,
         Action::ManageTokens,
         Action::MakeSignInCard,
+        Action::SeeOwnSignIns,
     ];
 }
 
@@ -320,6 +336,7 @@ pub fn may(role: AuthorRole, action: Action) -> bool {
         Action::Backup         => [Y,    N,    Y,       N,      N],
         Action::ManageTokens   => [Y,    N,    Y,       N,      N],
         Action::MakeSignInCard => [Y,    Y,    N,       N,      N],
+        Action::SeeOwnSignIns  => [N,    Y,    N,       Y,      N],
     };
     ROLES.iter().position(|r| *r == role).is_some_and(|i| row[i])
 }
@@ -347,6 +364,7 @@ pub fn require(author: &Author, action: Action) -> Result<(), Refusal> {
         Action::Backup => "take a backup",
         Action::ManageTokens => "manage access tokens",
         Action::MakeSignInCard => "make sign-in cards",
+        Action::SeeOwnSignIns => "see or stop sign-ins of their own (they belong to no one)",
     };
     Err(Refusal::forbidden(format!(
         "{} may not {what}",

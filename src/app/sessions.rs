@@ -49,6 +49,9 @@ struct StoredSession {
     token: String,
     csrf: String,
     last_used: u64,
+    /// When it began (Unix seconds; 0 for a session older than this field).
+    #[serde(default)]
+    started: u64,
 }
 
 /// A session found: the token it signed in with (by hash) and its
@@ -56,6 +59,19 @@ struct StoredSession {
 pub struct Session {
     pub token_hash: String,
     pub csrf: String,
+    /// Its handle: the hash of its cookie, which names it in the store and
+    /// on a page that lists sessions, and cannot be turned back into it.
+    pub handle: String,
+}
+
+/// A session as a person's list of their sign-ins shows it.
+#[derive(Clone, Debug)]
+pub struct SessionInfo {
+    pub handle: String,
+    pub token_hash: String,
+    /// Unix seconds.
+    pub started: u64,
+    pub last_used: u64,
 }
 
 /// The sessions of one data directory.
@@ -77,14 +93,16 @@ impl Sessions {
             token: token_hash.into(),
             csrf: hex::encode(Sha256::digest(random("").as_bytes())),
             last_used: now(),
+            started: now(),
         };
         self.table
             .put(&key(&id), &serde_json::to_vec(&stored).expect("serialise"))?;
         Ok((
-            id,
+            id.clone(),
             Session {
                 token_hash: stored.token,
                 csrf: stored.csrf,
+                handle: hash(&id),
             },
         ))
     }
@@ -113,12 +131,44 @@ impl Sessions {
         Ok(Some(Session {
             token_hash: s.token,
             csrf: s.csrf,
+            handle: hash(id),
         }))
     }
 
     /// Ends a session (signing out).
     pub fn end(&self, id: &str) -> Result<(), StoreError> {
         self.table.remove(&key(id))
+    }
+
+    /// The sessions signed in with any of these tokens (by hash), oldest
+    /// first; those idle too long are left out.
+    pub fn of_tokens(
+        &self,
+        tokens: &std::collections::HashSet<String>,
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        let t = now();
+        let mut out: Vec<SessionInfo> = self
+            .table
+            .scan_prefix(b"session/")?
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let s = serde_json::from_slice::<StoredSession>(&v).ok()?;
+                let fresh = t.saturating_sub(s.last_used) <= IDLE_SECONDS;
+                (fresh && tokens.contains(&s.token)).then(|| SessionInfo {
+                    handle: String::from_utf8_lossy(&k["session/".len()..]).into_owned(),
+                    token_hash: s.token,
+                    started: s.started,
+                    last_used: s.last_used,
+                })
+            })
+            .collect();
+        out.sort_by_key(|s| s.started);
+        Ok(out)
+    }
+
+    /// Ends a session by its handle.
+    pub fn end_by_handle(&self, handle: &str) -> Result<(), StoreError> {
+        self.table.remove(format!("session/{handle}").as_bytes())
     }
 }
 

@@ -41,6 +41,7 @@ const FOLD_SOURCES: &[&str] = &[
     include_str!("../coproduction/events.rs"),
     include_str!("../coproduction/values.rs"),
     include_str!("../coproduction/author.rs"),
+    include_str!("../coproduction/access.rs"),
     include_str!("../coproduction/mod.rs"),
     include_str!("../coproduction/said.rs"),
     // How tables and small maps are saved, and rows referred to by place.
@@ -152,6 +153,7 @@ fn read_model(
         let group = read(first)?;
         let by_last_change = read::<Vec<(Seq, ProjectId)>>(first)?.into_iter().collect();
         let membership_changes = read(first)?;
+        let access = read(first)?;
         let (decisions, actions, decisions_by_stage, waiting) = other
             .join()
             .map_err(|_| "its reader failed".to_string())??;
@@ -180,6 +182,7 @@ fn read_model(
             decisions_by_stage,
             waiting,
             words,
+            access,
         })
     })
 }
@@ -227,6 +230,7 @@ fn write_model(out: &mut SnapshotWriter<'_>, model: &Model) -> Result<(), String
         waiting,
         // Not saved: where words are read from (the log the snapshot is of).
         words: _,
+        access,
     } = model;
     // What is kept of an erased record is free-form JSON, which a compact
     // binary form cannot carry as it is: it is saved as JSON text.
@@ -244,6 +248,7 @@ fn write_model(out: &mut SnapshotWriter<'_>, model: &Model) -> Result<(), String
     write(out, group)?;
     write(out, by_last_change)?;
     write(out, membership_changes)?;
+    write(out, access)?;
     out.next_section();
     write(out, decisions)?;
     write(out, actions)?;

@@ -2,7 +2,8 @@
 //! side table of the store. A token has a role; a partner's token is bound
 //! to one participant, and everything it appends is by that participant.
 
-use crate::coproduction::values::ParticipantId;
+use crate::coproduction::author::Author;
+use crate::coproduction::values::{AccessRole, CredentialId, CredentialKind, ParticipantId};
 use crate::ledger::store::{SideTable, StoreError};
 use crate::ledger::{Actor, Ledger, Timestamp};
 use base64::Engine;
@@ -35,6 +36,17 @@ impl std::str::FromStr for Role {
     }
 }
 
+impl From<Role> for AccessRole {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Admin => AccessRole::Admin,
+            Role::Staff => AccessRole::Staff,
+            Role::Partner => AccessRole::Partner,
+            Role::Auditor => AccessRole::Auditor,
+        }
+    }
+}
+
 /// A token as stored (never the secret itself).
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenInfo {
@@ -46,11 +58,28 @@ pub struct TokenInfo {
     pub participant: Option<ParticipantId>,
     pub created: String,
     pub revoked: Option<String>,
+    /// An access code, or the token behind a sign-in card.
+    #[serde(default)]
+    pub kind: CredentialKind,
+    /// When it first signed anyone in (or was first sent with a request).
+    #[serde(default)]
+    pub first_used: Option<String>,
 }
 
 impl TokenInfo {
-    /// The actor recorded on everything this token appends.
+    /// Its id as the records name it.
+    pub fn credential(&self) -> CredentialId {
+        CredentialId::parse(&self.id).expect("a token's id is 12 hex digits of its hash")
+    }
+
+    /// The actor recorded on everything this token appends: who, and with
+    /// which credential.
     pub fn actor(&self) -> Actor {
+        Author::with_credential(&self.holder(), self.credential())
+    }
+
+    /// Who holds it, without the credential.
+    fn holder(&self) -> Actor {
         let text = match (self.role, self.participant) {
             (Role::Partner, Some(p)) => format!("partner:{p}"),
             (Role::Staff, Some(p)) => format!("staff:{p}"),
@@ -91,6 +120,10 @@ fn key(hash: &str) -> Vec<u8> {
     format!("token/{hash}").into_bytes()
 }
 
+fn used_key(hash: &str) -> Vec<u8> {
+    format!("used/{hash}").into_bytes()
+}
+
 impl TokenStore {
     pub fn open(ledger: &Ledger) -> Result<Self, StoreError> {
         Ok(TokenStore {
@@ -98,12 +131,26 @@ impl TokenStore {
         })
     }
 
-    /// Makes a token; returns the secret (shown once) and what was stored.
+    /// Makes a token and keeps it; returns the secret (shown once) and
+    /// what was stored.
     pub fn create(
         &self,
         role: Role,
         name: &str,
         participant: Option<ParticipantId>,
+    ) -> Result<(String, TokenInfo), TokenError> {
+        let (secret, info) = Self::mint(role, name, participant, CredentialKind::AccessCode)?;
+        self.keep(&secret, &info)?;
+        Ok((secret, info))
+    }
+
+    /// A new token's secret and what will be stored of it, not yet kept
+    /// (the core records that it was made before it can be used).
+    pub fn mint(
+        role: Role,
+        name: &str,
+        participant: Option<ParticipantId>,
+        kind: CredentialKind,
     ) -> Result<(String, TokenInfo), TokenError> {
         let name_ok = !name.is_empty()
             && name.len() <= 64
@@ -143,10 +190,27 @@ impl TokenStore {
             participant,
             created: Timestamp::now().to_string(),
             revoked: None,
+            kind,
+            first_used: None,
         };
-        self.table
-            .put(&key(&h), &serde_json::to_vec(&info).expect("serialise"))?;
         Ok((secret, info))
+    }
+
+    /// Keeps a minted token: from now on its secret signs in.
+    pub fn keep(&self, secret: &str, info: &TokenInfo) -> Result<(), StoreError> {
+        self.table.put(
+            &key(&hash(secret)),
+            &serde_json::to_vec(info).expect("serialise"),
+        )
+    }
+
+    /// Notes the first time the token kept under hash `h` is used: once,
+    /// under a key of its own, so that it can never write back an older
+    /// copy of the token over a revocation.
+    pub fn note_use(&self, h: &str) -> Result<(), StoreError> {
+        self.table
+            .put_new_deferred(&used_key(h), Timestamp::now().to_string().as_bytes())?;
+        Ok(())
     }
 
     /// The token a secret belongs to, if it exists and is not revoked.
@@ -174,12 +238,29 @@ impl TokenStore {
             .filter(|i| i.revoked.is_none()))
     }
 
+    /// Every token, each with when it was first used.
     pub fn list(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        Ok(self.list_by_hash()?.into_iter().map(|(_, t)| t).collect())
+    }
+
+    /// Every token with the hash it is kept under (which sessions and
+    /// sign-in links name it by), each with when it was first used.
+    pub fn list_by_hash(&self) -> Result<Vec<(String, TokenInfo)>, StoreError> {
+        let used: std::collections::HashMap<Vec<u8>, String> = self
+            .table
+            .scan_prefix(b"used/")?
+            .into_iter()
+            .filter_map(|(k, v)| Some((k[5..].to_vec(), String::from_utf8(v).ok()?)))
+            .collect();
         Ok(self
             .table
             .scan_prefix(b"token/")?
             .into_iter()
-            .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
+            .filter_map(|(k, v)| {
+                let mut info: TokenInfo = serde_json::from_slice(&v).ok()?;
+                info.first_used = used.get(&k[6..]).cloned();
+                Some((String::from_utf8(k[6..].to_vec()).ok()?, info))
+            })
             .collect())
     }
 
@@ -211,6 +292,8 @@ impl TokenStore {
                 && info.participant.as_ref() == Some(participant)
             {
                 self.table.remove(&k)?;
+                self.table
+                    .remove(&used_key(&String::from_utf8_lossy(&k[6..])))?;
                 deleted.push(info.id);
             }
         }

@@ -95,6 +95,10 @@ pub struct For<'a> {
     pub me: Option<ParticipantId>,
     /// Whether they answer for the organisation (staff and admins).
     pub staff: bool,
+    /// Whether they speak for themselves: not a session on a sign-in card
+    /// a member of staff made that they have not shown to be theirs. Only
+    /// then is a part confirmed on such a card theirs to confirm again.
+    pub in_own_name: bool,
     /// Whether they see this project; `None`: they see every project.
     pub sees: Option<&'a dyn Fn(&ProjectId) -> bool>,
     /// How many of each list that waits on staff to give in full.
@@ -149,7 +153,11 @@ pub fn agenda<'m>(model: &'m Model, who: For<'_>, today: Date) -> Agenda<'m> {
         if !who.staff {
             out.to_confirm = decisions()
                 .filter(|d| model.took_part(&me, d))
-                .filter(|d| !d.stances().contains_key(&me))
+                .filter(|d| match d.stances().get(&me) {
+                    None => true,
+                    Some(Stance::ConfirmedOnStaffCard(_)) => who.in_own_name,
+                    Some(_) => false,
+                })
                 .collect();
         }
         out.to_confirm.sort_by_key(|d| (d.day(), d.at));

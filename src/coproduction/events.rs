@@ -299,6 +299,48 @@ pub struct RetentionApplied {
     pub people_erased: u64,
 }
 
+/// Someone is given a way to sign in: an access code, or a sign-in card.
+/// Who made it is the record's actor; the secret is never recorded, only
+/// the credential's public id. Written by the core when a credential is
+/// made, never by a plain append.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessGranted {
+    pub credential_id: CredentialId,
+    pub role: AccessRole,
+    /// The person it signs in as (partners and staff who have an id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participant_id: Option<ParticipantId>,
+    pub kind: CredentialKind,
+}
+
+/// A sign-in card's link is used: a browser signed in with it (it works
+/// once). The actor is the card's holder, as the card names them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessUsed {
+    pub credential_id: CredentialId,
+}
+
+/// The person a sign-in card someone else made is for shows it is theirs,
+/// by entering, in the card's session, a credential of their own that no
+/// one else made for them (`shown_with`). From then on what the card does
+/// counts as theirs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessClaimed {
+    pub credential_id: CredentialId,
+    pub shown_with: CredentialId,
+}
+
+/// A credential is stopped: it no longer signs anyone in, and the sessions
+/// it started end. Who stopped it is the record's actor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessRevoked {
+    pub credential_id: CredentialId,
+}
+
 /// What erased free text reads as.
 pub const ERASED_TEXT: &str = "(erased)";
 
@@ -441,6 +483,23 @@ events! {
     RecordCorrected(RecordCorrected) = "record.corrected",
     RecordRedacted(RecordRedacted) = "record.redacted",
     RetentionApplied(RetentionApplied) = "retention.applied",
+    AccessGranted(AccessGranted) = "access.granted",
+    AccessUsed(AccessUsed) = "access.used",
+    AccessClaimed(AccessClaimed) = "access.claimed",
+    AccessRevoked(AccessRevoked) = "access.revoked",
+}
+
+impl Event {
+    /// Whether it records who may sign in (`access.*`), not co-production.
+    pub fn is_about_access(&self) -> bool {
+        matches!(
+            self,
+            Event::AccessGranted(_)
+                | Event::AccessUsed(_)
+                | Event::AccessClaimed(_)
+                | Event::AccessRevoked(_)
+        )
+    }
 }
 
 /// Whether a type name is the organisation's own (`x.`), stored uninterpreted.

@@ -7,6 +7,7 @@
 //! may write what is the core's permission policy (`crate::app::policy`);
 //! reading the log and folding it is the core's too (`crate::app::fold`).
 
+pub mod access;
 pub mod agenda;
 pub mod author;
 pub mod dense;

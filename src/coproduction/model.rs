@@ -3,6 +3,7 @@
 //! kept up to date record by record, and rebuildable from scratch. The
 //! append rules are checked against it, and the projections read it.
 
+use super::access::Credentials;
 use super::author::Author;
 use super::events::*;
 use super::said::{Field, RecordAt, Said, Words};
@@ -115,6 +116,10 @@ pub struct Proposal {
 pub enum Stance {
     Confirmed,
     Disputed(Said),
+    /// Confirmed with a sign-in card a member of staff made that its
+    /// partner had not shown to be theirs ([`Credentials`]): recorded, but
+    /// not taken for the partner's own word.
+    ConfirmedOnStaffCard(CredentialId),
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -301,6 +306,8 @@ pub struct Model {
     pub waiting: Waiting,
     /// Where the words that [`Said`] names are read from.
     pub words: Words,
+    /// Who was given a way to sign in, by whom, and what became of it.
+    pub access: Credentials,
 }
 
 /// One of a project's aims.
@@ -636,8 +643,17 @@ impl Model {
                 // Saying the same thing twice adds nothing to the record;
                 // changing one's mind (confirm, then dispute) does.
                 let before = author.participant.and_then(|me| d.stances().get(&me));
+                // A partner may confirm again, in their own name, what
+                // was confirmed with a card staff made; the card may not.
+                let confirmed = match before {
+                    Some(Stance::Confirmed) => true,
+                    Some(Stance::ConfirmedOnStaffCard(_)) => {
+                        self.access.on_a_card_staff_made(author.credential)
+                    }
+                    _ => false,
+                };
                 match (event, before) {
-                    (Event::DecisionConfirmed(_), Some(Stance::Confirmed)) => clash(
+                    (Event::DecisionConfirmed(_), _) if confirmed => clash(
                         "/decision_id",
                         "you have already confirmed your part in this decision",
                     ),
@@ -758,6 +774,10 @@ impl Model {
             // the log and be held twice (by the writer and by readers).
             Event::RecordCorrected(_) => Ok(()),
             Event::RetentionApplied(_) => Ok(()),
+            Event::AccessGranted(_)
+            | Event::AccessUsed(_)
+            | Event::AccessClaimed(_)
+            | Event::AccessRevoked(_) => self.access.check(author, event),
             Event::RecordRedacted(e) => {
                 let next = self.last_seq.map_or(0, |s| s + 1);
                 if e.records.is_empty() && e.participant.is_none() {
@@ -811,9 +831,13 @@ impl Model {
             | Event::ActionCompleted(ActionCompleted { action_id, .. }) => {
                 self.actions.get(action_id).map(|a| a.project)
             }
-            Event::RecordCorrected(_) | Event::RecordRedacted(_) | Event::RetentionApplied(_) => {
-                None
-            }
+            Event::RecordCorrected(_)
+            | Event::RecordRedacted(_)
+            | Event::RetentionApplied(_)
+            | Event::AccessGranted(_)
+            | Event::AccessUsed(_)
+            | Event::AccessClaimed(_)
+            | Event::AccessRevoked(_) => None,
         }
     }
 
@@ -955,7 +979,8 @@ impl Model {
         self.last_seq = Some(record.seq());
         let Some(event) = event else { return };
         let project = self.project_of(&event);
-        if project.is_none() {
+        // Access records change no figures.
+        if project.is_none() && !event.is_about_access() {
             self.outside_projects += 1;
         }
         self.words.hold(record.seq(), &event);
@@ -1231,11 +1256,17 @@ impl Model {
                 {
                     self.contribute_once(me, Contribution::Decision(row));
                 }
+                let stance = match author.credential {
+                    Some(card) if self.access.on_a_card_staff_made(Some(card)) => {
+                        Stance::ConfirmedOnStaffCard(card)
+                    }
+                    _ => Stance::Confirmed,
+                };
                 if let (Some(d), Some(me)) =
                     (self.decisions.get_mut(&e.decision_id), author.participant)
                 {
                     let after = d.after_mut();
-                    after.stances.insert(me, Stance::Confirmed);
+                    after.stances.insert(me, stance);
                     after.dispute_answers.remove(&me);
                 }
             }
@@ -1352,6 +1383,10 @@ impl Model {
                 }
             }
             Event::RetentionApplied(_) => {}
+            Event::AccessGranted(_)
+            | Event::AccessUsed(_)
+            | Event::AccessClaimed(_)
+            | Event::AccessRevoked(_) => self.access.apply(&author, at, &event),
         }
     }
 }

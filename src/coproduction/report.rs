@@ -73,6 +73,7 @@ pub fn classify(model: &Model, d: &Decision) -> (Jointness, String) {
         .stances()
         .iter()
         .any(|(who, s)| is_partner(model, who) && *s == Stance::Confirmed);
+    let on_card = confirmed_on_staff_card(model, d);
     let cites_partners = d.answers.iter().any(|a| {
         model
             .proposals
@@ -113,10 +114,26 @@ pub fn classify(model: &Model, d: &Decision) -> (Jointness, String) {
             "partners took part, decided together, and a partner confirmed it".into(),
         );
     }
+    if on_card {
+        return (
+            Jointness::PartnerInformed,
+            "partners took part and decided together, but it was confirmed only on a sign-in card a member of staff made, which the partner has not shown to be theirs".into(),
+        );
+    }
     (
         Jointness::PartnerInformed,
         "partners took part, but no partner has confirmed it yet".into(),
     )
+}
+
+/// Whether a partner's confirmation of the decision was made with a
+/// sign-in card a member of staff made, which the partner had not shown
+/// to be theirs (docs/ACCOUNTABILITY.md): recorded, never counted as the
+/// partner's own word.
+pub fn confirmed_on_staff_card(model: &Model, d: &Decision) -> bool {
+    d.stances()
+        .iter()
+        .any(|(who, s)| is_partner(model, who) && matches!(s, Stance::ConfirmedOnStaffCard(_)))
 }
 
 /// Whether the decision would count as made jointly but no partner who
@@ -352,6 +369,10 @@ pub struct DecisionView {
     pub method: Method,
     pub class: Jointness,
     pub why: String,
+    /// A partner's confirmation was made with a sign-in card a member of
+    /// staff made (and not shown since to be the partner's own), so it is
+    /// not counted as the partner's word.
+    pub confirmed_on_staff_card: bool,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -1338,6 +1359,7 @@ fn jointness(model: &Model, projects: &[&Project], read: Read) -> JointnessRepor
                     method: d.method,
                     class: *c,
                     why: why.clone(),
+                    confirmed_on_staff_card: confirmed_on_staff_card(model, d),
                 })
                 .collect(),
             differences,

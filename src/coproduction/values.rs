@@ -471,3 +471,133 @@ impl Response {
         }
     }
 }
+
+/// A way to sign in (an access token, or the token behind a sign-in card),
+/// by its public handle: the first 12 hex digits of the SHA-256 of its
+/// secret. Records name credentials only by this, never by the secret.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CredentialId(u64);
+
+const CREDENTIAL_PATTERN: &str = "^[0-9a-f]{12}$";
+
+impl CredentialId {
+    /// From its 12 lowercase hex digits.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let ok = text.len() == 12 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !ok {
+            return Err(format!(
+                "{text:?} is not a credential id: 12 lowercase hex digits"
+            ));
+        }
+        u64::from_str_radix(text, 16)
+            .map(CredentialId)
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl fmt::Display for CredentialId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:012x}", self.0)
+    }
+}
+
+impl fmt::Debug for CredentialId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CredentialId({self})")
+    }
+}
+
+impl Serialize for CredentialId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            s.serialize_u64(self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CredentialId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let text = <Cow<'de, str>>::deserialize(d)?;
+            CredentialId::parse(&text).map_err(serde::de::Error::custom)
+        } else {
+            u64::deserialize(d).map(CredentialId)
+        }
+    }
+}
+
+impl utoipa::PartialSchema for CredentialId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        string_schema(
+            "credential-id",
+            CREDENTIAL_PATTERN,
+            "A credential's public id: 12 lowercase hex digits.",
+        )
+    }
+}
+
+impl utoipa::ToSchema for CredentialId {
+    fn name() -> Cow<'static, str> {
+        "CredentialId".into()
+    }
+}
+
+impl JsonSchema for CredentialId {
+    fn schema_name() -> Cow<'static, str> {
+        "CredentialId".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": CREDENTIAL_PATTERN,
+            "description": "A credential's public id: the first 12 hex digits of the SHA-256 of its secret."
+        })
+    }
+}
+
+/// What a credential lets its holder do: the role of an access token.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, JsonSchema, utoipa::ToSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccessRole {
+    Admin,
+    Staff,
+    Partner,
+    Auditor,
+}
+
+/// How a credential reaches its holder.
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Debug,
+    Default,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum CredentialKind {
+    /// An access code (a bearer token), typed in or sent with each request.
+    #[default]
+    AccessCode,
+    /// A sign-in card: a token whose secret no one sees, reached only
+    /// through a link (a QR code) that signs a browser in once.
+    SignInCard,
+}
+
+impl CredentialKind {
+    pub fn words(&self) -> &'static str {
+        match self {
+            CredentialKind::AccessCode => "an access code",
+            CredentialKind::SignInCard => "a sign-in card",
+        }
+    }
+}

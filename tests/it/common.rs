@@ -16,9 +16,26 @@ use tower::ServiceExt;
 
 /// Makes a token as the local operator; returns its secret.
 pub fn token(app: &App, role: Role, name: &str, participant: Option<&str>) -> String {
-    app.create_token(&Caller::operator(), role, name, participant)
+    blocking(app.create_token(&Caller::operator(), role, name, participant))
         .unwrap()
         .0
+}
+
+/// Runs a future of the core to its end from anywhere, a test's runtime
+/// included: on a thread of its own, with a runtime of its own (the core's
+/// writer is a thread of its own, so nothing here waits on the caller's).
+pub fn blocking<T: Send>(work: impl std::future::Future<Output = T> + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(work)
+        })
+        .join()
+        .unwrap()
+    })
 }
 
 /// The API over a ledger, as `jointly serve` runs it.

@@ -207,6 +207,7 @@ async fn a_revoked_token_ends_its_stream() {
     let (secret, info) = api
         .app()
         .create_token(&Caller::operator(), Role::Auditor, "watcher", None)
+        .await
         .unwrap();
     let after = api.app().size() - 1;
     let req = Request::get(format!("/v1/stream?after={after}"))
@@ -237,6 +238,7 @@ async fn a_revoked_token_ends_its_stream() {
     let started = Instant::now();
     api.app()
         .revoke_token(&Caller::operator(), &info.id)
+        .await
         .unwrap();
     // The stream ends within a second, before anything else is appended.
     let mut ended = false;

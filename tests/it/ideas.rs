@@ -189,6 +189,7 @@ fn each_person_sees_what_waits_on_them() {
             For {
                 me: Some(pid(me)),
                 staff,
+                in_own_name: true,
                 sees: Some(&sees),
                 show: usize::MAX,
             },
@@ -317,6 +318,7 @@ fn staff_lists_give_the_first_and_count_the_rest() {
             For {
                 me: None,
                 staff: true,
+                in_own_name: true,
                 sees,
                 show,
             },

@@ -39,6 +39,7 @@ async fn keys_cut_off_by_a_crash_are_settled_at_start() {
     let (token, info) = state
         .app()
         .create_token(&jointly::app::Caller::operator(), Role::Staff, "s", None)
+        .await
         .unwrap();
     let router = app(state.clone(), &Config::default());
     let (status, first) = post(&router, &token, "recorded", 1).await;

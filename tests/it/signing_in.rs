@@ -5,6 +5,7 @@
 
 use crate::common::{Api, Browser, token};
 use axum::http::StatusCode;
+use jointly::api::Config;
 use jointly::app::Caller;
 use jointly::app::demo::write_history;
 use jointly::app::tokens::Role;
@@ -35,7 +36,10 @@ async fn a_session_survives_a_restart_and_ends_with_its_token() {
     assert!(crate::common::files_containing(dir.path(), &code).is_empty());
 
     let id = api.app().tokens(&Caller::operator()).unwrap()[0].id.clone();
-    api.app().revoke_token(&Caller::operator(), &id).unwrap();
+    api.app()
+        .revoke_token(&Caller::operator(), &id)
+        .await
+        .unwrap();
     assert_eq!(
         b.get("/home").await.0,
         StatusCode::SEE_OTHER,
@@ -49,7 +53,13 @@ fn example() -> (tempfile::TempDir, Api, ParticipantId, ProjectId) {
     let dir = tempfile::tempdir().unwrap();
     let (ledger, _) = Ledger::open(dir.path()).unwrap();
     write_history(&ledger, 0, 0, 64).unwrap();
-    let api = Api::new(ledger);
+    let api = Api::with_config(
+        ledger,
+        &Config {
+            public_url: Some("http://jointly.test".into()),
+            ..Config::default()
+        },
+    );
     let (partner, project) = {
         let model = api.app().read().unwrap();
         let p = model.projects.values().next().unwrap();

@@ -85,20 +85,19 @@ async fn make_card(
     let v = state.visitor(&headers)?;
     check_csrf(&v, &FormData::parse(&body))?;
     let partner = crate::coproduction::values::ParticipantId::from(id);
-    let (secret, expires, _) = state.app().make_sign_in_card(&v.caller, partner)?;
+    // The address partners' phones reach: only the one the operator
+    // configured, never what a request says of itself (its Host header).
+    let origin = settings.public_url.clone().ok_or_else(|| {
+        PageError::Status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "This server was not told the address people reach it by (jointly serve --public-url), so it cannot make a link for a card. Ask whoever runs it.".into(),
+        )
+    })?;
+    let (secret, expires, _) = state.app().make_sign_in_card(&v.caller, partner).await?;
     let name = {
         let model = state.page_model()?;
         super::pages::name_of(&state, &v, &model, &partner)
     };
-    // The address partners' phones reach: the one the operator configured,
-    // else the one staff reached this page by (they see it on the card).
-    let origin = settings.public_url.clone().unwrap_or_else(|| {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        format!("http://{host}")
-    });
     let link = format!("{}/sign-in/link/{secret}", origin.trim_end_matches('/'));
     let qr = qrcode::QrCode::new(link.as_bytes())
         .map_err(PageError::broken)?
@@ -191,7 +190,7 @@ async fn use_link(
         )
         .into_response();
     }
-    match state.app().sign_in_with_link(&secret) {
+    match state.app().sign_in_with_link(&secret).await {
         Ok((id, _)) => signed_in(&settings, &id),
         Err(r) => PageError::Status(
             StatusCode::UNAUTHORIZED,

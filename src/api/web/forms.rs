@@ -624,7 +624,7 @@ fn spec(
                 .map(|(who, st)| {
                     let why = match st {
                         Stance::Disputed(why) => model.text(why),
-                        Stance::Confirmed => String::new(),
+                        Stance::Confirmed | Stance::ConfirmedOnStaffCard(_) => String::new(),
                     };
                     (
                         who.to_string(),
@@ -985,6 +985,13 @@ fn show(
         return Err(PageError::forbidden());
     }
     drop(model);
+    // Whoever made a card could be holding it: the partner's answers are
+    // not shown in its session, nor changed (docs/PRIVACY.md).
+    if let Kind::Equality = kind
+        && v.on_staff_card
+    {
+        return super::sign_ins::claim_page(v, None);
+    }
     if let Kind::Equality = kind
         && form.is_none()
     {

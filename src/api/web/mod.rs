@@ -11,6 +11,7 @@ mod cards;
 mod forms;
 mod mail;
 mod pages;
+mod sign_ins;
 mod words;
 
 use super::AppState;
@@ -134,6 +135,12 @@ pub(super) struct Visitor {
     pub csrf: String,
     /// The session, to leave a notice for the next page.
     session: String,
+    /// The session's handle (the hash of its cookie), as lists of sessions
+    /// name it.
+    pub handle: String,
+    /// Signed in with a sign-in card a member of staff made, not shown
+    /// since to be the partner's own: every page says so.
+    pub on_staff_card: bool,
     /// A notice left by the last form sent, shown once.
     pub notice: Option<String>,
 }
@@ -149,6 +156,9 @@ impl Visitor {
         };
         // A partner's token is named by staff ("sign-in-card", a
         // nickname): it says nothing to the partner, so they see their role.
+        if self.on_staff_card {
+            return format!("{role}, with a sign-in card a member of staff made");
+        }
         if self.token.role == Role::Partner {
             return role.to_string();
         }
@@ -269,6 +279,7 @@ impl AppState {
     pub(super) fn visitor(&self, headers: &HeaderMap) -> Result<Visitor, PageError> {
         let id = cookie(headers, SESSION_COOKIE).ok_or(PageError::SignIn)?;
         let (caller, token, session) = self.app().session(&id)?;
+        let on_staff_card = self.app().on_a_card_staff_made(&caller)?;
         let notice = self
             .0
             .web
@@ -281,6 +292,8 @@ impl AppState {
             caller,
             csrf: session.csrf,
             session: id,
+            handle: session.handle,
+            on_staff_card,
             notice,
         })
     }
@@ -682,4 +695,5 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(pages::routes())
         .merge(forms::routes())
         .merge(mail::routes())
+        .merge(sign_ins::routes())
 }

@@ -127,6 +127,8 @@ struct Home {
     projects: Vec<ProjectCard>,
     more: usize,
     actions: Vec<(String, String)>,
+    /// A partner's ways to sign in, so that anyone signing in as them shows.
+    sign_ins: Option<super::sign_ins::SignIns>,
 }
 
 /// Most entries in one list on the home page.
@@ -218,6 +220,12 @@ fn due_words(due: Date, today: Date) -> (String, &'static str) {
 
 async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
+    // Before the model is held: the list reads it too.
+    let sign_ins = if v.is(&[Role::Partner]) {
+        super::sign_ins::of(&state, &v)?
+    } else {
+        None
+    };
     let model = state.page_model()?;
     let view = policy::in_view(v.caller.author(), &model);
     let today = today();
@@ -229,6 +237,9 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
         For {
             me: v.token.participant,
             staff,
+            in_own_name: !model
+                .access
+                .on_a_card_staff_made(v.caller.author().credential),
             sees: match view {
                 policy::InView::All => None,
                 policy::InView::Only(_) => Some(&only),
@@ -623,6 +634,7 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
         more: mine.len().saturating_sub(LIST_LIMIT),
         projects,
         actions,
+        sign_ins,
     })
 }
 
@@ -915,6 +927,14 @@ async fn decision(
             let stance = match (d.stances().get(&who), mine) {
                 (Some(Stance::Confirmed), true) => " You confirmed this is right.".to_string(),
                 (Some(Stance::Confirmed), false) => " They confirmed this is right.".to_string(),
+                // Not the partner's own word: who made the card may have
+                // used it (docs/ACCOUNTABILITY.md).
+                (Some(Stance::ConfirmedOnStaffCard(_)), true) => {
+                    " This was confirmed on a sign-in card a member of staff made for you, so it does not count as your own word. If it was you, confirm it again after signing in with your own access code.".to_string()
+                }
+                (Some(Stance::ConfirmedOnStaffCard(_)), false) => {
+                    " This was confirmed on a sign-in card a member of staff made for them, not yet shown to be theirs, so it does not count as their own word.".to_string()
+                }
                 (Some(Stance::Disputed(why)), true) => {
                     format!(" You disputed it: “{}”", model.text(why))
                 }

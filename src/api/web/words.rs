@@ -38,6 +38,32 @@ pub fn day(text: impl std::fmt::Display) -> String {
     parsed.map_or(text, date)
 }
 
+/// A moment in words, to the minute, on the server's clock (UTC, which
+/// is GMT): "7 December 2026 at 03:20 GMT".
+pub fn moment(t: time::OffsetDateTime) -> String {
+    format!(
+        "{} at {:02}:{:02} GMT",
+        date(t.date()),
+        t.hour(),
+        t.minute()
+    )
+}
+
+/// [`moment`] of a `YYYY-MM-DDTHH:MM:SS...Z` text; the day alone if only
+/// a day can be read.
+pub fn moment_of(text: &str) -> String {
+    let fmt = time::format_description::well_known::Rfc3339;
+    match time::OffsetDateTime::parse(text, &fmt) {
+        Ok(t) => moment(t),
+        Err(_) => day(text),
+    }
+}
+
+/// [`moment`] of Unix seconds.
+pub fn moment_unix(seconds: u64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(seconds as i64).map_or_else(|_| String::new(), moment)
+}
+
 /// A count of things with the right plural: "1 idea", "3 ideas", "no ideas".
 pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
     match n.into() {
@@ -71,6 +97,12 @@ mod tests {
             (count(1u64, "idea", "ideas"), "1 idea"),
             (count(7u64, "idea", "ideas"), "7 ideas"),
             (sentence("partners took part"), "Partners took part"),
+            (
+                moment_of("2026-12-07T03:20:59.123456Z"),
+                "7 December 2026 at 03:20 GMT",
+            ),
+            (moment_of("2026-12-07"), "7 December 2026"),
+            (moment_unix(0), "1 January 1970 at 00:00 GMT"),
         ];
         for (got, want) in cases {
             assert_eq!(got, want);
