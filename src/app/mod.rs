@@ -27,6 +27,7 @@ pub mod snapshot;
 pub type ModelGuard<'a> = parking_lot::RwLockReadGuard<'a, Model>;
 pub mod sessions;
 pub mod tokens;
+pub mod view;
 pub mod witnessing;
 
 use crate::coproduction::equality::{self, Table};

@@ -17,6 +17,7 @@ use super::{Frame, PageError, PageId, Settings, Visitor, render};
 use crate::api::AppState;
 use crate::app::Submission;
 use crate::app::tokens::Role;
+use crate::app::view::Subject;
 use crate::coproduction::equality::{PREFER_NOT_TO_SAY, QUESTIONS, answer_words};
 use crate::coproduction::model::{Model, Stance};
 use crate::coproduction::values::{Method, Position, ProjectId, Response, Role as PersonRole};
@@ -190,14 +191,58 @@ impl Kind {
     }
 }
 
+impl Kind {
+    /// Who may use it: asked before anything about its record is read.
+    fn roles(self) -> &'static [Role] {
+        match self {
+            Kind::Propose | Kind::Challenge | Kind::Equality | Kind::Reply => &[Role::Partner],
+            // Staff confirm or dispute their own part too.
+            Kind::Confirm => &[Role::Partner, Role::Staff],
+            Kind::NewProject
+            | Kind::Meeting
+            | Kind::Decision
+            | Kind::Action
+            | Kind::Complete
+            | Kind::Answer
+            | Kind::AnswerDispute => &[Role::Staff, Role::Admin],
+        }
+    }
+
+    /// The record it is about, which the visitor must be able to see.
+    fn subject(self, target: Uuid) -> Option<Subject> {
+        Some(match self {
+            Kind::Propose | Kind::Meeting | Kind::Decision => Subject::Project(target.into()),
+            Kind::Confirm => Subject::DecisionOfTheirs(target.into()),
+            Kind::Challenge | Kind::Action | Kind::AnswerDispute => {
+                Subject::Decision(target.into())
+            }
+            Kind::Complete => Subject::Action(target.into()),
+            Kind::Answer => Subject::Challenge(target.into()),
+            Kind::Reply => Subject::OwnChallenge(target.into()),
+            Kind::NewProject | Kind::Equality => return None,
+        })
+    }
+}
+
+/// The policy first, before any of the form's record is read: who may use
+/// the form (403), then whether they may see its record (404, the same
+/// whether it exists or not, as the API says it).
+fn gate(kind: Kind, state: &AppState, v: &Visitor, target: Uuid) -> Result<(), PageError> {
+    if !v.is(kind.roles()) {
+        return Err(PageError::forbidden());
+    }
+    if let Some(subject) = kind.subject(target) {
+        state.app().view(&v.caller)?.check(subject)?;
+    }
+    Ok(())
+}
+
 struct Spec {
     title: String,
     intro: Vec<String>,
     fields: Vec<Field>,
     submit: &'static str,
     back: (String, String),
-    /// Who may use it.
-    roles: &'static [Role],
 }
 
 fn s(x: &str) -> String {
@@ -306,7 +351,6 @@ fn spec(
             ],
             submit: "Send my idea",
             back: (format!("/projects/{target}"), s("Back to the project")),
-            roles: &[Role::Partner],
         },
         Kind::Confirm => {
             decision()?;
@@ -325,7 +369,6 @@ fn spec(
                 ],
                 submit: "Send",
                 back: back_to_decision(),
-                roles: &[Role::Partner, Role::Staff],
             }
         }
         Kind::Challenge => {
@@ -338,7 +381,6 @@ fn spec(
                 fields: vec![field("reason", "Why are you challenging it?", Long)],
                 submit: "Send my challenge",
                 back: back_to_decision(),
-                roles: &[Role::Partner],
             }
         }
         Kind::Equality => Spec {
@@ -365,7 +407,6 @@ fn spec(
                 .collect(),
             submit: "Save my answers",
             back: (s("/who-is-present"), s("Back to who takes part")),
-            roles: &[Role::Partner],
         },
         Kind::NewProject => {
             // Every member of staff while the list is short; at a large
@@ -447,7 +488,6 @@ fn spec(
                 ],
                 submit: "Start the project",
                 back: (s("/home"), s("Back to projects")),
-                roles: &[Role::Staff, Role::Admin],
             }
         }
         Kind::Meeting => Spec {
@@ -462,7 +502,6 @@ fn spec(
             ],
             submit: "Record the meeting",
             back: (format!("/projects/{target}"), s("Back to the project")),
-            roles: &[Role::Staff, Role::Admin],
         },
         Kind::Decision => {
             let p = model
@@ -533,7 +572,6 @@ fn spec(
                 fields,
                 submit: "Record the decision",
                 back: (format!("/projects/{target}"), s("Back to the project")),
-                roles: &[Role::Staff, Role::Admin],
             }
         }
         Kind::Action => {
@@ -565,7 +603,6 @@ fn spec(
                 },
                 submit: "Record the action",
                 back: back_to_decision(),
-                roles: &[Role::Staff, Role::Admin],
             }
         }
         Kind::Complete => {
@@ -582,7 +619,6 @@ fn spec(
                     format!("/decisions/{}", a.decision),
                     s("Back to the decision"),
                 ),
-                roles: &[Role::Staff, Role::Admin],
             }
         }
         Kind::Reply => {
@@ -610,7 +646,6 @@ fn spec(
                     format!("/decisions/{}", c.decision),
                     s("Back to the decision"),
                 ),
-                roles: &[Role::Partner],
             }
         }
         Kind::AnswerDispute => {
@@ -663,7 +698,6 @@ fn spec(
                 ],
                 submit: "Send the answer",
                 back: back_to_decision(),
-                roles: &[Role::Staff, Role::Admin],
             }
         }
         Kind::Answer => {
@@ -680,7 +714,6 @@ fn spec(
                     format!("/decisions/{}", c.decision),
                     s("Back to the decision"),
                 ),
-                roles: &[Role::Staff, Role::Admin],
             }
         }
     })
@@ -979,11 +1012,9 @@ fn show(
     path: &str,
     refused: Option<RefusalKind>,
 ) -> Result<HttpResponse, PageError> {
+    gate(kind, state, v, target)?;
     let model = state.page_model()?;
     let mut sp = spec(kind, state, v, &model, target)?;
-    if !v.is(sp.roles) {
-        return Err(PageError::forbidden());
-    }
     drop(model);
     // Whoever made a card could be holding it: the partner's answers are
     // not shown in its session, nor changed (docs/PRIVACY.md).
@@ -1079,6 +1110,7 @@ async fn submit(
         }
         other => other?,
     };
+    gate(kind, &state, &v, target)?;
     let current = form.one("csrf") == v.csrf;
     if !current || form.one("kept") == "1" {
         // Back from signing in, or a form from an older session (or another
@@ -1109,10 +1141,7 @@ async fn submit(
     }
     let built = {
         let model = state.page_model()?;
-        let sp = spec(kind, &state, &v, &model, target)?;
-        if !v.is(sp.roles) {
-            return Err(PageError::forbidden());
-        }
+        spec(kind, &state, &v, &model, target)?;
         build(kind, &form, &model, target)
     };
     let built = match built {

@@ -47,11 +47,6 @@ pub(super) fn name_of(state: &AppState, v: &Visitor, model: &Model, p: &Particip
     state.app().name_of(&v.caller, model, p)
 }
 
-/// Whether this visitor sees this project (the disclosure policy).
-pub(super) fn visible(v: &Visitor, model: &Model, id: &ProjectId) -> bool {
-    policy::in_view(v.caller.author(), model).contains(id)
-}
-
 #[derive(Template)]
 #[template(path = "message.html")]
 pub(super) struct Message {
@@ -795,12 +790,11 @@ async fn project(
     PageId(id): PageId,
 ) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
-    let model = state.page_model()?;
+    // The policy first: the same "not found" whether it exists or not.
+    let view = state.app().view(&v.caller)?;
     let id = ProjectId::from(id);
-    let p = model.projects.get(&id).ok_or_else(PageError::not_found)?;
-    if !visible(&v, &model, &id) {
-        return Err(PageError::forbidden());
-    }
+    let p = view.project(&id)?;
+    let model = view.model();
     let story = story_of(&state, &v, &model, p, today());
     let mut actions = Vec::new();
     if v.is(&[Role::Partner]) {
@@ -904,12 +898,10 @@ async fn decision(
     PageId(id): PageId,
 ) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
-    let model = state.page_model()?;
+    let view = state.app().view(&v.caller)?;
     let id = DecisionId::from(id);
-    let d = model.decisions.get(&id).ok_or_else(PageError::not_found)?;
-    if !visible(&v, &model, &d.project) {
-        return Err(PageError::forbidden());
-    }
+    let d = view.decision(&id)?;
+    let model = view.model();
     let today = today();
     let staff_may = v.is(&[Role::Staff, Role::Admin]);
     let me = v.token.participant;
@@ -1189,11 +1181,9 @@ async fn you_said_project(
 }
 
 fn you_said_for(state: &AppState, v: &Visitor, id: ProjectId) -> Result<Response, PageError> {
-    let model = state.page_model()?;
-    let p = model.projects.get(&id).ok_or_else(PageError::not_found)?;
-    if !visible(v, &model, &id) {
-        return Err(PageError::forbidden());
-    }
+    let view = state.app().view(&v.caller)?;
+    let p = view.project(&id)?;
+    let model = view.model();
     let (totals, sections) = said_for(v, &model, p, today());
     render(YouSaid {
         page: Frame::for_visitor(
