@@ -389,7 +389,7 @@ impl App {
             .flatten()
             .map(|p| p.name);
         match name.filter(|n| !n.trim().is_empty()) {
-            Some(n) if !model.erased.contains(maker) => format!("{n}, a member of staff"),
+            Some(n) if !model.erased.contains(maker) => format!("{n} (a member of staff)"),
             _ => self.name_of(reader, model, maker),
         }
     }

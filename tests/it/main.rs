@@ -5,6 +5,7 @@
 
 mod common;
 
+mod acting;
 mod api;
 mod audit;
 mod backup;

@@ -21,6 +21,7 @@ fn cell(text: &str) -> Allow {
         "member/raised-it" => Allow::MemberAs(Own::RaisedIt),
         "member-or-left/took-part" => Allow::MemberOrLeftAs(Own::TookPart),
         "erasure" => Allow::ByErasure,
+        "access" => Allow::ByAccess,
         other => panic!("{other}"),
     }
 }
@@ -61,6 +62,14 @@ fn who_may_write_each_event_type() {
         ("record.corrected", staff_only),
         ("record.redacted", ["erasure", "-", "erasure", "-", "-"]),
         ("retention.applied", ["erasure", "-", "erasure", "-", "-"]),
+        // Written by the core as access is given, used, claimed, stopped.
+        ("access.granted", ["access", "access", "access", "-", "-"]),
+        ("access.used", ["-", "-", "-", "access", "-"]),
+        ("access.claimed", ["-", "-", "-", "access", "-"]),
+        (
+            "access.revoked",
+            ["access", "access", "access", "access", "-"],
+        ),
         ("x.*", staff_only),
     ];
     // Every type is in the table, once.
@@ -85,7 +94,7 @@ fn who_may_write_each_event_type() {
 #[test]
 fn who_may_use_each_use_case() {
     // Columns: admin, staff, operator, partner, auditor.
-    let table: [(Action, [bool; 5]); 13] = [
+    let table: [(Action, [bool; 5]); 14] = [
         (Action::Append, [true, true, true, true, false]),
         (Action::Read, [true, true, true, true, true]),
         (Action::RegisterPerson, [true, true, true, false, false]),
@@ -99,6 +108,7 @@ fn who_may_use_each_use_case() {
         (Action::Backup, [true, false, true, false, false]),
         (Action::ManageTokens, [true, false, true, false, false]),
         (Action::MakeSignInCard, [true, true, false, false, false]),
+        (Action::SeeOwnSignIns, [false, true, false, true, false]),
     ];
     assert_eq!(table.len(), Action::ALL.len());
     for (action, row) in table {
@@ -107,6 +117,7 @@ fn who_may_use_each_use_case() {
             let author = Author {
                 role: *role,
                 participant: None,
+                credential: None,
             };
             let refused = policy::require(&author, action).err();
             assert_eq!(refused.is_none(), want);
@@ -151,7 +162,7 @@ fn partner_events() -> Vec<(&'static str, Value)> {
 /// refusal a standing gets.
 fn expected(allowed: Allow, standing: Standing) -> Option<Kind> {
     match (allowed, standing) {
-        (Allow::No | Allow::ByErasure, _) => Some(Kind::Forbidden),
+        (Allow::No | Allow::ByErasure | Allow::ByAccess, _) => Some(Kind::Forbidden),
         (Allow::Anywhere | Allow::AnywhereAs(_), _) => None,
         (_, Standing::Member) => None,
         (Allow::MemberOrLeftAs(_), Standing::Left) => None,
