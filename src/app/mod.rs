@@ -1083,7 +1083,7 @@ impl App {
                 involvement: p.involvement,
                 stage: p.stage,
                 started: p.started_at.to_string(),
-                partners: partners_now(p),
+                partners: self.0.figures.partners_of(&model, policy::K, &p.id),
             })
             .collect();
         let more = projects.len() > limit;
@@ -1121,7 +1121,7 @@ impl App {
             decisions: p.decisions.len() as u64,
             actions: p.actions.len() as u64,
             last_seq: p.last_seq,
-            partners: partners_now(p),
+            partners: self.0.figures.partners_of(&model, policy::K, &p.id),
         })
     }
 
@@ -1412,17 +1412,6 @@ impl App {
     pub fn ledger(&self) -> &Ledger {
         &self.0.ledger
     }
-}
-
-/// Partners taking part in a project now, published like every count of
-/// people.
-fn partners_now(p: &crate::coproduction::model::Project) -> Shown {
-    let n = p
-        .members
-        .values()
-        .filter(|m| m.role == values::Role::Partner && m.active)
-        .count();
-    crate::coproduction::report::suppress(&[n as u64], policy::K).1
 }
 
 /// Refuses a page size outside 1 to `max`.

@@ -856,13 +856,20 @@ impl Presence {
 
     fn of(model: &Model, s: Settings) -> Presence {
         let projects: Vec<&Project> = model.projects.values().collect();
-        let counted = presence_counts(&projects, s);
+        let counted = presence_counts(model, &projects, s);
         Presence {
             key: Self::key(model, s),
             shown: projects.iter().map(|p| p.id).zip(counted.0).collect(),
             places: counted.1,
             partners: counted.2,
         }
+    }
+
+    /// A project's partners as this table publishes them.
+    fn cell(&self, id: &ProjectId) -> Shown {
+        self.shown
+            .binary_search_by_key(id, |(p, _)| *p)
+            .map_or(Shown::Hidden, |i| self.shown[i].1)
     }
 }
 
@@ -930,6 +937,16 @@ impl FiguresCache {
             })
             .collect();
         (running.sum.clone(), rows)
+    }
+
+    /// A project's partners now, as every view publishes them: the cell
+    /// of the table over every project (see [`partners_now`]).
+    pub fn partners_of(&self, model: &Model, k: u64, id: &ProjectId) -> Shown {
+        let s = Settings {
+            k,
+            ..Settings::today()
+        };
+        self.presence(model, s).cell(id)
     }
 
     fn presence(&self, model: &Model, s: Settings) -> std::sync::Arc<Presence> {
@@ -1003,15 +1020,8 @@ impl Overview {
                         page.push((*p, f));
                     }
                 }
-                let (shown, places, partners) = presence_counts(&projects, s);
-                let presence = PresenceReport::of(
-                    model,
-                    &projects[start..end],
-                    shown[start..end].iter().copied(),
-                    places,
-                    partners,
-                    s,
-                );
+                let whole = cache.presence(model, s);
+                let presence = subset_presence(model, &projects, &projects[start..end], &whole, s);
                 (projects.len(), sum, page, next, presence)
             }
         };
@@ -1392,10 +1402,11 @@ fn tokenism(model: &Model, projects: &[&Project], s: Settings) -> TokenismReport
 
 /// One project's signs of tokenism, as counted.
 fn sign_counts(model: &Model, p: &Project, s: Settings) -> SignCounts {
+    // Everyone who took part as a partner, gone or not; never the erased.
     let partners: Vec<_> = p
         .members
         .iter()
-        .filter(|(_, m)| m.role == Role::Partner)
+        .filter(|(id, m)| m.role == Role::Partner && !model.erased.contains(*id))
         .collect();
     let actions: Vec<_> = p
         .actions
@@ -1507,27 +1518,68 @@ fn published(c: &SignCounts, k: u64) -> TokenismSigns {
 }
 
 fn presence(model: &Model, projects: &[&Project], s: Settings) -> PresenceReport {
-    let (shown, places, partners) = presence_counts(projects, s);
-    PresenceReport::of(model, projects, shown, places, partners, s)
+    subset_presence(model, projects, projects, &Presence::of(model, s), s)
+}
+
+/// Who counts as one of a project's partners now: a partner who is part
+/// of it and was not erased. Every count of people present comes from
+/// here (docs/PRIVACY.md: an erased person is no longer counted).
+pub fn partners_now<'m>(
+    model: &'m Model,
+    p: &'m Project,
+) -> impl Iterator<Item = ParticipantId> + 'm {
+    p.members
+        .iter()
+        .filter(|(id, m)| m.role == Role::Partner && m.active && !model.erased.contains(*id))
+        .map(|(id, _)| *id)
 }
 
 /// Each project's partners now, suppressed as one table over all of
 /// `projects`, with its total (places) and the partners counted once.
-fn presence_counts(projects: &[&Project], s: Settings) -> (Vec<Shown>, Shown, Shown) {
-    fn partners_now<'p>(p: &&'p Project) -> impl Iterator<Item = ParticipantId> + 'p {
-        p.members
-            .iter()
-            .filter(|(_, m)| m.role == Role::Partner && m.active)
-            .map(|(id, _)| *id)
-    }
+fn presence_counts(
+    model: &Model,
+    projects: &[&Project],
+    s: Settings,
+) -> (Vec<Shown>, Shown, Shown) {
     let counts: Vec<u64> = projects
         .iter()
-        .map(|p| partners_now(p).count() as u64)
+        .map(|p| partners_now(model, p).count() as u64)
         .collect();
     let (shown, places) = suppress(&counts, s.k);
-    let distinct: std::collections::HashSet<_> = projects.iter().flat_map(partners_now).collect();
+    let distinct: std::collections::HashSet<_> = projects
+        .iter()
+        .flat_map(|p| partners_now(model, p))
+        .collect();
     let (_, partners) = suppress(&[distinct.len() as u64], s.k);
     (shown, places, partners)
+}
+
+/// The presence rows of `page` (within `projects`, the projects a view
+/// is over), each as the table over every project publishes it, so that a
+/// count hidden in one view is hidden in every view. Over every project,
+/// the totals are that table's; over fewer, a total is given only when
+/// every count it adds up is shown, since otherwise the shown counts taken
+/// from it would give away a hidden one.
+fn subset_presence(
+    model: &Model,
+    projects: &[&Project],
+    page: &[&Project],
+    whole: &Presence,
+    s: Settings,
+) -> PresenceReport {
+    let cells: Vec<Shown> = page.iter().map(|p| whole.cell(&p.id)).collect();
+    let (places, partners) = if projects.len() == model.projects.len() {
+        (whole.places, whole.partners)
+    } else if projects
+        .iter()
+        .all(|p| matches!(whole.cell(&p.id), Shown::Count(_)))
+    {
+        let (_, places, partners) = presence_counts(model, projects, s);
+        (places, partners)
+    } else {
+        (Shown::Hidden, Shown::Hidden)
+    };
+    PresenceReport::of(model, page, cells, places, partners, s)
 }
 
 impl PresenceReport {

@@ -75,6 +75,7 @@ async fn keys_cut_off_by_a_crash_are_settled_at_start() {
     );
     let (status, retried) = post(&router, &token, "lost", 2).await;
     assert_eq!(status, StatusCode::CREATED, "{retried}");
-    assert_eq!(retried["seq"], 2, "released, so the retry appends");
+    // After the token's record (0), "recorded" (1) and "lost" (2).
+    assert_eq!(retried["seq"], 3, "released, so the retry appends");
     state.shutdown().await;
 }

@@ -15,6 +15,7 @@ mod crash;
 mod doors;
 mod erasure_crash;
 mod faults;
+mod figures;
 mod fuzz;
 mod hardening;
 mod ideas;
