@@ -1,8 +1,9 @@
 //! Safe under attack and under strain: each failure once seen, replayed.
 //! People's data under concurrent writes and damage, erasure racing
 //! writes, streams and revoked credentials, sign-in limits by address,
-//! slow clients, witnesses that trickle or flood, small numbers and
-//! published figures, untrusted text.
+//! slow clients, fair shares of streams behind a proxy and a stream's
+//! life, half-sent requests to a witness, witnesses that trickle or
+//! flood, small numbers and published figures, untrusted text.
 
 use crate::common::{Api, token};
 use axum::body::Body;
