@@ -471,3 +471,44 @@ pub async fn shutdown_signal() {
         () = term => {},
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// An answer nobody takes fails once the limit has passed with nothing
+    /// taken; one taken slowly but steadily goes through whole.
+    #[tokio::test]
+    async fn an_answer_nobody_takes_is_cut_off() {
+        let limit = Duration::from_millis(200);
+        let (ours, _theirs) = tokio::io::duplex(64);
+        let mut io = Taken {
+            io: ours,
+            limit,
+            stalled: None,
+        };
+        let started = std::time::Instant::now();
+        let e = io.write_all(&[b'x'; 1024]).await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+        assert!(started.elapsed() < Duration::from_secs(2));
+
+        let (ours, mut theirs) = tokio::io::duplex(64);
+        let reader = tokio::spawn(async move {
+            let mut got = 0;
+            let mut buf = [0u8; 64];
+            while got < 1024 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                got += theirs.read(&mut buf).await.unwrap();
+            }
+            got
+        });
+        let mut io = Taken {
+            io: ours,
+            limit,
+            stalled: None,
+        };
+        io.write_all(&[b'x'; 1024]).await.unwrap();
+        assert_eq!(reader.await.unwrap(), 1024);
+    }
+}
