@@ -377,6 +377,7 @@ fn refusal_words(r: &Refusal) -> String {
         Kind::NotFound => "not found",
         Kind::Conflict => "conflicts with the record",
         Kind::TooLarge => "too large",
+        Kind::TooMany => "too many at once",
     };
     match r.pointer() {
         Some(p) => format!("{lead}, nothing was written: {} (at {p})", r.message()),

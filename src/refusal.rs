@@ -5,6 +5,7 @@
 //! form where the message is shown.
 
 use std::fmt;
+use std::time::Duration;
 
 /// What kind of refusal this is. The doors decide everything they show
 /// from this and the pointer.
@@ -31,6 +32,10 @@ pub enum Kind {
     Conflict,
     /// The input is larger than allowed.
     TooLarge,
+    /// This caller already holds as much as one caller may at once (event
+    /// streams, requests in flight); trying again once some has ended will
+    /// work.
+    TooMany,
     /// It cannot be done just now (the disk is full, the writer is
     /// stopping, an answer does not exist yet); trying again later may work.
     Unavailable,
@@ -41,7 +46,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, for tables that must cover them all.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Malformed,
         Kind::Invalid,
         Kind::Unauthenticated,
@@ -49,6 +54,7 @@ impl Kind {
         Kind::NotFound,
         Kind::Conflict,
         Kind::TooLarge,
+        Kind::TooMany,
         Kind::Unavailable,
         Kind::Failed,
     ];
@@ -63,16 +69,17 @@ impl Kind {
             Kind::NotFound => "not-found",
             Kind::Conflict => "conflict",
             Kind::TooLarge => "too-large",
+            Kind::TooMany => "too-many",
             Kind::Unavailable => "unavailable",
             Kind::Failed => "failed",
         }
     }
 
     /// The command line's exit code: 2 for anything the caller can fix by
-    /// changing their input, 1 for failures.
+    /// changing their input, 1 for failures and for what only waiting fixes.
     pub fn exit_code(self) -> u8 {
         match self {
-            Kind::Unavailable | Kind::Failed => 1,
+            Kind::TooMany | Kind::Unavailable | Kind::Failed => 1,
             _ => 2,
         }
     }
@@ -80,12 +87,14 @@ impl Kind {
 
 /// A refusal: its kind, what is wrong in plain words, and where, as a JSON
 /// pointer into the request (`/type`, `/payload/project_id`, ...) when one
-/// field is at fault. Made only through the constructors; read-only.
+/// field is at fault; and, when trying again later will work, how much
+/// later. Made only through the constructors; read-only.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
     kind: Kind,
     message: String,
     pointer: Option<String>,
+    retry_after: Option<Duration>,
 }
 
 impl Refusal {
@@ -94,6 +103,7 @@ impl Refusal {
             kind,
             message: message.into(),
             pointer: None,
+            retry_after: None,
         }
     }
 
@@ -108,6 +118,12 @@ impl Refusal {
     /// pointer into a payload becomes one into the request).
     pub fn under(mut self, prefix: &str) -> Self {
         self.pointer = Some(format!("{prefix}{}", self.pointer.unwrap_or_default()));
+        self
+    }
+
+    /// The same refusal, saying to try again after `wait`.
+    pub fn try_again_in(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait);
         self
     }
 
@@ -129,6 +145,9 @@ impl Refusal {
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(Kind::Unavailable, message)
     }
+    pub fn too_many(message: impl Into<String>) -> Self {
+        Self::new(Kind::TooMany, message)
+    }
     /// A failure inside jointly, with what failed.
     pub fn failed(what: impl fmt::Display) -> Self {
         Self::new(Kind::Failed, format!("jointly could not do this: {what}"))
@@ -142,6 +161,10 @@ impl Refusal {
     }
     pub fn pointer(&self) -> Option<&str> {
         self.pointer.as_deref()
+    }
+    /// How long to wait before trying again, when waiting will help.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
     }
 }
 
@@ -164,7 +187,7 @@ mod tests {
     fn exit_codes_come_from_the_kind() {
         for kind in Kind::ALL {
             let want = match kind {
-                Kind::Unavailable | Kind::Failed => 1,
+                Kind::TooMany | Kind::Unavailable | Kind::Failed => 1,
                 _ => 2,
             };
             assert_eq!(kind.exit_code(), want, "{kind:?}");

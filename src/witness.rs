@@ -10,6 +10,7 @@
 //! It knows nothing of co-production, and needs no store of the log's: its
 //! state is one small JSON file, replaced atomically.
 
+use crate::api::serve::{self, Limits};
 use crate::ledger::checkpoint::Checkpoint;
 use crate::ledger::cosignature::Cosigner;
 use crate::ledger::digest::Digest;
@@ -283,7 +284,9 @@ pub fn open_key(path: &std::path::Path, name: &str) -> Result<Cosigner, WitnessE
     }
 }
 
-/// Serves the witness until SIGINT or SIGTERM.
+/// Serves the witness until SIGINT or SIGTERM, with the same limits as
+/// `jointly serve`: a witness that answers no one leaves its logs without
+/// cosignatures.
 pub async fn serve(witness: Arc<Witness>, listen: std::net::SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     eprintln!(
@@ -291,18 +294,30 @@ pub async fn serve(witness: Arc<Witness>, listen: std::net::SocketAddr) -> std::
         witness.cosigner.verifier().name(),
         listener.local_addr()?
     );
-    axum::serve(listener, app(witness))
-        .with_graceful_shutdown(crate::api::serve::shutdown_signal())
-        .await
+    let mut limits = Limits::default();
+    limits.connections = serve::within_descriptor_limit(limits.connections);
+    serve_on(listener, witness, limits, serve::shutdown_signal()).await;
+    Ok(())
 }
 
-/// The witness's HTTP interface: `POST /add-checkpoint` and `GET /healthz`.
-pub fn app(witness: Arc<Witness>) -> Router {
-    Router::new()
+/// Serves the witness on `listener` within `limits` until `stop` resolves.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    witness: Arc<Witness>,
+    limits: Limits,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    serve::accept(listener, app(witness, &limits), &limits, stop, || {}).await;
+}
+
+/// The witness's HTTP interface: `POST /add-checkpoint` and `GET /healthz`,
+/// with the request timeouts of `limits`.
+pub fn app(witness: Arc<Witness>, limits: &Limits) -> Router {
+    let router = Router::new()
         .route("/add-checkpoint", post(add_checkpoint))
         .route("/healthz", get(|| async { "ok\n" }))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .with_state(witness)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY));
+    serve::with_timeouts(router, limits).with_state(witness)
 }
 
 async fn add_checkpoint(State(witness): State<Arc<Witness>>, body: Bytes) -> Response {

@@ -40,6 +40,7 @@ pub fn status_of(kind: Kind) -> StatusCode {
         Kind::NotFound => StatusCode::NOT_FOUND,
         Kind::Conflict => StatusCode::CONFLICT,
         Kind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Kind::TooMany => StatusCode::TOO_MANY_REQUESTS,
         Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Kind::Failed => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -53,6 +54,8 @@ pub struct AppError {
     pub kind: &'static str,
     pub detail: String,
     pub pointer: Option<String>,
+    /// When trying again later will work: how much later (`Retry-After`).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl From<Refusal> for AppError {
@@ -70,6 +73,7 @@ impl From<Refusal> for AppError {
             kind: r.kind().name(),
             detail,
             pointer: r.pointer().map(str::to_string),
+            retry_after: r.retry_after(),
         }
     }
 }
@@ -83,6 +87,7 @@ impl AppError {
             kind: "http",
             detail: detail.into(),
             pointer: None,
+            retry_after: None,
         }
     }
 
@@ -122,6 +127,17 @@ impl IntoResponse for AppError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(wait) = self.retry_after {
+            // Whole seconds, rounded up: never "0", which would invite a
+            // client straight back.
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+            // A client told to come back later gives back its connection
+            // now: the limits count what is held open.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         resp
     }
 }

@@ -41,20 +41,38 @@ pub struct Config {
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     /// Longest a request may take, its body included, before it is
-    /// answered 408.
+    /// answered 408. A stream's life is bounded apart ([`Config::stream_life`]).
     pub request_timeout: Duration,
-    /// Longest a request head may take to arrive, and a kept-alive
-    /// connection may sit idle, before the connection is closed.
+    /// Longest a request head may take to arrive, a kept-alive connection
+    /// may sit idle, a body may stall, or an answer may wait to be taken,
+    /// before the connection is closed.
     pub header_timeout: Duration,
-    /// Most connections open at once from one address.
+    /// Most connections open at once from one address, and most requests
+    /// in flight from one client. A trusted proxy's connections are not
+    /// counted by its address: each of its requests counts for the client
+    /// it names.
     pub connections_per_address: usize,
+    /// Most connections open at once in all (lowered at start to three
+    /// quarters of the file-descriptor limit); past it, new ones wait in
+    /// the listen queue. Half of them at most are event streams.
+    pub connections: usize,
+    /// Most event streams one token holds open at once.
+    pub streams_per_token: usize,
+    /// Most event streams one client holds open at once, whatever its
+    /// tokens (behind a trusted proxy, the client it names).
+    pub streams_per_client: usize,
+    /// How long an event stream lasts before the server ends it; the
+    /// client reconnects with `Last-Event-ID` and goes on where it was. So
+    /// no stream holds its place for ever.
+    pub stream_life: Duration,
     /// How people reach the server (`https://...` behind a proxy): the
     /// pages' cookies are marked `Secure` when it is https, and "Check this
     /// record" gives it in its commands. Never taken from request headers.
     pub public_url: Option<String>,
     /// Proxies whose `X-Forwarded-For` is believed: only a request from one
     /// of these addresses is taken to come from the address the header
-    /// names (for the sign-in limits). Anyone else's header is ignored.
+    /// names (for the sign-in, connection and stream limits). Anyone
+    /// else's header is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// When the equality figures are published each day (UTC).
     pub publish_equality_at: time::Time,
@@ -67,6 +85,10 @@ impl Default for Config {
             request_timeout: Duration::from_secs(30),
             header_timeout: Duration::from_secs(15),
             connections_per_address: 256,
+            connections: 4096,
+            streams_per_token: 4,
+            streams_per_client: 16,
+            stream_life: Duration::from_secs(15 * 60),
             public_url: None,
             trusted_proxies: Vec::new(),
             publish_equality_at: time::Time::from_hms(2, 0, 0).expect("a time of day"),
@@ -398,12 +420,102 @@ async fn project_projection(
     )))
 }
 
+/// Where a request comes from: the socket's peer, or the client a trusted
+/// proxy names (`serve::client_address`).
+struct Client(std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // The settings are always there (`app` puts them in); without
+        // them, as without a peer, the unspecified address.
+        Ok(Client(
+            parts
+                .extensions
+                .get::<web::Settings>()
+                .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |s| {
+                    s.client(&parts.extensions, &parts.headers)
+                }),
+        ))
+    }
+}
+
+/// The open event streams, counted by token, by client and in all: a
+/// stream holds a connection for as long as it lasts, so no token or
+/// client may hold more than a few, nor streams together more than half
+/// the server's connections.
+#[derive(Clone)]
+struct Streams {
+    by_token: serve::Shares<String>,
+    by_client: serve::Shares<std::net::IpAddr>,
+    all: serve::Shares<()>,
+    per_token: usize,
+    per_client: usize,
+    most: usize,
+    life: Duration,
+}
+
+/// The places one open stream holds, given back when it ends.
+type StreamPlace = (
+    serve::Share<String>,
+    serve::Share<std::net::IpAddr>,
+    serve::Share<()>,
+);
+
+impl Streams {
+    fn new(config: &Config) -> Self {
+        Streams {
+            by_token: serve::Shares::default(),
+            by_client: serve::Shares::default(),
+            all: serve::Shares::default(),
+            per_token: config.streams_per_token,
+            per_client: config.streams_per_client,
+            most: (config.connections / 2).max(1),
+            life: config.stream_life,
+        }
+    }
+
+    /// A place for one more stream of `token`'s from `client`, or why not.
+    fn open(&self, token: &str, client: std::net::IpAddr) -> Result<StreamPlace, Refusal> {
+        let wait = serve::RETRY_AFTER;
+        let token = self
+            .by_token
+            .take(token.to_string(), self.per_token)
+            .ok_or_else(|| {
+                Refusal::too_many(format!(
+                    "this token has {} event streams open already, the most it may; close one, or resume it with Last-Event-ID once it ends",
+                    self.per_token
+                ))
+                .try_again_in(wait)
+            })?;
+        let client = self
+            .by_client
+            .take(client, self.per_client)
+            .ok_or_else(|| {
+                Refusal::too_many(format!(
+                    "your address has {} event streams open already, the most one client may",
+                    self.per_client
+                ))
+                .try_again_in(wait)
+            })?;
+        let all = self.all.take((), self.most).ok_or_else(|| {
+            Refusal::unavailable("the server has as many event streams open as it can hold")
+                .try_again_in(wait)
+        })?;
+        Ok((token, client, all))
+    }
+}
+
 #[utoipa::path(get, path = "/v1/stream",
     params(("after" = Option<u64>, Query, description = "Start after this sequence number (or send Last-Event-ID)")),
-    responses((status = 200, description = "Server-Sent Events: one per record, id = sequence number", content_type = "text/event-stream")),
+    responses((status = 200, description = "Server-Sent Events: one per record, id = sequence number. The server ends a stream after a while (15 minutes unless configured); reconnect with Last-Event-ID to go on", content_type = "text/event-stream"),
+        (status = 429, description = "This token (4 at once) or this client (16) holds as many streams as it may; the answer says when to try again (Retry-After) and closes the connection", body = error::Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again")))),
     security(("bearer" = [])))]
 async fn stream(
     State(state): State<AppState>,
+    axum::Extension(streams): axum::Extension<Streams>,
+    Client(client): Client,
     who: Bearer,
     headers: HeaderMap,
     ApiQuery(page): ApiQuery<Page>,
@@ -419,6 +531,9 @@ async fn stream(
         .transpose()?;
     let after = resume.or(page.after);
     crate::app::first_after(after)?;
+    // Held by the stream, and given back when it ends, however it ends.
+    let place = streams.open(&who.token.id, client)?;
+    let ends = tokio::time::Instant::now() + streams.life;
     let rx = (
         state.app().subscribe(),
         state.app().subscribe_credentials(),
@@ -431,9 +546,15 @@ async fn stream(
             after,
             rx,
             std::collections::VecDeque::new(),
+            place,
         ),
-        |(state, secret, mut after, mut rx, mut queue)| async move {
+        move |(state, secret, mut after, mut rx, mut queue, place)| async move {
             loop {
+                // Its life is over: the client resumes from the last event
+                // it was sent, so what is still queued is not lost.
+                if tokio::time::Instant::now() >= ends {
+                    return None;
+                }
                 if let Some(ev) = queue.pop_front() {
                     // Credentials may have ended since this page was read.
                     if rx.1.has_changed().unwrap_or(true) {
@@ -442,7 +563,7 @@ async fn stream(
                     }
                     return Some((
                         Ok::<_, std::convert::Infallible>(ev),
-                        (state, secret, after, rx, queue),
+                        (state, secret, after, rx, queue, place),
                     ));
                 }
                 // The token is checked again for every page: a revoked or
@@ -465,15 +586,17 @@ async fn stream(
                 }
                 if queue.is_empty() && !more {
                     // Wait for the log to grow, or for credentials to end
-                    // somewhere (then check ours at once), or keep alive.
+                    // somewhere (then check ours at once), or keep alive,
+                    // or the stream's end.
                     let closed = tokio::select! {
                         r = rx.0.changed() => r.is_err(),
                         r = rx.1.changed() => r.is_err(),
                         _ = rx.2.changed() => true,
+                        () = tokio::time::sleep_until(ends) => true,
                         () = tokio::time::sleep(Duration::from_secs(15)) => false,
                     };
                     if closed {
-                        return None; // the server is stopping
+                        return None; // the server is stopping, or the stream's life is over
                     }
                 }
             }
@@ -1013,7 +1136,7 @@ async fn on_a_reader_thread(req: axum::extract::Request, next: axum::middleware:
 
 /// The whole API as a router, for `serve` and for tests (`oneshot`).
 pub fn app(state: AppState, config: &Config) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/v1/events", get(list_events).post(append))
         .route("/v1/events/{seq}", get(get_event))
         .route("/v1/events/by-id/{id}", get(get_event_by_id))
@@ -1060,12 +1183,6 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .layer(axum::middleware::map_response(problem_bodies))
         .layer(axum::middleware::from_fn(web::security_headers))
         .layer(axum::Extension(web::Settings::from(config)))
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
-            config.header_timeout,
-        ))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            config.request_timeout,
-        ))
-        .with_state(state)
+        .layer(axum::Extension(Streams::new(config)));
+    serve::with_timeouts(router, &serve::Limits::from(config)).with_state(state)
 }

@@ -1,8 +1,9 @@
 //! Safe under attack and under strain: each failure once seen, replayed.
 //! People's data under concurrent writes and damage, erasure racing
 //! writes, streams and revoked credentials, sign-in limits by address,
-//! slow clients, witnesses that trickle or flood, small numbers and
-//! published figures, untrusted text.
+//! slow clients, fair shares of streams behind a proxy and a stream's
+//! life, half-sent requests to a witness, witnesses that trickle or
+//! flood, small numbers and published figures, untrusted text.
 
 use crate::common::{Api, token};
 use axum::body::Body;
@@ -463,6 +464,282 @@ async fn slow_clients_are_cut_off() {
     assert_eq!(answer, 200);
     let _ = stop.send(());
     server.await.unwrap().unwrap();
+}
+
+/// Sends `head` on a new connection; the status line of the answer ("" if
+/// the connection closed, or nothing came within 5 s), and the connection.
+async fn ask(addr: SocketAddr, head: &str) -> (String, tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&got);
+    (text.lines().next().unwrap_or("").to_string(), s)
+}
+
+/// Whether the server closes `s` within `wait` (reading and dropping what
+/// else it sends).
+async fn closes(s: &mut tokio::net::TcpStream, wait: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// (10) One token holds at most four event streams at once; the fifth is
+/// refused at once with 429, a problem saying so and when to try again,
+/// and the connection closed. Another token is not held back, and a
+/// stream that ends gives its place back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_token_holds_at_most_four_streams() {
+    let (_dir, api) = demo_api();
+    let greedy = token(api.app(), Role::Auditor, "many-streams", None);
+    let other = token(api.app(), Role::Auditor, "one-stream", None);
+    let open = |tok: &str| {
+        let req = Request::get("/v1/stream")
+            .header("authorization", format!("Bearer {tok}"))
+            .body(Body::empty())
+            .unwrap();
+        api.router.clone().oneshot(req)
+    };
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let resp = open(&greedy).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        held.push(resp);
+    }
+    let refused = open(&greedy).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let h = refused.headers();
+    assert_eq!(h["content-type"], "application/problem+json");
+    assert_eq!(h["connection"], "close");
+    let wait: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After: {wait}");
+    let body = refused.into_body().collect().await.unwrap().to_bytes();
+    let problem: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(problem["type"], "https://jointly.invalid/problems/too-many");
+    assert_eq!(open(&other).await.unwrap().status(), 200);
+    held.pop();
+    assert_eq!(
+        open(&greedy).await.unwrap().status(),
+        200,
+        "a closed stream gave its place back"
+    );
+    api.state.shutdown().await;
+}
+
+/// (10) Behind a trusted proxy every connection comes from the proxy's
+/// address: one client there holding streams over many tokens is held to
+/// its own share (16), its other requests refused at once, and other
+/// clients behind the same proxy are still served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_clients_behind_the_proxy_are_served_while_one_holds_many_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ledger, _) = Ledger::open(dir.path()).unwrap();
+    let state = AppState::new(ledger).unwrap();
+    let tokens: Vec<String> = (0..10)
+        .map(|i| token(state.app(), Role::Auditor, &format!("a{i}"), None))
+        .collect();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = Config {
+        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        connections_per_address: 32,
+        ..Config::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(jointly::api::serve::serve_on(
+        listener,
+        state,
+        config,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let mut streams = Vec::new();
+    let mut refused = 0;
+    for k in 0..40 {
+        let (status, mut s) = ask(
+            addr,
+            &format!(
+                "GET /v1/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nX-Forwarded-For: 203.0.113.7\r\n\r\n",
+                tokens[k % tokens.len()]
+            ),
+        )
+        .await;
+        if status.starts_with("HTTP/1.1 200") {
+            streams.push(s);
+        } else {
+            assert!(status.starts_with("HTTP/1.1 429"), "stream {k}: {status:?}");
+            assert!(
+                closes(&mut s, Duration::from_secs(5)).await,
+                "a refused stream's connection was kept open"
+            );
+            refused += 1;
+        }
+    }
+    assert_eq!((streams.len(), refused), (16, 24));
+    let (status, _) = ask(
+        addr,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 198.51.100.7\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        status.starts_with("HTTP/1.1 200"),
+        "another client got {status:?}"
+    );
+    drop(streams);
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
+
+/// (10) A stream ends after its life (here a second), and the client goes
+/// on from the last event it was sent with `Last-Event-ID`, missing
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_ends_after_its_life_and_resumes_where_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ledger, _) = Ledger::open(dir.path()).unwrap();
+    write_demo(&ledger, 1).unwrap();
+    let config = Config {
+        stream_life: Duration::from_secs(1),
+        ..Config::default()
+    };
+    let api = Api::with_config(ledger, &config);
+    let auditor = token(api.app(), Role::Auditor, "a", None);
+    let admin = token(api.app(), Role::Admin, "admin", None);
+    let n = api.app().size();
+    for m in ["one", "two"] {
+        let (s, _, _) = api
+            .call(
+                Some(&admin),
+                "POST",
+                "/v1/events",
+                json!({"type": "x.note", "payload": {"m": m}}),
+            )
+            .await;
+        assert_eq!(s, 201);
+    }
+    let req = Request::get(format!("/v1/stream?after={}", n - 1))
+        .header("authorization", format!("Bearer {auditor}"))
+        .body(Body::empty())
+        .unwrap();
+    let resp = api.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    let started = Instant::now();
+    let mut seen = String::new();
+    loop {
+        match next_chunk(&mut body, Duration::from_secs(5)).await {
+            Some(Some(text)) => seen.push_str(&text),
+            Some(None) => break,
+            None => panic!("the stream was still open after {:?}", started.elapsed()),
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "ended only after {:?}",
+        started.elapsed()
+    );
+    let ids: Vec<u64> = seen
+        .lines()
+        .filter_map(|l| l.strip_prefix("id: "))
+        .map(|i| i.parse().unwrap())
+        .collect();
+    assert_eq!(ids, vec![n, n + 1], "{seen}");
+    let (s, _, _) = api
+        .call(
+            Some(&admin),
+            "POST",
+            "/v1/events",
+            json!({"type": "x.note", "payload": {"m": "while away"}}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let req = Request::get("/v1/stream")
+        .header("authorization", format!("Bearer {auditor}"))
+        .header("last-event-id", (n + 1).to_string())
+        .body(Body::empty())
+        .unwrap();
+    let resp = api.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    let mut again = String::new();
+    while !again.contains("while away") {
+        again.push_str(
+            &next_chunk(&mut body, Duration::from_secs(5))
+                .await
+                .flatten()
+                .expect("the record appended while away arrives"),
+        );
+    }
+    assert!(again.contains(&format!("id: {}\n", n + 2)), "{again}");
+    api.state.shutdown().await;
+}
+
+/// (11) A witness closes connections that send half a request head once
+/// the head's time is up, and answers another client meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_witness_cuts_off_half_sent_requests_and_answers_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = jointly::witness::open_key(&dir.path().join("w.key"), "witness.test/w").unwrap();
+    let witness =
+        jointly::witness::Witness::open(key, Vec::new(), dir.path().join("state.json")).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let limits = jointly::api::serve::Limits {
+        header_timeout: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(jointly::witness::serve_on(
+        listener,
+        std::sync::Arc::new(witness),
+        limits,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let mut half = Vec::new();
+    for _ in 0..20 {
+        use tokio::io::AsyncWriteExt;
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n")
+            .await
+            .unwrap();
+        half.push(s);
+    }
+    let started = Instant::now();
+    let (status, _) = ask(
+        addr,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    for s in &mut half {
+        assert!(
+            closes(s, Duration::from_secs(5)).await,
+            "a half-sent request was still open after {:?}",
+            started.elapsed()
+        );
+    }
+    let _ = stop.send(());
+    server.await.unwrap();
 }
 
 /// (7) An answer that trickles is cut off at the time limit, and one too

@@ -5,6 +5,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use jointly::api::serve::Limits;
 use jointly::api::{AppState, Config, app};
 use jointly::app::witnessing::{WitnessConfig, WitnessPolicy};
 use jointly::ledger::Ledger;
@@ -170,7 +171,7 @@ async fn the_witness_speaks_the_protocol_over_http() {
             .body(Body::from(body))
             .unwrap()
     };
-    let router = jointly::witness::app(w.clone());
+    let router = jointly::witness::app(w.clone(), &Limits::default());
     let (status, _, lines) = call(router.clone(), post(request(&ledger, &notary, 0))).await;
     assert_eq!(status, StatusCode::OK, "{lines}");
     // The answer is a cosignature line over exactly the checkpoint text.
@@ -209,7 +210,12 @@ async fn spawn_witness(
         .verifier();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, jointly::witness::app(w)).await });
+    tokio::spawn(jointly::witness::serve_on(
+        listener,
+        w,
+        Limits::default(),
+        std::future::pending(),
+    ));
     (url, key)
 }
 

@@ -93,28 +93,12 @@ impl Settings {
             .is_some_and(|u| u.starts_with("https://"))
     }
 
-    /// The address a request comes from: the socket's peer, or, when the
-    /// peer is a trusted proxy, the last address before it in
-    /// `X-Forwarded-For`.
-    fn client(&self, ext: &axum::http::Extensions, headers: &HeaderMap) -> IpAddr {
+    /// The address a request comes from (`serve::client_address`).
+    pub(super) fn client(&self, ext: &axum::http::Extensions, headers: &HeaderMap) -> IpAddr {
         let peer = ext
             .get::<axum::extract::ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-        if !self.trusted_proxies.contains(&peer) {
-            return peer;
-        }
-        // The proxy appends what it saw; read from the right, past any
-        // other trusted proxies.
-        headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .filter_map(|a| a.parse::<IpAddr>().ok())
-            .rev()
-            .find(|a| !self.trusted_proxies.contains(a))
-            .unwrap_or(peer)
+        super::serve::client_address(peer, headers, &self.trusted_proxies)
     }
 }
 
