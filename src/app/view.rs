@@ -3,7 +3,8 @@
 //! gets it from here, which asks the disclosure policy before anything of
 //! the record is read, and refuses exactly as the API does: "not found",
 //! in the same words whether the record exists or the reader may not see
-//! it, so a page tells a reader nothing the API would not.
+//! it, so a page tells a reader nothing the API would not; a partner who
+//! left a project is told so (403), as the writer tells them.
 
 use super::policy::{self, InView};
 use super::{App, Caller, ModelGuard};
@@ -68,20 +69,33 @@ impl<'a> View<'a> {
         self.in_view.contains(project)
     }
 
+    /// Why a reader may not see `project`'s records here: they left it
+    /// (they know it, and the writer says the same: 403), or they were
+    /// never part of it, or it is not there ("not found", alike).
+    fn refused(&self, project: Option<&ProjectId>, what: &str) -> Refusal {
+        let left = project
+            .zip(self.reader.participant)
+            .and_then(|(p, me)| self.model.membership(&me, p))
+            .is_some_and(|m| !m.active);
+        if left {
+            Refusal::forbidden("you have left this project, so you can no longer add to it")
+        } else {
+            unseen(what)
+        }
+    }
+
     pub fn project(&self, id: &ProjectId) -> Result<&Project, Refusal> {
-        self.model
-            .projects
-            .get(id)
-            .filter(|p| self.sees(&p.id))
-            .ok_or_else(|| unseen("a project"))
+        match self.model.projects.get(id) {
+            Some(p) if self.sees(&p.id) => Ok(p),
+            p => Err(self.refused(p.map(|p| &p.id), "a project")),
+        }
     }
 
     pub fn decision(&self, id: &DecisionId) -> Result<&Decision, Refusal> {
-        self.model
-            .decisions
-            .get(id)
-            .filter(|d| self.sees(&d.project))
-            .ok_or_else(|| unseen("a decision"))
+        match self.model.decisions.get(id) {
+            Some(d) if self.sees(&d.project) => Ok(d),
+            d => Err(self.refused(d.map(|d| &d.project), "a decision")),
+        }
     }
 
     /// A decision the reader sees, or took part in.
