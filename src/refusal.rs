@@ -31,6 +31,10 @@ pub enum Kind {
     Conflict,
     /// The input is larger than allowed.
     TooLarge,
+    /// One credential sent too much in a short time (a partner's token
+    /// appending without pause); it may send again after the wait the
+    /// refusal carries ([`Refusal::retry_after`]).
+    TooManyRequests,
     /// It cannot be done just now (the disk is full, the writer is
     /// stopping, an answer does not exist yet); trying again later may work.
     Unavailable,
@@ -41,7 +45,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, for tables that must cover them all.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Malformed,
         Kind::Invalid,
         Kind::Unauthenticated,
@@ -49,6 +53,7 @@ impl Kind {
         Kind::NotFound,
         Kind::Conflict,
         Kind::TooLarge,
+        Kind::TooManyRequests,
         Kind::Unavailable,
         Kind::Failed,
     ];
@@ -63,16 +68,18 @@ impl Kind {
             Kind::NotFound => "not-found",
             Kind::Conflict => "conflict",
             Kind::TooLarge => "too-large",
+            Kind::TooManyRequests => "too-many-requests",
             Kind::Unavailable => "unavailable",
             Kind::Failed => "failed",
         }
     }
 
     /// The command line's exit code: 2 for anything the caller can fix by
-    /// changing their input, 1 for failures.
+    /// changing their input, 1 for failures and for what only waiting
+    /// mends.
     pub fn exit_code(self) -> u8 {
         match self {
-            Kind::Unavailable | Kind::Failed => 1,
+            Kind::TooManyRequests | Kind::Unavailable | Kind::Failed => 1,
             _ => 2,
         }
     }
@@ -86,6 +93,8 @@ pub struct Refusal {
     kind: Kind,
     message: String,
     pointer: Option<String>,
+    /// Seconds to wait before trying again ([`Kind::TooManyRequests`]).
+    retry_after: Option<u64>,
 }
 
 impl Refusal {
@@ -94,6 +103,7 @@ impl Refusal {
             kind,
             message: message.into(),
             pointer: None,
+            retry_after: None,
         }
     }
 
@@ -129,6 +139,22 @@ impl Refusal {
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(Kind::Unavailable, message)
     }
+    /// Too much sent in a short time: it may be sent again in `seconds`
+    /// (at least 1). The words are for a person: the pages show them.
+    pub fn too_many_requests(seconds: u64) -> Self {
+        let seconds = seconds.max(1);
+        let wait = if seconds == 1 {
+            "1 second".to_string()
+        } else {
+            format!("{seconds} seconds")
+        };
+        let mut r = Self::new(
+            Kind::TooManyRequests,
+            format!("you have sent a lot in a short time; please wait {wait} and send it again"),
+        );
+        r.retry_after = Some(seconds);
+        r
+    }
     /// A failure inside jointly, with what failed.
     pub fn failed(what: impl fmt::Display) -> Self {
         Self::new(Kind::Failed, format!("jointly could not do this: {what}"))
@@ -142,6 +168,10 @@ impl Refusal {
     }
     pub fn pointer(&self) -> Option<&str> {
         self.pointer.as_deref()
+    }
+    /// For [`Kind::TooManyRequests`]: how many seconds to wait.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
     }
 }
 
@@ -164,11 +194,25 @@ mod tests {
     fn exit_codes_come_from_the_kind() {
         for kind in Kind::ALL {
             let want = match kind {
-                Kind::Unavailable | Kind::Failed => 1,
+                Kind::TooManyRequests | Kind::Unavailable | Kind::Failed => 1,
                 _ => 2,
             };
             assert_eq!(kind.exit_code(), want, "{kind:?}");
         }
+    }
+
+    #[test]
+    fn a_refusal_to_wait_says_how_long() {
+        let r = Refusal::too_many_requests(2);
+        assert_eq!(r.kind(), Kind::TooManyRequests);
+        assert_eq!(r.retry_after(), Some(2));
+        assert!(r.message().contains("please wait 2 seconds"), "{r}");
+        assert!(
+            Refusal::too_many_requests(0)
+                .message()
+                .contains("wait 1 second ")
+        );
+        assert_eq!(Refusal::conflict("x").retry_after(), None);
     }
 
     #[test]

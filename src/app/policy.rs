@@ -90,6 +90,8 @@ pub fn allow(role: AuthorRole, event_type: &str) -> Allow {
         "decision.confirmed"  => [No,        AnywhereAs(TookPart), No,       MemberOrLeftAs(TookPart), No],
         "decision.disputed"   => [No,        AnywhereAs(TookPart), No,       MemberOrLeftAs(TookPart), No],
         "decision.challenged" => [Anywhere,  Anywhere,            Anywhere,  Member,                   No],
+        // Who leads a project: staff's to record, as when it started.
+        "lead.changed"        => [Anywhere,  Anywhere,            Anywhere,  No,                       No],
         "record.redacted"     => [ByErasure, No,                  ByErasure, No,                       No],
         "retention.applied"   => [ByErasure, No,                  ByErasure, No,                       No],
         // Everything else is what staff keep for the organisation:
@@ -280,10 +282,12 @@ pub enum Action {
     ManageTokens,
     /// Give a partner a sign-in card (a new token of theirs, and a link).
     MakeSignInCard,
+    /// Read the server's counters (`/metrics`): mail and append activity.
+    ReadMetrics,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::Append,
         Action::Read,
         Action::RegisterPerson,
@@ -297,6 +301,7 @@ impl Action {
         Action::Backup,
         Action::ManageTokens,
         Action::MakeSignInCard,
+        Action::ReadMetrics,
     ];
 }
 
@@ -320,6 +325,7 @@ pub fn may(role: AuthorRole, action: Action) -> bool {
         Action::Backup         => [Y,    N,    Y,       N,      N],
         Action::ManageTokens   => [Y,    N,    Y,       N,      N],
         Action::MakeSignInCard => [Y,    Y,    N,       N,      N],
+        Action::ReadMetrics    => [Y,    N,    Y,       N,      N],
     };
     ROLES.iter().position(|r| *r == role).is_some_and(|i| row[i])
 }
@@ -347,6 +353,7 @@ pub fn require(author: &Author, action: Action) -> Result<(), Refusal> {
         Action::Backup => "take a backup",
         Action::ManageTokens => "manage access tokens",
         Action::MakeSignInCard => "make sign-in cards",
+        Action::ReadMetrics => "read the server's metrics",
     };
     Err(Refusal::forbidden(format!(
         "{} may not {what}",

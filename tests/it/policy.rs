@@ -33,6 +33,7 @@ fn who_may_write_each_event_type() {
         ("project.started", staff_only),
         ("stage.changed", staff_only),
         ("involvement.changed", staff_only),
+        ("lead.changed", staff_only),
         ("participant.joined", staff_only),
         ("participant.left", staff_only),
         ("meeting.held", staff_only),
@@ -85,7 +86,7 @@ fn who_may_write_each_event_type() {
 #[test]
 fn who_may_use_each_use_case() {
     // Columns: admin, staff, operator, partner, auditor.
-    let table: [(Action, [bool; 5]); 13] = [
+    let table: [(Action, [bool; 5]); 14] = [
         (Action::Append, [true, true, true, true, false]),
         (Action::Read, [true, true, true, true, true]),
         (Action::RegisterPerson, [true, true, true, false, false]),
@@ -99,6 +100,7 @@ fn who_may_use_each_use_case() {
         (Action::Backup, [true, false, true, false, false]),
         (Action::ManageTokens, [true, false, true, false, false]),
         (Action::MakeSignInCard, [true, true, false, false, false]),
+        (Action::ReadMetrics, [true, false, true, false, false]),
     ];
     assert_eq!(table.len(), Action::ALL.len());
     for (action, row) in table {
