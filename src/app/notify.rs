@@ -41,7 +41,7 @@ pub fn hearing(p: &crate::people::Person) -> Option<(Hearing, String)> {
 
 /// Whether `who` leads `project` now: its lead, unless they left it.
 fn leads(project: &crate::coproduction::model::Project, who: ParticipantId) -> bool {
-    project.lead == who && !project.members.get(&who).is_some_and(|m| !m.active)
+    project.lead == who && project.members.get(&who).is_none_or(|m| m.active)
 }
 
 /// The lead (unless they left the project) and the active staff of a

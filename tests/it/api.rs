@@ -993,14 +993,15 @@ async fn a_lead_who_leaves_names_who_leads_next() {
         .await;
     assert_eq!(s, 200, "{v}");
     assert!(v["handed_on"].as_array().unwrap().len() >= led.len(), "{v}");
-    let m = api.state.app().read().unwrap();
-    for (id, title) in &led {
-        let p = &m.projects[id];
-        assert_eq!(p.lead, next, "{title} is led by the new lead");
-        assert!(p.members.get(&next).is_some_and(|x| x.active), "{title}");
-        assert!(!p.members.get(&lead).is_some_and(|x| x.active), "{title}");
+    {
+        let m = api.state.app().read().unwrap();
+        for (id, title) in &led {
+            let p = &m.projects[id];
+            assert_eq!(p.lead, next, "{title} is led by the new lead");
+            assert!(p.members.get(&next).is_some_and(|x| x.active), "{title}");
+            assert!(!p.members.get(&lead).is_some_and(|x| x.active), "{title}");
+        }
     }
-    drop(m);
     api.state.shutdown().await;
 }
 
