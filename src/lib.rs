@@ -15,6 +15,7 @@ pub mod audit;
 pub mod coproduction;
 pub mod http;
 pub mod mail;
+pub mod outside;
 pub mod people;
 pub mod refusal;
 pub mod witness;

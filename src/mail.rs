@@ -2,6 +2,10 @@
 //! `jointly mail test`. What to send and to whom is the core's
 //! (`app::notify`); this only speaks SMTP.
 //!
+//! What a mail server says (its answers, its refusals) is outside text:
+//! it is escaped here ([`crate::outside::for_log`]) before anything can
+//! log, store or print it.
+//!
 //! `smtp://host:port` sends in the clear (a relay on the same machine);
 //! `smtp://user:pass@host:587` upgrades with STARTTLS before it
 //! authenticates, and refuses to go on without it; `smtps://host:465`
@@ -135,15 +139,11 @@ impl Postbox {
                     .singlepart(SinglePart::html(m.html.clone())),
             )
             .map_err(|e| MailError::Refused(e.to_string()))?;
+        let said = |text: &str| crate::outside::for_log(text.trim());
         match self.transport.send(message).await {
-            Ok(answer) => Ok(answer
-                .message()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .trim()
-                .to_string()),
-            Err(e) if e.is_permanent() => Err(MailError::Refused(e.to_string())),
-            Err(e) => Err(MailError::Later(e.to_string())),
+            Ok(answer) => Ok(said(&answer.message().collect::<Vec<_>>().join(" "))),
+            Err(e) if e.is_permanent() => Err(MailError::Refused(said(&e.to_string()))),
+            Err(e) => Err(MailError::Later(said(&e.to_string()))),
         }
     }
 }

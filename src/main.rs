@@ -152,6 +152,15 @@ enum Command {
         /// The address emails come from, e.g. jointly@example.org.
         #[arg(long, requires = "smtp")]
         mail_from: Option<String>,
+        /// Appends each partner token may make a minute: that many at once,
+        /// then one every 60/N seconds; more are refused with 429 and
+        /// Retry-After. 0: no limit.
+        #[arg(long, default_value_t = jointly::app::limits::PARTNER_APPENDS_PER_MINUTE)]
+        partner_appends_per_minute: u32,
+        /// The same limit for staff and admin tokens (bulk imports and load
+        /// tests use these): none unless given.
+        #[arg(long)]
+        staff_appends_per_minute: Option<u32>,
     },
     /// Email: check the mail server settings.
     Mail {
@@ -316,8 +325,15 @@ enum PersonCommand {
         project: Option<String>,
     },
     /// Record that a person has left the organisation; the retention
-    /// period for their personal data starts today.
-    Leave { participant: String },
+    /// period for their personal data starts today, and nothing more is
+    /// sent them.
+    Leave {
+        participant: String,
+        /// Who leads the projects they lead (those not closed) from now
+        /// on: a member of staff who stays. Needed only for a lead.
+        #[arg(long)]
+        new_lead: Option<String>,
+    },
     /// Check every entry of the people store can be read: lists the ids of
     /// damaged ones (exit 1 if any), which figures and retention pass over.
     Check,
@@ -503,6 +519,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             publish_equality_at,
             smtp,
             mail_from,
+            partner_appends_per_minute,
+            staff_appends_per_minute,
         } => {
             if let Some(u) = &public_url
                 && !(u.starts_with("http://") || u.starts_with("https://"))
@@ -526,15 +544,29 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 ),
                 _ => None,
             };
-            // Links in emails need an address people can reach.
-            let base = public_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{listen}"));
-            if postbox.is_some() && public_url.is_none() {
-                eprintln!(
-                    "jointly: links in emails will point at {base}; give --public-url with the address people use"
-                );
-            }
+            // Every link jointly makes (in emails, unsubscribe addresses,
+            // pages) starts with --public-url, never with the listen
+            // address or a request's Host: a server others reach must say it.
+            let needs = if postbox.is_some() {
+                Some("--smtp: the links in emails")
+            } else if !listen.ip().is_loopback() {
+                Some("a server listening beyond this machine: the links its pages make")
+            } else {
+                None
+            };
+            let base = match (&public_url, needs) {
+                (Some(u), _) => u.clone(),
+                (None, Some(what)) => {
+                    return Err(failure(
+                        true,
+                        anyhow!(
+                            "{what} must start with the address people use: give --public-url, e.g. --public-url https://jointly.example.org"
+                        ),
+                    ));
+                }
+                // Nothing is sent: the loop only moves its mark along.
+                (None, None) => String::new(),
+            };
             let config = jointly::api::Config {
                 body_limit,
                 public_url,
@@ -542,7 +574,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 publish_equality_at,
                 ..Default::default()
             };
-            serve(&data, listen, demo, config, policy, (postbox, base))
+            let limits = jointly::app::limits::AppendLimits {
+                partner: Some(partner_appends_per_minute).filter(|n| *n > 0),
+                staff: staff_appends_per_minute.filter(|n| *n > 0),
+            };
+            serve(
+                &data,
+                listen,
+                demo,
+                config,
+                (policy, limits),
+                (postbox, base),
+            )
         }
         Command::Mail {
             command:
@@ -601,15 +644,29 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Person {
-            command: PersonCommand::Leave { participant },
+            command:
+                PersonCommand::Leave {
+                    participant,
+                    new_lead,
+                },
         } => {
             let who = app::participant_id(&participant, "the participant")?;
-            let seqs = with_core(&data, |app, me| async move {
-                app.record_leaving(&me, who).await
+            let new_lead = new_lead
+                .map(|n| app::participant_id(&n, "--new-lead"))
+                .transpose()?;
+            let done = with_core(&data, |app, me| async move {
+                app.record_leaving(&me, who, new_lead).await
             })?;
+            if let Some(next) = new_lead.filter(|_| !done.handed_on.is_empty()) {
+                eprintln!(
+                    "{next} leads their projects now (record(s) {:?})",
+                    done.handed_on
+                );
+            }
             eprintln!(
-                "recorded that {who} left ({} project record(s): {seqs:?}); their personal data is kept for the retention period",
-                seqs.len()
+                "recorded that {who} left ({} project record(s): {:?}); their personal data is kept for the retention period, and nothing more is sent them",
+                done.left.len(),
+                done.left
             );
             Ok(())
         }
@@ -993,7 +1050,7 @@ fn serve(
     listen: std::net::SocketAddr,
     demo: bool,
     config: jointly::api::Config,
-    witnesses: WitnessPolicy,
+    (witnesses, append_limits): (WitnessPolicy, jointly::app::limits::AppendLimits),
     (postbox, base): (Option<jointly::mail::Postbox>, String),
 ) -> Result<(), Failure> {
     let (ledger, _) = open_store(data)?;
@@ -1009,6 +1066,7 @@ fn serve(
             ledger,
             app::Options {
                 witnesses,
+                append_limits,
                 ..Default::default()
             },
         )?;

@@ -32,9 +32,11 @@ pub enum Kind {
     Conflict,
     /// The input is larger than allowed.
     TooLarge,
-    /// This caller already holds as much as one caller may at once (event
-    /// streams, requests in flight); trying again once some has ended will
-    /// work.
+    /// Too much at once, or too fast: this caller already holds as much as
+    /// one caller may (event streams, requests in flight), or one
+    /// credential sent too much in a short time (a partner's token
+    /// appending without pause). Trying again after the wait the refusal
+    /// carries ([`Refusal::retry_after`]) will work.
     TooMany,
     /// It cannot be done just now (the disk is full, the writer is
     /// stopping, an answer does not exist yet); trying again later may work.
@@ -148,6 +150,20 @@ impl Refusal {
     pub fn too_many(message: impl Into<String>) -> Self {
         Self::new(Kind::TooMany, message)
     }
+    /// Too much sent in a short time: it may be sent again in `seconds`
+    /// (at least 1). The words are for a person: the pages show them.
+    pub fn too_many_requests(seconds: u64) -> Self {
+        let seconds = seconds.max(1);
+        let wait = if seconds == 1 {
+            "1 second".to_string()
+        } else {
+            format!("{seconds} seconds")
+        };
+        Self::too_many(format!(
+            "you have sent a lot in a short time; please wait {wait} and send it again"
+        ))
+        .try_again_in(Duration::from_secs(seconds))
+    }
     /// A failure inside jointly, with what failed.
     pub fn failed(what: impl fmt::Display) -> Self {
         Self::new(Kind::Failed, format!("jointly could not do this: {what}"))
@@ -192,6 +208,20 @@ mod tests {
             };
             assert_eq!(kind.exit_code(), want, "{kind:?}");
         }
+    }
+
+    #[test]
+    fn a_refusal_to_wait_says_how_long() {
+        let r = Refusal::too_many_requests(2);
+        assert_eq!(r.kind(), Kind::TooMany);
+        assert_eq!(r.retry_after(), Some(Duration::from_secs(2)));
+        assert!(r.message().contains("please wait 2 seconds"), "{r}");
+        assert!(
+            Refusal::too_many_requests(0)
+                .message()
+                .contains("wait 1 second ")
+        );
+        assert_eq!(Refusal::conflict("x").retry_after(), None);
     }
 
     #[test]

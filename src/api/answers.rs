@@ -333,6 +333,10 @@ pub struct Registered {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Left {
     pub participant_id: ParticipantId,
+    /// The records that hand the projects they led to the new lead: the
+    /// new lead joining each (where they were not in it) and the lead
+    /// changing. Empty when they led no open project.
+    pub handed_on: Vec<u64>,
     /// The records that say they left each project they were in.
     pub left: Vec<u64>,
 }

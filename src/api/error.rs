@@ -149,41 +149,73 @@ pub struct ApiJson<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
-        let json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|v| {
-                let v = v.trim();
-                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
-            });
-        if !json {
-            return Err(AppError::http(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "send the body as JSON, with \"Content-Type: application/json\"",
-            ));
-        }
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|r| {
-                if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    AppError::http(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "the body is too large for this server",
-                    )
-                } else {
-                    AppError::http(
-                        r.status(),
-                        format!("the body could not be read: {}", r.body_text()),
-                    )
-                }
-            })?;
-        let value = crate::app::strict_json(&bytes).map_err(|r| {
-            AppError::from(Refusal::malformed(format!("the body: {}", r.message())))
-        })?;
-        read_value(value).map(ApiJson).map_err(AppError::from)
+        let json = is_json(&req);
+        let bytes = body_bytes(req, state).await?;
+        json_body(json, &bytes).map(ApiJson)
     }
+}
+
+/// A JSON body that may be left out: an empty body is `T::default()`;
+/// anything else is read as [`ApiJson`] reads it.
+pub struct ApiJsonOrEmpty<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for ApiJsonOrEmpty<T> {
+    type Rejection = AppError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        let json = is_json(&req);
+        let bytes = body_bytes(req, state).await?;
+        if bytes.is_empty() {
+            return Ok(ApiJsonOrEmpty(T::default()));
+        }
+        json_body(json, &bytes).map(ApiJsonOrEmpty)
+    }
+}
+
+/// Whether the request says its body is JSON.
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            let v = v.trim();
+            v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+        })
+}
+
+/// The whole body, within the server's size limit.
+async fn body_bytes<S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<axum::body::Bytes, AppError> {
+    axum::body::Bytes::from_request(req, state)
+        .await
+        .map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::http(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the body is too large for this server",
+                )
+            } else {
+                AppError::http(
+                    r.status(),
+                    format!("the body could not be read: {}", r.body_text()),
+                )
+            }
+        })
+}
+
+/// A body read strictly as JSON of the expected shape.
+fn json_body<T: DeserializeOwned>(json: bool, bytes: &[u8]) -> Result<T, AppError> {
+    if !json {
+        return Err(AppError::http(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the body as JSON, with \"Content-Type: application/json\"",
+        ));
+    }
+    let value = crate::app::strict_json(bytes)
+        .map_err(|r| AppError::from(Refusal::malformed(format!("the body: {}", r.message()))))?;
+    read_value(value).map_err(AppError::from)
 }
 
 /// A value of the expected shape, or an invalid refusal pointing at the

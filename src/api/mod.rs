@@ -204,7 +204,9 @@ pub struct AppendQuery {
         headers(("Location" = String, description = "The event's address"))), (status = 400, body = error::Problem),
         (status = 401, body = error::Problem), (status = 403, body = error::Problem),
         (status = 409, body = error::Problem), (status = 413, body = error::Problem),
-        (status = 422, body = error::Problem)),
+        (status = 422, body = error::Problem),
+        (status = 429, description = "This token sent too many too fast; nothing was written", body = error::Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait before sending again")))),
     security(("bearer" = [])))]
 async fn append(
     State(state): State<AppState>,
@@ -709,11 +711,13 @@ async fn healthz(State(state): State<AppState>) -> Json<Health> {
     })
 }
 
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-async fn metrics(State(state): State<AppState>) -> Response {
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format (admins only)", content_type = "text/plain"),
+        (status = 401, body = error::Problem), (status = 403, body = error::Problem)),
+    security(("bearer" = [])))]
+async fn metrics(State(state): State<AppState>, who: Bearer) -> Result<Response, AppError> {
     use std::fmt::Write as _;
     let app = state.app();
-    let m = app.metrics();
+    let m = app.metrics_for(&who.caller)?;
     let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     let mut t = String::new();
     let mut counter = |name: &str, kind: &str, help: &str, value: String| {
@@ -739,6 +743,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
         "counter",
         "Appends that failed to be written.",
         load(&m.failed).to_string(),
+    );
+    counter(
+        "jointly_appends_limited_total",
+        "counter",
+        "Appends refused with 429 because their token sent too many too fast (nothing written).",
+        load(&m.limited).to_string(),
     );
     let (mail, outbox) = app.mail_stats();
     for (name, kind, help, value) in [
@@ -865,7 +875,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         load(&m.latency_sum_us) as f64 / 1e6
     );
     let _ = writeln!(t, "jointly_append_latency_seconds_count {count}");
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], t).into_response()
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], t).into_response())
 }
 
 /// A new token's request.

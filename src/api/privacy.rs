@@ -4,7 +4,7 @@
 //! one method of the core.
 
 use super::answers::{Erased, Left, MyAnswers, PersonName, PublishedAt, Registered};
-use super::error::{self, ApiJson, ApiPath, ApiQuery, AppError};
+use super::error::{self, ApiJson, ApiJsonOrEmpty, ApiPath, ApiQuery, AppError};
 use super::{AppState, Bearer};
 use crate::app::NewPerson;
 use crate::app::erasure::SubjectExport;
@@ -39,19 +39,38 @@ pub(super) async fn add_person(
         .into_response())
 }
 
+/// Who leads the projects of a lead who leaves.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeaveRequest {
+    /// A member of staff who stays: they lead, from now on, every project
+    /// that is not closed and that the person leaving leads (joining it if
+    /// they are not in it). Needed only when the person leads one.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub new_lead: Option<Uuid>,
+}
+
 #[utoipa::path(post, path = "/v1/people/{id}/leave", params(("id" = String, Path, format = Uuid, description = "Participant id (UUID)")),
-    responses((status = 200, description = "The records that say they left each project they were in", body = Left),
-        (status = 403, body = error::Problem), (status = 404, body = error::Problem)),
+    request_body(content = Option<LeaveRequest>, description = "Only for a lead of projects that are not closed: who leads them next. An empty body is no request."),
+    responses((status = 200, description = "The records that hand their projects on, and that say they left each project they were in", body = Left),
+        (status = 403, body = error::Problem), (status = 404, body = error::Problem),
+        (status = 409, description = "They lead projects that are not closed: name `new_lead` (the problem's pointer is `/new_lead`)", body = error::Problem),
+        (status = 422, body = error::Problem)),
     security(("bearer" = [])))]
 pub(super) async fn record_leaving(
     State(state): State<AppState>,
     who: Bearer,
     ApiPath(id): ApiPath<Uuid>,
+    ApiJsonOrEmpty(req): ApiJsonOrEmpty<LeaveRequest>,
 ) -> Result<Response, AppError> {
-    let seqs = state.app().record_leaving(&who.caller, id.into()).await?;
+    let done = state
+        .app()
+        .record_leaving(&who.caller, id.into(), req.new_lead.map(Into::into))
+        .await?;
     Ok(Json(Left {
         participant_id: id.into(),
-        left: seqs,
+        handed_on: done.handed_on,
+        left: done.left,
     })
     .into_response())
 }

@@ -107,6 +107,17 @@ impl App {
         Ok(())
     }
 
+    /// Drops every message owed to `who` and not yet sent (queued, or
+    /// held for a weekly summary): they left, and hear nothing more.
+    pub(super) fn forget_mail_for(&self, who: &uuid::Uuid) -> Result<(), Refusal> {
+        for (cause, entry) in self.0.outbox.entries().map_err(ledger_refusal)? {
+            if cause.person == *who && matches!(entry.state, State::Queued { .. } | State::Weekly) {
+                self.0.outbox.forget(&cause).map_err(ledger_refusal)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Someone followed the link in an email to stop them (no sign-in:
     /// the link's code is the proof). Returns false for a code that is
     /// not genuine.
@@ -379,9 +390,10 @@ impl App {
                 .map(|(c, _)| c.person)
                 .collect();
             for p in self.0.people.list().map_err(people_refusal)? {
-                let hearing = p.hearing.unwrap_or(Hearing::AsItHappens);
-                if p.email.is_none() || hearing == Hearing::Nothing {
-                    continue;
+                // Nobody who left, or has no address, or chose nothing.
+                match notify::hearing(&p) {
+                    None | Some((Hearing::Nothing, _)) => continue,
+                    Some(_) => {}
                 }
                 let has_reminders =
                     !notify::reminders(&model, p.id.into(), s.today, s.waiting_days).is_empty();

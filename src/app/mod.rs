@@ -16,6 +16,7 @@ pub mod erasure;
 pub mod fold;
 pub mod idempotency;
 pub mod integrity;
+pub mod limits;
 mod mailing;
 pub mod notify;
 pub mod outbox;
@@ -32,7 +33,7 @@ pub mod witnessing;
 
 use crate::coproduction::equality::{self, Table};
 use crate::coproduction::events::Aim;
-use crate::coproduction::events::{Event, ParticipantJoined, ParticipantLeft};
+use crate::coproduction::events::{Event, LeadChanged, ParticipantJoined, ParticipantLeft};
 use crate::coproduction::model::Model;
 use crate::coproduction::read_event;
 use crate::coproduction::report::{Overview, Report, Settings, Shown};
@@ -71,6 +72,8 @@ pub struct Options {
     pub origin: String,
     /// The witnesses that cosign checkpoints, and how many must.
     pub witnesses: WitnessPolicy,
+    /// How fast each token may append.
+    pub append_limits: limits::AppendLimits,
 }
 
 impl Default for Options {
@@ -78,6 +81,7 @@ impl Default for Options {
         Options {
             origin: DEFAULT_ORIGIN.into(),
             witnesses: WitnessPolicy::default(),
+            append_limits: limits::AppendLimits::default(),
         }
     }
 }
@@ -89,6 +93,9 @@ pub struct Metrics {
     pub appends: AtomicU64,
     pub refused: AtomicU64,
     pub failed: AtomicU64,
+    /// Appends refused because their token sent too many too fast
+    /// ([`limits`]); nothing was written for them.
+    pub limited: AtomicU64,
     /// Cumulative counts of append latencies under each bound (ms).
     pub latency_buckets: [AtomicU64; LATENCY_BOUNDS_MS.len()],
     pub latency_sum_us: AtomicU64,
@@ -238,6 +245,41 @@ pub struct NewPerson {
     pub project_id: Option<uuid::Uuid>,
 }
 
+/// What recording that someone left wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Leaving {
+    /// The records that hand the projects they led to the new lead (their
+    /// joining, where they were not in it, and the lead changing).
+    pub handed_on: Vec<u64>,
+    /// The records that say they left each project they were in.
+    pub left: Vec<u64>,
+}
+
+/// Most projects a refusal to let a lead leave names.
+const LEADS_NAMED: usize = 5;
+
+/// Why a lead cannot leave without naming the next: the projects they
+/// lead, by title and id.
+fn leads_words(model: &Model, led: &[&crate::coproduction::model::Project]) -> String {
+    let mut named: Vec<String> = led
+        .iter()
+        .take(LEADS_NAMED)
+        .map(|p| format!("\u{201c}{}\u{201d} ({})", model.text(&p.title), p.id))
+        .collect();
+    if led.len() > LEADS_NAMED {
+        named.push(format!("and {} more", led.len() - LEADS_NAMED));
+    }
+    let projects = if led.len() == 1 {
+        "a project that is not closed".to_string()
+    } else {
+        format!("{} projects that are not closed", led.len())
+    };
+    format!(
+        "this person leads {projects}: {}. Say who leads them next: new_lead (--new-lead at the command line) must be the participant id of a member of staff who stays",
+        named.join(", ")
+    )
+}
+
 /// Which checkpoint a reader asks for.
 #[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -262,6 +304,8 @@ struct Inner {
     /// Each project's share of the organisation's totals, until it changes.
     figures: crate::coproduction::report::FiguresCache,
     metrics: Metrics,
+    /// How fast each token may append.
+    limits: limits::Limiter,
     /// The log's size after each committed batch (for streams).
     appended: tokio::sync::watch::Sender<u64>,
     /// Bumped whenever credentials end (revoked, deleted by an erasure,
@@ -422,6 +466,7 @@ impl App {
             model,
             figures: Default::default(),
             metrics: Metrics::default(),
+            limits: limits::Limiter::new(options.append_limits),
             appended,
             credentials_ended: tokio::sync::watch::channel(0).0,
             stopping: tokio::sync::watch::channel(false).0,
@@ -508,6 +553,7 @@ impl App {
     /// Appends one event (any type the caller may write), once it is
     /// durable; with `wait_cosigned`, also waits for the witnesses.
     pub async fn append(&self, caller: &Caller, s: Submission) -> Result<Recorded, Refusal> {
+        self.within_append_limit(caller)?;
         policy::require(caller.author(), Action::Append)?;
         let event_type = EventType::new(&s.event_type)
             .map_err(|e| Refusal::malformed(e.to_string()).at("/type"))?;
@@ -686,33 +732,93 @@ impl App {
     }
 
     /// Records that a person left the organisation: the people store keeps
-    /// the date (their retention period starts), and the log records them
-    /// leaving every project they were still part of. Returns those records.
+    /// the date (their retention period starts, and they are sent nothing
+    /// more), and the log records them leaving every project they were
+    /// still part of. A lead of projects that are not closed names who
+    /// leads them next (`new_lead`, a member of staff who stays): each
+    /// such project records them joining it (if they are not in it) and
+    /// the lead changing, before the leaving. Without one, nothing is
+    /// written and the refusal says which projects they lead.
     pub async fn record_leaving(
         &self,
         caller: &Caller,
         who: ParticipantId,
-    ) -> Result<Vec<u64>, Refusal> {
+        new_lead: Option<ParticipantId>,
+    ) -> Result<Leaving, Refusal> {
         policy::require(caller.author(), Action::RecordLeaving)?;
         let person = self.0.people.get(&who.uuid()).map_err(people_refusal)?;
+        if let Some(next) = new_lead
+            && next != who
+            && let Some(p) = self.0.people.get(&next.uuid()).map_err(people_refusal)?
+            && p.left.is_some()
+        {
+            return Err(Refusal::invalid(format!(
+                "new_lead: {next} has left the organisation too; name a member of staff who stays"
+            ))
+            .at("/new_lead"));
+        }
         // Every project they are still in, and the organisation's group
-        // (`None`) if they joined it.
-        let projects: Vec<Option<ProjectId>> = {
+        // (`None`) if they joined it; the open projects they lead, and
+        // whether the new lead is in each.
+        let (projects, led): (Vec<Option<ProjectId>>, Vec<(ProjectId, bool)>) = {
             let model = self.read()?;
             if person.is_none() && model.role(&who).is_none() {
                 return Err(Refusal::not_found(format!(
                     "no one with the participant id {who} has joined"
                 )));
             }
+            let led: Vec<&crate::coproduction::model::Project> = model
+                .projects
+                .values()
+                .filter(|p| p.lead == who && p.stage != values::Stage::Closed)
+                .collect();
+            if let Some(next) = new_lead {
+                let staff = model.role(&next) == Some(values::Role::Staff);
+                if next == who || !staff || model.erased.contains(&next) {
+                    return Err(Refusal::invalid(
+                        "new_lead must be the participant id of a member of staff who stays, not the person leaving",
+                    )
+                    .at("/new_lead"));
+                }
+            }
+            if !led.is_empty() && new_lead.is_none() {
+                return Err(Refusal::conflict(leads_words(&model, &led)).at("/new_lead"));
+            }
+            let led = led
+                .iter()
+                .map(|p| {
+                    let next = new_lead.expect("checked above");
+                    (p.id, p.members.get(&next).is_some_and(|m| m.active))
+                })
+                .collect();
             let in_group = model.group.get(&who).is_some_and(|m| m.active);
-            model
+            let projects = model
                 .projects
                 .values()
                 .filter(|p| p.members.get(&who).is_some_and(|m| m.active))
                 .map(|p| Some(p.id))
                 .chain(in_group.then_some(None))
-                .collect()
+                .collect();
+            (projects, led)
         };
+        let mut handed_on = Vec::new();
+        for (project_id, next_is_in_it) in led {
+            let next = new_lead.expect("a lead who leaves names the next");
+            if !next_is_in_it {
+                let joined = Event::ParticipantJoined(ParticipantJoined {
+                    project_id: Some(project_id),
+                    participant_id: next,
+                    role: values::Role::Staff,
+                });
+                handed_on.push(self.write(Self::own_event(caller, &joined)).await?.seq);
+            }
+            let changed = Event::LeadChanged(LeadChanged {
+                project_id,
+                lead: next,
+                reason: None,
+            });
+            handed_on.push(self.write(Self::own_event(caller, &changed)).await?.seq);
+        }
         let mut seqs = Vec::new();
         for project_id in projects {
             let event = Event::ParticipantLeft(ParticipantLeft {
@@ -725,23 +831,32 @@ impl App {
         // They can no longer sign in: their tokens are revoked (kept, so
         // the record of who had which stays), which ends their sessions
         // and streams.
-        let mut revoked = false;
+        let mut stopped = Vec::new();
         for t in self.0.tokens.list().map_err(Refusal::failed)? {
             if t.participant == Some(who) && t.revoked.is_none() {
                 self.0.tokens.revoke(&t.id).map_err(Refusal::failed)?;
-                revoked = true;
+                stopped.push(t.credential());
             }
         }
-        if revoked {
+        if !stopped.is_empty() {
             self.credentials_ended();
         }
+        // Each stopping is recorded, by whoever recorded the leaving.
+        for credential in stopped {
+            self.record_stopped(caller, credential).await?;
+        }
         // Their personal data, if the people store holds any, is kept for
-        // the retention period from today.
+        // the retention period from today; from now on nothing is sent
+        // them, and what was owed them is dropped.
         if let Some(mut person) = person {
             person.left = Some(today());
             self.0.people.put(&person).map_err(people_refusal)?;
         }
-        Ok(seqs)
+        self.forget_mail_for(&who.uuid())?;
+        Ok(Leaving {
+            handed_on,
+            left: seqs,
+        })
     }
 
     /// The erasure steps, off the async threads, appending through the writer.
@@ -1344,8 +1459,18 @@ impl App {
         self.0.ledger.head().size
     }
 
+    /// The core's counters, as the server counts them (for tests and
+    /// the doors that already decided the caller may see them).
     pub fn metrics(&self) -> &Metrics {
         &self.0.metrics
+    }
+
+    /// The counters for `/metrics`, to those who may read them: they say
+    /// how busy the server is and how much mail it sends, which is no
+    /// business of partners or the public.
+    pub fn metrics_for(&self, caller: &Caller) -> Result<&Metrics, Refusal> {
+        policy::require(caller.author(), Action::ReadMetrics)?;
+        Ok(&self.0.metrics)
     }
 
     /// Failures of each witness so far.

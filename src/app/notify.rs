@@ -12,7 +12,10 @@
 //!
 //! Each person chooses how they hear ([`Hearing`]): each message as it
 //! happens, a weekly summary, or nothing. Nobody hears of their own
-//! records. A message names no one (staff are told "a partner"), carries
+//! records. Nobody who left hears anything: not someone whose entry in
+//! the people store says they left the organisation (checked when a
+//! message is queued and again when it is sent), nor a lead who left
+//! their project. A message names no one (staff are told "a partner"), carries
 //! no equality answers, and links to the page where the rest is.
 
 use super::outbox::{About, Cause, Entry, State};
@@ -23,19 +26,33 @@ use crate::people::{Hearing, People};
 use uuid::Uuid;
 
 /// How `person` hears, as they chose, else as their role has it by
-/// default: partners and staff each message as it happens.
+/// default: partners and staff each message as it happens. `None` for
+/// anyone with no entry or no address, or who left the organisation.
 pub fn hearing_of(people: &People, person: &Uuid) -> Option<(Hearing, String)> {
-    let p = people.get(person).ok().flatten()?;
+    hearing(&people.get(person).ok().flatten()?)
+}
+
+/// [`hearing_of`] for an entry already read.
+pub fn hearing(p: &crate::people::Person) -> Option<(Hearing, String)> {
+    if p.left.is_some() {
+        return None;
+    }
     let email = p.email.clone()?;
     Some((p.hearing.unwrap_or(Hearing::AsItHappens), email))
 }
 
-/// The lead and the active staff of a project.
+/// Whether `who` leads `project` now: its lead, unless they left it.
+fn leads(project: &crate::coproduction::model::Project, who: ParticipantId) -> bool {
+    project.lead == who && project.members.get(&who).is_none_or(|m| m.active)
+}
+
+/// The lead (unless they left the project) and the active staff of a
+/// project.
 fn project_staff(model: &Model, project: &ProjectId) -> Vec<ParticipantId> {
     let Some(p) = model.projects.get(project) else {
         return Vec::new();
     };
-    let mut out = vec![p.lead];
+    let mut out: Vec<ParticipantId> = leads(p, p.lead).then_some(p.lead).into_iter().collect();
     for (id, m) in p.members.iter() {
         if m.active && m.role == Role::Staff && *id != p.lead {
             out.push(*id);
@@ -171,7 +188,7 @@ pub fn reminders(
     }
     let mine = |p: &ProjectId| {
         model.projects.get(p).is_some_and(|p| {
-            p.lead == me
+            leads(p, me)
                 || p.members
                     .get(&me)
                     .is_some_and(|m| m.active && m.role == Role::Staff)

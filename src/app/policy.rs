@@ -93,6 +93,8 @@ pub fn allow(role: AuthorRole, event_type: &str) -> Allow {
         "decision.confirmed"  => [No,        AnywhereAs(TookPart), No,       MemberOrLeftAs(TookPart), No],
         "decision.disputed"   => [No,        AnywhereAs(TookPart), No,       MemberOrLeftAs(TookPart), No],
         "decision.challenged" => [Anywhere,  Anywhere,            Anywhere,  Member,                   No],
+        // Who leads a project: staff's to record, as when it started.
+        "lead.changed"        => [Anywhere,  Anywhere,            Anywhere,  No,                       No],
         "record.redacted"     => [ByErasure, No,                  ByErasure, No,                       No],
         "retention.applied"   => [ByErasure, No,                  ByErasure, No,                       No],
         // Who was given a way to sign in, by whom, its use and its end:
@@ -295,10 +297,12 @@ pub enum Action {
     MakeSignInCard,
     /// See and stop one's own ways to sign in (a person's own).
     SeeOwnSignIns,
+    /// Read the server's counters (`/metrics`): mail and append activity.
+    ReadMetrics,
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::Append,
         Action::Read,
         Action::RegisterPerson,
@@ -313,6 +317,7 @@ impl Action {
         Action::ManageTokens,
         Action::MakeSignInCard,
         Action::SeeOwnSignIns,
+        Action::ReadMetrics,
     ];
 }
 
@@ -337,6 +342,7 @@ pub fn may(role: AuthorRole, action: Action) -> bool {
         Action::ManageTokens   => [Y,    N,    Y,       N,      N],
         Action::MakeSignInCard => [Y,    Y,    N,       N,      N],
         Action::SeeOwnSignIns  => [N,    Y,    N,       Y,      N],
+        Action::ReadMetrics    => [Y,    N,    Y,       N,      N],
     };
     ROLES.iter().position(|r| *r == role).is_some_and(|i| row[i])
 }
@@ -365,6 +371,7 @@ pub fn require(author: &Author, action: Action) -> Result<(), Refusal> {
         Action::ManageTokens => "manage access tokens",
         Action::MakeSignInCard => "make sign-in cards",
         Action::SeeOwnSignIns => "see or stop sign-ins of their own (they belong to no one)",
+        Action::ReadMetrics => "read the server's metrics",
     };
     Err(Refusal::forbidden(format!(
         "{} may not {what}",

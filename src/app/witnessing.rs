@@ -197,7 +197,8 @@ fn submit(
                 return Err(format!(
                     "witness {name} refused the checkpoint of size {} (HTTP {status}): {}",
                     cp.size,
-                    a.body.trim()
+                    // Its words go to the server's log: escaped.
+                    crate::outside::for_log(a.body.trim())
                 ));
             }
         }

@@ -52,6 +52,18 @@ pub struct InvolvementChanged {
     pub reason: Text,
 }
 
+/// A project's lead changes: another member of staff leads it from now on
+/// (the lead is leaving the organisation, or hands it on).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeadChanged {
+    pub project_id: ProjectId,
+    /// The member of staff who leads it now: they must be in the project.
+    pub lead: ParticipantId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Text>,
+}
+
 /// A participant joins a project, or without a project the organisation's
 /// group of staff and partners (a pseudonymous id; names are kept apart, in
 /// the erasable people store).
@@ -464,6 +476,7 @@ events! {
     ProjectStarted(ProjectStarted) = "project.started",
     StageChanged(StageChanged) = "stage.changed",
     InvolvementChanged(InvolvementChanged) = "involvement.changed",
+    LeadChanged(LeadChanged) = "lead.changed",
     ParticipantJoined(ParticipantJoined) = "participant.joined",
     ParticipantLeft(ParticipantLeft) = "participant.left",
     MeetingHeld(MeetingHeld) = "meeting.held",

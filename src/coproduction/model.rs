@@ -490,6 +490,24 @@ impl Model {
                 }
                 Ok(())
             }
+            Event::LeadChanged(e) => {
+                let p = self.open_project(&e.project_id, "/project_id")?;
+                if p.lead == e.lead {
+                    return clash("/lead", "this person already leads the project");
+                }
+                // The lead hears of what happens in the project and its
+                // reminders: a member of staff who is part of it now.
+                match p.members.get(&e.lead).filter(|m| m.active) {
+                    Some(m) if m.role != Role::Staff => {
+                        refuse("/lead", "the lead must be a member of staff, not a partner")
+                    }
+                    Some(_) if !self.erased.contains(&e.lead) => Ok(()),
+                    _ => refuse(
+                        "/lead",
+                        "the new lead must be in the project now: record them joining it first",
+                    ),
+                }
+            }
             Event::ParticipantJoined(e) => {
                 match &e.project_id {
                     Some(project) => {
@@ -807,6 +825,7 @@ impl Model {
             Event::ProjectStarted(e) => Some(e.project_id),
             Event::StageChanged(e) => Some(e.project_id),
             Event::InvolvementChanged(e) => Some(e.project_id),
+            Event::LeadChanged(e) => Some(e.project_id),
             Event::ParticipantJoined(e) => e.project_id,
             Event::ParticipantLeft(e) => e.project_id,
             Event::MeetingHeld(e) => Some(e.project_id),
@@ -1113,6 +1132,11 @@ impl Model {
             Event::InvolvementChanged(e) => {
                 if let Some(p) = self.projects.get_mut(&e.project_id) {
                     p.involvement = e.involvement;
+                }
+            }
+            Event::LeadChanged(e) => {
+                if let Some(p) = self.projects.get_mut(&e.project_id) {
+                    p.lead = e.lead;
                 }
             }
             Event::ParticipantJoined(e) => {

@@ -367,7 +367,9 @@ async fn every_endpoint_against_every_role() {
     check(&api, "GET", "/v1/checkpoint", None, [200; 5]).await;
     check(&api, "GET", "/v1/records?limit=2", None, [200; 5]).await;
     check(&api, "GET", "/healthz", None, [200; 5]).await;
-    check(&api, "GET", "/metrics", None, [200; 5]).await;
+    // The server's counters say how busy it is and how much mail it
+    // sends: admins only.
+    check(&api, "GET", "/metrics", None, [200, 403, 403, 403, 401]).await;
     check(&api, "GET", "/openapi.json", None, [200; 5]).await;
 
     // Partners see only their projects, in lists too.
@@ -783,6 +785,7 @@ async fn metrics(api: &Api) -> impl Fn(&str) -> f64 {
         .oneshot(
             Request::builder()
                 .uri("/metrics")
+                .header("authorization", format!("Bearer {}", api.admin))
                 .body(Body::empty())
                 .unwrap(),
         )
@@ -933,6 +936,80 @@ async fn a_write_into_another_project_tells_nothing() {
         "another's project and no project read the same"
     );
     assert_eq!(api.ledger.head().size, size, "nothing was written");
+    api.state.shutdown().await;
+}
+
+/// (issue 29) A lead of open projects cannot simply leave: the refusal
+/// (409, pointer `/new_lead`) names their projects, and nothing is
+/// written; naming a member of staff who stays hands each project on
+/// (joining it where needed), then records the leaving.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lead_who_leaves_names_who_leads_next() {
+    use jointly::coproduction::values::{Role as R, Stage};
+    let api = Api::new();
+    let (lead, led, next, partner) = {
+        let m = api.state.app().read().unwrap();
+        let p = m
+            .projects
+            .values()
+            .find(|p| p.stage != Stage::Closed)
+            .unwrap();
+        let next = m
+            .people
+            .values()
+            .find(|x| x.role == Some(R::Staff) && x.id != p.lead)
+            .unwrap()
+            .id;
+        let led: Vec<_> = m
+            .projects
+            .values()
+            .filter(|q| q.lead == p.lead && q.stage != Stage::Closed)
+            .map(|q| (q.id, m.text(&q.title)))
+            .collect();
+        (p.lead, led, next, api.partner_id.clone())
+    };
+    let uri = format!("/v1/people/{lead}/leave");
+    let size = api.ledger.head().size;
+    let (s, _, v) = api.call(Admin, "POST", &uri, None).await;
+    assert_eq!(
+        (s.as_u16(), v["pointer"].as_str()),
+        (409, Some("/new_lead")),
+        "{v}"
+    );
+    let detail = v["detail"].as_str().unwrap();
+    assert!(detail.contains(&led[0].1), "{detail}");
+    assert!(detail.contains("new_lead"), "{detail}");
+    assert_eq!(api.ledger.head().size, size, "nothing was written");
+    // Not the person leaving, not a partner, not someone unknown.
+    for wrong in [
+        lead.to_string(),
+        partner,
+        "abcdef00-0000-4000-8000-000000000999".into(),
+    ] {
+        let (s, _, v) = api
+            .call(Admin, "POST", &uri, Some(json!({"new_lead": wrong})))
+            .await;
+        assert_eq!(
+            (s.as_u16(), v["pointer"].as_str()),
+            (422, Some("/new_lead")),
+            "{v}"
+        );
+        assert_eq!(api.ledger.head().size, size, "nothing was written");
+    }
+    let (s, _, v) = api
+        .call(Admin, "POST", &uri, Some(json!({"new_lead": next})))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v["handed_on"].as_array().unwrap().len() >= led.len(), "{v}");
+    {
+        let m = api.state.app().read().unwrap();
+        for (id, title) in &led {
+            let p = &m.projects[id];
+            assert_eq!(p.lead, next, "{title} is led by the new lead");
+            assert!(p.members.get(&next).is_some_and(|x| x.active), "{title}");
+            assert!(!p.members.get(&lead).is_some_and(|x| x.active), "{title}");
+        }
+    }
     api.state.shutdown().await;
 }
 

@@ -209,3 +209,57 @@ fn erasure_records_come_only_from_erasure() {
         assert!(!data.exists());
     }
 }
+
+/// (issue 29) Every link `jointly` makes starts with `--public-url`: a
+/// server that others reach (listening beyond this machine), or that
+/// sends email, will not start without one (exit 2, saying so), rather
+/// than make links from its listen address or a request's `Host`.
+#[test]
+fn serve_needs_a_public_url_to_make_links_for_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = |host: &str| format!("{host}:{port}");
+    let smtp = [
+        "--smtp",
+        "smtp://127.0.0.1:1",
+        "--mail-from",
+        "jointly@example.org",
+    ];
+    let cases: [Vec<String>; 2] = [
+        vec!["serve".into(), "--listen".into(), listen("0.0.0.0")],
+        [
+            vec!["serve".into(), "--listen".into(), listen("127.0.0.1")],
+            smtp.map(String::from).to_vec(),
+        ]
+        .concat(),
+    ];
+    for args in cases {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_jointly"))
+            .env("JOINTLY_DATA", dir.path())
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if std::time::Instant::now() > end {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("jointly {args:?} started without --public-url");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        };
+        let mut said = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut said).unwrap();
+        assert_eq!(status.code(), Some(2), "{args:?}: {said}");
+        assert!(said.contains("--public-url"), "{args:?}: {said}");
+    }
+}

@@ -1233,3 +1233,39 @@ fn every_word_read_from_the_log_is_the_word_written() {
     }
     assert!(each.len() > 500, "{} words", each.len());
 }
+
+/// (issue 29) A project's lead changes only to a member of staff who is in
+/// the project now, and only while it is open; the model follows.
+#[test]
+fn a_project_is_handed_only_to_staff_in_it() {
+    let mut w = World::new();
+    let to = |lead: u32| json!({"project_id": id(P), "lead": id(lead)});
+    let refused = |w: &mut World, payload: Value| {
+        let r = w.append(&staff(), "lead.changed", payload).unwrap_err();
+        (r.kind(), r.pointer().map(str::to_string))
+    };
+    let at = |p: &str| Some(format!("/payload/{p}"));
+    // A partner of the project, staff not in it, the lead already.
+    assert_eq!(refused(&mut w, to(2)), (Kind::Invalid, at("lead")));
+    assert_eq!(refused(&mut w, to(5)), (Kind::Invalid, at("lead")));
+    assert_eq!(refused(&mut w, to(1)), (Kind::Conflict, at("lead")));
+    // Partners may not record it at all.
+    let r = w.append(&partner(2), "lead.changed", to(1)).unwrap_err();
+    assert_eq!(r.kind(), Kind::Forbidden);
+    // Staff 5 joins, and leads it from now on.
+    w.ok(
+        &staff(),
+        "participant.joined",
+        json!({"project_id": id(P), "participant_id": id(5), "role": "staff"}),
+    );
+    w.ok(&staff(), "lead.changed", to(5));
+    let project: ProjectId = serde_json::from_value(json!(id(P))).unwrap();
+    assert_eq!(w.model().projects[&project].lead, pid(5));
+    // A closed project keeps the lead it had.
+    w.ok(
+        &staff(),
+        "stage.changed",
+        json!({"project_id": id(P), "stage": "closed"}),
+    );
+    assert_eq!(refused(&mut w, to(1)), (Kind::Invalid, at("project_id")));
+}

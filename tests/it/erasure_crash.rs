@@ -39,7 +39,17 @@ async fn prepare(dir: &Path) -> Uuid {
         .unwrap();
     let (project_id, lead) = (project.id, project.lead);
     drop(model);
-    let state = AppState::new(ledger.clone()).unwrap();
+    // One partner's 600 ideas at once: a store built for the test, not a
+    // person typing, so the server is set up without the partner limit.
+    let options = jointly::app::Options {
+        append_limits: jointly::app::limits::AppendLimits {
+            partner: None,
+            staff: None,
+        },
+        ..Default::default()
+    };
+    let state =
+        AppState::with_app(jointly::app::App::with_ledger(ledger.clone(), options).unwrap());
     let staff = crate::common::token(state.app(), Role::Staff, "officer", Some(&lead.to_string()));
     let router = app(state.clone(), &Config::default());
     let post = |token: &str, body: serde_json::Value, uri: &str| {

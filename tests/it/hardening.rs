@@ -82,7 +82,10 @@ async fn concurrent_equality_writes_never_damage_the_people_store() {
         .call(Some(&auditor), "GET", "/v1/equality", Value::Null)
         .await;
     assert_eq!(s, 200, "{b}");
-    let (_, _, metrics) = api.bytes(None, "GET", "/metrics", None, "", &[]).await;
+    let admin = token(api.app(), Role::Admin, "admin", None);
+    let (_, _, metrics) = api
+        .bytes(Some(&admin), "GET", "/metrics", None, "", &[])
+        .await;
     assert!(
         String::from_utf8_lossy(&metrics).contains("jointly_people_damaged 1"),
         "the damaged entry is counted"
@@ -985,4 +988,130 @@ async fn names_stay_with_staff_on_the_pages() {
         assert_eq!(page.contains("Brackenfeather"), sees, "{who}");
     }
     api.state.shutdown().await;
+}
+
+/// (issue 29) One partner token cannot append without limit: a burst is
+/// answered 429 with Retry-After once its bucket is empty, what is refused
+/// writes nothing, the pages say to wait in words, and `/metrics` counts
+/// it. Staff and admin tokens (bulk imports, load tests) are not limited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_partner_token_cannot_append_without_limit() {
+    let (_dir, api) = demo_api();
+    let (_, partner) = new_partner(&api, "Burst Sender").await;
+    let project = {
+        let model = api.app().read().unwrap();
+        model
+            .projects
+            .values()
+            .find(|p| p.stage != jointly::coproduction::values::Stage::Closed)
+            .unwrap()
+            .id
+            .to_string()
+    };
+    let before = api.app().size();
+    let (mut accepted, mut limited) = (Vec::new(), Vec::new());
+    for i in 0..45 {
+        let idea = uuid::Uuid::new_v4().to_string();
+        let resp = send_raw(
+            &api,
+            &partner,
+            json!({"type": "proposal.raised", "payload": {"project_id": project,
+                "proposal_id": idea, "text": format!("Idea {i} of a burst")}}),
+        )
+        .await;
+        match resp.0.as_u16() {
+            201 => accepted.push(idea),
+            429 => {
+                let wait: u64 = resp
+                    .1
+                    .expect("a 429 says when to try again")
+                    .parse()
+                    .unwrap();
+                assert!((1..=60).contains(&wait), "Retry-After: {wait}");
+                assert!(
+                    resp.2["type"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with("/too-many-requests"),
+                    "{}",
+                    resp.2
+                );
+                limited.push(idea);
+            }
+            s => panic!("{s}: {}", resp.2),
+        }
+    }
+    assert!(
+        accepted.len() >= 30,
+        "a person's burst of 30 is let through"
+    );
+    assert!(
+        limited.len() >= 10,
+        "{} of 45 appended at once",
+        accepted.len()
+    );
+    assert_eq!(
+        api.app().size() - before,
+        accepted.len() as u64,
+        "what was refused wrote nothing"
+    );
+    // The pages share the limit, and say so in words.
+    let mut b = crate::common::Browser::sign_in(&api, &partner).await;
+    let (status, page) = b
+        .submit(
+            &format!("/projects/{project}/propose"),
+            &[("text", "One more idea, typed on the page.")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{page}");
+    assert!(page.contains("please wait"), "{page}");
+    assert_eq!(api.app().size() - before, accepted.len() as u64);
+    // Staff and admin tokens send bursts of 100 unhindered.
+    let staff = token(api.app(), Role::Staff, "bulk", None);
+    let admin = token(api.app(), Role::Admin, "load", None);
+    for tok in [&staff, &admin] {
+        for n in 0..100 {
+            let (s, _, b) = send_raw(
+                &api,
+                tok,
+                json!({"type": "x.check.burst", "payload": {"n": n}}),
+            )
+            .await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+        }
+    }
+    let (_, _, metrics) = api
+        .bytes(Some(&admin), "GET", "/metrics", None, "", &[])
+        .await;
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "jointly_appends_limited_total {}",
+            limited.len() + 1
+        )),
+        "{metrics}"
+    );
+    api.state.shutdown().await;
+}
+
+/// An append as the holder of `token`: its status, its `Retry-After`, and
+/// its body.
+async fn send_raw(api: &Api, token: &str, body: Value) -> (StatusCode, Option<String>, Value) {
+    let req = Request::post("/v1/events")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let resp = api.router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        retry,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }

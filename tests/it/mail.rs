@@ -161,6 +161,11 @@ struct Server {
 
 impl Server {
     fn start(data: &Path, smtp: u16) -> Server {
+        Self::start_logging(data, smtp, Stdio::null())
+    }
+
+    /// [`start`](Self::start), with the server's log to `log`.
+    fn start_logging(data: &Path, smtp: u16, log: impl Into<Stdio>) -> Server {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_jointly"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -169,7 +174,7 @@ impl Server {
             .args(["--public-url", "http://jointly.test"])
             .env("JOINTLY_DATA", data)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap();
         wait_for(Duration::from_secs(30), || listening(port)).expect("jointly serve did not start");
@@ -196,6 +201,25 @@ impl Server {
         s.read_to_string(&mut answer).unwrap();
         let status = answer[9..12].parse().unwrap();
         (status, answer)
+    }
+
+    /// Messages waiting in the outbox, from `/metrics` (an admin's).
+    fn mail_queued(&self, admin: &str) -> u64 {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {admin}\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        answer
+            .lines()
+            .find_map(|l| l.strip_prefix("jointly_mail_queued "))
+            .unwrap_or_else(|| panic!("{answer}"))
+            .trim()
+            .parse()
+            .unwrap()
     }
 
     fn append(&self, token: &str, event_type: &str, payload: serde_json::Value) {
@@ -610,4 +634,146 @@ fn mail_test_says_what_the_server_answered() {
     let down = run(&smtp, "jointly@example.org");
     assert_eq!(down.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&down.stderr).contains(&format!("127.0.0.1:{}", mail.port)));
+}
+
+/// (issue 29) A lead who leaves the organisation hears nothing more: not
+/// of the ideas that come after, nor of one queued for them while the
+/// mail server was down. Leaving asks who leads their project next; the
+/// member of staff named hears instead.
+#[test]
+fn a_lead_who_leaves_hears_nothing_more_and_the_next_lead_does() {
+    let (_dir, data, p, mut mail) = world();
+    let colleague = last_line(&jointly(
+        &data,
+        &[
+            "person",
+            "add",
+            "--role",
+            "staff",
+            "--name",
+            "Cole Colleague",
+            "--email",
+            "cole@example.org",
+            "--project",
+            &p.id,
+        ],
+        None,
+    ));
+    let srv = Server::start(&data, mail.port);
+    idea(&srv, &p.partner_token, &p.id, "Say the date at the top");
+    wait_for(SOON, || {
+        mail.to("lead@example.org", "Say the date at the top")
+    })
+    .expect("control: the lead hears of a partner's idea before leaving");
+    // An idea while the mail server is down: owed to the lead, queued.
+    mail.stop();
+    idea(&srv, &p.partner_token, &p.id, "Give a name to ask for");
+    std::thread::sleep(Duration::from_secs(2));
+    let leave = format!("/v1/people/{}/leave", p.lead);
+    let auth = format!("Authorization: Bearer {}\r\n", p.admin_token);
+    let (status, answer) = srv.post_raw(&leave, &auth, "application/json", "");
+    assert_eq!(
+        status, 409,
+        "leaving as the lead asks who leads next: {answer}"
+    );
+    assert!(
+        answer.contains("\"pointer\":\"/new_lead\"") && answer.contains("Letters that make sense"),
+        "{answer}"
+    );
+    let (status, answer) = srv.post(
+        &leave,
+        &p.admin_token,
+        &serde_json::json!({"new_lead": colleague}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    mail.start();
+    idea(&srv, &p.partner_token, &p.id, "Print a phone number twice");
+    wait_for(Duration::from_secs(45), || {
+        mail.to("cole@example.org", "Print a phone number twice")
+    })
+    .expect("the member of staff who leads it now hears of a new idea");
+    wait_for(SOON, || {
+        mail.to("cole@example.org", "Give a name to ask for")
+    })
+    .expect("and of the one queued while the mail server was down");
+    // Once nothing waits in the outbox, all that was owed has gone out.
+    wait_for(Duration::from_secs(60), || {
+        srv.mail_queued(&p.admin_token) == 0
+    })
+    .expect("the outbox empties");
+    let to_lead: Vec<String> = mail
+        .to("lead@example.org", "")
+        .iter()
+        .filter_map(|m| {
+            m.lines()
+                .find(|l| l.starts_with('\u{201c}'))
+                .map(String::from)
+        })
+        .collect();
+    assert_eq!(
+        to_lead,
+        ["\u{201c}Say the date at the top\u{201d}"],
+        "the lead who left got nothing after the first"
+    );
+    drop(srv);
+}
+
+/// A mail server that refuses every recipient with `refusal`: one
+/// connection at a time, on a thread, until the test ends.
+fn hostile_mail_server(refusal: &'static str) -> u16 {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut out) = conn else { return };
+            let mut lines = BufReader::new(out.try_clone().unwrap());
+            let _ = out.write_all(b"220 mail.example.org ESMTP\r\n");
+            let mut line = String::new();
+            while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+                let word = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                let reply: &[u8] = match word.as_str() {
+                    "EHLO" | "HELO" => b"250 mail.example.org\r\n",
+                    "RCPT" => refusal.as_bytes(),
+                    "QUIT" => b"221 bye\r\n",
+                    _ => b"250 ok\r\n",
+                };
+                if out.write_all(reply).is_err() {
+                    break;
+                }
+                line.clear();
+            }
+        }
+    });
+    port
+}
+
+/// (issue 29) What a mail server answers goes to the server's log escaped:
+/// a hostile server's escape sequences (clearing the screen, retitling the
+/// terminal, a forged log line) are shown, never acted on.
+#[test]
+fn a_hostile_mail_servers_answer_is_logged_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let p = project(&data);
+    let port =
+        hostile_mail_server("550 5.1.1 no\x1b[2J\x1b]0;owned\x07jointly: all is well\x1b[0m\r\n");
+    let log_path = dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let srv = Server::start_logging(&data, port, log);
+    idea(&srv, &p.partner_token, &p.id, "Send letters in Welsh too");
+    let logged = wait_for(SOON, || {
+        std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .contains("was given up")
+    });
+    assert!(logged.is_some(), "the refused email was logged");
+    let text = std::fs::read(&log_path).unwrap();
+    let text = String::from_utf8_lossy(&text);
+    assert!(
+        !text.contains('\x1b') && !text.contains('\x07'),
+        "the mail server's words reached the log raw:\n{text:?}"
+    );
+    assert!(text.contains("\\u{1b}[2J"), "{text}");
+    drop(srv);
 }

@@ -2,7 +2,7 @@
 //! case, against the example history: one `check` and many small cases.
 
 use jointly::app::fold::rebuild;
-use jointly::app::notify::readers;
+use jointly::app::notify::{readers, reminders};
 use jointly::app::outbox::About;
 use jointly::coproduction::events::Event;
 use jointly::coproduction::model::Model;
@@ -217,4 +217,66 @@ fn an_erased_person_hears_nothing() {
     .unwrap()
     .unwrap();
     assert!(readers(&m, &e, None).iter().all(|(who, _)| *who != p.lead));
+}
+
+/// (issue 29) A lead who left their project hears nothing of it: neither
+/// a partner's new idea nor, on Mondays, the ideas waiting there. The
+/// member of staff who leads it next (`lead.changed`) hears both.
+#[test]
+fn a_lead_who_left_the_project_hears_nothing_of_it() {
+    use crate::coproduction::{P, World, id, partner, pid, staff};
+    let mut w = World::new();
+    // Partner 3's idea waits in P, led by staff 1; staff 5 joins P, and
+    // the lead leaves it (still leading Q, where partner 4's idea waits).
+    w.ok(
+        &partner(3),
+        "proposal.raised",
+        json!({"project_id": id(P), "proposal_id": id(22), "text": "Free tea."}),
+    );
+    w.ok(
+        &staff(),
+        "participant.joined",
+        json!({"project_id": id(P), "participant_id": id(5), "role": "staff"}),
+    );
+    w.ok(
+        &staff(),
+        "participant.left",
+        json!({"project_id": id(P), "participant_id": id(1)}),
+    );
+    let idea = Event::from_payload(
+        "proposal.raised",
+        &json!({"project_id": id(P), "proposal_id": id(23), "text": "Later hours."}),
+    )
+    .unwrap()
+    .unwrap();
+    let later = jointly::coproduction::report::Settings::today()
+        .today
+        .plus_days(60);
+    let one_idea = vec!["1 idea has been waiting for an answer for more than 28 days.".to_string()];
+    let hears = |w: &World| {
+        let m = w.model();
+        (
+            readers(&m, &idea, Some(pid(2))),
+            reminders(&m, pid(1), later, 28),
+            reminders(&m, pid(5), later, 28),
+        )
+    };
+    let (told, lead_reminded, staff_reminded) = hears(&w);
+    assert_eq!(
+        told,
+        vec![(pid(5), About::NewIdea)],
+        "the lead who left is not told"
+    );
+    assert_eq!(lead_reminded, one_idea, "of Q's idea only, not of P's");
+    assert_eq!(staff_reminded, one_idea);
+    // Staff 5 leads P now: the same.
+    w.ok(
+        &staff(),
+        "lead.changed",
+        json!({"project_id": id(P), "lead": id(5)}),
+    );
+    let (told, lead_reminded, staff_reminded) = hears(&w);
+    assert_eq!(told, vec![(pid(5), About::NewIdea)]);
+    assert_eq!(lead_reminded, one_idea);
+    assert_eq!(staff_reminded, one_idea);
 }

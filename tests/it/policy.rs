@@ -34,6 +34,7 @@ fn who_may_write_each_event_type() {
         ("project.started", staff_only),
         ("stage.changed", staff_only),
         ("involvement.changed", staff_only),
+        ("lead.changed", staff_only),
         ("participant.joined", staff_only),
         ("participant.left", staff_only),
         ("meeting.held", staff_only),
@@ -94,7 +95,7 @@ fn who_may_write_each_event_type() {
 #[test]
 fn who_may_use_each_use_case() {
     // Columns: admin, staff, operator, partner, auditor.
-    let table: [(Action, [bool; 5]); 14] = [
+    let table: [(Action, [bool; 5]); 15] = [
         (Action::Append, [true, true, true, true, false]),
         (Action::Read, [true, true, true, true, true]),
         (Action::RegisterPerson, [true, true, true, false, false]),
@@ -109,6 +110,7 @@ fn who_may_use_each_use_case() {
         (Action::ManageTokens, [true, false, true, false, false]),
         (Action::MakeSignInCard, [true, true, false, false, false]),
         (Action::SeeOwnSignIns, [false, true, false, true, false]),
+        (Action::ReadMetrics, [true, false, true, false, false]),
     ];
     assert_eq!(table.len(), Action::ALL.len());
     for (action, row) in table {

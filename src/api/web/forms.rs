@@ -1090,6 +1090,8 @@ fn shown_on_the_form(kind: RefusalKind) -> bool {
             | RefusalKind::Invalid
             | RefusalKind::Conflict
             | RefusalKind::TooLarge
+            // Sent too fast: what was typed stays, to send again after the wait.
+            | RefusalKind::TooMany
     )
 }
 
