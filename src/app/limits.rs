@@ -188,7 +188,10 @@ mod tests {
         for _ in 0..60 {
             assert!(staff_too.take(&s, t0).is_ok());
         }
-        assert_eq!(staff_too.take(&s, t0).unwrap_err().retry_after(), Some(Duration::from_secs(1)));
+        assert_eq!(
+            staff_too.take(&s, t0).unwrap_err().retry_after(),
+            Some(Duration::from_secs(1))
+        );
         for _ in 0..1000 {
             assert!(staff_too.take(&caller(Role::Partner, "tok_p"), t0).is_ok());
         }

@@ -1029,10 +1029,7 @@ async fn one_partner_token_cannot_append_without_limit() {
                     .unwrap();
                 assert!((1..=60).contains(&wait), "Retry-After: {wait}");
                 assert!(
-                    resp.2["type"]
-                        .as_str()
-                        .unwrap()
-                        .ends_with("/too-many-requests"),
+                    resp.2["type"].as_str().unwrap().ends_with("/too-many"),
                     "{}",
                     resp.2
                 );

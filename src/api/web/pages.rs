@@ -795,7 +795,7 @@ async fn project(
     let id = ProjectId::from(id);
     let p = view.project(&id)?;
     let model = view.model();
-    let story = story_of(&state, &v, &model, p, today());
+    let story = story_of(&state, &v, model, p, today());
     let mut actions = Vec::new();
     if v.is(&[Role::Partner]) {
         actions.push((
@@ -945,7 +945,7 @@ async fn decision(
                 _ => String::new(),
             };
             let stance = stance + &answered;
-            let name = name_of(&state, &v, &model, &who);
+            let name = name_of(&state, &v, model, &who);
             // "a partner" needs no "(partner)" after it.
             let role = if name.contains(role) {
                 String::new()
@@ -967,7 +967,7 @@ async fn decision(
         .iter()
         .filter_map(|a| model.proposals.get(&a.proposal_id))
         .map(|pr| {
-            let mut item = idea_item(&model, pr, &status(&model, pr, today), false);
+            let mut item = idea_item(model, pr, &status(model, pr, today), false);
             // This page is the decision: link back to the idea instead.
             item.links = vec![(
                 format!("/projects/{}#idea-{}", pr.project, pr.id),
@@ -983,7 +983,7 @@ async fn decision(
         .map(|c| {
             let who = words::sentence(
                 &c.by
-                    .map_or("someone".into(), |b| name_of(&state, &v, &model, &b)),
+                    .map_or("someone".into(), |b| name_of(&state, &v, model, &b)),
             );
             let verb = if c.in_reply_to.is_some() {
                 "replied to the answer above"
@@ -1054,7 +1054,7 @@ async fn decision(
                     None => format!(
                         "{} To be done by {}, by {}.{about}",
                         model.text(&a.what),
-                        name_of(&state, &v, &model, &a.owner),
+                        name_of(&state, &v, model, &a.owner),
                         on(a.due)
                     ),
                 },
@@ -1090,7 +1090,7 @@ async fn decision(
             ));
         }
     }
-    let why = classify(&model, d).1;
+    let why = classify(model, d).1;
     let project_title = model
         .projects
         .get(&d.project)
@@ -1102,7 +1102,7 @@ async fn decision(
         project_title,
         when: when(d.day(), d.at),
         method: words::sentence(method_words(d.method)),
-        jointly: format!("This decision was {}: {why}.", jointly_words(&model, d)),
+        jointly: format!("This decision was {}: {why}.", jointly_words(model, d)),
         reason: model.text(&d.reason()),
         parts,
         answers,
@@ -1184,7 +1184,7 @@ fn you_said_for(state: &AppState, v: &Visitor, id: ProjectId) -> Result<Response
     let view = state.app().view(&v.caller)?;
     let p = view.project(&id)?;
     let model = view.model();
-    let (totals, sections) = said_for(v, &model, p, today());
+    let (totals, sections) = said_for(v, model, p, today());
     render(YouSaid {
         page: Frame::for_visitor(
             v,
