@@ -567,6 +567,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 // Nothing is sent: the loop only moves its mark along.
                 (None, None) => String::new(),
             };
+            // Listening on this machine only, the address is its own: the
+            // pages' links (a sign-in card's) work from this machine.
+            let public_url =
+                public_url.or_else(|| needs.is_none().then(|| format!("http://{listen}")));
             let config = jointly::api::Config {
                 body_limit,
                 public_url,
