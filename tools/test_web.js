@@ -310,7 +310,10 @@ async function main() {
     // Staff make a sign-in card; the partner opens its link on a phone.
     {
       await staff.page.goto(projectUrl + '/cards');
-      await Promise.all([staff.page.waitForNavigation(), staff.page.click('main form button')]);
+      // A card for the partner whose own code the journey has, so that she can claim it later.
+      const hers = await staff.page.$(`main form[action="/people/${partnerId}/card"] button`);
+      check(hers !== null, "the project's cards page offers a card for the journey's partner");
+      await Promise.all([staff.page.waitForNavigation(), (hers || await staff.page.$('main form button')).click()]);
       const link = (await staff.page.$eval('main .card code', (c) => c.innerText).catch(() => '')).trim();
       const qr = await staff.page.$('main .qr svg');
       check(link.includes('/sign-in/link/jll_') && qr !== null, `staff make a sign-in card with a QR code and a link (${link.replace(/jll_.*/, 'jll_...')})`);
@@ -320,7 +323,26 @@ async function main() {
       await p.goto(link);
       await Promise.all([p.waitForNavigation(), p.click('main form button')]);
       check(new URL(p.url()).pathname === '/home' && (await p.innerText('main')).includes('Your ideas'), `the card's link signs the partner in on their phone (${p.url()})`);
+      // A card staff made says so, and its session asks the partner to show it is theirs.
+      check((await p.innerText('header')).includes('with a sign-in card a member of staff made'), 'a session on a card staff made says so in the header');
+      const homeProblems = await axe(p);
+      check(homeProblems.length === 0, `the partner's home on a card staff made is accessible${homeProblems.length ? ': ' + homeProblems.join('; ') : ''}`);
+      await p.screenshot({ path: path.join(shots, 'journey-partner-390-home-on-a-staff-card.png'), fullPage: true });
+      await p.goto(base + '/me/equality');
+      check((await p.innerText('main')).includes('Show this card is yours') && (await p.$$('input[type=radio]:checked')).length === 0, 'the equality answers are not shown on a card staff made; the page asks for the partner\'s own code');
+      const claimProblems = await axe(p);
+      check(claimProblems.length === 0, `the page that asks for the partner's own code is accessible${claimProblems.length ? ': ' + claimProblems.join('; ') : ''}`);
+      await p.screenshot({ path: path.join(shots, 'journey-partner-390-show-this-card-is-yours.png'), fullPage: true });
+      await p.fill('input[name=code]', codes.partner);
+      await Promise.all([p.waitForNavigation(), p.press('input[name=code]', 'Enter')]);
+      check((await p.innerText('main')).includes('this card is now shown to be yours'), 'the partner shows the card is theirs with their own code');
       await phone.close();
+      // The partner, in her own session, sees the card in her list, who made it and when it was used.
+      const own = await signIn(browser, base, codes.partner, WIDTHS.desktop);
+      const listed = await own.page.innerText('main');
+      check(/A sign-in card made for you by .+ on \d{1,2} [A-Z][a-z]+ \d{4} at \d\d:\d\d GMT\. First used on /.test(listed) && listed.includes('Stop this card'), "the partner's home lists the card, who made it, when, and its first use, with a button to stop it");
+      await own.page.screenshot({ path: path.join(shots, 'journey-partner-1280-how-you-sign-in.png'), fullPage: true });
+      await own.ctx.close();
     }
 
     // The session ends while a partner types; what they typed comes back.

@@ -334,3 +334,34 @@ pub fn find_object<'v>(doc: &'v Value, value: &str) -> Option<&'v Value> {
         _ => None,
     }
 }
+
+/// `jointly serve`'s own accept loop on a port of its own, in the
+/// background, until [`Serving::stop`].
+pub struct Serving {
+    pub addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+pub async fn serving(state: AppState, config: Config) -> Serving {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(jointly::api::serve::serve_on(
+        listener,
+        state,
+        config,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    Serving { addr, stop, server }
+}
+
+impl Serving {
+    /// Stops it, and waits until everything is on disk.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.server.await.unwrap().unwrap();
+    }
+}

@@ -414,21 +414,12 @@ async fn slow_clients_are_cut_off() {
     let dir = tempfile::tempdir().unwrap();
     let (ledger, _) = Ledger::open(dir.path()).unwrap();
     let state = AppState::new(ledger).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let config = Config {
         header_timeout: Duration::from_secs(1),
         ..Config::default()
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(jointly::api::serve::serve_on(
-        listener,
-        state,
-        config,
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let served = crate::common::serving(state, config).await;
+    let addr = served.addr;
     let closed_after = tokio::task::spawn_blocking(move || {
         let mut s = std::net::TcpStream::connect(addr).unwrap();
         s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
@@ -465,8 +456,7 @@ async fn slow_clients_are_cut_off() {
     .await
     .unwrap();
     assert_eq!(answer, 200);
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    served.stop().await;
 }
 
 /// Sends `head` on a new connection; the status line of the answer ("" if
@@ -557,22 +547,13 @@ async fn other_clients_behind_the_proxy_are_served_while_one_holds_many_streams(
     let tokens: Vec<String> = (0..10)
         .map(|i| token(state.app(), Role::Auditor, &format!("a{i}"), None))
         .collect();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let config = Config {
         trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
         connections_per_address: 32,
         ..Config::default()
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(jointly::api::serve::serve_on(
-        listener,
-        state,
-        config,
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let served = crate::common::serving(state, config).await;
+    let addr = served.addr;
     let mut streams = Vec::new();
     let mut refused = 0;
     for k in 0..40 {
@@ -606,8 +587,7 @@ async fn other_clients_behind_the_proxy_are_served_while_one_holds_many_streams(
         "another client got {status:?}"
     );
     drop(streams);
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    served.stop().await;
 }
 
 /// (10) A stream ends after its life (here a second), and the client goes

@@ -205,6 +205,54 @@ fn who_hears_of_what() {
     }
 }
 
+/// (issue 29) A partner hears at once that a sign-in card was made for
+/// them by someone else; not of an access code handed over, and not of a
+/// card they made themselves.
+#[test]
+fn a_partner_hears_that_a_card_was_made_for_them() {
+    let (_dir, m) = model();
+    let p = m.projects.values().next().unwrap();
+    let partner = *p
+        .members
+        .iter()
+        .find(|(_, s)| s.role == Role::Partner)
+        .unwrap()
+        .0;
+    let made = |kind: &str| {
+        (
+            "access.granted",
+            json!({"credential_id": "4f1c2a9b3d0e", "role": "partner", "participant_id": partner, "kind": kind}),
+        )
+    };
+    check(
+        &m,
+        made("sign-in-card"),
+        Some(p.lead),
+        &[(partner, About::SignInMade)],
+    );
+    check(
+        &m,
+        made("sign-in-card"),
+        None,
+        &[(partner, About::SignInMade)],
+    );
+    check(&m, made("access-code"), None, &[]);
+    check(&m, made("sign-in-card"), Some(partner), &[]);
+    // What it says: that a card was made, and where to stop it.
+    let e = Event::from_payload(made("sign-in-card").0, &made("sign-in-card").1)
+        .unwrap()
+        .unwrap();
+    let cause = jointly::app::outbox::Cause {
+        seq: 0,
+        person: partner.uuid(),
+        about: About::SignInMade,
+    };
+    let letter = jointly::app::notify::letter(&m, &cause, &e, "https://jointly.test").unwrap();
+    assert_eq!(letter.subject, "A sign-in card was made for you");
+    assert_eq!(letter.link, "https://jointly.test/home");
+    assert!(letter.paragraphs.iter().any(|p| p.contains("stop it")));
+}
+
 #[test]
 fn an_erased_person_hears_nothing() {
     let (_dir, mut m) = model();
