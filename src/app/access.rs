@@ -373,25 +373,22 @@ impl App {
         Ok(out)
     }
 
-    /// A member of staff who made a credential for `reader`, named: the
-    /// person a credential signs in as may always know who made it.
+    /// A member of staff who made a credential for `reader`, as the
+    /// disclosure policy names them to the person it signs in as.
     fn name_of_maker(
         &self,
         reader: &Caller,
         model: &crate::coproduction::model::Model,
         maker: &ParticipantId,
     ) -> String {
-        let name = self
-            .0
-            .people
-            .get(&maker.uuid())
-            .ok()
-            .flatten()
-            .map(|p| p.name);
-        match name.filter(|n| !n.trim().is_empty()) {
-            Some(n) if !model.erased.contains(maker) => format!("{n} (a member of staff)"),
-            _ => self.name_of(reader, model, maker),
-        }
+        policy::name_of_credential_maker(reader.author(), model, maker, || {
+            self.0
+                .people
+                .get(&maker.uuid())
+                .ok()
+                .flatten()
+                .map(|p| p.name)
+        })
     }
 
     /// Stops one of the caller's own ways to sign in (and the browsers it

@@ -480,3 +480,23 @@ pub fn name_of(
         None => "a former participant".into(),
     }
 }
+
+/// How the member of staff who made a credential is named to the person
+/// it signs in as: by name (with their role), whoever that person is, so
+/// that they know who could act as them; erased, or without a name, as
+/// [`name_of`] names them.
+pub fn name_of_credential_maker(
+    reader: &Author,
+    model: &Model,
+    maker: &ParticipantId,
+    name: impl FnOnce() -> Option<String>,
+) -> String {
+    let known = (!model.erased.contains(maker))
+        .then(name)
+        .flatten()
+        .filter(|n| !n.trim().is_empty());
+    match known {
+        Some(n) => format!("{n} (a member of staff)"),
+        None => name_of(reader, model, maker, || None),
+    }
+}

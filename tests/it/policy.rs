@@ -314,6 +314,24 @@ fn who_sees_names() {
             actor.as_str()
         );
     }
+    // Who made a credential is named to the person it signs in as, by
+    // name: they must know who could act as them. Without a name, a role.
+    for actor in [partner(2), partner(3), staff()] {
+        let r = Author::from_actor(&actor);
+        assert_eq!(
+            policy::name_of_credential_maker(&r, &model, &staff_1, name),
+            "Ada Lovelace (a member of staff)"
+        );
+    }
+    assert_eq!(
+        policy::name_of_credential_maker(
+            &Author::from_actor(&partner(2)),
+            &model,
+            &staff_1,
+            || None
+        ),
+        "a member of staff"
+    );
     // Small counts are hidden below the same threshold for everyone.
     assert_eq!(policy::K, 5);
 }
