@@ -1,16 +1,22 @@
 //! A small blocking HTTP/1.1 client for the few calls jointly makes to other
-//! servers: an auditor fetching checkpoints and proofs, a log submitting
-//! checkpoints to witnesses. Plain http:// only; put TLS in front of a
-//! public server (a reverse proxy) and reach it through a local tunnel.
+//! servers: an auditor fetching checkpoints and proofs, a backup taken from
+//! a running server, a log submitting checkpoints to witnesses. It speaks
+//! https:// through rustls, trusting the system's certificate authorities,
+//! the Mozilla roots built in (for a machine without them), and any given
+//! with `--ca-cert` (a proxy's own, such as Caddy's `tls internal`).
 
+use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    #[error("{0}: only http:// addresses are supported")]
+    #[error("{0}: only http:// and https:// addresses are supported")]
     Scheme(String),
+    #[error("{0}")]
+    Certificates(String),
     #[error("cannot reach {0}: {1}")]
     Connect(String, String),
     #[error("{0}: the answer is not HTTP/1.1 with a UTF-8 body")]
@@ -26,27 +32,127 @@ pub struct Answer {
     pub body: String,
 }
 
-/// Connects to `server` (`http://host[:port][/prefix]`); returns the
-/// stream, the host as given, and the path prefix.
-fn connect(server: &str, timeout: Duration) -> Result<(TcpStream, String, String), HttpError> {
-    let host = server
-        .strip_prefix("http://")
-        .ok_or_else(|| HttpError::Scheme(server.to_string()))?
-        .trim_end_matches('/');
+/// Certificate authorities trusted besides the system's (`--ca-cert`).
+static EXTRA: Mutex<Vec<CertificateDer<'static>>> = Mutex::new(Vec::new());
+/// The TLS settings, made once the first https:// request is made.
+static TLS: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+
+/// Trusts the certificate authorities in the PEM file at `path` too (for
+/// a server whose certificate a private authority signed). Call before
+/// the first request. Returns how many were read.
+pub fn trust_also(path: &std::path::Path) -> Result<usize, HttpError> {
+    let bad = |why: String| HttpError::Certificates(format!("--ca-cert {}: {why}", path.display()));
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| bad(e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(bad(
+            "it holds no certificate (PEM, BEGIN CERTIFICATE)".into()
+        ));
+    }
+    let n = certs.len();
+    EXTRA
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .extend(certs);
+    Ok(n)
+}
+
+fn tls_config() -> Arc<rustls::ClientConfig> {
+    TLS.get_or_init(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        // The system's own (Debian's ca-certificates), where it has them.
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        for cert in EXTRA.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = roots.add(cert.clone());
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        Arc::new(
+            rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("ring supports the default TLS versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        )
+    })
+    .clone()
+}
+
+/// A connection to a server, in the clear or through TLS.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Conn {
+    fn set_read_timeout(&self, t: Option<Duration>) {
+        let s = match self {
+            Conn::Plain(s) => s,
+            Conn::Tls(t) => &t.sock,
+        };
+        s.set_read_timeout(t).ok();
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            // A server that closes without TLS's goodbye has still sent all
+            // it had: Content-Length or the close tells the end, as in the clear.
+            Conn::Tls(t) => match t.read(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(0),
+                other => other,
+            },
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(buf),
+            Conn::Tls(t) => t.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(t) => t.flush(),
+        }
+    }
+}
+
+/// Connects to `server` (`http[s]://host[:port][/prefix]`); returns the
+/// connection, the host as given, and the path prefix.
+fn connect(server: &str, timeout: Duration) -> Result<(Conn, String, String), HttpError> {
+    let (tls, host) = match (
+        server.strip_prefix("https://"),
+        server.strip_prefix("http://"),
+    ) {
+        (Some(h), _) => (true, h),
+        (None, Some(h)) => (false, h),
+        (None, None) => return Err(HttpError::Scheme(server.to_string())),
+    };
+    let host = host.trim_end_matches('/');
     // A server given with a path prefix (a witness's submission prefix).
     let (host, prefix) = match host.split_once('/') {
         Some((h, p)) => (h, format!("/{p}")),
         None => (host, String::new()),
     };
     let fail = |e: String| HttpError::Connect(host.to_string(), e);
-    // Port 80 when none is given, as a browser would.
-    let with_port = if host
+    // Port 80 or 443 when none is given, as a browser would.
+    let has_port = host
         .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-    {
-        host.to_string()
-    } else {
-        format!("{host}:80")
+        .is_some_and(|(h, p)| p.parse::<u16>().is_ok() && !h.ends_with(':'));
+    let with_port = match (has_port, tls) {
+        (true, _) => host.to_string(),
+        (false, true) => format!("{host}:443"),
+        (false, false) => format!("{host}:80"),
     };
     let addr = with_port
         .to_socket_addrs()
@@ -56,7 +162,23 @@ fn connect(server: &str, timeout: Duration) -> Result<(TcpStream, String, String
     let s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| fail(e.to_string()))?;
     s.set_read_timeout(Some(timeout)).ok();
     s.set_write_timeout(Some(timeout)).ok();
-    Ok((s, host.to_string(), prefix))
+    if !tls {
+        return Ok((Conn::Plain(s), host.to_string(), prefix));
+    }
+    let name = with_port.rsplit_once(':').map_or(host, |(h, _)| h);
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    let server_name = ServerName::try_from(name.to_string()).map_err(|e| {
+        fail(format!(
+            "{name:?} is not a name a certificate can have: {e}"
+        ))
+    })?;
+    let conn = rustls::ClientConnection::new(tls_config(), server_name)
+        .map_err(|e| fail(e.to_string()))?;
+    Ok((
+        Conn::Tls(Box::new(rustls::StreamOwned::new(conn, s))),
+        host.to_string(),
+        prefix,
+    ))
 }
 
 /// Sends one request (`body` for POST) and reads the whole answer, within
@@ -96,7 +218,7 @@ pub fn request(
                 timeout.as_secs_f64()
             )));
         }
-        s.set_read_timeout(Some(left)).ok();
+        s.set_read_timeout(Some(left));
         match s.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => raw.extend_from_slice(&chunk[..n]),

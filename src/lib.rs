@@ -12,6 +12,7 @@
 pub mod api;
 pub mod app;
 pub mod audit;
+pub mod config;
 pub mod coproduction;
 pub mod http;
 pub mod mail;

@@ -62,7 +62,11 @@ pub struct Postbox {
 
 impl Postbox {
     /// From `--smtp URL` and `--mail-from ADDRESS`.
-    pub fn new(url: &str, from: &str) -> Result<Postbox, MailError> {
+    /// The mail server at `url` (`smtp://user@host:587`), signing in with
+    /// `password` when given (read from a file or the credentials
+    /// directory, so that it is never on a command line, and so that an
+    /// `@` or a `#` in it cannot break the URL).
+    pub fn new(url: &str, password: Option<String>, from: &str) -> Result<Postbox, MailError> {
         let bad = |why: &str| MailError::Settings(format!("--smtp {}: {why}", redact(url)));
         let u = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
         let host = u
@@ -90,15 +94,22 @@ impl Postbox {
         } else {
             builder = builder.tls(Tls::Opportunistic(tls()?));
         }
+        if u.password().is_some() && password.is_some() {
+            return Err(bad(
+                "it holds a password, and a password file is given too: give it once, in the file",
+            ));
+        }
         if !u.username().is_empty() {
             let decode = |s: &str| {
                 percent_encoding::percent_decode_str(s)
                     .decode_utf8_lossy()
                     .into_owned()
             };
-            builder = builder.credentials(Credentials::new(
-                decode(u.username()),
-                decode(u.password().unwrap_or("")),
+            let password = password.unwrap_or_else(|| decode(u.password().unwrap_or("")));
+            builder = builder.credentials(Credentials::new(decode(u.username()), password));
+        } else if password.is_some() {
+            return Err(bad(
+                "a password is given but no user name: write smtp://USER@host:port (or [mail] user)",
             ));
         }
         let from: Mailbox = from

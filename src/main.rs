@@ -7,7 +7,10 @@
 #![forbid(unsafe_code)]
 
 use anyhow::{Context, anyhow};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+mod cli;
+use cli::settings::{self, Shown};
 use jointly::app::witnessing::WitnessPolicy;
 use jointly::app::{self, App, Caller, NewPerson, integrity};
 use jointly::coproduction::report::Settings;
@@ -37,8 +40,99 @@ struct Cli {
         default_value = "./jointly-data"
     )]
     data: PathBuf,
+    /// How log lines are written: text (a time, a level, the words) or
+    /// json (one object a line, for a log collector).
+    #[arg(long, global = true, env = "JOINTLY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// A configuration file (TOML) with `serve`'s settings, e.g.
+    /// /etc/jointly/jointly.toml; the command line and JOINTLY_… variables
+    /// win over it.
+    #[arg(long, global = true, env = "JOINTLY_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `serve`'s options. Each also comes from a `JOINTLY_…` variable, or the
+/// configuration file's key of the same name; the command line wins, then
+/// the environment, then the file (src/cli/settings.rs).
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on: an address or a host name, with the port
+    /// (127.0.0.1:8080, localhost:8080).
+    #[arg(long, env = "JOINTLY_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Fill an empty store with the example history first.
+    #[arg(long)]
+    demo: bool,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "JOINTLY_BODY_LIMIT", default_value_t = 64 * 1024)]
+    body_limit: usize,
+    /// A witness to cosign each checkpoint, as URL=WITNESS_KEY (repeat for
+    /// more; in JOINTLY_WITNESSES, separated by commas).
+    #[arg(long = "witness", env = "JOINTLY_WITNESSES", value_delimiter = ',')]
+    witnesses: Vec<jointly::app::witnessing::WitnessConfig>,
+    /// How many of the witnesses must cosign (default: all).
+    #[arg(long, env = "JOINTLY_WITNESS_QUORUM")]
+    witness_quorum: Option<usize>,
+    /// Longest an append with ?wait=cosigned waits, in seconds.
+    #[arg(long, env = "JOINTLY_WITNESS_WAIT", default_value_t = 10)]
+    witness_wait: u64,
+    /// No longer needed: pages forbid every script by default. Kept so
+    /// that start scripts which pass it still work.
+    #[arg(long, hide = true)]
+    no_scripts: bool,
+    /// How people reach the server, e.g. https://jointly.example.org:
+    /// cookies are marked Secure when it is https, and "Check this
+    /// record" gives it in its commands.
+    #[arg(long, env = "JOINTLY_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// A reverse proxy whose X-Forwarded-For is believed (repeat for
+    /// more; in JOINTLY_TRUSTED_PROXIES, separated by commas), e.g.
+    /// 127.0.0.1; nobody else's is.
+    #[arg(
+        long = "trusted-proxy",
+        env = "JOINTLY_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<std::net::IpAddr>,
+    /// When to publish the equality figures each day, HH:MM in UTC (an
+    /// admin may also publish at once: POST /v1/equality/publish).
+    #[arg(long, env = "JOINTLY_PUBLISH_EQUALITY_AT", default_value = "02:00", value_parser = parse_time_of_day)]
+    publish_equality_at: time::Time,
+    /// The mail server to send people's emails through, e.g.
+    /// smtp://jointly@mail.example.org:587 (STARTTLS, then sign-in, with
+    /// the password from --smtp-password-file) or smtp://127.0.0.1:2525
+    /// (a local relay). Without it, no email is sent.
+    #[arg(long, env = "JOINTLY_SMTP")]
+    smtp: Option<String>,
+    /// A file holding the mail server's password (its first line). Also
+    /// read from the service manager's credentials, as smtp-password.
+    #[arg(long, env = "JOINTLY_SMTP_PASSWORD_FILE")]
+    smtp_password_file: Option<PathBuf>,
+    /// The address emails come from, e.g. jointly@example.org.
+    #[arg(long, env = "JOINTLY_MAIL_FROM")]
+    mail_from: Option<String>,
+    /// Appends each partner token may make a minute: that many at once,
+    /// then one every 60/N seconds; more are refused with 429 and
+    /// Retry-After. 0: no limit.
+    #[arg(long, env = "JOINTLY_PARTNER_APPENDS_PER_MINUTE", default_value_t = jointly::app::limits::PARTNER_APPENDS_PER_MINUTE)]
+    partner_appends_per_minute: u32,
+    /// The same limit for staff and admin tokens (bulk imports and load
+    /// tests use these): none unless given.
+    #[arg(long, env = "JOINTLY_STAFF_APPENDS_PER_MINUTE")]
+    staff_appends_per_minute: Option<u32>,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the settings `serve` would start with, and where each came
+    /// from (the command line, the environment, the file, the default);
+    /// secrets are never printed. Exit 2 if the configuration is wrong.
+    Check {
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -107,60 +201,13 @@ enum Command {
         #[arg(long, default_value_t = 28)]
         waiting_days: i64,
     },
-    /// Run the HTTP API on the embedded store.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
-        /// Fill an empty store with the example history first.
-        #[arg(long)]
-        demo: bool,
-        /// Largest request body, in bytes.
-        #[arg(long, default_value_t = 64 * 1024)]
-        body_limit: usize,
-        /// A witness to cosign each checkpoint, as URL=WITNESS_KEY (repeat for more).
-        #[arg(long = "witness")]
-        witnesses: Vec<jointly::app::witnessing::WitnessConfig>,
-        /// How many of the witnesses must cosign (default: all).
-        #[arg(long)]
-        witness_quorum: Option<usize>,
-        /// Longest an append with ?wait=cosigned waits, in seconds.
-        #[arg(long, default_value_t = 10)]
-        witness_wait: u64,
-        /// No longer needed: pages forbid every script by default. Kept so
-        /// that start scripts which pass it still work.
-        #[arg(long, hide = true)]
-        no_scripts: bool,
-        /// How people reach the server, e.g. https://jointly.example.org:
-        /// cookies are marked Secure when it is https, and "Check this
-        /// record" gives it in its commands.
-        #[arg(long)]
-        public_url: Option<String>,
-        /// A reverse proxy whose X-Forwarded-For is believed (repeat for
-        /// more), e.g. 127.0.0.1; nobody else's is.
-        #[arg(long = "trusted-proxy")]
-        trusted_proxies: Vec<std::net::IpAddr>,
-        /// When to publish the equality figures each day, HH:MM in UTC (an
-        /// admin may also publish at once: POST /v1/equality/publish).
-        #[arg(long, default_value = "02:00", value_parser = parse_time_of_day)]
-        publish_equality_at: time::Time,
-        /// The mail server to send people's emails through, e.g.
-        /// smtp://user:pass@mail.example.org:587 (STARTTLS, then sign-in) or
-        /// smtp://127.0.0.1:2525 (a local relay). Without it, no email is sent.
-        #[arg(long, requires = "mail_from")]
-        smtp: Option<String>,
-        /// The address emails come from, e.g. jointly@example.org.
-        #[arg(long, requires = "smtp")]
-        mail_from: Option<String>,
-        /// Appends each partner token may make a minute: that many at once,
-        /// then one every 60/N seconds; more are refused with 429 and
-        /// Retry-After. 0: no limit.
-        #[arg(long, default_value_t = jointly::app::limits::PARTNER_APPENDS_PER_MINUTE)]
-        partner_appends_per_minute: u32,
-        /// The same limit for staff and admin tokens (bulk imports and load
-        /// tests use these): none unless given.
-        #[arg(long)]
-        staff_appends_per_minute: Option<u32>,
+    /// Run the HTTP API on the embedded store. Every option may also be
+    /// set in the configuration file (--config) or a JOINTLY_… variable.
+    Serve(ServeArgs),
+    /// The configuration: what `serve` would start with, and from where.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
     },
     /// Email: check the mail server settings.
     Mail {
@@ -358,6 +405,25 @@ enum TokenCommand {
     Revoke { id: String },
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Log lines to standard error, with a time and a level, as text or JSON;
+/// security events under the target `jointly::audit` (docs/OPERATING.md).
+fn start_logging(format: LogFormat) {
+    let lines = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false);
+    match format {
+        LogFormat::Text => lines.init(),
+        LogFormat::Json => lines.json().init(),
+    }
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Format {
     Text,
@@ -454,7 +520,7 @@ impl<T, E: Into<anyhow::Error>> ExitKind<T> for Result<T, E> {
 ///   three up to 50% slower (docs/PERFORMANCE.md).
 fn allocator_settings(command: &Command) -> &'static [(&'static str, &'static str)] {
     match command {
-        Command::Serve { .. } => &[
+        Command::Serve(_) => &[
             ("MIMALLOC_ARENA_EAGER_COMMIT", "0"),
             ("MIMALLOC_PURGE_DELAY", "0"),
         ],
@@ -479,9 +545,21 @@ fn restart_with_allocator_settings(settings: &[(&str, &str)]) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The matches too: a setting's source (command line, environment,
+    // default) decides whether the configuration file's value is taken.
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     restart_with_allocator_settings(allocator_settings(&cli.command));
-    match run(cli) {
+    start_logging(
+        settings::log_format(
+            &matches,
+            cli.log_format == LogFormat::Json,
+            cli.config.as_deref(),
+        )
+        .then_some(LogFormat::Json)
+        .unwrap_or(LogFormat::Text),
+    );
+    match run(cli, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure { code, error }) => {
             eprintln!("jointly: {error:#}");
@@ -490,8 +568,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Failure> {
-    let data = cli.data;
+fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
+    let config = cli.config;
+    // The configuration file's data directory serves every command, unless
+    // --data or JOINTLY_DATA says otherwise.
+    let data = settings::data_dir(matches, cli.data.clone(), config.as_deref())
+        .map_err(|why| failure(true, anyhow!(why)))?;
+    let given_data = cli.data;
     match cli.command {
         Command::Append {
             event_type,
@@ -506,90 +589,36 @@ fn run(cli: Cli) -> Result<(), Failure> {
             k,
             waiting_days,
         } => report(&data, project, format, k, waiting_days),
-        Command::Serve {
-            listen,
-            demo,
-            body_limit,
-            witnesses,
-            witness_quorum,
-            witness_wait,
-            no_scripts: _,
-            public_url,
-            trusted_proxies,
-            publish_equality_at,
-            smtp,
-            mail_from,
-            partner_appends_per_minute,
-            staff_appends_per_minute,
+        Command::Serve(args) => {
+            let sub = matches
+                .subcommand_matches("serve")
+                .expect("serve's own matches");
+            let (start, _) = start_settings((matches, sub), config.as_deref(), given_data, args)?;
+            serve(start)
+        }
+        Command::Config {
+            command: ConfigCommand::Check { serve },
         } => {
-            if let Some(u) = &public_url
-                && !(u.starts_with("http://") || u.starts_with("https://"))
-            {
-                return Err(failure(
-                    true,
-                    anyhow!(
-                        "--public-url {u:?}: give the whole address, starting https:// (or http://)"
-                    ),
-                ));
+            let sub = matches
+                .subcommand_matches("config")
+                .and_then(|m| m.subcommand_matches("check"))
+                .expect("config check's own matches");
+            let (start, shown) =
+                start_settings((matches, sub), config.as_deref(), given_data, serve)?;
+            let width = shown.iter().map(|s| s.name.len()).max().unwrap_or(0);
+            for s in &shown {
+                println!("{:width$} = {}    (from {})", s.name, s.value, s.source);
             }
-            let mut policy = WitnessPolicy::new(witnesses, witness_quorum)
-                .map_err(|e| anyhow!(e))
-                .bad_input()?;
-            policy.wait = std::time::Duration::from_secs(witness_wait);
-            let postbox = match (&smtp, &mail_from) {
-                (Some(url), Some(from)) => Some(
-                    jointly::mail::Postbox::new(url, from)
-                        .map_err(|e| anyhow!(e))
-                        .bad_input()?,
-                ),
-                _ => None,
-            };
-            // Every link jointly makes (in emails, unsubscribe addresses,
-            // pages) starts with --public-url, never with the listen
-            // address or a request's Host: a server others reach must say it.
-            let needs = if postbox.is_some() {
-                Some("--smtp: the links in emails")
-            } else if !listen.ip().is_loopback() {
-                Some("a server listening beyond this machine: the links its pages make")
-            } else {
-                None
-            };
-            let base = match (&public_url, needs) {
-                (Some(u), _) => u.clone(),
-                (None, Some(what)) => {
-                    return Err(failure(
-                        true,
-                        anyhow!(
-                            "{what} must start with the address people use: give --public-url, e.g. --public-url https://jointly.example.org"
-                        ),
-                    ));
-                }
-                // Nothing is sent: the loop only moves its mark along.
-                (None, None) => String::new(),
-            };
-            // Listening on this machine only, the address is its own: the
-            // pages' links (a sign-in card's) work from this machine.
-            let public_url =
-                public_url.or_else(|| needs.is_none().then(|| format!("http://{listen}")));
-            let config = jointly::api::Config {
-                body_limit,
-                public_url,
-                trusted_proxies,
-                publish_equality_at,
-                ..Default::default()
-            };
-            let limits = jointly::app::limits::AppendLimits {
-                partner: Some(partner_appends_per_minute).filter(|n| *n > 0),
-                staff: staff_appends_per_minute.filter(|n| *n > 0),
-            };
-            serve(
-                &data,
-                listen,
-                demo,
-                config,
-                (policy, limits),
-                (postbox, base),
-            )
+            eprintln!(
+                "serve would start on {} with the data directory {}{}",
+                start.listen,
+                start.data.display(),
+                config.as_deref().map_or(String::new(), |c| format!(
+                    ", configured by {}",
+                    c.display()
+                ))
+            );
+            Ok(())
         }
         Command::Mail {
             command:
@@ -1049,18 +1078,271 @@ fn report(
     out.flush().failed_check()
 }
 
-fn serve(
-    data: &Path,
+/// What `serve` starts with, its settings resolved (src/cli/settings.rs).
+struct Start {
+    data: PathBuf,
     listen: std::net::SocketAddr,
     demo: bool,
     config: jointly::api::Config,
-    (witnesses, append_limits): (WitnessPolicy, jointly::app::limits::AppendLimits),
-    (postbox, base): (Option<jointly::mail::Postbox>, String),
-) -> Result<(), Failure> {
+    witnesses: WitnessPolicy,
+    append_limits: jointly::app::limits::AppendLimits,
+    postbox: Option<jointly::mail::Postbox>,
+    /// The address links in emails start with.
+    base: String,
+}
+
+/// `serve`'s settings from the command line, the environment, the
+/// configuration file and the credentials directory, checked; and what
+/// each is and where it came from, for `config check`.
+fn start_settings(
+    (top, sub): (&clap::ArgMatches, &clap::ArgMatches),
+    config_path: Option<&Path>,
+    data: PathBuf,
+    args: ServeArgs,
+) -> Result<(Start, Vec<Shown>), Failure> {
+    let bad = |why: String| failure(true, anyhow!(why));
+    let file = settings::load(config_path).map_err(bad)?;
+    let path = file.as_ref().map(|(p, _)| p.clone());
+    let f = file.map(|(_, f)| f).unwrap_or_default();
+    if let Some(format) = f.log_format.as_deref()
+        && !matches!(format, "text" | "json")
+    {
+        return Err(bad(format!(
+            "the configuration's log_format {format:?}: use \"text\" or \"json\""
+        )));
+    }
+    let m = f.mail.unwrap_or_default();
+    let text = |v: &String| v.clone();
+    let maybe = |v: &Option<String>| v.clone().unwrap_or_else(|| "not set".into());
+    let some = |v: String| Ok(Some(v));
+    let mut st = settings::Settings::new(top, path);
+    // The data directory is every command's option: its source is the top's.
+    let data = st
+        .pick("data", "JOINTLY_DATA", data, f.data, Ok, |p| {
+            p.display().to_string()
+        })
+        .map_err(bad)?;
+    let mut st = st.under(sub);
+    let listen = st
+        .pick("listen", "JOINTLY_LISTEN", args.listen, f.listen, Ok, text)
+        .map_err(bad)?;
+    let listen = settings::listen_address(&listen).map_err(bad)?;
+    let public_url = st
+        .pick(
+            "public_url",
+            "JOINTLY_PUBLIC_URL",
+            args.public_url,
+            f.public_url,
+            some,
+            maybe,
+        )
+        .map_err(bad)?;
+    let trusted_proxies = st
+        .pick(
+            "trusted_proxies",
+            "JOINTLY_TRUSTED_PROXIES",
+            args.trusted_proxies,
+            f.trusted_proxies,
+            |v| {
+                v.iter()
+                    .map(|a| a.parse().map_err(|e| format!("{a:?}: {e}")))
+                    .collect()
+            },
+            |v| format!("{v:?}"),
+        )
+        .map_err(bad)?;
+    let body_limit = st
+        .pick(
+            "body_limit",
+            "JOINTLY_BODY_LIMIT",
+            args.body_limit,
+            f.body_limit,
+            Ok,
+            |n| n.to_string(),
+        )
+        .map_err(bad)?;
+    let publish_equality_at = st
+        .pick(
+            "publish_equality_at",
+            "JOINTLY_PUBLISH_EQUALITY_AT",
+            args.publish_equality_at,
+            f.publish_equality_at,
+            |t| parse_time_of_day(&t),
+            |t| format!("{:02}:{:02}", t.hour(), t.minute()),
+        )
+        .map_err(bad)?;
+    let witnesses = st
+        .pick(
+            "witnesses",
+            "JOINTLY_WITNESSES",
+            args.witnesses,
+            f.witnesses,
+            |v| v.iter().map(|w| w.parse()).collect(),
+            |v| format!("{} witness(es)", v.len()),
+        )
+        .map_err(bad)?;
+    let witness_quorum = st
+        .pick(
+            "witness_quorum",
+            "JOINTLY_WITNESS_QUORUM",
+            args.witness_quorum,
+            f.witness_quorum,
+            |n| Ok(Some(n)),
+            |n| n.map_or("all".into(), |n| n.to_string()),
+        )
+        .map_err(bad)?;
+    let witness_wait = st
+        .pick(
+            "witness_wait",
+            "JOINTLY_WITNESS_WAIT",
+            args.witness_wait,
+            f.witness_wait,
+            Ok,
+            |n| format!("{n} s"),
+        )
+        .map_err(bad)?;
+    let partner_appends = st
+        .pick(
+            "partner_appends_per_minute",
+            "JOINTLY_PARTNER_APPENDS_PER_MINUTE",
+            args.partner_appends_per_minute,
+            f.partner_appends_per_minute,
+            Ok,
+            |n| n.to_string(),
+        )
+        .map_err(bad)?;
+    let staff_appends = st
+        .pick(
+            "staff_appends_per_minute",
+            "JOINTLY_STAFF_APPENDS_PER_MINUTE",
+            args.staff_appends_per_minute,
+            f.staff_appends_per_minute,
+            |n| Ok(Some(n)),
+            |n| n.map_or("no limit".into(), |n| n.to_string()),
+        )
+        .map_err(bad)?;
+    // The mail server: a URL, or its parts in the file's [mail].
+    let from_parts = m.host.clone().map(|host| {
+        let user = m.user.as_deref().map_or(String::new(), |u| {
+            format!(
+                "{}@",
+                percent_encoding::utf8_percent_encode(u, percent_encoding::NON_ALPHANUMERIC)
+            )
+        });
+        format!("smtp://{user}{host}:{}", m.port.unwrap_or(587))
+    });
+    let smtp = st
+        .pick(
+            "smtp",
+            "JOINTLY_SMTP",
+            args.smtp,
+            m.smtp.or(from_parts),
+            some,
+            |u| u.as_deref().map_or("not set".into(), jointly::mail::redact),
+        )
+        .map_err(bad)?;
+    let password = st
+        .secret(
+            ("smtp_password", "smtp_password_file"),
+            "JOINTLY_SMTP_PASSWORD_FILE",
+            args.smtp_password_file,
+            m.password_file,
+            jointly::config::SMTP_PASSWORD_CREDENTIAL,
+        )
+        .map_err(bad)?;
+    let mail_from = st
+        .pick(
+            "mail_from",
+            "JOINTLY_MAIL_FROM",
+            args.mail_from,
+            m.from,
+            some,
+            maybe,
+        )
+        .map_err(bad)?;
+    if let Some(u) = &public_url
+        && !(u.starts_with("http://") || u.starts_with("https://"))
+    {
+        return Err(bad(format!(
+            "public_url {u:?}: give the whole address, starting https:// (or http://)"
+        )));
+    }
+    let mut witnesses = WitnessPolicy::new(witnesses, witness_quorum)
+        .map_err(|e| anyhow!(e))
+        .bad_input()?;
+    witnesses.wait = std::time::Duration::from_secs(witness_wait);
+    let postbox = match (&smtp, &mail_from) {
+        (Some(url), Some(from)) => Some(
+            jointly::mail::Postbox::new(url, password, from)
+                .map_err(|e| anyhow!(e))
+                .bad_input()?,
+        ),
+        (Some(_), None) => return Err(bad("smtp is set but not mail_from: give the address emails come from (--mail-from, or [mail] from)".into())),
+        (None, Some(_)) => return Err(bad("mail_from is set but not smtp: give the mail server (--smtp, or [mail] host)".into())),
+        (None, None) => None,
+    };
+    // Every link jointly makes (in emails, unsubscribe addresses,
+    // pages) starts with the public URL, never with the listen
+    // address or a request's Host: a server others reach must say it.
+    let needs = if postbox.is_some() {
+        Some("--smtp: the links in emails")
+    } else if !listen.ip().is_loopback() {
+        Some("a server listening beyond this machine: the links its pages make")
+    } else {
+        None
+    };
+    let base = match (&public_url, needs) {
+        (Some(u), _) => u.clone(),
+        (None, Some(what)) => {
+            return Err(bad(format!(
+                "{what} must start with the address people use: give --public-url, e.g. --public-url https://jointly.example.org"
+            )));
+        }
+        // Nothing is sent: the loop only moves its mark along.
+        (None, None) => String::new(),
+    };
+    // Listening on this machine only, the address is its own: the
+    // pages' links (a sign-in card's) work from this machine.
+    let public_url = public_url.or_else(|| needs.is_none().then(|| format!("http://{listen}")));
+    let start = Start {
+        data,
+        listen,
+        demo: args.demo,
+        config: jointly::api::Config {
+            body_limit,
+            public_url,
+            trusted_proxies,
+            publish_equality_at,
+            ..Default::default()
+        },
+        witnesses,
+        append_limits: jointly::app::limits::AppendLimits {
+            partner: Some(partner_appends).filter(|n| *n > 0),
+            staff: staff_appends.filter(|n| *n > 0),
+        },
+        postbox,
+        base,
+    };
+    Ok((start, st.shown))
+}
+
+fn serve(start: Start) -> Result<(), Failure> {
+    let Start {
+        data,
+        listen,
+        demo,
+        config,
+        witnesses,
+        append_limits,
+        postbox,
+        base,
+    } = start;
+    let data = data.as_path();
+    let witnesses_n = witnesses.witnesses.len();
     let (ledger, _) = open_store(data)?;
     if demo && ledger.head().size == 0 {
         let n = app::demo::write_demo(&ledger, 12).failed_check()?;
-        eprintln!("filled the empty store with {n} records of example history");
+        tracing::info!("filled the empty store with {n} records of example history");
     }
     let runtime = tokio::runtime::Runtime::new()
         .context("cannot start the runtime")
@@ -1076,22 +1358,45 @@ fn serve(
         )?;
         let size = app.ledger().head().size;
         match app.start() {
-            app::snapshot::Start::Snapshot { size: at } => eprintln!(
+            app::snapshot::Start::Snapshot { size: at } => tracing::info!(
                 "read the model saved at {at} records, and folded the {} after it",
                 size - at
             ),
-            app::snapshot::Start::Folded { why } if size > 0 => eprintln!(
+            app::snapshot::Start::Folded { why } if size > 0 => tracing::info!(
                 "folded all {size} records into the model (no saved model to start from: {why})"
             ),
             app::snapshot::Start::Folded { .. } => {}
         }
         match &postbox {
-            Some(p) => eprintln!("emails go through the mail server at {}", p.server),
-            None => eprintln!("no --smtp: no email is sent"),
+            Some(p) => tracing::info!("emails go through the mail server at {}", p.server),
+            None => tracing::info!("no --smtp: no email is sent"),
         }
+        // The start banner: what this server is, where its record is, and
+        // how it is reached; never a secret.
+        let verifier = app.verifier().to_string();
+        let (origin, key_id) = {
+            let mut parts = verifier.split('+');
+            (
+                parts.next().unwrap_or_default().to_string(),
+                parts.next().unwrap_or_default().to_string(),
+            )
+        };
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            data = %data.display(),
+            origin = %origin,
+            key_id = %key_id,
+            public_url = config.public_url.as_deref().unwrap_or("not set"),
+            witnesses = witnesses_n,
+            records = size,
+            "jointly {} starting: data directory {}, log {origin} (key id {key_id}), public URL {}, {witnesses_n} witness(es)",
+            env!("CARGO_PKG_VERSION"),
+            data.display(),
+            config.public_url.as_deref().unwrap_or("not set"),
+        );
         app.start_mail(postbox, base);
         if !app.has_tokens() {
-            eprintln!(
+            tracing::info!(
                 "no access tokens yet: stop the server and run\n  jointly --data {} token create --role admin --name YOUR-NAME\nthen start it again; admins can make the other tokens through /v1/tokens",
                 data.display()
             );
@@ -1105,7 +1410,7 @@ fn serve(
 
 /// `jointly mail test`: one message, and what the server said.
 fn mail_test(to: &str, smtp: &str, from: &str) -> Result<(), Failure> {
-    let postbox = jointly::mail::Postbox::new(smtp, from)
+    let postbox = jointly::mail::Postbox::new(smtp, None, from)
         .map_err(|e| anyhow!(e))
         .bad_input()?;
     let runtime = tokio::runtime::Builder::new_current_thread()

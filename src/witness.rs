@@ -206,7 +206,7 @@ impl Witness {
             let held_root = Digest::from_base64(&h.root).map_err(WitnessError::Store)?;
             let refuse = |e: WitnessError| {
                 // Evidence for whoever runs the witness: both signed checkpoints.
-                eprintln!("witness: {e}\nheld:\n{}\noffered:\n{note_text}", h.note);
+                tracing::warn!("witness: {e}\nheld:\n{}\noffered:\n{note_text}", h.note);
                 e
             };
             if h.size == cp.size && held_root != cp.root {
@@ -289,7 +289,7 @@ pub fn open_key(path: &std::path::Path, name: &str) -> Result<Cosigner, WitnessE
 /// cosignatures.
 pub async fn serve(witness: Arc<Witness>, listen: std::net::SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    eprintln!(
+    tracing::info!(
         "witness {} is listening on http://{}",
         witness.cosigner.verifier().name(),
         listener.local_addr()?

@@ -63,7 +63,7 @@ impl From<Refusal> for AppError {
         // What failed inside is for the server's log: it may name files,
         // paths or other people, which are no business of the caller's.
         let detail = if r.kind() == Kind::Failed {
-            eprintln!("jointly: {r}");
+            tracing::error!("{r}");
             "something failed inside jointly; its log says what. Try again in a minute, and tell the people who run it if it goes on".to_string()
         } else {
             r.message().to_string()

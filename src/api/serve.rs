@@ -92,8 +92,8 @@ pub fn within_descriptor_limit(wanted: usize) -> usize {
         usize::try_from(n / 4 * 3).unwrap_or(usize::MAX)
     });
     if room < wanted {
-        eprintln!(
-            "jointly: at most {room} connections at once, for a file-descriptor limit of {} (raise it for more)",
+        tracing::warn!(
+            "at most {room} connections at once, for a file-descriptor limit of {} (raise it for more)",
             limit.unwrap_or_default()
         );
     }
@@ -301,7 +301,7 @@ pub async fn accept(
                 Ok(a) => a,
                 Err(e) => {
                     // Out of file descriptors, say: wait, and go on.
-                    eprintln!("jointly: cannot accept a connection: {e}");
+                    tracing::warn!("cannot accept a connection: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -368,8 +368,8 @@ pub async fn accept(
         .await
         .is_err()
     {
-        eprintln!(
-            "jointly: some connections were still open after {} s; closing them",
+        tracing::info!(
+            "some connections were still open after {} s; closing them",
             DRAIN.as_secs()
         );
     }
@@ -378,7 +378,7 @@ pub async fn accept(
 /// Serves until a shutdown signal; returns once everything is on disk.
 pub async fn serve(state: AppState, listen: SocketAddr, config: Config) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    eprintln!("jointly is listening on http://{}", listener.local_addr()?);
+    tracing::info!("jointly is listening on http://{}", listener.local_addr()?);
     serve_on(listener, state, config, shutdown_signal()).await
 }
 
@@ -398,8 +398,8 @@ pub async fn serve_on(
         .start_daily_publication(config.publish_equality_at);
     let damaged = state.app().damaged_people();
     if damaged > 0 {
-        eprintln!(
-            "jointly: {damaged} people-store entries cannot be read; they are passed over (see `jointly person check`)"
+        tracing::warn!(
+            "{damaged} people-store entries cannot be read; they are passed over (see `jointly person check`)"
         );
     }
     // Verify the whole log in the background at start and every hour, so
@@ -409,8 +409,8 @@ pub async fn serve_on(
         loop {
             let s = checker.clone();
             match tokio::task::spawn_blocking(move || s.verify_now()).await {
-                Ok(Ok(n)) => eprintln!("verified {n} records"),
-                Ok(Err(e)) => eprintln!("VERIFICATION FAILED: {e}"),
+                Ok(Ok(n)) => tracing::info!("verified {n} records"),
+                Ok(Err(e)) => tracing::error!("VERIFICATION FAILED: {e}"),
                 Err(_) => {}
             }
             tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -429,25 +429,25 @@ pub async fn serve_on(
             if let Ok(Err(e)) =
                 tokio::task::spawn_blocking(move || s.app().save_snapshot(every)).await
             {
-                eprintln!("jointly: the model could not be saved: {e}");
+                tracing::error!("the model could not be saved: {e}");
             }
         }
     });
     let limits = Limits::from(&config);
     let stopping = state.clone();
     accept(listener, router, &limits, stop, move || {
-        eprintln!("jointly is stopping: answering the requests in flight");
+        tracing::info!("jointly is stopping: answering the requests in flight");
         stopping.app().begin_stopping();
     })
     .await;
-    eprintln!("jointly is stopping: finishing queued appends");
+    tracing::info!("jointly is stopping: finishing queued appends");
     state.shutdown().await;
     let s = state.clone();
     match tokio::task::spawn_blocking(move || s.app().save_snapshot(0)).await {
         Ok(Ok(Some(size))) => {
-            eprintln!("jointly: saved the model at {size} records for the next start")
+            tracing::info!("saved the model at {size} records for the next start")
         }
-        Ok(Err(e)) => eprintln!("jointly: the model could not be saved: {e}"),
+        Ok(Err(e)) => tracing::error!("the model could not be saved: {e}"),
         Ok(Ok(None)) | Err(_) => {}
     }
     Ok(())

@@ -155,9 +155,9 @@ impl App {
                 .await
                 {
                     Ok(Err(e)) => {
-                        eprintln!("jointly: the outbox could not take in new records: {e}")
+                        tracing::error!("the outbox could not take in new records: {e}")
                     }
-                    Err(e) => eprintln!("jointly: the outbox stopped: {e}"),
+                    Err(e) => tracing::error!("the outbox stopped: {e}"),
                     Ok(Ok(())) => {}
                 }
                 if let Some(postbox) = &postbox {
@@ -243,7 +243,7 @@ impl App {
         let due = match self.0.outbox.due(now()) {
             Ok(d) => d,
             Err(e) => {
-                eprintln!("jointly: the outbox cannot be read: {e}");
+                tracing::error!("the outbox cannot be read: {e}");
                 return;
             }
         };
@@ -287,7 +287,7 @@ impl App {
                         }))
                         .try_for_each(|(c, e)| self.0.outbox.set(&c, &e));
                     if let Err(e) = marked {
-                        eprintln!("jointly: a sent email could not be marked sent: {e}");
+                        tracing::error!("a sent email could not be marked sent: {e}");
                     }
                 }
                 Err(e) => {
@@ -298,15 +298,12 @@ impl App {
                     match state {
                         Ok(State::Failed { .. }) => {
                             stats.failed.fetch_add(1, Ordering::Relaxed);
-                            eprintln!(
-                                "jointly: an email about record {} was given up: {e}",
-                                cause.seq
-                            );
+                            tracing::warn!("an email about record {} was given up: {e}", cause.seq);
                         }
                         Ok(_) => {
                             stats.retried.fetch_add(1, Ordering::Relaxed);
                         }
-                        Err(e) => eprintln!("jointly: the outbox cannot be written: {e}"),
+                        Err(e) => tracing::error!("the outbox cannot be written: {e}"),
                     }
                     if matches!(e, MailError::Later(_)) {
                         // The server is down: the rest wait for the next try.

@@ -414,13 +414,11 @@ impl App {
         .map_err(|e| {
             Refusal::failed(format!("an interrupted erasure could not be finished: {e}"))
         })? {
-            eprintln!("jointly: finished an erasure that was interrupted: {done}");
+            tracing::info!("finished an erasure that was interrupted: {done}");
         }
         let settled = idempotency.settle(&ledger).map_err(ledger_refusal)?;
         if settled > 0 {
-            eprintln!(
-                "jointly: settled {settled} Idempotency-Keys whose request a restart cut off"
-            );
+            tracing::info!("settled {settled} Idempotency-Keys whose request a restart cut off");
         }
         let (rules, start) = rules::Rules::open(ledger.clone()).map_err(ledger_refusal)?;
         let model = rules.shared();
@@ -445,7 +443,7 @@ impl App {
                     Ok(_) => {
                         signed.send_replace(size);
                     }
-                    Err(e) => eprintln!("jointly: {e}"),
+                    Err(e) => tracing::warn!("{e}"),
                 }
                 appended.send_replace(size);
             })
@@ -1080,7 +1078,7 @@ impl App {
                 let wait = (next - now).unsigned_abs();
                 tokio::time::sleep(wait).await;
                 if let Err(e) = app.publish_now() {
-                    eprintln!("jointly: the daily equality figures were not published: {e}");
+                    tracing::warn!("the daily equality figures were not published: {e}");
                 }
             }
         });

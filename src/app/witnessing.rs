@@ -254,9 +254,9 @@ pub async fn run(
                     }
                     Ok((i, Err(e))) => {
                         stats.failed(&policy.witnesses[i]);
-                        eprintln!("jointly: {e}");
+                        tracing::warn!("{e}");
                     }
-                    Err(e) => eprintln!("jointly: witness task failed: {e}"),
+                    Err(e) => tracing::error!("witness task failed: {e}"),
                 }
                 if count >= policy.quorum {
                     // The rest finish on their own (each within its time
@@ -271,8 +271,8 @@ pub async fn run(
                     note: format!("{note}{lines}"),
                 }));
             } else {
-                eprintln!(
-                    "jointly: {count} of {} witnesses cosigned size {}, {} needed; trying again",
+                tracing::warn!(
+                    "{count} of {} witnesses cosigned size {}, {} needed; trying again",
                     policy.witnesses.len(),
                     cp.size,
                     policy.quorum

@@ -260,7 +260,7 @@ fn read(
     match records.event(said.seq(), kept) {
         Ok(event) => event,
         Err(e) => {
-            eprintln!("record {}: its words could not be read: {e}", said.seq());
+            tracing::warn!("record {}: its words could not be read: {e}", said.seq());
             None
         }
     }

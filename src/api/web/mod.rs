@@ -250,7 +250,7 @@ impl PageError {
         )
     }
     pub fn broken(e: impl std::fmt::Display) -> Self {
-        eprintln!("jointly: a page failed: {e}");
+        tracing::error!("a page failed: {e}");
         PageError::Status(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong on our side. Please try again in a minute.".into(),

@@ -1,0 +1,3 @@
+//! The command line's own parts: what is not one use case of the core.
+
+pub mod settings;
