@@ -43,6 +43,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Make a new store in the data directory (which must not exist yet, or
+    /// be empty), its log named --origin; prints the log's verifier key
+    /// alone on the last line. On a store already there, checks its name.
+    Init {
+        /// The log's name, in every checkpoint it signs; it never changes.
+        /// Usually where it is served, e.g. charity.example.org/jointly.
+        #[arg(long)]
+        origin: String,
+    },
     /// Append an event; prints {"seq","id","hash"} once it is on disk.
     Append {
         /// Event type: 1 to 64 of a-z 0-9 . _ - (x.* for your own events).
@@ -90,7 +99,13 @@ enum Command {
         token: Option<String>,
     },
     /// Restore a bundle into an empty data directory, after checking all of it.
-    Import { file: PathBuf },
+    Import {
+        file: PathBuf,
+        /// The new store's log name (the old store's, to keep its verifier
+        /// key: copy its checkpoint.key in before the first `serve`).
+        #[arg(long, default_value = jointly::api::DEFAULT_ORIGIN)]
+        origin: String,
+    },
     /// The accountability report: you said / we did, jointness, tokenism,
     /// presence and impact.
     Report {
@@ -248,11 +263,12 @@ enum Command {
 
 #[derive(Subcommand)]
 enum CheckpointCommand {
-    /// Print the verifier key, `<name>+<key id>+<key>`, making the key if new.
+    /// Print the verifier key, `<name>+<key id>+<key>`.
     Key {
-        /// The log's origin name, used only when the key is first made.
-        #[arg(long, default_value = jointly::api::DEFAULT_ORIGIN)]
-        origin: String,
+        /// The log's name: refused if the key has another. With it, this
+        /// is `jointly init --origin`.
+        #[arg(long)]
+        origin: Option<String>,
     },
 }
 
@@ -479,8 +495,13 @@ fn restart_with_allocator_settings(settings: &[(&str, &str)]) {
 }
 
 fn main() -> ExitCode {
+    // Everything jointly writes (the store, sled's own files, backups,
+    // exports, keys) is for its user alone, whatever umask it was started
+    // with.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     restart_with_allocator_settings(allocator_settings(&cli.command));
+    let _ = STORE_USE.set(store_use(&cli.command));
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure { code, error }) => {
@@ -490,9 +511,88 @@ fn main() -> ExitCode {
     }
 }
 
+/// What a command does with the data directory: set once from the command
+/// in `main`, read where a store is opened (`open_store`, `with_core`), so
+/// that each command's own checks of its input come first.
+static STORE_USE: std::sync::OnceLock<StoreUse> = std::sync::OnceLock::new();
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StoreUse {
+    /// Reads or serves a store: a directory that holds none is refused,
+    /// and nothing is made (a mistyped --data must not become a new log).
+    Existing,
+    /// Writes a store's first records: a new store may be made in a
+    /// directory that does not exist or is empty, saying so.
+    MayCreate,
+}
+
+fn store_use(command: &Command) -> StoreUse {
+    match command {
+        Command::Init { .. }
+        | Command::Demo { .. }
+        | Command::Import { .. }
+        | Command::Append { .. }
+        | Command::Serve { demo: true, .. }
+        | Command::Token {
+            command: TokenCommand::Create { .. },
+        }
+        | Command::Person {
+            command: PersonCommand::Add { .. },
+        }
+        | Command::Checkpoint {
+            command: CheckpointCommand::Key { origin: Some(_) },
+        } => StoreUse::MayCreate,
+        _ => StoreUse::Existing,
+    }
+}
+
+/// Before a store is opened: refuses a directory without one, or makes a
+/// new one (the log named `localhost/jointly`), as the command may.
+fn store_here(data: &Path) -> Result<(), Failure> {
+    if STORE_USE.get() != Some(&StoreUse::MayCreate) {
+        return Ok(integrity::existing_store(data)?);
+    }
+    if let Some(made) = integrity::store_to_write(data, app::DEFAULT_ORIGIN)? {
+        say_made(data, &made);
+        if made.made == integrity::Made::Store {
+            eprintln!(
+                "(a log's name never changes; to choose it, make the store with `jointly init --origin NAME` before anything else)"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Says on stderr what `init` (or a command making a store) made.
+fn say_made(data: &Path, init: &integrity::Initialised) {
+    say_repairs(&init.report);
+    let name = init.verifier.name();
+    match init.made {
+        integrity::Made::Store => eprintln!(
+            "made a new store in {} for the log named {name}",
+            data.display()
+        ),
+        integrity::Made::Key => eprintln!(
+            "made the signing key of the log in {}, named {name}",
+            data.display()
+        ),
+        integrity::Made::Nothing => eprintln!(
+            "{} already holds the store of the log named {name}",
+            data.display()
+        ),
+    }
+}
+
 fn run(cli: Cli) -> Result<(), Failure> {
     let data = cli.data;
     match cli.command {
+        Command::Init { origin } => {
+            let init = integrity::init(&data, &origin)?;
+            say_made(&data, &init);
+            eprintln!("the log's verifier key (for auditors and witnesses):");
+            println!("{}", init.verifier);
+            Ok(())
+        }
         Command::Append {
             event_type,
             payload,
@@ -628,6 +728,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Person {
             command: PersonCommand::Check,
         } => {
+            store_here(&data)?;
             let damaged = jointly::people::People::open(&data)
                 .and_then(|p| p.damaged())
                 .failed_check()?;
@@ -718,10 +819,31 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Token { command } => token(&data, command),
         Command::Checkpoint {
-            command: CheckpointCommand::Key { origin },
+            command: CheckpointCommand::Key {
+                origin: Some(origin),
+            },
         } => {
+            let init = integrity::init(&data, &origin)?;
+            if init.made != integrity::Made::Nothing {
+                say_made(&data, &init);
+            }
+            println!("{}", init.verifier);
+            Ok(())
+        }
+        Command::Checkpoint {
+            command: CheckpointCommand::Key { origin: None },
+        } => {
+            use jointly::ledger::notary::Notary;
             let (ledger, _) = open_store(&data)?;
-            let notary = jointly::ledger::notary::Notary::open(&ledger, &origin).failed_check()?;
+            let had_key = Notary::has_key(&ledger);
+            let notary = Notary::open(&ledger, app::DEFAULT_ORIGIN).failed_check()?;
+            if !had_key {
+                eprintln!(
+                    "made the signing key of the log in {}, named {}",
+                    data.display(),
+                    notary.origin()
+                );
+            }
             println!("{}", notary.verifier());
             Ok(())
         }
@@ -774,14 +896,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
             eprintln!("exported {} records to {}", s.size, out.display());
             Ok(())
         }
-        Command::Import { file } => {
+        Command::Import { file, origin } => {
+            // Checked before the bundle is read: nothing is written for a
+            // name that cannot be a log's.
+            jointly::ledger::note::check_name(&origin)
+                .map_err(|e| anyhow!("--origin: {e}"))
+                .bad_input()?;
             let bar = progress_bar(None);
             let s = integrity::import(&file, &data, &mut |n| bar.set_position(n))?;
             bar.finish_and_clear();
+            let init = integrity::init(&data, &origin)?;
             eprintln!(
-                "imported {} records into {}, head {}, root {}",
+                "imported {} records into a new store in {} for the log named {}, head {}, root {}",
                 s.size,
                 data.display(),
+                init.verifier.name(),
                 s.head,
                 s.root.to_base64()
             );
@@ -792,6 +921,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
 
 /// Opens the store alone, saying on stderr what it repaired.
 fn open_store(data: &Path) -> Result<(Ledger, OpenReport), Failure> {
+    store_here(data)?;
     let (ledger, report) = integrity::open_store(data)?;
     say_repairs(&report);
     Ok((ledger, report))
@@ -810,6 +940,18 @@ fn say_repairs(report: &OpenReport) {
             file.display()
         );
     }
+    if report.made_private > 0 {
+        eprintln!(
+            "note: {} files and folders in the data directory could be read by other users; they are now for jointly's user alone",
+            report.made_private
+        );
+    }
+    for (path, why) in &report.left_open {
+        eprintln!(
+            "warning: other users could read {} if they could enter the data directory: {why}",
+            path.display()
+        );
+    }
 }
 
 /// Opens the core on the data directory, runs one use case as the local
@@ -825,6 +967,7 @@ where
         .build()
         .context("cannot start the runtime")
         .failed_check()?;
+    store_here(data)?;
     runtime.block_on(async {
         let (app, report) = App::open(data, app::Options::default())?;
         say_repairs(&report);
@@ -1154,9 +1297,11 @@ fn backup(
             eprintln!("downloaded {n} bytes from {server}");
         }
         _ => {
-            let (ledger, _) = integrity::open_store(data).map_err(|e| {
-                anyhow!("{}; if the server is running, take the backup through it: jointly backup --server URL --token ADMIN_TOKEN --out FILE", e.message())
-            }).failed_check()?;
+            store_here(data)?;
+            let (ledger, _) = integrity::open_store(data).map_err(|e| match e.kind() {
+                Kind::Failed => Refusal::new(Kind::Failed, format!("{}; if the server is running, take the backup through it: jointly backup --server URL --token ADMIN_TOKEN --out FILE", e.message())),
+                _ => e,
+            })?;
             integrity::export(&ledger, out)?;
         }
     }

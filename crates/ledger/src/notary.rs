@@ -28,6 +28,10 @@ pub enum NotaryError {
     Inconsistent { size: u64 },
     #[error("the store failed: {0}")]
     Store(String),
+    #[error(
+        "the log's key is named {held}, and a log's name (its origin) never changes: it is in every checkpoint signed and every verifier key given out, so it cannot become {asked}"
+    )]
+    OtherOrigin { held: String, asked: String },
 }
 
 /// Signs checkpoints for one ledger.
@@ -49,6 +53,10 @@ impl Notary {
     /// `origin_if_new` (the key's name is the log's origin).
     pub fn open(ledger: &Ledger, origin_if_new: &str) -> Result<Self, NotaryError> {
         let store = ledger.store();
+        if !Self::has_key(ledger) {
+            // Refused before a key file is written, not a broken key after.
+            super::note::check_name(origin_if_new)?;
+        }
         let text = store
             .secret_file(KEY_FILE, || {
                 let mut seed = [0u8; 32];
@@ -78,6 +86,26 @@ impl Notary {
                 here: false,
             }),
         })
+    }
+
+    /// Opens the key as [`open`](Self::open) does, and refuses it if it
+    /// was made with another origin than `origin`.
+    pub fn open_as(ledger: &Ledger, origin: &str) -> Result<Self, NotaryError> {
+        super::note::check_name(origin)?;
+        let notary = Self::open(ledger, origin)?;
+        let held = notary.origin();
+        if held != origin {
+            return Err(NotaryError::OtherOrigin {
+                held,
+                asked: origin.to_string(),
+            });
+        }
+        Ok(notary)
+    }
+
+    /// Whether the data directory has its key yet.
+    pub fn has_key(ledger: &Ledger) -> bool {
+        ledger.store().dir().join(KEY_FILE).exists()
     }
 
     pub fn verifier(&self) -> Verifier {
