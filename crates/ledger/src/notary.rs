@@ -151,3 +151,37 @@ impl Notary {
         self.latest.lock().expect("notary lock").signed.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log's name is the one its key was made with: another is refused
+    /// naming both, and the key stays; a name no key can have is refused
+    /// before a key file is written.
+    #[test]
+    fn a_key_keeps_the_name_it_was_made_with() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, _) = Ledger::open(dir.path()).unwrap();
+        assert!(matches!(
+            Notary::open(&ledger, "has space"),
+            Err(NotaryError::Key(_))
+        ));
+        assert!(!Notary::has_key(&ledger), "no key file for a bad name");
+        let first = Notary::open_as(&ledger, "example.org/first").unwrap();
+        assert!(Notary::has_key(&ledger));
+        match Notary::open_as(&ledger, "example.org/second") {
+            Err(e @ NotaryError::OtherOrigin { .. }) => {
+                let said = e.to_string();
+                assert!(
+                    said.contains("example.org/first") && said.contains("example.org/second"),
+                    "{said}"
+                );
+            }
+            other => panic!("{:?}", other.map(|n| n.origin())),
+        }
+        // Without a name to check, the key is opened whatever it is named.
+        let again = Notary::open(&ledger, "example.org/ignored").unwrap();
+        assert_eq!(again.verifier(), first.verifier());
+    }
+}
