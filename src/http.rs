@@ -321,8 +321,15 @@ pub fn download(
             ),
         ));
     }
-    let mut file =
-        std::fs::File::create(out).map_err(|e| connect(format!("{}: {e}", out.display())))?;
+    // What is downloaded (a backup) may hold personal data: its owner's alone.
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(out)
+        .map_err(|e| connect(format!("{}: {e}", out.display())))?;
     let n = std::io::copy(&mut reader, &mut file).map_err(|e| connect(e.to_string()))?;
     file.sync_all().map_err(|e| connect(e.to_string()))?;
     Ok(n)

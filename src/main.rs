@@ -137,6 +137,15 @@ enum ConfigCommand {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Make a new store in the data directory (which must not exist yet, or
+    /// be empty), its log named --origin; prints the log's verifier key
+    /// alone on the last line. On a store already there, checks its name.
+    Init {
+        /// The log's name, in every checkpoint it signs; it never changes.
+        /// Usually where it is served, e.g. charity.example.org/jointly.
+        #[arg(long)]
+        origin: String,
+    },
     /// Append an event; prints {"seq","id","hash"} once it is on disk.
     Append {
         /// Event type: 1 to 64 of a-z 0-9 . _ - (x.* for your own events).
@@ -184,7 +193,13 @@ enum Command {
         token: Option<String>,
     },
     /// Restore a bundle into an empty data directory, after checking all of it.
-    Import { file: PathBuf },
+    Import {
+        file: PathBuf,
+        /// The new store's log name (the old store's, to keep its verifier
+        /// key: copy its checkpoint.key in before the first `serve`).
+        #[arg(long, default_value = jointly::api::DEFAULT_ORIGIN)]
+        origin: String,
+    },
     /// The accountability report: you said / we did, jointness, tokenism,
     /// presence and impact.
     Report {
@@ -295,11 +310,12 @@ enum Command {
 
 #[derive(Subcommand)]
 enum CheckpointCommand {
-    /// Print the verifier key, `<name>+<key id>+<key>`, making the key if new.
+    /// Print the verifier key, `<name>+<key id>+<key>`.
     Key {
-        /// The log's origin name, used only when the key is first made.
-        #[arg(long, default_value = jointly::api::DEFAULT_ORIGIN)]
-        origin: String,
+        /// The log's name: refused if the key has another. With it, this
+        /// is `jointly init --origin`.
+        #[arg(long)]
+        origin: Option<String>,
     },
 }
 
@@ -545,11 +561,16 @@ fn restart_with_allocator_settings(settings: &[(&str, &str)]) {
 }
 
 fn main() -> ExitCode {
+    // Everything jointly writes (the store, sled's own files, backups,
+    // exports, keys) is for its user alone, whatever umask it was started
+    // with.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     // The matches too: a setting's source (command line, environment,
     // default) decides whether the configuration file's value is taken.
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     restart_with_allocator_settings(allocator_settings(&cli.command));
+    let _ = STORE_USE.set(store_use(&cli.command));
     start_logging(
         settings::log_format(
             &matches,
@@ -568,6 +589,78 @@ fn main() -> ExitCode {
     }
 }
 
+/// What a command does with the data directory: set once from the command
+/// in `main`, read where a store is opened (`open_store`, `with_core`), so
+/// that each command's own checks of its input come first.
+static STORE_USE: std::sync::OnceLock<StoreUse> = std::sync::OnceLock::new();
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StoreUse {
+    /// Reads or serves a store: a directory that holds none is refused,
+    /// and nothing is made (a mistyped --data must not become a new log).
+    Existing,
+    /// Writes a store's first records: a new store may be made in a
+    /// directory that does not exist or is empty, saying so.
+    MayCreate,
+}
+
+fn store_use(command: &Command) -> StoreUse {
+    match command {
+        Command::Init { .. }
+        | Command::Demo { .. }
+        | Command::Import { .. }
+        | Command::Append { .. }
+        | Command::Serve(ServeArgs { demo: true, .. })
+        | Command::Token {
+            command: TokenCommand::Create { .. },
+        }
+        | Command::Person {
+            command: PersonCommand::Add { .. },
+        }
+        | Command::Checkpoint {
+            command: CheckpointCommand::Key { origin: Some(_) },
+        } => StoreUse::MayCreate,
+        _ => StoreUse::Existing,
+    }
+}
+
+/// Before a store is opened: refuses a directory without one, or makes a
+/// new one (the log named `localhost/jointly`), as the command may.
+fn store_here(data: &Path) -> Result<(), Failure> {
+    if STORE_USE.get() != Some(&StoreUse::MayCreate) {
+        return Ok(integrity::existing_store(data)?);
+    }
+    if let Some(made) = integrity::store_to_write(data, app::DEFAULT_ORIGIN)? {
+        say_made(data, &made);
+        if made.made == integrity::Made::Store {
+            eprintln!(
+                "(a log's name never changes; to choose it, make the store with `jointly init --origin NAME` before anything else)"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Says on stderr what `init` (or a command making a store) made.
+fn say_made(data: &Path, init: &integrity::Initialised) {
+    say_repairs(&init.report);
+    let name = init.verifier.name();
+    match init.made {
+        integrity::Made::Store => eprintln!(
+            "made a new store in {} for the log named {name}",
+            data.display()
+        ),
+        integrity::Made::Key => eprintln!(
+            "made the signing key of the log in {}, named {name}",
+            data.display()
+        ),
+        integrity::Made::Nothing => eprintln!(
+            "{} already holds the store of the log named {name}",
+            data.display()
+        ),
+    }
+}
+
 fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
     let config = cli.config;
     // The configuration file's data directory serves every command, unless
@@ -576,6 +669,13 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
         .map_err(|why| failure(true, anyhow!(why)))?;
     let given_data = cli.data;
     match cli.command {
+        Command::Init { origin } => {
+            let init = integrity::init(&data, &origin)?;
+            say_made(&data, &init);
+            eprintln!("the log's verifier key (for auditors and witnesses):");
+            println!("{}", init.verifier);
+            Ok(())
+        }
         Command::Append {
             event_type,
             payload,
@@ -657,6 +757,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
         Command::Person {
             command: PersonCommand::Check,
         } => {
+            store_here(&data)?;
             let damaged = jointly::people::People::open(&data)
                 .and_then(|p| p.damaged())
                 .failed_check()?;
@@ -747,10 +848,31 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
         }
         Command::Token { command } => token(&data, command),
         Command::Checkpoint {
-            command: CheckpointCommand::Key { origin },
+            command: CheckpointCommand::Key {
+                origin: Some(origin),
+            },
         } => {
+            let init = integrity::init(&data, &origin)?;
+            if init.made != integrity::Made::Nothing {
+                say_made(&data, &init);
+            }
+            println!("{}", init.verifier);
+            Ok(())
+        }
+        Command::Checkpoint {
+            command: CheckpointCommand::Key { origin: None },
+        } => {
+            use jointly::ledger::notary::Notary;
             let (ledger, _) = open_store(&data)?;
-            let notary = jointly::ledger::notary::Notary::open(&ledger, &origin).failed_check()?;
+            let had_key = Notary::has_key(&ledger);
+            let notary = Notary::open(&ledger, app::DEFAULT_ORIGIN).failed_check()?;
+            if !had_key {
+                eprintln!(
+                    "made the signing key of the log in {}, named {}",
+                    data.display(),
+                    notary.origin()
+                );
+            }
             println!("{}", notary.verifier());
             Ok(())
         }
@@ -803,14 +925,21 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
             eprintln!("exported {} records to {}", s.size, out.display());
             Ok(())
         }
-        Command::Import { file } => {
+        Command::Import { file, origin } => {
+            // Checked before the bundle is read: nothing is written for a
+            // name that cannot be a log's.
+            jointly::ledger::note::check_name(&origin)
+                .map_err(|e| anyhow!("--origin: {e}"))
+                .bad_input()?;
             let bar = progress_bar(None);
             let s = integrity::import(&file, &data, &mut |n| bar.set_position(n))?;
             bar.finish_and_clear();
+            let init = integrity::init(&data, &origin)?;
             eprintln!(
-                "imported {} records into {}, head {}, root {}",
+                "imported {} records into a new store in {} for the log named {}, head {}, root {}",
                 s.size,
                 data.display(),
+                init.verifier.name(),
                 s.head,
                 s.root.to_base64()
             );
@@ -821,6 +950,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
 
 /// Opens the store alone, saying on stderr what it repaired.
 fn open_store(data: &Path) -> Result<(Ledger, OpenReport), Failure> {
+    store_here(data)?;
     let (ledger, report) = integrity::open_store(data)?;
     say_repairs(&report);
     Ok((ledger, report))
@@ -839,6 +969,18 @@ fn say_repairs(report: &OpenReport) {
             file.display()
         );
     }
+    if report.made_private > 0 {
+        eprintln!(
+            "note: {} files and folders in the data directory could be read by other users; they are now for jointly's user alone",
+            report.made_private
+        );
+    }
+    for (path, why) in &report.left_open {
+        eprintln!(
+            "warning: other users could read {} if they could enter the data directory: {why}",
+            path.display()
+        );
+    }
 }
 
 /// Opens the core on the data directory, runs one use case as the local
@@ -854,6 +996,7 @@ where
         .build()
         .context("cannot start the runtime")
         .failed_check()?;
+    store_here(data)?;
     runtime.block_on(async {
         let (app, report) = App::open(data, app::Options::default())?;
         say_repairs(&report);
@@ -1459,9 +1602,11 @@ fn backup(
             eprintln!("downloaded {n} bytes from {server}");
         }
         _ => {
-            let (ledger, _) = integrity::open_store(data).map_err(|e| {
-                anyhow!("{}; if the server is running, take the backup through it: jointly backup --server URL --token ADMIN_TOKEN --out FILE", e.message())
-            }).failed_check()?;
+            store_here(data)?;
+            let (ledger, _) = integrity::open_store(data).map_err(|e| match e.kind() {
+                Kind::Failed => Refusal::new(Kind::Failed, format!("{}; if the server is running, take the backup through it: jointly backup --server URL --token ADMIN_TOKEN --out FILE", e.message())),
+                _ => e,
+            })?;
             integrity::export(&ledger, out)?;
         }
     }

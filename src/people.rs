@@ -152,7 +152,13 @@ pub struct People {
 impl People {
     pub fn open(data_dir: &Path) -> Result<Self, PeopleError> {
         let dir = data_dir.join("people");
-        std::fs::create_dir_all(&dir).map_err(|e| PeopleError::Io(dir.display().to_string(), e))?;
+        // Names and contact details: for jointly's user alone.
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| PeopleError::Io(dir.display().to_string(), e))?;
         // Temporary files a crash left behind hold nothing anyone needs.
         if let Ok(entries) = std::fs::read_dir(&dir) {
             for e in entries.flatten() {

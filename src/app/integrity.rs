@@ -1,23 +1,129 @@
 //! The use cases that read or build a whole store without running it:
-//! verifying a data directory, printing its records, exporting it, and
-//! importing a bundle into a new one. Each checks what `jointly verify`
-//! checks: the ledger's chain, commitments and tree, and that every erased
-//! payload is authorised by a `record.redacted` (which only this layer
-//! knows how to read).
+//! making a store (`init`) and finding one, verifying a data directory,
+//! printing its records, exporting it, and importing a bundle into a new
+//! one. Each checks what `jointly verify` checks: the ledger's chain,
+//! commitments and tree, and that every erased payload is authorised by a
+//! `record.redacted` (which only this layer knows how to read).
 
 use super::erasure::{self, Authorisations};
 use crate::ledger::bundle::{self, BundleError, BundleSummary};
+use crate::ledger::notary::{Notary, NotaryError};
+use crate::ledger::note::{self, Verifier};
+use crate::ledger::store::{self, Contents, directory::shell_word};
 use crate::ledger::verify::{self, Verified as Verification};
-use crate::ledger::{Digest, Ledger, OpenReport, Seq};
+use crate::ledger::{Digest, Ledger, LedgerError, OpenReport, Seq, StoreError};
 use crate::refusal::Refusal;
 use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Opens a data directory's store alone (no writer, no model): for
-/// reading and checking.
+/// reading and checking. It is made if the directory holds none; the
+/// doors ask [`existing_store`] first when they must not make one.
 pub fn open_store(dir: &Path) -> Result<(Ledger, OpenReport), Refusal> {
-    Ledger::open(dir)
-        .map_err(|e| Refusal::failed(format!("cannot open the store in {}: {e}", dir.display())))
+    Ledger::open(dir).map_err(|e| open_refusal(dir, e))
+}
+
+/// Why a store cannot be opened. A directory open to other users, or
+/// written by a newer version, is the operator's to mend and nothing was
+/// changed (so the input's fault: exit 2); anything else is a failure.
+pub fn open_refusal(dir: &Path, e: LedgerError) -> Refusal {
+    match e {
+        LedgerError::Store(e @ (StoreError::Exposed { .. } | StoreError::NewerFormat { .. })) => {
+            Refusal::invalid(e.to_string())
+        }
+        e => Refusal::failed(format!("cannot open the store in {}: {e}", dir.display())),
+    }
+}
+
+/// What a data directory holds.
+fn contents(dir: &Path) -> Result<Contents, Refusal> {
+    store::contents(dir).map_err(|e| Refusal::failed(format!("cannot read {}: {e}", dir.display())))
+}
+
+/// Refuses a data directory that holds no store (a mistyped path must not
+/// quietly become a new, empty log), saying what is there and how to make
+/// a store. Changes nothing.
+pub fn existing_store(dir: &Path) -> Result<(), Refusal> {
+    let what = match contents(dir)? {
+        Contents::Store => return Ok(()),
+        Contents::Missing => "it does not exist",
+        Contents::Empty => "the directory is empty",
+        Contents::Other if dir.is_dir() => "the directory holds no records.log",
+        Contents::Other => "it is not a directory",
+    };
+    Err(Refusal::not_found(format!(
+        "there is no jointly store in {}: {what}. Check --data (or JOINTLY_DATA); to make a new store there, run `jointly --data {} init --origin NAME`, NAME being the log's name (e.g. charity.example.org/jointly)",
+        dir.display(),
+        shell_word(dir)
+    )))
+}
+
+/// What [`init`] found and did.
+pub struct Initialised {
+    /// The log's verifier key (for auditors and witnesses).
+    pub verifier: Verifier,
+    pub made: Made,
+    /// What opening the store repaired.
+    pub report: OpenReport,
+}
+
+/// What [`init`] made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Made {
+    /// A new store, with its key.
+    Store,
+    /// The key of a store an older version made, which had none yet.
+    Key,
+    /// Nothing: the store was there, with its key named as asked.
+    Nothing,
+}
+
+/// Makes a store whose log is named `origin` in `dir` (absent, or an empty
+/// directory). On a store already there, checks that its log is named
+/// `origin` (making its key if it has none yet), and refuses another name
+/// without changing anything: a log's name never changes.
+pub fn init(dir: &Path, origin: &str) -> Result<Initialised, Refusal> {
+    note::check_name(origin).map_err(|_| {
+        Refusal::invalid(format!(
+            "{origin:?} cannot be a log's name: it must be non-empty, without '+' or spaces, e.g. charity.example.org/jointly"
+        ))
+    })?;
+    let before = contents(dir)?;
+    if before == Contents::Other {
+        return Err(Refusal::invalid(format!(
+            "{} holds other things and no jointly store: give --data a new or empty directory",
+            dir.display()
+        )));
+    }
+    let (ledger, report) = open_store(dir)?;
+    let had_key = Notary::has_key(&ledger);
+    let notary = Notary::open_as(&ledger, origin).map_err(|e| match e {
+        NotaryError::OtherOrigin { held, asked } => Refusal::conflict(format!(
+            "the store in {} is the log named {held}, and a log's name never changes (it is in every checkpoint signed and every verifier key given out), so it cannot become {asked}. Leave out --origin to use the store as it is, or make a new store for {asked} in another directory: `jointly --data NEW-DIRECTORY init --origin {asked}`",
+            dir.display()
+        )),
+        e => Refusal::failed(e),
+    })?;
+    let made = match (before, had_key) {
+        (Contents::Missing | Contents::Empty, _) => Made::Store,
+        (_, false) => Made::Key,
+        (_, true) => Made::Nothing,
+    };
+    Ok(Initialised {
+        verifier: notary.verifier(),
+        made,
+        report,
+    })
+}
+
+/// A store to write a first record in: the one in `dir`, or, when `dir` is
+/// absent or empty, a new one with the log named `origin` (returned, for
+/// the door to say so). A directory holding other things is refused.
+pub fn store_to_write(dir: &Path, origin: &str) -> Result<Option<Initialised>, Refusal> {
+    match contents(dir)? {
+        Contents::Store => Ok(None),
+        _ => init(dir, origin).map(Some),
+    }
 }
 
 /// What a verification found.

@@ -376,9 +376,7 @@ impl App {
     /// as `OpenReport` says), the people store, and finishes interrupted
     /// work. Needs a Tokio runtime only for its async methods.
     pub fn open(dir: &Path, options: Options) -> Result<(App, OpenReport), Refusal> {
-        let (ledger, report) = Ledger::open(dir).map_err(|e| {
-            Refusal::failed(format!("cannot open the store in {}: {e}", dir.display()))
-        })?;
+        let (ledger, report) = integrity::open_store(dir)?;
         Ok((App::with_ledger(ledger, options)?, report))
     }
 

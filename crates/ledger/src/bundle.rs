@@ -15,6 +15,7 @@ use super::record::Record;
 use serde_json::Value;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 pub const BUNDLE_FORMAT: &str = "jointly-export";
@@ -102,7 +103,15 @@ pub fn export(ledger: &Ledger, out: &Path) -> Result<BundleSummary, BundleError>
     let mut tmp_name = out.as_os_str().to_owned();
     tmp_name.push(".partial");
     let tmp = PathBuf::from(tmp_name);
-    let file = File::create(&tmp).map_err(io_err(format!("cannot create {}", tmp.display())))?;
+    // A bundle holds everything the log does, personal data included:
+    // for its owner alone, whatever the umask.
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io_err(format!("cannot create {}", tmp.display())))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let write_err = || io_err(format!("cannot write {}", tmp.display()));
     let mut line = header_line(&summary);

@@ -28,6 +28,10 @@ pub enum NotaryError {
     Inconsistent { size: u64 },
     #[error("the store failed: {0}")]
     Store(String),
+    #[error(
+        "the log's key is named {held}, and a log's name (its origin) never changes: it is in every checkpoint signed and every verifier key given out, so it cannot become {asked}"
+    )]
+    OtherOrigin { held: String, asked: String },
 }
 
 /// Signs checkpoints for one ledger.
@@ -49,6 +53,10 @@ impl Notary {
     /// `origin_if_new` (the key's name is the log's origin).
     pub fn open(ledger: &Ledger, origin_if_new: &str) -> Result<Self, NotaryError> {
         let store = ledger.store();
+        if !Self::has_key(ledger) {
+            // Refused before a key file is written, not a broken key after.
+            super::note::check_name(origin_if_new)?;
+        }
         let text = store
             .secret_file(KEY_FILE, || {
                 let mut seed = [0u8; 32];
@@ -78,6 +86,26 @@ impl Notary {
                 here: false,
             }),
         })
+    }
+
+    /// Opens the key as [`open`](Self::open) does, and refuses it if it
+    /// was made with another origin than `origin`.
+    pub fn open_as(ledger: &Ledger, origin: &str) -> Result<Self, NotaryError> {
+        super::note::check_name(origin)?;
+        let notary = Self::open(ledger, origin)?;
+        let held = notary.origin();
+        if held != origin {
+            return Err(NotaryError::OtherOrigin {
+                held,
+                asked: origin.to_string(),
+            });
+        }
+        Ok(notary)
+    }
+
+    /// Whether the data directory has its key yet.
+    pub fn has_key(ledger: &Ledger) -> bool {
+        ledger.store().dir().join(KEY_FILE).exists()
     }
 
     pub fn verifier(&self) -> Verifier {
@@ -121,5 +149,39 @@ impl Notary {
     /// The latest signed checkpoint, if any.
     pub fn latest(&self) -> Option<(Checkpoint, String)> {
         self.latest.lock().expect("notary lock").signed.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log's name is the one its key was made with: another is refused
+    /// naming both, and the key stays; a name no key can have is refused
+    /// before a key file is written.
+    #[test]
+    fn a_key_keeps_the_name_it_was_made_with() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, _) = Ledger::open(dir.path()).unwrap();
+        assert!(matches!(
+            Notary::open(&ledger, "has space"),
+            Err(NotaryError::Key(_))
+        ));
+        assert!(!Notary::has_key(&ledger), "no key file for a bad name");
+        let first = Notary::open_as(&ledger, "example.org/first").unwrap();
+        assert!(Notary::has_key(&ledger));
+        match Notary::open_as(&ledger, "example.org/second") {
+            Err(e @ NotaryError::OtherOrigin { .. }) => {
+                let said = e.to_string();
+                assert!(
+                    said.contains("example.org/first") && said.contains("example.org/second"),
+                    "{said}"
+                );
+            }
+            other => panic!("{:?}", other.map(|n| n.origin())),
+        }
+        // Without a name to check, the key is opened whatever it is named.
+        let again = Notary::open(&ledger, "example.org/ignored").unwrap();
+        assert_eq!(again.verifier(), first.verifier());
     }
 }

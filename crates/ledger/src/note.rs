@@ -36,7 +36,9 @@ pub fn key_id(name: &str, alg_and_key: &[u8]) -> u32 {
     u32::from_be_bytes([d[0], d[1], d[2], d[3]])
 }
 
-fn check_name(name: &str) -> Result<(), NoteError> {
+/// Checks a key name (a log's origin, a witness's name): not empty, no
+/// `+`, no whitespace.
+pub fn check_name(name: &str) -> Result<(), NoteError> {
     if name.is_empty() || name.contains('+') || name.chars().any(char::is_whitespace) {
         return Err(NoteError::BadKey(format!(
             "key name {name:?} must be non-empty, without '+' or spaces"

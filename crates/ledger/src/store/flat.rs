@@ -9,7 +9,7 @@
 use super::{StoreError, io_err};
 use crate::merkle::NodeId;
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// Position of a perfect subtree in `tree.idx`. Pushing leaf `k` completes
@@ -39,6 +39,7 @@ impl FixedFile {
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(path)
             .map_err(io_err(format!("cannot open {}", path.display())))?;
         Ok(FixedFile {

@@ -10,6 +10,8 @@
 //!   offsets, record ids and perfect Merkle subtree hashes (see `flat`),
 //!   written after the log. Which record has an id is found through a table
 //!   in memory over `ids.idx` (see `ids`).
+//! - `format`: the store's format version (see `directory`, which also
+//!   keeps the directory private: 0700, its files 0600).
 //! - `index/`: sled 0.34.7, one tree `index` with two keys: `h` the
 //!   acknowledged head; `s` how many records the fixed-width files are known
 //!   to hold durably (u64 LE); and the side tables (`side/<name>`). Older
@@ -21,10 +23,12 @@
 //! everything else is rebuilt from the log for whatever it lost. The head
 //! kept in sled is a second witness: a log shorter than it is refused.
 
+pub mod directory;
 mod flat;
 mod ids;
 mod snapshot;
 mod upgrade;
+pub use directory::{Contents, FORMAT, contents};
 pub use snapshot::{Loaded, SnapshotBody, SnapshotWriter};
 
 use flat::{FixedFile, nodes_before, tree_position};
@@ -38,7 +42,7 @@ use super::record::{Record, Seq, Timestamp};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read};
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -97,6 +101,23 @@ pub enum StoreError {
     NotContinuous(String),
     #[error("the log holds {held} records and this version indexes at most {limit}")]
     Full { held: u64, limit: u64 },
+    #[error(
+        "the data directory {dir} is open to other users of this machine (mode {mode:04o}), and a store holds personal data; make it private with `chmod -R go-rwx {word}`, then start jointly again",
+        word = directory::shell_word(.dir)
+    )]
+    Exposed { dir: PathBuf, mode: u32 },
+    #[error(
+        "the data directory {dir} holds a store in format {found}, which a newer version of jointly wrote; this version reads format {reads} and older. Run the newer version; to go back to this one, export the store with the newer version and import the bundle with this one"
+    )]
+    NewerFormat {
+        dir: PathBuf,
+        found: u32,
+        reads: u32,
+    },
+    #[error(
+        "{path} should hold the store's format version (a number, {FORMAT} for this version) but holds {text:?}; restore the data directory from a backup"
+    )]
+    BadFormat { path: PathBuf, text: String },
 }
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> StoreError {
@@ -161,6 +182,11 @@ pub struct OpenReport {
     pub reindexed: u64,
     /// A torn, never-acknowledged tail moved aside: (file, bytes).
     pub torn_tail: Option<(PathBuf, u64)>,
+    /// Files and folders in the directory that others could read, made
+    /// private (see `directory`).
+    pub made_private: u64,
+    /// Those that could not be made private, each with why.
+    pub left_open: Vec<(PathBuf, String)>,
 }
 
 /// A record ready to be written: its entry and what was computed from it.
@@ -236,16 +262,19 @@ impl Store {
     /// no `ids.idx`, gets its derived files rebuilt from the log once and
     /// the ids taken out of sled.
     pub fn open(dir: &Path) -> Result<(Arc<Store>, OpenReport), StoreError> {
-        fs::create_dir_all(dir).map_err(io_err(format!("cannot create {}", dir.display())))?;
+        directory::prepare(dir)?;
         let log_path = dir.join(LOG_FILE);
         let mut log = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(&log_path)
             .map_err(io_err(format!("cannot open {}", log_path.display())))?;
         let lock = lock_dir(dir)?;
+        let format = directory::check_format(dir)?;
+        let tightened = directory::tighten(dir)?;
         upgrade::settle(dir)?;
         let db = upgrade::without_old_ids(dir, open_index(dir)?)?;
         let index = db.open_tree(INDEX_TREE).map_err(index_err)?;
@@ -311,7 +340,14 @@ impl Store {
             store.check_head(&head)?;
         }
         *store.id_table.write().expect("id table lock") = IdTable::build(&store.ids, head.size)?;
-        let report = store.recover_tail(log_len)?;
+        let mut report = store.recover_tail(log_len)?;
+        // Only once everything above holds: a directory an older version
+        // wrote is now in this version's format.
+        if format != Some(directory::FORMAT) {
+            directory::write_format(dir)?;
+        }
+        report.made_private = tightened.made_private;
+        report.left_open = tightened.left_open;
         store.writer.lock().expect("writer lock").opened = true;
         Ok((Arc::new(store), report))
     }
@@ -489,7 +525,12 @@ impl Store {
                 .read_exact_at(&mut bytes, at)
                 .map_err(io_err("cannot read the log's tail"))?;
             // Keep the bytes durably before cutting them from the log.
-            File::create(&torn)
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&torn)
                 .and_then(|mut f| {
                     io::Write::write_all(&mut f, &bytes)?;
                     f.sync_all()
@@ -1469,6 +1510,7 @@ fn lock_dir(dir: &Path) -> Result<File, StoreError> {
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(0o600)
         .open(&path)
         .map_err(io_err(format!("cannot open {}", path.display())))?;
     waiting_out_a_close(dir, || match file.try_lock() {

@@ -27,7 +27,7 @@ use crate::digest::Digest;
 use crate::merkle::{self, TreeSize};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::sync::MutexGuard;
 
@@ -79,12 +79,17 @@ impl Store {
             .lock()
             .map_err(|_| StoreError::Poisoned)?;
         let dir = self.dir.join(DIR);
-        fs::create_dir_all(&dir).map_err(io_err(format!("cannot create {}", dir.display())))?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(io_err(format!("cannot create {}", dir.display())))?;
         let tmp = dir.join(format!("{name}.snapshot.partial"));
         let file = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
+            .mode(0o600)
             .open(&tmp)
             .map_err(io_err(format!("cannot create {}", tmp.display())))?;
         Ok(SnapshotWriter {

@@ -171,6 +171,7 @@ mod tests {
         db.flush().unwrap();
         drop((index, db));
         fs::remove_file(dir.join(super::super::IDS_FILE)).unwrap();
+        fs::remove_file(dir.join(super::super::directory::FORMAT_FILE)).unwrap();
         ids
     }
 
@@ -196,6 +197,8 @@ mod tests {
         let old_ids = ledger.store().index.scan_prefix(OLD_ID_PREFIX).count();
         assert_eq!(old_ids, 0);
         assert!(!dir.join(NEW_DIR).exists() && !dir.join(OLD_DIR).exists());
+        let format = fs::read_to_string(dir.join(super::super::directory::FORMAT_FILE));
+        assert_eq!(format.unwrap(), format!("{}\n", super::super::FORMAT));
     }
 
     #[test]
