@@ -87,15 +87,15 @@ struct ServeArgs {
     /// record" gives it in its commands.
     #[arg(long, env = "JOINTLY_PUBLIC_URL")]
     public_url: Option<String>,
-    /// A reverse proxy whose X-Forwarded-For is believed (repeat for
-    /// more; in JOINTLY_TRUSTED_PROXIES, separated by commas), e.g.
-    /// 127.0.0.1; nobody else's is.
+    /// A reverse proxy whose X-Forwarded-For is believed: an address
+    /// (127.0.0.1) or a range (172.17.0.0/16); repeat for more (in
+    /// JOINTLY_TRUSTED_PROXIES, separated by commas). Nobody else's is.
     #[arg(
         long = "trusted-proxy",
         env = "JOINTLY_TRUSTED_PROXIES",
         value_delimiter = ','
     )]
-    trusted_proxies: Vec<std::net::IpAddr>,
+    trusted_proxies: Vec<jointly::api::proxy::ProxyRange>,
     /// When to publish the equality figures each day, HH:MM in UTC (an
     /// admin may also publish at once: POST /v1/equality/publish).
     #[arg(long, env = "JOINTLY_PUBLISH_EQUALITY_AT", default_value = "02:00", value_parser = parse_time_of_day)]
@@ -1286,12 +1286,17 @@ fn start_settings(
             "JOINTLY_TRUSTED_PROXIES",
             args.trusted_proxies,
             f.trusted_proxies,
+            |v| v.iter().map(|a| a.parse()).collect(),
             |v| {
-                v.iter()
-                    .map(|a| a.parse().map_err(|e| format!("{a:?}: {e}")))
-                    .collect()
+                if v.is_empty() {
+                    "none".into()
+                } else {
+                    v.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
             },
-            |v| format!("{v:?}"),
         )
         .map_err(bad)?;
     let body_limit = st
@@ -1425,28 +1430,30 @@ fn start_settings(
         (None, None) => None,
     };
     // Every link jointly makes (in emails, unsubscribe addresses,
-    // pages) starts with the public URL, never with the listen
-    // address or a request's Host: a server others reach must say it.
-    let needs = if postbox.is_some() {
-        Some("--smtp: the links in emails")
-    } else if !listen.ip().is_loopback() {
-        Some("a server listening beyond this machine: the links its pages make")
-    } else {
-        None
-    };
-    let base = match (&public_url, needs) {
-        (Some(u), _) => u.clone(),
-        (None, Some(what)) => {
-            return Err(bad(format!(
-                "{what} must start with the address people use: give --public-url, e.g. --public-url https://jointly.example.org"
-            )));
+    // pages) starts with the public URL, never with a request's Host: a
+    // server others reach must say it. Listening on this machine only,
+    // the address is its own: the pages' links (a sign-in card's) work
+    // from this machine, and emails are sent with a warning, since their
+    // links open nowhere else.
+    let public_url = match public_url {
+        Some(u) => u,
+        None if !listen.ip().is_loopback() => {
+            return Err(bad(
+                "a server listening beyond this machine must know the address people use, for the links its pages and emails make: give --public-url (or public_url), e.g. https://jointly.example.org".into(),
+            ));
         }
-        // Nothing is sent: the loop only moves its mark along.
-        (None, None) => String::new(),
+        None => {
+            let own = format!("http://{listen}");
+            if postbox.is_some() {
+                tracing::warn!(
+                    "no public_url: the links in emails will start with {own}, which opens only on this machine; set public_url to the address people use (e.g. https://jointly.example.org)"
+                );
+            }
+            own
+        }
     };
-    // Listening on this machine only, the address is its own: the
-    // pages' links (a sign-in card's) work from this machine.
-    let public_url = public_url.or_else(|| needs.is_none().then(|| format!("http://{listen}")));
+    let base = public_url.clone();
+    let public_url = Some(public_url);
     let start = Start {
         data,
         listen,

@@ -2,7 +2,9 @@
 //! terminal: what a mail server or another server answered can hold
 //! control characters and escape sequences that would rewrite the
 //! operator's screen, forge log lines or hide text. Each is shown as
-//! `\u{1b}`, `\n` and so on, and long answers are cut short.
+//! `\u{1b}`, `\n` and so on, and long answers are cut short. A mail
+//! server may repeat the address it refused: email addresses are left out
+//! (no one's address is ever logged).
 
 /// Most characters of outside text kept for a log line.
 const MAX_CHARS: usize = 1000;
@@ -18,8 +20,10 @@ fn acts_on_the_screen(c: char) -> bool {
 
 /// `text` as it may be logged: every character that acts on the screen
 /// escaped (`\u{1b}`, `\r`, `\n`, `\t`), a backslash doubled so an escape
-/// cannot be faked, and at most [`MAX_CHARS`] characters kept.
+/// cannot be faked, email addresses left out, and at most [`MAX_CHARS`]
+/// characters kept.
 pub fn for_log(text: &str) -> String {
+    let text = without_addresses(text);
     let mut out = String::with_capacity(text.len().min(MAX_CHARS) + 8);
     for (i, c) in text.chars().enumerate() {
         if i == MAX_CHARS {
@@ -35,9 +39,56 @@ pub fn for_log(text: &str) -> String {
     out
 }
 
+/// `text` with every word that looks like an email address (something,
+/// `@`, a name with a dot) replaced by `[an address]`.
+pub fn without_addresses(text: &str) -> String {
+    let apart = |c: char| c.is_whitespace() || "<>()[],;:\"'`".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let address = word.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+        });
+        out.push_str(if address { "[an address]" } else { word });
+        word.clear();
+    };
+    for c in text.chars() {
+        if apart(c) {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::for_log;
+    use super::{for_log, without_addresses};
+
+    #[test]
+    fn addresses_are_left_out() {
+        for (said, logged) in [
+            (
+                "550 5.1.1 <w.snorrgaard@example.org>: Recipient address rejected",
+                "550 5.1.1 <[an address]>: Recipient address rejected",
+            ),
+            (
+                "mailbox ann@mail.example.org full",
+                "mailbox [an address] full",
+            ),
+            (
+                "250 2.0.0 Ok: queued as 4F2A",
+                "250 2.0.0 Ok: queued as 4F2A",
+            ),
+            ("user@localhost and @handle", "user@localhost and @handle"),
+        ] {
+            assert_eq!(without_addresses(said), logged);
+        }
+        assert!(!for_log("to bob@example.org").contains("bob@"));
+    }
 
     #[test]
     fn escapes_and_control_characters_are_shown_not_acted_on() {

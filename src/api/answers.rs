@@ -96,6 +96,21 @@ pub struct Health {
     pub records: u64,
 }
 
+/// Whether the server can take appends now.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// "ready" or "not ready".
+    pub status: String,
+    /// Why not, in words (absent when ready).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Bytes free on the data directory's disk (absent when unknown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub free_bytes: Option<u64>,
+    /// Records in the log.
+    pub records: u64,
+}
+
 /// A new token: its secret, shown this once, and what is kept of it.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct NewToken {

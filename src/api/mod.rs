@@ -7,6 +7,7 @@
 pub mod answers;
 pub mod error;
 mod privacy;
+pub mod proxy;
 pub mod serve;
 mod web;
 
@@ -73,7 +74,7 @@ pub struct Config {
     /// of these addresses is taken to come from the address the header
     /// names (for the sign-in, connection and stream limits). Anyone
     /// else's header is ignored.
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub trusted_proxies: Vec<proxy::ProxyRange>,
     /// When the equality figures are published each day (UTC).
     pub publish_equality_at: time::Time,
 }
@@ -159,7 +160,17 @@ impl FromRequestParts<AppState> for Bearer {
             .ok_or_else(AppError::unauthorized)?
             .trim()
             .to_string();
-        let (caller, token) = state.app().authenticate(&secret)?;
+        let (caller, token) = state.app().authenticate(&secret).inspect_err(|r| {
+            if r.kind() == crate::refusal::Kind::Unauthenticated {
+                let client = parts
+                    .extensions
+                    .get::<web::Settings>()
+                    .map(|s| s.client(&parts.extensions, &parts.headers));
+                if let Some(client) = client {
+                    crate::app::trail::token_refused(client, parts.uri.path());
+                }
+            }
+        })?;
         Ok(Bearer {
             caller,
             token,
@@ -711,6 +722,38 @@ async fn healthz(State(state): State<AppState>) -> Json<Health> {
     })
 }
 
+#[utoipa::path(get, path = "/readyz", responses(
+        (status = 200, description = "The server can take appends now", body = answers::Readiness),
+        (status = 503, description = "It cannot (the last write failed, the disk is nearly full, or the log failed verification), and why", body = answers::Readiness)))]
+async fn readyz(State(state): State<AppState>) -> Response {
+    let app = state.app();
+    let records = app.size();
+    let (status, answer) = match app.readiness() {
+        Ok(r) => (
+            StatusCode::OK,
+            answers::Readiness {
+                status: "ready".into(),
+                reason: None,
+                free_bytes: Some(r.free_bytes),
+                records,
+            },
+        ),
+        Err(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            answers::Readiness {
+                status: "not ready".into(),
+                free_bytes: match &why {
+                    crate::app::readiness::NotReady::DiskFull { free, .. } => Some(*free),
+                    _ => None,
+                },
+                reason: Some(why.to_string()),
+                records,
+            },
+        ),
+    };
+    (status, Json(answer)).into_response()
+}
+
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format (admins only)", content_type = "text/plain"),
         (status = 401, body = error::Problem), (status = 403, body = error::Problem)),
     security(("bearer" = [])))]
@@ -720,12 +763,29 @@ async fn metrics(State(state): State<AppState>, who: Bearer) -> Result<Response,
     let m = app.metrics_for(&who.caller)?;
     let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "# HELP jointly_build_info The version running (always 1).\n# TYPE jointly_build_info gauge\njointly_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
     let mut counter = |name: &str, kind: &str, help: &str, value: String| {
         let _ = writeln!(
             t,
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
         );
     };
+    counter(
+        "jointly_data_disk_free_bytes",
+        "gauge",
+        "Bytes free on the disk of the data directory (the log only grows; /readyz fails under 8 MiB).",
+        app.free_disk_bytes().to_string(),
+    );
+    counter(
+        "jointly_ready",
+        "gauge",
+        "1 while the server can take appends (what /readyz says), else 0.",
+        u8::from(app.readiness().is_ok()).to_string(),
+    );
     counter(
         "jointly_appends_total",
         "counter",
@@ -1014,7 +1074,7 @@ impl utoipa::Modify for ProblemResponses {
 #[openapi(
     info(title = "jointly", description = "A tamper-evident record of co-production."),
     paths(append, list_events, get_event, get_event_by_id, list_projects, get_project,
-        projection, project_projection, stream, healthz, metrics, create_token, list_tokens,
+        projection, project_projection, stream, healthz, readyz, metrics, create_token, list_tokens,
         checkpoint, receipt, consistency_proof, inclusion_proof, public_records,
         revoke_token, openapi_json, privacy::add_person, privacy::get_person,
         privacy::put_my_answers, privacy::get_my_answers, privacy::equality_table,
@@ -1170,6 +1230,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .route("/v1/backup", get(privacy::backup))
         .route("/v1/events/{seq}/receipt", get(receipt))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))
         .merge(

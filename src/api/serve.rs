@@ -61,7 +61,7 @@ pub struct Limits {
     /// listen queue until one closes.
     pub connections: usize,
     /// Proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: super::proxy::TrustedProxies,
 }
 
 impl From<&Config> for Limits {
@@ -71,7 +71,7 @@ impl From<&Config> for Limits {
             request_timeout: c.request_timeout,
             connections_per_address: c.connections_per_address,
             connections: c.connections,
-            trusted_proxies: c.trusted_proxies.clone(),
+            trusted_proxies: c.trusted_proxies.clone().into(),
         }
     }
 }
@@ -105,7 +105,11 @@ pub fn within_descriptor_limit(wanted: usize) -> usize {
 /// The proxy appends what it saw, so the header is read from the right,
 /// past any other trusted proxies; what a client wrote itself is further
 /// left and never believed.
-pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+pub fn client_address(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &super::proxy::TrustedProxies,
+) -> IpAddr {
     if !trusted.contains(&peer) {
         return peer;
     }
@@ -286,7 +290,7 @@ pub async fn accept(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
     let builder = Arc::new(builder);
-    let trusted: Arc<[IpAddr]> = limits.trusted_proxies.clone().into();
+    let trusted = limits.trusted_proxies.clone();
     let most = limits.connections_per_address;
     tokio::pin!(stop);
     loop {
@@ -458,17 +462,22 @@ pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+    // SIGHUP too (a closed terminal, or an operator who expects a reload):
+    // a clean stop, never the hard stop its default would be. The service
+    // manager starts it again with the configuration as it now is.
+    let signal = |kind: tokio::signal::unix::SignalKind, name: &'static str| async move {
+        match tokio::signal::unix::signal(kind) {
             Ok(mut s) => {
                 s.recv().await;
+                tracing::info!("{name} received");
             }
             Err(_) => std::future::pending::<()>().await,
         }
     };
     tokio::select! {
         () = ctrl_c => {},
-        () = term => {},
+        () = signal(tokio::signal::unix::SignalKind::terminate(), "SIGTERM") => {},
+        () = signal(tokio::signal::unix::SignalKind::hangup(), "SIGHUP") => {},
     }
 }
 

@@ -16,6 +16,7 @@
 use super::policy::{self, Action};
 use super::sessions::{self, SessionInfo};
 use super::tokens::{self, Role, TokenInfo};
+use super::trail;
 use super::{App, Caller};
 use crate::coproduction::access::{Credential, Maker};
 use crate::coproduction::events::{AccessClaimed, AccessGranted, AccessRevoked, AccessUsed, Event};
@@ -110,7 +111,9 @@ impl App {
             kind: info.kind,
         });
         self.write(Self::own_event(caller, &event)).await?;
-        self.0.tokens.keep(secret, info).map_err(Refusal::failed)
+        self.0.tokens.keep(secret, info).map_err(Refusal::failed)?;
+        trail::token_made(caller, &info.id, info.role.as_str());
+        Ok(())
     }
 
     /// Refuses a person who was erased (said as "no such person": the
@@ -139,6 +142,7 @@ impl App {
             other => Refusal::failed(other),
         })?;
         self.credentials_ended();
+        trail::token_revoked(caller, &info.id);
         self.record_stopped(caller, info.credential()).await?;
         Ok(info)
     }
@@ -168,13 +172,15 @@ impl App {
     // ---------------------------------------------------- signing in
 
     /// Signs a browser in with an access code: a new session, and its
-    /// cookie (shown once).
-    pub fn sign_in(&self, code: &str) -> Result<(String, sessions::Session), Refusal> {
-        self.authenticate(code)?;
-        self.0
+    /// cookie (shown once), and the token it signs in with.
+    pub fn sign_in(&self, code: &str) -> Result<(String, TokenInfo), Refusal> {
+        let (_, info) = self.authenticate(code)?;
+        let (cookie, _) = self
+            .0
             .sessions
             .start(&tokens::hash(code.trim()))
-            .map_err(Refusal::failed)
+            .map_err(Refusal::failed)?;
+        Ok((cookie, info))
     }
 
     /// Who a session cookie signs in: unauthenticated if the session is

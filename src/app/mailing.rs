@@ -24,6 +24,23 @@ pub struct MailStats {
     pub retried: AtomicU64,
     /// Messages given up (refused for good, or failing too long).
     pub failed: AtomicU64,
+    /// The mail server being unreachable or asking to wait, logged when it
+    /// starts, now and then, and when it ends.
+    outage: std::sync::Mutex<Option<super::outage::Outage>>,
+}
+
+impl MailStats {
+    /// Notes whether the mail server took (or answered) the latest try.
+    fn server(&self, outcome: Result<(), &str>) {
+        let Ok(mut o) = self.outage.lock() else {
+            return;
+        };
+        let o = o.get_or_insert_with(|| super::outage::Outage::new("the mail server"));
+        match outcome {
+            Ok(()) => o.worked(),
+            Err(why) => o.failed(&crate::outside::for_log(why)),
+        };
+    }
 }
 
 /// The key for unsubscribe links, made once for the data directory.
@@ -268,7 +285,13 @@ impl App {
                 message_id: message_id(&cause, base),
             };
             let stats = &self.0.mail;
-            match postbox.send(&out).await {
+            let sent = postbox.send(&out).await;
+            match &sent {
+                Err(e @ MailError::Later(_)) => stats.server(Err(&e.to_string())),
+                // It answered: a refusal is about one message, not the server.
+                Ok(_) | Err(_) => stats.server(Ok(())),
+            }
+            match sent {
                 Ok(_) => {
                     stats.sent.fetch_add(1, Ordering::Relaxed);
                     let sent = super::outbox::Entry {
@@ -298,7 +321,11 @@ impl App {
                     match state {
                         Ok(State::Failed { .. }) => {
                             stats.failed.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!("an email about record {} was given up: {e}", cause.seq);
+                            tracing::warn!(
+                                "an email about record {} was given up: {}",
+                                cause.seq,
+                                crate::outside::for_log(&e.to_string())
+                            );
                         }
                         Ok(_) => {
                             stats.retried.fetch_add(1, Ordering::Relaxed);

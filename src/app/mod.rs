@@ -19,8 +19,10 @@ pub mod integrity;
 pub mod limits;
 mod mailing;
 pub mod notify;
+pub mod outage;
 pub mod outbox;
 pub mod policy;
+pub mod readiness;
 pub mod rules;
 pub mod snapshot;
 
@@ -28,6 +30,7 @@ pub mod snapshot;
 pub type ModelGuard<'a> = parking_lot::RwLockReadGuard<'a, Model>;
 pub mod sessions;
 pub mod tokens;
+pub mod trail;
 pub mod view;
 pub mod witnessing;
 
@@ -315,6 +318,8 @@ struct Inner {
     stopping: tokio::sync::watch::Sender<bool>,
     /// (records, Unix seconds) of the last full verification that passed.
     last_verified: Mutex<(u64, u64)>,
+    /// What `/readyz` remembers: the last write's and verification's failures.
+    readiness: readiness::Readiness,
     notary: Arc<Notary>,
     /// The size of each newly signed checkpoint, for the witnessing task.
     signed: tokio::sync::watch::Sender<u64>,
@@ -467,6 +472,7 @@ impl App {
             credentials_ended: tokio::sync::watch::channel(0).0,
             stopping: tokio::sync::watch::channel(false).0,
             last_verified: Mutex::new((0, 0)),
+            readiness: readiness::Readiness::default(),
             notary,
             signed,
             witnesses: Arc::new(options.witnesses),
@@ -523,12 +529,16 @@ impl App {
         match result {
             Ok(a) => {
                 m.appends.fetch_add(1, Ordering::Relaxed);
+                self.0.readiness.wrote(Ok(()));
                 Ok(a)
             }
             Err(e) => {
                 match &e {
                     AppendError::Refused(_) => &m.refused,
-                    _ => &m.failed,
+                    _ => {
+                        self.0.readiness.wrote(Err(e.to_string()));
+                        &m.failed
+                    }
                 }
                 .fetch_add(1, Ordering::Relaxed);
                 Err(append_failure(e))
@@ -916,10 +926,13 @@ impl App {
         policy::require(caller.author(), Action::Erase)?;
         let actor = caller.actor().clone();
         let (reason, basis) = (reason.to_string(), legal_basis.to_string());
-        self.run_erasure(move |ledger, holders, append| {
-            erasure::erase_person(ledger, holders, who, &actor, &reason, &basis, append)
-        })
-        .await
+        let done = self
+            .run_erasure(move |ledger, holders, append| {
+                erasure::erase_person(ledger, holders, who, &actor, &reason, &basis, append)
+            })
+            .await?;
+        trail::erased(caller, &who);
+        Ok(done)
     }
 
     /// Erases everyone who left more than `days` ago, and records the run.
@@ -941,12 +954,14 @@ impl App {
     ) -> Result<erasure::SubjectExport, Refusal> {
         policy::require(caller.author(), Action::SubjectExport)?;
         let app = self.clone();
-        tokio::task::spawn_blocking(move || {
+        let export = tokio::task::spawn_blocking(move || {
             erasure::subject_export(&app.0.ledger, &app.0.people, who)
         })
         .await
         .map_err(Refusal::failed)?
-        .map_err(Refusal::failed)
+        .map_err(Refusal::failed)?;
+        trail::subject_exported(caller, &who);
+        Ok(export)
     }
 
     /// Writes the whole log, as of now, as an export bundle at `out`.
@@ -957,10 +972,13 @@ impl App {
     ) -> Result<crate::ledger::bundle::BundleSummary, Refusal> {
         policy::require(caller.author(), Action::Backup)?;
         let ledger = self.0.ledger.clone();
-        tokio::task::spawn_blocking(move || crate::ledger::bundle::export(&ledger, &out))
-            .await
-            .map_err(Refusal::failed)?
-            .map_err(Refusal::failed)
+        let summary =
+            tokio::task::spawn_blocking(move || crate::ledger::bundle::export(&ledger, &out))
+                .await
+                .map_err(Refusal::failed)?
+                .map_err(Refusal::failed)?;
+        trail::backup_taken(caller, summary.size);
+        Ok(summary)
     }
 
     // ------------------------------------------------------------ equality
@@ -1489,6 +1507,16 @@ impl App {
         self.size().saturating_sub(applied)
     }
 
+    /// Whether appends can be taken now ([`readiness`]).
+    pub fn readiness(&self) -> Result<readiness::Ready, readiness::NotReady> {
+        self.0.readiness.check(self.0.ledger.store().dir())
+    }
+
+    /// Free bytes on the data directory's disk (0 if it cannot be told).
+    pub fn free_disk_bytes(&self) -> u64 {
+        readiness::free_bytes(self.0.ledger.store().dir()).unwrap_or(0)
+    }
+
     /// (records, Unix seconds) of the last full verification that passed.
     pub fn last_verified(&self) -> (u64, u64) {
         self.0.last_verified.lock().map(|l| *l).unwrap_or((0, 0))
@@ -1498,7 +1526,11 @@ impl App {
     /// result. A failure is returned, for the caller to report.
     pub fn verify_now(&self) -> Result<u64, String> {
         let v = crate::ledger::verify::verify_full(&self.0.ledger, &mut |_| {})
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string());
+        self.0
+            .readiness
+            .verified(v.as_ref().map(|_| ()).map_err(Clone::clone));
+        let v = v?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());

@@ -21,6 +21,17 @@ pub enum Role {
     Auditor,
 }
 
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Staff => "staff",
+            Role::Partner => "partner",
+            Role::Auditor => "auditor",
+        }
+    }
+}
+
 impl std::str::FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

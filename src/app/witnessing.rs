@@ -7,6 +7,7 @@
 //! a witness that refuses a checkpoint as inconsistent is reported loudly,
 //! since that is what a fork looks like.
 
+use super::outage::Outage;
 use crate::ledger::Ledger;
 use crate::ledger::checkpoint::Checkpoint;
 use crate::ledger::cosignature::CosignatureVerifier;
@@ -218,6 +219,12 @@ pub async fn run(
     // The size each witness holds, as far as we know; 0 at first, and the
     // witness corrects us (409) if it holds more.
     let mut known = vec![0u64; policy.witnesses.len()];
+    let mut outages: Vec<Outage> = policy
+        .witnesses
+        .iter()
+        .map(|w| Outage::new(format!("the witness {}", w.key.name())))
+        .collect();
+    let mut short_of_quorum = Outage::new("cosigning (too few witnesses answer)");
     loop {
         let Some((cp, note)) = notary.latest() else {
             if signed.changed().await.is_err() {
@@ -248,13 +255,14 @@ pub async fn run(
             while let Some(done) = tasks.join_next().await {
                 match done {
                     Ok((i, Ok((l, size)))) => {
+                        outages[i].worked();
                         known[i] = size;
                         lines.push_str(&l);
                         count += 1;
                     }
                     Ok((i, Err(e))) => {
                         stats.failed(&policy.witnesses[i]);
-                        tracing::warn!("{e}");
+                        outages[i].failed(&e);
                     }
                     Err(e) => tracing::error!("witness task failed: {e}"),
                 }
@@ -266,17 +274,18 @@ pub async fn run(
                 }
             }
             if count >= policy.quorum {
+                short_of_quorum.worked();
                 cosigned.send_replace(Some(Cosigned {
                     size: cp.size,
                     note: format!("{note}{lines}"),
                 }));
             } else {
-                tracing::warn!(
-                    "{count} of {} witnesses cosigned size {}, {} needed; trying again",
+                short_of_quorum.failed(&format!(
+                    "{count} of {} witnesses cosigned size {}, {} needed",
                     policy.witnesses.len(),
                     cp.size,
                     policy.quorum
-                );
+                ));
                 // Try again soon, or at once for a newer checkpoint.
                 let _ = tokio::time::timeout(RETRY_AFTER, signed.changed()).await;
                 continue;

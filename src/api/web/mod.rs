@@ -70,7 +70,7 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 pub struct Settings {
     /// How people reach the server, without a trailing `/`.
     pub public_url: Option<String>,
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: super::proxy::TrustedProxies,
 }
 
 impl From<&super::Config> for Settings {
@@ -80,7 +80,7 @@ impl From<&super::Config> for Settings {
                 .public_url
                 .as_deref()
                 .map(|u| u.trim_end_matches('/').to_string()),
-            trusted_proxies: c.trusted_proxies.clone(),
+            trusted_proxies: c.trusted_proxies.clone().into(),
         }
     }
 }
@@ -525,6 +525,7 @@ async fn sign_in(
         not_stored(r)
     };
     if pre.is_none() || pre.as_deref() != Some(form.one("csrf")) {
+        crate::app::trail::sign_in_form_expired(ip);
         return again(
             "This form has expired. Please type your access code again.",
             StatusCode::FORBIDDEN,
@@ -541,6 +542,7 @@ async fn sign_in(
             *entry = (Instant::now(), 0);
         }
         if entry.1 >= MAX_FAILURES {
+            crate::app::trail::sign_in_locked_out(ip);
             return again(
                 "Too many tries. Please wait a minute, then try again.",
                 StatusCode::TOO_MANY_REQUESTS,
@@ -549,7 +551,8 @@ async fn sign_in(
     }
     let code = form.one("code").trim().to_string();
     match state.app().sign_in(&code) {
-        Ok((id, _)) => {
+        Ok((id, token)) => {
+            crate::app::trail::signed_in(ip, &token.id, token.role.as_str(), "an access code");
             let kept = Kept::from_sign_in(&form);
             if kept.path.is_empty() {
                 return signed_in(&settings, &id);
@@ -557,6 +560,7 @@ async fn sign_in(
             offer_back(&state, &settings, &id, kept)
         }
         Err(r) if r.kind() == Kind::Unauthenticated => {
+            crate::app::trail::sign_in_failed(ip);
             let mut f = state.0.web.failures.lock().expect("web lock");
             f.entry(ip).or_insert((Instant::now(), 0)).1 += 1;
             drop(f);
@@ -637,10 +641,29 @@ async fn sign_out(
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self'; object-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Security headers on every answer: the policy above, no sniffing, no
-/// framing, no referrer.
+/// framing, no referrer; HSTS when the public URL is https; and no-store
+/// unless the answer set its own caching.
 pub async fn security_headers(req: Request, next: Next) -> Response {
+    let https = req
+        .extensions()
+        .get::<Settings>()
+        .is_some_and(Settings::secure);
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
+    // Reached over https, browsers are told to come back only that way (a
+    // year; not the domain's other names, which may be someone else's).
+    if https {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    // Every answer may hold a person's words or details, and partners use
+    // shared computers (libraries, advice centres): nothing is kept by a
+    // browser or a proxy unless the answer says it may be (the stylesheet).
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CONTENT_SECURITY_POLICY),
