@@ -571,15 +571,16 @@ fn main() -> ExitCode {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     restart_with_allocator_settings(allocator_settings(&cli.command));
     let _ = STORE_USE.set(store_use(&cli.command));
-    start_logging(
-        settings::log_format(
-            &matches,
-            cli.log_format == LogFormat::Json,
-            cli.config.as_deref(),
-        )
-        .then_some(LogFormat::Json)
-        .unwrap_or(LogFormat::Text),
+    let json_logs = settings::log_format(
+        &matches,
+        cli.log_format == LogFormat::Json,
+        cli.config.as_deref(),
     );
+    start_logging(if json_logs {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
+    });
     match run(cli, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure { code, error }) => {

@@ -97,8 +97,48 @@ impl Default for Config {
     }
 }
 
+/// How many answers of each status the server has given, for `/metrics`.
+struct Answers([std::sync::atomic::AtomicU64; 500]);
+
+impl Default for Answers {
+    fn default() -> Self {
+        Answers(std::array::from_fn(|_| {
+            std::sync::atomic::AtomicU64::new(0)
+        }))
+    }
+}
+
+impl Answers {
+    fn count(&self, status: StatusCode) {
+        if let Some(n) = self.0.get(usize::from(status.as_u16()).saturating_sub(100)) {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// (status, answers so far) for every status given at least once.
+    fn given(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        self.0
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i + 100, n.load(Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+    }
+}
+
+/// Counts each answer by its status.
+async fn count_answers(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let resp = next.run(req).await;
+    state.0.answers.count(resp.status());
+    resp
+}
+
 struct Inner {
     app: App,
+    answers: Answers,
     /// The web pages' sessions and sign-in attempts (the pages' own state).
     web: web::WebState,
 }
@@ -114,6 +154,7 @@ impl AppState {
         AppState(Arc::new(Inner {
             app,
             web: web::WebState::default(),
+            answers: Answers::default(),
         }))
     }
 
@@ -895,6 +936,25 @@ async fn metrics(State(state): State<AppState>, who: Bearer) -> Result<Response,
         "Records not yet applied to the projections.",
         app.projection_lag().to_string(),
     );
+    let (signed, cosigned) = app.checkpoint_sizes();
+    counter(
+        "jointly_checkpoint_signed_size",
+        "gauge",
+        "The size of the newest signed checkpoint.",
+        signed.to_string(),
+    );
+    counter(
+        "jointly_checkpoint_cosigned_size",
+        "gauge",
+        "The size of the newest checkpoint the witnesses cosigned (0: none, or no witnesses).",
+        cosigned.to_string(),
+    );
+    counter(
+        "jointly_sign_in_lockouts_total",
+        "counter",
+        "Sign-ins refused because their address gave too many wrong codes in a minute.",
+        state.0.web.lockouts().to_string(),
+    );
     counter(
         "jointly_people_damaged",
         "gauge",
@@ -905,6 +965,24 @@ async fn metrics(State(state): State<AppState>, who: Bearer) -> Result<Response,
         t,
         "# HELP jointly_witness_failures_total Times each witness did not cosign (down, too slow, too large an answer, or a refusal).\n# TYPE jointly_witness_failures_total counter"
     );
+    let _ = writeln!(
+        t,
+        "# HELP jointly_http_responses_total Answers given, by status.\n# TYPE jointly_http_responses_total counter"
+    );
+    for (status, n) in state.0.answers.given() {
+        let _ = writeln!(t, "jointly_http_responses_total{{status=\"{status}\"}} {n}");
+    }
+    let _ = writeln!(
+        t,
+        "# HELP jointly_witness_last_cosigned_timestamp_seconds When each witness last cosigned (Unix time).\n# TYPE jointly_witness_last_cosigned_timestamp_seconds gauge"
+    );
+    for (name, at) in app.witness_last_cosigned() {
+        let name = name.replace('\\', "\\\\").replace('"', "\\\"");
+        let _ = writeln!(
+            t,
+            "jointly_witness_last_cosigned_timestamp_seconds{{witness=\"{name}\"}} {at}"
+        );
+    }
     for (name, n) in app.witness_failures() {
         let name = name.replace('\\', "\\\\").replace('"', "\\\"");
         let _ = writeln!(
@@ -1253,6 +1331,10 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(axum::middleware::map_response(problem_bodies))
         .layer(axum::middleware::from_fn(web::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_answers,
+        ))
         .layer(axum::Extension(web::Settings::from(config)))
         .layer(axum::Extension(Streams::new(config)));
     serve::with_timeouts(router, &serve::Limits::from(config)).with_state(state)

@@ -1492,6 +1492,19 @@ impl App {
         self.0.witness_stats.failures()
     }
 
+    /// (witness name, when it last cosigned, Unix seconds).
+    pub fn witness_last_cosigned(&self) -> Vec<(String, u64)> {
+        self.0.witness_stats.last_cosigned()
+    }
+
+    /// The sizes of the newest signed checkpoint and of the newest one the
+    /// witnesses cosigned (0 for none yet).
+    pub fn checkpoint_sizes(&self) -> (u64, u64) {
+        let signed = self.0.notary.latest().map_or(0, |(cp, _)| cp.size);
+        let cosigned = self.0.cosigned.borrow().as_ref().map_or(0, |c| c.size);
+        (signed, cosigned)
+    }
+
     /// How many people-store entries are damaged (reported, and passed over).
     pub fn damaged_people(&self) -> usize {
         self.0.people.damaged().map_or(0, |d| d.len())

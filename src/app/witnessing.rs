@@ -100,6 +100,8 @@ impl WitnessPolicy {
 #[derive(Default, Debug)]
 pub struct WitnessStats {
     failures: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+    /// When each witness last cosigned (Unix seconds).
+    cosigned_at: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 impl WitnessStats {
@@ -107,6 +109,23 @@ impl WitnessStats {
         if let Ok(mut f) = self.failures.lock() {
             *f.entry(w.key.name().to_string()).or_default() += 1;
         }
+    }
+
+    fn cosigned(&self, w: &WitnessConfig) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if let Ok(mut c) = self.cosigned_at.lock() {
+            c.insert(w.key.name().to_string(), now);
+        }
+    }
+
+    /// (witness name, when it last cosigned, Unix seconds).
+    pub fn last_cosigned(&self) -> Vec<(String, u64)> {
+        self.cosigned_at
+            .lock()
+            .map(|c| c.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default()
     }
 
     /// (witness name, failures so far).
@@ -256,6 +275,7 @@ pub async fn run(
                 match done {
                     Ok((i, Ok((l, size)))) => {
                         outages[i].worked();
+                        stats.cosigned(&policy.witnesses[i]);
                         known[i] = size;
                         lines.push_str(&l);
                         count += 1;

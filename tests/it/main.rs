@@ -23,6 +23,7 @@ mod interrupted_keys;
 mod mail;
 mod notices;
 mod openapi;
+mod operating;
 mod policy;
 mod privacy;
 mod properties;

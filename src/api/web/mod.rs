@@ -45,6 +45,14 @@ const WINDOW: Duration = Duration::from_secs(60);
 pub struct WebState {
     notices: Mutex<HashMap<String, String>>,
     failures: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    /// Sign-ins refused for too many wrong codes, since the server started.
+    lockouts: std::sync::atomic::AtomicU64,
+}
+
+impl WebState {
+    pub(super) fn lockouts(&self) -> u64 {
+        self.lockouts.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 fn random_hex() -> String {
@@ -543,6 +551,11 @@ async fn sign_in(
         }
         if entry.1 >= MAX_FAILURES {
             crate::app::trail::sign_in_locked_out(ip);
+            state
+                .0
+                .web
+                .lockouts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return again(
                 "Too many tries. Please wait a minute, then try again.",
                 StatusCode::TOO_MANY_REQUESTS,

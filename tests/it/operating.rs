@@ -1,0 +1,298 @@
+//! (issue 30) What an operator relies on: answers that browsers do not
+//! keep, HSTS once the site is https, `/readyz`, a JSON log with an audit
+//! trail and no one's name in it, and SIGHUP as a clean stop.
+
+use crate::common::{Api, jointly, token};
+use axum::body::Body;
+use axum::http::Request;
+use jointly::api::Config;
+use jointly::app::tokens::Role;
+use jointly::ledger::Ledger;
+use std::io::{Read as _, Write as _};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tower::ServiceExt as _;
+
+/// (path, its Strict-Transport-Security, its Cache-Control) for a server
+/// whose public URL is `public_url`.
+async fn headers_of(public_url: &str, paths: &[&str]) -> Vec<(String, String, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let (ledger, _) = Ledger::open(dir.path()).unwrap();
+    let api = Api::with_config(
+        ledger,
+        &Config {
+            public_url: Some(public_url.into()),
+            ..Config::default()
+        },
+    );
+    let admin = token(api.app(), Role::Admin, "admin", None);
+    let (_, _, person) = api
+        .call(
+            Some(&admin),
+            "POST",
+            "/v1/people",
+            serde_json::json!({"role": "partner", "name": "Ann Example"}),
+        )
+        .await;
+    let id = person["participant_id"].as_str().unwrap().to_string();
+    let mut got = Vec::new();
+    for path in paths {
+        let path = path.replace("{id}", &id);
+        let req = Request::get(&path)
+            .header("authorization", format!("Bearer {admin}"))
+            .body(Body::empty())
+            .unwrap();
+        let resp = api.router.clone().oneshot(req).await.unwrap();
+        let h = |name: &str| {
+            resp.headers()
+                .get(name)
+                .map_or("-".to_string(), |v| v.to_str().unwrap().to_string())
+        };
+        got.push((
+            path.replace(&id, "{id}"),
+            h("strict-transport-security"),
+            h("cache-control"),
+        ));
+    }
+    got
+}
+
+fn check(got: Vec<(String, String, String)>, expect: &[(&str, &str, &str)]) {
+    let expect: Vec<(String, String, String)> = expect
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
+    assert_eq!(got, expect);
+}
+
+#[tokio::test]
+async fn answers_are_not_kept_and_https_is_remembered() {
+    let paths = [
+        "/healthz",
+        "/sign-in",
+        "/v1/people/{id}",
+        "/v1/people/{id}/export",
+        "/static/style.css",
+    ];
+    let year = "max-age=31536000";
+    check(
+        headers_of("https://jointly.example.org", &paths).await,
+        &[
+            ("/healthz", year, "no-store"),
+            ("/sign-in", year, "no-store"),
+            ("/v1/people/{id}", year, "no-store"),
+            ("/v1/people/{id}/export", year, "no-store"),
+            // The one answer that says it may be kept.
+            ("/static/style.css", year, "max-age=3600"),
+        ],
+    );
+    check(
+        headers_of("http://127.0.0.1:8080", &paths[..2]).await,
+        &[("/healthz", "-", "no-store"), ("/sign-in", "-", "no-store")],
+    );
+}
+
+#[tokio::test]
+async fn readyz_says_ready_with_the_free_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ledger, _) = Ledger::open(dir.path()).unwrap();
+    let api = Api::new(ledger);
+    let (status, _, body) = api
+        .call(None, "GET", "/readyz", serde_json::Value::Null)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ready");
+    assert!(body["free_bytes"].as_u64().unwrap() > 0, "{body}");
+}
+
+/// One request over a new connection: (status, the whole answer).
+fn ask(port: u16, request: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, answer)
+}
+
+fn get(port: u16, path: &str, bearer: &str) -> (u16, String) {
+    ask(
+        port,
+        &format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {bearer}\r\nConnection: close\r\n\r\n"
+        ),
+    )
+}
+
+fn serve(data: &Path, log: &Path, args: &[&str]) -> (Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = std::fs::File::create(log).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_jointly"))
+        .env("JOINTLY_DATA", data)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(args)
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+        || get(port, "/healthz", "-").0 != 200
+    {
+        assert!(Instant::now() < end, "serve did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (child, port)
+}
+
+/// The JSON log of a server behind a trusted proxy: every line JSON with a
+/// level and a time; the failed sign-in with the address the proxy gave;
+/// the backup with the token that took it; the banner; no name or email.
+/// Then SIGHUP stops it as SIGTERM does.
+#[test]
+fn the_log_is_json_with_an_audit_trail_and_sighup_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let init = jointly(
+        &data,
+        &["init", "--origin", "operating.example.org/log"],
+        None,
+    );
+    assert!(init.status.success(), "{init:?}");
+    let made = jointly(
+        &data,
+        &["token", "create", "--role", "admin", "--name", "ops-admin"],
+        None,
+    );
+    let admin = String::from_utf8(made.stdout)
+        .unwrap()
+        .trim()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let log = dir.path().join("serve.log");
+    let (mut child, port) = serve(
+        &data,
+        &log,
+        &[
+            "--log-format",
+            "json",
+            "--trusted-proxy",
+            "127.0.0.0/8",
+            "--public-url",
+            "https://jointly.example.org",
+        ],
+    );
+    let (name, email) = ("Quillon Marchbanks", "q.marchbanks@example.org");
+    let body = serde_json::json!({"role": "partner", "name": name, "email": email}).to_string();
+    let (status, answer) = ask(
+        port,
+        &format!(
+            "POST /v1/people HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert_eq!(status, 201, "{answer}");
+    let form = "csrf=x&code=jly_not-a-real-code";
+    let (status, _) = ask(
+        port,
+        &format!(
+            "POST /sign-in HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.41\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+            form.len()
+        ),
+    );
+    assert!(status >= 400, "{status}");
+    let (status, _) = get(port, "/v1/tokens", "jly_wrong");
+    assert_eq!(status, 401);
+    assert_eq!(get(port, "/v1/backup", &admin).0, 200);
+    let (status, metrics) = get(port, "/metrics", &admin);
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains(&format!(
+            "jointly_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\njointly_data_disk_free_bytes "),
+        "{metrics}"
+    );
+    assert!(metrics.contains("\njointly_ready 1"), "{metrics}");
+    let (status, ready) = get(port, "/readyz", "-");
+    assert_eq!(status, 200, "{ready}");
+
+    let hup = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let end = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < end, "SIGHUP did not stop serve");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(0), "SIGHUP is a clean stop");
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    for l in &lines {
+        assert!(l["level"].is_string() && l["timestamp"].is_string(), "{l}");
+    }
+    let audit = |event: &str| {
+        lines
+            .iter()
+            .find(|l| l["target"] == "jointly::audit" && l["fields"]["event"] == event)
+            .unwrap_or_else(|| panic!("no {event} in the audit trail: {text}"))
+    };
+    assert_eq!(audit("sign_in_refused")["fields"]["client"], "203.0.113.41");
+    assert_eq!(audit("token_refused")["fields"]["client"], "127.0.0.1");
+    let admin_id = {
+        let list = jointly(&data, &["token", "list"], None);
+        let list = String::from_utf8(list.stdout).unwrap();
+        list.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|t| t["name"] == "ops-admin")
+            .and_then(|t| t["id"].as_str().map(String::from))
+            .unwrap_or_else(|| panic!("no ops-admin in {list}"))
+    };
+    let backup = audit("backup_downloaded");
+    assert!(
+        backup["fields"]["by"].as_str().unwrap().contains(&admin_id),
+        "{backup} {admin_id}"
+    );
+    let banner = lines
+        .iter()
+        .find(|l| l["fields"]["version"].is_string())
+        .expect("a start banner");
+    assert_eq!(banner["fields"]["origin"], "operating.example.org/log");
+    assert_eq!(
+        banner["fields"]["public_url"],
+        "https://jointly.example.org"
+    );
+    assert!(
+        text.contains("SIGHUP received") && text.contains("jointly is stopping"),
+        "{text}"
+    );
+    for secret in ["Quillon", "Marchbanks", email] {
+        assert!(!text.contains(secret), "{secret} is in the log: {text}");
+    }
+}
