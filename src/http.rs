@@ -21,6 +21,14 @@ pub enum HttpError {
     Connect(String, String),
     #[error("{0}: the answer is not HTTP/1.1 with a UTF-8 body")]
     Malformed(String),
+    /// The server answered, but not with the download: its status and the
+    /// start of what it said.
+    #[error("{host} answered HTTP {status}: {body}")]
+    Refused {
+        host: String,
+        status: u16,
+        body: String,
+    },
 }
 
 /// A server's answer.
@@ -193,20 +201,56 @@ pub fn request(
     timeout: Duration,
     max_bytes: usize,
 ) -> Result<Answer, HttpError> {
+    let body = body.map(|b| ("text/plain; charset=utf-8", b));
+    exchange(server, (method, path), None, body, timeout, max_bytes)
+}
+
+/// [`request`] with a bearer token and, for a body, JSON: a call to
+/// jointly's own API (the commands given `--server`).
+pub fn call(
+    server: &str,
+    (method, path): (&str, &str),
+    token: &str,
+    json: Option<&str>,
+    timeout: Duration,
+    max_bytes: usize,
+) -> Result<Answer, HttpError> {
+    let body = json.map(|b| ("application/json", b));
+    exchange(
+        server,
+        (method, path),
+        Some(token),
+        body,
+        timeout,
+        max_bytes,
+    )
+}
+
+fn exchange(
+    server: &str,
+    (method, path): (&str, &str),
+    token: Option<&str>,
+    body: Option<(&str, &str)>,
+    timeout: Duration,
+    max_bytes: usize,
+) -> Result<Answer, HttpError> {
     let deadline = std::time::Instant::now() + timeout;
     let (mut s, host, prefix) = connect(server, timeout)?;
     let connect = |e: String| HttpError::Connect(host.clone(), e);
     let mut head =
         format!("{method} {prefix}{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
-    if let Some(b) = body {
+    if let Some(token) = token {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    if let Some((kind, b)) = body {
         head.push_str(&format!(
-            "Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n",
+            "Content-Type: {kind}\r\nContent-Length: {}\r\n",
             b.len()
         ));
     }
     head.push_str("\r\n");
     s.write_all(head.as_bytes())
-        .and_then(|()| s.write_all(body.unwrap_or("").as_bytes()))
+        .and_then(|()| s.write_all(body.map_or("", |(_, b)| b).as_bytes()))
         .map_err(|e| connect(e.to_string()))?;
     let mut raw = Vec::new();
     let mut chunk = [0u8; 8192];
@@ -313,13 +357,11 @@ pub fn download(
     if status != 200 {
         let mut body = String::new();
         let _ = reader.read_to_string(&mut body);
-        return Err(HttpError::Connect(
-            host.to_string(),
-            format!(
-                "HTTP {status}: {}",
-                body.chars().take(300).collect::<String>()
-            ),
-        ));
+        return Err(HttpError::Refused {
+            host: host.to_string(),
+            status,
+            body: body.chars().take(2000).collect(),
+        });
     }
     // What is downloaded (a backup) may hold personal data: its owner's alone.
     use std::os::unix::fs::OpenOptionsExt;

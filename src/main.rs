@@ -49,6 +49,11 @@ struct Cli {
     /// win over it.
     #[arg(long, global = true, env = "JOINTLY_CONFIG")]
     config: Option<PathBuf>,
+    /// Also trust the certificate authorities in this PEM file when
+    /// reaching a server over https (a proxy's own, such as Caddy's `tls
+    /// internal` root), besides the system's.
+    #[arg(long, global = true, env = "JOINTLY_CA_CERT", value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -124,6 +129,30 @@ struct ServeArgs {
     staff_appends_per_minute: Option<u32>,
 }
 
+/// Through a running server instead of the data directory, which `serve`
+/// holds while it runs (src/cli/remote.rs).
+#[derive(clap::Args, Clone, Default)]
+struct Through {
+    /// Do this through the running server at URL (e.g.
+    /// https://jointly.example.org) with an admin token, from
+    /// JOINTLY_TOKEN or --token-file; the data directory is not opened.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// A file holding the admin token for --server.
+    #[arg(long, value_name = "FILE", requires = "server")]
+    token_file: Option<PathBuf>,
+}
+
+impl Through {
+    fn server(&self) -> Result<Option<cli::remote::Server>, Failure> {
+        self.server
+            .as_deref()
+            .map(|url| cli::remote::Server::new(url, self.token_file.as_deref()))
+            .transpose()
+            .map_err(Failure::from)
+    }
+}
+
 #[derive(Subcommand)]
 enum ConfigCommand {
     /// Print the settings `serve` would start with, and where each came
@@ -164,20 +193,29 @@ enum Command {
         from: u64,
         #[arg(long)]
         limit: Option<usize>,
+        #[command(flatten)]
+        through: Through,
     },
     /// Check the whole log: canonical bytes, chain, commitments, Merkle root.
     Verify {
-        /// Verify only what was added since a size you trust (needs --root).
-        #[arg(long, requires = "root")]
+        /// Verify only what was added since a size you trust (needs --root;
+        /// not with --server, which checks every record).
+        #[arg(long, requires = "root", conflicts_with = "server")]
         from: Option<u64>,
         /// The base64 Merkle root you trust at --from.
         #[arg(long, requires = "from")]
         root: Option<String>,
+        /// With --server: a copy of the whole log is downloaded (to a
+        /// private temporary file) and every record of it checked.
+        #[command(flatten)]
+        through: Through,
     },
     /// Write the whole log as a self-contained JSON Lines bundle.
     Export {
         #[arg(long)]
         out: PathBuf,
+        #[command(flatten)]
+        through: Through,
     },
     /// Take a verified backup of the log (an export bundle). With --server,
     /// from a running server (needs an admin token); otherwise from the data
@@ -215,6 +253,8 @@ enum Command {
         /// Partner proposals unanswered for longer than this many days are a warning sign.
         #[arg(long, default_value_t = 28)]
         waiting_days: i64,
+        #[command(flatten)]
+        through: Through,
     },
     /// Run the HTTP API on the embedded store. Every option may also be
     /// set in the configuration file (--config) or a JOINTLY_… variable.
@@ -265,7 +305,7 @@ enum Command {
         #[arg(long)]
         record: Option<PathBuf>,
     },
-    /// Make, list and revoke access tokens (while the server is stopped).
+    /// Make, list and revoke access tokens (with --server, while it runs).
     Token {
         #[command(subcommand)]
         command: TokenCommand,
@@ -287,6 +327,8 @@ enum Command {
         /// The lawful basis (recorded in the log).
         #[arg(long, default_value = "UK GDPR Article 17 (right to erasure)")]
         legal_basis: String,
+        #[command(flatten)]
+        through: Through,
     },
     /// Retention of personal data (see docs/PRIVACY.md).
     Retention {
@@ -299,6 +341,8 @@ enum Command {
         /// Where to write it (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        through: Through,
     },
     /// Fill an empty data directory with a realistic example history.
     Demo {
@@ -370,6 +414,8 @@ enum RetentionCommand {
         /// The retention period, in days (default about two years).
         #[arg(long, default_value_t = 730)]
         days: u32,
+        #[command(flatten)]
+        through: Through,
     },
 }
 
@@ -386,6 +432,8 @@ enum PersonCommand {
         /// Also join this project (otherwise they join the organisation's group).
         #[arg(long)]
         project: Option<String>,
+        #[command(flatten)]
+        through: Through,
     },
     /// Record that a person has left the organisation; the retention
     /// period for their personal data starts today, and nothing more is
@@ -396,6 +444,8 @@ enum PersonCommand {
         /// on: a member of staff who stays. Needed only for a lead.
         #[arg(long)]
         new_lead: Option<String>,
+        #[command(flatten)]
+        through: Through,
     },
     /// Check every entry of the people store can be read: lists the ids of
     /// damaged ones (exit 1 if any), which figures and retention pass over.
@@ -414,11 +464,20 @@ enum TokenCommand {
         /// The participant a partner (or staff) token belongs to.
         #[arg(long)]
         participant: Option<String>,
+        #[command(flatten)]
+        through: Through,
     },
     /// List tokens (never their secrets).
-    List,
+    List {
+        #[command(flatten)]
+        through: Through,
+    },
     /// Revoke a token by its id (from `token list`).
-    Revoke { id: String },
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        through: Through,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
@@ -571,6 +630,7 @@ fn main() -> ExitCode {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     restart_with_allocator_settings(allocator_settings(&cli.command));
     let _ = STORE_USE.set(store_use(&cli.command));
+    let _ = TAKES_SERVER.set(takes_server(&cli.command));
     let json_logs = settings::log_format(
         &matches,
         cli.log_format == LogFormat::Json,
@@ -594,6 +654,37 @@ fn main() -> ExitCode {
 /// in `main`, read where a store is opened (`open_store`, `with_core`), so
 /// that each command's own checks of its input come first.
 static STORE_USE: std::sync::OnceLock<StoreUse> = std::sync::OnceLock::new();
+/// Whether the command run can also work through a running server.
+static TAKES_SERVER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+fn takes_server(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Log { .. }
+            | Command::Verify { .. }
+            | Command::Export { .. }
+            | Command::Report { .. }
+            | Command::Erase { .. }
+            | Command::SubjectExport { .. }
+            | Command::Retention { .. }
+            | Command::Person {
+                command: PersonCommand::Add { .. } | PersonCommand::Leave { .. },
+            }
+            | Command::Token { .. }
+    )
+}
+
+/// A store another process holds (`serve`, while it runs): for a command
+/// that can work through the server, says how.
+fn in_use(r: Refusal) -> Refusal {
+    if r.kind() != Kind::Unavailable || TAKES_SERVER.get() != Some(&true) {
+        return r;
+    }
+    Refusal::unavailable(format!(
+        "{}; or, to do this while it runs, add --server URL (its address, e.g. http://127.0.0.1:8080) with an admin token in JOINTLY_TOKEN or in a file named by --token-file FILE",
+        r.message()
+    ))
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum StoreUse {
@@ -669,6 +760,9 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
     let data = settings::data_dir(matches, cli.data.clone(), config.as_deref())
         .map_err(|why| failure(true, anyhow!(why)))?;
     let given_data = cli.data;
+    if let Some(ca) = &cli.ca_cert {
+        jointly::http::trust_also(ca).map_err(|e| failure(true, anyhow!(e)))?;
+    }
     match cli.command {
         Command::Init { origin } => {
             let init = integrity::init(&data, &origin)?;
@@ -682,14 +776,32 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
             payload,
             lines,
         } => append(&data, &event_type, &payload, lines),
-        Command::Log { from, limit } => log(&data, from, limit),
-        Command::Verify { from, root } => verify_cmd(&data, from.zip(root)),
+        Command::Log {
+            from,
+            limit,
+            through,
+        } => match through.server()? {
+            Some(server) => log_through(&server, from, limit),
+            None => log(&data, from, limit),
+        },
+        Command::Verify {
+            from,
+            root,
+            through,
+        } => match through.server()? {
+            Some(server) => verify_through(&server),
+            None => verify_cmd(&data, from.zip(root)),
+        },
         Command::Report {
             project,
             format,
             k,
             waiting_days,
-        } => report(&data, project, format, k, waiting_days),
+            through,
+        } => match through.server()? {
+            Some(server) => report_through(&server, project, format, k, waiting_days),
+            None => report(&data, project, format, k, waiting_days),
+        },
         Command::Serve(args) => {
             let sub = matches
                 .subcommand_matches("serve")
@@ -737,6 +849,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
                     name,
                     email,
                     project,
+                    through,
                 },
         } => {
             let project_id = project
@@ -748,9 +861,22 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
                 email,
                 project_id,
             };
-            let (id, seq) = with_core(&data, |app, me| async move {
-                app.register_person(&me, person).await
-            })?;
+            let (id, seq) = match through.server()? {
+                Some(server) => {
+                    let body = serde_json::json!({
+                        "role": person.role, "name": person.name,
+                        "email": person.email, "project_id": person.project_id,
+                    });
+                    let a = server.post_json("/v1/people", &body)?;
+                    (field(&a, "participant_id")?, field(&a, "seq")?)
+                }
+                None => {
+                    let (id, seq) = with_core(&data, |app, me| async move {
+                        app.register_person(&me, person).await
+                    })?;
+                    (id.to_string(), seq.to_string())
+                }
+            };
             eprintln!("added {name} as a {role} (record {seq}); their participant id:");
             println!("{id}");
             Ok(())
@@ -783,15 +909,34 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
                 PersonCommand::Leave {
                     participant,
                     new_lead,
+                    through,
                 },
         } => {
             let who = app::participant_id(&participant, "the participant")?;
             let new_lead = new_lead
                 .map(|n| app::participant_id(&n, "--new-lead"))
                 .transpose()?;
-            let done = with_core(&data, |app, me| async move {
-                app.record_leaving(&me, who, new_lead).await
-            })?;
+            let done = match through.server()? {
+                Some(server) => {
+                    let a = server.post_json(
+                        &format!("/v1/people/{}/leave", who.uuid()),
+                        &serde_json::json!({ "new_lead": new_lead.map(|n| n.uuid()) }),
+                    )?;
+                    let seqs = |name: &str| -> Vec<u64> {
+                        a[name]
+                            .as_array()
+                            .map(|v| v.iter().filter_map(serde_json::Value::as_u64).collect())
+                            .unwrap_or_default()
+                    };
+                    app::Leaving {
+                        handed_on: seqs("handed_on"),
+                        left: seqs("left"),
+                    }
+                }
+                None => with_core(&data, |app, me| async move {
+                    app.record_leaving(&me, who, new_lead).await
+                })?,
+            };
             if let Some(next) = new_lead.filter(|_| !done.handed_on.is_empty()) {
                 eprintln!(
                     "{next} leads their projects now (record(s) {:?})",
@@ -806,16 +951,24 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
             Ok(())
         }
         Command::Retention {
-            command: RetentionCommand::Run { days },
+            command: RetentionCommand::Run { days, through },
         } => {
-            let r = with_core(&data, |app, me| async move {
-                app.run_retention(&me, days).await
-            })?;
+            let (recorded_as, erased, cutoff) = match through.server()? {
+                Some(server) => {
+                    let a = server
+                        .post_json("/v1/retention/run", &serde_json::json!({ "days": days }))?;
+                    let erased = a["erased_people"].as_array().map_or(0, Vec::len);
+                    (field(&a, "recorded_as")?, erased, field(&a, "cutoff")?)
+                }
+                None => {
+                    let r = with_core(&data, |app, me| async move {
+                        app.run_retention(&me, days).await
+                    })?;
+                    (r.recorded_as.to_string(), r.erased_people.len(), r.cutoff)
+                }
+            };
             println!(
-                "retention of {days} days applied (record {}): erased the personal data of {} people who left before {}",
-                r.recorded_as,
-                r.erased_people.len(),
-                r.cutoff
+                "retention of {days} days applied (record {recorded_as}): erased the personal data of {erased} people who left before {cutoff}"
             );
             Ok(())
         }
@@ -823,19 +976,37 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
             participant,
             reason,
             legal_basis,
+            through,
         } => {
             let who = app::participant_id(&participant, "the participant")?.uuid();
-            let done = with_core(&data, |app, me| async move {
-                app.erase(&me, who, &reason, &legal_basis).await
-            })?;
+            let done = match through.server()? {
+                Some(server) => {
+                    let body = serde_json::json!({
+                        "participant_id": who, "reason": reason, "legal_basis": legal_basis,
+                    });
+                    field(&server.post_json("/v1/erasures", &body)?, "said")?
+                }
+                None => with_core(&data, |app, me| async move {
+                    app.erase(&me, who, &reason, &legal_basis).await
+                })?
+                .to_string(),
+            };
             println!("erased participant {who}: {done}");
             Ok(())
         }
-        Command::SubjectExport { participant, out } => {
+        Command::SubjectExport {
+            participant,
+            out,
+            through,
+        } => {
             let who = app::participant_id(&participant, "the participant")?.uuid();
-            let v = with_core(&data, |app, me| async move {
-                app.subject_export(&me, who).await
-            })?;
+            let v = match through.server()? {
+                Some(server) => server.get_json(&format!("/v1/people/{who}/export"))?,
+                None => serde_json::to_value(with_core(&data, |app, me| async move {
+                    app.subject_export(&me, who).await
+                })?)
+                .expect("json"),
+            };
             let text = serde_json::to_string_pretty(&v).expect("json") + "\n";
             match out {
                 Some(path) => std::fs::write(&path, text)
@@ -920,10 +1091,18 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
         Command::Backup { out, server, token } => {
             backup(&data, &out, server.as_deref(), token.as_deref())
         }
-        Command::Export { out } => {
-            let (ledger, _) = open_store(&data)?;
-            let s = integrity::export(&ledger, &out)?;
-            eprintln!("exported {} records to {}", s.size, out.display());
+        Command::Export { out, through } => {
+            let size = match through.server()? {
+                Some(server) => {
+                    server.download("/v1/backup", &out)?;
+                    checked_bundle(&out)?.size
+                }
+                None => {
+                    let (ledger, _) = open_store(&data)?;
+                    integrity::export(&ledger, &out)?.size
+                }
+            };
+            eprintln!("exported {size} records to {}", out.display());
             Ok(())
         }
         Command::Import { file, origin } => {
@@ -952,7 +1131,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
 /// Opens the store alone, saying on stderr what it repaired.
 fn open_store(data: &Path) -> Result<(Ledger, OpenReport), Failure> {
     store_here(data)?;
-    let (ledger, report) = integrity::open_store(data)?;
+    let (ledger, report) = integrity::open_store(data).map_err(in_use)?;
     say_repairs(&report);
     Ok((ledger, report))
 }
@@ -999,7 +1178,7 @@ where
         .failed_check()?;
     store_here(data)?;
     runtime.block_on(async {
-        let (app, report) = App::open(data, app::Options::default())?;
+        let (app, report) = App::open(data, app::Options::default()).map_err(in_use)?;
         say_repairs(&report);
         let result = work(app.clone(), Caller::operator()).await;
         app.shutdown().await;
@@ -1619,14 +1798,7 @@ fn backup(
         }
     }
     // A backup is only as good as its check.
-    let s = integrity::check_bundle(out, &mut |_| {}).map_err(|e| Failure {
-        code: 1,
-        error: anyhow!(
-            "the backup in {} does not verify: {}",
-            out.display(),
-            e.message()
-        ),
-    })?;
+    let s = checked_bundle(out)?;
     println!(
         "backup of {} records written to {} and verified: head {}, root {}",
         s.size,
@@ -1637,17 +1809,138 @@ fn backup(
     Ok(())
 }
 
+/// Checks the bundle in `out` whole (every record, the chain, the tree):
+/// one that does not verify is a failed check.
+fn checked_bundle(out: &Path) -> Result<ledger::bundle::BundleSummary, Failure> {
+    integrity::check_bundle(out, &mut |_| {}).map_err(|e| Failure {
+        code: 1,
+        error: anyhow!(
+            "the copy in {} does not verify: {}",
+            out.display(),
+            e.message()
+        ),
+    })
+}
+
+/// A field of a server's answer, as text (a number or a string).
+fn field(answer: &serde_json::Value, name: &str) -> Result<String, Failure> {
+    match &answer[name] {
+        serde_json::Value::String(s) => Ok(s.clone()),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        _ => Err(Refusal::failed(format!("the server's answer has no {name}: {answer}")).into()),
+    }
+}
+
+/// `jointly log --server`: the records, a page of a thousand at a time, as
+/// `jointly log` prints them from the store.
+fn log_through(
+    server: &cli::remote::Server,
+    from: u64,
+    limit: Option<usize>,
+) -> Result<(), Failure> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    // `after` is exclusive: the first page starts at `from`.
+    let mut after = from.checked_sub(1);
+    let mut left = limit.unwrap_or(usize::MAX);
+    while left > 0 {
+        let mut path = format!("/v1/events?limit={}", left.min(1000));
+        if let Some(a) = after {
+            path.push_str(&format!("&after={a}"));
+        }
+        let page = server.get_json(&path)?;
+        let events = page["events"].as_array().cloned().unwrap_or_default();
+        for e in &events {
+            let line = serde_json::json!({
+                "record": e["record"], "hash": e["hash"], "payload": e["payload"],
+            });
+            out.write_all(&ledger::canonical::canonical_bytes(&line))
+                .and_then(|()| out.write_all(b"\n"))
+                .failed_check()?;
+        }
+        left = left.saturating_sub(events.len());
+        match page["next"].as_u64() {
+            Some(next) if !events.is_empty() => after = Some(next),
+            _ => break,
+        }
+    }
+    out.flush().failed_check()
+}
+
+/// `jointly verify --server`: downloads the whole log (as `backup` does,
+/// to a private temporary file, removed after) and checks every record of
+/// that copy: canonical bytes, chain, commitments and Merkle root.
+fn verify_through(server: &cli::remote::Server) -> Result<(), Failure> {
+    let copy = std::env::temp_dir().join(format!("jointly-verify-{}.jsonl", uuid::Uuid::new_v4()));
+    let result = server
+        .download("/v1/backup", &copy)
+        .map_err(Failure::from)
+        .and_then(|_| checked_bundle(&copy));
+    let _ = std::fs::remove_file(&copy);
+    let s = result?;
+    println!(
+        "verified {} records, head {}, root {} (a copy of the log served at {})",
+        s.size,
+        s.head,
+        s.root.to_base64(),
+        server.url()
+    );
+    Ok(())
+}
+
+/// `jointly report --server`: the server's report, as the admin token may
+/// read it, in the same words or JSON.
+fn report_through(
+    server: &cli::remote::Server,
+    project: Option<String>,
+    format: Format,
+    k: u64,
+    waiting_days: i64,
+) -> Result<(), Failure> {
+    let mut path = format!("/v1/report?k={k}&waiting_days={waiting_days}");
+    if let Some(p) = project {
+        let id = app::project_id(&p, "--project")?;
+        path.push_str(&format!(
+            "&project={}",
+            cli::remote::escaped(&id.to_string())
+        ));
+    }
+    let text = match format {
+        Format::Text => server.get(&format!("{path}&format=text"))?,
+        Format::Json => {
+            serde_json::to_string_pretty(&server.get_json(&format!("{path}&format=json"))?)
+                .expect("json")
+                + "\n"
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .failed_check()
+}
+
 fn token(data: &Path, command: TokenCommand) -> Result<(), Failure> {
     match command {
         TokenCommand::Create {
             role,
             name,
             participant,
+            through,
         } => {
-            let (secret, info) = with_core(data, |app, me| async move {
-                app.create_token(&me, role, &name, participant.as_deref())
-                    .await
-            })?;
+            let (secret, info) = match through.server()? {
+                Some(server) => {
+                    let body = serde_json::json!({
+                        "role": role, "name": name, "participant": participant,
+                    });
+                    let a = server.post_json("/v1/tokens", &body)?;
+                    let info: app::tokens::TokenInfo = serde_json::from_value(a["info"].clone())
+                        .map_err(|e| Refusal::failed(format!("the server's new token: {e}")))?;
+                    (field(&a, "token")?, info)
+                }
+                None => with_core(data, |app, me| async move {
+                    app.create_token(&me, role, &name, participant.as_deref())
+                        .await
+                })?,
+            };
             // The role as it is typed (`auditor`), not the type's name.
             let role = serde_json::to_value(info.role)
                 .ok()
@@ -1659,18 +1952,38 @@ fn token(data: &Path, command: TokenCommand) -> Result<(), Failure> {
             );
             println!("{secret}");
         }
-        TokenCommand::List => {
-            let tokens = with_core(data, |app, me| async move { app.tokens(&me) })?;
-            for t in tokens {
-                println!("{}", serde_json::to_string(&t).failed_check()?);
+        TokenCommand::List { through } => {
+            let lines: Vec<String> = match through.server()? {
+                Some(server) => server
+                    .get_json("/v1/tokens")?
+                    .as_array()
+                    .map(|ts| ts.iter().map(ToString::to_string).collect())
+                    .unwrap_or_default(),
+                None => with_core(data, |app, me| async move { app.tokens(&me) })?
+                    .iter()
+                    .map(|t| serde_json::to_string(t).expect("json"))
+                    .collect(),
+            };
+            for line in lines {
+                println!("{line}");
             }
         }
-        TokenCommand::Revoke { id } => {
-            let info = with_core(
-                data,
-                |app, me| async move { app.revoke_token(&me, &id).await },
-            )?;
-            eprintln!("revoked token {} ({})", info.id, info.name);
+        TokenCommand::Revoke { id, through } => {
+            let (id, name) = match through.server()? {
+                Some(server) => {
+                    let a = server.delete(&format!("/v1/tokens/{}", cli::remote::escaped(&id)))?;
+                    (field(&a, "id")?, field(&a, "name")?)
+                }
+                None => {
+                    let info =
+                        with_core(
+                            data,
+                            |app, me| async move { app.revoke_token(&me, &id).await },
+                        )?;
+                    (info.id, info.name)
+                }
+            };
+            eprintln!("revoked token {id} ({name})");
         }
     }
     Ok(())

@@ -410,3 +410,17 @@ pub struct OpenApiDocument {
     #[schema(value_type = Object)]
     pub components: Value,
 }
+
+/// A retention run, done.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Retained {
+    /// The retention period applied, in days.
+    pub days: u32,
+    /// People who left before this day had their personal data erased.
+    pub cutoff: String,
+    /// Whose personal data was erased by this run.
+    #[schema(value_type = Vec<String>)]
+    pub erased_people: Vec<uuid::Uuid>,
+    /// The `retention.applied` record of the run.
+    pub recorded_as: u64,
+}

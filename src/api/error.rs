@@ -46,6 +46,16 @@ pub fn status_of(kind: Kind) -> StatusCode {
     }
 }
 
+/// The kind of refusal an answer's status stands for (the inverse of
+/// [`status_of`]), for a client of this API: a status no kind has is a
+/// failure.
+pub fn kind_of(status: u16) -> Kind {
+    Kind::ALL
+        .into_iter()
+        .find(|k| status_of(*k).as_u16() == status)
+        .unwrap_or(Kind::Failed)
+}
+
 /// The API's error: a status, the problem's type name, and its words.
 #[derive(Debug)]
 pub struct AppError {
@@ -283,6 +293,17 @@ mod tests {
                 matches!(kind, Kind::Failed | Kind::Unavailable),
                 "{kind:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_status_reads_back_as_its_kind() {
+        for kind in Kind::ALL {
+            assert_eq!(kind_of(status_of(kind).as_u16()), kind);
+        }
+        // What no kind answers (a proxy's 502, a redirect) is a failure.
+        for status in [200, 302, 502, 504] {
+            assert_eq!(kind_of(status), Kind::Failed, "{status}");
         }
     }
 }

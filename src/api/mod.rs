@@ -8,6 +8,7 @@ pub mod answers;
 pub mod error;
 mod privacy;
 pub mod proxy;
+mod routine;
 pub mod serve;
 mod web;
 
@@ -1157,7 +1158,7 @@ impl utoipa::Modify for ProblemResponses {
         revoke_token, openapi_json, privacy::add_person, privacy::get_person,
         privacy::put_my_answers, privacy::get_my_answers, privacy::equality_table,
         privacy::erase, privacy::subject_export, privacy::backup, privacy::record_leaving,
-        privacy::publish_equality),
+        privacy::publish_equality, routine::report, routine::run_retention),
     components(schemas(Section, Which, Wait, answers::Record)),
     modifiers(&BearerAuth, &ProblemResponses)
 )]
@@ -1306,6 +1307,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .route("/v1/equality/publish", post(privacy::publish_equality))
         .route("/v1/erasures", post(privacy::erase))
         .route("/v1/backup", get(privacy::backup))
+        .route("/v1/retention/run", post(routine::run_retention))
         .route("/v1/events/{seq}/receipt", get(receipt))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -1323,6 +1325,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
                     get(project_projection),
                 )
                 .route("/v1/equality", get(privacy::equality_table))
+                .route("/v1/report", get(routine::report))
                 .merge(web::routes())
                 .route_layer(axum::middleware::from_fn(on_a_reader_thread)),
         )

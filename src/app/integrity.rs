@@ -25,12 +25,15 @@ pub fn open_store(dir: &Path) -> Result<(Ledger, OpenReport), Refusal> {
 
 /// Why a store cannot be opened. A directory open to other users, or
 /// written by a newer version, is the operator's to mend and nothing was
-/// changed (so the input's fault: exit 2); anything else is a failure.
+/// changed (so the input's fault: exit 2); one another process holds is
+/// unavailable for now; anything else is a failure.
 pub fn open_refusal(dir: &Path, e: LedgerError) -> Refusal {
     match e {
         LedgerError::Store(e @ (StoreError::Exposed { .. } | StoreError::NewerFormat { .. })) => {
             Refusal::invalid(e.to_string())
         }
+        // Another process (a running `serve`) holds it: not now.
+        LedgerError::Store(e @ StoreError::Locked { .. }) => Refusal::unavailable(e.to_string()),
         e => Refusal::failed(format!("cannot open the store in {}: {e}", dir.display())),
     }
 }

@@ -296,3 +296,188 @@ fn the_log_is_json_with_an_audit_trail_and_sighup_stops_cleanly() {
         assert!(!text.contains(secret), "{secret} is in the log: {text}");
     }
 }
+
+/// What a command printed on stdout, and on stderr.
+fn said(out: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// How many records the server at `port` holds.
+fn records_served(port: u16) -> u64 {
+    let (_, ready) = get(port, "/readyz", "-");
+    let body = ready.split("\r\n\r\n").nth(1).unwrap_or("");
+    serde_json::from_str::<serde_json::Value>(body).unwrap()["records"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no records in {ready}"))
+}
+
+/// Routine work while `serve` runs (item 6): opening the store is refused
+/// with words that name --server; through the server, `verify`, `log`,
+/// `export`, `report`, `person add`, `subject-export`, `token` and
+/// `retention run` work, with the token from a file, and agree with the
+/// store once it is stopped; the server's refusals keep their kind.
+#[test]
+fn routine_work_goes_through_the_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(
+        jointly(
+            &data,
+            &["init", "--origin", "routine.example.org/log"],
+            None
+        )
+        .status
+        .success()
+    );
+    assert!(jointly(&data, &["demo"], None).status.success());
+    let made = jointly(
+        &data,
+        &["token", "create", "--role", "admin", "--name", "ops"],
+        None,
+    );
+    let admin = said(&made).0.trim().lines().last().unwrap().to_string();
+    let token_file = dir.path().join("admin-token");
+    std::fs::write(&token_file, format!("{admin}\n")).unwrap();
+    let log = dir.path().join("serve.log");
+    let (mut child, port) = serve(&data, &log, &[]);
+    let url = format!("http://127.0.0.1:{port}");
+    let tf = token_file.to_str().unwrap();
+    let through = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--server", &url, "--token-file", tf]);
+        jointly(&data, &all, None)
+    };
+    let size = records_served(port);
+
+    // Straight, the store is held: exit 1, and the words say what to do.
+    let straight = jointly(&data, &["verify"], None);
+    assert_eq!(straight.status.code(), Some(1), "{straight:?}");
+    assert!(said(&straight).1.contains("--server URL"), "{straight:?}");
+
+    let verified = through(&["verify"]);
+    assert!(verified.status.success(), "{verified:?}");
+    assert!(
+        said(&verified)
+            .0
+            .starts_with(&format!("verified {size} records")),
+        "{verified:?}"
+    );
+    let logged = through(&["log"]);
+    assert!(logged.status.success(), "{logged:?}");
+    let served_log = said(&logged).0;
+    assert_eq!(served_log.lines().count() as u64, size);
+    let some = through(&["log", "--from", "3", "--limit", "2"]);
+    let some = said(&some).0;
+    let lines: Vec<&str> = served_log.lines().collect();
+    assert_eq!(some, format!("{}\n{}\n", lines[3], lines[4]));
+    let bundle = dir.path().join("live.jsonl");
+    let exported = through(&["export", "--out", bundle.to_str().unwrap()]);
+    assert!(exported.status.success(), "{exported:?}");
+    let header: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&bundle)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["size"], size);
+    let reported = through(&["report"]);
+    assert!(reported.status.success(), "{reported:?}");
+    let served_report = said(&reported).0;
+    assert!(
+        served_report.starts_with("Co-production report"),
+        "{served_report}"
+    );
+
+    let added = through(&[
+        "person",
+        "add",
+        "--role",
+        "partner",
+        "--name",
+        "Ottoline Vantreight",
+        "--email",
+        "o.vantreight@example.org",
+    ]);
+    assert!(added.status.success(), "{added:?}");
+    let person = said(&added).0.trim().lines().last().unwrap().to_string();
+    let export = through(&["subject-export", &person]);
+    assert!(
+        said(&export).0.contains("o.vantreight@example.org"),
+        "{export:?}"
+    );
+    let listed = through(&["token", "list"]);
+    assert!(said(&listed).0.contains("\"name\":\"ops\""), "{listed:?}");
+    let retained = through(&["retention", "run"]);
+    assert!(retained.status.success(), "{retained:?}");
+    assert!(
+        said(&retained)
+            .0
+            .starts_with("retention of 730 days applied"),
+        "{retained:?}"
+    );
+    assert_eq!(
+        records_served(port),
+        size + 2,
+        "the person's record and the run's"
+    );
+
+    // The server's refusals keep their kind: a partner's card may not take
+    // the log (forbidden: exit 2), a wrong token is unknown (exit 2), a
+    // server that is not there is a failure (exit 1).
+    let card = through(&[
+        "token",
+        "create",
+        "--role",
+        "partner",
+        "--name",
+        "ottoline",
+        "--participant",
+        &person,
+    ]);
+    assert!(card.status.success(), "{card:?}");
+    let partner = said(&card).0.trim().lines().last().unwrap().to_string();
+    let partner_file = dir.path().join("partner-token");
+    std::fs::write(&partner_file, &partner).unwrap();
+    let check = |token_file: &Path, server: &str, want: i32, words: &str| {
+        let out = jointly(
+            &data,
+            &[
+                "verify",
+                "--server",
+                server,
+                "--token-file",
+                token_file.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(want), "{out:?}");
+        assert!(said(&out).1.contains(words), "{words}: {out:?}");
+    };
+    check(&partner_file, &url, 2, "403");
+    std::fs::write(&partner_file, "jly_not-a-token").unwrap();
+    check(&partner_file, &url, 2, "JOINTLY_TOKEN or --token-file");
+    check(&token_file, "http://127.0.0.1:1", 1, "cannot reach");
+    let no_token = jointly(&data, &["verify", "--server", &url], None);
+    assert_eq!(no_token.status.code(), Some(2), "{no_token:?}");
+
+    let last = records_served(port);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Stopped, the store agrees with what the server said.
+    let local = jointly(&data, &["log", "--limit", &size.to_string()], None);
+    assert_eq!(said(&local).0, served_log);
+    let local = jointly(&data, &["report"], None);
+    assert_eq!(said(&local).0, served_report);
+    let local = jointly(&data, &["verify"], None);
+    assert!(
+        said(&local)
+            .0
+            .starts_with(&format!("verified {last} records")),
+        "{local:?}"
+    );
+}
