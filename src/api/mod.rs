@@ -1159,7 +1159,7 @@ impl utoipa::Modify for ProblemResponses {
         privacy::put_my_answers, privacy::get_my_answers, privacy::equality_table,
         privacy::erase, privacy::subject_export, privacy::backup, privacy::record_leaving,
         privacy::publish_equality, routine::report, routine::run_retention),
-    components(schemas(Section, Which, Wait, answers::Record)),
+    components(schemas(Section, Which, Wait, answers::Record, routine::ReportFormat)),
     modifiers(&BearerAuth, &ProblemResponses)
 )]
 pub struct ApiDoc;

@@ -41,7 +41,7 @@ pub struct ReportQuery {
 
 #[utoipa::path(get, path = "/v1/report", params(ReportQuery),
     responses((status = 200, description = "The accountability report: you said / we did, jointness, tokenism, presence and impact, over every project this caller may read (or the one asked for); as text with format=text",
-            body = crate::coproduction::report::Report),
+            content((crate::coproduction::report::Report = "application/json"), (String = "text/plain"))),
         (status = 400, body = error::Problem), (status = 404, body = error::Problem)),
     security(("bearer" = [])))]
 pub(super) async fn report(

@@ -940,6 +940,15 @@ impl App {
         policy::require(caller.author(), Action::Erase)?;
         let actor = caller.actor().clone();
         let today = time::OffsetDateTime::now_utc().date();
+        // The cutoff is recorded as YYYY-MM-DD: a period reaching back
+        // before the year 1 is no period (and no date to write).
+        let reaches = today.checked_sub(time::Duration::days(i64::from(days)));
+        if reaches.is_none_or(|cutoff| cutoff.year() < 1) {
+            return Err(Refusal::malformed(format!(
+                "a retention period of {days} days reaches back before the year 1; give a period in days, such as 730 (about two years)"
+            ))
+            .at("/days"));
+        }
         self.run_erasure(move |ledger, holders, append| {
             erasure::apply_retention(ledger, holders, today, days, &actor, append)
         })

@@ -481,3 +481,146 @@ fn routine_work_goes_through_the_running_server() {
         "{local:?}"
     );
 }
+
+/// (who, method, path, body, the status, the problem's pointer).
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    serde_json::Value,
+    u16,
+    Option<&'static str>,
+);
+
+/// The two routes routine work added, as each role and with bad input:
+/// (who, method, path, body) → (status, problem pointer), and nothing is
+/// written by what is refused.
+#[tokio::test]
+async fn report_and_retention_run_over_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ledger, _) = Ledger::open(dir.path()).unwrap();
+    jointly::app::demo::write_demo(&ledger, 0).unwrap();
+    let api = Api::new(ledger.clone());
+    let admin = token(api.app(), Role::Admin, "admin", None);
+    let staff = token(api.app(), Role::Staff, "staff", None);
+    let auditor = token(api.app(), Role::Auditor, "auditor", None);
+    let cases: &[Case] = &[
+        (
+            "admin",
+            "GET",
+            "/v1/report",
+            serde_json::Value::Null,
+            200,
+            None,
+        ),
+        (
+            "staff",
+            "GET",
+            "/v1/report?k=3&waiting_days=7",
+            serde_json::Value::Null,
+            200,
+            None,
+        ),
+        (
+            "admin",
+            "GET",
+            "/v1/report?k=2",
+            serde_json::Value::Null,
+            400,
+            Some("/k"),
+        ),
+        (
+            "admin",
+            "GET",
+            "/v1/report?waiting_days=0",
+            serde_json::Value::Null,
+            400,
+            Some("/waiting_days"),
+        ),
+        (
+            "admin",
+            "GET",
+            "/v1/report?project=nope",
+            serde_json::Value::Null,
+            400,
+            None,
+        ),
+        (
+            "admin",
+            "GET",
+            "/v1/report?format=pdf",
+            serde_json::Value::Null,
+            400,
+            None,
+        ),
+        (
+            "none",
+            "GET",
+            "/v1/report",
+            serde_json::Value::Null,
+            401,
+            None,
+        ),
+        (
+            "staff",
+            "POST",
+            "/v1/retention/run",
+            serde_json::json!({"days": 730}),
+            403,
+            None,
+        ),
+        (
+            "auditor",
+            "POST",
+            "/v1/retention/run",
+            serde_json::json!({"days": 730}),
+            403,
+            None,
+        ),
+        (
+            "admin",
+            "POST",
+            "/v1/retention/run",
+            serde_json::json!({"days": 4_000_000_000u64}),
+            400,
+            Some("/days"),
+        ),
+        (
+            "admin",
+            "POST",
+            "/v1/retention/run",
+            serde_json::json!({"weeks": 4}),
+            422,
+            Some("/weeks"),
+        ),
+        (
+            "admin",
+            "POST",
+            "/v1/retention/run",
+            serde_json::json!({"days": 730}),
+            200,
+            None,
+        ),
+    ];
+    for (who, method, path, body, want, pointer) in cases {
+        let before = ledger.head().size;
+        let bearer = match *who {
+            "admin" => Some(admin.as_str()),
+            "staff" => Some(staff.as_str()),
+            "auditor" => Some(auditor.as_str()),
+            _ => None,
+        };
+        let (status, _, answer) = api.call(bearer, method, path, body.clone()).await;
+        assert_eq!(status.as_u16(), *want, "{who} {method} {path}: {answer}");
+        if let Some(p) = pointer {
+            assert_eq!(answer["pointer"], *p, "{who} {method} {path}: {answer}");
+        }
+        let written = ledger.head().size - before;
+        let expect = u64::from(*want == 200 && *method == "POST");
+        assert_eq!(written, expect, "{who} {method} {path} wrote {written}");
+    }
+    let (_, ct, _) = api
+        .raw(Some(&admin), "GET", "/v1/report?format=text", None, "", &[])
+        .await;
+    assert!(ct.starts_with("text/plain"), "{ct}");
+}
