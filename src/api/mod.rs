@@ -1204,9 +1204,11 @@ async fn wrong_method() -> AppError {
 /// Any error response made below us without a problem body (a timeout, a
 /// body-limit layer) gets one.
 async fn problem_bodies(resp: Response) -> Response {
-    // Problems, and the pages' own error pages, are already in words.
+    // Problems, the pages' own error pages and our own JSON answers (the
+    // readiness with its reason) are already in words.
     let is_problem = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
         v.as_bytes().starts_with(b"application/problem+json")
+            || v.as_bytes().starts_with(b"application/json")
             || v.as_bytes().starts_with(b"text/html")
     });
     let status = resp.status();
