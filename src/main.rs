@@ -432,6 +432,10 @@ enum PersonCommand {
         /// Also join this project (otherwise they join the organisation's group).
         #[arg(long)]
         project: Option<String>,
+        /// Someone of the same name or email is registered already, and
+        /// this is another person (without it, that is refused).
+        #[arg(long)]
+        another_person: bool,
         #[command(flatten)]
         through: Through,
     },
@@ -849,6 +853,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
                     name,
                     email,
                     project,
+                    another_person,
                     through,
                 },
         } => {
@@ -860,12 +865,14 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
                 name: name.clone(),
                 email,
                 project_id,
+                another_person,
             };
             let (id, seq) = match through.server()? {
                 Some(server) => {
                     let body = serde_json::json!({
                         "role": person.role, "name": person.name,
                         "email": person.email, "project_id": person.project_id,
+                        "another_person": person.another_person,
                     });
                     let a = server.post_json("/v1/people", &body)?;
                     (field(&a, "participant_id")?, field(&a, "seq")?)

@@ -107,27 +107,14 @@ impl Person {
                 "role {role:?}: a person is staff or partner"
             )));
         }
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-            return Err(PeopleError::Invalid(
-                "the name must be 1 to 200 characters, on one line".into(),
-            ));
-        }
+        let name = checked_name(name)?;
         if let Some(e) = email {
-            let ok = e.len() <= 254
-                && e.split_once('@').is_some_and(|(a, d)| {
-                    !a.is_empty() && d.contains('.') && !e.contains(char::is_whitespace)
-                });
-            if !ok {
-                return Err(PeopleError::Invalid(format!(
-                    "{e:?} is not an email address"
-                )));
-            }
+            check_email(e)?;
         }
         Ok(Person {
             id: Uuid::new_v4(),
             role: role.to_string(),
-            name: name.to_string(),
+            name,
             email: email.map(str::to_string),
             registered: today.to_string(),
             left: None,
@@ -135,6 +122,42 @@ impl Person {
             hearing: None,
         })
     }
+}
+
+/// A name as it is kept: trimmed, 1 to 200 characters, on one line.
+pub fn checked_name(name: &str) -> Result<String, PeopleError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(PeopleError::Invalid(
+            "the name must be 1 to 200 characters, on one line".into(),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// An email address that could be one: something, an @, a domain with a
+/// dot, no spaces, at most 254 characters.
+pub fn check_email(e: &str) -> Result<(), PeopleError> {
+    let ok = e.len() <= 254
+        && e.split_once('@').is_some_and(|(a, d)| {
+            !a.is_empty() && d.contains('.') && !e.contains(char::is_whitespace)
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(PeopleError::Invalid(format!(
+            "{e:?} is not an email address"
+        )))
+    }
+}
+
+/// A name or an email as compared to find the same person twice: case and
+/// runs of spaces do not count.
+pub fn comparable(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 /// The people store of one data directory.
@@ -308,6 +331,36 @@ impl People {
         person.hearing = Some(hearing);
         self.write(&person)?;
         Ok(true)
+    }
+
+    /// Corrects a person's name and email (rectification): `name` when
+    /// given; `email` when given, `Some(None)` removing it. `Ok(None)` if
+    /// the store holds no one with this id.
+    pub fn correct(
+        &self,
+        id: &Uuid,
+        name: Option<&str>,
+        email: Option<Option<&str>>,
+    ) -> Result<Option<Person>, PeopleError> {
+        let name = name.map(checked_name).transpose()?;
+        if let Some(Some(e)) = email {
+            check_email(e)?;
+        }
+        let _held = self.lock();
+        if self.is_forgotten(id) {
+            return Err(PeopleError::Erased);
+        }
+        let Some(mut person) = self.get(id)? else {
+            return Ok(None);
+        };
+        if let Some(n) = name {
+            person.name = n;
+        }
+        if let Some(e) = email {
+            person.email = e.map(str::to_string);
+        }
+        self.write(&person)?;
+        Ok(Some(person))
     }
 
     /// Deletes everything held about `id`, and from now on refuses to

@@ -296,11 +296,26 @@ async fn append(
 /// A response with an RFC 8288 `Link: <...>; rel="next"` header to the
 /// next page, when there is one.
 fn with_next(body: impl IntoResponse, path: &str, next: Option<String>, limit: usize) -> Response {
+    with_next_query(
+        body,
+        path,
+        next.map(|after| format!("after={after}")),
+        limit,
+    )
+}
+
+/// [`with_next`] for a list searched too: `query` is the next page's query
+/// (its `after`, and the search), without the limit.
+fn with_next_query(
+    body: impl IntoResponse,
+    path: &str,
+    query: Option<String>,
+    limit: usize,
+) -> Response {
     let mut resp = body.into_response();
-    if let Some(after) = next
-        && let Ok(v) = HeaderValue::from_str(&format!(
-            "<{path}?after={after}&limit={limit}>; rel=\"next\""
-        ))
+    if let Some(query) = query
+        && let Ok(v) =
+            HeaderValue::from_str(&format!("<{path}?{query}&limit={limit}>; rel=\"next\""))
     {
         resp.headers_mut().insert(header::LINK, v);
     }
@@ -1158,7 +1173,8 @@ impl utoipa::Modify for ProblemResponses {
         revoke_token, openapi_json, privacy::add_person, privacy::get_person,
         privacy::put_my_answers, privacy::get_my_answers, privacy::equality_table,
         privacy::erase, privacy::subject_export, privacy::backup, privacy::record_leaving,
-        privacy::publish_equality, routine::report, routine::run_retention),
+        privacy::publish_equality, routine::report, routine::run_retention,
+        privacy::find_people, privacy::correct_person),
     components(schemas(Section, Which, Wait, answers::Record, routine::ReportFormat)),
     modifiers(&BearerAuth, &ProblemResponses)
 )]
@@ -1298,8 +1314,14 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .route("/v1/proof/consistency", get(consistency_proof))
         .route("/v1/proof/inclusion", get(inclusion_proof))
         .route("/v1/records", get(public_records))
-        .route("/v1/people", post(privacy::add_person))
-        .route("/v1/people/{id}", get(privacy::get_person))
+        .route(
+            "/v1/people",
+            get(privacy::find_people).post(privacy::add_person),
+        )
+        .route(
+            "/v1/people/{id}",
+            get(privacy::get_person).patch(privacy::correct_person),
+        )
         .route("/v1/people/{id}/export", get(privacy::subject_export))
         .route("/v1/people/{id}/leave", post(privacy::record_leaving))
         .route(

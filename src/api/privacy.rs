@@ -39,6 +39,77 @@ pub(super) async fn add_person(
         .into_response())
 }
 
+/// What to look for among people.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PeopleQuery {
+    /// Words in the name (or the email address, for admins), or a
+    /// participant id; case and extra spaces do not count.
+    q: Option<String>,
+    /// Only the people in this project now (its id).
+    #[param(value_type = Option<String>, format = Uuid)]
+    project: Option<Uuid>,
+    /// The people after this one (the `next` of the last page).
+    #[param(value_type = Option<String>, format = Uuid)]
+    after: Option<Uuid>,
+    /// At most this many people (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/v1/people", params(PeopleQuery),
+    responses((status = 200, description = "People the people store holds, by name, a page at a time; email addresses for admins only",
+            body = crate::app::directory::PeoplePage,
+            headers(("Link" = String, description = "RFC 8288 `<...>; rel=\"next\"`: the address of the next page, when there is one"))),
+        (status = 400, body = error::Problem), (status = 403, body = error::Problem)),
+    security(("bearer" = [])))]
+pub(super) async fn find_people(
+    State(state): State<AppState>,
+    who: Bearer,
+    ApiQuery(q): ApiQuery<PeopleQuery>,
+) -> Result<Response, AppError> {
+    let search = crate::app::directory::Search {
+        text: q.q.clone(),
+        project: q.project.map(ProjectId::from),
+        after: q.after.map(Into::into),
+        limit: q.limit,
+    };
+    let limit = q.limit.unwrap_or(crate::app::directory::PEOPLE_PAGE);
+    let page = state.app().find_people(&who.caller, search)?;
+    let next = page.next.map(|n| {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        if let Some(t) = &q.q {
+            query.append_pair("q", t);
+        }
+        if let Some(p) = q.project {
+            query.append_pair("project", &p.to_string());
+        }
+        query.append_pair("after", &n.to_string());
+        query.finish()
+    });
+    Ok(super::with_next_query(
+        Json(page),
+        "/v1/people",
+        next,
+        limit,
+    ))
+}
+
+#[utoipa::path(patch, path = "/v1/people/{id}", params(("id" = String, Path, format = Uuid, description = "Participant id (UUID)")),
+    request_body = crate::app::directory::Correction,
+    responses((status = 200, description = "The person as corrected (rectification): the people store changes; the log, which holds ids only, does not", body = crate::people::Person),
+        (status = 400, body = error::Problem), (status = 403, body = error::Problem), (status = 404, body = error::Problem)),
+    security(("bearer" = [])))]
+pub(super) async fn correct_person(
+    State(state): State<AppState>,
+    who: Bearer,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(c): ApiJson<crate::app::directory::Correction>,
+) -> Result<Response, AppError> {
+    Ok(Json(state.app().correct_person(&who.caller, id.into(), c)?).into_response())
+}
+
 /// Who leads the projects of a lead who leaves.
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -12,6 +12,7 @@
 pub mod access;
 pub mod caller;
 pub mod demo;
+pub mod directory;
 pub mod erasure;
 pub mod fold;
 pub mod idempotency;
@@ -25,6 +26,7 @@ pub mod policy;
 pub mod readiness;
 pub mod rules;
 pub mod snapshot;
+mod starting;
 
 /// The model, read: every reader's view of the record, whole batches only.
 pub type ModelGuard<'a> = parking_lot::RwLockReadGuard<'a, Model>;
@@ -246,6 +248,12 @@ pub struct NewPerson {
     /// A project to join as well (otherwise the organisation's group only).
     #[schema(value_type = Option<String>)]
     pub project_id: Option<uuid::Uuid>,
+    /// Someone of the same name or email is registered already, and this
+    /// is another person: register them all the same. Without it, a second
+    /// registration of a name or an email is refused (409), naming the
+    /// first, so no one is registered twice by mistake.
+    #[serde(default)]
+    pub another_person: bool,
 }
 
 /// What recording that someone left wrote.
@@ -717,6 +725,16 @@ impl App {
         policy::require(caller.author(), Action::RegisterPerson)?;
         let person = Person::new(&p.role, &p.name, p.email.as_deref(), &today())
             .map_err(|e| Refusal::malformed(e.to_string()))?;
+        if !p.another_person
+            && let Some((first, what)) =
+                self.registered_already(&person.name, person.email.as_deref())?
+        {
+            return Err(Refusal::conflict(format!(
+                "{} is already registered with this {what} (participant {}, registered {}): if this is someone else, register them as another person",
+                first.name, first.id, first.registered
+            ))
+            .at(if what == "name" { "/name" } else { "/email" }));
+        }
         let event = Event::ParticipantJoined(ParticipantJoined {
             project_id: p.project_id.map(ProjectId::from),
             participant_id: person.id.into(),

@@ -299,10 +299,17 @@ pub enum Action {
     SeeOwnSignIns,
     /// Read the server's counters (`/metrics`): mail and append activity.
     ReadMetrics,
+    /// Find people in the people store, by name (and by email, for those
+    /// who may read emails), paged.
+    FindPeople,
+    /// Read people's email addresses.
+    ReadEmail,
+    /// Correct a person's name or email (rectification).
+    CorrectPerson,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 18] = [
         Action::Append,
         Action::Read,
         Action::RegisterPerson,
@@ -318,6 +325,9 @@ impl Action {
         Action::MakeSignInCard,
         Action::SeeOwnSignIns,
         Action::ReadMetrics,
+        Action::FindPeople,
+        Action::ReadEmail,
+        Action::CorrectPerson,
     ];
 }
 
@@ -343,6 +353,9 @@ pub fn may(role: AuthorRole, action: Action) -> bool {
         Action::MakeSignInCard => [Y,    Y,    N,       N,      N],
         Action::SeeOwnSignIns  => [N,    Y,    N,       Y,      N],
         Action::ReadMetrics    => [Y,    N,    Y,       N,      N],
+        Action::FindPeople     => [Y,    Y,    Y,       N,      N],
+        Action::ReadEmail      => [Y,    N,    Y,       N,      N],
+        Action::CorrectPerson  => [Y,    N,    Y,       N,      N],
     };
     ROLES.iter().position(|r| *r == role).is_some_and(|i| row[i])
 }
@@ -372,6 +385,9 @@ pub fn require(author: &Author, action: Action) -> Result<(), Refusal> {
         Action::MakeSignInCard => "make sign-in cards",
         Action::SeeOwnSignIns => "see or stop sign-ins of their own (they belong to no one)",
         Action::ReadMetrics => "read the server's metrics",
+        Action::FindPeople => "look people up",
+        Action::ReadEmail => "see people's email addresses",
+        Action::CorrectPerson => "correct a person's name or email",
     };
     Err(Refusal::forbidden(format!(
         "{} may not {what}",

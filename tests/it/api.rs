@@ -308,8 +308,32 @@ async fn every_endpoint_against_every_role() {
         &api,
         "POST",
         "/v1/people",
-        Some(json!({"role": "partner", "name": "A Person"})),
+        // Each role registers the same name: another person each time.
+        Some(json!({"role": "partner", "name": "A Person", "another_person": true})),
         [201, 201, 403, 403, 401],
+    )
+    .await;
+    check(
+        &api,
+        "GET",
+        "/v1/people?q=person",
+        None,
+        [200, 200, 403, 403, 401],
+    )
+    .await;
+    let (_, _, found) = api
+        .call(Admin, "GET", "/v1/people?q=A%20Person", None)
+        .await;
+    let registered = found["people"][0]["participant_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    check(
+        &api,
+        "PATCH",
+        &format!("/v1/people/{registered}"),
+        Some(json!({"name": "A Person Corrected"})),
+        [200, 403, 403, 403, 401],
     )
     .await;
     let someone = "abcdef00-0000-4000-8000-000000000999";

@@ -24,6 +24,7 @@ mod mail;
 mod notices;
 mod openapi;
 mod operating;
+mod people;
 mod policy;
 mod privacy;
 mod properties;

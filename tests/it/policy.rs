@@ -95,7 +95,7 @@ fn who_may_write_each_event_type() {
 #[test]
 fn who_may_use_each_use_case() {
     // Columns: admin, staff, operator, partner, auditor.
-    let table: [(Action, [bool; 5]); 15] = [
+    let table: [(Action, [bool; 5]); 18] = [
         (Action::Append, [true, true, true, true, false]),
         (Action::Read, [true, true, true, true, true]),
         (Action::RegisterPerson, [true, true, true, false, false]),
@@ -111,6 +111,9 @@ fn who_may_use_each_use_case() {
         (Action::MakeSignInCard, [true, true, false, false, false]),
         (Action::SeeOwnSignIns, [false, true, false, true, false]),
         (Action::ReadMetrics, [true, false, true, false, false]),
+        (Action::FindPeople, [true, true, true, false, false]),
+        (Action::ReadEmail, [true, false, true, false, false]),
+        (Action::CorrectPerson, [true, false, true, false, false]),
     ];
     assert_eq!(table.len(), Action::ALL.len());
     for (action, row) in table {

@@ -1154,10 +1154,12 @@ async fn submit(
     };
     let recorded = match crate::app::payload(&built.payload) {
         Ok(payload) => {
-            state
-                .app()
-                .append(&v.caller, Submission::new(built.event_type, payload))
-                .await
+            let submission = Submission::new(built.event_type, payload);
+            match kind {
+                // Its lead and whoever started it join it as it starts.
+                Kind::NewProject => state.app().start_project(&v.caller, submission).await,
+                _ => state.app().append(&v.caller, submission).await,
+            }
         }
         Err(r) => Err(r),
     };

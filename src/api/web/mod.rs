@@ -11,6 +11,7 @@ mod cards;
 mod forms;
 mod mail;
 mod pages;
+mod people;
 mod sign_ins;
 mod words;
 
@@ -354,6 +355,9 @@ impl Frame {
 
     pub fn for_visitor(v: &Visitor, title: &str, here: &str) -> Self {
         let mut extra = Vec::new();
+        if v.is(&[Role::Staff, Role::Admin]) {
+            extra.push(("/people", "People"));
+        }
         if !v.is(&[Role::Partner]) {
             extra.push(("/check", "Check this record"));
         }
@@ -716,4 +720,5 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(forms::routes())
         .merge(mail::routes())
         .merge(sign_ins::routes())
+        .merge(people::routes())
 }

@@ -1,0 +1,447 @@
+//! (issue 31) People for admins and staff: finding people (paged, emails to
+//! admins only), correcting a name or an email without touching the log, a
+//! second registration of a name or an email refused unless it is another
+//! person, the people pages, and a project started in the pages whose lead
+//! and starter are its first members.
+
+use crate::common::{Api, Browser, token};
+use axum::http::StatusCode;
+use jointly::app::tokens::Role;
+use jointly::ledger::Ledger;
+use serde_json::{Value, json};
+
+struct Office {
+    api: Api,
+    ledger: Ledger,
+    admin: String,
+    staff: String,
+    partner: String,
+    auditor: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn register(api: &Api, admin: &str, body: Value) -> (StatusCode, Value) {
+    let (s, _, b) = api.call(Some(admin), "POST", "/v1/people", body).await;
+    (s, b)
+}
+
+/// A store with an admin, a member of staff and a partner (registered), and
+/// an auditor.
+async fn office() -> Office {
+    let dir = tempfile::tempdir().unwrap();
+    let (ledger, _) = Ledger::open(dir.path()).unwrap();
+    let api = Api::new(ledger.clone());
+    let admin = token(api.app(), Role::Admin, "admin", None);
+    let (_, s) = register(
+        &api,
+        &admin,
+        json!({"role": "staff", "name": "Morwenna Pencarrow", "email": "morwenna@example.org"}),
+    )
+    .await;
+    let staff_id = s["participant_id"].as_str().unwrap().to_string();
+    let (_, p) = register(
+        &api,
+        &admin,
+        json!({"role": "partner", "name": "Ottoline Braithwaite", "email": "ottoline@example.org"}),
+    )
+    .await;
+    let partner_id = p["participant_id"].as_str().unwrap().to_string();
+    let staff = token(api.app(), Role::Staff, "morwenna", Some(&staff_id));
+    let partner = token(api.app(), Role::Partner, "ottoline", Some(&partner_id));
+    let auditor = token(api.app(), Role::Auditor, "auditor", None);
+    Office {
+        api,
+        ledger,
+        admin,
+        staff,
+        partner,
+        auditor,
+        _dir: dir,
+    }
+}
+
+fn names(page: &Value) -> Vec<String> {
+    page["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// GET /v1/people as each role, searching: (who, query) → (status, names,
+/// whether emails are shown).
+#[tokio::test]
+async fn people_are_found_by_those_who_may() {
+    let o = office().await;
+    let cases: &[(&str, &str, u16, &[&str], bool)] = &[
+        (
+            "admin",
+            "",
+            200,
+            &["Morwenna Pencarrow", "Ottoline Braithwaite"],
+            true,
+        ),
+        (
+            "admin",
+            "?q=braithwaite",
+            200,
+            &["Ottoline Braithwaite"],
+            true,
+        ),
+        (
+            "admin",
+            "?q=ottoline%40example.org",
+            200,
+            &["Ottoline Braithwaite"],
+            true,
+        ),
+        ("admin", "?q=Zebulon", 200, &[], true),
+        (
+            "staff",
+            "",
+            200,
+            &["Morwenna Pencarrow", "Ottoline Braithwaite"],
+            false,
+        ),
+        (
+            "staff",
+            "?q=%20%20BRAITHWAITE%20",
+            200,
+            &["Ottoline Braithwaite"],
+            false,
+        ),
+        // Staff do not see emails, so they cannot find people by them.
+        ("staff", "?q=ottoline%40example.org", 200, &[], false),
+        ("partner", "", 403, &[], false),
+        ("auditor", "", 403, &[], false),
+        ("nobody", "", 401, &[], false),
+        ("admin", "?limit=0", 400, &[], false),
+        ("admin", "?after=not-an-id", 400, &[], false),
+    ];
+    for (who, query, status, want, emails) in cases {
+        let bearer = match *who {
+            "admin" => Some(o.admin.as_str()),
+            "staff" => Some(o.staff.as_str()),
+            "partner" => Some(o.partner.as_str()),
+            "auditor" => Some(o.auditor.as_str()),
+            _ => None,
+        };
+        let (s, _, page) = o
+            .api
+            .call(bearer, "GET", &format!("/v1/people{query}"), Value::Null)
+            .await;
+        assert_eq!(s.as_u16(), *status, "{who} {query}: {page}");
+        if *status != 200 {
+            continue;
+        }
+        assert_eq!(names(&page), *want, "{who} {query}");
+        let shown = page["people"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p.get("email").is_some());
+        assert_eq!(shown, *emails && !want.is_empty(), "{who} {query}: {page}");
+    }
+}
+
+/// A page at a time, with the next page's address.
+#[tokio::test]
+async fn people_come_a_page_at_a_time() {
+    let o = office().await;
+    let (s, h, page) = {
+        let (s, ct, page) = o
+            .api
+            .call(Some(&o.admin), "GET", "/v1/people?limit=1", Value::Null)
+            .await;
+        (s, ct, page)
+    };
+    assert_eq!(s, 200, "{h} {page}");
+    assert_eq!(names(&page), ["Morwenna Pencarrow"]);
+    let next = page["next"].as_str().expect("a next page").to_string();
+    let (_, _, page) = o
+        .api
+        .call(
+            Some(&o.admin),
+            "GET",
+            &format!("/v1/people?limit=1&after={next}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(names(&page), ["Ottoline Braithwaite"]);
+    assert!(page["next"].is_null(), "{page}");
+}
+
+/// PATCH /v1/people/{id}: admins correct a name and an email; the people
+/// store changes, the log does not grow or learn them.
+#[tokio::test]
+async fn a_correction_changes_the_people_store_only() {
+    let o = office().await;
+    let (_, _, found) = o
+        .api
+        .call(Some(&o.admin), "GET", "/v1/people?q=Ottoline", Value::Null)
+        .await;
+    let id = found["people"][0]["participant_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/v1/people/{id}");
+    let cases: &[(&str, Value, u16, Option<&str>)] = &[
+        ("partner", json!({"name": "Ottoline Rookwood"}), 403, None),
+        ("staff", json!({"name": "Ottoline Rookwood"}), 403, None),
+        ("admin", json!({}), 400, None),
+        (
+            "admin",
+            json!({"email": "not an email"}),
+            400,
+            Some("/email"),
+        ),
+        ("admin", json!({"name": "  "}), 400, Some("/name")),
+        ("admin", json!({"nickname": "Otty"}), 422, Some("/nickname")),
+        (
+            "admin",
+            json!({"name": "Ottoline Rookwood", "email": "o.rookwood@example.net"}),
+            200,
+            None,
+        ),
+    ];
+    for (who, body, status, pointer) in cases {
+        let before = o.ledger.head().size;
+        let bearer = match *who {
+            "admin" => &o.admin,
+            "staff" => &o.staff,
+            _ => &o.partner,
+        };
+        let (s, _, answer) = o.api.call(Some(bearer), "PATCH", &path, body.clone()).await;
+        assert_eq!(s.as_u16(), *status, "{who} {body}: {answer}");
+        if let Some(p) = pointer {
+            assert_eq!(answer["pointer"], *p, "{who} {body}: {answer}");
+        }
+        assert_eq!(
+            o.ledger.head().size,
+            before,
+            "a correction writes no record"
+        );
+    }
+    let (_, _, now) = o
+        .api
+        .call(Some(&o.admin), "GET", "/v1/people?q=Rookwood", Value::Null)
+        .await;
+    assert_eq!(now["people"][0]["email"], "o.rookwood@example.net");
+    let log = o.ledger.range(0, 1000).unwrap();
+    for e in &log {
+        let text = serde_json::to_string(&e.payload.as_ref().map(|p| p.to_value())).unwrap();
+        assert!(
+            !text.contains("Rookwood") && !text.contains("rookwood"),
+            "{text}"
+        );
+    }
+    // An email removed with "".
+    let (s, _, answer) = o
+        .api
+        .call(Some(&o.admin), "PATCH", &path, json!({"email": ""}))
+        .await;
+    assert_eq!(s, 200, "{answer}");
+    assert!(answer.get("email").is_none(), "{answer}");
+}
+
+/// The same name or email twice: refused (409, naming the first), nothing
+/// written, unless it is another person.
+#[tokio::test]
+async fn the_same_person_is_not_registered_twice_by_mistake() {
+    let o = office().await;
+    let cases: &[(Value, u16, Option<&str>)] = &[
+        (
+            json!({"role": "partner", "name": "ottoline  braithwaite"}),
+            409,
+            Some("/name"),
+        ),
+        (
+            json!({"role": "partner", "name": "O. Braithwaite", "email": "OTTOLINE@example.org"}),
+            409,
+            Some("/email"),
+        ),
+        (
+            json!({"role": "partner", "name": "Ottoline Braithwaite", "another_person": true}),
+            201,
+            None,
+        ),
+        (
+            json!({"role": "partner", "name": "Cuthbert Ashgrove"}),
+            201,
+            None,
+        ),
+    ];
+    for (body, status, pointer) in cases {
+        let before = o.ledger.head().size;
+        let (s, answer) = register(&o.api, &o.admin, body.clone()).await;
+        assert_eq!(s.as_u16(), *status, "{body}: {answer}");
+        if let Some(p) = pointer {
+            assert_eq!(answer["pointer"], *p, "{answer}");
+            assert!(
+                answer["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Ottoline Braithwaite"),
+                "{answer}"
+            );
+        }
+        let grew = o.ledger.head().size - before;
+        assert_eq!(grew, u64::from(*status == 201), "{body}");
+    }
+}
+
+/// The pages: an admin registers a person (and is warned, not given a
+/// second person, for the same name), finds them by name and by email,
+/// and corrects their email on their page; staff find names but not
+/// emails, and have no correction form; partners have no people pages.
+#[tokio::test]
+async fn people_pages_register_find_and_correct() {
+    let o = office().await;
+    let mut admin = Browser::sign_in(&o.api, &o.admin).await;
+    let (s, home) = admin.get("/home").await;
+    assert_eq!(s, 200);
+    assert!(
+        home.contains("href=\"/people\""),
+        "People is in the navigation"
+    );
+    let fields = [
+        ("role", "partner"),
+        ("name", "Cuthbert Ashgrove"),
+        ("email", "cuthbert@example.org"),
+        ("project", ""),
+    ];
+    let before = o.ledger.head().size;
+    let (s, _) = admin.submit("/people/new", &fields).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(o.ledger.head().size, before + 1);
+    let (s, again) = admin.submit("/people/new", &fields).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(again.contains("already registered"), "{again}");
+    assert!(again.contains("This is a different person"), "{again}");
+    assert_eq!(
+        o.ledger.head().size,
+        before + 1,
+        "the warning wrote nothing"
+    );
+
+    for q in ["ashgrove", "cuthbert%40example.org"] {
+        let (_, found) = admin.get(&format!("/people?q={q}")).await;
+        assert!(found.contains("Cuthbert Ashgrove"), "{q}: {found}");
+    }
+    let (_, none) = admin.get("/people?q=Zebulon").await;
+    assert!(!none.contains("Cuthbert Ashgrove"));
+    let (_, found) = admin.get("/people?q=ashgrove").await;
+    let href = found
+        .split("href=\"")
+        .filter_map(|h| h.split('"').next())
+        .find(|h| h.starts_with("/people/") && *h != "/people/new")
+        .expect("a link to the person's page")
+        .to_string();
+    let (_, page) = admin.get(&href).await;
+    assert!(
+        page.contains("cuthbert@example.org") && page.contains("Correct their details"),
+        "{page}"
+    );
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let (s, _) = admin
+        .post(
+            &format!("{href}/correct"),
+            &[
+                ("csrf", &csrf),
+                ("name", "Cuthbert Ashgrove"),
+                ("email", "not mail"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = admin
+        .post(
+            &format!("{href}/correct"),
+            &[
+                ("csrf", &csrf),
+                ("name", "Cuthbert Ashgrove"),
+                ("email", "c.ashgrove@example.net"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, page) = admin.get(&href).await;
+    assert!(page.contains("c.ashgrove@example.net"), "{page}");
+    assert_eq!(
+        o.ledger.head().size,
+        before + 1,
+        "corrections write no record"
+    );
+
+    let mut staff = Browser::sign_in(&o.api, &o.staff).await;
+    let (_, found) = staff.get("/people?q=ashgrove").await;
+    assert!(
+        found.contains("Cuthbert Ashgrove") && !found.contains("c.ashgrove@example.net"),
+        "{found}"
+    );
+    let (_, page) = staff.get(&href).await;
+    assert!(
+        !page.contains("Correct their details") && !page.contains("c.ashgrove"),
+        "{page}"
+    );
+
+    let mut partner = Browser::sign_in(&o.api, &o.partner).await;
+    let (_, home) = partner.get("/home").await;
+    assert!(!home.contains("href=\"/people\""));
+    let (s, _) = partner.get("/people").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+/// A project started in the pages has its lead and the member of staff
+/// who started it as members at once.
+#[tokio::test]
+async fn a_project_started_in_the_pages_has_its_first_members() {
+    let o = office().await;
+    let (_, lead) = register(
+        &o.api,
+        &o.admin,
+        json!({"role": "staff", "name": "Tobias Wrenfield"}),
+    )
+    .await;
+    let lead = lead["participant_id"].as_str().unwrap().to_string();
+    let mut staff = Browser::sign_in(&o.api, &o.staff).await;
+    let (s, answer) = staff
+        .submit(
+            "/projects/new",
+            &[
+                ("title", "Warm spaces this winter"),
+                ("summary", "Warm rooms in libraries"),
+                ("lead", &lead),
+                ("involvement", "co-production"),
+                ("aim", "Every library opens a warm room"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{answer}");
+    let model = o.api.app().read().unwrap();
+    let (_, project) = model
+        .projects
+        .iter()
+        .find(|(_, p)| model.text(&p.title) == "Warm spaces this winter")
+        .expect("the project");
+    let members: Vec<String> = project
+        .members
+        .iter()
+        .filter(|(_, m)| m.active)
+        .map(|(who, _)| who.to_string())
+        .collect();
+    assert!(members.contains(&lead), "the lead is a member: {members:?}");
+    assert_eq!(
+        members.len(),
+        2,
+        "the lead and the member of staff who started it: {members:?}"
+    );
+}
