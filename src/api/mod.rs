@@ -1140,6 +1140,7 @@ impl utoipa::Modify for ProblemResponses {
                 &mut item.get,
                 &mut item.post,
                 &mut item.put,
+                &mut item.patch,
                 &mut item.delete,
             ];
             for op in ops.into_iter().flatten() {

@@ -19,6 +19,7 @@ pub mod idempotency;
 pub mod integrity;
 pub mod limits;
 mod mailing;
+mod membership;
 pub mod notify;
 pub mod outage;
 pub mod outbox;

@@ -413,6 +413,13 @@ async fn a_project_started_in_the_pages_has_its_first_members() {
     .await;
     let lead = lead["participant_id"].as_str().unwrap().to_string();
     let mut staff = Browser::sign_in(&o.api, &o.staff).await;
+    // "Who leads it?": you first, then staff by name.
+    let (_, form) = staff.get("/projects/new").await;
+    let you = form.find("You (Morwenna Pencarrow)").expect("you, by name");
+    let other = form
+        .find("Tobias Wrenfield")
+        .expect("the other member of staff, by name");
+    assert!(you < other, "you first");
     let (s, answer) = staff
         .submit(
             "/projects/new",
@@ -444,4 +451,102 @@ async fn a_project_started_in_the_pages_has_its_first_members() {
         2,
         "the lead and the member of staff who started it: {members:?}"
     );
+}
+
+/// A project's people page: add a registered partner, record a meeting
+/// with them, record that they left; the lead cannot be removed there.
+#[tokio::test]
+async fn people_are_added_to_a_project_and_leave_it() {
+    let o = office().await;
+    let mut staff = Browser::sign_in(&o.api, &o.staff).await;
+    let (_, form) = staff.get("/projects/new").await;
+    let me = form
+        .split("value=\"")
+        .filter_map(|v| v.split('"').next())
+        .find(|v| v.len() == 36 && form.contains(&format!("value=\"{v}\" checked")))
+        .expect("you are chosen to lead")
+        .to_string();
+    let (s, _) = staff
+        .submit(
+            "/projects/new",
+            &[
+                ("title", "Food bank hours"),
+                ("summary", "Opening hours that suit people who work"),
+                ("lead", &me),
+                ("involvement", "co-design"),
+                ("aim", "Evening opening twice a week"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let project = {
+        let model = o.api.app().read().unwrap();
+        model
+            .projects
+            .iter()
+            .find(|(_, p)| model.text(&p.title) == "Food bank hours")
+            .map(|(id, _)| id.to_string())
+            .unwrap()
+    };
+    let people = format!("/projects/{project}/people");
+    let (_, page) = staff.get(&format!("/projects/{project}")).await;
+    assert!(
+        page.contains(&format!("href=\"{people}\"")),
+        "the project links to its people"
+    );
+    let (_, page) = staff.get(&people).await;
+    assert!(page.contains("Ottoline Braithwaite (partner)"), "{page}");
+    let partner = {
+        let at = page.find("Ottoline Braithwaite (partner)").unwrap();
+        let before = &page[..at];
+        let v = before.rfind("value=\"").unwrap() + 7;
+        before[v..].split('"').next().unwrap().to_string()
+    };
+    let (s, _) = staff.submit(&people, &[]).await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "choosing no one is an error"
+    );
+    let (s, _) = staff.submit(&people, &[("person", &partner)]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, page) = staff.get(&people).await;
+    assert!(
+        page.contains("Record that Ottoline Braithwaite left this project"),
+        "{page}"
+    );
+
+    // Now "Who came?" offers them, and a meeting with them is recorded.
+    let before = o.ledger.head().size;
+    let (s, answer) = staff
+        .submit(
+            &format!("/projects/{project}/meeting"),
+            &[
+                ("date", "2026-11-30"),
+                ("attendees", &me),
+                ("attendees", &partner),
+                ("materials", "yes"),
+                ("summary", "We chose the evenings."),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{answer}");
+    assert_eq!(o.ledger.head().size, before + 1);
+
+    let csrf = staff.csrf(&people).await;
+    let (s, _) = staff
+        .post(&format!("{people}/{partner}/left"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, page) = staff.get(&people).await;
+    assert!(
+        !page.contains("left this project\">")
+            && page.contains("Ottoline Braithwaite (partner)</label>"),
+        "{page}"
+    );
+    // The lead has no such button, and cannot be made to leave here.
+    let (s, page) = staff
+        .post(&format!("{people}/{me}/left"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
 }

@@ -454,11 +454,29 @@ fn spec(
                     ),
                 )
             };
-            let mut staff: Vec<(String, String)> = ids
+            // By name, you first; someone the people store has no name
+            // for is told apart by the end of their id, never one of many
+            // identical "a member of staff".
+            let me_id = v.caller.participant();
+            let mut staff: Vec<(bool, String, String)> = ids
                 .into_iter()
-                .map(|id| (id.to_string(), name_of(state, v, model, &id)))
+                .map(|id| {
+                    let real = state.app().person_name(&v.caller, id.uuid()).ok();
+                    let named = real.as_deref().filter(|n| *n != "a former participant");
+                    let words = match (Some(id) == me_id, named) {
+                        (true, Some(n)) => format!("You ({n})"),
+                        (true, None) => "You".to_string(),
+                        (false, Some(n)) => n.to_string(),
+                        (false, None) => format!("A member of staff ({})", short_id(&id)),
+                    };
+                    (Some(id) != me_id, words, id.to_string())
+                })
                 .collect();
-            staff.sort_by(|a, b| a.1.cmp(&b.1));
+            staff.sort();
+            let staff: Vec<(String, String)> = staff
+                .into_iter()
+                .map(|(_, words, id)| (id, words))
+                .collect();
             let me = v.caller.participant().map(|p| p.to_string());
             Spec {
                 title: s("Start a new project"),

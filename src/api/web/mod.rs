@@ -10,6 +10,7 @@
 mod cards;
 mod forms;
 mod mail;
+mod members;
 mod pages;
 mod people;
 mod sign_ins;
@@ -721,4 +722,5 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(mail::routes())
         .merge(sign_ins::routes())
         .merge(people::routes())
+        .merge(members::routes())
 }

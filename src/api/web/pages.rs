@@ -813,6 +813,10 @@ async fn project(
             "Record a decision".to_string(),
         ));
         actions.push((
+            format!("/projects/{id}/people"),
+            "People in this project".to_string(),
+        ));
+        actions.push((
             format!("/projects/{id}/cards"),
             "Sign-in cards for partners".to_string(),
         ));

@@ -162,9 +162,16 @@ fn open_projects(state: &AppState) -> Result<Vec<(String, String)>, PageError> {
     Ok(out)
 }
 
+#[derive(Deserialize)]
+struct RegisterQuery {
+    /// The project to preselect (from a project's "People" page).
+    project: Option<String>,
+}
+
 async fn register_page(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Query(q): Query<RegisterQuery>,
 ) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
     if !may(&v, Action::RegisterPerson) {
@@ -176,7 +183,7 @@ async fn register_page(
         role: "partner".into(),
         name: String::new(),
         email: String::new(),
-        project: String::new(),
+        project: q.project.unwrap_or_default(),
         projects: open_projects(&state)?,
         duplicate: None,
     })
@@ -238,8 +245,21 @@ async fn register(
         };
         match state.app().register_person(&v.caller, person).await {
             Ok((id, _)) => {
-                state.leave_notice(&v, &format!("{name} is registered."));
-                return Ok(Redirect::to(&format!("/people/{id}")).into_response());
+                // Registered into a project: back to its people, to add more.
+                return Ok(match project_id {
+                    Some(p) => {
+                        state.leave_notice(
+                            &v,
+                            &format!("{name} is registered and has joined the project."),
+                        );
+                        Redirect::to(&format!("/projects/{p}/people"))
+                    }
+                    None => {
+                        state.leave_notice(&v, &format!("{name} is registered."));
+                        Redirect::to(&format!("/people/{id}"))
+                    }
+                }
+                .into_response());
             }
             Err(r) if r.kind() == Kind::Conflict => {
                 let same = if field_of(&r) == "email" {
