@@ -356,12 +356,15 @@ pub struct Left {
     pub left: Vec<u64>,
 }
 
-/// A person's name, or "a former participant" once erased.
+/// A person's name, or "a former participant" once erased; their email
+/// too, for those who may read emails (admins), when one is kept.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct PersonName {
     #[schema(value_type = String, format = Uuid)]
     pub participant_id: uuid::Uuid,
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 /// A partner's own equality answers.

@@ -159,6 +159,7 @@ pub(super) async fn get_person(
     Ok(Json(PersonName {
         participant_id: id,
         name,
+        email: state.app().person_email(&who.caller, id),
     })
     .into_response())
 }

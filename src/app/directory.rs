@@ -184,6 +184,14 @@ impl App {
         corrected.ok_or_else(|| Refusal::not_found("there is no such person"))
     }
 
+    /// A person's email, for those who may read emails, when one is kept.
+    pub fn person_email(&self, caller: &Caller, who: Uuid) -> Option<String> {
+        if !policy::may(caller.author().role, Action::ReadEmail) {
+            return None;
+        }
+        self.0.people.get(&who).ok().flatten().and_then(|p| p.email)
+    }
+
     /// Someone already registered with this name or this email, if anyone.
     pub(super) fn registered_already(
         &self,

@@ -306,10 +306,12 @@ pub enum Action {
     ReadEmail,
     /// Correct a person's name or email (rectification).
     CorrectPerson,
+    /// Stop every way one person signs in at once (a lost card or phone).
+    StopSignIns,
 }
 
 impl Action {
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::Append,
         Action::Read,
         Action::RegisterPerson,
@@ -328,6 +330,7 @@ impl Action {
         Action::FindPeople,
         Action::ReadEmail,
         Action::CorrectPerson,
+        Action::StopSignIns,
     ];
 }
 
@@ -356,6 +359,7 @@ pub fn may(role: AuthorRole, action: Action) -> bool {
         Action::FindPeople     => [Y,    Y,    Y,       N,      N],
         Action::ReadEmail      => [Y,    N,    Y,       N,      N],
         Action::CorrectPerson  => [Y,    N,    Y,       N,      N],
+        Action::StopSignIns    => [Y,    Y,    Y,       N,      N],
     };
     ROLES.iter().position(|r| *r == role).is_some_and(|i| row[i])
 }
@@ -388,6 +392,7 @@ pub fn require(author: &Author, action: Action) -> Result<(), Refusal> {
         Action::FindPeople => "look people up",
         Action::ReadEmail => "see people's email addresses",
         Action::CorrectPerson => "correct a person's name or email",
+        Action::StopSignIns => "stop someone's sign-ins",
     };
     Err(Refusal::forbidden(format!(
         "{} may not {what}",

@@ -550,3 +550,76 @@ async fn people_are_added_to_a_project_and_leave_it() {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
 }
+
+/// A lost card: from the person's page, every card and code of theirs
+/// stops at once (the session a code started ends, an unused card no
+/// longer works); cards say whose and when; admins revoke tokens in the
+/// pages.
+#[tokio::test]
+async fn a_persons_sign_ins_stop_at_once_and_tokens_are_revoked_in_the_pages() {
+    let o = office().await;
+    let app = o.api.app();
+    let (staff, _) = app.authenticate(&o.staff).unwrap();
+    let partner = app
+        .authenticate(&o.partner)
+        .unwrap()
+        .0
+        .participant()
+        .unwrap();
+    let (card, _, info) = crate::common::blocking(app.make_sign_in_card(&staff, partner)).unwrap();
+    let today = time::OffsetDateTime::now_utc().date();
+    assert_eq!(
+        info.name,
+        format!("card-{}-{today}", &partner.to_string()[..8])
+    );
+    assert!(app.sign_in_link(&card).is_ok());
+
+    let mut them = Browser::sign_in(&o.api, &o.partner).await;
+    assert_eq!(them.get("/home").await.0, StatusCode::OK);
+    let mut admin = Browser::sign_in(&o.api, &o.admin).await;
+    let page = format!("/people/{partner}");
+    let (_, html) = admin.get(&page).await;
+    assert!(html.contains("Stop all of Ottoline Braithwaite"), "{html}");
+    let csrf = admin.csrf(&page).await;
+    let (s, _) = admin
+        .post(&format!("{page}/stop"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, html) = admin.get(&page).await;
+    assert!(html.contains("Stopped 2 cards and access codes"), "{html}");
+    assert_ne!(
+        them.get("/home").await.0,
+        StatusCode::OK,
+        "their session ended"
+    );
+    assert!(
+        app.sign_in_link(&card).is_err(),
+        "the unused card no longer works"
+    );
+    assert!(
+        app.authenticate(&o.partner).is_err(),
+        "their code no longer works"
+    );
+
+    // The admins' tokens page: the auditor's token, revoked there.
+    let (_, html) = admin.get("/home").await;
+    assert!(html.contains("href=\"/tokens\""));
+    let (_, html) = admin.get("/tokens").await;
+    let id = app
+        .tokens(&jointly::app::Caller::operator())
+        .unwrap()
+        .into_iter()
+        .find(|t| t.name == "auditor")
+        .unwrap()
+        .id;
+    assert!(html.contains(&format!("/tokens/{id}/revoke")), "{html}");
+    let csrf = admin.csrf("/tokens").await;
+    let (s, _) = admin
+        .post(&format!("/tokens/{id}/revoke"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(app.authenticate(&o.auditor).is_err());
+    // Staff have no tokens page.
+    let mut staff_browser = Browser::sign_in(&o.api, &o.staff).await;
+    assert_eq!(staff_browser.get("/tokens").await.0, StatusCode::FORBIDDEN);
+}

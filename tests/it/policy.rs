@@ -95,7 +95,7 @@ fn who_may_write_each_event_type() {
 #[test]
 fn who_may_use_each_use_case() {
     // Columns: admin, staff, operator, partner, auditor.
-    let table: [(Action, [bool; 5]); 18] = [
+    let table: [(Action, [bool; 5]); 19] = [
         (Action::Append, [true, true, true, true, false]),
         (Action::Read, [true, true, true, true, true]),
         (Action::RegisterPerson, [true, true, true, false, false]),
@@ -114,6 +114,7 @@ fn who_may_use_each_use_case() {
         (Action::FindPeople, [true, true, true, false, false]),
         (Action::ReadEmail, [true, false, true, false, false]),
         (Action::CorrectPerson, [true, false, true, false, false]),
+        (Action::StopSignIns, [true, true, true, false, false]),
     ];
     assert_eq!(table.len(), Action::ALL.len());
     for (action, row) in table {

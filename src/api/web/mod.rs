@@ -14,6 +14,7 @@ mod members;
 mod pages;
 mod people;
 mod sign_ins;
+mod tokens;
 mod words;
 
 use super::AppState;
@@ -359,6 +360,9 @@ impl Frame {
         if v.is(&[Role::Staff, Role::Admin]) {
             extra.push(("/people", "People"));
         }
+        if v.is(&[Role::Admin]) {
+            extra.push(("/tokens", "Access tokens"));
+        }
         if !v.is(&[Role::Partner]) {
             extra.push(("/check", "Check this record"));
         }
@@ -468,7 +472,7 @@ fn keep_for_sign_in(
 
 /// Pages that carry a secret or what someone typed (the equality answers
 /// may be among it) are not kept by the browser or anything between.
-fn not_stored(mut r: Response) -> Response {
+pub(super) fn not_stored(mut r: Response) -> Response {
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
@@ -723,4 +727,5 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(sign_ins::routes())
         .merge(people::routes())
         .merge(members::routes())
+        .merge(tokens::routes())
 }

@@ -650,6 +650,8 @@ struct ProjectPage {
     actions: Vec<(String, String)>,
     story: Vec<StoryLine>,
     id: ProjectId,
+    /// Staff and admins find people to add here.
+    may_add_people: bool,
 }
 
 /// "15 July 2025", and "(recorded on 30 November 2026)" when it was
@@ -832,6 +834,7 @@ async fn project(
         actions,
         story,
         id,
+        may_add_people: v.is(&[Role::Staff, Role::Admin]),
     })
 }
 

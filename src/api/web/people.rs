@@ -338,6 +338,7 @@ struct PersonPage {
     projects: Vec<(String, String)>,
     may_correct: bool,
     may_card: bool,
+    may_stop: bool,
     errors: Vec<(String, String)>,
     /// What the correction form holds.
     form_name: String,
@@ -392,6 +393,7 @@ fn person_page(
         projects,
         may_correct,
         may_card: p.role == "partner" && p.left.is_none() && may(v, Action::MakeSignInCard),
+        may_stop: may(v, Action::StopSignIns),
         name: p.name,
         errors,
         form_name,
@@ -442,8 +444,33 @@ async fn correct(
     }
 }
 
+/// Stops every card, code and session of a person at once.
+async fn stop(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageId(id): PageId,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let v = state.visitor(&headers)?;
+    check_csrf(&v, &FormData::parse(&body))?;
+    let n = state.app().stop_sign_ins(&v.caller, id.into()).await?;
+    state.leave_notice(
+        &v,
+        &if n == 0 {
+            "They had no cards or access codes that still worked.".to_string()
+        } else {
+            format!(
+                "Stopped {}: none of them signs in any more, and anyone signed in with them is signed out. Make a new card below.",
+                words::count(n as u64, "card or access code", "cards and access codes")
+            )
+        },
+    );
+    Ok(Redirect::to(&format!("/people/{id}")).into_response())
+}
+
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/people/{id}/stop", axum::routing::post(stop))
         .route("/people", get(list))
         .route("/people/new", get(register_page).post(register))
         .route("/people/{id}", get(person))
