@@ -1175,7 +1175,7 @@ impl utoipa::Modify for ProblemResponses {
         privacy::put_my_answers, privacy::get_my_answers, privacy::equality_table,
         privacy::erase, privacy::subject_export, privacy::backup, privacy::record_leaving,
         privacy::publish_equality, routine::report, routine::run_retention,
-        privacy::find_people, privacy::correct_person),
+        privacy::find_people, privacy::correct_person, privacy::import_people),
     components(schemas(Section, Which, Wait, answers::Record, routine::ReportFormat)),
     modifiers(&BearerAuth, &ProblemResponses)
 )]
@@ -1319,6 +1319,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
             "/v1/people",
             get(privacy::find_people).post(privacy::add_person),
         )
+        .route("/v1/people/import", post(privacy::import_people))
         .route(
             "/v1/people/{id}",
             get(privacy::get_person).patch(privacy::correct_person),

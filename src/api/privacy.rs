@@ -110,6 +110,26 @@ pub(super) async fn correct_person(
     Ok(Json(state.app().correct_person(&who.caller, id.into(), c)?).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/people/import",
+    request_body(content = String, content_type = "text/csv",
+        description = "A spreadsheet saved as CSV: the first row names the columns name, email, role and project (email and project may be empty; a project by its title or id)"),
+    responses((status = 201, description = "Everyone in the file, registered", body = [crate::app::onboarding::Onboarded]),
+        (status = 403, body = error::Problem),
+        (status = 422, description = "Rows at fault (each named: row, column, what is wrong); nothing was written", body = error::Problem)),
+    security(("bearer" = [])))]
+pub(super) async fn import_people(
+    State(state): State<AppState>,
+    who: Bearer,
+    body: axum::body::Bytes,
+) -> Result<Response, AppError> {
+    let done = state
+        .app()
+        .register_from_csv(&who.caller, &body)
+        .await
+        .map_err(crate::app::onboarding::NotOnboarded::into_refusal)?;
+    Ok((StatusCode::CREATED, Json(done)).into_response())
+}
+
 /// Who leads the projects of a lead who leaves.
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

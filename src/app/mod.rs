@@ -21,6 +21,7 @@ pub mod limits;
 mod mailing;
 mod membership;
 pub mod notify;
+pub mod onboarding;
 pub mod outage;
 pub mod outbox;
 pub mod policy;

@@ -289,6 +289,32 @@ impl<'a> Browser<'a> {
         .await
     }
 
+    /// Posts a form with a file (multipart/form-data), as a browser sends
+    /// an upload: the `csrf` field, and the file in the field `file`.
+    pub async fn post_file(
+        &mut self,
+        path: &str,
+        csrf: &str,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> (StatusCode, String) {
+        let boundary = "----jointlytestboundary7MA4YWxk";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        self.send(
+            Request::post(path).header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            ),
+            Body::from(body),
+        )
+        .await
+    }
+
     /// Posts a form as a page of another site would (`Origin` says so).
     pub async fn post_from(
         &mut self,

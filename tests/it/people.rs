@@ -335,7 +335,7 @@ async fn people_pages_register_find_and_correct() {
     let href = found
         .split("href=\"")
         .filter_map(|h| h.split('"').next())
-        .find(|h| h.starts_with("/people/") && *h != "/people/new")
+        .find(|h| h.starts_with("/people/") && h.len() == "/people/".len() + 36)
         .expect("a link to the person's page")
         .to_string();
     let (_, page) = admin.get(&href).await;
@@ -622,4 +622,118 @@ async fn a_persons_sign_ins_stop_at_once_and_tokens_are_revoked_in_the_pages() {
     // Staff have no tokens page.
     let mut staff_browser = Browser::sign_in(&o.api, &o.staff).await;
     assert_eq!(staff_browser.get("/tokens").await.0, StatusCode::FORBIDDEN);
+}
+
+/// (file, who) → (status, registered, the pointer of the first fault).
+/// Every row is checked first: one row at fault registers no one.
+#[tokio::test]
+async fn many_people_from_a_spreadsheet_or_none() {
+    let o = office().await;
+    let good = "name,email,role,project\r\nAbigail Ashcombe,abigail@example.org,partner,\r\nBartholomew Blackthorn,,staff,\r\n\"Caddick, Cordelia\",cordelia@example.org,Partner,\r\n";
+    let bad_email = "name,email,role,project\nDesmond Dunmore,desmond@example.org,partner,\nEuphemia Elsworth,euphemia@example.org,partner,\nFergus Fairweather,not an email address,partner,\n";
+    let cases: &[(&str, &str, u16, usize, Option<&str>)] = &[
+        ("partner", good, 403, 0, None),
+        ("admin", bad_email, 422, 0, Some("/rows/4/email")),
+        (
+            "admin",
+            "name,role,colour\nGwendolen Greatorex,partner,blue\n",
+            422,
+            0,
+            Some("/rows/1/colour"),
+        ),
+        (
+            "admin",
+            "name,role,project\nHamish Hollingsworth,partner,No such project\n",
+            422,
+            0,
+            Some("/rows/2/project"),
+        ),
+        (
+            "admin",
+            "name,role\nImogen Ingleby,volunteer\n",
+            422,
+            0,
+            Some("/rows/2/role"),
+        ),
+        (
+            "admin",
+            "name,role\nJasper Jellicoe,partner\njasper  JELLICOE,partner\n",
+            422,
+            0,
+            Some("/rows/3/name"),
+        ),
+        (
+            "admin",
+            "name,role\nOttoline Braithwaite,partner\n",
+            422,
+            0,
+            Some("/rows/2/name"),
+        ),
+        ("admin", "", 422, 0, Some("/rows/1/file")),
+        ("staff", good, 201, 3, None),
+    ];
+    for (who, file, status, registered, pointer) in cases {
+        let before = o.ledger.head().size;
+        let bearer = if *who == "partner" {
+            &o.partner
+        } else if *who == "staff" {
+            &o.staff
+        } else {
+            &o.admin
+        };
+        let (s, _, answer) = o
+            .api
+            .raw(
+                Some(bearer),
+                "POST",
+                "/v1/people/import",
+                Some(file.as_bytes().to_vec()),
+                "text/csv",
+                &[],
+            )
+            .await;
+        assert_eq!(s.as_u16(), *status, "{who} {file:?}: {answer}");
+        if let Some(p) = pointer {
+            assert_eq!(answer["pointer"], *p, "{file:?}: {answer}");
+        }
+        assert_eq!(
+            (o.ledger.head().size - before) as usize,
+            *registered,
+            "{file:?}"
+        );
+        if *status == 201 {
+            assert_eq!(answer.as_array().unwrap().len(), *registered);
+        }
+    }
+    let (_, _, found) = o
+        .api
+        .call(Some(&o.admin), "GET", "/v1/people?q=Caddick", Value::Null)
+        .await;
+    assert_eq!(names(&found), ["Caddick, Cordelia"]);
+
+    // The same through the page: the faults listed by row and column.
+    let mut admin = Browser::sign_in(&o.api, &o.admin).await;
+    let (_, people) = admin.get("/people").await;
+    assert!(people.contains("href=\"/people/upload\""));
+    let csrf = admin.csrf("/people/upload").await;
+    let before = o.ledger.head().size;
+    let (s, page) = admin
+        .post_file("/people/upload", &csrf, "people.csv", bad_email.as_bytes())
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("Row 4") && page.contains("email") && page.contains("not an email address"),
+        "{page}"
+    );
+    assert_eq!(o.ledger.head().size, before, "nothing written");
+    let fine = bad_email.replace("not an email address", "fergus@example.org");
+    let (s, page) = admin
+        .post_file("/people/upload", &csrf, "people.csv", fine.as_bytes())
+        .await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("3 people registered") && page.contains("Fergus Fairweather"),
+        "{page}"
+    );
+    assert_eq!(o.ledger.head().size, before + 3);
 }

@@ -11,6 +11,7 @@ mod cards;
 mod forms;
 mod mail;
 mod members;
+mod onboarding;
 mod pages;
 mod people;
 mod sign_ins;
@@ -728,4 +729,5 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(people::routes())
         .merge(members::routes())
         .merge(tokens::routes())
+        .merge(onboarding::routes())
 }
