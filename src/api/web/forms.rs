@@ -1205,7 +1205,10 @@ async fn submit(
 
 /// A refusal's words as a sentence for a page.
 fn sentence(r: &Refusal) -> String {
-    format!("{}.", super::capitalised(r.message()))
+    format!(
+        "{}.",
+        super::capitalised(&super::words::dates_in_words(r.message()))
+    )
 }
 
 fn save_answers(

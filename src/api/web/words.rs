@@ -109,3 +109,56 @@ mod tests {
         }
     }
 }
+
+/// Every `YYYY-MM-DD` date in a text (the core's words) written in words,
+/// for a page: "15 July 2025".
+pub fn dates_in_words(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        let looks = b.len() >= i + 10
+            && b[i..i + 10].iter().enumerate().all(|(k, c)| {
+                if k == 4 || k == 7 {
+                    *c == b'-'
+                } else {
+                    c.is_ascii_digit()
+                }
+            })
+            && (i == 0 || !b[i - 1].is_ascii_alphanumeric())
+            && b.get(i + 10).is_none_or(|c| !c.is_ascii_alphanumeric());
+        if looks {
+            let words = day(&text[i..i + 10]);
+            if words != text[i..i + 10] {
+                out.push_str(&words);
+                i += 10;
+                continue;
+            }
+        }
+        let c = text[i..].chars().next().expect("within the text");
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
+#[cfg(test)]
+mod dates_in_text {
+    use super::dates_in_words;
+
+    fn check(text: &str, expect: &str) {
+        assert_eq!(dates_in_words(text), expect);
+    }
+
+    #[test]
+    fn dates_become_words() {
+        check(
+            "This is dated 2027-01-16, after the day it is recorded (2026-12-07)",
+            "This is dated 16 January 2027, after the day it is recorded (7 December 2026)",
+        );
+        check("no dates here", "no dates here");
+        check("2026-13-40 is not a date", "2026-13-40 is not a date");
+        check("id 12026-12-07x stays", "id 12026-12-07x stays");
+        check("café 2025-07-15", "café 15 July 2025");
+    }
+}
