@@ -61,9 +61,18 @@ fn page(
             .iter()
             .filter(|(who, m)| m.active && !model.erased.contains(*who))
             .map(|(who, m)| {
+                // Someone with no name kept is told apart by the end of
+                // their id, never one of many identical "a partner".
+                let name = super::pages::name_of(state, v, &model, who);
+                let name = if name.starts_with("a ") {
+                    let id = who.to_string();
+                    format!("{name} (no. {})", &id[id.len() - 6..])
+                } else {
+                    name
+                };
                 (
                     who.to_string(),
-                    super::pages::name_of(state, v, &model, who),
+                    name,
                     if m.role == PersonRole::Partner {
                         "partner"
                     } else {
