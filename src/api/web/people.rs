@@ -120,9 +120,9 @@ async fn list(
         format!("/people?{}", query.finish())
     });
     let label = if may(&v, Action::ReadEmail) {
-        "Name or email address"
+        "name or email address"
     } else {
-        "Name"
+        "name"
     };
     render(PeopleList {
         page: Frame::for_visitor(&v, "People", "/people"),
