@@ -88,12 +88,7 @@ async fn upload(
             _ => {}
         }
     }
-    if csrf != v.csrf {
-        return Err(PageError::Status(
-            StatusCode::FORBIDDEN,
-            "This form has expired or did not come from this site. Go back, reload the page and try again.".into(),
-        ));
-    }
+    super::check_csrf_value(&v, &csrf)?;
     let Some(file) = file.filter(|f| !f.is_empty()) else {
         return upload_page(
             &v,
