@@ -650,6 +650,28 @@ impl App {
         Ok(answer)
     }
 
+    /// Whether [`append`](Self::append) would accept this submission were
+    /// it sent now, writing nothing: for a page that shows what will be
+    /// recorded before it is (a record cannot be taken back). Only a
+    /// change made in between can make the append refuse it after all.
+    pub fn check(&self, caller: &Caller, s: &Submission) -> Result<(), Refusal> {
+        policy::require(caller.author(), Action::Append)?;
+        let event_type = EventType::new(&s.event_type)
+            .map_err(|e| Refusal::malformed(e.to_string()).at("/type"))?;
+        policy::may_append_type(caller.author(), event_type.as_str())?;
+        let model = self.read()?;
+        let today = crate::coproduction::values::Date::of(crate::ledger::Timestamp::now());
+        rules::judge(
+            &self.0.ledger,
+            &model,
+            caller.author(),
+            event_type.as_str(),
+            &s.payload,
+            today,
+        )
+        .map(|_| ())
+    }
+
     /// Whether a checkpoint holding record `seq` is cosigned within `wait`.
     async fn wait_cosigned(&self, seq: u64, wait: Duration) -> bool {
         let mut rx = self.0.cosigned.subscribe();

@@ -13,7 +13,7 @@ use super::{fold, policy, snapshot};
 use crate::coproduction::author::Author;
 use crate::coproduction::events::Event;
 use crate::coproduction::model::Model;
-use crate::coproduction::read_event;
+use crate::coproduction::read_payload;
 use crate::coproduction::values::Date;
 use crate::ledger::{Admission, CanonicalPayload, Ledger, LedgerError, Record};
 use crate::refusal::Refusal;
@@ -81,20 +81,6 @@ impl Rules {
         self.batch.get_or_insert_with(|| shared.write_arc())
     }
 
-    /// A correction must point at a record in the log. (Not one in the
-    /// batch being written: a record's id is made as it is admitted, so no
-    /// one can know it before the batch is answered.)
-    fn check_exists(&self, id: uuid::Uuid) -> Result<(), Refusal> {
-        match self.ledger.store().seq_of(&id) {
-            Ok(Some(_)) => Ok(()),
-            Ok(None) => Err(Refusal::invalid("there is no record with this event id")),
-            Err(e) => Err(Refusal::unavailable(format!(
-                "whether this record exists cannot be read just now ({e}); try again"
-            ))),
-        }
-        .map_err(|r| r.at("/payload/corrects"))
-    }
-
     /// Checks events as if they were appended next, in order, without
     /// writing anything, against a copy of `model`: for refusing a whole
     /// file of events before any is written. Returns the index of the
@@ -128,24 +114,18 @@ impl Admission for Rules {
         expected: Option<u64>,
     ) -> Result<(), Refusal> {
         let author = Author::from_actor(record.actor());
-        let type_name = record.event_type().as_str();
-        if policy::allow(author.role, type_name) == policy::Allow::No {
-            policy::may_append_type(&author, type_name)?;
-        }
-        let event = read_event(record, Some(payload)).map_err(|r| r.under("/payload"))?;
-        {
-            let model = self.model_mut();
-            policy::may_write(&author, event.as_ref(), model)?;
-            if let Some(e) = &event {
-                model.check(&author, e).map_err(|r| r.under("/payload"))?;
-            }
-        }
-        if let Some(Event::RecordCorrected(e)) = &event {
-            self.check_exists(e.corrects.uuid())?;
-        }
-        if let Some(e) = &event {
-            happened_by_then(e, Date::of(record.at()))?;
-        }
+        let event = {
+            let shared = &self.model;
+            let model = self.batch.get_or_insert_with(|| shared.write_arc());
+            judge(
+                &self.ledger,
+                model,
+                &author,
+                record.event_type().as_str(),
+                payload,
+                Date::of(record.at()),
+            )?
+        };
         let model = self.model_mut();
         if let Some(n) = expected {
             model.check_expected(event.as_ref(), n)?;
@@ -166,6 +146,49 @@ impl Admission for Rules {
     fn reload(&mut self) {
         self.rebuild();
     }
+}
+
+/// Whether `author` may record this event now and it makes sense against
+/// the record (`model`), were it recorded on `today`: every rule but the
+/// project's `expected_last_seq`. The writer asks it of each event it
+/// admits; the pages ask it before they show what will be recorded.
+pub fn judge(
+    ledger: &Ledger,
+    model: &Model,
+    author: &Author,
+    type_name: &str,
+    payload: &CanonicalPayload,
+    today: Date,
+) -> Result<Option<Event>, Refusal> {
+    if policy::allow(author.role, type_name) == policy::Allow::No {
+        policy::may_append_type(author, type_name)?;
+    }
+    let event = read_payload(type_name, payload).map_err(|r| r.under("/payload"))?;
+    policy::may_write(author, event.as_ref(), model)?;
+    if let Some(e) = &event {
+        model.check(author, e).map_err(|r| r.under("/payload"))?;
+    }
+    if let Some(Event::RecordCorrected(e)) = &event {
+        exists(ledger, e.corrects.uuid())?;
+    }
+    if let Some(e) = &event {
+        happened_by_then(e, today)?;
+    }
+    Ok(event)
+}
+
+/// A correction must point at a record in the log. (Not one in the batch
+/// being written: a record's id is made as it is admitted, so no one can
+/// know it before the batch is answered.)
+fn exists(ledger: &Ledger, id: uuid::Uuid) -> Result<(), Refusal> {
+    match ledger.store().seq_of(&id) {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(Refusal::invalid("there is no record with this event id")),
+        Err(e) => Err(Refusal::unavailable(format!(
+            "whether this record exists cannot be read just now ({e}); try again"
+        ))),
+    }
+    .map_err(|r| r.at("/payload/corrects"))
 }
 
 /// Something is recorded on or after the day it happened, never before:

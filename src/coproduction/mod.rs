@@ -32,13 +32,18 @@ pub fn read_event(
     record: &Record,
     payload: Option<&CanonicalPayload>,
 ) -> Result<Option<Event>, Refusal> {
-    let type_name = record.event_type().as_str();
+    match payload {
+        Some(payload) => read_payload(record.event_type().as_str(), payload),
+        None => Ok(None),
+    }
+}
+
+/// A payload as the event of its type; `None` for an `x.` type, which
+/// jointly keeps but does not interpret.
+pub fn read_payload(type_name: &str, payload: &CanonicalPayload) -> Result<Option<Event>, Refusal> {
     if is_extension(type_name) {
         return Ok(None);
     }
-    let Some(payload) = payload else {
-        return Ok(None);
-    };
     match Event::from_payload_bytes(type_name, payload.as_bytes()) {
         None => Err(Refusal::invalid(unknown_type(type_name))),
         Some(Err(p)) => Err(Refusal::invalid(p.message).at(p.pointer)),

@@ -372,6 +372,14 @@ pub enum Involvement {
 }
 
 impl Involvement {
+    /// Every kind, from partners holding the most power to the least.
+    pub const ALL: [Involvement; 4] = [
+        Involvement::CoProduction,
+        Involvement::CoDesign,
+        Involvement::Engagement,
+        Involvement::Consultation,
+    ];
+
     pub fn words(&self) -> &'static str {
         match self {
             Involvement::CoProduction => "co-production",
@@ -407,6 +415,15 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, in the order a project moves through them.
+    pub const ALL: [Stage; 5] = [
+        Stage::Conception,
+        Stage::Design,
+        Stage::Delivery,
+        Stage::Review,
+        Stage::Closed,
+    ];
+
     pub fn words(&self) -> &'static str {
         match self {
             Stage::Conception => "conception",

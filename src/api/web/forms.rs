@@ -20,11 +20,14 @@ use crate::app::tokens::Role;
 use crate::app::view::Subject;
 use crate::coproduction::equality::{PREFER_NOT_TO_SAY, QUESTIONS, answer_words};
 use crate::coproduction::model::{Model, Stance};
-use crate::coproduction::values::{Method, Position, ProjectId, Response, Role as PersonRole};
+use crate::coproduction::values::{
+    Date as Day, Involvement as ProjectInvolvement, Method, Position, ProjectId, Response,
+    Role as PersonRole, Stage as ProjectStage,
+};
 use crate::refusal::{Kind as RefusalKind, Refusal};
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response as HttpResponse};
 use axum::routing::get;
@@ -81,6 +84,9 @@ pub(super) enum FieldKind {
     Long,
     Date,
     Choice,
+    /// One of many, as a drop-down: for a choice asked of each of many
+    /// people or ideas, where radios would make a page screens long.
+    Select,
     Many,
 }
 
@@ -153,6 +159,19 @@ enum Kind {
     Reply,
     /// Staff answer a partner who disputes their part in a decision.
     AnswerDispute,
+    /// Staff record a review of a project: what they found, and when the
+    /// next is due.
+    Review,
+    /// Staff record what changed against one of a project's aims.
+    Outcome,
+    /// Staff move a project on to a later stage.
+    Stage,
+    /// Staff change how partners are involved in a project, saying why.
+    Involvement,
+    /// Staff correct a record (any record, by its id): the original stays.
+    Correct,
+    /// Someone withdraws an idea they put forward.
+    Withdraw,
 }
 
 impl Kind {
@@ -185,9 +204,30 @@ impl Kind {
                 "Thank you: your reply has been sent. The team must answer it, and you will see their answer on your home page."
             }
             Kind::AnswerDispute => {
-                "Your answer has been saved, and the partner will see it on the decision."
+                "Your answer has been saved, and the partner will see it on the decision. If the record was wrong, correct it here: “Correct this decision's record”."
+            }
+            Kind::Review => {
+                "The review has been saved, and the project's next review is due on the day you gave."
+            }
+            Kind::Outcome => "The outcome has been saved against the project's aim.",
+            Kind::Stage => "The project has moved on to its new stage.",
+            Kind::Involvement => {
+                "The change in how partners are involved has been saved, with your reason. Partners see it on the project's page."
+            }
+            Kind::Correct => {
+                "The correction has been saved. The original stays in the record, and the correction is shown with it."
+            }
+            Kind::Withdraw => {
+                "Your idea has been withdrawn. It stays in the record, marked as withdrawn, with your reason."
             }
         }
+    }
+
+    /// Whether what was typed is shown back to check before it is
+    /// recorded (GOV.UK's "check your answers"): for a decision, the
+    /// longest form and the record people most rely on.
+    fn checked_first(self) -> bool {
+        matches!(self, Kind::Decision)
     }
 }
 
@@ -196,6 +236,9 @@ impl Kind {
     fn roles(self) -> &'static [Role] {
         match self {
             Kind::Propose | Kind::Challenge | Kind::Equality | Kind::Reply => &[Role::Partner],
+            // Staff may withdraw an idea they put forward too; the core
+            // checks whose it is.
+            Kind::Withdraw => &[Role::Partner, Role::Staff],
             // Staff confirm or dispute their own part too.
             Kind::Confirm => &[Role::Partner, Role::Staff],
             Kind::NewProject
@@ -204,14 +247,25 @@ impl Kind {
             | Kind::Action
             | Kind::Complete
             | Kind::Answer
-            | Kind::AnswerDispute => &[Role::Staff, Role::Admin],
+            | Kind::AnswerDispute
+            | Kind::Review
+            | Kind::Outcome
+            | Kind::Stage
+            | Kind::Involvement
+            | Kind::Correct => &[Role::Staff, Role::Admin],
         }
     }
 
     /// The record it is about, which the visitor must be able to see.
     fn subject(self, target: Uuid) -> Option<Subject> {
         Some(match self {
-            Kind::Propose | Kind::Meeting | Kind::Decision => Subject::Project(target.into()),
+            Kind::Propose
+            | Kind::Meeting
+            | Kind::Decision
+            | Kind::Review
+            | Kind::Outcome
+            | Kind::Stage
+            | Kind::Involvement => Subject::Project(target.into()),
             Kind::Confirm => Subject::DecisionOfTheirs(target.into()),
             Kind::Challenge | Kind::Action | Kind::AnswerDispute => {
                 Subject::Decision(target.into())
@@ -219,7 +273,8 @@ impl Kind {
             Kind::Complete => Subject::Action(target.into()),
             Kind::Answer => Subject::Challenge(target.into()),
             Kind::Reply => Subject::OwnChallenge(target.into()),
-            Kind::NewProject | Kind::Equality => return None,
+            // Found by id in `spec`: any record, and the visitor's own idea.
+            Kind::NewProject | Kind::Equality | Kind::Correct | Kind::Withdraw => return None,
         })
     }
 }
@@ -291,7 +346,7 @@ fn short_id(id: &impl std::fmt::Display) -> String {
 }
 
 /// Words for each method, response and position, in the schema's order.
-const METHODS: [(Method, &str, &str); 4] = [
+pub(super) const METHODS: [(Method, &str, &str); 4] = [
     (
         Method::Consensus,
         "consensus",
@@ -305,12 +360,12 @@ const METHODS: [(Method, &str, &str); 4] = [
     ),
     (Method::OnePerson, "one-person", "One person decided"),
 ];
-const RESPONSES: [(Response, &str, &str); 3] = [
+pub(super) const RESPONSES: [(Response, &str, &str); 3] = [
     (Response::Accepted, "accepted", "Accepted"),
     (Response::Amended, "amended", "Accepted with changes"),
     (Response::Declined, "declined", "Not accepted"),
 ];
-const POSITIONS: [(Position, &str, &str); 3] = [
+pub(super) const POSITIONS: [(Position, &str, &str); 3] = [
     (Position::Agree, "agree", "Agreed"),
     (Position::Disagree, "disagree", "Disagreed"),
     (Position::Abstain, "abstain", "Did not take a side"),
@@ -320,7 +375,7 @@ fn spec(
     kind: Kind,
     state: &AppState,
     v: &Visitor,
-    model: &Model,
+    (model, record): (&Model, Option<&crate::ledger::StoredEvent>),
     target: Uuid,
 ) -> Result<Spec, PageError> {
     use FieldKind::*;
@@ -549,21 +604,30 @@ fn spec(
                 field("ideas", "The ideas it answers", Heading).hint(if ideas.is_empty() {
                     "No one has put forward an idea in this project yet."
                 } else {
-                    "For each idea this decision answers, say what it said to it and why. Leave the others as they are."
+                    "Tick each idea this decision answers, then say what it said to it and why."
                 }),
             );
-            for pr in ideas {
-                let mut choices = vec![(s(""), s("Not answered by this decision"))];
-                choices.extend(RESPONSES.iter().map(|(_, v, w)| (s(v), s(w))));
+            let quoted = |pr: &crate::coproduction::model::Proposal| {
                 let answered = match pr.answers.last() {
                     Some((_, r, _)) => format!(" (answered before: {})", r.words()),
                     None => String::new(),
                 };
+                format!("“{}”{answered}", model.text(&pr.text))
+            };
+            if !ideas.is_empty() {
+                fields.push(
+                    field("answers", "Which ideas does it answer?", Many)
+                        .options(ideas.iter().map(|pr| (pr.id.to_string(), quoted(pr))).collect()),
+                );
+            }
+            for pr in ideas {
+                let mut choices = vec![(s(""), s("Not answered by this decision"))];
+                choices.extend(RESPONSES.iter().map(|(_, v, w)| (s(v), s(w))));
                 fields.push(
                     field(
                         &format!("response-{}", pr.id),
-                        &format!("“{}”{answered}", model.text(&pr.text)),
-                        Choice,
+                        &format!("What did it say to “{}”?", model.text(&pr.text)),
+                        Select,
                     )
                     .options(choices),
                 );
@@ -578,7 +642,7 @@ fn spec(
             for (id, words) in members(state, v, model, &project) {
                 let mut choices = vec![(s(""), s("Did not take part"))];
                 choices.extend(POSITIONS.iter().map(|(_, v, w)| (s(v), s(w))));
-                fields.push(field(&format!("position-{id}"), &words, Choice).options(choices));
+                fields.push(field(&format!("position-{id}"), &words, Select).options(choices));
             }
             Spec {
                 title: format!("Record a decision of {}", model.text(&p.title)),
@@ -718,6 +782,179 @@ fn spec(
                 back: back_to_decision(),
             }
         }
+        Kind::Review => {
+            let p = model
+                .projects
+                .get(&project)
+                .ok_or_else(PageError::not_found)?;
+            let last = match p.reviews.last() {
+                Some(r) => format!(
+                    "The last review was recorded on {}.",
+                    super::words::day(Day::of(r.at))
+                ),
+                None => s("This is the project's first review."),
+            };
+            Spec {
+                title: format!("Record a review of {}", model.text(&p.title)),
+                intro: vec![s(
+                    "Look back on the project with its partners: what has worked, what has not, and what will change.",
+                ), last],
+                fields: vec![
+                    field("summary", "What did you find?", Long).hint(
+                        "What partners said, what has worked, what has not, and what will change.",
+                    ),
+                    field("next_review", "When is the next review due?", Date)
+                        .hint("Within a year is usual."),
+                ],
+                submit: "Record the review",
+                back: (format!("/projects/{target}"), s("Back to the project")),
+            }
+        }
+        Kind::Outcome => {
+            let p = model
+                .projects
+                .get(&project)
+                .ok_or_else(PageError::not_found)?;
+            let aims: Vec<(String, String)> = p
+                .aims
+                .iter()
+                .map(|a| (a.aim_id.to_string(), model.text(&a.text)))
+                .collect();
+            // With one aim there is nothing to choose.
+            let only = if aims.len() == 1 {
+                aims[0].0.clone()
+            } else {
+                String::new()
+            };
+            Spec {
+                title: format!("Record an outcome of {}", model.text(&p.title)),
+                intro: vec![s(
+                    "Say what changed against one of the project's aims, and how you know.",
+                )],
+                fields: vec![
+                    field("aim_id", "Which aim is it about?", Choice)
+                        .options(aims)
+                        .preset(&only),
+                    field("outcome", "What changed?", Long),
+                    field("evidence", "How do you know?", Long).hint(
+                        "For example: figures, what partners reported, or a document others can read.",
+                    ),
+                ],
+                submit: "Record the outcome",
+                back: (format!("/projects/{target}"), s("Back to the project")),
+            }
+        }
+        Kind::Stage => {
+            let p = model
+                .projects
+                .get(&project)
+                .ok_or_else(PageError::not_found)?;
+            let later: Vec<(String, String)> = ProjectStage::ALL
+                .iter()
+                .filter(|st| **st > p.stage)
+                .map(|st| (s(st.words()), super::capitalised(st.words())))
+                .collect();
+            if later.is_empty() {
+                return Err(PageError::Status(
+                    StatusCode::CONFLICT,
+                    "This project is closed: it has no later stage to move to.".into(),
+                ));
+            }
+            let next = later[0].0.clone();
+            Spec {
+                title: format!("Move {} to its next stage", model.text(&p.title)),
+                intro: vec![
+                    format!("The project is at the {} stage.", p.stage.words()),
+                    s("A project moves forward only, and decisions from now on are recorded at the new stage."),
+                ],
+                fields: vec![
+                    field("stage", "Which stage is it moving to?", Choice)
+                        .options(later)
+                        .preset(&next),
+                ],
+                submit: "Move the project to this stage",
+                back: (format!("/projects/{target}"), s("Back to the project")),
+            }
+        }
+        Kind::Involvement => {
+            let p = model
+                .projects
+                .get(&project)
+                .ok_or_else(PageError::not_found)?;
+            let options = ProjectInvolvement::ALL
+                .iter()
+                .map(|i| {
+                    let now = if *i == p.involvement { " (now)" } else { "" };
+                    (
+                        s(i.words()),
+                        format!(
+                            "{}{now}: {}",
+                            super::capitalised(i.words()),
+                            super::pages::involvement_meaning(*i)
+                        ),
+                    )
+                })
+                .collect();
+            Spec {
+                title: format!("Change how partners are involved in {}", model.text(&p.title)),
+                intro: vec![format!(
+                    "The project says it works by {}. Say honestly how it will work from now on: the record shows whether it does.",
+                    p.involvement.words()
+                )],
+                fields: vec![
+                    field("involvement", "How will partners be involved from now on?", Choice)
+                        .options(options),
+                    field("reason", "Why is it changing?", Long)
+                        .hint("Partners see this reason on the project's page."),
+                ],
+                submit: "Save the change",
+                back: (format!("/projects/{target}"), s("Back to the project")),
+            }
+        }
+        Kind::Correct => {
+            let ev = record.ok_or_else(PageError::not_found)?;
+            let (what, back) = record_words(model, ev);
+            let mut intro = vec![format!(
+                "The record: {what}, recorded on {}.",
+                super::words::day(Day::of(ev.record.at()))
+            )];
+            intro.extend(said_in(ev));
+            intro.push(s(
+                "A record cannot be changed or removed. A correction is added to the record and shown with the original.",
+            ));
+            Spec {
+                title: s("Correct a record"),
+                intro,
+                fields: vec![
+                    field("correction", "What should the record say?", Long)
+                        .hint("Write the correct version in full."),
+                    field("reason", "Why is it being corrected?", Long)
+                        .hint("For example: a partner disputed their part, and was right."),
+                ],
+                submit: "Record the correction",
+                back,
+            }
+        }
+        Kind::Withdraw => {
+            let pr = model
+                .proposals
+                .get(&target.into())
+                .filter(|pr| pr.by.is_some() && pr.by == v.caller.participant())
+                .ok_or_else(PageError::not_found)?;
+            Spec {
+                title: s("Withdraw your idea"),
+                intro: vec![
+                    format!("Your idea: “{}”", model.text(&pr.text)),
+                    s("Withdrawing it means the team will not answer it. It stays in the record, marked as withdrawn, with your reason."),
+                ],
+                fields: vec![
+                    field("reason", "Why are you withdrawing it?", Long)
+                        .hint("The team and the other partners of the project will see this."),
+                ],
+                submit: "Withdraw my idea",
+                back: (s("/home"), s("Back to your home page")),
+            }
+        }
         Kind::Answer => {
             let c = model
                 .challenges
@@ -735,6 +972,79 @@ fn spec(
             }
         }
     })
+}
+
+/// What a record is, in words, and the page it belongs to (for a
+/// correction's "back" and where to go once it is made).
+fn record_words(model: &Model, ev: &crate::ledger::StoredEvent) -> (String, (String, String)) {
+    let payload = payload_of(ev);
+    let id = |k: &str| payload.get(k).and_then(Value::as_str).map(str::to_string);
+    let project = id("project_id").and_then(|p| {
+        let pid = Uuid::parse_str(&p).ok()?;
+        Some((p, model.text(&model.projects.get(&pid.into())?.title)))
+    });
+    let type_name = ev.record.event_type().as_str();
+    match (type_name, id("decision_id"), project) {
+        ("decision.made", Some(d), _) => (
+            s("a decision"),
+            (format!("/decisions/{d}"), s("Back to the decision")),
+        ),
+        (_, Some(d), _) => (
+            format!("a record about a decision ({type_name})"),
+            (format!("/decisions/{d}"), s("Back to the decision")),
+        ),
+        (_, None, Some((p, title))) => (
+            format!("a record of {title} ({type_name})"),
+            (format!("/projects/{p}"), s("Back to the project")),
+        ),
+        _ => (format!("a record ({type_name})"), (s("/home"), s("Back to your home page"))),
+    }
+}
+
+fn payload_of(ev: &crate::ledger::StoredEvent) -> serde_json::Map<String, Value> {
+    ev.payload
+        .as_ref()
+        .and_then(|p| serde_json::from_slice::<Value>(p.as_bytes()).ok())
+        .and_then(|v| match v {
+            Value::Object(o) => Some(o),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// The words a record holds, a line each, as the correction form shows
+/// them ("The question: ...").
+fn said_in(ev: &crate::ledger::StoredEvent) -> Vec<String> {
+    const WORDS: [(&str, &str); 12] = [
+        ("title", "The name"),
+        ("question", "The question"),
+        ("outcome", "What was decided"),
+        ("text", "The words"),
+        ("summary", "What happened"),
+        ("what", "What will be done"),
+        ("what_changed", "What changed"),
+        ("reason", "Why"),
+        ("answer", "The answer"),
+        ("evidence", "How it is known"),
+        ("correction", "The correction"),
+        ("date", "The day"),
+    ];
+    let payload = payload_of(ev);
+    if ev.payload.is_none() {
+        return vec![s("Its words were erased.")];
+    }
+    WORDS
+        .iter()
+        .filter_map(|(k, label)| {
+            let text = payload.get(*k)?.as_str()?;
+            let text = if *k == "date" {
+                super::words::day(text)
+            } else {
+                text.to_string()
+            };
+            Some(format!("{label}: {text}"))
+        })
+        .collect()
 }
 
 /// What is wrong with what was typed, field by field.
@@ -936,6 +1246,67 @@ fn build(kind: Kind, form: &FormData, model: &Model, target: Uuid) -> Result<Bui
                 format!("/decisions/{target}"),
             )
         }
+        Kind::Review => {
+            let summary = need(form, "summary", "Say what you found", &mut p);
+            let next = need(form, "next_review", "Give the day the next review is due", &mut p);
+            Built::new(
+                "review.held",
+                json!({"project_id": target, "summary": summary, "next_review": next}),
+                format!("/projects/{target}"),
+            )
+        }
+        Kind::Outcome => {
+            let aim = need(form, "aim_id", "Choose the aim it is about", &mut p);
+            let outcome = need(form, "outcome", "Say what changed", &mut p);
+            let evidence = need(form, "evidence", "Say how you know", &mut p);
+            Built::new(
+                "outcome.recorded",
+                json!({"project_id": target, "aim_id": aim, "outcome": outcome, "evidence": evidence}),
+                format!("/projects/{target}"),
+            )
+        }
+        Kind::Stage => {
+            let stage = need(form, "stage", "Choose the stage it is moving to", &mut p);
+            Built::new(
+                "stage.changed",
+                json!({"project_id": target, "stage": stage}),
+                format!("/projects/{target}"),
+            )
+        }
+        Kind::Involvement => {
+            let involvement = need(
+                form,
+                "involvement",
+                "Choose how partners will be involved",
+                &mut p,
+            );
+            let reason = need(form, "reason", "Say why it is changing", &mut p);
+            Built::new(
+                "involvement.changed",
+                json!({"project_id": target, "involvement": involvement, "reason": reason}),
+                format!("/projects/{target}"),
+            )
+        }
+        Kind::Correct => {
+            let correction = need(form, "correction", "Write what the record should say", &mut p);
+            let reason = need(form, "reason", "Say why it is being corrected", &mut p);
+            // Where to go next is the record's own page, known to `spec`.
+            Built::new(
+                "record.corrected",
+                json!({"corrects": target, "correction": correction, "reason": reason}),
+                String::new(),
+            )
+            .entered_in("/payload/corrects", "correction")
+        }
+        Kind::Withdraw => {
+            let reason = need(form, "reason", "Say why you are withdrawing it", &mut p);
+            Built::new(
+                "proposal.withdrawn",
+                json!({"proposal_id": target, "reason": reason}),
+                s("/home"),
+            )
+            .entered_in("/payload/proposal_id", "reason")
+        }
         Kind::Answer => {
             let answer = need(form, "answer", "Write your answer", &mut p);
             let decision = model
@@ -964,12 +1335,18 @@ fn build_decision(form: &FormData, model: &Model, target: Uuid, p: &mut Problems
     let project = model.projects.get(&target.into());
     let mut answers = Vec::new();
     let mut places = Vec::new();
+    let ticked = form.all("answers");
     for pid in project
         .map(|pr| pr.proposals.as_slice())
         .unwrap_or_default()
     {
-        let response = form.one(&format!("response-{pid}"));
+        let response_field = format!("response-{pid}");
+        let response = form.one(&response_field);
         if response.is_empty() {
+            // Ticked as answered, but not said how: asked, not guessed.
+            if ticked.contains(&pid.to_string()) {
+                p.push((response_field, s("Say what this decision said to this idea")));
+            }
             continue;
         }
         let why_field = format!("why-{pid}");
@@ -1016,9 +1393,16 @@ fn build_decision(form: &FormData, model: &Model, target: Uuid, p: &mut Problems
     built
 }
 
-/// Shows a form: new, or again with what was typed and what is wrong with
-/// it. `refused` is the kind of the core's refusal, which sets the status
-/// (a problem the form found itself is invalid input).
+/// What a form starts with when it is new: chosen by the link that opened
+/// it (its query: `?answers=<idea>` ticks the idea a decision answers).
+/// Only shown, never recorded unseen.
+#[derive(Default)]
+struct Preset(FormData);
+
+/// Shows a form: new (with what its link chose), or again with what was
+/// typed and what is wrong with it. `refused` is the kind of the core's
+/// refusal, which sets the status (a problem the form found itself is
+/// invalid input).
 #[allow(clippy::too_many_arguments)]
 fn show(
     kind: Kind,
@@ -1030,9 +1414,35 @@ fn show(
     path: &str,
     refused: Option<RefusalKind>,
 ) -> Result<HttpResponse, PageError> {
+    show_preset(
+        kind,
+        state,
+        v,
+        target,
+        form,
+        &Preset::default(),
+        problems,
+        path,
+        refused,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn show_preset(
+    kind: Kind,
+    state: &AppState,
+    v: &Visitor,
+    target: Uuid,
+    form: Option<&FormData>,
+    preset: &Preset,
+    problems: Problems,
+    path: &str,
+    refused: Option<RefusalKind>,
+) -> Result<HttpResponse, PageError> {
     gate(kind, state, v, target)?;
+    let record = the_record(kind, state, v, target)?;
     let model = state.page_model()?;
-    let mut sp = spec(kind, state, v, &model, target)?;
+    let mut sp = spec(kind, state, v, (&model, record.as_ref()), target)?;
     drop(model);
     // Whoever made a card could be holding it: the partner's answers are
     // not shown in its session, nor changed (docs/PRIVACY.md).
@@ -1053,6 +1463,14 @@ fn show(
         if let Some(form) = form {
             f.value = form.one(&f.name).to_string();
             f.chosen = form.all(&f.name);
+        } else if preset.0.0.contains_key(&f.name) {
+            // Only a choice the form offers: a link cannot put words in.
+            let offered = |x: &str| f.options.iter().any(|(o, _)| o == x);
+            let chosen: Vec<String> = preset.0.all(&f.name).into_iter().filter(|x| offered(x)).collect();
+            if let Some(first) = chosen.first() {
+                f.value = first.clone();
+            }
+            f.chosen = chosen;
         }
         f.error = problems
             .iter()
@@ -1096,6 +1514,20 @@ fn show(
         super::not_stored(r)
     } else {
         r
+    })
+}
+
+/// The record a correction is about, read before the model is (reading
+/// it takes the model too).
+fn the_record(
+    kind: Kind,
+    state: &AppState,
+    v: &Visitor,
+    target: Uuid,
+) -> Result<Option<crate::ledger::StoredEvent>, PageError> {
+    Ok(match kind {
+        Kind::Correct => Some(state.app().event_by_id(&v.caller, &target)?),
+        _ => None,
     })
 }
 
@@ -1159,20 +1591,53 @@ async fn submit(
     if let Kind::Equality = kind {
         return save_answers(&state, &v, &form, &path);
     }
-    let built = {
+    // "Change" on the check-your-answers page: the form again, as typed.
+    if kind.checked_first() && !form.one("change").is_empty() {
+        let mut r = show(kind, &state, &v, target, Some(&form), Vec::new(), &path, None)?;
+        *r.status_mut() = StatusCode::OK;
+        return Ok(r);
+    }
+    let record = the_record(kind, &state, &v, target)?;
+    let (built, back) = {
         let model = state.page_model()?;
-        spec(kind, &state, &v, &model, target)?;
-        build(kind, &form, &model, target)
+        let sp = spec(kind, &state, &v, (&model, record.as_ref()), target)?;
+        (build(kind, &form, &model, target), sp.back)
     };
-    let built = match built {
+    let mut built = match built {
         Ok(b) => b,
         Err(problems) => {
             return show(kind, &state, &v, target, Some(&form), problems, &path, None);
         }
     };
-    let recorded = match crate::app::payload(&built.payload) {
-        Ok(payload) => {
-            let submission = Submission::new(built.event_type, payload);
+    if built.next.is_empty() {
+        built.next = back.0;
+    }
+    let submission = crate::app::payload(&built.payload)
+        .map(|payload| Submission::new(built.event_type, payload));
+    if kind.checked_first() && form.one("step") != "confirm" {
+        // Nothing is written yet: what would be, to check first, unless
+        // the core would refuse it (then the form, with why).
+        let checked = submission.and_then(|sub| state.app().check(&v.caller, &sub));
+        return match checked {
+            Ok(()) => super::check_answers::decision(&state, &v, &form, &built.payload, &path),
+            Err(r) if shown_on_the_form(r.kind()) => {
+                let at = built.field_at(r.pointer()).unwrap_or_default();
+                show(
+                    kind,
+                    &state,
+                    &v,
+                    target,
+                    Some(&form),
+                    vec![(at, sentence(&r))],
+                    &path,
+                    Some(r.kind()),
+                )
+            }
+            Err(r) => Err(r.into()),
+        };
+    }
+    let recorded = match submission {
+        Ok(submission) => {
             match kind {
                 // Its lead and whoever started it join it as it starts.
                 Kind::NewProject => state.app().start_project(&v.caller, submission).await,
@@ -1255,14 +1720,19 @@ macro_rules! form_route {
         $router = $router.route(
             $path,
             get(
-                |State(state): State<AppState>, headers: HeaderMap, PageId(id): PageId| async move {
+                |State(state): State<AppState>,
+                 headers: HeaderMap,
+                 PageId(id): PageId,
+                 RawQuery(query): RawQuery| async move {
                     let v = state.visitor(&headers)?;
-                    show(
+                    let preset = Preset(FormData::parse(query.unwrap_or_default().as_bytes()));
+                    show_preset(
                         $kind,
                         &state,
                         &v,
                         id,
                         None,
+                        &preset,
                         Vec::new(),
                         &$path.replace("{id}", &id.to_string()),
                         None,
@@ -1298,6 +1768,12 @@ pub(super) fn routes() -> Router<AppState> {
     form_route!(r, "/challenges/{id}/answer", Kind::Answer);
     form_route!(r, "/challenges/{id}/reply", Kind::Reply);
     form_route!(r, "/decisions/{id}/answer-dispute", Kind::AnswerDispute);
+    form_route!(r, "/projects/{id}/review", Kind::Review);
+    form_route!(r, "/projects/{id}/outcome", Kind::Outcome);
+    form_route!(r, "/projects/{id}/stage", Kind::Stage);
+    form_route!(r, "/projects/{id}/involvement", Kind::Involvement);
+    form_route!(r, "/records/{id}/correct", Kind::Correct);
+    form_route!(r, "/ideas/{id}/withdraw", Kind::Withdraw);
     r.route(
         "/projects/new",
         get(

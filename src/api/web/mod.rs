@@ -8,7 +8,9 @@
 //! Sessions are kept in the store (by hash) and survive a restart.
 
 mod cards;
+mod check_answers;
 mod forms;
+mod home;
 mod mail;
 mod members;
 mod onboarding;
@@ -728,6 +730,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(cards::routes())
         .route("/static/style.css", get(stylesheet))
         .merge(pages::routes())
+        .merge(home::routes())
         .merge(forms::routes())
         .merge(mail::routes())
         .merge(sign_ins::routes())

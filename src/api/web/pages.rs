@@ -6,7 +6,7 @@ use super::{Frame, PageError, PageId, Visitor, render, words};
 use crate::api::AppState;
 use crate::app::policy;
 use crate::app::tokens::Role;
-use crate::coproduction::agenda::{For, agenda, answer_due};
+use crate::coproduction::agenda::answer_due;
 use crate::coproduction::equality::answer_words;
 use crate::coproduction::idea::{Status, status};
 use crate::coproduction::model::{Decision, Model, Proposal, Stance};
@@ -23,7 +23,7 @@ use axum::response::Response;
 use axum::routing::get;
 
 /// Most projects listed on one page.
-const LIST_LIMIT: usize = 50;
+pub(super) const LIST_LIMIT: usize = 50;
 
 pub(super) fn method_words(m: Method) -> &'static str {
     match m {
@@ -59,33 +59,36 @@ pub(super) struct Message {
 /// decision's question), where it stands in words, and where to go next.
 pub(super) struct Item {
     /// The words people wrote, shown in quotes.
-    quote: String,
+    pub quote: String,
     /// Where it stands, first, in words (not only colour).
-    status: String,
+    pub status: String,
     /// A short code for styling: waiting, accepted, not-accepted, done...
-    code: String,
+    pub code: String,
     /// What to know next: the reason, the answer, when it is due.
-    detail: String,
+    pub detail: String,
     /// Smaller facts: the project, the day.
-    facts: Vec<String>,
-    links: Vec<(String, String)>,
+    pub facts: Vec<String>,
+    pub links: Vec<(String, String)>,
 }
 
 /// A titled list of items on a page.
 pub(super) struct Section {
-    id: String,
-    heading: String,
+    pub id: String,
+    pub heading: String,
     /// What the section says when it has nothing in it.
-    empty: String,
-    items: Vec<Item>,
-    more: usize,
+    pub empty: String,
+    pub items: Vec<Item>,
+    /// How many more there are than `items`.
+    pub more: usize,
+    /// Where the rest of the list is, a page at a time.
+    pub more_link: Option<String>,
 }
 
 impl Section {
     /// A section of the first items of a list of `total`: only those shown
     /// are built (a staff home page at 40,000 projects has thousands
     /// waiting, each with a name to look up).
-    fn of(id: &str, heading: &str, empty: &str, items: Vec<Item>, total: usize) -> Self {
+    pub(super) fn of(id: &str, heading: &str, empty: &str, items: Vec<Item>, total: usize) -> Self {
         let shown = items.len();
         Section {
             more: total.saturating_sub(shown),
@@ -102,44 +105,22 @@ impl Section {
             empty: empty.into(),
             items,
             more,
+            more_link: None,
         }
     }
 }
 
-struct ProjectCard {
-    id: ProjectId,
-    title: String,
-    line: String,
-}
-
-#[derive(Template)]
-#[template(path = "home.html")]
-struct Home {
-    page: Frame,
-    intro: String,
-    sections: Vec<Section>,
-    projects_heading: String,
-    projects: Vec<ProjectCard>,
-    more: usize,
-    actions: Vec<(String, String)>,
-    /// A partner's ways to sign in, so that anyone signing in as them shows.
-    sign_ins: Option<super::sign_ins::SignIns>,
-}
-
-/// Most entries in one list on the home page.
-const HOME_LIMIT: usize = 10;
-
-fn today() -> Date {
+pub(super) fn today() -> Date {
     Date::from_date(time::OffsetDateTime::now_utc().date())
 }
 
 /// What a day is called on a page: "15 July 2025".
-fn on(d: Date) -> String {
+pub(super) fn on(d: Date) -> String {
     words::day(d)
 }
 
 /// "It has waited 3 days so far", or "It was put forward today".
-fn waited(days: i64) -> String {
+pub(super) fn waited(days: i64) -> String {
     if days <= 0 {
         "It was put forward today.".into()
     } else {
@@ -152,7 +133,7 @@ fn waited(days: i64) -> String {
 
 /// An idea's entry: its words, its status and why, its project, and links
 /// to the decision that answered it.
-fn idea_item(model: &Model, pr: &Proposal, status: &Status, project: bool) -> Item {
+pub(super) fn idea_item(model: &Model, pr: &Proposal, status: &Status, project: bool) -> Item {
     let mut links = Vec::new();
     let detail = match status {
         Status::Waiting { days } => waited(*days),
@@ -204,433 +185,18 @@ fn idea_item(model: &Model, pr: &Proposal, status: &Status, project: bool) -> It
     }
 }
 
+/// The decision form with this idea ticked as one it answers.
+pub(super) fn answer_link(pr: &Proposal) -> String {
+    format!("/projects/{}/decision?answers={}#answers", pr.project, pr.id)
+}
+
 /// "Due by 1 December 2025", or "Late: it was due by ..." once past.
-fn due_words(due: Date, today: Date) -> (String, &'static str) {
+pub(super) fn due_words(due: Date, today: Date) -> (String, &'static str) {
     if due < today {
         (format!("Late: it was due by {}", on(due)), "late")
     } else {
         (format!("Due by {}", on(due)), "due")
     }
-}
-
-async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
-    let v = state.visitor(&headers)?;
-    // Before the model is held: the list reads it too.
-    let sign_ins = if v.is(&[Role::Partner]) {
-        super::sign_ins::of(&state, &v)?
-    } else {
-        None
-    };
-    let model = state.page_model()?;
-    let view = policy::in_view(v.caller.author(), &model);
-    let today = today();
-    let staff = v.is(&[Role::Staff, Role::Admin]);
-    let partner = v.is(&[Role::Partner]);
-    let only = |id: &ProjectId| view.contains(id);
-    let a = agenda(
-        &model,
-        For {
-            me: v.token.participant,
-            staff,
-            in_own_name: !model
-                .access
-                .on_a_card_staff_made(v.caller.author().credential),
-            sees: match view {
-                policy::InView::All => None,
-                policy::InView::Only(_) => Some(&only),
-            },
-            show: HOME_LIMIT,
-        },
-        today,
-    );
-    let project_of = |id: &ProjectId| {
-        model.projects.get(id).map_or(String::new(), |p| {
-            format!("Project: {}.", model.text(&p.title))
-        })
-    };
-    let mut sections = Vec::new();
-    if partner || !a.my_ideas.is_empty() {
-        let items = a
-            .my_ideas
-            .iter()
-            .take(2 * HOME_LIMIT)
-            .map(|(pr, st)| idea_item(&model, pr, st, true))
-            .collect();
-        sections.push(Section::of(
-            "your-ideas",
-            "Your ideas",
-            "You have not put forward any ideas yet. Open a project to put one forward.",
-            items,
-            a.my_ideas.len(),
-        ));
-    }
-    if partner || !a.to_confirm.is_empty() {
-        let items = a
-            .to_confirm
-            .iter()
-            .take(HOME_LIMIT)
-            .map(|d| Item {
-                quote: model.text(&d.question()),
-                status: "Not confirmed yet".into(),
-                code: "waiting".into(),
-                detail: format!(
-                    "You took part in this decision on {}. Tell us whether the record of your part is right.",
-                    on(d.day())
-                ),
-                facts: vec![project_of(&d.project)],
-                links: vec![
-                    (
-                        format!("/decisions/{}/confirm", d.id),
-                        "Confirm or dispute your part".into(),
-                    ),
-                    (format!("/decisions/{}", d.id), "Read the decision".into()),
-                ],
-            })
-            .collect();
-        sections.push(Section::of(
-            "waiting-for-you",
-            "Waiting for you",
-            "Nothing is waiting for you.",
-            items,
-            a.to_confirm.len(),
-        ));
-    }
-    if partner || !a.my_challenges.is_empty() {
-        let items = a
-            .my_challenges
-            .iter()
-            .take(HOME_LIMIT)
-            .map(|(c, due)| {
-                let (status, code, detail) = match &c.answer {
-                    Some(answer) => (
-                        "Answered".to_string(),
-                        "answered",
-                        format!("The answer: {}", model.text(answer)),
-                    ),
-                    None => {
-                        let (w, code) = due_words(*due, today);
-                        ("No answer yet".to_string(), code, format!("{w}."))
-                    }
-                };
-                let project = model
-                    .decisions
-                    .get(&c.decision)
-                    .map_or(String::new(), |d| project_of(&d.project));
-                Item {
-                    quote: model.text(&c.reason),
-                    status,
-                    code: code.into(),
-                    detail,
-                    facts: vec![
-                        project,
-                        format!("You challenged it on {}.", on(Date::of(c.at))),
-                    ],
-                    links: {
-                        let mut l = Vec::new();
-                        // A reply is offered once: after it, the reply waits.
-                        let replied = model.decisions.get(&c.decision).is_some_and(|d| {
-                            d.challenges()
-                                .iter()
-                                .filter_map(|r| model.challenges.get(r))
-                                .any(|r| r.in_reply_to == Some(c.id))
-                        });
-                        if c.answer.is_some() && !replied {
-                            l.push((
-                                format!("/challenges/{}/reply", c.id),
-                                "Reply to the answer".into(),
-                            ));
-                        }
-                        l.push((
-                            format!("/decisions/{}", c.decision),
-                            "Read the decision".into(),
-                        ));
-                        l
-                    },
-                }
-            })
-            .collect();
-        sections.push(Section::of(
-            "your-challenges",
-            "Your challenges",
-            "You have not challenged any decision.",
-            items,
-            a.my_challenges.len(),
-        ));
-    }
-    if !a.my_disputes.is_empty() {
-        let items = a
-            .my_disputes
-            .iter()
-            .take(HOME_LIMIT)
-            .map(|(d, why, answer)| Item {
-                quote: model.text(why),
-                status: if answer.is_some() {
-                    "Answered"
-                } else {
-                    "No answer yet"
-                }
-                .into(),
-                code: if answer.is_some() {
-                    "answered"
-                } else {
-                    "waiting"
-                }
-                .into(),
-                detail: answer.map_or_else(
-                    || "Staff must answer your dispute.".to_string(),
-                    |a| format!("The answer: {}", model.text(a)),
-                ),
-                facts: vec![format!(
-                    "You dispute your part in “{}”.",
-                    model.text(&d.question())
-                )],
-                links: vec![
-                    (
-                        format!("/decisions/{}/confirm", d.id),
-                        "Change your answer".into(),
-                    ),
-                    (format!("/decisions/{}", d.id), "Read the decision".into()),
-                ],
-            })
-            .collect();
-        sections.push(Section::of(
-            "your-disputes",
-            "Decisions you dispute",
-            "",
-            items,
-            a.my_disputes.len(),
-        ));
-    }
-    if staff {
-        let items = a
-            .ideas_waiting
-            .first
-            .iter()
-            .map(|(pr, days)| Item {
-                quote: model.text(&pr.text),
-                status: "Waiting for an answer".into(),
-                code: "waiting".into(),
-                detail: waited(*days),
-                facts: vec![
-                    project_of(&pr.project),
-                    format!(
-                        "Put forward by {} on {}.",
-                        pr.by
-                            .map_or("someone".into(), |b| name_of(&state, &v, &model, &b)),
-                        on(pr.day())
-                    ),
-                ],
-                links: vec![(
-                    format!("/projects/{}/decision", pr.project),
-                    "Record a decision that answers it".into(),
-                )],
-            })
-            .collect();
-        sections.push(Section::of(
-            "ideas-waiting",
-            "Ideas waiting for an answer",
-            "Every idea from partners has an answer.",
-            items,
-            a.ideas_waiting.total,
-        ));
-        let items = a
-            .challenges_to_answer
-            .first
-            .iter()
-            .map(|(c, due)| {
-                let (w, code) = due_words(*due, today);
-                Item {
-                    quote: model.text(&c.reason),
-                    status: "No answer yet".into(),
-                    code: code.into(),
-                    detail: format!("{w}."),
-                    facts: vec![format!(
-                        "{} challenged a decision on {}.",
-                        words::sentence(
-                            &c.by
-                                .map_or("someone".into(), |b| name_of(&state, &v, &model, &b))
-                        ),
-                        on(Date::of(c.at))
-                    )],
-                    links: vec![
-                        (
-                            format!("/challenges/{}/answer", c.id),
-                            "Answer this challenge".into(),
-                        ),
-                        (
-                            format!("/decisions/{}", c.decision),
-                            "Read the decision".into(),
-                        ),
-                    ],
-                }
-            })
-            .collect();
-        sections.push(Section::of(
-            "challenges",
-            "Challenges to answer",
-            "Every challenge has an answer.",
-            items,
-            a.challenges_to_answer.total,
-        ));
-        let items = a
-            .disputes
-            .first
-            .iter()
-            .map(|(d, who, why)| Item {
-                quote: model.text(why),
-                status: "Disputed".into(),
-                code: "late".into(),
-                detail: format!(
-                    "{} says the record of their part in “{}” is not right.",
-                    words::sentence(&name_of(&state, &v, &model, who)),
-                    model.text(&d.question()),
-                ),
-                facts: vec![project_of(&d.project)],
-                links: vec![
-                    (
-                        format!("/decisions/{}/answer-dispute", d.id),
-                        "Answer this dispute".into(),
-                    ),
-                    (format!("/decisions/{}", d.id), "Read the decision".into()),
-                ],
-            })
-            .collect();
-        sections.push(Section::of(
-            "disputes",
-            "Disputes to answer",
-            "No partner's dispute is waiting for an answer.",
-            items,
-            a.disputes.total,
-        ));
-        let items = a
-            .actions_due
-            .first
-            .iter()
-            .map(|x| {
-                let (w, code) = due_words(x.due, today);
-                Item {
-                    quote: model.text(&x.what),
-                    status: w,
-                    code: code.into(),
-                    detail: format!("Owner: {}.", name_of(&state, &v, &model, &x.owner)),
-                    facts: vec![project_of(&x.project)],
-                    links: vec![
-                        (
-                            format!("/actions/{}/complete", x.id),
-                            "Record that this is done".into(),
-                        ),
-                        (
-                            format!("/decisions/{}", x.decision),
-                            "Read the decision".into(),
-                        ),
-                    ],
-                }
-            })
-            .collect();
-        sections.push(Section::of(
-            "actions-due",
-            "Actions to be done",
-            "Every action is done.",
-            items,
-            a.actions_due.total,
-        ));
-        let items = a
-            .reviews_due
-            .first
-            .iter()
-            .map(|(p, due)| Item {
-                quote: model.text(&p.title),
-                status: format!("A review was due by {}", on(*due)),
-                code: "late".into(),
-                detail: "Look back on the project with its partners and record what you found."
-                    .into(),
-                facts: vec![],
-                links: vec![(format!("/projects/{}", p.id), "Go to the project".into())],
-            })
-            .collect();
-        sections.push(Section::of(
-            "reviews-due",
-            "Reviews due",
-            "No project is due a review.",
-            items,
-            a.reviews_due.total,
-        ));
-    }
-    let mine: Vec<_> = model
-        .projects
-        .values()
-        .filter(|p| view.contains(&p.id))
-        .collect();
-    let intro = if partner {
-        format!(
-            "You are part of {}. Here is what has happened to your ideas and what is waiting for you.",
-            words::count(mine.len() as u64, "project", "projects")
-        )
-    } else if staff {
-        format!(
-            "There {} {}. Here is what is waiting for an answer from staff.",
-            words::is_are(mine.len() as u64),
-            words::count(mine.len() as u64, "project", "projects")
-        )
-    } else {
-        format!(
-            "There {} {}.",
-            words::is_are(mine.len() as u64),
-            words::count(mine.len() as u64, "project", "projects")
-        )
-    };
-    let mut intro = intro;
-    if v.is(&[Role::Admin]) {
-        // Messages given up are the admins' to look into.
-        let failed = state.app().mail_stats().1.failed;
-        if failed > 0 {
-            intro.push_str(&format!(
-                " {} to people could not be sent and {} given up (the mail server refused, or was down for two days); the server's log says why.",
-                words::count(failed, "email", "emails"),
-                if failed == 1 { "was" } else { "were" }
-            ));
-        }
-    }
-    let projects = mine
-        .iter()
-        .take(LIST_LIMIT)
-        .map(|p| ProjectCard {
-            id: p.id,
-            title: model.text(&p.title),
-            line: format!(
-                "Says it works by {}. Now at the {} stage. {}, {}, {}.",
-                p.involvement.words(),
-                p.stage.words(),
-                words::sentence(&words::count(
-                    p.meetings.len() as u64,
-                    "meeting",
-                    "meetings"
-                )),
-                words::count(p.proposals.len() as u64, "idea", "ideas"),
-                words::count(p.decisions.len() as u64, "decision", "decisions")
-            ),
-        })
-        .collect();
-    let mut actions = Vec::new();
-    if staff {
-        actions.push(("/projects/new".into(), "Start a new project".into()));
-    }
-    if partner {
-        actions.push((
-            "/me/equality".into(),
-            "Tell us about yourself (optional)".into(),
-        ));
-    }
-    render(Home {
-        page: Frame::for_visitor(&v, "Home", "/home"),
-        intro,
-        sections,
-        projects_heading: if partner { "Your projects" } else { "Projects" }.into(),
-        more: mine.len().saturating_sub(LIST_LIMIT),
-        projects,
-        actions,
-        sign_ins,
-    })
 }
 
 struct StoryLine {
@@ -648,6 +214,7 @@ struct ProjectPage {
     summary: String,
     how: String,
     actions: Vec<(String, String)>,
+    more: Vec<(String, String)>,
     story: Vec<StoryLine>,
     id: ProjectId,
     /// Staff and admins find people to add here.
@@ -738,6 +305,20 @@ fn story_of(
                     "Read the decision".into(),
                 ));
             }
+            if let Status::Waiting { .. } = &st {
+                if pr.by.is_some() && pr.by == v.caller.participant() {
+                    l.links.push((
+                        format!("/ideas/{}/withdraw", pr.id),
+                        "Withdraw this idea".into(),
+                    ));
+                }
+                if v.is(&[Role::Staff, Role::Admin]) {
+                    l.links.push((
+                        answer_link(pr),
+                        "Record a decision that answers it".into(),
+                    ));
+                }
+            }
             story.push((pr.day(), l));
         }
     }
@@ -799,6 +380,8 @@ async fn project(
     let model = view.model();
     let story = story_of(&state, &v, model, p, today());
     let mut actions = Vec::new();
+    // Records made less often: links, not buttons.
+    let mut more = Vec::new();
     if v.is(&[Role::Partner]) {
         actions.push((
             format!("/projects/{id}/propose"),
@@ -818,7 +401,27 @@ async fn project(
             format!("/projects/{id}/people"),
             "People in this project".to_string(),
         ));
-        actions.push((
+        more.push((
+            format!("/projects/{id}/review"),
+            "Record a review".to_string(),
+        ));
+        if !p.aims.is_empty() {
+            more.push((
+                format!("/projects/{id}/outcome"),
+                "Record an outcome against its aim".to_string(),
+            ));
+        }
+        if p.stage != Stage::Closed {
+            more.push((
+                format!("/projects/{id}/stage"),
+                "Move it to its next stage".to_string(),
+            ));
+        }
+        more.push((
+            format!("/projects/{id}/involvement"),
+            "Change how partners are involved".to_string(),
+        ));
+        more.push((
             format!("/projects/{id}/cards"),
             "Sign-in cards for partners".to_string(),
         ));
@@ -832,6 +435,7 @@ async fn project(
             p.stage.words()
         ),
         actions,
+        more,
         story,
         id,
         may_add_people: v.is(&[Role::Staff, Role::Admin]),
@@ -1802,7 +1406,6 @@ async fn about(State(state): State<AppState>, headers: HeaderMap) -> Result<Resp
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/home", get(home))
         .route("/projects/{id}", get(project))
         .route("/decisions/{id}", get(decision))
         .route("/you-said-we-did", get(you_said))
