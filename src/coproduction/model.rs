@@ -192,6 +192,11 @@ impl Proposal {
 
 impl Decision {
     /// Where a piece of its text is: `field` of the record that made it.
+    /// The record that made it.
+    pub fn made_in(&self) -> Seq {
+        self.made_in.seq()
+    }
+
     pub fn said(&self, field: Field) -> Said {
         Said::at(self.made_in.seq(), field)
     }

@@ -131,7 +131,10 @@ async fn card_for(
         .map_or(qr.clone(), |i| qr[i..].to_string())
         .replacen(
             "<svg",
-            &format!("<svg role=\"img\" aria-label=\"A QR code of the sign-in link for {}\"", in_attribute(&name)),
+            &format!(
+                "<svg role=\"img\" aria-label=\"A QR code of the sign-in link for {}\"",
+                in_attribute(&name)
+            ),
             1,
         );
     let until = time::OffsetDateTime::from_unix_timestamp(expires as i64)

@@ -91,7 +91,9 @@ pub(super) fn decision(
         .map(|x| {
             let who = id("participant_id", x)
                 .map(ParticipantId::from)
-                .map_or(String::new(), |p| super::pages::name_of(state, v, &model, &p));
+                .map_or(String::new(), |p| {
+                    super::pages::name_of(state, v, &model, &p)
+                });
             format!(
                 "{}: {}",
                 super::capitalised(&who),

@@ -600,13 +600,13 @@ fn spec(
                 .filter_map(|id| model.proposals.get(id))
                 .filter(|pr| pr.withdrawn.is_none())
                 .collect();
-            fields.push(
-                field("ideas", "The ideas it answers", Heading).hint(if ideas.is_empty() {
+            fields.push(field("ideas", "The ideas it answers", Heading).hint(
+                if ideas.is_empty() {
                     "No one has put forward an idea in this project yet."
                 } else {
                     "Tick each idea this decision answers, then say what it said to it and why."
-                }),
-            );
+                },
+            ));
             let quoted = |pr: &crate::coproduction::model::Proposal| {
                 let answered = match pr.answers.last() {
                     Some((_, r, _)) => format!(" (answered before: {})", r.words()),
@@ -616,8 +616,12 @@ fn spec(
             };
             if !ideas.is_empty() {
                 fields.push(
-                    field("answers", "Which ideas does it answer?", Many)
-                        .options(ideas.iter().map(|pr| (pr.id.to_string(), quoted(pr))).collect()),
+                    field("answers", "Which ideas does it answer?", Many).options(
+                        ideas
+                            .iter()
+                            .map(|pr| (pr.id.to_string(), quoted(pr)))
+                            .collect(),
+                    ),
                 );
             }
             for pr in ideas {
@@ -796,9 +800,12 @@ fn spec(
             };
             Spec {
                 title: format!("Record a review of {}", model.text(&p.title)),
-                intro: vec![s(
-                    "Look back on the project with its partners: what has worked, what has not, and what will change.",
-                ), last],
+                intro: vec![
+                    s(
+                        "Look back on the project with its partners: what has worked, what has not, and what will change.",
+                    ),
+                    last,
+                ],
                 fields: vec![
                     field("summary", "What did you find?", Long).hint(
                         "What partners said, what has worked, what has not, and what will change.",
@@ -865,7 +872,9 @@ fn spec(
                 title: format!("Move {} to its next stage", model.text(&p.title)),
                 intro: vec![
                     format!("The project is at the {} stage.", p.stage.words()),
-                    s("A project moves forward only, and decisions from now on are recorded at the new stage."),
+                    s(
+                        "A project moves forward only, and decisions from now on are recorded at the new stage.",
+                    ),
                 ],
                 fields: vec![
                     field("stage", "Which stage is it moving to?", Choice)
@@ -896,14 +905,21 @@ fn spec(
                 })
                 .collect();
             Spec {
-                title: format!("Change how partners are involved in {}", model.text(&p.title)),
+                title: format!(
+                    "Change how partners are involved in {}",
+                    model.text(&p.title)
+                ),
                 intro: vec![format!(
                     "The project says it works by {}. Say honestly how it will work from now on: the record shows whether it does.",
                     p.involvement.words()
                 )],
                 fields: vec![
-                    field("involvement", "How will partners be involved from now on?", Choice)
-                        .options(options),
+                    field(
+                        "involvement",
+                        "How will partners be involved from now on?",
+                        Choice,
+                    )
+                    .options(options),
                     field("reason", "Why is it changing?", Long)
                         .hint("Partners see this reason on the project's page."),
                 ],
@@ -945,7 +961,9 @@ fn spec(
                 title: s("Withdraw your idea"),
                 intro: vec![
                     format!("Your idea: “{}”", model.text(&pr.text)),
-                    s("Withdrawing it means the team will not answer it. It stays in the record, marked as withdrawn, with your reason."),
+                    s(
+                        "Withdrawing it means the team will not answer it. It stays in the record, marked as withdrawn, with your reason.",
+                    ),
                 ],
                 fields: vec![
                     field("reason", "Why are you withdrawing it?", Long)
@@ -997,7 +1015,10 @@ fn record_words(model: &Model, ev: &crate::ledger::StoredEvent) -> (String, (Str
             format!("a record of {title} ({type_name})"),
             (format!("/projects/{p}"), s("Back to the project")),
         ),
-        _ => (format!("a record ({type_name})"), (s("/home"), s("Back to your home page"))),
+        _ => (
+            format!("a record ({type_name})"),
+            (s("/home"), s("Back to your home page")),
+        ),
     }
 }
 
@@ -1248,7 +1269,12 @@ fn build(kind: Kind, form: &FormData, model: &Model, target: Uuid) -> Result<Bui
         }
         Kind::Review => {
             let summary = need(form, "summary", "Say what you found", &mut p);
-            let next = need(form, "next_review", "Give the day the next review is due", &mut p);
+            let next = need(
+                form,
+                "next_review",
+                "Give the day the next review is due",
+                &mut p,
+            );
             Built::new(
                 "review.held",
                 json!({"project_id": target, "summary": summary, "next_review": next}),
@@ -1288,7 +1314,12 @@ fn build(kind: Kind, form: &FormData, model: &Model, target: Uuid) -> Result<Bui
             )
         }
         Kind::Correct => {
-            let correction = need(form, "correction", "Write what the record should say", &mut p);
+            let correction = need(
+                form,
+                "correction",
+                "Write what the record should say",
+                &mut p,
+            );
             let reason = need(form, "reason", "Say why it is being corrected", &mut p);
             // Where to go next is the record's own page, known to `spec`.
             Built::new(
@@ -1345,7 +1376,10 @@ fn build_decision(form: &FormData, model: &Model, target: Uuid, p: &mut Problems
         if response.is_empty() {
             // Ticked as answered, but not said how: asked, not guessed.
             if ticked.contains(&pid.to_string()) {
-                p.push((response_field, s("Say what this decision said to this idea")));
+                p.push((
+                    response_field,
+                    s("Say what this decision said to this idea"),
+                ));
             }
             continue;
         }
@@ -1466,7 +1500,12 @@ fn show_preset(
         } else if preset.0.0.contains_key(&f.name) {
             // Only a choice the form offers: a link cannot put words in.
             let offered = |x: &str| f.options.iter().any(|(o, _)| o == x);
-            let chosen: Vec<String> = preset.0.all(&f.name).into_iter().filter(|x| offered(x)).collect();
+            let chosen: Vec<String> = preset
+                .0
+                .all(&f.name)
+                .into_iter()
+                .filter(|x| offered(x))
+                .collect();
             if let Some(first) = chosen.first() {
                 f.value = first.clone();
             }
@@ -1593,7 +1632,16 @@ async fn submit(
     }
     // "Change" on the check-your-answers page: the form again, as typed.
     if kind.checked_first() && !form.one("change").is_empty() {
-        let mut r = show(kind, &state, &v, target, Some(&form), Vec::new(), &path, None)?;
+        let mut r = show(
+            kind,
+            &state,
+            &v,
+            target,
+            Some(&form),
+            Vec::new(),
+            &path,
+            None,
+        )?;
         *r.status_mut() = StatusCode::OK;
         return Ok(r);
     }

@@ -315,45 +315,44 @@ fn sections(
             items,
             a.ideas_waiting.total,
         ));
-        let items = a
-            .challenges_to_answer
-            .first
-            .iter()
-            .map(|(c, due)| {
-                let (w, code) = due_words(*due, today);
-                Item {
-                    quote: model.text(&c.reason),
-                    status: "No answer yet".into(),
-                    code: code.into(),
-                    detail: format!("{w}."),
-                    facts: {
-                        let d = model.decisions.get(&c.decision);
-                        vec![
-                            d.map_or(String::new(), |d| project_of(&d.project)),
-                            format!(
-                                "{} challenged the decision “{}” on {}.",
-                                words::sentence(
-                                    &c.by
-                                        .map_or("someone".into(), |b| name_of(state, v, model, &b))
+        let items =
+            a.challenges_to_answer
+                .first
+                .iter()
+                .map(|(c, due)| {
+                    let (w, code) = due_words(*due, today);
+                    Item {
+                        quote: model.text(&c.reason),
+                        status: "No answer yet".into(),
+                        code: code.into(),
+                        detail: format!("{w}."),
+                        facts: {
+                            let d = model.decisions.get(&c.decision);
+                            vec![
+                                d.map_or(String::new(), |d| project_of(&d.project)),
+                                format!(
+                                    "{} challenged the decision “{}” on {}.",
+                                    words::sentence(&c.by.map_or("someone".into(), |b| name_of(
+                                        state, v, model, &b
+                                    ))),
+                                    d.map_or(String::new(), |d| model.text(&d.question())),
+                                    on(Date::of(c.at))
                                 ),
-                                d.map_or(String::new(), |d| model.text(&d.question())),
-                                on(Date::of(c.at))
+                            ]
+                        },
+                        links: vec![
+                            (
+                                format!("/challenges/{}/answer", c.id),
+                                "Answer this challenge".into(),
                             ),
-                        ]
-                    },
-                    links: vec![
-                        (
-                            format!("/challenges/{}/answer", c.id),
-                            "Answer this challenge".into(),
-                        ),
-                        (
-                            format!("/decisions/{}", c.decision),
-                            "Read the decision".into(),
-                        ),
-                    ],
-                }
-            })
-            .collect();
+                            (
+                                format!("/decisions/{}", c.decision),
+                                "Read the decision".into(),
+                            ),
+                        ],
+                    }
+                })
+                .collect();
         sections.push(Section::of(
             "challenges",
             "Challenges to answer",
@@ -435,7 +434,10 @@ fn sections(
                     .into(),
                 facts: vec![],
                 links: vec![
-                    (format!("/projects/{}/review", p.id), "Record the review".into()),
+                    (
+                        format!("/projects/{}/review", p.id),
+                        "Record the review".into(),
+                    ),
                     (format!("/projects/{}", p.id), "Go to the project".into()),
                 ],
             })
@@ -510,14 +512,15 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
         Projects {
             heading: "My projects".into(),
             empty: "You do not lead or belong to any project yet.".into(),
-            cards: mine.iter().take(MY_PROJECTS).map(|p| card(&model, p)).collect(),
+            cards: mine
+                .iter()
+                .take(MY_PROJECTS)
+                .map(|p| card(&model, p))
+                .collect(),
             more: (mine.len() > MY_PROJECTS).then(|| {
                 (
                     "/projects?mine=yes".to_string(),
-                    format!(
-                        "And {} more of your projects",
-                        mine.len() - MY_PROJECTS
-                    ),
+                    format!("And {} more of your projects", mine.len() - MY_PROJECTS),
                 )
             }),
             all: Some((
@@ -532,7 +535,11 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
         Projects {
             heading: if partner { "Your projects" } else { "Projects" }.into(),
             empty: "There are no projects to show yet.".into(),
-            cards: seen.iter().take(LIST_LIMIT).map(|p| card(&model, p)).collect(),
+            cards: seen
+                .iter()
+                .take(LIST_LIMIT)
+                .map(|p| card(&model, p))
+                .collect(),
             more: (seen.len() > LIST_LIMIT).then(|| {
                 (
                     "/projects".to_string(),
@@ -588,12 +595,7 @@ fn pages(base: &str, page: usize, shown: usize, total: usize) -> Pages {
         showing: if total == 0 {
             "There is nothing in this list now.".into()
         } else {
-            format!(
-                "Showing {} to {} of {}.",
-                first + 1,
-                first + shown,
-                total
-            )
+            format!("Showing {} to {} of {}.", first + 1, first + shown, total)
         },
         previous: (page > 1).then(|| link(page - 1)),
         next: (first + shown < total).then(|| link(page + 1)),
@@ -668,13 +670,21 @@ async fn all_projects(
         .take(PAGE)
         .map(|(_, p)| card(&model, p))
         .collect();
-    let base = if only_mine { "/projects?mine=yes" } else { "/projects" };
+    let base = if only_mine {
+        "/projects?mine=yes"
+    } else {
+        "/projects"
+    };
     let pages = pages(base, page, cards.len(), total);
     let staff = v.is(&[Role::Staff, Role::Admin]);
     render(ProjectsPage {
         page: Frame::for_visitor(
             &v,
-            if only_mine { "My projects" } else { "All projects" },
+            if only_mine {
+                "My projects"
+            } else {
+                "All projects"
+            },
             "",
         ),
         pages,

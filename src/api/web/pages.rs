@@ -187,7 +187,10 @@ pub(super) fn idea_item(model: &Model, pr: &Proposal, status: &Status, project: 
 
 /// The decision form with this idea ticked as one it answers.
 pub(super) fn answer_link(pr: &Proposal) -> String {
-    format!("/projects/{}/decision?answers={}#answers", pr.project, pr.id)
+    format!(
+        "/projects/{}/decision?answers={}#answers",
+        pr.project, pr.id
+    )
 }
 
 /// "Due by 1 December 2025", or "Late: it was due by ..." once past.
@@ -313,10 +316,8 @@ fn story_of(
                     ));
                 }
                 if v.is(&[Role::Staff, Role::Admin]) {
-                    l.links.push((
-                        answer_link(pr),
-                        "Record a decision that answers it".into(),
-                    ));
+                    l.links
+                        .push((answer_link(pr), "Record a decision that answers it".into()));
                 }
             }
             story.push((pr.day(), l));
@@ -501,6 +502,9 @@ struct DecisionPage {
     challenges: Vec<ChallengeView>,
     actions: Vec<ActionLine>,
     forms: Vec<(String, String)>,
+    /// Corrections of its record, the earliest first: shown with it, as
+    /// the record itself cannot change.
+    corrections: Vec<String>,
 }
 
 async fn decision(
@@ -701,6 +705,35 @@ async fn decision(
             ));
         }
     }
+    // The record that made it, which a correction names; read from the
+    // log, not the model (which keeps only where its words are).
+    let ledger = state.app().ledger();
+    let made_in = ledger
+        .get(d.made_in())
+        .ok()
+        .flatten()
+        .map(|e| e.record.id());
+    if let (true, Some(rid)) = (staff_may, made_in) {
+        forms.push((
+            format!("/records/{rid}/correct"),
+            "Correct this decision's record".to_string(),
+        ));
+    }
+    let corrections: Vec<String> = model
+        .corrections
+        .iter()
+        .filter(|(c, _)| Some(c.uuid()) == made_in)
+        .map(|(_, said)| {
+            let day = ledger
+                .get(said.seq())
+                .ok()
+                .flatten()
+                .map_or(String::new(), |e| {
+                    format!(" on {}", on(Date::of(e.record.at())))
+                });
+            format!("Corrected{day}: {}", model.text(said))
+        })
+        .collect();
     let why = classify(model, d).1;
     let project_title = model
         .projects
@@ -720,6 +753,7 @@ async fn decision(
         challenges,
         actions,
         forms,
+        corrections,
     })
 }
 
