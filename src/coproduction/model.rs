@@ -62,6 +62,22 @@ pub struct Outcome {
     pub at: Timestamp,
 }
 
+/// A change to how a project works, after it started: the model keeps
+/// only where it is now, and the story needs each step.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum ProjectChange {
+    Stage {
+        at: Timestamp,
+        to: Stage,
+    },
+    Involvement {
+        at: Timestamp,
+        from: Involvement,
+        to: Involvement,
+        reason: Said,
+    },
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Review {
     pub at: Timestamp,
@@ -89,6 +105,8 @@ pub struct Project {
     pub actions: Vec<ActionId>,
     pub outcomes: Vec<Outcome>,
     pub reviews: Vec<Review>,
+    /// Its changes of stage and of involvement, in order.
+    pub changes: Vec<ProjectChange>,
     /// The last record about this project.
     pub last_seq: Option<Seq>,
 }
@@ -1125,6 +1143,7 @@ impl Model {
                         actions: Vec::new(),
                         outcomes: Vec::new(),
                         reviews: Vec::new(),
+                        changes: Vec::new(),
                         last_seq: None,
                     },
                 );
@@ -1132,10 +1151,17 @@ impl Model {
             Event::StageChanged(e) => {
                 if let Some(p) = self.projects.get_mut(&e.project_id) {
                     p.stage = e.stage;
+                    p.changes.push(ProjectChange::Stage { at, to: e.stage });
                 }
             }
             Event::InvolvementChanged(e) => {
                 if let Some(p) = self.projects.get_mut(&e.project_id) {
+                    p.changes.push(ProjectChange::Involvement {
+                        at,
+                        from: p.involvement,
+                        to: e.involvement,
+                        reason: said(Field::Reason),
+                    });
                     p.involvement = e.involvement;
                 }
             }

@@ -16,6 +16,7 @@ mod doors;
 mod erasure_crash;
 mod faults;
 mod figures;
+mod forms;
 mod fuzz;
 mod hardening;
 mod ideas;

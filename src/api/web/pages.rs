@@ -363,6 +363,31 @@ fn story_of(
             ),
         ));
     }
+    for c in &p.changes {
+        use crate::coproduction::model::ProjectChange;
+        let (at, what) = match c {
+            ProjectChange::Stage { at, to } => (
+                *at,
+                format!("The project moved on to the {} stage.", to.words()),
+            ),
+            ProjectChange::Involvement {
+                at,
+                from,
+                to,
+                reason,
+            } => (
+                *at,
+                format!(
+                    "How partners are involved changed from {} to {}: {} The reason given: {}",
+                    from.words(),
+                    to.words(),
+                    involvement_meaning(*to),
+                    model.text(reason)
+                ),
+            ),
+        };
+        story.push((Date::of(at), line(on(Date::of(at)), what)));
+    }
     // Stable: lines of one day keep the order above.
     story.sort_by_key(|(day, _)| *day);
     story.into_iter().map(|(_, s)| s).collect()

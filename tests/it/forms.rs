@@ -1,0 +1,655 @@
+//! (issue 31) A form for every record staff or partners make, reached from
+//! where the need shows: a review, an outcome, a stage, involvement, a
+//! correction and a partner withdrawing their idea, each through the same
+//! core as the API (refused the same way, nothing written); a decision
+//! opened from an idea with that idea ticked, and checked on a page of its
+//! own before anything is written; every partner's card on one page; and
+//! staff's home page that starts with their projects and links every
+//! "more" to the whole list.
+
+use crate::common::{Api, Browser, token};
+use axum::http::StatusCode;
+use jointly::api::Config;
+use jointly::app::tokens::Role;
+use jointly::ledger::Ledger;
+use serde_json::{Value, json};
+
+/// A project (co-production, one aim) led by staff member S, with
+/// partners P and R; P's idea waits for an answer; a decision with S and
+/// P in it that P disputes.
+struct Office {
+    _dir: tempfile::TempDir,
+    api: Api,
+    s: String,
+    p: String,
+    project: String,
+    aim: String,
+    idea: String,
+    decision: String,
+    s_code: String,
+    p_code: String,
+    r_code: String,
+    auditor: String,
+}
+
+async fn post(api: &Api, token: &str, uri: &str, body: Value) -> Value {
+    let (s, _, b) = api.call(Some(token), "POST", uri, body).await;
+    assert!(s.is_success(), "{uri}: {s} {b}");
+    b
+}
+
+async fn office() -> Office {
+    let dir = tempfile::tempdir().unwrap();
+    let (ledger, _) = Ledger::open(dir.path()).unwrap();
+    let api = Api::with_config(
+        ledger,
+        &Config {
+            public_url: Some("http://jointly.test".into()),
+            ..Config::default()
+        },
+    );
+    let admin = token(api.app(), Role::Admin, "admin", None);
+    let project = uuid::Uuid::new_v4().to_string();
+    let aim = uuid::Uuid::new_v4().to_string();
+    let person = async |role: &str, name: &str, project: Option<&str>| {
+        let body = json!({"role": role, "name": name, "project_id": project});
+        post(&api, &admin, "/v1/people", body).await["participant_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let s = person("staff", "Sally Brightwater", None).await;
+    let started = json!({"type": "project.started", "payload": {"project_id": project,
+        "title": "Warm rooms", "summary": "Warm rooms in libraries", "involvement": "co-production",
+        "lead": s, "aims": [{"aim_id": aim, "text": "Every library opens a warm room"}]}});
+    post(&api, &admin, "/v1/events", started).await;
+    let joined = json!({"type": "participant.joined", "payload": {"project_id": project,
+        "participant_id": s, "role": "staff"}});
+    post(&api, &admin, "/v1/events", joined).await;
+    let p = person("partner", "Marigold Ashcombe", Some(&project)).await;
+    let r = person("partner", "Rosamund Caddick", Some(&project)).await;
+    let s_code = token(api.app(), Role::Staff, "sally", Some(&s));
+    let p_code = token(api.app(), Role::Partner, "marigold", Some(&p));
+    let r_code = token(api.app(), Role::Partner, "rosamund", Some(&r));
+    let auditor = token(api.app(), Role::Auditor, "auditor", None);
+    let idea = uuid::Uuid::new_v4().to_string();
+    let raised = json!({"type": "proposal.raised", "payload": {"project_id": project,
+        "proposal_id": idea, "text": "Put the rooms on the council map"}});
+    post(&api, &p_code, "/v1/events", raised).await;
+    let decision = uuid::Uuid::new_v4().to_string();
+    let made = json!({"type": "decision.made", "payload": {"project_id": project, "decision_id": decision,
+        "question": "Which libraries first?", "outcome": "The three largest", "stage": "conception",
+        "method": "consensus", "reason": "Everyone agreed", "participants": [
+            {"participant_id": s, "position": "agree"}, {"participant_id": p, "position": "agree"}]}});
+    post(&api, &s_code, "/v1/events", made).await;
+    let disputed = json!({"type": "decision.disputed", "payload": {"decision_id": decision,
+        "reason": "I asked for more time"}});
+    post(&api, &p_code, "/v1/events", disputed).await;
+    Office {
+        _dir: dir,
+        api,
+        s,
+        p,
+        project,
+        aim,
+        idea,
+        decision,
+        s_code,
+        p_code,
+        r_code,
+        auditor,
+    }
+}
+
+/// The records written since the log held `n`: (type, payload).
+fn written_since(api: &Api, n: u64) -> Vec<(String, Value)> {
+    let ledger = api.app().ledger();
+    (n..api.app().size())
+        .map(|seq| {
+            let ev = ledger.get(seq).unwrap().unwrap();
+            let payload = ev
+                .payload
+                .map(|p| serde_json::from_slice(p.as_bytes()).unwrap())
+                .unwrap_or(Value::Null);
+            (ev.record.event_type().as_str().to_string(), payload)
+        })
+        .collect()
+}
+
+/// The id of the record that made decision `d`.
+fn record_of(api: &Api, d: &str) -> String {
+    let ledger = api.app().ledger();
+    (0..api.app().size())
+        .map(|seq| ledger.get(seq).unwrap().unwrap())
+        .find(|ev| {
+            ev.record.event_type().as_str() == "decision.made"
+                && ev.payload.as_ref().is_some_and(|p| {
+                    String::from_utf8_lossy(p.as_bytes()).contains(&format!("\"{d}\""))
+                })
+        })
+        .map(|ev| ev.record.id().to_string())
+        .expect("the decision's record")
+}
+
+/// Who uses a form.
+#[derive(Clone, Copy, Debug)]
+enum Who {
+    Staff,
+    Partner,
+    OtherPartner,
+    Auditor,
+}
+
+fn code(o: &Office, who: Who) -> &str {
+    match who {
+        Who::Staff => &o.s_code,
+        Who::Partner => &o.p_code,
+        Who::OtherPartner => &o.r_code,
+        Who::Auditor => &o.auditor,
+    }
+}
+
+/// Sends a form as `who` and says what came of it: the status, and the
+/// one record written (type and payload), if any.
+async fn check(
+    o: &Office,
+    who: Who,
+    path: &str,
+    fields: &[(&str, &str)],
+    expect: (StatusCode, Option<(&str, Value)>),
+) {
+    let mut b = Browser::sign_in(&o.api, code(o, who)).await;
+    let before = o.api.app().size();
+    let (status, page) = b.submit(path, fields).await;
+    let written = written_since(&o.api, before);
+    assert_eq!(status, expect.0, "{who:?} {path}: {page}");
+    match expect.1 {
+        None => assert!(written.is_empty(), "{who:?} {path} wrote {written:?}"),
+        Some((event_type, payload)) => {
+            assert_eq!(written.len(), 1, "{who:?} {path} wrote {written:?}");
+            assert_eq!(written[0].0, event_type, "{who:?} {path}");
+            for (k, v) in payload.as_object().unwrap() {
+                assert_eq!(
+                    &written[0].1[k], v,
+                    "{who:?} {path}: {k} in {:?}",
+                    written[0].1
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn each_record_has_a_form_that_writes_what_the_api_would() {
+    let o = office().await;
+    let p = o.project.clone();
+    let soon = (time::OffsetDateTime::now_utc().date() + time::Duration::days(90)).to_string();
+    let record = record_of(&o.api, &o.decision);
+    let ok = StatusCode::SEE_OTHER;
+    check(
+        &o,
+        Who::Staff,
+        &format!("/projects/{p}/review"),
+        &[("summary", "Evenings work"), ("next_review", &soon)],
+        (
+            ok,
+            Some((
+                "review.held",
+                json!({"project_id": p, "summary": "Evenings work", "next_review": soon}),
+            )),
+        ),
+    )
+    .await;
+    check(
+        &o,
+        Who::Staff,
+        &format!("/projects/{p}/outcome"),
+        &[
+            ("aim_id", &o.aim),
+            ("outcome", "Six libraries opened"),
+            ("evidence", "Their lists"),
+        ],
+        (
+            ok,
+            Some((
+                "outcome.recorded",
+                json!({"aim_id": o.aim, "outcome": "Six libraries opened", "evidence": "Their lists"}),
+            )),
+        ),
+    )
+    .await;
+    check(
+        &o,
+        Who::Staff,
+        &format!("/projects/{p}/stage"),
+        &[("stage", "design")],
+        (ok, Some(("stage.changed", json!({"stage": "design"})))),
+    )
+    .await;
+    // Backwards: the core's refusal, beside the field, nothing written.
+    check(
+        &o,
+        Who::Staff,
+        &format!("/projects/{p}/stage"),
+        &[("stage", "conception")],
+        (StatusCode::UNPROCESSABLE_ENTITY, None),
+    )
+    .await;
+    check(
+        &o,
+        Who::Staff,
+        &format!("/projects/{p}/involvement"),
+        &[("involvement", "co-design"), ("reason", "Partners asked")],
+        (
+            ok,
+            Some((
+                "involvement.changed",
+                json!({"involvement": "co-design", "reason": "Partners asked"}),
+            )),
+        ),
+    )
+    .await;
+    // The same again: the core says it already is.
+    check(
+        &o,
+        Who::Staff,
+        &format!("/projects/{p}/involvement"),
+        &[("involvement", "co-design"), ("reason", "Again")],
+        (StatusCode::UNPROCESSABLE_ENTITY, None),
+    )
+    .await;
+    check(
+        &o,
+        Who::Staff,
+        &format!("/records/{record}/correct"),
+        &[
+            ("correction", "Two partners asked for more time"),
+            ("reason", "A partner disputed it"),
+        ],
+        (
+            ok,
+            Some((
+                "record.corrected",
+                json!({"corrects": record, "correction": "Two partners asked for more time"}),
+            )),
+        ),
+    )
+    .await;
+    // Empty fields: said beside each, nothing written.
+    check(
+        &o,
+        Who::Staff,
+        &format!("/projects/{p}/review"),
+        &[("summary", ""), ("next_review", "")],
+        (StatusCode::UNPROCESSABLE_ENTITY, None),
+    )
+    .await;
+    // Only staff record these; a partner or an auditor is refused first.
+    for who in [Who::Partner, Who::Auditor] {
+        for form in ["review", "outcome", "stage", "involvement"] {
+            check(
+                &o,
+                who,
+                &format!("/projects/{p}/{form}"),
+                &[],
+                (StatusCode::FORBIDDEN, None),
+            )
+            .await;
+        }
+        check(
+            &o,
+            who,
+            &format!("/records/{record}/correct"),
+            &[],
+            (StatusCode::FORBIDDEN, None),
+        )
+        .await;
+    }
+    // An idea is withdrawn by whoever put it forward, and no one else.
+    let idea = o.idea.clone();
+    check(
+        &o,
+        Who::OtherPartner,
+        &format!("/ideas/{idea}/withdraw"),
+        &[("reason", "Not mine")],
+        (StatusCode::NOT_FOUND, None),
+    )
+    .await;
+    check(
+        &o,
+        Who::Staff,
+        &format!("/ideas/{idea}/withdraw"),
+        &[("reason", "Not mine")],
+        (StatusCode::NOT_FOUND, None),
+    )
+    .await;
+    check(
+        &o,
+        Who::Partner,
+        &format!("/ideas/{idea}/withdraw"),
+        &[("reason", "The bus company already does it")],
+        (
+            ok,
+            Some((
+                "proposal.withdrawn",
+                json!({"proposal_id": idea, "reason": "The bus company already does it"}),
+            )),
+        ),
+    )
+    .await;
+    // Once withdrawn, the core refuses it again.
+    check(
+        &o,
+        Who::Partner,
+        &format!("/ideas/{idea}/withdraw"),
+        &[("reason", "Again")],
+        (StatusCode::CONFLICT, None),
+    )
+    .await;
+}
+
+/// Each form is a link away from where the need for it shows.
+#[tokio::test]
+async fn each_form_is_reached_from_where_the_need_shows() {
+    let o = office().await;
+    let p = &o.project;
+    let mut staff = Browser::sign_in(&o.api, &o.s_code).await;
+    let (_, project) = staff.get(&format!("/projects/{p}")).await;
+    for form in ["review", "outcome", "stage", "involvement"] {
+        assert!(
+            project.contains(&format!("href=\"/projects/{p}/{form}\"")),
+            "the project page links to its {form} form"
+        );
+    }
+    let (_, decision) = staff.get(&format!("/decisions/{}", o.decision)).await;
+    let record = record_of(&o.api, &o.decision);
+    assert!(
+        decision.contains(&format!("href=\"/records/{record}/correct\"")),
+        "the disputed decision links to the correction of its record"
+    );
+    let (_, home) = staff.get("/home").await;
+    assert!(
+        home.contains(&format!(
+            "href=\"/projects/{p}/decision?answers={}#answers\"",
+            o.idea
+        )),
+        "the idea on staff's home page opens the decision form with it ticked"
+    );
+    let mut partner = Browser::sign_in(&o.api, &o.p_code).await;
+    let (_, home) = partner.get("/home").await;
+    assert!(
+        home.contains(&format!("href=\"/ideas/{}/withdraw\"", o.idea)),
+        "the partner's waiting idea can be withdrawn from their home page"
+    );
+    let mut other = Browser::sign_in(&o.api, &o.r_code).await;
+    let (_, page) = other.get(&format!("/projects/{p}")).await;
+    assert!(
+        !page.contains("/withdraw"),
+        "no one is offered to withdraw another's idea"
+    );
+}
+
+/// Changes of stage and of involvement are told in the project's story,
+/// with the reason given; a correction shows on the decision's page.
+#[tokio::test]
+async fn changes_and_corrections_show_where_people_read() {
+    let o = office().await;
+    let p = &o.project;
+    let mut staff = Browser::sign_in(&o.api, &o.s_code).await;
+    staff
+        .submit(&format!("/projects/{p}/stage"), &[("stage", "delivery")])
+        .await;
+    staff
+        .submit(
+            &format!("/projects/{p}/involvement"),
+            &[
+                ("involvement", "consultation"),
+                ("reason", "The budget is fixed Zqb1"),
+            ],
+        )
+        .await;
+    let record = record_of(&o.api, &o.decision);
+    staff
+        .submit(
+            &format!("/records/{record}/correct"),
+            &[
+                ("correction", "Two asked for time Zqb2"),
+                ("reason", "Disputed"),
+            ],
+        )
+        .await;
+    let mut partner = Browser::sign_in(&o.api, &o.p_code).await;
+    let (_, story) = partner.get(&format!("/projects/{p}")).await;
+    assert!(story.contains("The project moved on to the delivery stage."));
+    assert!(
+        story.contains("changed from co-production to consultation")
+            && story.contains("The budget is fixed Zqb1"),
+        "the involvement change and its reason: {story}"
+    );
+    let (_, decision) = partner.get(&format!("/decisions/{}", o.decision)).await;
+    assert!(
+        decision.contains("This record has been corrected") && decision.contains("Zqb2"),
+        "{decision}"
+    );
+}
+
+/// The decision form from an idea has it ticked; what is sent is shown to
+/// check, with a "Change" for each part, and written only once confirmed.
+#[tokio::test]
+async fn a_decision_is_checked_before_it_is_written() {
+    let o = office().await;
+    let p = &o.project;
+    let idea = &o.idea;
+    let mut staff = Browser::sign_in(&o.api, &o.s_code).await;
+    let path = format!("/projects/{p}/decision");
+    let (_, form) = staff.get(&format!("{path}?answers={idea}")).await;
+    assert!(
+        form.contains(&format!("name=\"answers\" value=\"{idea}\" checked")),
+        "the idea is ticked"
+    );
+    // A link cannot choose what the form does not offer.
+    let (_, form) = staff
+        .get(&format!("{path}?answers=nonsense&method=x"))
+        .await;
+    assert!(
+        !form.contains("checked"),
+        "nothing chosen by a made-up link"
+    );
+    let fields = |made_on: &str| -> Vec<(String, String)> {
+        [
+            ("question", "Should the rooms be on the map?"),
+            ("outcome", "Yes, by Friday"),
+            ("method", "consensus"),
+            ("reason", "Partners asked for it"),
+            ("made_on", made_on),
+            ("answers", idea),
+            (&format!("response-{idea}"), "accepted"),
+            (&format!("why-{idea}"), "It helps people find them"),
+            (&format!("position-{}", o.s), "agree"),
+            (&format!("position-{}", o.p), "agree"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+    let csrf = staff.csrf(&path).await;
+    let send = async |b: &mut Browser<'_>, extra: &[(&str, &str)], made_on: &str, leave: &str| {
+        let typed = fields(made_on);
+        let mut all: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+        all.extend(
+            typed
+                .iter()
+                .filter(|(k, _)| k != leave)
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        all.extend_from_slice(extra);
+        b.post(&path, &all).await
+    };
+    let before = o.api.app().size();
+
+    // Ticked, but not said how it answers it: asked, nothing written.
+    let (s, page) = send(&mut staff, &[], "", &format!("response-{idea}")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("Say what this decision said to this idea"));
+
+    // A day in the future: refused in words, before the check page.
+    let future = (time::OffsetDateTime::now_utc().date() + time::Duration::days(40)).to_string();
+    let (s, page) = send(&mut staff, &[], &future, "").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(
+        !page.contains(&format!("dated {future}")) && page.contains("is dated "),
+        "the error gives the day in words: {page}"
+    );
+    assert_eq!(o.api.app().size(), before, "nothing written");
+
+    // The check page: every part, a "Change" for each, nothing written.
+    let (s, page) = send(&mut staff, &[], "", "").await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    for part in [
+        "Should the rooms be on the map?",
+        "Yes, by Friday",
+        "Everyone agreed (consensus)",
+        "Put the rooms on the council map",
+        "You: agreed",
+        "Marigold Ashcombe: agreed",
+    ] {
+        assert!(page.contains(part), "the check page shows {part}: {page}");
+    }
+    assert!(page.matches(">Change<").count() >= 5, "{page}");
+    assert_eq!(o.api.app().size(), before, "nothing written yet");
+
+    // "Change": the form again, as typed; still nothing written.
+    let (s, page) = send(&mut staff, &[("change", "question")], "", "").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("value=\"Should the rooms be on the map?\""));
+    assert!(page.contains(&format!("value=\"{idea}\" checked")));
+    assert_eq!(o.api.app().size(), before, "nothing written yet");
+
+    // Confirmed: written once, as shown.
+    let (s, page) = send(&mut staff, &[("step", "confirm")], "", "").await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{page}");
+    let written = written_since(&o.api, before);
+    assert_eq!(written.len(), 1, "{written:?}");
+    let (t, d) = &written[0];
+    assert_eq!(t, "decision.made");
+    assert_eq!(d["question"], "Should the rooms be on the map?");
+    assert_eq!(d["answers"][0]["proposal_id"], idea.as_str());
+    assert_eq!(d["answers"][0]["response"], "accepted");
+    assert_eq!(d["participants"].as_array().unwrap().len(), 2);
+}
+
+/// One page with a new card for every partner of a project, for staff.
+#[tokio::test]
+async fn every_partners_card_prints_on_one_page() {
+    let o = office().await;
+    let path = format!("/projects/{}/cards", o.project);
+    let mut staff = Browser::sign_in(&o.api, &o.s_code).await;
+    let csrf = staff.csrf(&path).await;
+    let (s, page) = staff.post(&path, &[("csrf", &csrf)]).await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    assert_eq!(page.matches("class=\"card\"").count(), 2, "{page}");
+    assert!(page.contains("Marigold Ashcombe") && page.contains("Rosamund Caddick"));
+    // Each card's link signs its partner in.
+    let links: Vec<&str> = page
+        .split("http://jointly.test")
+        .skip(1)
+        .filter_map(|rest| rest.split('<').next())
+        .filter(|l| l.starts_with("/sign-in/link/"))
+        .collect();
+    assert_eq!(links.len(), 2, "{page}");
+    let mut phone = Browser::fresh(&o.api);
+    let (s, link_page) = phone.get(links[0]).await;
+    assert_eq!(s, StatusCode::OK);
+    let csrf = link_page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let (s, _) = phone.post(links[0], &[("csrf", &csrf)]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "the card signs in");
+    // Partners do not print cards.
+    let mut partner = Browser::sign_in(&o.api, &o.p_code).await;
+    let csrf = partner.csrf("/home").await;
+    let (s, _) = partner.post(&path, &[("csrf", &csrf)]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+/// Staff's home page at many projects: "My projects" first, a few of each
+/// list, and every "more" a link to the whole list, a page at a time.
+#[tokio::test]
+async fn staffs_home_starts_with_their_projects_and_links_the_rest() {
+    let o = office().await;
+    let admin = token(o.api.app(), Role::Admin, "admin2", None);
+    // 30 more projects led by someone else, each with a waiting idea.
+    let other = post(
+        &o.api,
+        &admin,
+        "/v1/people",
+        json!({"role": "staff", "name": "Tobias Wrenfield"}),
+    )
+    .await["participant_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let q = post(
+        &o.api,
+        &admin,
+        "/v1/people",
+        json!({"role": "partner", "name": "Quentin Oakenshaw"}),
+    )
+    .await["participant_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let q_code = token(o.api.app(), Role::Partner, "quentin", Some(&q));
+    for i in 0..30 {
+        let id = uuid::Uuid::new_v4().to_string();
+        let started = json!({"type": "project.started", "payload": {"project_id": id,
+            "title": format!("Project {i:02}"), "summary": "s", "involvement": "engagement", "lead": other}});
+        post(&o.api, &admin, "/v1/events", started).await;
+        let joined = json!({"type": "participant.joined", "payload": {"project_id": id,
+            "participant_id": q, "role": "partner"}});
+        post(&o.api, &admin, "/v1/events", joined).await;
+        let raised = json!({"type": "proposal.raised", "payload": {"project_id": id,
+            "proposal_id": uuid::Uuid::new_v4(), "text": format!("Idea {i:02}")}});
+        post(&o.api, &q_code, "/v1/events", raised).await;
+    }
+    let mut staff = Browser::sign_in(&o.api, &o.s_code).await;
+    let (_, home) = staff.get("/home").await;
+    let first = home.split("<h2").nth(1).unwrap_or_default();
+    assert!(first.contains("My projects"), "first heading: {first}");
+    let mine_at = home.find("My projects").unwrap();
+    assert!(home[mine_at..].contains("Warm rooms"), "S's own project");
+    assert!(
+        !home.contains("Project 07"),
+        "others' projects are a link away"
+    );
+    assert!(home.contains("href=\"/projects\""), "all projects");
+    assert!(
+        home.contains("<a href=\"/home/ideas-waiting\">And 28 more: see them all</a>"),
+        "{home}"
+    );
+    assert!(!home.contains("not shown here"), "every 'more' is a link");
+    // The whole list, 25 a page, in the home page's order.
+    let (s, page1) = staff.get("/home/ideas-waiting").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page1.contains("Showing 1 to 25 of 31."), "{page1}");
+    assert!(page1.contains("href=\"/home/ideas-waiting?page=2\""));
+    let (_, page2) = staff.get("/home/ideas-waiting?page=2").await;
+    assert!(page2.contains("Showing 26 to 31 of 31."), "{page2}");
+    assert!(page2.contains("href=\"/home/ideas-waiting?page=1\""));
+    let (s, _) = staff.get("/home/no-such-list").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Every project, by name, a page at a time; and only one's own.
+    let (_, all) = staff.get("/projects").await;
+    assert!(all.contains("Showing 1 to 25 of 31."), "{all}");
+    let (_, mine) = staff.get("/projects?mine=yes").await;
+    assert!(mine.contains("Showing 1 to 1 of 1.") && mine.contains("Warm rooms"));
+    // A partner's lists are theirs only.
+    let mut partner = Browser::sign_in(&o.api, &o.p_code).await;
+    let (s, _) = partner.get("/home/ideas-waiting").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "a list partners do not have");
+    let (_, all) = partner.get("/projects").await;
+    assert!(all.contains("Showing 1 to 1 of 1."), "{all}");
+}
