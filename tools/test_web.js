@@ -150,11 +150,41 @@ async function keyboardForm(page, url, fill) {
       done.add(`${f.name}=*`);
     } else if (f.type === 'radio' || f.type === 'checkbox') {
       if (want === true) await page.keyboard.press('Space');
+    } else if (f.tag === 'SELECT') {
+      // A closed drop-down: arrows move its choice, as a person would.
+      for (let k = 0; k < 8; k++) {
+        const now = await page.evaluate(() => document.activeElement.value);
+        if (now === want) break;
+        await page.keyboard.press('ArrowDown');
+      }
     } else {
       await page.keyboard.type(String(want));
     }
   }
   return { submitted: false, unfocusable, url: page.url() };
+}
+
+// Tab to the button with these words and press Enter.
+async function pressButton(page, words) {
+  for (let i = 0; i < 120; i++) {
+    await page.keyboard.press('Tab');
+    const text = await page.evaluate(() => (document.activeElement && document.activeElement.tagName === 'BUTTON' ? document.activeElement.innerText.trim() : ''));
+    if (text === words) {
+      await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+      return true;
+    }
+  }
+  return false;
+}
+
+// Screenshots of the page now at each width, named `name`.
+async function shootAtEachWidth(page, name) {
+  const was = page.viewportSize();
+  for (const [width, viewport] of Object.entries(WIDTHS)) {
+    await page.setViewportSize(viewport);
+    await page.screenshot({ path: path.join(shots, `${name}-${width}.png`), fullPage: true });
+  }
+  await page.setViewportSize(was);
 }
 
 async function main() {
@@ -214,19 +244,40 @@ async function main() {
       if (f.name === 'method') return 'consensus';
       return undefined;
     };
+    // Staff's home page starts with their projects, and opens the
+    // decision form from the new idea with it ticked.
+    await staff.page.goto(base + '/home');
+    const firstHeading = await staff.page.$eval('main h2', (h) => h.innerText).catch(() => '');
+    check(firstHeading === 'My projects', `staff's home page starts with "My projects" (${firstHeading})`);
+    await shootAtEachWidth(staff.page, 'journey-staff-home');
+    const fromIdea = await staff.page.evaluate((t) => {
+      const li = [...document.querySelectorAll('main li.item')].find((e) => e.innerText.includes(t));
+      const a = li && [...li.querySelectorAll('a')].find((x) => x.innerText.includes('Record a decision that answers it'));
+      return a ? a.href : null;
+    }, idea);
+    check(fromIdea !== null, "the new idea on staff's home page has 'Record a decision that answers it'");
     // Answer the new idea and say where the partner stood, by keyboard:
-    // find the idea's group of choices first, by its words.
-    await staff.page.goto(decisionForm);
-    const ideaGroup = await staff.page.$eval(`fieldset:has(legend:has-text(${JSON.stringify(idea)}))`, (fs) => fs.id).catch(() => null);
+    // find the idea's response first, by its words.
+    await staff.page.goto(fromIdea || decisionForm);
+    const ideaGroup = await staff.page.$$eval('label', (ls, t) => { const l = ls.find((x) => x.htmlFor.startsWith('response-') && x.innerText.includes(t)); return l ? l.htmlFor : null; }, idea);
     check(ideaGroup !== null, 'the decision form offers the new idea, with a choice of response');
     const ideaId = (ideaGroup || '').replace('response-', '');
-    r = await keyboardForm(staff.page, decisionForm, (f) => {
+    const ticked = await staff.page.$eval(`input[name=answers][value="${ideaId}"]`, (i) => i.checked).catch(() => false);
+    check(ticked, 'the decision form opened from the idea has it ticked');
+    r = await keyboardForm(staff.page, fromIdea || decisionForm, (f) => {
       if (f.name === ideaGroup) return 'accepted';
       if (f.name === `why-${ideaId}`) return 'Partners asked for it.';
       if (f.name === `position-${partnerId}` || f.name === `position-${staffId}`) return 'agree';
       return staffFill(f);
     });
-    check(r.submitted && r.url.includes('/decisions/'), `staff record a decision answering the idea, with the partner, by keyboard (${r.url})`);
+    const checkPage = await staff.page.innerText('main');
+    check(r.submitted && checkPage.includes('Check the decision before you record it') && checkPage.includes(idea), `sending the decision form shows it to check first, with the idea it answers (${r.url}: ${checkPage.includes('Check the decision') ? '' : checkPage.replace(/\s+/g, ' ').slice(0, 300)})`);
+    const checkProblems = await axe(staff.page);
+    check(checkProblems.length === 0, `the check-your-answers page is accessible${checkProblems.length ? ': ' + checkProblems.join('; ') : ''}`);
+    await shootAtEachWidth(staff.page, 'journey-staff-check-the-decision');
+    check(await pressButton(staff.page, 'Record the decision'), 'staff confirm the decision by keyboard');
+    r = { ...r, url: staff.page.url() };
+    check(r.url.includes('/decisions/'), `staff record a decision answering the idea, with the partner, by keyboard (${r.url})`);
     const decisionUrl = r.url;
     // The partner's home page shows where their idea stands, in words.
     const entryOf = async (page, text) => page.evaluate((t) => {
@@ -253,7 +304,14 @@ async function main() {
       [staff.page, base + '/projects/new', (f) => ({ title: 'Quiet rooms', summary: 'Somewhere calm before workshops.', aim: 'Everyone can take part calmly.' }[f.name] ?? (f.name === 'involvement' ? f.value === 'co-production' : undefined)), '/projects/'],
       [staff.page, projectUrl + '/meeting', (f) => ({ date: '01022026', summary: 'We planned the quiet room.' }[f.name] ?? (f.name === 'attendees' ? f.value === partnerId : f.name === 'materials' ? f.value === 'yes' : undefined)), '/projects/'],
       [staff.page, decisionUrl + '/action', (f) => ({ what: 'Book a quiet room.', due: '01032026' }[f.name] ?? (f.name === 'owner' ? f.value === staffId : undefined)), '/decisions/'],
+      [staff.page, projectUrl + '/review', (f) => ({ summary: 'We looked back with partners: evenings work.', next_review: '01062027' }[f.name]), '/projects/'],
+      [staff.page, projectUrl + '/outcome', (f) => ({ outcome: 'Six libraries opened a warm room.', evidence: 'Their opening lists.' }[f.name] ?? (f.name === 'aim_id' ? f.value : undefined)), '/projects/'],
+      [staff.page, projectUrl + '/stage', () => undefined, '/projects/'],
+      [staff.page, projectUrl + '/involvement', (f) => (f.name === 'reason' ? 'Partners asked to design it with us.' : f.name === 'involvement' ? otherInvolvement : undefined), '/projects/'],
     ];
+    await staff.page.goto(projectUrl);
+    const involvedNow = ((await staff.page.innerText('main')).match(/says it works by ([a-z-]+)/) || [])[1];
+    const otherInvolvement = involvedNow === 'co-design' ? 'consultation' : 'co-design';
     for (const [page, url, fill, lands] of forms) {
       const res = await keyboardForm(page, url, fill);
       check(res.submitted && res.url.includes(lands) && res.unfocusable.length === 0, `keyboard: ${new URL(url).pathname} submitted (${res.url}) ${res.unfocusable.join(', ')}`);
@@ -343,6 +401,44 @@ async function main() {
       check(/A sign-in card made for you by .+ on \d{1,2} [A-Z][a-z]+ \d{4} at \d\d:\d\d GMT\. First used on /.test(listed) && listed.includes('Stop this card'), "the partner's home lists the card, who made it, when, and its first use, with a button to stop it");
       await own.page.screenshot({ path: path.join(shots, 'journey-partner-1280-how-you-sign-in.png'), fullPage: true });
       await own.ctx.close();
+    }
+
+    // A partner withdraws an idea of theirs from their home page.
+    {
+      const second = `Withdrawn idea ${Date.now()}: a minibus.`;
+      await keyboardForm(partner.page, projectUrl + '/propose', (f) => (f.name === 'text' ? second : undefined));
+      await partner.page.goto(base + '/home');
+      const withdraw = await partner.page.evaluate((t) => {
+        const li = [...document.querySelectorAll('main li.item')].find((e) => e.innerText.includes(t));
+        const a = li && [...li.querySelectorAll('a')].find((x) => x.innerText.includes('Withdraw this idea'));
+        return a ? a.href : null;
+      }, second);
+      check(withdraw !== null, "the partner's waiting idea has 'Withdraw this idea' on their home page");
+      if (withdraw) {
+        const res = await keyboardForm(partner.page, withdraw, (f) => (f.name === 'reason' ? 'The council runs one already.' : undefined));
+        check(res.submitted && res.url.endsWith('/home') && (await entryOf(partner.page, second)).includes('Withdrawn'), `the partner withdraws their idea by keyboard, and their home page says so (${res.url})`);
+        await partner.page.screenshot({ path: path.join(shots, 'journey-partner-390-idea-withdrawn.png'), fullPage: true });
+      }
+    }
+
+    // Staff print a card for every partner of the project on one page.
+    {
+      await staff.page.goto(projectUrl + '/cards');
+      check(await pressButton(staff.page, (await staff.page.$eval('main form button', (b) => b.innerText.trim()).catch(() => 'none'))), 'staff press "Print a card for every partner" by keyboard');
+      const cards = await staff.page.$$('main .card');
+      check(cards.length >= 2 && (await staff.page.innerText('main')).includes('Sign in to jointly:'), `the project's cards are on one page, each naming its partner (${cards.length})`);
+      const cardProblems = await axe(staff.page);
+      check(cardProblems.length === 0, `the page of every partner's card is accessible${cardProblems.length ? ': ' + cardProblems.join('; ') : ''}`);
+      await shootAtEachWidth(staff.page, 'journey-staff-every-partners-card');
+      await staff.page.emulateMedia({ media: 'print' });
+      await staff.page.pdf({ path: path.join(shots, 'staff-every-partners-card.pdf'), format: 'A4' });
+      // As printed, on a page as wide as A4 (794 px at 96 dpi).
+      const was = staff.page.viewportSize();
+      await staff.page.setViewportSize({ width: 794, height: 1123 });
+      await staff.page.screenshot({ path: path.join(shots, 'journey-staff-every-partners-card-printed.png'), fullPage: true });
+      await staff.page.setViewportSize(was);
+      await staff.page.emulateMedia({ media: 'screen' });
+      check(fs.statSync(path.join(shots, 'staff-every-partners-card.pdf')).size > 10000, "every partner's card prints to a PDF");
     }
 
     // The session ends while a partner types; what they typed comes back.

@@ -334,6 +334,24 @@ impl<'a> Browser<'a> {
         .await
     }
 
+    /// Sends a form that is checked before it is recorded (a decision):
+    /// the form, then, if the check page comes back, its "Record" button
+    /// with what it carries.
+    pub async fn submit_and_confirm(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> (StatusCode, String) {
+        let (status, page) = self.submit(path, fields).await;
+        if status != StatusCode::OK || !page.contains("name=\"step\" value=\"confirm\"") {
+            return (status, page);
+        }
+        let csrf = csrf_of(&page);
+        let mut all = vec![("csrf", csrf.as_str()), ("step", "confirm")];
+        all.extend_from_slice(fields);
+        self.post(path, &all).await
+    }
+
     /// Opens a form's page and sends it with these fields (and its csrf).
     pub async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
         let (status, page) = self.get(path).await;

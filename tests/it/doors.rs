@@ -470,7 +470,7 @@ async fn through_pages(w: &World, case: Case) -> Outcome {
                 format!("position-{}", w.p1),
                 format!("position-{}", w.p2),
             ];
-            b.submit(
+            b.submit_and_confirm(
                 &format!("/projects/{}/decision", w.a),
                 &[
                     ("question", "Which day suits everyone?"),
@@ -630,7 +630,7 @@ async fn a_decision_entered_through_the_form_is_classed_by_what_was_entered() {
     assert!(!form.contains("staff_decision") && !form.contains("They are accepted"));
     let pos = [format!("position-{}", w.s), format!("position-{}", w.p1)];
     let (status, _) = b
-        .submit(
+        .submit_and_confirm(
             &format!("/projects/{}/decision", w.a),
             &[
                 ("question", "Do we move the meeting?"),
@@ -646,7 +646,7 @@ async fn a_decision_entered_through_the_form_is_classed_by_what_was_entered() {
     // says so, beside that person, and nothing is written.
     assert_eq!(status, 422);
     let (status, _) = b
-        .submit(
+        .submit_and_confirm(
             &format!("/projects/{}/decision", w.a),
             &[
                 ("question", "Do we move the meeting?"),

@@ -370,7 +370,7 @@ async fn each_form_is_reached_from_where_the_need_shows() {
     let (_, home) = staff.get("/home").await;
     assert!(
         home.contains(&format!(
-            "href=\"/projects/{p}/decision?answers={}#answers\"",
+            "href=\"/projects/{p}/decision?answers={}\"",
             o.idea
         )),
         "the idea on staff's home page opens the decision form with it ticked"
@@ -516,10 +516,17 @@ async fn a_decision_is_checked_before_it_is_written() {
         assert!(page.contains(part), "the check page shows {part}: {page}");
     }
     assert!(page.matches(">Change<").count() >= 5, "{page}");
+    // "Change" buttons have no name: the one control that records is
+    // "Record the decision".
+    assert_eq!(
+        page.matches("formaction=").count(),
+        page.matches(">Change<").count()
+    );
+    assert_eq!(page.matches("name=\"step\" value=\"confirm\"").count(), 1);
     assert_eq!(o.api.app().size(), before, "nothing written yet");
 
     // "Change": the form again, as typed; still nothing written.
-    let (s, page) = send(&mut staff, &[("change", "question")], "", "").await;
+    let (s, page) = send(&mut staff, &[("change", "yes")], "", "").await;
     assert_eq!(s, StatusCode::OK);
     assert!(page.contains("value=\"Should the rooms be on the map?\""));
     assert!(page.contains(&format!("value=\"{idea}\" checked")));

@@ -119,6 +119,14 @@ async fn card_for(
         let model = state.page_model()?;
         super::pages::name_of(state, v, &model, &partner)
     };
+    // Someone the people store has no name for is told apart by the end
+    // of their id: a page of identical "a partner" cards cannot be handed
+    // out.
+    let name = if name.starts_with("a ") {
+        format!("{name} ({})", super::forms::short_id(&partner))
+    } else {
+        name
+    };
     let link = format!("{origin}/sign-in/link/{secret}");
     let qr = qrcode::QrCode::new(link.as_bytes())
         .map_err(PageError::broken)?

@@ -16,6 +16,11 @@ use uuid::Uuid;
 
 /// One part of the record: its name, what it will say, and the form's
 /// field to go back to.
+///
+/// Each "Change" is a button of one form that carries what was typed back
+/// to the form (with `change`), going to the part's field by the address's
+/// fragment; the buttons have no name, so the one form that records is
+/// the one whose button does ("Record the decision", `step=confirm`).
 struct Row {
     label: &'static str,
     lines: Vec<String>,
@@ -78,7 +83,7 @@ pub(super) fn decision(
                 .map_or(String::new(), |pr| model.text(&pr.text));
             format!(
                 "“{idea}”: {}. Why: {}",
-                words_for(&RESPONSES, a["response"].as_str().unwrap_or_default()),
+                words_for(&RESPONSES, a["response"].as_str().unwrap_or_default()).to_lowercase(),
                 text(a, "reason")
             )
         })

@@ -340,7 +340,7 @@ fn members(
 
 /// The end of an id (where ids made one after another differ), to tell
 /// apart people shown only by their role.
-fn short_id(id: &impl std::fmt::Display) -> String {
+pub(super) fn short_id(id: &impl std::fmt::Display) -> String {
     let text = id.to_string();
     format!("no. {}", &text[text.len() - 6..])
 }

@@ -523,13 +523,16 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
                     format!("And {} more of your projects", mine.len() - MY_PROJECTS),
                 )
             }),
-            all: Some((
-                "/projects".into(),
-                format!(
-                    "See all {}",
-                    words::count(seen.len() as u64, "project", "projects")
-                ),
-            )),
+            // Only when there is more to see than is listed here.
+            all: (seen.len() > mine.len().min(MY_PROJECTS)).then(|| {
+                (
+                    "/projects".into(),
+                    format!(
+                        "See all {}",
+                        words::count(seen.len() as u64, "project", "projects")
+                    ),
+                )
+            }),
         }
     } else {
         Projects {

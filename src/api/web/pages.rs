@@ -185,12 +185,11 @@ pub(super) fn idea_item(model: &Model, pr: &Proposal, status: &Status, project: 
     }
 }
 
-/// The decision form with this idea ticked as one it answers.
+/// The decision form with this idea ticked as one it answers. (From its
+/// top: the question comes first, and a fragment would start keyboard
+/// users below it.)
 pub(super) fn answer_link(pr: &Proposal) -> String {
-    format!(
-        "/projects/{}/decision?answers={}#answers",
-        pr.project, pr.id
-    )
+    format!("/projects/{}/decision?answers={}", pr.project, pr.id)
 }
 
 /// "Due by 1 December 2025", or "Late: it was due by ..." once past.
