@@ -150,13 +150,6 @@ async function keyboardForm(page, url, fill) {
       done.add(`${f.name}=*`);
     } else if (f.type === 'radio' || f.type === 'checkbox') {
       if (want === true) await page.keyboard.press('Space');
-    } else if (f.tag === 'SELECT') {
-      // A closed drop-down: arrows move its choice, as a person would.
-      for (let k = 0; k < 8; k++) {
-        const now = await page.evaluate(() => document.activeElement.value);
-        if (now === want) break;
-        await page.keyboard.press('ArrowDown');
-      }
     } else {
       await page.keyboard.type(String(want));
     }
@@ -259,7 +252,7 @@ async function main() {
     // Answer the new idea and say where the partner stood, by keyboard:
     // find the idea's response first, by its words.
     await staff.page.goto(fromIdea || decisionForm);
-    const ideaGroup = await staff.page.$$eval('label', (ls, t) => { const l = ls.find((x) => x.htmlFor.startsWith('response-') && x.innerText.includes(t)); return l ? l.htmlFor : null; }, idea);
+    const ideaGroup = await staff.page.$$eval('fieldset', (fs, t) => { const f = fs.find((x) => x.id.startsWith('response-') && x.querySelector('legend').innerText.includes(t)); return f ? f.id : null; }, idea);
     check(ideaGroup !== null, 'the decision form offers the new idea, with a choice of response');
     const ideaId = (ideaGroup || '').replace('response-', '');
     const ticked = await staff.page.$eval(`input[name=answers][value="${ideaId}"]`, (i) => i.checked).catch(() => false);

@@ -448,11 +448,13 @@ async fn a_decision_is_checked_before_it_is_written() {
         "the idea is ticked"
     );
     // A link cannot choose what the form does not offer.
+    let (_, plain) = staff.get(&path).await;
     let (_, form) = staff
         .get(&format!("{path}?answers=nonsense&method=x"))
         .await;
-    assert!(
-        !form.contains("checked"),
+    assert_eq!(
+        form.matches(" checked").count(),
+        plain.matches(" checked").count(),
         "nothing chosen by a made-up link"
     );
     let fields = |made_on: &str| -> Vec<(String, String)> {
@@ -523,6 +525,27 @@ async fn a_decision_is_checked_before_it_is_written() {
         page.matches(">Change<").count()
     );
     assert_eq!(page.matches("name=\"step\" value=\"confirm\"").count(), 1);
+    // "Change" carries what was typed in one field: the one form with the
+    // decision's own fields is the one that records it.
+    assert_eq!(page.matches("name=\"method\"").count(), 1);
+    let packed = page
+        .split("name=\"typed\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("what was typed, in one field")
+        .replace("&#38;", "&");
+    let (s, again) = staff
+        .post(
+            &path,
+            &[("csrf", &csrf), ("change", "yes"), ("typed", &packed)],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        again.contains("value=\"Should the rooms be on the map?\""),
+        "{packed}: {again}"
+    );
+    assert!(again.contains(&format!("value=\"{idea}\" checked")));
     assert_eq!(o.api.app().size(), before, "nothing written yet");
 
     // "Change": the form again, as typed; still nothing written.

@@ -18,9 +18,11 @@ use uuid::Uuid;
 /// field to go back to.
 ///
 /// Each "Change" is a button of one form that carries what was typed back
-/// to the form (with `change`), going to the part's field by the address's
-/// fragment; the buttons have no name, so the one form that records is
-/// the one whose button does ("Record the decision", `step=confirm`).
+/// to the form (with `change`, all of it in one field, `typed`), going to
+/// the part's field by the address's fragment. The buttons have no name
+/// and that form has no field of the decision's own, so the one form that
+/// reads as a decision and records is the one whose button does ("Record
+/// the decision", `step=confirm`).
 struct Row {
     label: &'static str,
     lines: Vec<String>,
@@ -35,8 +37,10 @@ struct CheckAnswers {
     page: Frame,
     intro: String,
     rows: Vec<Row>,
-    /// What was typed, sent again as it was with either button.
+    /// What was typed, sent again as it was with "Record the decision".
     typed: Vec<(String, String)>,
+    /// The same, as one field for "Change" (see [`super::forms::FormData::unpacked`]).
+    packed: String,
     action: String,
     submit: &'static str,
 }
@@ -169,6 +173,9 @@ pub(super) fn decision(
     ];
     let mut typed = form.typed();
     typed.retain(|(k, _)| k != "change" && k != "step");
+    let packed = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&typed)
+        .finish();
     let r = render(CheckAnswers {
         page: Frame::for_visitor(v, "Check the decision before you record it", ""),
         intro: format!(
@@ -176,6 +183,7 @@ pub(super) fn decision(
         ),
         rows,
         typed,
+        packed,
         action: action.to_string(),
         submit: "Record the decision",
     })?;

@@ -66,6 +66,24 @@ impl FormData {
             .flat_map(|(k, vs)| vs.iter().map(move |v| (k.clone(), v.clone())))
             .collect()
     }
+    /// A form whose fields came packed in one (`typed`, from "Change" on a
+    /// check page), unpacked, with the form's own token and marks.
+    pub fn unpacked(self) -> Self {
+        let packed = self.one("typed");
+        if packed.is_empty() {
+            return self;
+        }
+        let mut inner = FormData::parse(packed.as_bytes());
+        inner.0.remove("typed");
+        for mark in ["csrf", "kept", "change"] {
+            match self.0.get(mark) {
+                Some(v) => inner.0.insert(mark.to_string(), v.clone()),
+                None => inner.0.remove(mark),
+            };
+        }
+        inner
+    }
+
     /// The fields whose names start with `prefix`, without it.
     pub fn under(&self, prefix: &str) -> Vec<(String, String)> {
         self.0
@@ -84,10 +102,16 @@ pub(super) enum FieldKind {
     Long,
     Date,
     Choice,
-    /// One of many, as a drop-down: for a choice asked of each of many
-    /// people or ideas, where radios would make a page screens long.
-    Select,
+    /// One of a few short choices, side by side: for a choice asked of
+    /// each of many people or ideas, where a radio a line would make a
+    /// page screens long on a phone. (Radios, not a drop-down: all the
+    /// choices are seen at once, as GOV.UK's inline radios.)
+    Inline,
     Many,
+    /// The fields up to the next [`FieldKind::FoldEnd`] are folded away
+    /// under this label (a `<details>`), open once any has a value.
+    Fold,
+    FoldEnd,
 }
 
 pub(super) struct Field {
@@ -624,21 +648,43 @@ fn spec(
                     ),
                 );
             }
-            for pr in ideas {
-                let mut choices = vec![(s(""), s("Not answered by this decision"))];
-                choices.extend(RESPONSES.iter().map(|(_, v, w)| (s(v), s(w))));
-                fields.push(
-                    field(
-                        &format!("response-{}", pr.id),
-                        &format!("What did it say to “{}”?", model.text(&pr.text)),
-                        Select,
-                    )
-                    .options(choices),
-                );
-                fields.push(
-                    field(&format!("why-{}", pr.id), "Why, for this idea", Short)
-                        .hint("Needed if this decision answers it."),
-                );
+            // Ideas waiting for an answer first; those answered before,
+            // which a decision answers again far less often, folded away.
+            let (waiting, answered): (Vec<_>, Vec<_>) =
+                ideas.into_iter().partition(|pr| pr.answers.is_empty());
+            let idea_fields =
+                |fields: &mut Vec<Field>, pr: &crate::coproduction::model::Proposal| {
+                    let mut choices = vec![(s(""), s("Not answered by this decision"))];
+                    choices.extend(RESPONSES.iter().map(|(_, v, w)| (s(v), s(w))));
+                    fields.push(
+                        field(
+                            &format!("response-{}", pr.id),
+                            &format!("What did it say to “{}”?", model.text(&pr.text)),
+                            Inline,
+                        )
+                        .options(choices),
+                    );
+                    fields.push(
+                        field(&format!("why-{}", pr.id), "Why, for this idea", Short)
+                            .hint("Needed if this decision answers it."),
+                    );
+                };
+            for pr in &waiting {
+                idea_fields(&mut fields, pr);
+            }
+            if !answered.is_empty() {
+                fields.push(field(
+                    "answered-before",
+                    &format!(
+                        "Ideas answered before ({}): to answer one again",
+                        answered.len()
+                    ),
+                    Fold,
+                ));
+                for pr in &answered {
+                    idea_fields(&mut fields, pr);
+                }
+                fields.push(field("answered-before-end", "", FoldEnd));
             }
             fields.push(field("people", "Who took part", Heading).hint(
                 "For each person who took part, say where they stood. Partners will be asked to confirm their part.",
@@ -646,7 +692,7 @@ fn spec(
             for (id, words) in members(state, v, model, &project) {
                 let mut choices = vec![(s(""), s("Did not take part"))];
                 choices.extend(POSITIONS.iter().map(|(_, v, w)| (s(v), s(w))));
-                fields.push(field(&format!("position-{id}"), &words, Select).options(choices));
+                fields.push(field(&format!("position-{id}"), &words, Inline).options(choices));
             }
             Spec {
                 title: format!("Record a decision of {}", model.text(&p.title)),
@@ -1516,6 +1562,21 @@ fn show_preset(
             .find(|(n, _)| *n == f.name)
             .map(|(_, m)| m.clone());
     }
+    // A fold with anything in it stays open, so nothing typed is hidden.
+    let mut fold: Option<usize> = None;
+    for i in 0..sp.fields.len() {
+        match sp.fields[i].kind {
+            FieldKind::Fold => fold = Some(i),
+            FieldKind::FoldEnd => fold = None,
+            _ => {
+                let f = &sp.fields[i];
+                let used = !f.value.is_empty() || f.error.is_some();
+                if let (Some(start), true) = (fold, used) {
+                    sp.fields[start].value = "open".into();
+                }
+            }
+        }
+    }
     // A problem no field owns is shown at the top, linked to the first field.
     let errors = problems
         .into_iter()
@@ -1592,7 +1653,7 @@ async fn submit(
     body: Bytes,
     path: String,
 ) -> Result<HttpResponse, PageError> {
-    let form = FormData::parse(&body);
+    let form = FormData::parse(&body).unpacked();
     let mut v = match state.visitor(&headers) {
         // The session ended while they typed: nothing is recorded, and what
         // they typed goes with them to the sign-in page and back.

@@ -107,7 +107,16 @@ async fn list(
         }
         rows.push(Row {
             href: format!("/people/{}", p.participant_id),
-            name: p.name.clone(),
+            // A link needs words: someone whose name is not kept is told
+            // apart by the end of their id.
+            name: if p.name.trim().is_empty() {
+                format!(
+                    "No name kept ({})",
+                    super::forms::short_id(&p.participant_id)
+                )
+            } else {
+                p.name.clone()
+            },
             about: about.join("; "),
         });
     }
