@@ -683,3 +683,95 @@ async fn staffs_home_starts_with_their_projects_and_links_the_rest() {
     let (_, all) = partner.get("/projects").await;
     assert!(all.contains("Showing 1 to 1 of 1."), "{all}");
 }
+
+/// A project started in the pages used end to end: its lead is a member,
+/// a partner is added, a meeting with them, a decision through the check
+/// page and an action on it are recorded, and the partner then finds the
+/// decision waiting for them to confirm.
+#[tokio::test]
+async fn a_new_project_is_used_end_to_end_in_the_pages() {
+    let o = office().await;
+    let mut staff = Browser::sign_in(&o.api, &o.s_code).await;
+    let (s, _) = staff
+        .submit(
+            "/projects/new",
+            &[
+                ("title", "Food bank hours Zqc1"),
+                ("summary", "Opening hours that suit people who work"),
+                ("lead", &o.s),
+                ("involvement", "co-production"),
+                ("aim", "Evening opening twice a week"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let project = {
+        let model = o.api.app().read().unwrap();
+        model
+            .projects
+            .iter()
+            .find(|(_, p)| model.text(&p.title) == "Food bank hours Zqc1")
+            .map(|(id, _)| id.to_string())
+            .unwrap()
+    };
+    // Its lead is among its members, and the partner is added.
+    let people = format!("/projects/{project}/people");
+    let (_, page) = staff.get(&people).await;
+    assert!(page.contains("You (staff, leads it)"), "the lead: {page}");
+    let (s, _) = staff.submit(&people, &[("person", &o.p)]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    // A meeting with them.
+    let (s, page) = staff
+        .submit(
+            &format!("/projects/{project}/meeting"),
+            &[
+                ("date", &time::OffsetDateTime::now_utc().date().to_string()),
+                ("attendees", &o.s),
+                ("attendees", &o.p),
+                ("materials", "yes"),
+                ("summary", "We chose the evenings."),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{page}");
+    // A decision, through the check page.
+    let before = o.api.app().size();
+    let (s, page) = staff
+        .submit_and_confirm(
+            &format!("/projects/{project}/decision"),
+            &[
+                ("question", "Which evenings?"),
+                ("outcome", "Tuesday and Thursday"),
+                ("method", "consensus"),
+                ("reason", "Everyone could come then"),
+                (&format!("position-{}", o.s), "agree"),
+                (&format!("position-{}", o.p), "agree"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{page}");
+    let made = written_since(&o.api, before);
+    assert_eq!(made.len(), 1);
+    let decision = made[0].1["decision_id"].as_str().unwrap().to_string();
+    // An action on it.
+    let due = (time::OffsetDateTime::now_utc().date() + time::Duration::days(14)).to_string();
+    let (s, page) = staff
+        .submit(
+            &format!("/decisions/{decision}/action"),
+            &[
+                ("what", "Tell the volunteers"),
+                ("owner", &o.s),
+                ("due", &due),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{page}");
+    // The partner is asked to confirm their part.
+    let mut partner = Browser::sign_in(&o.api, &o.p_code).await;
+    let (_, home) = partner.get("/home").await;
+    assert!(
+        home.contains("Which evenings?")
+            && home.contains(&format!("/decisions/{decision}/confirm")),
+        "{home}"
+    );
+}

@@ -737,3 +737,110 @@ async fn many_people_from_a_spreadsheet_or_none() {
     );
     assert_eq!(o.ledger.head().size, before + 3);
 }
+
+/// Someone leaving the organisation, and someone erased, each after a page
+/// that says what will happen: a lead who leaves hands their project on;
+/// an erasure names what will go, needs a reason, and is for admins only.
+#[tokio::test]
+async fn leaving_and_erasure_are_confirmed_first_in_the_pages() {
+    let o = office().await;
+    let app = o.api.app();
+    let id_of = |code: &str| {
+        app.authenticate(code)
+            .unwrap()
+            .0
+            .participant()
+            .unwrap()
+            .to_string()
+    };
+    let (staff, partner) = (id_of(&o.staff), id_of(&o.partner));
+    let (_, other) = register(
+        &o.api,
+        &o.admin,
+        json!({"role": "staff", "name": "Tobias Wrenfield"}),
+    )
+    .await;
+    let other = other["participant_id"].as_str().unwrap().to_string();
+    let project = uuid::Uuid::new_v4().to_string();
+    let started = json!({"type": "project.started", "payload": {"project_id": project,
+        "title": "Warm rooms Zqd1", "summary": "s", "involvement": "co-production", "lead": staff}});
+    let (s, _, b) = o
+        .api
+        .call(Some(&o.admin), "POST", "/v1/events", started)
+        .await;
+    assert!(s.is_success(), "{b}");
+    for (who, role) in [(&staff, "staff"), (&partner, "partner")] {
+        let joined = json!({"type": "participant.joined", "payload": {"project_id": project,
+            "participant_id": who, "role": role}});
+        let (s, _, b) = o
+            .api
+            .call(Some(&o.admin), "POST", "/v1/events", joined)
+            .await;
+        assert!(s.is_success(), "{b}");
+    }
+    let raised = json!({"type": "proposal.raised", "payload": {"project_id": project,
+        "proposal_id": uuid::Uuid::new_v4(), "text": "Soup on Fridays Zqd2"}});
+    let (s, _, b) = o
+        .api
+        .call(Some(&o.partner), "POST", "/v1/events", raised)
+        .await;
+    assert!(s.is_success(), "{b}");
+
+    let mut admin = Browser::sign_in(&o.api, &o.admin).await;
+    // Leaving: the page names the project they lead and asks who leads it.
+    let (_, person) = admin.get(&format!("/people/{staff}")).await;
+    assert!(person.contains(&format!("href=\"/people/{staff}/leave\"")));
+    let leave = format!("/people/{staff}/leave");
+    let (s, page) = admin.get(&leave).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        page.contains("Who leads Warm rooms Zqd1 from now on?"),
+        "{page}"
+    );
+    let before = app.size();
+    let (s, page) = admin.submit(&leave, &[]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert_eq!(app.size(), before, "nothing written without a new lead");
+    let (s, _) = admin.submit(&leave, &[("new_lead", &other)]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    {
+        let model = app.read().unwrap();
+        let p = model
+            .projects
+            .get(&uuid::Uuid::parse_str(&project).unwrap().into());
+        assert_eq!(
+            p.unwrap().lead.to_string(),
+            other,
+            "the project has its new lead"
+        );
+    }
+    let (_, person) = admin.get(&format!("/people/{staff}")).await;
+    assert!(person.contains("<dt>Left</dt>") && !person.contains("/leave\""));
+
+    // Erasure: only admins; they see what will go, and must say why.
+    let erase = format!("/people/{partner}/erase");
+    let mut auditor = Browser::sign_in(&o.api, &o.auditor).await;
+    let (s, _) = auditor.get(&erase).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, page) = admin.get(&erase).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        page.contains("Their name (Ottoline Braithwaite) and email address")
+            && page.contains("1 idea"),
+        "{page}"
+    );
+    let before = app.size();
+    let (s, _) = admin.submit(&erase, &[("reason", "  ")]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.size(), before, "nothing erased without a reason");
+    let (s, _) = admin.submit(&erase, &[("reason", "She asked us to")]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (s, _) = admin.get(&format!("/people/{partner}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "no one there any more");
+    let model = app.read().unwrap();
+    assert!(
+        model
+            .erased
+            .contains(&uuid::Uuid::parse_str(&partner).unwrap().into())
+    );
+}

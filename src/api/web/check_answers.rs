@@ -172,7 +172,7 @@ pub(super) fn decision(
         },
     ];
     let mut typed = form.typed();
-    typed.retain(|(k, _)| k != "change" && k != "step");
+    typed.retain(|(k, _)| !matches!(k.as_str(), "change" | "step" | "stage_checked"));
     let packed = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(&typed)
         .finish();
@@ -182,7 +182,12 @@ pub(super) fn decision(
             "This is what will be recorded for {project}, at its {stage} stage. Once recorded, a decision cannot be changed or removed: it can only be corrected by a later record, which is shown with it. Partners who took part will be asked to confirm their part."
         ),
         rows,
-        typed,
+        // The stage it was checked at goes with "Record the decision":
+        // should the project move on meanwhile, the form comes back.
+        typed: typed
+            .into_iter()
+            .chain([("stage_checked".to_string(), stage.clone())])
+            .collect(),
         packed,
         action: action.to_string(),
         submit: "Record the decision",

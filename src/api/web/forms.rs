@@ -247,6 +247,16 @@ impl Kind {
         }
     }
 
+    /// The fields a link may choose for the visitor (`?answers=<idea>`):
+    /// only where the link itself says what the form is for, never an
+    /// answer someone gives (a partner's confirmation, a stage).
+    fn presettable(self) -> &'static [&'static str] {
+        match self {
+            Kind::Decision => &["answers"],
+            _ => &[],
+        }
+    }
+
     /// Whether what was typed is shown back to check before it is
     /// recorded (GOV.UK's "check your answers"): for a decision, the
     /// longest form and the record people most rely on.
@@ -1042,7 +1052,14 @@ fn spec(
 /// correction's "back" and where to go once it is made).
 fn record_words(model: &Model, ev: &crate::ledger::StoredEvent) -> (String, (String, String)) {
     let payload = payload_of(ev);
-    let id = |k: &str| payload.get(k).and_then(Value::as_str).map(str::to_string);
+    // Ids only as ids: an `x.` record's fields may hold anything.
+    let id = |k: &str| {
+        payload
+            .get(k)
+            .and_then(Value::as_str)
+            .and_then(|t| Uuid::parse_str(t).ok())
+            .map(|u| u.to_string())
+    };
     let project = id("project_id").and_then(|p| {
         let pid = Uuid::parse_str(&p).ok()?;
         Some((p, model.text(&model.projects.get(&pid.into())?.title)))
@@ -1458,6 +1475,20 @@ fn build_decision(form: &FormData, model: &Model, target: Uuid, p: &mut Problems
         p.push((s("people"), s("Say who took part, and where each stood")));
     }
     let stage = project.map(|pr| pr.stage);
+    // Checked at one stage, recorded at another: shown again, not recorded.
+    let checked = form.one("stage_checked");
+    if let Some(now) = stage
+        && !checked.is_empty()
+        && checked != now.words()
+    {
+        p.push((
+            s("question"),
+            format!(
+                "The project has moved on to the {} stage since you checked this decision: check it again before you record it",
+                now.words()
+            ),
+        ));
+    }
     let id = Uuid::new_v4();
     let mut payload = json!({"project_id": target, "decision_id": id, "question": question,
         "outcome": outcome, "stage": stage, "method": method, "answers": answers,
@@ -1543,7 +1574,8 @@ fn show_preset(
         if let Some(form) = form {
             f.value = form.one(&f.name).to_string();
             f.chosen = form.all(&f.name);
-        } else if preset.0.0.contains_key(&f.name) {
+        } else if kind.presettable().contains(&f.name.as_str()) && preset.0.0.contains_key(&f.name)
+        {
             // Only a choice the form offers: a link cannot put words in.
             let offered = |x: &str| f.options.iter().any(|(o, _)| o == x);
             let chosen: Vec<String> = preset
@@ -1562,7 +1594,14 @@ fn show_preset(
             .find(|(n, _)| *n == f.name)
             .map(|(_, m)| m.clone());
     }
-    // A fold with anything in it stays open, so nothing typed is hidden.
+    // A fold with anything in it stays open, so nothing typed is hidden;
+    // so does one holding an idea ticked as answered.
+    let ticked: Vec<String> = sp
+        .fields
+        .iter()
+        .filter(|f| f.name == "answers")
+        .flat_map(|f| f.chosen.iter().map(|id| format!("response-{id}")))
+        .collect();
     let mut fold: Option<usize> = None;
     for i in 0..sp.fields.len() {
         match sp.fields[i].kind {
@@ -1570,7 +1609,7 @@ fn show_preset(
             FieldKind::FoldEnd => fold = None,
             _ => {
                 let f = &sp.fields[i];
-                let used = !f.value.is_empty() || f.error.is_some();
+                let used = !f.value.is_empty() || f.error.is_some() || ticked.contains(&f.name);
                 if let (Some(start), true) = (fold, used) {
                     sp.fields[start].value = "open".into();
                 }

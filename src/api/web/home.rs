@@ -575,9 +575,24 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
 
 #[derive(Deserialize)]
 struct Paging {
-    page: Option<usize>,
+    /// Read leniently: anything but a page number is the first page.
+    page: Option<String>,
     /// `yes`: only the visitor's own projects.
     mine: Option<String>,
+}
+
+/// The furthest page of a list anyone is shown: building a page means
+/// building every entry before it, under the model's lock.
+const LAST_PAGE: usize = 1000;
+
+impl Paging {
+    fn page(&self) -> usize {
+        self.page
+            .as_deref()
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(1)
+            .clamp(1, LAST_PAGE)
+    }
 }
 
 /// Where a page of a list starts, and the words and links around it.
@@ -597,10 +612,13 @@ fn pages(base: &str, page: usize, shown: usize, total: usize) -> Pages {
     Pages {
         showing: if total == 0 {
             "There is nothing in this list now.".into()
+        } else if shown == 0 {
+            format!("This page is past the end of the list, which has {total}.")
         } else {
             format!("Showing {} to {} of {}.", first + 1, first + shown, total)
         },
-        previous: (page > 1).then(|| link(page - 1)),
+        // Past the end, "previous" goes to the last page there is.
+        previous: (page > 1).then(|| link((page - 1).min(total.div_ceil(PAGE)).max(1))),
         next: (first + shown < total).then(|| link(page + 1)),
     }
 }
@@ -621,14 +639,20 @@ async fn whole_list(
     Query(q): Query<Paging>,
 ) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
-    let page = q.page.unwrap_or(1).max(1);
+    let page = q.page();
     let model = state.page_model()?;
-    let found = sections(&state, &v, &model, today(), page.saturating_mul(PAGE))
+    let found = sections(&state, &v, &model, today(), page * PAGE)
         .into_iter()
         .find(|s| s.id == list)
         .ok_or_else(PageError::not_found)?;
     let total = found.items.len() + found.more;
-    let items: Vec<Item> = found.items.into_iter().skip((page - 1) * PAGE).collect();
+    // (A partner's own ideas are built two pages at a time; one is shown.)
+    let items: Vec<Item> = found
+        .items
+        .into_iter()
+        .skip((page - 1) * PAGE)
+        .take(PAGE)
+        .collect();
     let pages = pages(&format!("/home/{list}"), page, items.len(), total);
     render(ListPage {
         page: Frame::for_visitor(&v, &found.heading, ""),
@@ -655,7 +679,7 @@ async fn all_projects(
     Query(q): Query<Paging>,
 ) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
-    let page = q.page.unwrap_or(1).max(1);
+    let page = q.page();
     let only_mine = q.mine.as_deref() == Some("yes");
     let model = state.page_model()?;
     let view = policy::in_view(v.caller.author(), &model);

@@ -63,7 +63,7 @@ fn page(
             .map(|(who, m)| {
                 // Someone with no name kept is told apart by the end of
                 // their id, never one of many identical "a partner".
-                let name = super::pages::name_of(state, v, &model, who);
+                let name = super::capitalised(&super::pages::name_of(state, v, &model, who));
                 let name = if name.starts_with("a ") {
                     let id = who.to_string();
                     format!("{name} (no. {})", &id[id.len() - 6..])

@@ -11,6 +11,7 @@ mod cards;
 mod check_answers;
 mod forms;
 mod home;
+mod leaving;
 mod mail;
 mod members;
 mod onboarding;
@@ -735,6 +736,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(mail::routes())
         .merge(sign_ins::routes())
         .merge(people::routes())
+        .merge(leaving::routes())
         .merge(members::routes())
         .merge(tokens::routes())
         .merge(onboarding::routes())

@@ -48,7 +48,7 @@ struct ListQuery {
     after: Option<String>,
 }
 
-fn may(v: &Visitor, action: Action) -> bool {
+pub(super) fn may(v: &Visitor, action: Action) -> bool {
     policy::may(v.caller.author().role, action)
 }
 
@@ -348,10 +348,33 @@ struct PersonPage {
     may_correct: bool,
     may_card: bool,
     may_stop: bool,
+    /// Record that they left the organisation (not once they have).
+    may_leave: bool,
+    may_erase: bool,
     errors: Vec<(String, String)>,
     /// What the correction form holds.
     form_name: String,
     form_email: String,
+}
+
+/// One registered person, as `v` may see them (404 if there is no one).
+pub(super) fn one_person(
+    state: &AppState,
+    v: &Visitor,
+    id: uuid::Uuid,
+) -> Result<PersonEntry, PageError> {
+    let found = state.app().find_people(
+        &v.caller,
+        Search {
+            text: Some(id.to_string()),
+            ..Search::default()
+        },
+    )?;
+    found
+        .people
+        .into_iter()
+        .find(|p| p.participant_id.uuid() == id)
+        .ok_or_else(PageError::not_found)
 }
 
 fn person_page(
@@ -361,18 +384,7 @@ fn person_page(
     errors: Vec<(String, String)>,
     typed: Option<(String, String)>,
 ) -> Result<Response, PageError> {
-    let found = state.app().find_people(
-        &v.caller,
-        Search {
-            text: Some(id.to_string()),
-            ..Search::default()
-        },
-    )?;
-    let p = found
-        .people
-        .into_iter()
-        .find(|p| p.participant_id.uuid() == id)
-        .ok_or_else(PageError::not_found)?;
+    let p = one_person(state, v, id)?;
     let projects = {
         let model = state.page_model()?;
         p.projects
@@ -403,6 +415,8 @@ fn person_page(
         may_correct,
         may_card: p.role == "partner" && p.left.is_none() && may(v, Action::MakeSignInCard),
         may_stop: may(v, Action::StopSignIns),
+        may_leave: p.left.is_none() && may(v, Action::RecordLeaving),
+        may_erase: may(v, Action::Erase),
         name: p.name,
         errors,
         form_name,
