@@ -580,6 +580,18 @@ async fn a_persons_sign_ins_stop_at_once_and_tokens_are_revoked_in_the_pages() {
     let page = format!("/people/{partner}");
     let (_, html) = admin.get(&page).await;
     assert!(html.contains("Stop all of Ottoline Braithwaite"), "{html}");
+    // Their cards and codes, for admins: the card not used yet, the code used.
+    assert!(
+        html.contains("A sign-in card made on") && html.contains("not used yet. It works."),
+        "{html}"
+    );
+    assert!(html.contains("An access code made on"), "{html}");
+    let mut staff_browser = Browser::sign_in(&o.api, &o.staff).await;
+    let (_, as_staff) = staff_browser.get(&page).await;
+    assert!(
+        !as_staff.contains("Their cards and access codes"),
+        "staff do not list tokens"
+    );
     let csrf = admin.csrf(&page).await;
     let (s, _) = admin
         .post(&format!("{page}/stop"), &[("csrf", &csrf)])
@@ -587,6 +599,7 @@ async fn a_persons_sign_ins_stop_at_once_and_tokens_are_revoked_in_the_pages() {
     assert_eq!(s, StatusCode::SEE_OTHER);
     let (_, html) = admin.get(&page).await;
     assert!(html.contains("Stopped 2 cards and access codes"), "{html}");
+    assert!(!html.contains("It works."), "both are stopped: {html}");
     assert_ne!(
         them.get("/home").await.0,
         StatusCode::OK,
@@ -620,7 +633,6 @@ async fn a_persons_sign_ins_stop_at_once_and_tokens_are_revoked_in_the_pages() {
     assert_eq!(s, StatusCode::SEE_OTHER);
     assert!(app.authenticate(&o.auditor).is_err());
     // Staff have no tokens page.
-    let mut staff_browser = Browser::sign_in(&o.api, &o.staff).await;
     assert_eq!(staff_browser.get("/tokens").await.0, StatusCode::FORBIDDEN);
 }
 

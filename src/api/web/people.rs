@@ -11,7 +11,7 @@ use crate::api::AppState;
 use crate::app::NewPerson;
 use crate::app::directory::{Correction, PersonEntry, Search};
 use crate::app::policy::{self, Action};
-use crate::coproduction::values::ProjectId;
+use crate::coproduction::values::{CredentialKind, ProjectId};
 use crate::refusal::{Kind, Refusal};
 use askama::Template;
 use axum::Router;
@@ -351,6 +351,9 @@ struct PersonPage {
     /// Record that they left the organisation (not once they have).
     may_leave: bool,
     may_erase: bool,
+    /// Their cards and access codes, in words, newest first: for those
+    /// who manage tokens (docs/ACCESS.md).
+    credentials: Option<Vec<String>>,
     errors: Vec<(String, String)>,
     /// What the correction form holds.
     form_name: String,
@@ -400,6 +403,36 @@ fn person_page(
     let (form_name, form_email) =
         typed.unwrap_or_else(|| (p.name.clone(), p.email.clone().unwrap_or_default()));
     let may_correct = may(v, Action::CorrectPerson);
+    let credentials = if may(v, Action::ManageTokens) {
+        let mut mine: Vec<_> = state
+            .app()
+            .tokens(&v.caller)?
+            .into_iter()
+            .filter(|t| t.participant.is_some_and(|p| p.uuid() == id))
+            .collect();
+        mine.sort_by(|a, b| b.created.cmp(&a.created));
+        Some(
+            mine.iter()
+                .map(|t| {
+                    let what = match t.kind {
+                        CredentialKind::SignInCard => "A sign-in card",
+                        CredentialKind::AccessCode => "An access code",
+                    };
+                    let used = t.first_used.as_deref().map_or(
+                        "not used yet".to_string(),
+                        |u| format!("first used on {}", words::day(u)),
+                    );
+                    let state = t.revoked.as_deref().map_or(
+                        "It works.".to_string(),
+                        |r| format!("Stopped on {}.", words::day(r)),
+                    );
+                    format!("{what} made on {}, {used}. {state}", words::day(&t.created))
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
     let mut r = render(PersonPage {
         page: Frame::for_visitor(v, &p.name, "/people"),
         id: id.to_string(),
@@ -417,6 +450,7 @@ fn person_page(
         may_stop: may(v, Action::StopSignIns),
         may_leave: p.left.is_none() && may(v, Action::RecordLeaving),
         may_erase: may(v, Action::Erase),
+        credentials,
         name: p.name,
         errors,
         form_name,
