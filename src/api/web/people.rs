@@ -418,14 +418,15 @@ fn person_page(
                         CredentialKind::SignInCard => "A sign-in card",
                         CredentialKind::AccessCode => "An access code",
                     };
-                    let used = t.first_used.as_deref().map_or(
-                        "not used yet".to_string(),
-                        |u| format!("first used on {}", words::day(u)),
-                    );
-                    let state = t.revoked.as_deref().map_or(
-                        "It works.".to_string(),
-                        |r| format!("Stopped on {}.", words::day(r)),
-                    );
+                    let used = t
+                        .first_used
+                        .as_deref()
+                        .map_or("not used yet".to_string(), |u| {
+                            format!("first used on {}", words::day(u))
+                        });
+                    let state = t.revoked.as_deref().map_or("It works.".to_string(), |r| {
+                        format!("Stopped on {}.", words::day(r))
+                    });
                     format!("{what} made on {}, {used}. {state}", words::day(&t.created))
                 })
                 .collect(),
