@@ -245,10 +245,10 @@ async function main() {
     await shootAtEachWidth(staff.page, 'journey-staff-home');
     const fromIdea = await staff.page.evaluate((t) => {
       const li = [...document.querySelectorAll('main li.item')].find((e) => e.innerText.includes(t));
-      const a = li && [...li.querySelectorAll('a')].find((x) => x.innerText.includes('Record a decision that answers it'));
+      const a = li && [...li.querySelectorAll('a')].find((x) => x.innerText.startsWith('Record a decision that answers'));
       return a ? a.href : null;
     }, idea);
-    check(fromIdea !== null, "the new idea on staff's home page has 'Record a decision that answers it'");
+    check(fromIdea !== null, "the new idea on staff's home page has 'Record a decision that answers' it, by its words");
     // Answer the new idea and say where the partner stood, by keyboard:
     // find the idea's response first, by its words.
     await staff.page.goto(fromIdea || decisionForm);
@@ -403,10 +403,10 @@ async function main() {
       await partner.page.goto(base + '/home');
       const withdraw = await partner.page.evaluate((t) => {
         const li = [...document.querySelectorAll('main li.item')].find((e) => e.innerText.includes(t));
-        const a = li && [...li.querySelectorAll('a')].find((x) => x.innerText.includes('Withdraw this idea'));
+        const a = li && [...li.querySelectorAll('a')].find((x) => x.innerText.startsWith('Withdraw your idea'));
         return a ? a.href : null;
       }, second);
-      check(withdraw !== null, "the partner's waiting idea has 'Withdraw this idea' on their home page");
+      check(withdraw !== null, "the partner's waiting idea has 'Withdraw your idea' on their home page");
       if (withdraw) {
         const res = await keyboardForm(partner.page, withdraw, (f) => (f.name === 'reason' ? 'The council runs one already.' : undefined));
         check(res.submitted && res.url.endsWith('/home') && (await entryOf(partner.page, second)).includes('Withdrawn'), `the partner withdraws their idea by keyboard, and their home page says so (${res.url})`);

@@ -775,3 +775,53 @@ async fn a_new_project_is_used_end_to_end_in_the_pages() {
         "{home}"
     );
 }
+
+/// (issue 32) A form about a decision names it first (its question, what
+/// was decided, when, how, and where the reader stands in it), and links
+/// to forms say which record they are about: no two alike.
+#[tokio::test]
+async fn forms_about_a_decision_name_it_and_their_links_say_which() {
+    let o = office().await;
+    // A second decision with the partner in it, so that two wait on her.
+    let second = uuid::Uuid::new_v4().to_string();
+    let made = json!({"type": "decision.made", "payload": {"project_id": o.project, "decision_id": second,
+        "question": "Which evenings?", "outcome": "Tuesdays", "stage": "conception",
+        "method": "vote", "reason": "Most wanted it", "participants": [
+            {"participant_id": o.s, "position": "agree"}, {"participant_id": o.p, "position": "disagree"}]}});
+    post(&o.api, &o.s_code, "/v1/events", made).await;
+    let mut partner = Browser::sign_in(&o.api, &o.p_code).await;
+    let (_, home) = partner.get("/home").await;
+    assert!(
+        home.contains("Confirm or dispute your part in “Which evenings?”"),
+        "{home}"
+    );
+    // Every link to a form on the page has words of its own.
+    let mut seen = std::collections::BTreeMap::new();
+    for a in home.split("<a href=\"").skip(1) {
+        let (href, rest) = a.split_once('"').unwrap();
+        let words = rest
+            .split_once('>')
+            .unwrap()
+            .1
+            .split("</a>")
+            .next()
+            .unwrap();
+        let form = ["/confirm", "/withdraw", "/reply", "/answer"]
+            .iter()
+            .any(|f| href.contains(f));
+        if let (true, Some(other)) = (form, seen.insert(words.to_string(), href.to_string())) {
+            assert_eq!(other, href, "two links say {words}");
+        }
+    }
+    let (_, form) = partner.get(&format!("/decisions/{second}/confirm")).await;
+    for line in [
+        "The decision: “Which evenings?”",
+        "What was decided: Tuesdays",
+        "by a vote",
+        "You are recorded as: disagreed.",
+    ] {
+        assert!(form.contains(line), "the confirm form says {line}: {form}");
+    }
+    let (_, form) = partner.get(&format!("/decisions/{second}/challenge")).await;
+    assert!(form.contains("The decision: “Which evenings?”"));
+}

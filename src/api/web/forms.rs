@@ -379,6 +379,37 @@ pub(super) fn short_id(id: &impl std::fmt::Display) -> String {
     format!("no. {}", &text[text.len() - 6..])
 }
 
+/// What a form about a decision shows before its questions, so that no
+/// one answers about the wrong one: its question, what was decided, when
+/// and how, and, for someone who took part, what the record says of them.
+fn decision_summary(
+    v: &Visitor,
+    model: &Model,
+    d: &crate::coproduction::model::Decision,
+) -> Vec<String> {
+    let mut lines = vec![
+        format!("The decision: “{}”", model.text(&d.question())),
+        format!("What was decided: {}", model.text(&d.outcome())),
+        format!(
+            "Decided on {}, by {}.",
+            super::words::day(d.day()),
+            super::pages::method_words(d.method)
+        ),
+    ];
+    let me = v.caller.participant();
+    if let Some(part) = d
+        .parts
+        .iter()
+        .find(|part| me.is_some() && model.who(part) == me)
+    {
+        lines.push(format!(
+            "You are recorded as: {}.",
+            super::pages::position_words(part.position)
+        ));
+    }
+    lines
+}
+
 /// Words for each method, response and position, in the schema's order.
 pub(super) const METHODS: [(Method, &str, &str); 4] = [
     (
@@ -442,12 +473,14 @@ fn spec(
             back: (format!("/projects/{target}"), s("Back to the project")),
         },
         Kind::Confirm => {
-            decision()?;
+            let d = decision()?;
+            let mut intro = decision_summary(v, model, d);
+            intro.push(s(
+                "The record says you took part in this decision. Tell us if that is right.",
+            ));
             Spec {
                 title: s("Is this decision right about you?"),
-                intro: vec![s(
-                    "The record says you took part in this decision. Tell us if that is right.",
-                )],
+                intro,
                 fields: vec![
                     field("answer", "Is it right?", Choice).options(vec![
                         (s("confirm"), s("Yes, that is right")),
@@ -461,12 +494,14 @@ fn spec(
             }
         }
         Kind::Challenge => {
-            decision()?;
+            let d = decision()?;
+            let mut intro = decision_summary(v, model, d);
+            intro.push(s(
+                "If you think this decision was wrong, or was not made the way it should have been, say why. The team must answer.",
+            ));
             Spec {
                 title: s("Challenge this decision"),
-                intro: vec![s(
-                    "If you think this decision was wrong, or was not made the way it should have been, say why. The team must answer.",
-                )],
+                intro,
                 fields: vec![field("reason", "Why are you challenging it?", Long)],
                 submit: "Send my challenge",
                 back: back_to_decision(),
@@ -768,17 +803,23 @@ fn spec(
                 .challenges
                 .get(&target.into())
                 .ok_or_else(PageError::not_found)?;
+            let mut intro = model
+                .decisions
+                .get(&c.decision)
+                .map(|d| decision_summary(v, model, d))
+                .unwrap_or_default();
+            intro.extend([
+                format!("Your challenge: “{}”", model.text(&c.reason)),
+                format!(
+                    "The answer: {}",
+                    c.answer
+                        .as_ref()
+                        .map_or("not given yet".to_owned(), |a| model.text(a))
+                ),
+            ]);
             Spec {
                 title: s("Reply to the answer to your challenge"),
-                intro: vec![
-                    format!("Your challenge: “{}”", model.text(&c.reason)),
-                    format!(
-                        "The answer: {}",
-                        c.answer
-                            .as_ref()
-                            .map_or("not given yet".to_owned(), |a| model.text(a))
-                    ),
-                ],
+                intro,
                 fields: vec![
                     field("reason", "Your reply", Long)
                         .hint("Say what is still wrong. The team must answer again."),
@@ -826,10 +867,13 @@ fn spec(
             };
             Spec {
                 title: s("Answer a dispute"),
-                intro: vec![format!(
-                    "The decision: {}. A partner says the record of their part in it is not right.",
-                    model.text(&d.question()),
-                )],
+                intro: {
+                    let mut intro = decision_summary(v, model, d);
+                    intro.push(s(
+                        "A partner says the record of their part in it is not right.",
+                    ));
+                    intro
+                },
                 fields: vec![
                     field("participant_id", "Whose dispute are you answering?", Choice)
                         .options(waiting)
@@ -1034,9 +1078,15 @@ fn spec(
                 .challenges
                 .get(&target.into())
                 .ok_or_else(PageError::not_found)?;
+            let mut intro = model
+                .decisions
+                .get(&c.decision)
+                .map(|d| decision_summary(v, model, d))
+                .unwrap_or_default();
+            intro.push(format!("The challenge: “{}”", model.text(&c.reason)));
             Spec {
                 title: s("Answer a challenge"),
-                intro: vec![format!("The challenge: “{}”", model.text(&c.reason))],
+                intro,
                 fields: vec![field("answer", "Your answer", Long)],
                 submit: "Send the answer",
                 back: (

@@ -135,7 +135,7 @@ fn sections(
                 if let Status::Waiting { .. } = st {
                     item.links.push((
                         format!("/ideas/{}/withdraw", pr.id),
-                        "Withdraw this idea".into(),
+                        format!("Withdraw your idea “{}”", model.text(&pr.text)),
                     ));
                 }
                 item
@@ -166,7 +166,10 @@ fn sections(
                 links: vec![
                     (
                         format!("/decisions/{}/confirm", d.id),
-                        "Confirm or dispute your part".into(),
+                        format!(
+                            "Confirm or dispute your part in “{}”",
+                            model.text(&d.question())
+                        ),
                     ),
                     (format!("/decisions/{}", d.id), "Read the decision".into()),
                 ],
@@ -222,7 +225,10 @@ fn sections(
                         if c.answer.is_some() && !replied {
                             l.push((
                                 format!("/challenges/{}/reply", c.id),
-                                "Reply to the answer".into(),
+                                format!(
+                                    "Reply to the answer to your challenge “{}”",
+                                    model.text(&c.reason)
+                                ),
                             ));
                         }
                         l.push((
@@ -272,7 +278,7 @@ fn sections(
                 links: vec![
                     (
                         format!("/decisions/{}/confirm", d.id),
-                        "Change your answer".into(),
+                        format!("Change your answer about “{}”", model.text(&d.question())),
                     ),
                     (format!("/decisions/{}", d.id), "Read the decision".into()),
                 ],
@@ -305,7 +311,10 @@ fn sections(
                         on(pr.day())
                     ),
                 ],
-                links: vec![(answer_link(pr), "Record a decision that answers it".into())],
+                links: vec![(
+                    answer_link(pr),
+                    format!("Record a decision that answers “{}”", model.text(&pr.text)),
+                )],
             })
             .collect();
         sections.push(Section::of(
@@ -343,7 +352,7 @@ fn sections(
                         links: vec![
                             (
                                 format!("/challenges/{}/answer", c.id),
-                                "Answer this challenge".into(),
+                                format!("Answer the challenge “{}”", model.text(&c.reason)),
                             ),
                             (
                                 format!("/decisions/{}", c.decision),
@@ -377,7 +386,7 @@ fn sections(
                 links: vec![
                     (
                         format!("/decisions/{}/answer-dispute", d.id),
-                        "Answer this dispute".into(),
+                        format!("Answer the dispute about “{}”", model.text(&d.question())),
                     ),
                     (format!("/decisions/{}", d.id), "Read the decision".into()),
                 ],
@@ -405,7 +414,7 @@ fn sections(
                     links: vec![
                         (
                             format!("/actions/{}/complete", x.id),
-                            "Record that this is done".into(),
+                            format!("Record that “{}” is done", model.text(&x.what)),
                         ),
                         (
                             format!("/decisions/{}", x.decision),
@@ -436,7 +445,7 @@ fn sections(
                 links: vec![
                     (
                         format!("/projects/{}/review", p.id),
-                        "Record the review".into(),
+                        format!("Record the review of {}", model.text(&p.title)),
                     ),
                     (format!("/projects/{}", p.id), "Go to the project".into()),
                 ],

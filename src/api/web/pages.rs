@@ -34,7 +34,7 @@ pub(super) fn method_words(m: Method) -> &'static str {
     }
 }
 
-fn position_words(p: Position) -> &'static str {
+pub(super) fn position_words(p: Position) -> &'static str {
     match p {
         Position::Agree => "agreed",
         Position::Disagree => "disagreed",
@@ -311,12 +311,14 @@ fn story_of(
                 if pr.by.is_some() && pr.by == v.caller.participant() {
                     l.links.push((
                         format!("/ideas/{}/withdraw", pr.id),
-                        "Withdraw this idea".into(),
+                        format!("Withdraw your idea “{}”", model.text(&pr.text)),
                     ));
                 }
                 if v.is(&[Role::Staff, Role::Admin]) {
-                    l.links
-                        .push((answer_link(pr), "Record a decision that answers it".into()));
+                    l.links.push((
+                        answer_link(pr),
+                        format!("Record a decision that answers “{}”", model.text(&pr.text)),
+                    ));
                 }
             }
             story.push((pr.day(), l));
@@ -633,7 +635,7 @@ async fn decision(
             if staff_may && c.answer.is_none() {
                 links.push((
                     format!("/challenges/{}/answer", c.id),
-                    "Answer this challenge".into(),
+                    format!("Answer the challenge “{}”", model.text(&c.reason)),
                 ));
             }
             // The challenger may reply once it is answered, unless they
@@ -645,7 +647,10 @@ async fn decision(
             if c.answer.is_some() && !replied && me.is_some() && c.by == me {
                 links.push((
                     format!("/challenges/{}/reply", c.id),
-                    "Reply to the answer".into(),
+                    format!(
+                        "Reply to the answer to your challenge “{}”",
+                        model.text(&c.reason)
+                    ),
                 ));
             }
             ChallengeView {
