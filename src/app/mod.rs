@@ -1372,6 +1372,15 @@ impl App {
         })
     }
 
+    /// The name the people store holds for the caller themself, to greet
+    /// them by: anyone may see their own name.
+    pub fn own_name(&self, caller: &Caller) -> Option<String> {
+        let me = caller.author().participant?;
+        (self.0.people.get(&me.uuid()).ok().flatten())
+            .map(|p| p.name)
+            .filter(|n| !n.trim().is_empty())
+    }
+
     /// A person's name by id (for those who see names).
     pub fn person_name(&self, caller: &Caller, who: uuid::Uuid) -> Result<String, Refusal> {
         policy::require(caller.author(), Action::ReadName)?;

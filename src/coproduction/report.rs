@@ -38,6 +38,11 @@ impl Settings {
 #[serde(rename_all = "kebab-case")]
 pub enum Jointness {
     Joint,
+    /// Made by a joint method (everyone agreed, or a vote) with partners,
+    /// but a partner disputes the record of their part: how it was made
+    /// and whether partners agree with the record are two facts, so it is
+    /// counted apart from both "made jointly" and "informed by partners".
+    JointDisputed,
     PartnerInformed,
     StaffOnly,
     OnePerson,
@@ -47,6 +52,7 @@ impl Jointness {
     pub fn words(&self) -> &'static str {
         match self {
             Jointness::Joint => "made jointly",
+            Jointness::JointDisputed => "said to be joint, disputed",
             Jointness::PartnerInformed => "informed by partners, decided by staff",
             Jointness::StaffOnly => "made by staff only",
             Jointness::OnePerson => "made by one person alone",
@@ -81,7 +87,15 @@ pub fn classify(model: &Model, d: &Decision) -> (Jointness, String) {
             .is_some_and(|p| p.by_partner)
     });
     if d.method == Method::OnePerson || d.parts.len() == 1 {
-        return (Jointness::OnePerson, "one person decided alone".into());
+        return (
+            Jointness::OnePerson,
+            if d.parts.len() == 1 {
+                "only one person took part"
+            } else {
+                "it was recorded as decided by one person"
+            }
+            .into(),
+        );
     }
     if partners.is_empty() {
         return if cites_partners {
@@ -104,8 +118,8 @@ pub fn classify(model: &Model, d: &Decision) -> (Jointness, String) {
     }
     if disputed {
         return (
-            Jointness::PartnerInformed,
-            "partners took part, but a partner disputes it".into(),
+            Jointness::JointDisputed,
+            "partners took part and it was recorded as decided together, but a partner disputes the record of their part".into(),
         );
     }
     if confirmed {
@@ -380,6 +394,8 @@ pub struct StageView {
     pub stage: Stage,
     pub decisions: u64,
     pub joint: u64,
+    /// Recorded as joint, but a partner disputes their part.
+    pub joint_disputed: u64,
     pub partner_informed: u64,
     pub staff_only: u64,
     pub one_person: u64,
@@ -406,6 +422,9 @@ pub struct JointnessProject {
 pub struct JointnessTotals {
     pub decisions: u64,
     pub joint: u64,
+    /// Recorded as made jointly (everyone agreed, or a vote, with
+    /// partners), but a partner disputes the record of their part.
+    pub joint_disputed: u64,
     pub partner_informed: u64,
     pub staff_only: u64,
     pub one_person: u64,
@@ -676,7 +695,7 @@ struct Figures {
     you: Totals,
     joint: JointnessTotals,
     /// Decisions at each stage, as [`StageTotals`] counts them.
-    stages: Vec<(Stage, [u64; 5])>,
+    stages: Vec<(Stage, StageCounts)>,
     signs: SignCounts,
     overdue: u64,
 }
@@ -705,9 +724,12 @@ impl Figures {
     }
 }
 
-/// Decisions at each stage of every project counted, in stage order:
-/// `[decisions, joint, partner-informed, staff only, one person]`.
-pub type StageTotals = Vec<(Stage, [u64; 5])>;
+/// Decisions at one stage counted: `[decisions, joint, partner-informed,
+/// staff only, one person, said to be joint but disputed]`.
+pub type StageCounts = [u64; 6];
+
+/// Decisions at each stage of every project counted, in stage order.
+pub type StageTotals = Vec<(Stage, StageCounts)>;
 
 /// The decisions of these stage views, summed at each stage.
 pub fn stage_totals<'v>(views: impl IntoIterator<Item = &'v StageView>) -> StageTotals {
@@ -723,6 +745,7 @@ pub fn stage_totals<'v>(views: impl IntoIterator<Item = &'v StageView>) -> Stage
                     v.partner_informed,
                     v.staff_only,
                     v.one_person,
+                    v.joint_disputed,
                 ],
             )
         }),
@@ -733,12 +756,16 @@ pub fn stage_totals<'v>(views: impl IntoIterator<Item = &'v StageView>) -> Stage
 
 /// Adds each stage's counts to `to` (or takes them off); a stage left with
 /// no decisions is dropped, as a count afresh would not have it.
-fn add_stages(to: &mut StageTotals, from: impl IntoIterator<Item = (Stage, [u64; 5])>, plus: bool) {
+fn add_stages(
+    to: &mut StageTotals,
+    from: impl IntoIterator<Item = (Stage, StageCounts)>,
+    plus: bool,
+) {
     for (stage, c) in from {
         let i = match to.iter().position(|(s, _)| *s == stage) {
             Some(i) => i,
             None => {
-                to.push((stage, [0; 5]));
+                to.push((stage, [0; 6]));
                 to.len() - 1
             }
         };
@@ -1123,6 +1150,7 @@ fn add_totals(t: &mut Totals, s: &Totals, plus: bool) {
 fn add_jointness(t: &mut JointnessTotals, s: &JointnessTotals, plus: bool) {
     count(&mut t.decisions, s.decisions, plus);
     count(&mut t.joint, s.joint, plus);
+    count(&mut t.joint_disputed, s.joint_disputed, plus);
     count(&mut t.partner_informed, s.partner_informed, plus);
     count(&mut t.staff_only, s.staff_only, plus);
     count(&mut t.one_person, s.one_person, plus);
@@ -1252,10 +1280,12 @@ fn jointness(model: &Model, projects: &[&Project], read: Read) -> JointnessRepor
             let count = |c: Jointness| here.iter().filter(|x| **x == c).count() as u64;
             let share = if here.iter().all(|c| *c == Jointness::Joint) {
                 "shared"
-            } else if here
-                .iter()
-                .any(|c| matches!(c, Jointness::Joint | Jointness::PartnerInformed))
-            {
+            } else if here.iter().any(|c| {
+                matches!(
+                    c,
+                    Jointness::Joint | Jointness::JointDisputed | Jointness::PartnerInformed
+                )
+            }) {
                 "partly shared"
             } else {
                 "not shared"
@@ -1264,6 +1294,7 @@ fn jointness(model: &Model, projects: &[&Project], read: Read) -> JointnessRepor
                 stage,
                 decisions: here.len() as u64,
                 joint: count(Jointness::Joint),
+                joint_disputed: count(Jointness::JointDisputed),
                 partner_informed: count(Jointness::PartnerInformed),
                 staff_only: count(Jointness::StaffOnly),
                 one_person: count(Jointness::OnePerson),
@@ -1286,7 +1317,11 @@ fn jointness(model: &Model, projects: &[&Project], read: Read) -> JointnessRepor
         } else if share_of(Stage::Design) == Some("shared") {
             Some(Involvement::CoDesign)
         } else if decisions.iter().any(|(d, c, _)| {
-            d.stage != Stage::Review && matches!(c, Jointness::Joint | Jointness::PartnerInformed)
+            d.stage != Stage::Review
+                && matches!(
+                    c,
+                    Jointness::Joint | Jointness::JointDisputed | Jointness::PartnerInformed
+                )
         }) {
             Some(Involvement::Engagement)
         } else {
@@ -1348,6 +1383,7 @@ fn jointness(model: &Model, projects: &[&Project], read: Read) -> JointnessRepor
             totals.decisions += 1;
             match c {
                 Jointness::Joint => totals.joint += 1,
+                Jointness::JointDisputed => totals.joint_disputed += 1,
                 Jointness::PartnerInformed => totals.partner_informed += 1,
                 Jointness::StaffOnly => totals.staff_only += 1,
                 Jointness::OnePerson => totals.one_person += 1,
@@ -1740,9 +1776,10 @@ impl Report {
         let _ = writeln!(t, "\nWERE DECISIONS MADE JOINTLY?");
         let _ = writeln!(
             t,
-            "Of {}, {} made jointly, {} informed by partners, {} made by staff only, {} made by one person alone.",
+            "Of {}, {} made jointly, {} said to be joint but disputed by a partner, {} informed by partners, {} made by staff only, {} made by one person alone.",
             plural(j.totals.decisions, "decision", "decisions"),
             j.totals.joint,
+            j.totals.joint_disputed,
             j.totals.partner_informed,
             j.totals.staff_only,
             j.totals.one_person
@@ -1769,21 +1806,25 @@ impl Report {
             s.partners_involved_once.words(),
             s.partners.words()
         );
-        let _ = writeln!(
-            t,
-            "{} of {} {} held without papers sent in advance.",
-            plural(
-                s.meetings_without_materials_in_advance,
-                "meeting",
-                "meetings"
-            ),
-            s.meetings,
-            if s.meetings_without_materials_in_advance == 1 {
-                "was"
-            } else {
-                "were"
-            }
-        );
+        if s.meetings == 0 {
+            let _ = writeln!(t, "No meetings recorded yet.");
+        } else {
+            let _ = writeln!(
+                t,
+                "{} of {} {} held without papers sent in advance.",
+                plural(
+                    s.meetings_without_materials_in_advance,
+                    "meeting",
+                    "meetings"
+                ),
+                s.meetings,
+                if s.meetings_without_materials_in_advance == 1 {
+                    "was"
+                } else {
+                    "were"
+                }
+            );
+        }
         let _ = writeln!(
             t,
             "{} waited more than {} days for an answer.",
@@ -1804,12 +1845,16 @@ impl Report {
             ),
             plural(s.challenges_unanswered, "challenge is", "challenges are")
         );
-        let _ = writeln!(
-            t,
-            "Partners own {} of {}.",
-            s.actions_owned_by_partners,
-            plural(s.actions, "action", "actions")
-        );
+        if s.actions == 0 {
+            let _ = writeln!(t, "No actions recorded yet.");
+        } else {
+            let _ = writeln!(
+                t,
+                "Partners own {} of {}.",
+                s.actions_owned_by_partners,
+                plural(s.actions, "action", "actions")
+            );
+        }
         let pr = &self.presence;
         let _ = writeln!(t, "\nWHO IS PRESENT");
         let _ = writeln!(t, "Partners taking part: {}.", pr.partners.words());

@@ -176,10 +176,14 @@ pub(super) fn decision(
     let packed = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(&typed)
         .finish();
+    let asked = match super::forms::partners_in(state, payload) {
+        0 => "No partner took part, so no one will be asked to confirm it.",
+        _ => "The partners who took part will be able to confirm or dispute their part.",
+    };
     let r = render(CheckAnswers {
         page: Frame::for_visitor(v, "Check the decision before you record it", ""),
         intro: format!(
-            "This is what will be recorded for {project}, at its {stage} stage. Once recorded, a decision cannot be changed or removed: it can only be corrected by a later record, which is shown with it. Partners who took part will be asked to confirm their part."
+            "This is what will be recorded for {project}, at its {stage} stage. Once recorded, a decision cannot be changed or removed: it can only be corrected by a later record, which is shown with it. {asked}"
         ),
         rows,
         // The stage it was checked at goes with "Record the decision":

@@ -216,9 +216,7 @@ impl Kind {
             }
             Kind::NewProject => "The project has been started and saved.",
             Kind::Meeting => "The meeting has been saved.",
-            Kind::Decision => {
-                "The decision has been saved. The partners who took part will be asked to confirm their part."
-            }
+            Kind::Decision => "The decision has been saved.",
             Kind::Action => "The action has been saved.",
             Kind::Complete => "Saved: the action is done.",
             Kind::Answer => {
@@ -1706,6 +1704,32 @@ fn show_preset(
     })
 }
 
+/// How many of the people a `decision.made` payload says took part are
+/// partners: only they are asked to confirm their part.
+pub(super) fn partners_in(state: &AppState, payload: &Value) -> usize {
+    let Ok(model) = state.page_model() else {
+        return 0;
+    };
+    (payload["participants"].as_array().into_iter().flatten())
+        .filter_map(|x| x["participant_id"].as_str())
+        .filter_map(|id| uuid::Uuid::parse_str(id).ok())
+        .filter(|id| {
+            model.role(&crate::coproduction::values::ParticipantId::from(*id))
+                == Some(PersonRole::Partner)
+        })
+        .count()
+}
+
+/// What the next page says once a decision is recorded: only what
+/// happened (no partner to ask when none took part).
+fn decision_saved(state: &AppState, payload: &Value) -> String {
+    match partners_in(state, payload) {
+        0 => "The decision has been saved. No partner took part in it, so no one is asked to confirm it.".to_string(),
+        1 => "The decision has been saved. The partner who took part can now confirm or dispute their part, from their home page.".to_string(),
+        n => format!("The decision has been saved. The {n} partners who took part can now confirm or dispute their part, from their home page."),
+    }
+}
+
 /// The record a correction is about, read before the model is (reading
 /// it takes the model too).
 fn the_record(
@@ -1846,7 +1870,11 @@ async fn submit(
     };
     match recorded {
         Ok(_) => {
-            state.leave_notice(&v, kind.notice());
+            let notice = match kind {
+                Kind::Decision => decision_saved(&state, &built.payload),
+                _ => kind.notice().to_string(),
+            };
+            state.leave_notice(&v, &notice);
             Ok(Redirect::to(&built.next).into_response())
         }
         Err(r) if shown_on_the_form(r.kind()) => {

@@ -272,8 +272,8 @@ fn sections(
                     |a| format!("The answer: {}", model.text(a)),
                 ),
                 facts: vec![format!(
-                    "You dispute your part in “{}”.",
-                    model.text(&d.question())
+                    "You dispute your part in {}",
+                    words::quoted_end(&model.text(&d.question()))
                 )],
                 links: vec![
                     (

@@ -142,6 +142,8 @@ pub(super) struct Visitor {
     pub on_staff_card: bool,
     /// A notice left by the last form sent, shown once.
     pub notice: Option<String>,
+    /// Their own name, where the people store holds one.
+    pub name: Option<String>,
 }
 
 impl Visitor {
@@ -154,14 +156,17 @@ impl Visitor {
             Role::Auditor => "an auditor",
         };
         // A partner's token is named by staff ("sign-in-card", a
-        // nickname): it says nothing to the partner, so they see their role.
+        // nickname): it says nothing to the partner, so they see their
+        // own name from the people store, else their role.
+        let who = match &self.name {
+            Some(name) => format!("{name} ({role})"),
+            None if self.token.role == Role::Partner => role.to_string(),
+            None => format!("{} ({role})", self.token.name),
+        };
         if self.on_staff_card {
-            return format!("{role}, with a sign-in card a member of staff made");
+            return format!("{who}, with a sign-in card a member of staff made");
         }
-        if self.token.role == Role::Partner {
-            return role.to_string();
-        }
-        format!("{} ({role})", self.token.name)
+        who
     }
 
     pub fn is(&self, roles: &[Role]) -> bool {
@@ -279,6 +284,7 @@ impl AppState {
         let id = cookie(headers, SESSION_COOKIE).ok_or(PageError::SignIn)?;
         let (caller, token, session) = self.app().session(&id)?;
         let on_staff_card = self.app().on_a_card_staff_made(&caller)?;
+        let name = self.app().own_name(&caller);
         let notice = self
             .0
             .web
@@ -294,6 +300,7 @@ impl AppState {
             handle: session.handle,
             on_staff_card,
             notice,
+            name,
         })
     }
 

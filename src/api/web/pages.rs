@@ -10,7 +10,9 @@ use crate::coproduction::agenda::answer_due;
 use crate::coproduction::equality::answer_words;
 use crate::coproduction::idea::{Status, status};
 use crate::coproduction::model::{Decision, Model, Proposal, Stance};
-use crate::coproduction::report::{Jointness, JointnessProject, awaiting_confirmation, classify};
+use crate::coproduction::report::{
+    Jointness, JointnessProject, StageCounts, awaiting_confirmation, classify,
+};
 use crate::coproduction::values::{
     Date, DecisionId, Involvement, Method, ParticipantId, Position, ProjectId, Role as PersonRole,
     Stage,
@@ -295,8 +297,8 @@ fn story_of(
             let mut l = line(
                 when(pr.day(), pr.raised_at),
                 format!(
-                    "{who} put forward an idea: “{}”. Where it stands: {}.",
-                    model.text(&pr.text),
+                    "{who} put forward an idea: {} Where it stands: {}.",
+                    words::quoted_end(&model.text(&pr.text)),
                     st.words().to_lowercase()
                 ),
             );
@@ -493,6 +495,37 @@ fn jointly_words(model: &Model, d: &Decision) -> String {
     } else {
         classify(model, d).0.words().into()
     }
+}
+
+/// Partners' disputes of their part, shown beside how a decision was
+/// made (the method stays as recorded): " 1 partner disputes their part
+/// in the record; it has been answered."
+fn disputes_words(model: &Model, d: &Decision) -> String {
+    let disputing: Vec<_> = (d.stances().iter())
+        .filter(|(who, s)| {
+            matches!(s, Stance::Disputed(_)) && model.role(who) == Some(PersonRole::Partner)
+        })
+        .map(|(who, _)| *who)
+        .collect();
+    if disputing.is_empty() {
+        return String::new();
+    }
+    let answered = (disputing.iter())
+        .filter(|w| d.dispute_answers().contains_key(w))
+        .count();
+    let n = disputing.len();
+    format!(
+        " {} {} their part in the record; {}.",
+        words::count(n as u64, "partner", "partners"),
+        if n == 1 { "disputes" } else { "dispute" },
+        match (answered, n) {
+            (0, 1) => "staff have not answered yet".to_string(),
+            (0, _) => "staff have answered none yet".to_string(),
+            (a, n) if a == n && n == 1 => "staff have answered it".to_string(),
+            (a, n) if a == n => "staff have answered each".to_string(),
+            (a, _) => format!("staff have answered {a}"),
+        }
+    )
 }
 
 struct PartView {
@@ -774,8 +807,12 @@ async fn decision(
         project_id: d.project,
         project_title,
         when: when(d.day(), d.at),
-        method: words::sentence(method_words(d.method)),
-        jointly: format!("This decision was {}: {why}.", jointly_words(model, d)),
+        method: format!(
+            "{}.{}",
+            words::sentence(method_words(d.method)),
+            disputes_words(model, d)
+        ),
+        jointly: format!("{}: {why}.", words::sentence(&jointly_words(model, d))),
         reason: model.text(&d.reason()),
         parts,
         answers,
@@ -937,6 +974,7 @@ struct Bar {
     total: u64,
     joint: u64,
     joint_w: u32,
+    disputed_w: u32,
     informed_w: u32,
     staff_w: u32,
 }
@@ -945,12 +983,12 @@ struct Bar {
 struct StageRow {
     stage: String,
     href: String,
-    counts: [u64; 5],
+    counts: StageCounts,
     line: String,
 }
 
 /// "4 of 6 design decisions were made jointly."
-fn joint_line(stage: Stage, c: &[u64; 5]) -> String {
+fn joint_line(stage: Stage, c: &StageCounts) -> String {
     let stage = stage.words();
     match c[0] {
         0 => format!("There are no {stage} decisions yet."),
@@ -961,7 +999,7 @@ fn joint_line(stage: Stage, c: &[u64; 5]) -> String {
 
 /// The chart's bars: one a stage, as wide as its count of decisions
 /// (the widest stage fills the chart), split by how they were made.
-fn bars(by: &[(Stage, [u64; 5])]) -> Vec<Bar> {
+fn bars(by: &[(Stage, StageCounts)]) -> Vec<Bar> {
     let width = 200.0;
     let most = by.iter().map(|(_, c)| c[0]).max().unwrap_or(0).max(1) as f64;
     by.iter()
@@ -974,6 +1012,7 @@ fn bars(by: &[(Stage, [u64; 5])]) -> Vec<Bar> {
                 total: c[0],
                 joint: c[1],
                 joint_w: w(c[1]),
+                disputed_w: w(c[5]),
                 informed_w: w(c[2]),
                 staff_w: w(c[3] + c[4]),
             }
@@ -981,7 +1020,7 @@ fn bars(by: &[(Stage, [u64; 5])]) -> Vec<Bar> {
         .collect()
 }
 
-fn rows(by: &[(Stage, [u64; 5])], href: impl Fn(Stage) -> String) -> Vec<StageRow> {
+fn rows(by: &[(Stage, StageCounts)], href: impl Fn(Stage) -> String) -> Vec<StageRow> {
     by.iter()
         .map(|(s, c)| StageRow {
             stage: words::sentence(s.words()),
@@ -1047,9 +1086,15 @@ async fn jointly(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
                 format!("/projects/{}/jointly", p.project_id),
                 p.title.clone(),
                 format!(
-                    "{} of {} made jointly. {}",
-                    joint,
-                    words::count(total, "decision", "decisions"),
+                    "{} {}",
+                    if total == 0 {
+                        "No decisions recorded yet.".to_string()
+                    } else {
+                        format!(
+                            "{joint} of {} made jointly.",
+                            words::count(total, "decision", "decisions")
+                        )
+                    },
                     match p.observed {
                         Some(o) if o != p.declared => format!(
                             "Says it works by {}, but its decisions look like {}.",
@@ -1070,11 +1115,15 @@ async fn jointly(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
             t.partners_involved_once.words(),
             t.partners.words()
         ),
-        format!(
-            "{} of {} went ahead without papers sent out first.",
-            t.meetings_without_materials_in_advance,
-            words::count(t.meetings, "meeting", "meetings")
-        ),
+        if t.meetings == 0 {
+            "No meetings recorded yet.".to_string()
+        } else {
+            format!(
+                "{} of {} went ahead without papers sent out first.",
+                t.meetings_without_materials_in_advance,
+                words::count(t.meetings, "meeting", "meetings")
+            )
+        },
         format!(
             "Ideas from partners that have waited more than {} days for an answer: {}.",
             r.tokenism.waiting_days, t.partner_proposals_waiting_too_long
@@ -1083,19 +1132,25 @@ async fn jointly(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
             "Decisions disputed by a partner: {}. Challenges not answered: {}.",
             t.decisions_disputed_by_partners, t.challenges_unanswered
         ),
-        format!(
-            "{} of {} are owned by partners.",
-            t.actions_owned_by_partners,
-            words::count(t.actions, "action", "actions")
-        ),
+        if t.actions == 0 {
+            "No actions recorded yet.".to_string()
+        } else {
+            format!(
+                "{} of {} {} owned by partners.",
+                t.actions_owned_by_partners,
+                words::count(t.actions, "action", "actions"),
+                words::is_are(t.actions_owned_by_partners)
+            )
+        },
     ];
     let jt = &j.totals;
     render(JointlyPage {
         page: Frame::for_visitor(&v, "Were decisions made jointly?", "/jointly"),
         summary: format!(
-            "Of {}, {} made jointly with partners, {} made by staff after asking partners (or still waiting for a partner to confirm them), and {} by staff alone or one person.",
+            "Of {}, {} made jointly with partners, {} said to be made jointly but disputed by a partner, {} made by staff after asking partners (or still waiting for a partner to confirm them), and {} by staff alone or one person.",
             words::count(jt.decisions, "decision", "decisions"),
             jt.joint,
+            jt.joint_disputed,
             jt.partner_informed,
             jt.staff_only + jt.one_person
         ),
@@ -1119,7 +1174,7 @@ fn decision_item(model: &Model, d: &Decision, project: bool) -> Item {
             words::sentence(class.words()),
             match class {
                 Jointness::Joint => "done",
-                Jointness::PartnerInformed => "accepted-with-changes",
+                Jointness::PartnerInformed | Jointness::JointDisputed => "accepted-with-changes",
                 _ => "late",
             },
         )
@@ -1166,7 +1221,7 @@ async fn jointly_stage(
         .stage_totals
         .iter()
         .find(|(s, _)| *s == stage)
-        .map_or([0; 5], |(_, c)| *c);
+        .map_or([0; 6], |(_, c)| *c);
     let model = state.page_model()?;
     let ds: Vec<&Decision> = match policy::in_view(v.caller.author(), &model) {
         policy::InView::All => model.newest_decisions(stage).take(STAGE_LIMIT).collect(),
@@ -1249,7 +1304,7 @@ async fn jointly_project(
 
 /// One project's jointness: the counts for each stage, and a section for
 /// each stage listing the decisions behind them.
-fn jointly_for(model: &Model, jp: &JointnessProject) -> (Vec<(Stage, [u64; 5])>, Vec<Section>) {
+fn jointly_for(model: &Model, jp: &JointnessProject) -> (Vec<(Stage, StageCounts)>, Vec<Section>) {
     let by = crate::coproduction::report::stage_totals(&jp.stages);
     let sections = by
         .iter()
@@ -1412,7 +1467,7 @@ async fn check(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
-    let (_, note) = state.app().checkpoint(crate::app::Which::Latest)?;
+    let (size, note) = state.app().checkpoint(crate::app::Which::Latest)?;
     let (n, at) = state.app().last_verified();
     let key = state.app().verifier().to_string();
     let log = key.split('+').next().unwrap_or_default().to_string();
@@ -1425,16 +1480,33 @@ async fn check(
             if w == 1 { "holds" } else { "hold" }
         ),
     };
+    // One count of the record: what it holds now, and what the last full
+    // check covered (later entries were checked one by one as added).
+    let holds = format!(
+        "The record holds {}.",
+        words::count(size, "entry", "entries")
+    );
     let verdict = match time::OffsetDateTime::from_unix_timestamp(at as i64) {
-        Ok(t) if at > 0 => format!(
-            "This record was checked on {} at {:02}:{:02} (UTC): {}, complete, in order and unchanged. {held}",
-            words::date(t.date()),
-            t.hour(),
-            t.minute(),
-            words::count(n, "entry", "entries"),
-        ),
+        Ok(t) if at > 0 => {
+            let when = format!(
+                "{} at {:02}:{:02} GMT",
+                words::date(t.date()),
+                t.hour(),
+                t.minute()
+            );
+            if n >= size {
+                format!(
+                    "{holds} The last full check, on {when}, covered all of them and found them complete, in order and unchanged. {held}"
+                )
+            } else {
+                format!(
+                    "{holds} The last full check, on {when}, covered the first {n} and found them complete, in order and unchanged; the {} added since are in the signed summary and will be covered by the next full check. {held}",
+                    words::count(size - n, "entry", "entries")
+                )
+            }
+        }
         _ => format!(
-            "The server has not yet finished its own check of the whole record since it started; come back in a few minutes. {held}"
+            "{holds} The server has not yet finished its own check of the whole record since it started; come back in a few minutes. {held}"
         ),
     };
     // Never the request's own Host header: people are told to paste these
@@ -1457,6 +1529,8 @@ async fn check(
 #[template(path = "about.html")]
 struct About {
     page: Frame,
+    /// Whether any outside witness keeps a copy of the record's summary.
+    witnessed: bool,
 }
 
 async fn about(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
@@ -1464,7 +1538,17 @@ async fn about(State(state): State<AppState>, headers: HeaderMap) -> Result<Resp
         Ok(v) => Frame::for_visitor(&v, "How this record works", "/about"),
         Err(_) => Frame::anonymous("How this record works"),
     };
-    render(About { page })
+    // What it says of outside copies depends on whether anyone keeps one.
+    let witnessed = state
+        .app()
+        .checkpoint(crate::app::Which::Latest)
+        .map(|(_, note)| {
+            let key = state.app().verifier().to_string();
+            let log = key.split('+').next().unwrap_or_default().to_string();
+            !witness_names(&note, &log).is_empty()
+        })
+        .unwrap_or(false);
+    render(About { page, witnessed })
 }
 
 pub(super) fn routes() -> Router<AppState> {

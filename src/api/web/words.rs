@@ -64,6 +64,18 @@ pub fn moment_unix(seconds: u64) -> String {
     time::OffsetDateTime::from_unix_timestamp(seconds as i64).map_or_else(|_| String::new(), moment)
 }
 
+/// Words quoted to end a sentence: “…” and a full stop, unless the words
+/// end a sentence themselves (“Can we meet on Thursdays?” needs no “.”
+/// after it).
+pub fn quoted_end(words: &str) -> String {
+    let words = words.trim_end();
+    if words.ends_with(['.', '?', '!', '…']) {
+        format!("“{words}”")
+    } else {
+        format!("“{words}”.")
+    }
+}
+
 /// A count of things with the right plural: "1 idea", "3 ideas", "no ideas".
 pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
     match n.into() {
