@@ -475,6 +475,14 @@ pub fn sees_names(reader: &Author) -> bool {
     )
 }
 
+/// Whether `reader` sees exact small counts of people (who came to a
+/// meeting): those who see names anyway learn nothing more from them.
+/// Everyone else reads a count from 1 to K-1 as "fewer than K"; a count
+/// of none names no one, so "no partners came" is said to everyone.
+pub fn sees_exact_counts(reader: &Author) -> bool {
+    sees_names(reader)
+}
+
 /// How a person is named to `reader`: "you" for themselves; their name
 /// (from `name`, which reads the people store) for those who see names;
 /// otherwise their role in words.

@@ -52,6 +52,9 @@ pub struct Meeting {
     pub partners: u32,
     pub others: u32,
     pub materials_in_advance: bool,
+    /// What happened, in the record that holds it (where its page reads
+    /// who came, for those who see names).
+    pub summary: Said,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -1216,6 +1219,7 @@ impl Model {
                         partners,
                         others: e.attendees.len() as u32 - partners,
                         materials_in_advance: e.materials_in_advance,
+                        summary: said(Field::Summary),
                     });
                 }
             }

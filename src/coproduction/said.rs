@@ -120,6 +120,7 @@ fn each_in(event: &Event) -> Vec<(Field, &Text)> {
         Event::ActionCompleted(e) => vec![(F::WhatChanged, &e.what_changed)],
         Event::OutcomeRecorded(e) => vec![(F::Outcome, &e.outcome), (F::Evidence, &e.evidence)],
         Event::ReviewHeld(e) => vec![(F::Summary, &e.summary)],
+        Event::MeetingHeld(e) => vec![(F::Summary, &e.summary)],
         Event::InvolvementChanged(e) => vec![(F::Reason, &e.reason)],
         Event::RecordCorrected(e) => vec![(F::Correction, &e.correction)],
         _ => Vec::new(),

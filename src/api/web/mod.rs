@@ -13,6 +13,7 @@ mod forms;
 mod home;
 mod leaving;
 mod mail;
+mod meetings;
 mod members;
 mod onboarding;
 mod pages;
@@ -745,6 +746,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(people::routes())
         .merge(leaving::routes())
         .merge(members::routes())
+        .merge(meetings::routes())
         .merge(tokens::routes())
         .merge(onboarding::routes())
 }

@@ -266,27 +266,20 @@ fn story_of(
         ),
     ));
     for m in &p.meetings {
-        // Counts of people, as every figure about people: small ones hidden.
-        let (cells, came) = crate::coproduction::report::suppress(
-            &[u64::from(m.partners), u64::from(m.others)],
-            policy::K,
-        );
-        story.push((
-            m.date,
-            line(
-                on(m.date),
-                format!(
-                    "A meeting. People who came: {}, of them partners: {}. {}",
-                    came.words(),
-                    cells[0].words(),
-                    if m.materials_in_advance {
-                        "Papers were sent out before it."
-                    } else {
-                        "Papers were not sent out before it."
-                    }
-                ),
+        let mut l = line(
+            on(m.date),
+            format!(
+                "A meeting: {} {} {}",
+                words::quoted_end(&model.text(&m.summary)),
+                super::meetings::who_came(v, m),
+                super::meetings::papers(m)
             ),
+        );
+        l.links.push((
+            super::meetings::href(&p.id, m),
+            format!("Read about the meeting on {}", on(m.date)),
         ));
+        story.push((m.date, l));
     }
     for pid in &p.proposals {
         if let Some(pr) = model.proposals.get(pid) {
