@@ -117,6 +117,10 @@ impl Records for LogRecords {
             None => stored_event(&ev, kept),
         })
     }
+
+    fn seq_of(&self, id: uuid::Uuid) -> Result<Option<Seq>, String> {
+        self.0.store().seq_of(&id).map_err(|e| e.to_string())
+    }
 }
 
 /// Words read from `ledger` when shown: what a model of it holds no copy of.

@@ -1170,7 +1170,7 @@ impl App {
             }
             _ => read_event(&ev.record, ev.payload.as_ref()).ok().flatten(),
         };
-        let project = event.as_ref().and_then(|e| model.project_of(e));
+        let (project, seq) = model.read_as(event.as_ref(), seq);
         policy::may_read(caller.author(), model, seq, project)
     }
 

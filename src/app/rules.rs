@@ -11,9 +11,10 @@
 
 use super::{fold, policy, snapshot};
 use crate::coproduction::author::Author;
-use crate::coproduction::events::Event;
+use crate::coproduction::events::{Event, RecordCorrected, TextField};
 use crate::coproduction::model::Model;
 use crate::coproduction::read_payload;
+use crate::coproduction::said::{Field, fields_of};
 use crate::coproduction::values::Date;
 use crate::ledger::{Admission, CanonicalPayload, Ledger, LedgerError, Record};
 use crate::refusal::Refusal;
@@ -169,7 +170,7 @@ pub fn judge(
         model.check(author, e).map_err(|r| r.under("/payload"))?;
     }
     if let Some(Event::RecordCorrected(e)) = &event {
-        exists(ledger, e.corrects.uuid())?;
+        corrects_words(ledger, model, e)?;
     }
     if let Some(e) = &event {
         happened_by_then(e, today)?;
@@ -177,18 +178,59 @@ pub fn judge(
     Ok(event)
 }
 
-/// A correction must point at a record in the log. (Not one in the batch
+/// A correction must point at a record in the log (not one in the batch
 /// being written: a record's id is made as it is admitted, so no one can
-/// know it before the batch is answered.)
-fn exists(ledger: &Ledger, id: uuid::Uuid) -> Result<(), Refusal> {
-    match ledger.store().seq_of(&id) {
-        Ok(Some(_)) => Ok(()),
-        Ok(None) => Err(Refusal::invalid("there is no record with this event id")),
-        Err(e) => Err(Refusal::unavailable(format!(
+/// know it before the batch is answered), not at another correction (the
+/// record is corrected again instead: the latest correction is shown), and
+/// name words the record holds.
+fn corrects_words(ledger: &Ledger, model: &Model, e: &RecordCorrected) -> Result<(), Refusal> {
+    let unreadable = |e: &dyn std::fmt::Display| {
+        Refusal::unavailable(format!(
             "whether this record exists cannot be read just now ({e}); try again"
-        ))),
+        ))
+        .at("/payload/corrects")
+    };
+    let seq = match ledger.store().seq_of(&e.corrects.uuid()) {
+        Ok(Some(seq)) => seq,
+        Ok(None) => {
+            return Err(
+                Refusal::invalid("there is no record with this event id").at("/payload/corrects")
+            );
+        }
+        Err(err) => return Err(unreadable(&err)),
+    };
+    let stored = ledger.get(seq).map_err(|err| unreadable(&err))?;
+    let corrected = stored.and_then(|ev| crate::coproduction::stored_event(&ev, &model.kept));
+    if let Some(Event::RecordCorrected(_)) = corrected {
+        return Err(Refusal::invalid(
+            "this record is itself a correction: correct the record it corrects again instead (the latest correction is the one shown)",
+        )
+        .at("/payload/corrects"));
     }
-    .map_err(|r| r.at("/payload/corrects"))
+    if let Some(field) = e.field {
+        let holds: Vec<Field> = corrected.as_ref().map(fields_of).unwrap_or_default();
+        if !holds.contains(&Field::from(field)) {
+            let names: Vec<&str> = TextField::ALL
+                .into_iter()
+                .filter(|f| holds.contains(&Field::from(*f)))
+                .map(TextField::name)
+                .collect();
+            return Err(Refusal::invalid(if names.is_empty() {
+                format!(
+                    "that record holds no “{}”: it has no words to correct",
+                    field.name()
+                )
+            } else {
+                format!(
+                    "that record holds no “{}”; the words it holds are: {}",
+                    field.name(),
+                    names.join(", ")
+                )
+            })
+            .at("/payload/field"));
+        }
+    }
+    Ok(())
 }
 
 /// Something is recorded on or after the day it happened, never before:

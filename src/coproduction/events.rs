@@ -272,8 +272,66 @@ pub struct ReviewHeld {
 pub struct RecordCorrected {
     /// The event id of the record corrected.
     pub corrects: RecordId,
+    /// Which of its words the correction replaces. Left out: what the
+    /// record is chiefly about (a decision's outcome, an idea's text, an
+    /// action's what; docs/ACCOUNTABILITY.md lists them). Who took part and
+    /// how something was decided are not words: they need a new record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<TextField>,
+    /// The words as they should be, in full.
     pub correction: Text,
     pub reason: Text,
+}
+
+/// A field of free text a correction can replace, named as in the
+/// corrected record's payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TextField {
+    Title,
+    Summary,
+    Text,
+    Reason,
+    Question,
+    Outcome,
+    Answer,
+    What,
+    Note,
+    WhatChanged,
+    Evidence,
+}
+
+impl TextField {
+    pub const ALL: [TextField; 11] = [
+        TextField::Title,
+        TextField::Summary,
+        TextField::Text,
+        TextField::Reason,
+        TextField::Question,
+        TextField::Outcome,
+        TextField::Answer,
+        TextField::What,
+        TextField::Note,
+        TextField::WhatChanged,
+        TextField::Evidence,
+    ];
+
+    /// Its name in a payload: "outcome", "what_changed".
+    pub fn name(self) -> &'static str {
+        match self {
+            TextField::Title => "title",
+            TextField::Summary => "summary",
+            TextField::Text => "text",
+            TextField::Reason => "reason",
+            TextField::Question => "question",
+            TextField::Outcome => "outcome",
+            TextField::Answer => "answer",
+            TextField::What => "what",
+            TextField::Note => "note",
+            TextField::WhatChanged => "what_changed",
+            TextField::Evidence => "evidence",
+        }
+    }
 }
 
 /// One record whose payload was erased, and what of it is kept: the

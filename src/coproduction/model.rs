@@ -309,7 +309,8 @@ pub struct Model {
     pub challenges: Table<Challenge>,
     pub actions: Table<Action>,
     pub meeting_ids: HashSet<MeetingId>,
-    pub corrections: Vec<(RecordId, Said)>,
+    /// Every correction, in the order made: few, so read by a scan.
+    pub corrections: Vec<Correction>,
     /// What is kept of each erased record (its payload without free text),
     /// so the fold still counts it. Loaded before a rebuild (the erasure
     /// comes later in the log than what it erased) and kept up to date.
@@ -334,6 +335,25 @@ pub struct Model {
     pub words: Words,
     /// Who was given a way to sign in, by whom, and what became of it.
     pub access: Credentials,
+}
+
+/// A correction of a record's words (`record.corrected`). The record
+/// stays as it was; wherever its words are shown, the latest correction's
+/// words are shown instead ([`Model::text`]), with this to say so.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Correction {
+    pub corrects: RecordId,
+    /// Where the corrected record is in the log.
+    pub target: Option<Seq>,
+    /// Which of its words are replaced; `None` for a record with no words
+    /// of its own (then the correction is a note about it).
+    pub field: Option<Field>,
+    /// The project the corrected record belongs to: whoever may read it
+    /// may read its corrections.
+    pub project: Option<ProjectId>,
+    pub words: Said,
+    pub reason: Said,
+    pub at: Timestamp,
 }
 
 /// One of a project's aims.
@@ -946,15 +966,55 @@ impl Model {
         self.actions.shrink_to_fit();
     }
 
-    /// The words `said` names, read from the record that holds them (or
-    /// [`UNREADABLE`](super::said::UNREADABLE) if it cannot be read).
+    /// The words `said` names, as the record now says them: the latest
+    /// correction's words if they were corrected, else read from the
+    /// record that holds them (or [`UNREADABLE`](super::said::UNREADABLE)
+    /// if it cannot be read).
     pub fn text(&self, said: &Said) -> String {
         self.said(said).into_string()
     }
 
     /// [`text`](Self::text), as the checked [`Text`] it was recorded as.
     pub fn said(&self, said: &Said) -> Text {
-        self.words.read(said, &self.kept)
+        let now = self.correction_of(said).map_or(*said, |c| c.words);
+        self.words.read(&now, &self.kept)
+    }
+
+    /// The words `said` names as first recorded, before any correction.
+    pub fn first_said(&self, said: &Said) -> String {
+        self.words.read(said, &self.kept).into_string()
+    }
+
+    /// The latest correction of the words `said` names, if any.
+    pub fn correction_of(&self, said: &Said) -> Option<&Correction> {
+        self.corrections_of(said).last()
+    }
+
+    /// Every correction of the words `said` names, the earliest first.
+    pub fn corrections_of<'m>(&'m self, said: &Said) -> impl Iterator<Item = &'m Correction> {
+        let (seq, field) = (said.seq(), said.field());
+        self.corrections
+            .iter()
+            .filter(move |c| c.target == Some(seq) && c.field == Some(field))
+    }
+
+    /// The corrections of the record at `seq`, whichever words they replace.
+    pub fn corrections_of_record(&self, seq: Seq) -> impl Iterator<Item = &Correction> {
+        self.corrections
+            .iter()
+            .filter(move |c| c.target == Some(seq))
+    }
+
+    /// What a record is read as, for who may read it: its project and
+    /// place in the log, except that a correction is read as the record it
+    /// corrects (whoever may read a record may read its corrections).
+    pub fn read_as(&self, event: Option<&Event>, seq: Seq) -> (Option<ProjectId>, Seq) {
+        if let Some(Event::RecordCorrected(e)) = event
+            && let Some(c) = self.corrections.iter().find(|c| c.corrects == e.corrects)
+        {
+            return (c.project, c.target.unwrap_or(seq));
+        }
+        (event.and_then(|e| self.project_of(e)), seq)
     }
 
     /// Who took `part`.
@@ -1028,7 +1088,7 @@ impl Model {
         if project.is_none() && !event.is_about_access() {
             self.outside_projects += 1;
         }
-        self.words.hold(record.seq(), &event);
+        self.words.hold(record.seq(), record.id(), &event);
         let touched = Touched::of(&event);
         self.wait(&touched, false);
         self.apply_event(record, event);
@@ -1430,7 +1490,20 @@ impl Model {
                 }
             }
             Event::RecordCorrected(e) => {
-                self.corrections.push((e.corrects, said(Field::Correction)));
+                let target = self.words.seq_of(e.corrects.uuid());
+                let corrected = target.and_then(|t| self.words.event(t, &self.kept));
+                let field = (e.field.map(Field::from))
+                    .or_else(|| corrected.as_ref().and_then(super::said::main_field));
+                let project = corrected.as_ref().and_then(|c| self.project_of(c));
+                self.corrections.push(Correction {
+                    corrects: e.corrects,
+                    target,
+                    field,
+                    project,
+                    words: said(Field::Correction),
+                    reason: said(Field::Reason),
+                    at,
+                });
             }
             Event::RecordRedacted(e) => {
                 if let Some(p) = e.participant {

@@ -5,7 +5,7 @@
 //! The rules are written up in docs/ACCOUNTABILITY.md.
 
 use super::model::{Decision, Model, Project, Stance};
-use super::said::Said;
+use super::said::{Field, Said};
 use super::values::*;
 use crate::ledger::Seq;
 use serde::{Deserialize, Serialize};
@@ -326,11 +326,53 @@ pub struct ActionView {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ResponseView {
     pub decision_id: DecisionId,
+    /// As the record now says it: corrected, if it was (see `corrected`).
     pub question: String,
+    /// As the record now says it: corrected, if it was (see `corrected`).
     pub outcome: String,
     pub response: Response,
     pub reason: String,
     pub actions: Vec<ActionView>,
+    /// The corrections of the decision's record, the earliest first: the
+    /// words above are the corrected ones.
+    pub corrected: Vec<CorrectionView>,
+}
+
+/// A correction of words a view shows (docs/ACCOUNTABILITY.md): the view
+/// gives the corrected words; this says which, when, why, and what the
+/// record said before.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CorrectionView {
+    /// Which words were corrected, named as in the record's payload
+    /// ("outcome", "question"); `null` for a note about the record.
+    pub field: Option<&'static str>,
+    pub corrected_on: Date,
+    /// The words as corrected (for a note, the note).
+    pub correction: String,
+    pub reason: String,
+    /// What the record said before this correction.
+    pub before: Option<String>,
+}
+
+/// The corrections of the record at `seq`, the earliest first.
+pub fn corrections_view(model: &Model, seq: crate::ledger::Seq) -> Vec<CorrectionView> {
+    let mut now: std::collections::HashMap<Field, String> = Default::default();
+    model
+        .corrections_of_record(seq)
+        .map(|c| {
+            let correction = model.first_said(&c.words);
+            CorrectionView {
+                field: c.field.map(Field::name),
+                corrected_on: Date::of(c.at),
+                reason: model.first_said(&c.reason),
+                before: c.field.map(|f| {
+                    now.insert(f, correction.clone())
+                        .unwrap_or_else(|| model.first_said(&Said::at(seq, f)))
+                }),
+                correction,
+            }
+        })
+        .collect()
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -1195,6 +1237,10 @@ fn you_said(model: &Model, projects: &[&Project], s: Settings, read: Read) -> Yo
                         outcome: read.text(model, &d.outcome()),
                         response: *response,
                         reason: read.text(model, reason),
+                        corrected: match read {
+                            Read::Words => corrections_view(model, d.made_in()),
+                            Read::CountsOnly => Vec::new(),
+                        },
                         actions: super::idea::actions_on(model, did, pr)
                             .map(|a| ActionView {
                                 action_id: a.id,
@@ -1753,6 +1799,15 @@ impl Report {
                         plain(&r.outcome),
                         plain(&r.reason)
                     );
+                    for c in r.corrected.iter().filter(|c| c.field.is_some()) {
+                        let _ = writeln!(
+                            t,
+                            "      (The record was corrected on {}. Why: {} Before, it said: {})",
+                            c.corrected_on,
+                            plain(&c.reason),
+                            plain(c.before.as_deref().unwrap_or_default())
+                        );
+                    }
                     for a in &r.actions {
                         match &a.what_changed {
                             Some(c) => {

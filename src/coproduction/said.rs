@@ -61,6 +61,29 @@ pub enum Field {
     Correction,
 }
 
+impl Field {
+    /// Its name in a payload ("outcome"; an aim's text and an idea's
+    /// answer are named by where they are).
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Title => "title",
+            Field::Summary => "summary",
+            Field::Aim(_) => "aims/text",
+            Field::Text => "text",
+            Field::Reason => "reason",
+            Field::Question => "question",
+            Field::Outcome => "outcome",
+            Field::AnswerReason(_) => "answers/reason",
+            Field::Answer => "answer",
+            Field::What => "what",
+            Field::Note => "note",
+            Field::WhatChanged => "what_changed",
+            Field::Evidence => "evidence",
+            Field::Correction => "correction",
+        }
+    }
+}
+
 impl Said {
     /// The field `field` of record `seq`.
     pub fn at(seq: Seq, field: Field) -> Said {
@@ -73,6 +96,11 @@ impl Said {
     /// The record it was said in.
     pub fn seq(&self) -> Seq {
         self.seq.seq()
+    }
+
+    /// Which field of that record.
+    pub fn field(&self) -> Field {
+        self.field
     }
 
     /// The words, in the event record `seq` holds.
@@ -122,8 +150,55 @@ fn each_in(event: &Event) -> Vec<(Field, &Text)> {
         Event::ReviewHeld(e) => vec![(F::Summary, &e.summary)],
         Event::MeetingHeld(e) => vec![(F::Summary, &e.summary)],
         Event::InvolvementChanged(e) => vec![(F::Reason, &e.reason)],
-        Event::RecordCorrected(e) => vec![(F::Correction, &e.correction)],
+        Event::RecordCorrected(e) => vec![(F::Correction, &e.correction), (F::Reason, &e.reason)],
         _ => Vec::new(),
+    }
+}
+
+/// The fields of free text `event` holds, in order.
+pub fn fields_of(event: &Event) -> Vec<Field> {
+    each_in(event).into_iter().map(|(f, _)| f).collect()
+}
+
+/// The words a correction of `event` replaces when it does not name a
+/// field: what the record is chiefly about (what was decided, the idea,
+/// the action). `None` for a record with no words of its own.
+pub fn main_field(event: &Event) -> Option<Field> {
+    use Field as F;
+    Some(match event {
+        Event::ProjectStarted(_) => F::Summary,
+        Event::ProposalRaised(_) => F::Text,
+        Event::DecisionMade(_) => F::Outcome,
+        Event::DisputeAnswered(_) | Event::ChallengeAnswered(_) => F::Answer,
+        Event::ActionCommitted(_) => F::What,
+        Event::ActionUpdated(_) => F::Note,
+        Event::ActionCompleted(_) => F::WhatChanged,
+        Event::OutcomeRecorded(_) => F::Outcome,
+        Event::ReviewHeld(_) | Event::MeetingHeld(_) => F::Summary,
+        Event::ProposalWithdrawn(_)
+        | Event::DecisionDisputed(_)
+        | Event::DecisionChallenged(_)
+        | Event::InvolvementChanged(_) => F::Reason,
+        _ => return None,
+    })
+}
+
+impl From<super::events::TextField> for Field {
+    fn from(f: super::events::TextField) -> Field {
+        use super::events::TextField as T;
+        match f {
+            T::Title => Field::Title,
+            T::Summary => Field::Summary,
+            T::Text => Field::Text,
+            T::Reason => Field::Reason,
+            T::Question => Field::Question,
+            T::Outcome => Field::Outcome,
+            T::Answer => Field::Answer,
+            T::What => Field::What,
+            T::Note => Field::Note,
+            T::WhatChanged => Field::WhatChanged,
+            T::Evidence => Field::Evidence,
+        }
     }
 }
 
@@ -137,6 +212,9 @@ pub trait Records: Send + Sync {
         seq: Seq,
         kept: &HashMap<Seq, serde_json::Value>,
     ) -> Result<Option<Event>, String>;
+
+    /// Where the record with this event id is (for corrections).
+    fn seq_of(&self, id: uuid::Uuid) -> Result<Option<Seq>, String>;
 }
 
 /// The words of records read lately, each record's together: a page reads
@@ -170,21 +248,21 @@ pub struct Words(Source);
 enum Source {
     /// Each event with words, held as it was applied: for a model folded
     /// in memory with no log behind it (tests, tools).
-    Held(HashMap<Seq, Event>),
+    Held(HashMap<Seq, Event>, HashMap<uuid::Uuid, Seq>),
     /// The log (the server's model), with the words read lately.
     Read(Arc<dyn Records>, Arc<Recent>),
 }
 
 impl Default for Source {
     fn default() -> Self {
-        Source::Held(HashMap::new())
+        Source::Held(HashMap::new(), HashMap::new())
     }
 }
 
 impl fmt::Debug for Words {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            Source::Held(events) => write!(f, "Words held ({} events)", events.len()),
+            Source::Held(events, _) => write!(f, "Words held ({} events)", events.len()),
             Source::Read(..) => f.write_str("Words read from the log"),
         }
     }
@@ -204,10 +282,37 @@ impl Words {
         ))
     }
 
-    /// Keeps `event` if the words are held here (record `seq`).
-    pub(super) fn hold(&mut self, seq: Seq, event: &Event) {
-        if let Source::Held(events) = &mut self.0 {
+    /// Keeps `event` if the words are held here (record `seq`, event id
+    /// `id`).
+    pub(super) fn hold(&mut self, seq: Seq, id: uuid::Uuid, event: &Event) {
+        if let Source::Held(events, ids) = &mut self.0 {
             events.insert(seq, event.clone());
+            ids.insert(id, seq);
+        }
+    }
+
+    /// Where the record with event id `id` is, if the log holds it.
+    pub(super) fn seq_of(&self, id: uuid::Uuid) -> Option<Seq> {
+        match &self.0 {
+            Source::Held(_, ids) => ids.get(&id).copied(),
+            Source::Read(records, _) => records.seq_of(id).unwrap_or_else(|e| {
+                tracing::warn!("record {id}: where it is could not be read: {e}");
+                None
+            }),
+        }
+    }
+
+    /// The event record `seq` holds (what was kept of it, if erased).
+    pub(super) fn event(&self, seq: Seq, kept: &HashMap<Seq, serde_json::Value>) -> Option<Event> {
+        match &self.0 {
+            Source::Held(events, _) => {
+                let e = events.get(&seq)?;
+                match kept.get(&seq) {
+                    Some(kept) => Event::from_payload(e.type_name(), kept).and_then(Result::ok),
+                    None => Some(e.clone()),
+                }
+            }
+            Source::Read(records, _) => records.event(seq, kept).ok().flatten(),
         }
     }
 
@@ -222,7 +327,7 @@ impl Words {
     pub(super) fn read(&self, said: &Said, kept: &HashMap<Seq, serde_json::Value>) -> Text {
         let seq = said.seq();
         let words = match &self.0 {
-            Source::Held(events) => match kept.get(&seq) {
+            Source::Held(events, _) => match kept.get(&seq) {
                 Some(kept) => events
                     .get(&seq)
                     .and_then(|e| Event::from_payload(e.type_name(), kept))

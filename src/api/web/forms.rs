@@ -387,7 +387,11 @@ fn decision_summary(
 ) -> Vec<String> {
     let mut lines = vec![
         format!("The decision: “{}”", model.text(&d.question())),
-        format!("What was decided: {}", model.text(&d.outcome())),
+        format!(
+            "What was decided: {}{}",
+            model.text(&d.outcome()),
+            super::pages::corrected_mark(model, &d.outcome())
+        ),
         format!(
             "Decided on {}, by {}.",
             super::words::day(d.day()),

@@ -13,6 +13,7 @@ use crate::coproduction::model::{Decision, Model, Proposal, Stance};
 use crate::coproduction::report::{
     Jointness, JointnessProject, StageCounts, awaiting_confirmation, classify,
 };
+use crate::coproduction::said::Said;
 use crate::coproduction::values::{
     Date, DecisionId, Involvement, Method, ParticipantId, Position, ProjectId, Role as PersonRole,
     Stage,
@@ -157,7 +158,11 @@ pub(super) fn idea_item(model: &Model, pr: &Proposal, status: &Status, project: 
                 .map(|x| format!("{} (due by {})", model.text(&x.what), on(x.due)))
                 .collect();
             let decided = model.decisions.get(&a.decision).map_or(String::new(), |d| {
-                format!(" What was decided: {}", model.text(&d.outcome()))
+                format!(
+                    " What was decided: {}{}",
+                    model.text(&d.outcome()),
+                    corrected_mark(model, &d.outcome())
+                )
             });
             let mut d = format!("The reason: {}{decided}", model.text(a.reason));
             if !changed.is_empty() {
@@ -521,6 +526,64 @@ fn disputes_words(model: &Model, d: &Decision) -> String {
     )
 }
 
+/// A correction, as a page says it: what was corrected and when, why, and
+/// what it said before.
+pub(super) struct CorrectionShown {
+    pub what: String,
+    pub why: String,
+    /// What it said before (for a note about a record with no words: empty).
+    pub before: String,
+}
+
+/// Which words of a record a field holds, as a page names them (by its
+/// name in the payload, as a correction's view gives it).
+fn field_words(name: &str) -> &'static str {
+    match name {
+        "title" => "The title",
+        "summary" => "The summary",
+        "text" => "The idea",
+        "question" => "The question",
+        "outcome" => "What was decided",
+        "answer" => "The answer",
+        "what" => "What will be done",
+        "note" => "The note",
+        "what_changed" => "What changed",
+        "evidence" => "The evidence",
+        _ => "The reason",
+    }
+}
+
+/// The corrections of the record at `seq`, the earliest first, each with
+/// the words it replaced.
+pub(super) fn corrections_shown(model: &Model, seq: crate::ledger::Seq) -> Vec<CorrectionShown> {
+    crate::coproduction::report::corrections_view(model, seq)
+        .into_iter()
+        .map(|c| {
+            let day = on(c.corrected_on);
+            let why = format!("Why: {}", c.reason);
+            match c.field {
+                Some(name) => CorrectionShown {
+                    what: format!("{} was corrected on {day}.", field_words(name)),
+                    why,
+                    before: c.before.unwrap_or_default(),
+                },
+                None => CorrectionShown {
+                    what: format!("A correction was added on {day}: {}", c.correction),
+                    why,
+                    before: String::new(),
+                },
+            }
+        })
+        .collect()
+}
+
+/// " (corrected on 7 December 2026)" after words that were corrected.
+pub(super) fn corrected_mark(model: &Model, said: &Said) -> String {
+    model.correction_of(said).map_or(String::new(), |c| {
+        format!(" (corrected on {})", on(Date::of(c.at)))
+    })
+}
+
 struct PartView {
     /// "You (partner) agreed. You confirmed this is right."
     words: String,
@@ -554,9 +617,9 @@ struct DecisionPage {
     challenges: Vec<ChallengeView>,
     actions: Vec<ActionLine>,
     forms: Vec<(String, String)>,
-    /// Corrections of its record, the earliest first: shown with it, as
-    /// the record itself cannot change.
-    corrections: Vec<String>,
+    /// Corrections of its record, the earliest first: its words shown are
+    /// the corrected ones, and these say so.
+    corrections: Vec<CorrectionShown>,
 }
 
 async fn decision(
@@ -774,21 +837,7 @@ async fn decision(
             "Correct this decision's record".to_string(),
         ));
     }
-    let corrections: Vec<String> = model
-        .corrections
-        .iter()
-        .filter(|(c, _)| Some(c.uuid()) == made_in)
-        .map(|(_, said)| {
-            let day = ledger
-                .get(said.seq())
-                .ok()
-                .flatten()
-                .map_or(String::new(), |e| {
-                    format!(" on {}", on(Date::of(e.record.at())))
-                });
-            format!("Corrected{day}: {}", model.text(said))
-        })
-        .collect();
+    let corrections = corrections_shown(model, d.made_in());
     let why = classify(model, d).1;
     let project_title = model
         .projects
@@ -796,7 +845,11 @@ async fn decision(
         .map_or(String::new(), |p| model.text(&p.title));
     render(DecisionPage {
         page: Frame::for_visitor(&v, &model.text(&d.question()), ""),
-        outcome: format!("What was decided: {}", model.text(&d.outcome())),
+        outcome: format!(
+            "What was decided: {}{}",
+            model.text(&d.outcome()),
+            super::pages::corrected_mark(model, &d.outcome())
+        ),
         project_id: d.project,
         project_title,
         when: when(d.day(), d.at),
