@@ -93,6 +93,9 @@ pub fn allow(role: AuthorRole, event_type: &str) -> Allow {
         "decision.confirmed"  => [No,        AnywhereAs(TookPart), No,       MemberOrLeftAs(TookPart), No],
         "decision.disputed"   => [No,        AnywhereAs(TookPart), No,       MemberOrLeftAs(TookPart), No],
         "decision.challenged" => [Anywhere,  Anywhere,            Anywhere,  Member,                   No],
+        // Only whoever made the challenge (the model's check): a partner,
+        // or staff who challenged a decision themselves.
+        "challenge.accepted"  => [Anywhere,  Anywhere,            Anywhere,  Member,                   No],
         // Who leads a project: staff's to record, as when it started.
         "lead.changed"        => [Anywhere,  Anywhere,            Anywhere,  No,                       No],
         "record.redacted"     => [ByErasure, No,                  ByErasure, No,                       No],
@@ -182,7 +185,9 @@ fn subject(event: &Event) -> (&'static str, &'static str) {
         | Event::DecisionDisputed(_)
         | Event::DecisionChallenged(_)
         | Event::DisputeAnswered(_) => ("/payload/decision_id", "a decision"),
-        Event::ChallengeAnswered(_) => ("/payload/challenge_id", "a challenge"),
+        Event::ChallengeAnswered(_) | Event::ChallengeAccepted(_) => {
+            ("/payload/challenge_id", "a challenge")
+        }
         Event::ActionUpdated(_) | Event::ActionCompleted(_) => ("/payload/action_id", "an action"),
         _ => ("/payload/project_id", "a project"),
     }

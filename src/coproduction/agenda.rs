@@ -161,7 +161,12 @@ pub fn agenda<'m>(model: &'m Model, who: For<'_>, today: Date) -> Agenda<'m> {
                 .collect();
         }
         out.to_confirm.sort_by_key(|d| (d.day(), d.at));
-        out.my_challenges = challenges.map(|c| (c, answer_due(c))).collect();
+        // One a thread: a reply that opened a challenge again is shown
+        // under the challenge it replies to.
+        out.my_challenges = challenges
+            .filter(|c| c.in_reply_to.is_none())
+            .map(|c| (c, answer_due(c)))
+            .collect();
         out.my_challenges
             .sort_by_key(|(c, _)| std::cmp::Reverse(c.at));
         out.my_disputes = decisions()

@@ -192,6 +192,19 @@ pub struct DecisionChallenged {
     pub in_reply_to: Option<ChallengeId>,
 }
 
+/// Whoever made a challenge says they are happy with its answer: the
+/// challenge is closed, as accepted. (Not happy: a `decision.challenged`
+/// `in_reply_to` it opens it again.)
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeAccepted {
+    /// The answered challenge (the latest in its thread).
+    pub challenge_id: ChallengeId,
+    /// What they said with it, if anything ("Thank you.").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<Text>,
+}
+
 /// A challenge is answered (once).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -423,6 +436,7 @@ pub const OWN_WORDS_TYPES: &[&str] = &[
     "proposal.withdrawn",
     "decision.disputed",
     "decision.challenged",
+    "challenge.accepted",
 ];
 
 /// The payload fields that hold free text, in every event type.
@@ -439,6 +453,7 @@ pub const FREE_TEXT_FIELDS: &[&str] = &[
     "what_changed",
     "evidence",
     "correction",
+    "reply",
 ];
 
 /// `payload` with every free-text field, at any depth, replaced by
@@ -545,6 +560,7 @@ events! {
     DecisionDisputed(DecisionDisputed) = "decision.disputed",
     DecisionChallenged(DecisionChallenged) = "decision.challenged",
     ChallengeAnswered(ChallengeAnswered) = "challenge.answered",
+    ChallengeAccepted(ChallengeAccepted) = "challenge.accepted",
     DisputeAnswered(DisputeAnswered) = "dispute.answered",
     ActionCommitted(ActionCommitted) = "action.committed",
     ActionUpdated(ActionUpdated) = "action.updated",

@@ -276,6 +276,20 @@ pub struct Challenge {
     pub answer: Option<Said>,
     /// The challenge this replies to, when the challenger was not satisfied.
     pub in_reply_to: Option<ChallengeId>,
+    /// The challenge that replies to this one's answer (it opened the
+    /// thread again): a thread is its first challenge and these replies.
+    pub replied_by: Option<ChallengeId>,
+    /// When whoever made it said they were happy with its answer, and what
+    /// they said with it: the thread is closed.
+    pub accepted: Option<(Timestamp, Option<Said>)>,
+}
+
+impl Challenge {
+    /// Whether it is where its thread ends, still waiting on staff or on
+    /// whoever made it: not accepted, not replied to.
+    pub fn is_latest(&self) -> bool {
+        self.replied_by.is_none()
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -747,6 +761,45 @@ impl Model {
                             "that challenge has not been answered yet, so there is nothing to reply to",
                         );
                     }
+                    if c.replied_by.is_some() {
+                        return clash(
+                            "/in_reply_to",
+                            "that answer has been replied to already: reply to the latest answer in the thread",
+                        );
+                    }
+                    if c.accepted.is_some() {
+                        return clash(
+                            "/in_reply_to",
+                            "that answer was accepted, so the challenge is closed: challenge the decision again instead",
+                        );
+                    }
+                }
+                Ok(())
+            }
+            Event::ChallengeAccepted(e) => {
+                let c = self.challenges.get(&e.challenge_id).ok_or_else(|| {
+                    missing("/challenge_id", "there is no challenge with this id")
+                })?;
+                if c.by.is_none() || author.participant != c.by {
+                    return Err(Refusal::forbidden(
+                        "only the person who made a challenge can say they are happy with its answer",
+                    )
+                    .at("/challenge_id"));
+                }
+                if c.answer.is_none() {
+                    return clash(
+                        "/challenge_id",
+                        "this challenge has not been answered yet, so there is no answer to accept",
+                    );
+                }
+                if c.accepted.is_some() {
+                    return clash("/challenge_id", "this answer has been accepted already");
+                }
+                if c.replied_by.is_some() {
+                    return clash(
+                        "/challenge_id",
+                        "you replied to this answer already: accept the latest answer in the thread",
+                    );
                 }
                 Ok(())
             }
@@ -887,9 +940,10 @@ impl Model {
                 self.decisions.get(decision_id).map(|d| d.project)
             }
             Event::DisputeAnswered(e) => self.decisions.get(&e.decision_id).map(|d| d.project),
-            Event::ChallengeAnswered(e) => self
+            Event::ChallengeAnswered(ChallengeAnswered { challenge_id, .. })
+            | Event::ChallengeAccepted(ChallengeAccepted { challenge_id, .. }) => self
                 .challenges
-                .get(&e.challenge_id)
+                .get(challenge_id)
                 .and_then(|c| self.decisions.get(&c.decision))
                 .map(|d| d.project),
             Event::ActionUpdated(ActionUpdated { action_id, .. })
@@ -1015,6 +1069,28 @@ impl Model {
             return (c.project, c.target.unwrap_or(seq));
         }
         (event.and_then(|e| self.project_of(e)), seq)
+    }
+
+    /// A challenge's thread, from its first challenge: that challenge and
+    /// each reply that opened it again, in order.
+    pub fn thread<'m>(&'m self, first: &'m Challenge) -> Vec<&'m Challenge> {
+        let mut thread = vec![first];
+        while let Some(next) = (thread.last())
+            .and_then(|c| c.replied_by)
+            .and_then(|id| self.challenges.get(&id))
+        {
+            thread.push(next);
+        }
+        thread
+    }
+
+    /// The first challenge of the thread `c` is in.
+    pub fn first_of_thread<'m>(&'m self, c: &'m Challenge) -> &'m Challenge {
+        let mut first = c;
+        while let Some(earlier) = first.in_reply_to.and_then(|id| self.challenges.get(&id)) {
+            first = earlier;
+        }
+        first
     }
 
     /// Who took `part`.
@@ -1428,7 +1504,12 @@ impl Model {
                     at,
                     answer: None,
                     in_reply_to: e.in_reply_to,
+                    replied_by: None,
+                    accepted: None,
                 });
+                if let Some(c) = e.in_reply_to.and_then(|r| self.challenges.get_mut(&r)) {
+                    c.replied_by = Some(e.challenge_id);
+                }
                 if let (Some(by), Some(row)) = (by, self.challenges.row_of(&e.challenge_id)) {
                     self.contribute(by, Contribution::Challenge(row));
                 }
@@ -1436,6 +1517,11 @@ impl Model {
             Event::ChallengeAnswered(e) => {
                 if let Some(c) = self.challenges.get_mut(&e.challenge_id) {
                     c.answer = Some(said(Field::Answer));
+                }
+            }
+            Event::ChallengeAccepted(e) => {
+                if let Some(c) = self.challenges.get_mut(&e.challenge_id) {
+                    c.accepted = Some((at, e.reply.as_ref().map(|_| said(Field::Reply))));
                 }
             }
             Event::ActionCommitted(e) => {

@@ -59,6 +59,8 @@ pub enum Field {
     WhatChanged,
     Evidence,
     Correction,
+    /// What someone said as they accepted an answer.
+    Reply,
 }
 
 impl Field {
@@ -80,6 +82,7 @@ impl Field {
             Field::WhatChanged => "what_changed",
             Field::Evidence => "evidence",
             Field::Correction => "correction",
+            Field::Reply => "reply",
         }
     }
 }
@@ -143,6 +146,7 @@ fn each_in(event: &Event) -> Vec<(Field, &Text)> {
         Event::DisputeAnswered(e) => vec![(F::Answer, &e.answer)],
         Event::DecisionChallenged(e) => vec![(F::Reason, &e.reason)],
         Event::ChallengeAnswered(e) => vec![(F::Answer, &e.answer)],
+        Event::ChallengeAccepted(e) => e.reply.iter().map(|r| (F::Reply, r)).collect(),
         Event::ActionCommitted(e) => vec![(F::What, &e.what)],
         Event::ActionUpdated(e) => vec![(F::Note, &e.note)],
         Event::ActionCompleted(e) => vec![(F::WhatChanged, &e.what_changed)],
@@ -165,11 +169,12 @@ pub fn fields_of(event: &Event) -> Vec<Field> {
 /// the action). `None` for a record with no words of its own.
 pub fn main_field(event: &Event) -> Option<Field> {
     use Field as F;
-    Some(match event {
+    let main = match event {
         Event::ProjectStarted(_) => F::Summary,
         Event::ProposalRaised(_) => F::Text,
         Event::DecisionMade(_) => F::Outcome,
         Event::DisputeAnswered(_) | Event::ChallengeAnswered(_) => F::Answer,
+        Event::ChallengeAccepted(_) => F::Reply,
         Event::ActionCommitted(_) => F::What,
         Event::ActionUpdated(_) => F::Note,
         Event::ActionCompleted(_) => F::WhatChanged,
@@ -180,7 +185,12 @@ pub fn main_field(event: &Event) -> Option<Field> {
         | Event::DecisionChallenged(_)
         | Event::InvolvementChanged(_) => F::Reason,
         _ => return None,
-    })
+    };
+    // Words it may leave out (a reply with an acceptance) are not there.
+    each_in(event)
+        .iter()
+        .any(|(f, _)| *f == main)
+        .then_some(main)
 }
 
 impl From<super::events::TextField> for Field {

@@ -222,9 +222,7 @@ impl Kind {
             Kind::Answer => {
                 "Your answer has been saved and sent to the person who challenged the decision."
             }
-            Kind::Reply => {
-                "Thank you: your reply has been sent. The team must answer it, and you will see their answer on your home page."
-            }
+            Kind::Reply => "Thank you: your reply has been saved.",
             Kind::AnswerDispute => {
                 "Your answer has been saved, and the partner will see it on the decision. If the record was wrong, correct it here: “Correct this decision's record”."
             }
@@ -823,8 +821,15 @@ fn spec(
                 title: s("Reply to the answer to your challenge"),
                 intro,
                 fields: vec![
-                    field("reason", "Your reply", Long)
-                        .hint("Say what is still wrong. The team must answer again."),
+                    field("happy", "Are you happy with the answer?", Choice).options(vec![
+                        (s("yes"), s("Yes, I am happy with the answer. This closes my challenge.")),
+                        (
+                            s("no"),
+                            s("No, I still disagree. My challenge opens again and the team must answer again."),
+                        ),
+                    ]),
+                    field("reason", "Anything you want to say", Long)
+                        .hint("If you still disagree, say why. If you are happy, you can leave this empty."),
                 ],
                 submit: "Send my reply",
                 back: (
@@ -1353,20 +1358,47 @@ fn build(kind: Kind, form: &FormData, model: &Model, target: Uuid) -> Result<Bui
             )
         }
         Kind::Reply => {
-            let reason = need(form, "reason", "Write your reply", &mut p);
             let decision = model
                 .challenges
                 .get(&target.into())
                 .map(|c| c.decision.to_string())
                 .unwrap_or_default();
-            Built::new(
-                "decision.challenged",
-                json!({"decision_id": decision, "challenge_id": new_id(), "reason": reason,
-                    "in_reply_to": target}),
-                format!("/decisions/{decision}"),
-            )
-            .entered_in("/payload/decision_id", "reason")
-            .entered_in("/payload/in_reply_to", "reason")
+            match form.one("happy") {
+                // Happy: the challenge closes, with what they said, if anything.
+                "yes" => {
+                    let reply = form.one("reason").trim();
+                    let mut payload = json!({"challenge_id": target});
+                    if !reply.is_empty() {
+                        payload["reply"] = json!(reply);
+                    }
+                    Built::new("challenge.accepted", payload, "/home".to_string())
+                        .entered_in("/payload/challenge_id", "happy")
+                }
+                // Not happy: the same challenge opens again, in reply.
+                "no" => {
+                    let reason = need(
+                        form,
+                        "reason",
+                        "Say why you still disagree, so the team can answer",
+                        &mut p,
+                    );
+                    Built::new(
+                        "decision.challenged",
+                        json!({"decision_id": decision, "challenge_id": new_id(),
+                            "reason": reason, "in_reply_to": target}),
+                        "/home".to_string(),
+                    )
+                    .entered_in("/payload/decision_id", "reason")
+                    .entered_in("/payload/in_reply_to", "happy")
+                }
+                _ => {
+                    p.push((
+                        "happy".into(),
+                        "Say whether you are happy with the answer".into(),
+                    ));
+                    Built::new("challenge.accepted", json!({}), "/home".to_string())
+                }
+            }
         }
         Kind::AnswerDispute => {
             let who = need(
@@ -1876,6 +1908,10 @@ async fn submit(
         Ok(_) => {
             let notice = match kind {
                 Kind::Decision => decision_saved(&state, &built.payload),
+                Kind::Reply if built.event_type == "challenge.accepted" => {
+                    "Thank you: you said you are happy with the answer, so your challenge is now closed.".to_string()
+                }
+                Kind::Reply => "Thank you: your challenge is open again. The team must answer it again, and you will see their answer on your home page.".to_string(),
                 _ => kind.notice().to_string(),
             };
             state.leave_notice(&v, &notice);

@@ -188,55 +188,39 @@ fn sections(
             .my_challenges
             .iter()
             .take(show)
-            .map(|(c, due)| {
-                let (status, code, detail) = match &c.answer {
-                    Some(answer) => (
-                        "Answered".to_string(),
-                        "answered",
-                        format!("The answer: {}", model.text(answer)),
-                    ),
-                    None => {
-                        let (w, code) = due_words(*due, today);
-                        ("No answer yet".to_string(), code, format!("{w}."))
-                    }
-                };
+            .map(|(c, _due)| {
+                // One item a thread, told from its first challenge; the
+                // replies that opened it again are under it.
+                let first = model.first_of_thread(c);
+                let t = super::pages::thread_of(model, first, true);
                 let project = model
                     .decisions
-                    .get(&c.decision)
+                    .get(&first.decision)
                     .map_or(String::new(), |d| project_of(&d.project));
+                let mut links = Vec::new();
+                if t.may_reply {
+                    links.push((
+                        format!("/challenges/{}/reply", t.latest.id),
+                        format!(
+                            "Reply to the answer to your challenge “{}”",
+                            model.text(&first.reason)
+                        ),
+                    ));
+                }
+                links.push((
+                    format!("/decisions/{}", first.decision),
+                    "Read the decision".into(),
+                ));
                 Item {
-                    quote: model.text(&c.reason),
-                    status,
-                    code: code.into(),
-                    detail,
+                    quote: model.text(&first.reason),
+                    status: t.status.to_string(),
+                    code: t.code.into(),
+                    detail: t.conversation,
                     facts: vec![
                         project,
-                        format!("You challenged it on {}.", on(Date::of(c.at))),
+                        format!("You challenged it on {}.", on(Date::of(first.at))),
                     ],
-                    links: {
-                        let mut l = Vec::new();
-                        // A reply is offered once: after it, the reply waits.
-                        let replied = model.decisions.get(&c.decision).is_some_and(|d| {
-                            d.challenges()
-                                .iter()
-                                .filter_map(|r| model.challenges.get(r))
-                                .any(|r| r.in_reply_to == Some(c.id))
-                        });
-                        if c.answer.is_some() && !replied {
-                            l.push((
-                                format!("/challenges/{}/reply", c.id),
-                                format!(
-                                    "Reply to the answer to your challenge “{}”",
-                                    model.text(&c.reason)
-                                ),
-                            ));
-                        }
-                        l.push((
-                            format!("/decisions/{}", c.decision),
-                            "Read the decision".into(),
-                        ));
-                        l
-                    },
+                    links,
                 }
             })
             .collect();
@@ -339,14 +323,26 @@ fn sections(
                             let d = model.decisions.get(&c.decision);
                             vec![
                                 d.map_or(String::new(), |d| project_of(&d.project)),
-                                format!(
-                                    "{} challenged the decision “{}” on {}.",
-                                    words::sentence(&c.by.map_or("someone".into(), |b| name_of(
-                                        state, v, model, &b
-                                    ))),
-                                    d.map_or(String::new(), |d| model.text(&d.question())),
-                                    on(Date::of(c.at))
-                                ),
+                                {
+                                    let who = words::sentence(&c.by.map_or(
+                                        "someone".into(),
+                                        |b| name_of(state, v, model, &b),
+                                    ));
+                                    let question =
+                                        d.map_or(String::new(), |d| model.text(&d.question()));
+                                    let day = on(Date::of(c.at));
+                                    if c.in_reply_to.is_some() {
+                                        let first = model.first_of_thread(c);
+                                        format!(
+                                            "{who} still disagrees after the answer to their challenge “{}” of the decision “{question}”, and said so on {day}.",
+                                            model.text(&first.reason)
+                                        )
+                                    } else {
+                                        format!(
+                                            "{who} challenged the decision “{question}” on {day}."
+                                        )
+                                    }
+                                },
                             ]
                         },
                         links: vec![

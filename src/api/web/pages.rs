@@ -9,7 +9,7 @@ use crate::app::tokens::Role;
 use crate::coproduction::agenda::answer_due;
 use crate::coproduction::equality::answer_words;
 use crate::coproduction::idea::{Status, status};
-use crate::coproduction::model::{Decision, Model, Proposal, Stance};
+use crate::coproduction::model::{Challenge, Decision, Model, Proposal, Stance};
 use crate::coproduction::report::{
     Jointness, JointnessProject, StageCounts, awaiting_confirmation, classify,
 };
@@ -590,6 +590,76 @@ struct PartView {
     mine: bool,
 }
 
+/// A challenge's thread as a page tells it.
+pub(super) struct Thread<'m> {
+    /// Where it stands: "Answered", "Open again: waiting for a new answer".
+    pub status: &'static str,
+    pub code: &'static str,
+    /// The answers and replies after the first challenge, in order, and
+    /// when the next answer is due while one is waited for.
+    pub conversation: String,
+    /// Where the next answer or reply goes.
+    pub latest: &'m Challenge,
+    /// Whether whoever made it may reply now (answered, not accepted).
+    pub may_reply: bool,
+}
+
+/// The thread that starts with `first`; `mine`: told to the person who
+/// made it ("you").
+pub(super) fn thread_of<'m>(model: &'m Model, first: &'m Challenge, mine: bool) -> Thread<'m> {
+    let (they, still) = if mine {
+        ("You", "you still disagree")
+    } else {
+        ("They", "they still disagree")
+    };
+    let thread = model.thread(first);
+    let latest = *thread.last().expect("a thread has its first challenge");
+    let mut said = Vec::new();
+    for c in &thread {
+        if c.in_reply_to.is_some() {
+            said.push(format!(
+                "{they} replied that {still}: {}",
+                words::quoted_end(&model.text(&c.reason))
+            ));
+        }
+        if let Some(a) = &c.answer {
+            said.push(format!("The answer: {}", model.text(a)));
+        }
+    }
+    let (status, code) = match (&latest.answer, &latest.accepted) {
+        (_, Some((_, reply))) => {
+            said.push(match reply {
+                Some(r) => format!(
+                    "{they} said {} happy with the answer: {}",
+                    if mine { "you were" } else { "they were" },
+                    words::quoted_end(&model.text(r))
+                ),
+                None => format!(
+                    "{they} said {} happy with the answer.",
+                    if mine { "you were" } else { "they were" }
+                ),
+            });
+            ("Closed: the answer was accepted", "done")
+        }
+        (Some(_), None) => ("Answered", "answered"),
+        (None, None) => {
+            said.push(format!("An answer is due by {}.", on(answer_due(latest))));
+            if thread.len() > 1 {
+                ("Open again: waiting for a new answer", "waiting")
+            } else {
+                ("No answer yet", "waiting")
+            }
+        }
+    };
+    Thread {
+        status,
+        code,
+        conversation: said.join(" "),
+        latest,
+        may_reply: latest.answer.is_some() && latest.accepted.is_none(),
+    }
+}
+
 struct ChallengeView {
     text: String,
     answer: String,
@@ -706,57 +776,45 @@ async fn decision(
             item
         })
         .collect();
+    // One entry a thread: its first challenge, and the replies that
+    // opened it again threaded under it.
     let challenges = d
         .challenges()
         .iter()
         .filter_map(|c| model.challenges.get(c))
-        .map(|c| {
+        .filter(|c| c.in_reply_to.is_none())
+        .map(|first| {
             let who = words::sentence(
-                &c.by
+                &first
+                    .by
                     .map_or("someone".into(), |b| name_of(&state, &v, model, &b)),
             );
-            let verb = if c.in_reply_to.is_some() {
-                "replied to the answer above"
-            } else {
-                "challenged this"
-            };
+            let mine = me.is_some() && first.by == me;
+            let t = thread_of(model, first, mine);
+            let latest = t.latest;
             let mut links = Vec::new();
-            if staff_may && c.answer.is_none() {
+            if staff_may && latest.answer.is_none() {
                 links.push((
-                    format!("/challenges/{}/answer", c.id),
-                    format!("Answer the challenge “{}”", model.text(&c.reason)),
+                    format!("/challenges/{}/answer", latest.id),
+                    format!("Answer the challenge “{}”", model.text(&latest.reason)),
                 ));
             }
-            // The challenger may reply once it is answered, unless they
-            // already have.
-            let replied = model
-                .challenges
-                .values()
-                .any(|r| r.in_reply_to == Some(c.id));
-            if c.answer.is_some() && !replied && me.is_some() && c.by == me {
+            if mine && t.may_reply {
                 links.push((
-                    format!("/challenges/{}/reply", c.id),
+                    format!("/challenges/{}/reply", latest.id),
                     format!(
                         "Reply to the answer to your challenge “{}”",
-                        model.text(&c.reason)
+                        model.text(&first.reason)
                     ),
                 ));
             }
             ChallengeView {
                 text: format!(
-                    "{who} {verb} on {}: “{}”",
-                    on(Date::of(c.at)),
-                    model.text(&c.reason)
+                    "{who} challenged this on {}: “{}”",
+                    on(Date::of(first.at)),
+                    model.text(&first.reason)
                 ),
-                answer: c.answer.as_ref().map_or_else(
-                    || {
-                        format!(
-                            "Not answered yet. An answer is due by {}.",
-                            on(answer_due(c))
-                        )
-                    },
-                    |a| format!("The answer: {}", model.text(a)),
-                ),
+                answer: format!("{}. {}", t.status, t.conversation),
                 links,
             }
         })
@@ -770,12 +828,21 @@ async fn decision(
                 .proposals
                 .iter()
                 .filter_map(|p| model.proposals.get(p))
-                .map(|p| format!("“{}”", model.text(&p.text)))
+                .map(|p| model.text(&p.text))
                 .collect();
-            let about = if on_ideas.is_empty() {
-                String::new()
-            } else {
-                format!(" It acts on the idea {}.", on_ideas.join(" and "))
+            // The last idea ends the sentence: no full stop after one
+            // that ends with its own.
+            let about = match on_ideas.split_last() {
+                None => String::new(),
+                Some((last, [])) => format!(" It acts on the idea {}", words::quoted_end(last)),
+                Some((last, rest)) => format!(
+                    " It acts on the ideas {} and {}",
+                    rest.iter()
+                        .map(|t| format!("“{t}”"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    words::quoted_end(last)
+                ),
             };
             ActionLine {
                 text: match &a.completed {
