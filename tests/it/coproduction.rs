@@ -875,11 +875,16 @@ fn declared_and_observed_agree() {
         "decision.disputed",
         json!({"decision_id": id(30), "reason": "Not what we agreed."}),
     );
+    // Recorded as made jointly, but a partner disputes it: a class of its
+    // own, neither "made jointly" nor "informed by partners".
     let disputed = Report::build(&w.rules.read(), Some(p), settings_in(0));
     assert_eq!(
         disputed.jointness.projects[0].decisions[0].class,
-        Jointness::PartnerInformed
+        Jointness::JointDisputed
     );
+    assert_eq!(disputed.jointness.totals.joint, 0);
+    assert_eq!(disputed.jointness.totals.joint_disputed, 1);
+    assert_eq!(disputed.jointness.totals.partner_informed, 0);
 }
 
 /// Small counts never show, and cannot be worked out from what does.

@@ -54,6 +54,8 @@ fn who_may_write_each_event_type() {
         ),
         ("decision.challenged", ["any", "any", "any", "member", "-"]),
         ("challenge.answered", staff_only),
+        // Anyone who may challenge; the model then asks that it be their own.
+        ("challenge.accepted", ["any", "any", "any", "member", "-"]),
         ("dispute.answered", staff_only),
         ("action.committed", staff_only),
         ("action.updated", staff_only),
