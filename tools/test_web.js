@@ -325,15 +325,67 @@ async function main() {
     const challenged = await entryOf(partner.page, 'It was decided before we could all come.');
     check(challenged.includes('Answered') && challenged.includes('We will move the date so everyone can come.'), `the partner's home page shows their challenge and its answer (${challenged.slice(0, 160)})`);
     await partner.page.screenshot({ path: path.join(shots, 'journey-partner-390-home-challenge-answered.png'), fullPage: true });
-    // Not satisfied, the partner replies; the reply waits on staff.
+    // Not satisfied, the partner says so: the same challenge opens again,
+    // the reply under it, and it waits on staff.
     const reply = await partner.page.$eval('main li.item a[href$="/reply"]', (a) => a.href).catch(() => null);
     check(reply !== null, 'the partner can reply to the answer to their challenge');
     if (reply) {
-      const res = await keyboardForm(partner.page, reply, (f) => (f.name === 'reason' ? 'Thursdays are hard too.' : undefined));
-      check(res.submitted && res.url.includes('/decisions/') && (await partner.page.innerText('main')).includes('Thursdays are hard too.'), `the partner's reply is recorded and shown on the decision (${res.url})`);
+      const res = await keyboardForm(partner.page, reply, (f) => (f.name === 'reason' ? 'Thursdays are hard too.' : f.name === 'happy' ? 'no' : undefined));
+      const thread = await entryOf(partner.page, 'It was decided before we could all come.');
+      check(res.submitted && res.url.endsWith('/home') && thread.includes('Thursdays are hard too.') && thread.includes('Open again'), `"no, I still disagree" opens the same challenge again, the reply under it (${res.url}: ${thread.slice(0, 200)})`);
+      await shootAtEachWidth(partner.page, 'journey-partner-home-challenge-open-again');
       await staff.page.goto(base + '/home');
       check((await entryOf(staff.page, 'Thursdays are hard too.')).includes('No answer yet'), "the reply waits for an answer on staff's home page");
+      // Staff answer again; now the partner is happy, and it closes.
+      const again = await staff.page.$eval('main a[href$="/answer"]', (a) => a.href).catch(() => null);
+      if (again) {
+        await keyboardForm(staff.page, again, (f) => (f.name === 'answer' ? 'We will meet on Mondays instead.' : undefined));
+        await partner.page.goto(base + '/home');
+        const last = await partner.page.$eval('main li.item a[href$="/reply"]', (a) => a.href).catch(() => null);
+        check(last !== null, 'the partner can reply to the new answer');
+        if (last) {
+          const done = await keyboardForm(partner.page, last, (f) => (f.name === 'reason' ? 'Thank you. Mondays suit me.' : f.name === 'happy' ? 'yes' : undefined));
+          const closed = await entryOf(partner.page, 'It was decided before we could all come.');
+          check(done.submitted && closed.includes('Closed: the answer was accepted') && closed.includes('Thank you. Mondays suit me.'), `"yes, happy" closes the challenge (${closed.slice(0, 200)})`);
+          await shootAtEachWidth(partner.page, 'journey-partner-home-challenge-closed');
+          await staff.page.goto(base + '/home');
+          check(!(await staff.page.innerText('main')).includes('Thank you. Mondays suit me.'), "a thank-you asks nothing of staff");
+        }
+      } else {
+        check(false, "staff's home page links to the reply to answer");
+      }
     }
+    // The meeting recorded above has a page, reached from the story: what
+    // happened, and who came as each reader may see it.
+    for (const [who, page, counts] of [['staff', staff.page, /\d+ (partner|partners|people) came/], ['partner', partner.page, /fewer than 5/]]) {
+      await page.goto(projectUrl);
+      const meetingUrl = await page.$eval('main a[href*="/meetings/"]', (a) => a.href).catch(() => null);
+      check(meetingUrl !== null, `the project's story links each meeting's page (${who})`);
+      if (meetingUrl) {
+        await page.goto(meetingUrl);
+        const text = await page.innerText('main');
+        check(text.includes('We planned the quiet room.') && counts.test(text), `the meeting's page says what happened and who came, as ${who} may see it (${text.slice(0, 200).replace(/\s+/g, ' ')})`);
+        await shootAtEachWidth(page, `journey-${who}-meeting`);
+      }
+    }
+    // Staff correct what was decided; the partner reads the corrected words.
+    await staff.page.goto(decisionUrl);
+    const correctUrl = await staff.page.$eval('main a[href*="/correct"]', (a) => a.href).catch(() => null);
+    check(correctUrl !== null, "the decision's page links its correction form for staff");
+    if (correctUrl) {
+      const res = await keyboardForm(staff.page, correctUrl, (f) => (f.name === 'correction' ? 'Yes, from the month after next.' : f.name === 'reason' ? 'The minutes say the month after next.' : undefined));
+      check(res.submitted, 'staff correct the decision by keyboard');
+      await partner.page.goto(decisionUrl);
+      const text = await partner.page.innerText('main');
+      check(text.includes('Yes, from the month after next. (corrected on') && text.includes('The minutes say the month after next.'), `the partner reads the corrected words, marked, with why (${text.slice(0, 240).replace(/\s+/g, ' ')})`);
+      await shootAtEachWidth(partner.page, 'journey-partner-decision-corrected');
+    }
+    // "Check this record" counts what the record holds now; a partner is
+    // greeted by their own name where it is on file.
+    await partner.page.goto(base + '/check');
+    check(/The record holds \d+ entries\./.test(await partner.page.innerText('main')), '"Check this record" says how many entries the record holds');
+    await shootAtEachWidth(partner.page, 'journey-partner-check');
+
     // Staff answer a partner's dispute; the partner reads the answer.
     await staff.page.goto(base + '/home');
     const disputeForm = await staff.page.$eval('main a[href$="/answer-dispute"]', (a) => a.href).catch(() => null);

@@ -9,7 +9,7 @@ use jointly::api::{AppState, Config, app};
 use jointly::app::tokens::Role;
 use jointly::app::{App, Caller};
 use jointly::ledger::{Actor, CanonicalPayload, EventType, Ledger, NewEvent};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tower::ServiceExt;
@@ -408,4 +408,121 @@ impl Serving {
         let _ = self.stop.send(());
         self.server.await.unwrap().unwrap();
     }
+}
+
+/// A project (co-production, one aim) led by staff member S, with
+/// partners P and R; P's idea waits for an answer; a decision with S and
+/// P in it that P disputes.
+pub struct Office {
+    pub _dir: tempfile::TempDir,
+    pub api: Api,
+    pub s: String,
+    pub p: String,
+    pub project: String,
+    pub aim: String,
+    pub idea: String,
+    pub decision: String,
+    pub s_code: String,
+    pub p_code: String,
+    pub r_code: String,
+    pub auditor: String,
+}
+
+pub async fn post(api: &Api, token: &str, uri: &str, body: Value) -> Value {
+    let (s, _, b) = api.call(Some(token), "POST", uri, body).await;
+    assert!(s.is_success(), "{uri}: {s} {b}");
+    b
+}
+
+pub async fn office() -> Office {
+    let dir = tempfile::tempdir().unwrap();
+    let (ledger, _) = Ledger::open(dir.path()).unwrap();
+    let api = Api::with_config(
+        ledger,
+        &Config {
+            public_url: Some("http://jointly.test".into()),
+            ..Config::default()
+        },
+    );
+    let admin = token(api.app(), Role::Admin, "admin", None);
+    let project = uuid::Uuid::new_v4().to_string();
+    let aim = uuid::Uuid::new_v4().to_string();
+    let person = async |role: &str, name: &str, project: Option<&str>| {
+        let body = json!({"role": role, "name": name, "project_id": project});
+        post(&api, &admin, "/v1/people", body).await["participant_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let s = person("staff", "Sally Brightwater", None).await;
+    let started = json!({"type": "project.started", "payload": {"project_id": project,
+        "title": "Warm rooms", "summary": "Warm rooms in libraries", "involvement": "co-production",
+        "lead": s, "aims": [{"aim_id": aim, "text": "Every library opens a warm room"}]}});
+    post(&api, &admin, "/v1/events", started).await;
+    let joined = json!({"type": "participant.joined", "payload": {"project_id": project,
+        "participant_id": s, "role": "staff"}});
+    post(&api, &admin, "/v1/events", joined).await;
+    let p = person("partner", "Marigold Ashcombe", Some(&project)).await;
+    let r = person("partner", "Rosamund Caddick", Some(&project)).await;
+    let s_code = token(api.app(), Role::Staff, "sally", Some(&s));
+    let p_code = token(api.app(), Role::Partner, "marigold", Some(&p));
+    let r_code = token(api.app(), Role::Partner, "rosamund", Some(&r));
+    let auditor = token(api.app(), Role::Auditor, "auditor", None);
+    let idea = uuid::Uuid::new_v4().to_string();
+    let raised = json!({"type": "proposal.raised", "payload": {"project_id": project,
+        "proposal_id": idea, "text": "Put the rooms on the council map"}});
+    post(&api, &p_code, "/v1/events", raised).await;
+    let decision = uuid::Uuid::new_v4().to_string();
+    let made = json!({"type": "decision.made", "payload": {"project_id": project, "decision_id": decision,
+        "question": "Which libraries first?", "outcome": "The three largest", "stage": "conception",
+        "method": "consensus", "reason": "Everyone agreed", "participants": [
+            {"participant_id": s, "position": "agree"}, {"participant_id": p, "position": "agree"}]}});
+    post(&api, &s_code, "/v1/events", made).await;
+    let disputed = json!({"type": "decision.disputed", "payload": {"decision_id": decision,
+        "reason": "I asked for more time"}});
+    post(&api, &p_code, "/v1/events", disputed).await;
+    Office {
+        _dir: dir,
+        api,
+        s,
+        p,
+        project,
+        aim,
+        idea,
+        decision,
+        s_code,
+        p_code,
+        r_code,
+        auditor,
+    }
+}
+
+/// The records written since the log held `n`: (type, payload).
+pub fn written_since(api: &Api, n: u64) -> Vec<(String, Value)> {
+    let ledger = api.app().ledger();
+    (n..api.app().size())
+        .map(|seq| {
+            let ev = ledger.get(seq).unwrap().unwrap();
+            let payload = ev
+                .payload
+                .map(|p| serde_json::from_slice(p.as_bytes()).unwrap())
+                .unwrap_or(Value::Null);
+            (ev.record.event_type().as_str().to_string(), payload)
+        })
+        .collect()
+}
+
+/// The id of the record that made decision `d`.
+pub fn record_of(api: &Api, d: &str) -> String {
+    let ledger = api.app().ledger();
+    (0..api.app().size())
+        .map(|seq| ledger.get(seq).unwrap().unwrap())
+        .find(|ev| {
+            ev.record.event_type().as_str() == "decision.made"
+                && ev.payload.as_ref().is_some_and(|p| {
+                    String::from_utf8_lossy(p.as_bytes()).contains(&format!("\"{d}\""))
+                })
+        })
+        .map(|ev| ev.record.id().to_string())
+        .expect("the decision's record")
 }

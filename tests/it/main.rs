@@ -33,5 +33,6 @@ mod recovery;
 mod schemas;
 mod signing_in;
 mod snapshot;
+mod truthful;
 mod vectors;
 mod witness;

@@ -19,6 +19,7 @@ use crate::app::Submission;
 use crate::app::tokens::Role;
 use crate::app::view::Subject;
 use crate::coproduction::equality::{PREFER_NOT_TO_SAY, QUESTIONS, answer_words};
+use crate::coproduction::events::TextField;
 use crate::coproduction::model::{Model, Stance};
 use crate::coproduction::values::{
     Date as Day, Involvement as ProjectInvolvement, Method, Position, ProjectId, Response,
@@ -1043,17 +1044,47 @@ fn spec(
             )];
             intro.extend(said_in(ev));
             intro.push(s(
-                "A record cannot be changed or removed. A correction is added to the record and shown with the original.",
+                "A record cannot be changed or removed. A correction is added to the record: pages then show the corrected words, marked as corrected, with why and what it said before.",
             ));
+            // Which of its words are wrong: a choice only where it holds
+            // more than one, the words it is chiefly about chosen first.
+            let payload = payload_of(ev);
+            let present: Vec<(String, String)> = TextField::ALL
+                .into_iter()
+                .filter_map(|f| {
+                    let text = payload.get(f.name())?.as_str()?;
+                    let label = WORDS
+                        .iter()
+                        .find(|(k, _)| *k == f.name())
+                        .map_or(f.name(), |(_, l)| l);
+                    Some((f.name().to_string(), format!("{label}: “{text}”")))
+                })
+                .collect();
+            let main = crate::coproduction::stored_event(ev, &model.kept)
+                .as_ref()
+                .and_then(crate::coproduction::said::main_field)
+                .map_or("", |f| f.name());
+            let mut fields = Vec::new();
+            if present.len() > 1 {
+                fields.push(
+                    field("field", "Which words are wrong?", Choice)
+                        .options(present)
+                        .preset(main)
+                        .hint("Only words can be corrected. Who took part, and how it was decided, need a new record."),
+                );
+            }
             Spec {
                 title: s("Correct a record"),
                 intro,
-                fields: vec![
-                    field("correction", "What should the record say?", Long)
-                        .hint("Write the correct version in full."),
-                    field("reason", "Why is it being corrected?", Long)
-                        .hint("For example: a partner disputed their part, and was right."),
-                ],
+                fields: fields
+                    .into_iter()
+                    .chain([
+                        field("correction", "What should the record say?", Long)
+                            .hint("Write the correct version in full."),
+                        field("reason", "Why is it being corrected?", Long)
+                            .hint("For example: a partner disputed their part, and was right."),
+                    ])
+                    .collect(),
                 submit: "Record the correction",
                 back,
             }
@@ -1153,23 +1184,25 @@ fn payload_of(ev: &crate::ledger::StoredEvent) -> serde_json::Map<String, Value>
         .unwrap_or_default()
 }
 
+/// What each field of words is called on the correction form.
+const WORDS: [(&str, &str); 12] = [
+    ("title", "The name"),
+    ("question", "The question"),
+    ("outcome", "What was decided"),
+    ("text", "The words"),
+    ("summary", "What happened"),
+    ("what", "What will be done"),
+    ("what_changed", "What changed"),
+    ("reason", "Why"),
+    ("answer", "The answer"),
+    ("evidence", "How it is known"),
+    ("correction", "The correction"),
+    ("date", "The day"),
+];
+
 /// The words a record holds, a line each, as the correction form shows
 /// them ("The question: ...").
 fn said_in(ev: &crate::ledger::StoredEvent) -> Vec<String> {
-    const WORDS: [(&str, &str); 12] = [
-        ("title", "The name"),
-        ("question", "The question"),
-        ("outcome", "What was decided"),
-        ("text", "The words"),
-        ("summary", "What happened"),
-        ("what", "What will be done"),
-        ("what_changed", "What changed"),
-        ("reason", "Why"),
-        ("answer", "The answer"),
-        ("evidence", "How it is known"),
-        ("correction", "The correction"),
-        ("date", "The day"),
-    ];
     let payload = payload_of(ev);
     if ev.payload.is_none() {
         return vec![s("Its words were erased.")];
@@ -1469,12 +1502,13 @@ fn build(kind: Kind, form: &FormData, model: &Model, target: Uuid) -> Result<Bui
             );
             let reason = need(form, "reason", "Say why it is being corrected", &mut p);
             // Where to go next is the record's own page, known to `spec`.
-            Built::new(
-                "record.corrected",
-                json!({"corrects": target, "correction": correction, "reason": reason}),
-                String::new(),
-            )
-            .entered_in("/payload/corrects", "correction")
+            let mut payload =
+                json!({"corrects": target, "correction": correction, "reason": reason});
+            if !form.one("field").is_empty() {
+                payload["field"] = json!(form.one("field"));
+            }
+            Built::new("record.corrected", payload, String::new())
+                .entered_in("/payload/corrects", "correction")
         }
         Kind::Withdraw => {
             let reason = need(form, "reason", "Say why you are withdrawing it", &mut p);

@@ -28,7 +28,7 @@ pub(super) fn who_came(v: &Visitor, m: &Meeting) -> String {
             (0, 0) => "No one is recorded as coming.".to_string(),
             (0, o) => format!("No partners came; {} came.", staff(o)),
             (p, 0) => format!(
-                "{} came, all partners.",
+                "{} came, and no staff.",
                 words::sentence(&words::count(p, "partner", "partners"))
             ),
             (p, o) => format!(
