@@ -36,23 +36,34 @@ struct UnsubscribePage {
 fn hearing_page(state: &AppState, v: &Visitor) -> Result<Response, PageError> {
     let app = state.app();
     let mine = app.my_hearing(&v.caller).map_err(PageError::broken)?;
-    let mut intro = vec![if v.is(&[Role::Partner]) {
-        "jointly can email you when your idea is answered, when a decision you took part in needs you to check it, when your challenge is answered, and when something changes because of your idea.".to_string()
+    let when = if v.is(&[Role::Partner]) {
+        "when your idea is answered, when a decision you took part in needs you to check it, when your challenge is answered, and when something changes because of your idea"
     } else {
-        "jointly can email you when a new idea, challenge or dispute comes in a project you lead or work in, and on Mondays with what is waiting: ideas waiting more than 28 days, actions past their day, reviews due.".to_string()
-    }];
-    if !app.sends_mail() {
-        intro.push("This server does not send emails yet. You can still choose now.".into());
-    }
-    if !mine.is_some_and(|(_, has_address)| has_address) {
-        intro.push("We have no email address for you, so jointly cannot email you. If you would like emails, ask a member of staff to add your address.".into());
-    }
+        "when a new idea, challenge or dispute comes in a project you lead or work in, and on Mondays with what is waiting: ideas waiting more than 28 days, actions past their day, reviews due"
+    };
+    // One thing said for each case, and a choice only where one is kept
+    // and can come to something: no address, an address but no mail
+    // server yet, or both.
+    let has_address = mine.is_some_and(|(_, has)| has);
+    let intro = if !has_address {
+        vec![format!(
+            "jointly can email people {when}. We have no email address for you, so it does not email you. If you would like emails, ask a member of staff to add your address."
+        )]
+    } else if !app.sends_mail() {
+        vec![format!(
+            "jointly can email you {when}, once this server is set up to send emails. It is not yet, so no emails are sent. Choose now how you would like to hear: your choice is kept for when it is."
+        )]
+    } else {
+        vec![format!(
+            "jointly emails you {when}. Choose how you would like to hear."
+        )]
+    };
     let current = mine.map_or(Hearing::AsItHappens, |(h, _)| h);
     render(HearingPage {
         page: Frame::for_visitor(v, "Emails from jointly", "/notifications"),
         intro,
-        // With no entry in the people store there is nowhere to keep a choice.
-        show_form: mine.is_some(),
+        // With no address there is nothing to choose.
+        show_form: has_address,
         choices: Hearing::ALL
             .iter()
             .map(|h| (h.code(), h.words(), *h == current))

@@ -482,7 +482,7 @@ fn keep_for_sign_in(
         path: path.to_string(),
         fields: form.typed(),
     };
-    let mut r = not_stored(sign_in_form(settings, headers, None, kept));
+    let mut r = not_stored(sign_in_form(settings, headers, None, kept, false));
     *r.status_mut() = StatusCode::UNAUTHORIZED;
     r
 }
@@ -505,8 +505,19 @@ struct OfferBack {
 async fn sign_in_page(
     axum::Extension(settings): axum::Extension<Settings>,
     headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Response {
-    sign_in_form(&settings, &headers, None, Kept::default())
+    let mut r = sign_in_form(
+        &settings,
+        &headers,
+        None,
+        Kept::default(),
+        query.as_deref() == Some("signed-out=yes"),
+    );
+    // Not for a cache to keep: it says what just happened.
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 /// The sign-in form, with its pre-session cookie.
@@ -515,12 +526,16 @@ fn sign_in_form(
     headers: &HeaderMap,
     error: Option<String>,
     kept: Kept,
+    signed_out: bool,
 ) -> Response {
     let pre = cookie(headers, PRE_COOKIE)
         .filter(|c| c.len() == 64)
         .unwrap_or_else(random_hex);
     let mut page = Frame::anonymous("Sign in");
     page.csrf = pre.clone();
+    if signed_out {
+        page.notice = Some("You have signed out. To sign in again, type your access code.".into());
+    }
     let mut resp = render(SignIn { page, error, kept }).unwrap_or_else(IntoResponse::into_response);
     resp.headers_mut().append(
         header::SET_COOKIE,
@@ -664,7 +679,7 @@ async fn sign_out(
             return PageError::broken(e).into_response();
         }
     }
-    let mut r = Redirect::to("/sign-in").into_response();
+    let mut r = Redirect::to("/sign-in?signed-out=yes").into_response();
     r.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(&settings, SESSION_COOKIE, "", Some(0)),
