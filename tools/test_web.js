@@ -359,7 +359,12 @@ async function main() {
     // happened, and who came as each reader may see it.
     for (const [who, page, counts] of [['staff', staff.page, /\d+ (partner|partners|people) came/], ['partner', partner.page, /fewer than 5/]]) {
       await page.goto(projectUrl);
-      const meetingUrl = await page.$$eval('main a[href*="/meetings/"]', (as) => (as.find((a) => a.innerText.includes('1 February 2026')) || {}).href || null).catch(() => null);
+      // The story's line for the meeting says what happened, and links its page.
+      const meetingUrl = await page.$$eval('main li', (lis) => {
+        const li = lis.find((e) => e.innerText.includes('We planned the quiet room.'));
+        const a = li && li.querySelector('a[href*="/meetings/"]');
+        return a ? a.href : null;
+      }).catch(() => null);
       check(meetingUrl !== null, `the project's story links each meeting's page (${who})`);
       if (meetingUrl) {
         await page.goto(meetingUrl);

@@ -290,15 +290,14 @@ async fn a_meeting_has_a_page_that_says_what_happened_and_who_came() {
             "materials_in_advance": papers, "summary": summary}});
         (id, body)
     };
-    let partners = o.api.app().read().unwrap();
-    let r_id = partners
-        .projects
-        .values()
-        .flat_map(|p| p.members.keys())
-        .find(|m| m.to_string() != o.s && m.to_string() != o.p)
-        .expect("R is a member")
-        .to_string();
-    drop(partners);
+    let r_id = {
+        let model = o.api.app().read().unwrap();
+        (model.projects.values())
+            .flat_map(|p| p.members.keys())
+            .find(|m| m.to_string() != o.s && m.to_string() != o.p)
+            .expect("R is a member")
+            .to_string()
+    };
     let (mixed, body) = meeting(
         vec![&o.s, &o.p, &r_id],
         "We chose the rooms.",
