@@ -396,7 +396,7 @@ async fn a_disputed_joint_decision_keeps_its_method_and_shows_the_dispute() {
     let mut a = Browser::sign_in(&o.api, &o.auditor).await;
     let (_, page) = a.get(&format!("/decisions/{}", o.decision)).await;
     let page = prose(&page);
-    assert!(page.contains("Everyone agreed (consensus). 1 partner disputes their part in the record; staff have not answered yet."), "{page}");
+    assert!(page.contains("Everyone agreed (consensus). A partner disputes their part in the record; staff have not answered yet."), "{page}");
     assert!(page.contains("Said to be joint, disputed:"), "{page}");
     assert!(!page.contains("decided by staff"), "{page}");
 }

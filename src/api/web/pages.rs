@@ -496,7 +496,7 @@ fn jointly_words(model: &Model, d: &Decision) -> String {
 }
 
 /// Partners' disputes of their part, shown beside how a decision was
-/// made (the method stays as recorded): " 1 partner disputes their part
+/// made (the method stays as recorded): " A partner disputes their part
 /// in the record; it has been answered."
 fn disputes_words(model: &Model, d: &Decision) -> String {
     let disputing: Vec<_> = (d.stances().iter())
@@ -511,19 +511,21 @@ fn disputes_words(model: &Model, d: &Decision) -> String {
     let answered = (disputing.iter())
         .filter(|w| d.dispute_answers().contains_key(w))
         .count();
+    // In words, not a count: a small count of partners is never shown
+    // to those who do not see names (docs/ACCESS.md).
     let n = disputing.len();
-    format!(
-        " {} {} their part in the record; {}.",
-        words::count(n as u64, "partner", "partners"),
-        if n == 1 { "disputes" } else { "dispute" },
-        match (answered, n) {
-            (0, 1) => "staff have not answered yet".to_string(),
-            (0, _) => "staff have answered none yet".to_string(),
-            (a, n) if a == n && n == 1 => "staff have answered it".to_string(),
-            (a, n) if a == n => "staff have answered each".to_string(),
-            (a, _) => format!("staff have answered {a}"),
-        }
-    )
+    let answers = match (answered, n) {
+        (0, 1) => "staff have not answered yet",
+        (1, 1) => "staff have answered it",
+        (0, _) => "staff have not answered them yet",
+        (a, n) if a == n => "staff have answered each",
+        _ => "staff have answered some of them",
+    };
+    if n == 1 {
+        format!(" A partner disputes their part in the record; {answers}.")
+    } else {
+        format!(" Partners dispute their part in the record; {answers}.")
+    }
 }
 
 /// A correction, as a page says it: what was corrected and when, why, and
