@@ -586,3 +586,22 @@ async fn no_page_for_any_role_has_double_punctuation_0_of_no_or_an_iso_date() {
         "{home}"
     );
 }
+
+/// "Who takes part" says a question no one has answered in words, not as a
+/// table of zeros; the jointness page says what each kind of involvement
+/// means where the kinds are named.
+#[tokio::test]
+async fn zeros_are_words_and_kinds_of_involvement_are_explained() {
+    let o = office().await;
+    let mut a = Browser::sign_in(&o.api, &o.auditor).await;
+    let (_, page) = a.get("/who-is-present").await;
+    assert!(page.contains("no answers yet."), "{page}");
+    assert!(!page.contains("<td>0</td>"), "{page}");
+    let (_, page) = a.get("/jointly").await;
+    for kind in ["Co-production", "Co-design", "Engagement", "Consultation"] {
+        assert!(
+            page.contains(&format!("<dt>{kind}</dt><dd>")),
+            "{kind} in {page}"
+        );
+    }
+}

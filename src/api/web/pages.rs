@@ -1162,6 +1162,25 @@ struct JointlyPage {
     signs: Vec<String>,
 }
 
+/// Each kind of involvement in one plain sentence, where the kinds are
+/// named ("Says it works by co-production, but ... engagement").
+fn kinds_of_involvement() -> Vec<(String, String)> {
+    [
+        Involvement::CoProduction,
+        Involvement::CoDesign,
+        Involvement::Engagement,
+        Involvement::Consultation,
+    ]
+    .into_iter()
+    .map(|i| {
+        (
+            words::sentence(i.words()),
+            words::sentence(involvement_meaning(i)),
+        )
+    })
+    .collect()
+}
+
 /// How a project's declared type compares with what its decisions show.
 fn declared_words(p: &JointnessProject) -> String {
     match p.observed {
@@ -1516,23 +1535,41 @@ struct Present {
     partners: String,
     answer_link: Option<String>,
     tables: Vec<(String, Vec<(String, String)>)>,
+    /// The questions no one has answered yet, a sentence each.
+    unanswered: Vec<String>,
 }
 
 async fn present(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
     let v = state.visitor(&headers)?;
     let t = state.app().equality_table(&v.caller, None)?;
-    let tables = t
+    // Zeros in words ("none"); a question no one has answered yet is a
+    // sentence, not a table of zeros.
+    let none = crate::coproduction::report::Shown::Count(0);
+    let (tables, unanswered): (Vec<_>, Vec<_>) = t
         .rows
         .iter()
+        .partition(|row| row.counts.iter().any(|(_, n)| *n != none));
+    let tables = tables
+        .into_iter()
         .map(|row| {
             (
                 row.words.to_string(),
-                row.counts
-                    .iter()
-                    .map(|(a, n)| (answer_words(a).to_string(), n.words()))
+                (row.counts.iter())
+                    .map(|(a, n)| {
+                        let n = if *n == none {
+                            "none".to_string()
+                        } else {
+                            n.words()
+                        };
+                        (answer_words(a).to_string(), n)
+                    })
                     .collect(),
             )
         })
+        .collect();
+    let unanswered = unanswered
+        .into_iter()
+        .map(|row| format!("{}: no answers yet.", row.words))
         .collect();
     render(Present {
         page: Frame::for_visitor(&v, "Who takes part", "/who-is-present"),
@@ -1546,6 +1583,7 @@ async fn present(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
         partners: format!("Partners: {}.", t.partners.words()),
         answer_link: v.is(&[Role::Partner]).then(|| "/me/equality".to_string()),
         tables,
+        unanswered,
     })
 }
 
