@@ -217,18 +217,42 @@ enum Command {
         #[command(flatten)]
         through: Through,
     },
-    /// Take a verified backup of the log (an export bundle). With --server,
-    /// from a running server (needs an admin token); otherwise from the data
-    /// directory, with the server stopped. Restore with `jointly import`.
+    /// Take a verified backup. With --to (or --to-file), a complete one,
+    /// encrypted to that age key: the log, names and emails, tokens and
+    /// sessions, the signing and mail keys, the email outbox; restore it with
+    /// `jointly restore`. With --unencrypted (or neither), the log alone, an
+    /// export bundle holding no secrets. With --server, from a running
+    /// server (needs an admin token); otherwise from the data directory,
+    /// with the server stopped. Never overwrites a file.
     Backup {
         #[arg(long)]
         out: PathBuf,
+        /// An age recipient (age1..., from `age-keygen -y KEYFILE`) to
+        /// encrypt a complete backup to; may be given more than once.
+        #[arg(long, conflicts_with = "unencrypted")]
+        to: Vec<String>,
+        /// A file of age recipients, one a line.
+        #[arg(long, conflicts_with = "unencrypted")]
+        to_file: Option<PathBuf>,
+        /// The log alone, not encrypted: no keys, tokens or personal data.
+        #[arg(long)]
+        unencrypted: bool,
         /// A running server, e.g. http://127.0.0.1:8080
         #[arg(long, requires = "token")]
         server: Option<String>,
         /// An admin token for --server.
         #[arg(long, env = "JOINTLY_TOKEN", requires = "server")]
         token: Option<String>,
+    },
+    /// Bring a backup back into an empty data directory (--data): a
+    /// complete one (with --identity, the age key it was encrypted to) as it
+    /// was, with the same log name and key, tokens, names and mail key; a
+    /// log-only one as `import` does.
+    Restore {
+        file: PathBuf,
+        /// The age identity file (from `age-keygen`) the backup was encrypted to.
+        #[arg(long)]
+        identity: Option<PathBuf>,
     },
     /// Restore a bundle into an empty data directory, after checking all of it.
     Import {
@@ -705,6 +729,7 @@ fn store_use(command: &Command) -> StoreUse {
         Command::Init { .. }
         | Command::Demo { .. }
         | Command::Import { .. }
+        | Command::Restore { .. }
         | Command::Append { .. }
         | Command::Serve(ServeArgs { demo: true, .. })
         | Command::Token {
@@ -1095,9 +1120,40 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
             );
             Ok(())
         }
-        Command::Backup { out, server, token } => {
-            backup(&data, &out, server.as_deref(), token.as_deref())
+        Command::Backup {
+            out,
+            server,
+            token,
+            to,
+            to_file,
+            unencrypted: _,
+        } => {
+            let mut text = to.join("\n");
+            if let Some(f) = &to_file {
+                let more = std::fs::read_to_string(f)
+                    .with_context(|| format!("--to-file: cannot read {}", f.display()))
+                    .bad_input()?;
+                text.push('\n');
+                text.push_str(&more);
+            }
+            let recipients = if text.trim().is_empty() {
+                None
+            } else {
+                Some(text)
+            };
+            if out.exists() {
+                return Err(anyhow!(
+                    "{} exists already: a backup never overwrites a file; give a new name",
+                    out.display()
+                ))
+                .bad_input();
+            }
+            match recipients {
+                Some(r) => complete_backup(&data, &out, server.as_deref(), token.as_deref(), &r),
+                None => backup(&data, &out, server.as_deref(), token.as_deref()),
+            }
         }
+        Command::Restore { file, identity } => restore(&data, &file, identity.as_deref()),
         Command::Export { out, through } => {
             let size = match through.server()? {
                 Some(server) => {
@@ -1814,6 +1870,119 @@ fn backup(
         s.root.to_base64()
     );
     Ok(())
+}
+
+/// A complete backup, encrypted to `recipients` (age1..., a line each):
+/// written here from the stopped store, or by the server and downloaded.
+fn complete_backup(
+    data: &Path,
+    out: &Path,
+    server: Option<&str>,
+    token: Option<&str>,
+    recipients: &str,
+) -> Result<(), Failure> {
+    let to = app::backup::recipients(recipients)?;
+    let records = match (server, token) {
+        (Some(server), Some(token)) => {
+            let list: Vec<String> = to.iter().map(ToString::to_string).collect();
+            let path = format!("/v1/backup?to={}", list.join(","));
+            let partial = out.with_extension("partial");
+            let _ = std::fs::remove_file(&partial);
+            let n = jointly::http::download(
+                server,
+                &path,
+                token,
+                &partial,
+                std::time::Duration::from_secs(600),
+            )
+            .failed_check()?;
+            set_owner_only(&partial).failed_check()?;
+            std::fs::hard_link(&partial, out)
+                .with_context(|| format!("cannot write {}", out.display()))
+                .bad_input()?;
+            let _ = std::fs::remove_file(&partial);
+            eprintln!("downloaded {n} bytes from {server}");
+            None
+        }
+        _ => {
+            store_here(data)?;
+            let (ledger, _) = integrity::open_store(data)?;
+            let w = app::backup::write(&ledger, out, &app::backup::Protection::To(to))?;
+            Some(w.records)
+        }
+    };
+    match records {
+        Some(n) => eprintln!(
+            "a complete backup of {n} records, encrypted, written to {}",
+            out.display()
+        ),
+        None => eprintln!("a complete backup, encrypted, written to {}", out.display()),
+    }
+    eprintln!(
+        "keep the age identity (key file) it was encrypted to apart from it: without it the backup cannot be read; restore with `jointly restore {} --data NEW-DIRECTORY --identity KEYFILE`",
+        out.display()
+    );
+    Ok(())
+}
+
+/// Makes `path` readable and writable by its owner alone.
+fn set_owner_only(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot make {} private", path.display()))
+}
+
+/// `jointly restore`: a complete backup as it was, or a log-only one as
+/// `import` brings it.
+fn restore(data: &Path, file: &Path, identity: Option<&Path>) -> Result<(), Failure> {
+    let ids = match identity {
+        Some(f) => app::backup::identities(
+            &std::fs::read_to_string(f)
+                .with_context(|| format!("--identity: cannot read {}", f.display()))
+                .bad_input()?,
+        )?,
+        None => Vec::new(),
+    };
+    if integrity_contents_taken(data) {
+        return Err(anyhow!(
+            "{} is not empty: restore into a new or empty directory",
+            data.display()
+        ))
+        .bad_input();
+    }
+    // A log-only backup is an export bundle: JSON Lines.
+    let mut first = [0u8; 1];
+    let is_bundle = std::fs::File::open(file)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut first))
+        .is_ok_and(|n| n == 1 && first[0] == b'{');
+    if is_bundle {
+        let s = integrity::import(file, data, &mut |_| {})?;
+        eprintln!(
+            "restored the log alone ({} records): a log-only backup holds no keys, tokens or names; the server will sign with a new key",
+            s.size
+        );
+        return Ok(());
+    }
+    let r = app::backup::restore(file, data, &ids)?;
+    let init = integrity::existing_store(data).map(|_| ());
+    init?;
+    let v = jointly::ledger::verify::verify_full(&integrity::open_store(data)?.0, &mut |_| {})
+        .map_err(|e| anyhow!("the restored log does not verify: {e}"))
+        .failed_check()?;
+    eprintln!(
+        "restored {} records (verified, head {}), {} people and {} side tables into {}",
+        r.records,
+        v.size,
+        r.people,
+        r.tables,
+        data.display()
+    );
+    Ok(())
+}
+
+/// Whether `dir` holds anything.
+fn integrity_contents_taken(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some())
 }
 
 /// Checks the bundle in `out` whole (every record, the chain, the tree):

@@ -296,16 +296,40 @@ pub(super) async fn subject_export(
     Ok(Json(state.app().subject_export(&who.caller, id).await?).into_response())
 }
 
-#[utoipa::path(get, path = "/v1/backup",
-    responses((status = 200, description = "The whole log as an export bundle (JSON Lines), consistent as of the head when the request came; restore it with `jointly import`", content_type = "application/jsonl")),
+/// Who a complete backup is encrypted to.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub(super) struct BackupQuery {
+    /// age recipients (age1...), separated by commas: a complete backup
+    /// (the log, names, tokens, keys) encrypted to them. Without it, the
+    /// log alone as an export bundle.
+    to: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/backup", params(BackupQuery),
+    responses((status = 200, description = "Without `to`, the whole log as an export bundle (JSON Lines), consistent as of the head when the request came; restore it with `jointly import`. With `to`, a complete backup encrypted to those age recipients (a tar archive inside age), for `jointly restore`", content_type = "application/jsonl")),
     security(("bearer" = [])))]
 pub(super) async fn backup(
     State(state): State<AppState>,
     who: Bearer,
+    axum::extract::Query(q): axum::extract::Query<BackupQuery>,
 ) -> Result<Response, AppError> {
     let dir = state.app().ledger().store().dir().to_path_buf();
     let path = dir.join(format!(".backup-{}.jsonl", Uuid::new_v4()));
-    state.app().backup(&who.caller, path.clone()).await?;
+    let content_type = match q.to.as_deref().filter(|t| !t.trim().is_empty()) {
+        Some(to) => {
+            let recipients =
+                crate::app::backup::recipients(&to.replace(',', "\n")).map_err(|r| r.at("/to"))?;
+            state
+                .app()
+                .complete_backup(&who.caller, path.clone(), recipients)
+                .await?;
+            "application/octet-stream"
+        }
+        None => {
+            state.app().backup(&who.caller, path.clone()).await?;
+            "application/jsonl"
+        }
+    };
     let internal = |e: std::io::Error| AppError::from(crate::refusal::Refusal::failed(e));
     let file = tokio::fs::File::open(&path).await.map_err(internal)?;
     let len = file.metadata().await.map_err(internal)?.len();
@@ -325,10 +349,7 @@ pub(super) async fn backup(
     });
     Ok((
         [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "application/jsonl".to_string(),
-            ),
+            (axum::http::header::CONTENT_TYPE, content_type.to_string()),
             (axum::http::header::CONTENT_LENGTH, len.to_string()),
         ],
         axum::body::Body::from_stream(stream),

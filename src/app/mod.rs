@@ -10,6 +10,7 @@
 //! was cut off) is finished when the core opens, before anything is read.
 
 pub mod access;
+pub mod backup;
 pub mod caller;
 pub mod demo;
 pub mod directory;
@@ -1030,6 +1031,25 @@ impl App {
                 .map_err(Refusal::failed)?;
         trail::backup_taken(caller, summary.size);
         Ok(summary)
+    }
+
+    /// Writes a complete backup, encrypted to `recipients`, at `out`
+    /// (docs/OPERATING.md): the log, the people store, keys and side tables.
+    pub async fn complete_backup(
+        &self,
+        caller: &Caller,
+        out: std::path::PathBuf,
+        recipients: Vec<age::x25519::Recipient>,
+    ) -> Result<backup::Written, Refusal> {
+        policy::require(caller.author(), Action::Backup)?;
+        let ledger = self.0.ledger.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            backup::write(&ledger, &out, &backup::Protection::To(recipients))
+        })
+        .await
+        .map_err(Refusal::failed)??;
+        trail::backup_taken(caller, written.records);
+        Ok(written)
     }
 
     // ------------------------------------------------------------ equality

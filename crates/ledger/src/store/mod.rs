@@ -1105,6 +1105,21 @@ impl Store {
         Ok(text)
     }
 
+    /// The names of the side tables the store holds (for a complete
+    /// backup, which carries them all).
+    pub fn side_table_names(&self) -> Vec<String> {
+        self.db
+            .tree_names()
+            .iter()
+            .filter_map(|n| {
+                std::str::from_utf8(n)
+                    .ok()?
+                    .strip_prefix("side/")
+                    .map(str::to_owned)
+            })
+            .collect()
+    }
+
     /// The side table called `name` (created if new). Its contents are not
     /// part of the log and are not verified or exported.
     pub fn side_table(&self, name: &str) -> Result<SideTable, StoreError> {
