@@ -298,6 +298,7 @@ pub(super) async fn subject_export(
 
 /// Who a complete backup is encrypted to.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct BackupQuery {
     /// age recipients (age1...), separated by commas: a complete backup
     /// (the log, names, tokens, keys) encrypted to them. Without it, the

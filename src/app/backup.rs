@@ -265,10 +265,30 @@ pub fn restore(
     } else {
         Box::new(whole)
     };
+    let existed = data.exists();
+    if std::fs::read_dir(data).is_ok_and(|mut d| d.next().is_some()) {
+        return Err(Refusal::invalid(format!(
+            "{} is not empty: restore into a new or empty directory",
+            data.display()
+        )));
+    }
     let staging = data.with_extension("restoring");
     std::fs::create_dir_all(&staging).map_err(failed("cannot make a folder for the restore"))?;
     let result = unpack(reader, &staging, data);
     let _ = std::fs::remove_dir_all(&staging);
+    // Nothing half restored is left behind.
+    if result.is_err() {
+        if existed {
+            if let Ok(entries) = std::fs::read_dir(data) {
+                for e in entries.flatten() {
+                    let _ = std::fs::remove_dir_all(e.path())
+                        .or_else(|_| std::fs::remove_file(e.path()));
+                }
+            }
+        } else {
+            let _ = std::fs::remove_dir_all(data);
+        }
+    }
     result
 }
 
