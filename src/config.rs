@@ -31,6 +31,31 @@ pub struct File {
     pub witness_quorum: Option<usize>,
     pub witness_wait: Option<u64>,
     pub mail: Option<Mail>,
+    pub publish: Option<Publish>,
+}
+
+/// Where `serve` keeps a published copy of the tiles (`to`: a directory
+/// or s3://BUCKET/PREFIX), and how an S3-compatible store is reached;
+/// `jointly publish` reads the S3 settings too.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Publish {
+    pub to: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+    pub s3_credentials_file: Option<PathBuf>,
+    pub s3_allow_http: Option<bool>,
+}
+
+impl Publish {
+    pub fn s3(&self) -> crate::tlog::place::S3Settings {
+        crate::tlog::place::S3Settings {
+            s3_endpoint: self.s3_endpoint.clone(),
+            s3_region: self.s3_region.clone(),
+            s3_credentials_file: self.s3_credentials_file.clone(),
+            s3_allow_http: self.s3_allow_http.unwrap_or(false),
+        }
+    }
 }
 
 /// The mail server: a URL (`smtp://user@host:587`), or its parts; the

@@ -19,6 +19,7 @@ pub mod mail;
 pub mod outside;
 pub mod people;
 pub mod refusal;
+pub mod tlog;
 pub mod witness;
 
 /// The generic tamper-evident log, a crate of its own (`crates/ledger`).

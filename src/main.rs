@@ -127,6 +127,12 @@ struct ServeArgs {
     /// tests use these): none unless given.
     #[arg(long, env = "JOINTLY_STAFF_APPENDS_PER_MINUTE")]
     staff_appends_per_minute: Option<u32>,
+    /// Keep a copy of the log's tiles up to date at TARGET, a directory or
+    /// s3://BUCKET/PREFIX, after each checkpoint (as `jointly publish`).
+    #[arg(long, env = "JOINTLY_PUBLISH", value_name = "TARGET")]
+    publish: Option<String>,
+    #[command(flatten)]
+    s3: cli::tiles::S3Args,
 }
 
 /// Through a running server instead of the data directory, which `serve`
@@ -253,6 +259,55 @@ enum Command {
         /// The age identity file (from `age-keygen`) the backup was encrypted to.
         #[arg(long)]
         identity: Option<PathBuf>,
+        /// Bring the log forward from a mirror (its directory, or its tiles'
+        /// address) to the mirror's size: later records checked against the
+        /// backup's key, their words from the mirror's payloads, and every
+        /// erasure since applied before anything is written.
+        #[arg(long, value_name = "MIRROR")]
+        records_from: Option<String>,
+    },
+    /// Publish the log as C2SP tiles (checkpoint, tile/..., tile/entries/...)
+    /// to a directory any web server can serve, or to an S3-compatible
+    /// bucket: only what is missing is written, a tile never twice. Works
+    /// while `serve` runs, through the tiles it serves.
+    Publish {
+        /// A directory, or s3://BUCKET/PREFIX.
+        #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+        to: String,
+        #[command(flatten)]
+        s3: cli::tiles::S3Args,
+    },
+    /// Keep a verified copy of another organisation's log in --data DIR,
+    /// following its tiles (its server's /tlog/, a web server or a
+    /// directory): every checkpoint checked with the log's key, every tile
+    /// and record against it, every new tree against the last. Stops with
+    /// exit 1, keeping both checkpoints in DIR/evidence, on a fork or a
+    /// rollback. With a token that may read payloads (an auditor's, in
+    /// --token or JOINTLY_TOKEN) it keeps them too, and deletes those the
+    /// log erases. Serve DIR/tiles with any web server.
+    Mirror {
+        /// The log's tiles: https://jointly.example.org/tlog/, or a directory.
+        #[arg(long, value_name = "URL|DIR")]
+        from: String,
+        /// The log's verifier key (`jointly checkpoint key` prints it), or
+        /// @FILE holding it.
+        #[arg(long, value_name = "VKEY")]
+        key: String,
+        /// A token that may read the log's payloads (an auditor's).
+        #[arg(long, env = "JOINTLY_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// A file holding that token.
+        #[arg(long, value_name = "FILE", conflicts_with = "token")]
+        token_file: Option<PathBuf>,
+        /// The log's server, for payloads (found from --from when it ends in /tlog/).
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        /// Seconds between looks.
+        #[arg(long, default_value_t = 5)]
+        every: u64,
+        /// Look once, then stop (exit 0 in step, 1 if refused or unreachable).
+        #[arg(long)]
+        once: bool,
     },
     /// Restore a bundle into an empty data directory, after checking all of it.
     Import {
@@ -1153,7 +1208,46 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
                 None => backup(&data, &out, server.as_deref(), token.as_deref()),
             }
         }
-        Command::Restore { file, identity } => restore(&data, &file, identity.as_deref()),
+        Command::Restore {
+            file,
+            identity,
+            records_from,
+        } => restore(&data, &file, identity.as_deref(), records_from.as_deref()),
+        Command::Publish { to, s3 } => {
+            let file = settings::load(config.as_deref()).map_err(|why| failure(true, anyhow!(why)))?;
+            let section = file.as_ref().and_then(|(_, f)| f.publish.as_ref());
+            let place = jointly::tlog::place::Place::to_write(&to, &s3.settings(section))?;
+            cli::tiles::publish(&data, place)
+        }
+        Command::Mirror {
+            from,
+            key,
+            token,
+            token_file,
+            server,
+            every,
+            once,
+        } => {
+            let token = match token_file {
+                Some(f) => Some(
+                    std::fs::read_to_string(&f)
+                        .with_context(|| format!("--token-file: cannot read {}", f.display()))
+                        .bad_input()?
+                        .trim()
+                        .to_string(),
+                ),
+                None => token,
+            };
+            cli::tiles::mirror(cli::tiles::MirrorArgs {
+                from,
+                dir: data.clone(),
+                key,
+                token,
+                server,
+                every: std::time::Duration::from_secs(every.max(1)),
+                once,
+            })
+        }
         Command::Export { out, through } => {
             let size = match through.server()? {
                 Some(server) => {
@@ -1475,6 +1569,8 @@ struct Start {
     postbox: Option<jointly::mail::Postbox>,
     /// The address links in emails start with.
     base: String,
+    /// Where a copy of the tiles is kept up to date.
+    publish: Option<jointly::tlog::place::Place>,
 }
 
 /// `serve`'s settings from the command line, the environment, the
@@ -1498,6 +1594,7 @@ fn start_settings(
         )));
     }
     let m = f.mail.unwrap_or_default();
+    let publish_file = f.publish.unwrap_or_default();
     let text = |v: &String| v.clone();
     let maybe = |v: &Option<String>| v.clone().unwrap_or_else(|| "not set".into());
     let some = |v: String| Ok(Some(v));
@@ -1651,6 +1748,19 @@ fn start_settings(
             maybe,
         )
         .map_err(bad)?;
+    let s3 = args.s3.settings(Some(&publish_file));
+    let publish = st
+        .pick(
+            "publish",
+            "JOINTLY_PUBLISH",
+            args.publish,
+            publish_file.to.clone(),
+            some,
+            maybe,
+        )
+        .map_err(bad)?
+        .map(|to| jointly::tlog::place::Place::to_write(&to, &s3))
+        .transpose()?;
     if let Some(u) = &public_url
         && !(u.starts_with("http://") || u.starts_with("https://"))
     {
@@ -1715,6 +1825,7 @@ fn start_settings(
         },
         postbox,
         base,
+        publish,
     };
     Ok((start, st.shown))
 }
@@ -1729,6 +1840,7 @@ fn serve(start: Start) -> Result<(), Failure> {
         append_limits,
         postbox,
         base,
+        publish,
     } = start;
     let data = data.as_path();
     let witnesses_n = witnesses.witnesses.len();
@@ -1788,16 +1900,30 @@ fn serve(start: Start) -> Result<(), Failure> {
             config.public_url.as_deref().unwrap_or("not set"),
         );
         app.start_mail(postbox, base);
+        if let Some(place) = publish {
+            tracing::info!("keeping a copy of the tiles up to date at {place}");
+            app.start_publishing(place);
+        }
+        // Where `publish` finds this server while it holds the store.
+        let own = if listen.ip().is_unspecified() {
+            std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), listen.port())
+        } else {
+            listen
+        };
+        let serving = data.join(cli::tiles::SERVING);
+        let _ = jointly::ledger::store::write_durably(&serving, format!("http://{own}\n").as_bytes(), 0o600);
         if !app.has_tokens() {
             tracing::info!(
                 "no access tokens yet: stop the server and run\n  jointly --data {} token create --role admin --name YOUR-NAME\nthen start it again; admins can make the other tokens through /v1/tokens",
                 data.display()
             );
         }
-        jointly::api::serve::serve(jointly::api::AppState::with_app(app), listen, config)
+        let served = jointly::api::serve::serve(jointly::api::AppState::with_app(app), listen, config)
             .await
             .with_context(|| format!("cannot serve on {listen}"))
-            .failed_check()
+            .failed_check();
+        let _ = std::fs::remove_file(&serving);
+        served
     })
 }
 
@@ -1934,7 +2060,12 @@ fn set_owner_only(path: &Path) -> anyhow::Result<()> {
 
 /// `jointly restore`: a complete backup as it was, or a log-only one as
 /// `import` brings it.
-fn restore(data: &Path, file: &Path, identity: Option<&Path>) -> Result<(), Failure> {
+fn restore(
+    data: &Path,
+    file: &Path,
+    identity: Option<&Path>,
+    records_from: Option<&str>,
+) -> Result<(), Failure> {
     let ids = match identity {
         Some(f) => app::backup::identities(
             &std::fs::read_to_string(f)
@@ -1963,7 +2094,28 @@ fn restore(data: &Path, file: &Path, identity: Option<&Path>) -> Result<(), Fail
         );
         return Ok(());
     }
-    let r = app::backup::restore(file, data, &ids)?;
+    if is_bundle && records_from.is_some() {
+        return Err(anyhow!("--records-from needs a complete (encrypted) backup: a log-only one holds no key to check the mirror with")).bad_input();
+    }
+    let r = app::backup::restore_forward(file, data, &ids, records_from)?;
+    if r.forward > 0 {
+        eprintln!(
+            "brought the log forward by {} records from the mirror{}",
+            r.forward,
+            if r.erased_again > 0 {
+                format!(", and erased again {} people erased since the backup", r.erased_again)
+            } else {
+                String::new()
+            }
+        );
+    }
+    if !r.words_missing.is_empty() {
+        eprintln!(
+            "the mirror does not hold the words of {} of those records (numbers {}): they are restored without them",
+            r.words_missing.len(),
+            r.words_missing.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+        );
+    }
     let init = integrity::existing_store(data).map(|_| ());
     init?;
     let v = jointly::ledger::verify::verify_full(&integrity::open_store(data)?.0, &mut |_| {})

@@ -64,6 +64,12 @@ pub struct Event {
     /// or `null` where it was erased and nothing of it is kept.
     #[schema(value_type = Option<Object>)]
     pub payload: Option<Value>,
+    /// With a payload, the salt of the record's `commitment` (hex):
+    /// `commitment = BLAKE3(salt || canonical payload)` (docs/FORMAT.md),
+    /// so a reader (a mirror) can check the payload is the record's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = "^[0-9a-f]{64}$")]
+    pub salt: Option<String>,
 }
 
 impl From<&StoredEvent> for Event {
@@ -73,6 +79,11 @@ impl From<&StoredEvent> for Event {
             record: ev.record.clone(),
             hash: ev.hash,
             payload: ev.payload.as_ref().map(CanonicalPayload::to_value),
+            salt: ev
+                .payload
+                .as_ref()
+                .and(ev.salt.as_ref())
+                .map(|s| hex::encode(s.0)),
         }
     }
 }

@@ -10,6 +10,7 @@ mod privacy;
 pub mod proxy;
 mod routine;
 pub mod serve;
+pub mod tlog;
 mod web;
 
 use crate::app::tokens::{Role, TokenInfo};
@@ -1175,7 +1176,8 @@ impl utoipa::Modify for ProblemResponses {
         privacy::put_my_answers, privacy::get_my_answers, privacy::equality_table,
         privacy::erase, privacy::subject_export, privacy::backup, privacy::record_leaving,
         privacy::publish_equality, routine::report, routine::run_retention,
-        privacy::find_people, privacy::correct_person, privacy::import_people),
+        privacy::find_people, privacy::correct_person, privacy::import_people,
+        tlog::checkpoint, tlog::tile),
     components(schemas(Section, Which, Wait, answers::Record, routine::ReportFormat)),
     modifiers(&BearerAuth, &ProblemResponses)
 )]
@@ -1339,6 +1341,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))
+        .merge(tlog::routes())
         .merge(
             // What reads the model may take a while at scale: on the
             // blocking pool, where it cannot hold up the other requests.

@@ -213,6 +213,12 @@ pub struct Restored {
     pub complete: bool,
     pub people: usize,
     pub tables: usize,
+    /// Records taken from a mirror, after the backup's.
+    pub forward: u64,
+    /// Of those, the records whose words the mirror did not hold.
+    pub words_missing: Vec<u64>,
+    /// People erased after the backup, erased again.
+    pub erased_again: usize,
 }
 
 /// The identities in an `age` identity file (as `age-keygen` writes it).
@@ -236,6 +242,19 @@ pub fn restore(
     file: &Path,
     data: &Path,
     identities: &[age::x25519::Identity],
+) -> Result<Restored, Refusal> {
+    restore_forward(file, data, identities, None)
+}
+
+/// [`restore`], then the records after the backup from a mirror
+/// (`records_from`, its directory or address): checked against the
+/// backup's key and root, with every erasure they hold applied before
+/// anything is written (docs/OPERATING.md, "Recovering with a mirror").
+pub fn restore_forward(
+    file: &Path,
+    data: &Path,
+    identities: &[age::x25519::Identity],
+    records_from: Option<&str>,
 ) -> Result<Restored, Refusal> {
     let mut input = BufReader::new(
         File::open(file)
@@ -274,7 +293,7 @@ pub fn restore(
     }
     let staging = data.with_extension("restoring");
     std::fs::create_dir_all(&staging).map_err(failed("cannot make a folder for the restore"))?;
-    let result = unpack(reader, &staging, data);
+    let result = unpack(reader, &staging, data, records_from);
     let _ = std::fs::remove_dir_all(&staging);
     // Nothing half restored is left behind.
     if result.is_err() {
@@ -293,7 +312,12 @@ pub fn restore(
 }
 
 /// Unpacks the archive: the log into `data`, the rest after it.
-fn unpack(reader: Box<dyn Read>, staging: &Path, data: &Path) -> Result<Restored, Refusal> {
+fn unpack(
+    reader: Box<dyn Read>,
+    staging: &Path,
+    data: &Path,
+    records_from: Option<&str>,
+) -> Result<Restored, Refusal> {
     let mut archive = tar::Archive::new(reader);
     let mut manifest: Option<Manifest> = None;
     let mut restored = Restored {
@@ -301,7 +325,11 @@ fn unpack(reader: Box<dyn Read>, staging: &Path, data: &Path) -> Result<Restored
         complete: false,
         people: 0,
         tables: 0,
+        forward: 0,
+        words_missing: Vec::new(),
+        erased_again: 0,
     };
+    let mut bundle: Option<PathBuf> = None;
     let mut tables: Vec<(String, Vec<u8>)> = Vec::new();
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     for entry in archive
@@ -327,8 +355,7 @@ fn unpack(reader: Box<dyn Read>, staging: &Path, data: &Path) -> Result<Restored
             "records.bundle" => {
                 let path = staging.join("records.bundle");
                 std::fs::write(&path, &bytes).map_err(failed("cannot unpack the backup"))?;
-                let s = super::integrity::import(&path, data, &mut |_| {})?;
-                restored.records = s.size;
+                bundle = Some(path);
             }
             key if KEYS.contains(&key) => files.push((data.join(key), bytes)),
             person if person.starts_with("people/") && !person.contains("..") => {
@@ -349,6 +376,23 @@ fn unpack(reader: Box<dyn Read>, staging: &Path, data: &Path) -> Result<Restored
     let manifest = manifest.ok_or_else(|| {
         Refusal::invalid("this file is not a jointly backup (it has no manifest)")
     })?;
+    let bundle =
+        bundle.ok_or_else(|| Refusal::invalid("the backup holds no log (records.bundle)"))?;
+    // The records after the backup, read and checked before anything is
+    // written, so that nothing an erasure since removed is ever written.
+    let later = match records_from {
+        Some(source) => Some(later_records(source, &bundle, &files)?),
+        None => None,
+    };
+    let drop: std::collections::BTreeSet<u64> =
+        later.as_ref().map(|l| l.erased.clone()).unwrap_or_default();
+    let s = super::integrity::import_dropping(&bundle, data, &drop)?;
+    restored.records = s.size;
+    let gone: Vec<String> = later
+        .as_ref()
+        .map(|l| l.people.iter().map(|p| format!("{PEOPLE}/{p}.json")).collect())
+        .unwrap_or_default();
+    files.retain(|(path, _)| !gone.iter().any(|g| path.ends_with(g)));
     if restored.records != manifest.records {
         return Err(Refusal::invalid(format!(
             "the backup says it holds {} records, but its log holds {}",
@@ -384,5 +428,55 @@ fn unpack(reader: Box<dyn Read>, staging: &Path, data: &Path) -> Result<Restored
         table.flush().map_err(Refusal::failed)?;
         restored.tables += 1;
     }
+    if let Some(later) = later {
+        restored.forward = later.entries.len() as u64;
+        restored.words_missing = later.missing.clone();
+        ledger
+            .append_entries(later.entries)
+            .map_err(|e| Refusal::invalid(format!("the mirror's records do not continue the backup's log: {e}")))?;
+        let head = ledger.head();
+        if head.size != later.size || head.root != later.root {
+            return Err(Refusal::invalid(
+                "the log brought forward does not have the mirror's size and root",
+            ));
+        }
+        super::erasure::rebuild_kept(&ledger).map_err(Refusal::failed)?;
+        for who in &later.people {
+            super::erasure::shut_out_again(&ledger, *who)
+                .map_err(|e| Refusal::failed(format!("an erasure could not be applied again: {e}")))?;
+        }
+        restored.erased_again = later.people.len();
+    }
     Ok(restored)
+}
+
+/// The records a mirror holds after the backup's, checked against the
+/// backup's key (its checkpoint.key) and its log's root.
+fn later_records(
+    source: &str,
+    bundle: &Path,
+    files: &[(PathBuf, Vec<u8>)],
+) -> Result<crate::tlog::forward::Later, Refusal> {
+    let key = files
+        .iter()
+        .find(|(p, _)| p.ends_with(KEYS[0]))
+        .ok_or_else(|| Refusal::invalid("--records-from needs a complete backup: this one holds no checkpoint key"))?;
+    let signer = crate::ledger::note::Signer::parse(String::from_utf8_lossy(&key.1).trim())
+        .map_err(|e| Refusal::invalid(format!("the backup's checkpoint key cannot be read: {e}")))?;
+    let summary = crate::ledger::bundle::check_bundle(
+        bundle,
+        &mut |_| {},
+        &mut super::erasure::Authorisations::default(),
+    )
+    .map_err(|e| Refusal::invalid(format!("the backup's log: {e}")))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Refusal::failed(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(crate::tlog::forward::later(
+        source,
+        &signer.verifier(),
+        summary.size,
+        &summary.root,
+    ))
 }

@@ -224,6 +224,34 @@ fn shut_out(holders: Holders<'_>, j: &Journal) -> Result<usize, PrivacyError> {
     Ok(deleted)
 }
 
+/// Applies again, to a data directory restored from a backup, the erasure
+/// of `who` that the log recorded after the backup: their people-store
+/// entry, tokens, kept answers and messages owed go (their words were
+/// never written back).
+pub fn shut_out_again(ledger: &Ledger, who: Uuid) -> Result<(), PrivacyError> {
+    let people = People::open(ledger.store().dir())?;
+    let tokens = TokenStore::open(ledger)?;
+    let idempotency = Idempotency::open(ledger)?;
+    let outbox = super::outbox::Outbox::new(ledger.store().side_table("outbox")?);
+    let holders = Holders {
+        people: &people,
+        tokens: &tokens,
+        idempotency: &idempotency,
+        outbox: &outbox,
+    };
+    let j = Journal {
+        participant: Some(who),
+        actor: String::new(),
+        size_before: ledger.head().size,
+        records: Vec::new(),
+        reason: String::new(),
+        legal_basis: String::new(),
+    };
+    shut_out(holders, &j)?;
+    people.erase(&who)?;
+    Ok(())
+}
+
 /// Appends the `record.redacted` records the journal needs and the log does
 /// not yet hold (after a crash, some may already be there); returns the
 /// first. One is always written for a person, so the log says they were

@@ -198,6 +198,27 @@ pub fn import(
     Ok(summary)
 }
 
+/// [`import`], writing the records in `drop` erased (erasures made after
+/// the bundle, to be authorised by records appended after it).
+pub fn import_dropping(
+    path: &Path,
+    dir: &Path,
+    drop: &std::collections::BTreeSet<u64>,
+) -> Result<BundleSummary, Refusal> {
+    let summary = bundle::import_dropping(
+        path,
+        dir,
+        &mut |_| {},
+        &mut Authorisations::default(),
+        &|seq| drop.contains(&seq),
+    )
+    .map_err(bundle_refusal)?;
+    // What is kept of erased records lives beside the log: rebuild it.
+    let (ledger, _) = open_store(dir)?;
+    erasure::rebuild_kept(&ledger).map_err(Refusal::failed)?;
+    Ok(summary)
+}
+
 /// Writes the store as an export bundle.
 pub fn export(ledger: &Ledger, out: &Path) -> Result<BundleSummary, Refusal> {
     bundle::export(ledger, out).map_err(Refusal::failed)

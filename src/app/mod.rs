@@ -34,6 +34,7 @@ mod starting;
 /// The model, read: every reader's view of the record, whole batches only.
 pub type ModelGuard<'a> = parking_lot::RwLockReadGuard<'a, Model>;
 pub mod sessions;
+mod tlog;
 pub mod tokens;
 pub mod trail;
 pub mod view;

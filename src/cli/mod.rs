@@ -2,3 +2,4 @@
 
 pub mod remote;
 pub mod settings;
+pub mod tiles;

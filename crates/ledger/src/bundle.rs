@@ -387,6 +387,19 @@ pub fn import(
     progress: &mut dyn FnMut(u64),
     inspect: &mut dyn Inspect,
 ) -> Result<BundleSummary, BundleError> {
+    import_dropping(path, dir, progress, inspect, &|_| false)
+}
+
+/// [`import`], leaving out the payloads of the records `drop` names (an
+/// erasure the bundle does not hold yet, whose authorising record will
+/// follow it): those records are written erased.
+pub fn import_dropping(
+    path: &Path,
+    dir: &Path,
+    progress: &mut dyn FnMut(u64),
+    inspect: &mut dyn Inspect,
+    drop: &dyn Fn(crate::record::Seq) -> bool,
+) -> Result<BundleSummary, BundleError> {
     if dir.exists() {
         let empty = fs::read_dir(dir)
             .map_err(io_err(format!("cannot read {}", dir.display())))?
@@ -410,7 +423,12 @@ pub fn import(
         loop {
             let next = reader.next_entry()?;
             let done = next.is_none();
-            batch.extend(next.map(|(_, entry)| entry));
+            batch.extend(next.map(|(seq, mut entry)| {
+                if drop(seq.seq()) {
+                    entry.payload = None;
+                }
+                entry
+            }));
             if batch.len() == IMPORT_BATCH || (done && !batch.is_empty()) {
                 ledger.append_entries(std::mem::take(&mut batch))?;
             }

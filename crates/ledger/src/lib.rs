@@ -27,6 +27,8 @@ pub mod receipt;
 pub mod record;
 pub mod sequencer;
 pub mod store;
+pub mod tile_check;
+pub mod tiles;
 pub mod verify;
 
 pub use canonical::{CanonicalPayload, PayloadError};

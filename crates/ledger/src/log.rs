@@ -11,6 +11,7 @@ use super::frame::Entry;
 use super::merkle::{self, NodeSource, TreeSize};
 use super::record::{Actor, EventType, Record, Seq, Timestamp};
 use super::store::{Head, OpenReport, Prepared, Store, StoreError};
+use super::tiles;
 use std::path::Path;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -41,6 +42,9 @@ pub struct StoredEvent {
     pub record: Record,
     pub hash: Digest,
     pub payload: Option<CanonicalPayload>,
+    /// The salt of the payload's commitment (with the payload, so that a
+    /// reader who has the payload can check it against the record).
+    pub salt: Option<Salt>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -356,10 +360,40 @@ impl Ledger {
         Ok(())
     }
 
+    /// The bytes of a C2SP tile or entry bundle, which the log must hold
+    /// all of (see [`tiles::TileId::within`]).
+    pub fn tile(&self, tile: tiles::TileId) -> Result<Vec<u8>, LedgerError> {
+        self.check_size(tile_end(tile))?;
+        if tile.kind() != tiles::Kind::Entries {
+            return Ok(tiles::hash_tile(&*self.store, tile)?);
+        }
+        let first = tile.index() * tiles::TILE_WIDTH;
+        let mut records = Vec::with_capacity(usize::from(tile.width()));
+        for seq in first..first + u64::from(tile.width()) {
+            let entry = self.store.read(seq)?.ok_or_else(|| LedgerError::Corrupt {
+                seq,
+                what: "the record is missing".into(),
+            })?;
+            records.push(entry.record);
+        }
+        Ok(tiles::entry_bundle(records.iter().map(Vec::as_slice)))
+    }
+
     /// A stored perfect-subtree hash (for tests and tools).
     pub fn node(&self, id: merkle::NodeId) -> Result<Digest, LedgerError> {
         Ok(self.store.node(id)?)
     }
+}
+
+/// The smallest tree that holds all of `tile`.
+fn tile_end(tile: tiles::TileId) -> u64 {
+    let level = match tile.kind() {
+        tiles::Kind::Hashes(l) => u32::from(l),
+        tiles::Kind::Entries => 0,
+    };
+    (tile.index().saturating_mul(tiles::TILE_WIDTH))
+        .saturating_add(u64::from(tile.width()))
+        .saturating_mul(1u64.checked_shl(8 * level).unwrap_or(u64::MAX))
 }
 
 fn decode_entry(seq: Seq, entry: Entry) -> Result<StoredEvent, LedgerError> {
@@ -368,6 +402,7 @@ fn decode_entry(seq: Seq, entry: Entry) -> Result<StoredEvent, LedgerError> {
     if record.seq() != seq {
         return Err(corrupt(format!("holds sequence number {}", record.seq())));
     }
+    let salt = entry.payload.as_ref().map(|(salt, _)| *salt);
     let payload = match entry.payload {
         Some((salt, bytes)) => {
             if digest::payload_commitment(&salt, &bytes) != record.commitment() {
@@ -386,5 +421,6 @@ fn decode_entry(seq: Seq, entry: Entry) -> Result<StoredEvent, LedgerError> {
         hash: digest::record_hash(&entry.record),
         record,
         payload,
+        salt,
     })
 }
