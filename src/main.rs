@@ -1214,7 +1214,8 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Failure> {
             records_from,
         } => restore(&data, &file, identity.as_deref(), records_from.as_deref()),
         Command::Publish { to, s3 } => {
-            let file = settings::load(config.as_deref()).map_err(|why| failure(true, anyhow!(why)))?;
+            let file =
+                settings::load(config.as_deref()).map_err(|why| failure(true, anyhow!(why)))?;
             let section = file.as_ref().and_then(|(_, f)| f.publish.as_ref());
             let place = jointly::tlog::place::Place::to_write(&to, &s3.settings(section))?;
             cli::tiles::publish(&data, place)
@@ -2103,7 +2104,10 @@ fn restore(
             "brought the log forward by {} records from the mirror{}",
             r.forward,
             if r.erased_again > 0 {
-                format!(", and erased again {} people erased since the backup", r.erased_again)
+                format!(
+                    ", and erased again {} people erased since the backup",
+                    r.erased_again
+                )
             } else {
                 String::new()
             }
@@ -2113,7 +2117,11 @@ fn restore(
         eprintln!(
             "the mirror does not hold the words of {} of those records (numbers {}): they are restored without them",
             r.words_missing.len(),
-            r.words_missing.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+            r.words_missing
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let init = integrity::existing_store(data).map(|_| ());

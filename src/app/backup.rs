@@ -390,7 +390,12 @@ fn unpack(
     restored.records = s.size;
     let gone: Vec<String> = later
         .as_ref()
-        .map(|l| l.people.iter().map(|p| format!("{PEOPLE}/{p}.json")).collect())
+        .map(|l| {
+            l.people
+                .iter()
+                .map(|p| format!("{PEOPLE}/{p}.json"))
+                .collect()
+        })
         .unwrap_or_default();
     files.retain(|(path, _)| !gone.iter().any(|g| path.ends_with(g)));
     if restored.records != manifest.records {
@@ -431,9 +436,11 @@ fn unpack(
     if let Some(later) = later {
         restored.forward = later.entries.len() as u64;
         restored.words_missing = later.missing.clone();
-        ledger
-            .append_entries(later.entries)
-            .map_err(|e| Refusal::invalid(format!("the mirror's records do not continue the backup's log: {e}")))?;
+        ledger.append_entries(later.entries).map_err(|e| {
+            Refusal::invalid(format!(
+                "the mirror's records do not continue the backup's log: {e}"
+            ))
+        })?;
         let head = ledger.head();
         if head.size != later.size || head.root != later.root {
             return Err(Refusal::invalid(
@@ -442,8 +449,9 @@ fn unpack(
         }
         super::erasure::rebuild_kept(&ledger).map_err(Refusal::failed)?;
         for who in &later.people {
-            super::erasure::shut_out_again(&ledger, *who)
-                .map_err(|e| Refusal::failed(format!("an erasure could not be applied again: {e}")))?;
+            super::erasure::shut_out_again(&ledger, *who).map_err(|e| {
+                Refusal::failed(format!("an erasure could not be applied again: {e}"))
+            })?;
         }
         restored.erased_again = later.people.len();
     }
@@ -460,9 +468,15 @@ fn later_records(
     let key = files
         .iter()
         .find(|(p, _)| p.ends_with(KEYS[0]))
-        .ok_or_else(|| Refusal::invalid("--records-from needs a complete backup: this one holds no checkpoint key"))?;
+        .ok_or_else(|| {
+            Refusal::invalid(
+                "--records-from needs a complete backup: this one holds no checkpoint key",
+            )
+        })?;
     let signer = crate::ledger::note::Signer::parse(String::from_utf8_lossy(&key.1).trim())
-        .map_err(|e| Refusal::invalid(format!("the backup's checkpoint key cannot be read: {e}")))?;
+        .map_err(|e| {
+            Refusal::invalid(format!("the backup's checkpoint key cannot be read: {e}"))
+        })?;
     let summary = crate::ledger::bundle::check_bundle(
         bundle,
         &mut |_| {},

@@ -6,8 +6,8 @@
 use crate::{ExitKind, Failure};
 use anyhow::anyhow;
 use jointly::app::integrity;
-use jointly::ledger::note::{Signer, Verifier};
 use jointly::ledger::notary::Notary;
+use jointly::ledger::note::{Signer, Verifier};
 use jointly::ledger::tile_check::CheckedTiles;
 use jointly::ledger::tiles::tiles_of;
 use jointly::refusal::{Kind, Refusal};
@@ -112,10 +112,14 @@ pub fn publish(data: &Path, place: Place) -> Result<(), Failure> {
                 ))
             })?;
             let url = format!("{}/tlog/", address.trim().trim_end_matches('/'));
-            eprintln!("the store is in use by the server at {}: publishing the tiles it serves, checked", address.trim());
+            eprintln!(
+                "the store is in use by the server at {}: publishing the tiles it serves, checked",
+                address.trim()
+            );
             let source = Place::to_read(&url, &S3Settings::default())?;
             rt.block_on(async {
-                let (note, tiles, checked) = fetch_checked(&source, publisher_key(&publisher)).await?;
+                let (note, tiles, checked) =
+                    fetch_checked(&source, publisher_key(&publisher)).await?;
                 let root_at = |n: u64| Ok(checked.root_at(n));
                 let tile = from_map(&tiles);
                 publisher
@@ -151,7 +155,14 @@ fn publisher_key(p: &Publisher) -> Verifier {
 async fn fetch_checked(
     source: &Place,
     verifier: Verifier,
-) -> Result<(String, HashMap<jointly::ledger::tiles::TileId, Vec<u8>>, CheckedTiles), Refusal> {
+) -> Result<
+    (
+        String,
+        HashMap<jointly::ledger::tiles::TileId, Vec<u8>>,
+        CheckedTiles,
+    ),
+    Refusal,
+> {
     let failed = |e: String| Refusal::unavailable(format!("{source}: {e}"));
     let note = source
         .get("checkpoint")
@@ -168,7 +179,8 @@ async fn fetch_checked(
             .ok_or_else(|| failed(format!("{} is missing", t.path())))?;
         tiles.insert(t, b.to_vec());
     }
-    let checked = CheckedTiles::check(cp.size, &cp.root, &tiles).map_err(|e| failed(e.to_string()))?;
+    let checked =
+        CheckedTiles::check(cp.size, &cp.root, &tiles).map_err(|e| failed(e.to_string()))?;
     Ok((String::from_utf8_lossy(&note).into_owned(), tiles, checked))
 }
 
@@ -194,16 +206,21 @@ pub fn mirror(a: MirrorArgs) -> Result<(), Failure> {
         None => a.key.clone(),
     };
     let verifier = Verifier::parse(key.trim())
-        .map_err(|e| anyhow!("--key: not the log's verifier key (jointly checkpoint key prints it): {e}"))
+        .map_err(|e| {
+            anyhow!("--key: not the log's verifier key (jointly checkpoint key prints it): {e}")
+        })
         .bad_input()?;
     let server = a.server.clone().or_else(|| {
         let f = a.from.trim_end_matches('/');
-        (f.starts_with("http") && f.ends_with("/tlog")).then(|| f.trim_end_matches("/tlog").to_string())
+        (f.starts_with("http") && f.ends_with("/tlog"))
+            .then(|| f.trim_end_matches("/tlog").to_string())
     });
     let payloads = match (a.token.clone(), server) {
         (Some(token), Some(server)) => Some(PayloadSource { server, token }),
         (Some(_), None) => {
-            eprintln!("a token was given but no --server to read payloads from: keeping the tiles only");
+            eprintln!(
+                "a token was given but no --server to read payloads from: keeping the tiles only"
+            );
             None
         }
         (None, _) => None,
@@ -214,7 +231,11 @@ pub fn mirror(a: MirrorArgs) -> Result<(), Failure> {
         "mirroring {} into {} ({}); every {} s",
         a.from,
         a.dir.display(),
-        if keeps_payloads { "records and payloads" } else { "records only: no token for payloads" },
+        if keeps_payloads {
+            "records and payloads"
+        } else {
+            "records only: no token for payloads"
+        },
         a.every.as_secs()
     );
     let rt = runtime()?;
@@ -231,7 +252,10 @@ pub fn mirror(a: MirrorArgs) -> Result<(), Failure> {
                 Ok(Pass::Unchanged(_)) => {}
                 Err(e @ MirrorError::Refused(_)) => return Err(anyhow!("{e}")),
                 Err(e @ MirrorError::Unavailable(_)) if a.once => return Err(anyhow!("{e}")),
-                Err(e) => eprintln!("{} (trying again)", jointly::outside::for_log(&e.to_string())),
+                Err(e) => eprintln!(
+                    "{} (trying again)",
+                    jointly::outside::for_log(&e.to_string())
+                ),
             }
             if a.once {
                 return Ok(());

@@ -42,23 +42,40 @@ pub struct Later {
 fn folders(source: &str) -> (String, Option<PathBuf>) {
     let p = Path::new(source);
     if p.join(TILES).join("checkpoint").is_file() {
-        (p.join(TILES).to_string_lossy().into_owned(), Some(p.join(PAYLOADS)))
+        (
+            p.join(TILES).to_string_lossy().into_owned(),
+            Some(p.join(PAYLOADS)),
+        )
     } else {
-        (source.to_string(), p.join(PAYLOADS).is_dir().then(|| p.join(PAYLOADS)))
+        (
+            source.to_string(),
+            p.join(PAYLOADS).is_dir().then(|| p.join(PAYLOADS)),
+        )
     }
 }
 
 /// Reads and checks what `source` holds beyond a backup of `size` records
 /// with `root`.
-pub async fn later(source: &str, verifier: &Verifier, size: u64, root: &Digest) -> Result<Later, Refusal> {
+pub async fn later(
+    source: &str,
+    verifier: &Verifier,
+    size: u64,
+    root: &Digest,
+) -> Result<Later, Refusal> {
     let (tiles_at, payloads) = folders(source);
     let place = Place::to_read(&tiles_at, &S3Settings::default())?;
-    let refused = |why: String| Refusal::invalid(format!("--records-from {source}: {why}; nothing was restored"));
+    let refused = |why: String| {
+        Refusal::invalid(format!(
+            "--records-from {source}: {why}; nothing was restored"
+        ))
+    };
     let note = place
         .get("checkpoint")
         .await
         .map_err(|e| refused(e.to_string()))?
-        .ok_or_else(|| refused("there is no checkpoint (tiles/checkpoint in a mirror's directory)".into()))?;
+        .ok_or_else(|| {
+            refused("there is no checkpoint (tiles/checkpoint in a mirror's directory)".into())
+        })?;
     let cp = open_checkpoint(&note, verifier).map_err(refused)?;
     if cp.size < size {
         return Err(refused(format!(
@@ -75,8 +92,11 @@ pub async fn later(source: &str, verifier: &Verifier, size: u64, root: &Digest) 
             .ok_or_else(|| refused(format!("{} is missing", t.path())))?;
         tiles.insert(t, b.to_vec());
     }
-    let checked = CheckedTiles::check(cp.size, &cp.root, &tiles)
-        .map_err(|e| refused(format!("its tiles do not verify against its checkpoint: {e}")))?;
+    let checked = CheckedTiles::check(cp.size, &cp.root, &tiles).map_err(|e| {
+        refused(format!(
+            "its tiles do not verify against its checkpoint: {e}"
+        ))
+    })?;
     check_records(checked.entries()).map_err(refused)?;
     if checked.root_at(size) != *root {
         return Err(refused(format!(
@@ -96,7 +116,10 @@ pub async fn later(source: &str, verifier: &Verifier, size: u64, root: &Digest) 
         let payload = payloads
             .as_ref()
             .and_then(|dir| std::fs::read(dir.join(format!("{seq}.json"))).ok())
-            .map(|b| held_payload(&b, &record).map_err(|e| refused(format!("the payload of record {seq}: {e}"))))
+            .map(|b| {
+                held_payload(&b, &record)
+                    .map_err(|e| refused(format!("the payload of record {seq}: {e}")))
+            })
             .transpose()?;
         if let Some((_, p)) = &payload {
             if record.event_type().as_str() == "record.redacted" {
@@ -133,7 +156,9 @@ fn held_payload(file: &[u8], record: &Record) -> Result<(Salt, Vec<u8>), String>
         .ok_or("no 32-byte hex salt")?;
     let canonical = CanonicalPayload::from_value(&v["payload"]).map_err(|e| e.to_string())?;
     if digest::payload_commitment(&Salt(salt), canonical.as_bytes()) != record.commitment() {
-        return Err("it does not match the record's commitment: the mirror's copy was changed".into());
+        return Err(
+            "it does not match the record's commitment: the mirror's copy was changed".into(),
+        );
     }
     Ok((Salt(salt), canonical.as_bytes().to_vec()))
 }

@@ -103,12 +103,36 @@ impl Mirror {
                 .map(|cp| Some((cp, b)))
                 .map_err(|e| MirrorError::Refused(format!("the mirror's own checkpoint: {e}"))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(MirrorError::Unavailable(format!("cannot read the checkpoint: {e}"))),
+            Err(e) => Err(MirrorError::Unavailable(format!(
+                "cannot read the checkpoint: {e}"
+            ))),
         }
     }
 
     /// Keeps both checkpoints in `evidence/`, and says what was refused.
-    fn evidence(&self, held: Option<&(Checkpoint, Vec<u8>)>, offered: &[u8], why: String) -> MirrorError {
+    /// The log signed both, so together they prove a fork or a rollback.
+    fn evidence(
+        &self,
+        held: Option<&(Checkpoint, Vec<u8>)>,
+        offered: &[u8],
+        why: String,
+    ) -> MirrorError {
+        self.keep(held, Some(offered), why)
+    }
+
+    /// Says what was refused when the source's tiles do not verify: the
+    /// log's signature proves nothing about tiles someone else changed, so
+    /// only what the checkpoint said is kept beside the mirror's own.
+    fn unverified(&self, held: Option<&(Checkpoint, Vec<u8>)>, why: String) -> MirrorError {
+        self.keep(held, None, why)
+    }
+
+    fn keep(
+        &self,
+        held: Option<&(Checkpoint, Vec<u8>)>,
+        offered: Option<&[u8]>,
+        why: String,
+    ) -> MirrorError {
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -118,7 +142,9 @@ impl Mirror {
             if let Some((_, note)) = held {
                 std::fs::write(dir.join("held.checkpoint.txt"), note)?;
             }
-            std::fs::write(dir.join("offered.checkpoint.txt"), offered)?;
+            if let Some(offered) = offered {
+                std::fs::write(dir.join("offered.checkpoint.txt"), offered)?;
+            }
             std::fs::write(dir.join("why.txt"), format!("{words}\n"))
         });
         if let Some((cp, _)) = held {
@@ -129,8 +155,11 @@ impl Mirror {
             ));
         }
         match wrote {
-            Ok(()) => words.push_str(&format!("; both checkpoints are kept in {}", dir.display())),
-            Err(e) => words.push_str(&format!("; the evidence could not be written to {}: {e}", dir.display())),
+            Ok(()) => words.push_str(&format!("; the evidence is kept in {}", dir.display())),
+            Err(e) => words.push_str(&format!(
+                "; the evidence could not be written to {}: {e}",
+                dir.display()
+            )),
         }
         MirrorError::Refused(words)
     }
@@ -143,10 +172,16 @@ impl Mirror {
             .get("checkpoint")
             .await
             .map_err(|e| MirrorError::Unavailable(e.to_string()))?
-            .ok_or_else(|| MirrorError::Unavailable(format!("{}checkpoint is not there", self.shown_source)))?
+            .ok_or_else(|| {
+                MirrorError::Unavailable(format!("{}checkpoint is not there", self.shown_source))
+            })?
             .to_vec();
-        let cp = open_checkpoint(&offered, &self.verifier)
-            .map_err(|e| self.evidence(held.as_ref(), &offered, format!("{}checkpoint: {e}", self.shown_source)))?;
+        let cp = open_checkpoint(&offered, &self.verifier).map_err(|e| {
+            self.unverified(
+                held.as_ref(),
+                format!("{}checkpoint: {e}", self.shown_source),
+            )
+        })?;
         let offered_root = cp.root.to_base64();
         if let Some((h, _)) = &held {
             if cp.size < h.size {
@@ -157,10 +192,14 @@ impl Mirror {
             }
             if cp.size == h.size {
                 if cp.root != h.root {
-                    return Err(self.evidence(held.as_ref(), &offered, format!(
-                        "a fork: {} offers another root ({offered_root}) at the same size {}",
-                        self.shown_source, cp.size
-                    )));
+                    return Err(self.evidence(
+                        held.as_ref(),
+                        &offered,
+                        format!(
+                            "a fork: {} offers another root ({offered_root}) at the same size {}",
+                            self.shown_source, cp.size
+                        ),
+                    ));
                 }
                 self.fetch_payloads(cp.size).await?;
                 return Ok(Pass::Unchanged(cp.size));
@@ -168,7 +207,7 @@ impl Mirror {
         }
         let tiles = self.fetch_tiles(&cp).await?;
         let checked = CheckedTiles::check(cp.size, &cp.root, &tiles).map_err(|e| {
-            self.evidence(held.as_ref(), &offered, format!(
+            self.unverified(held.as_ref(), format!(
                 "the tiles at {} do not verify against its checkpoint of {} records (root {offered_root}): {e}",
                 self.shown_source, cp.size
             ))
@@ -182,7 +221,7 @@ impl Mirror {
             }
         }
         check_records(checked.entries())
-            .map_err(|e| self.evidence(held.as_ref(), &offered, format!("{}: {e}", self.shown_source)))?;
+            .map_err(|e| self.unverified(held.as_ref(), format!("{}: {e}", self.shown_source)))?;
         let from = held.as_ref().map_or(0, |(h, _)| h.size);
         let note = String::from_utf8_lossy(&offered).into_owned();
         let root_at = |n: u64| Ok(checked.root_at(n));
@@ -221,7 +260,9 @@ impl Mirror {
                 .get(&path)
                 .await
                 .map_err(|e| MirrorError::Unavailable(e.to_string()))?
-                .ok_or_else(|| MirrorError::Unavailable(format!("{}{path} is not there", self.shown_source)))?;
+                .ok_or_else(|| {
+                    MirrorError::Unavailable(format!("{}{path} is not there", self.shown_source))
+                })?;
             out.insert(t, bytes.to_vec());
         }
         Ok(out)
@@ -234,7 +275,8 @@ impl Mirror {
             return Ok(());
         };
         let dir = self.dir.join(PAYLOADS);
-        std::fs::create_dir_all(&dir).map_err(|e| MirrorError::Unavailable(format!("cannot make {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| MirrorError::Unavailable(format!("cannot make {}: {e}", dir.display())))?;
         let mut next: u64 = std::fs::read_to_string(self.dir.join(CURSOR))
             .ok()
             .and_then(|s| s.trim().parse().ok())
@@ -246,7 +288,14 @@ impl Mirror {
             };
             let (server, token) = (src.server.clone(), src.token.clone());
             let answer = tokio::task::spawn_blocking(move || {
-                crate::http::call(&server, ("GET", &path), &token, None, Duration::from_secs(60), 64 << 20)
+                crate::http::call(
+                    &server,
+                    ("GET", &path),
+                    &token,
+                    None,
+                    Duration::from_secs(60),
+                    64 << 20,
+                )
             })
             .await
             .map_err(|e| MirrorError::Unavailable(e.to_string()))?
@@ -277,8 +326,9 @@ impl Mirror {
             if events.is_empty() && page["next"].is_null() {
                 next = size;
             }
-            std::fs::write(self.dir.join(CURSOR), next.to_string())
-                .map_err(|e| MirrorError::Unavailable(format!("cannot write the payload cursor: {e}")))?;
+            std::fs::write(self.dir.join(CURSOR), next.to_string()).map_err(|e| {
+                MirrorError::Unavailable(format!("cannot write the payload cursor: {e}"))
+            })?;
         }
         Ok(())
     }
@@ -286,7 +336,10 @@ impl Mirror {
     /// Keeps one event's payload if it matches its verified record, and
     /// applies an erasure.
     fn keep_payload(&self, dir: &Path, seq: u64, ev: &Value) -> Result<(), MirrorError> {
-        let (Some(payload), Some(salt)) = (ev.get("payload").filter(|p| !p.is_null()), ev["salt"].as_str()) else {
+        let (Some(payload), Some(salt)) = (
+            ev.get("payload").filter(|p| !p.is_null()),
+            ev["salt"].as_str(),
+        ) else {
             return Ok(());
         };
         let Ok(Some(entry)) = self.entry(seq) else {
@@ -295,7 +348,8 @@ impl Mirror {
         let Ok(record) = Record::from_canonical(&entry) else {
             return Ok(());
         };
-        let (Ok(canonical), Ok(salt)) = (CanonicalPayload::from_value(payload), hex::decode(salt)) else {
+        let (Ok(canonical), Ok(salt)) = (CanonicalPayload::from_value(payload), hex::decode(salt))
+        else {
             return Ok(());
         };
         let Ok(salt) = <[u8; 32]>::try_from(salt.as_slice()) else {
@@ -312,8 +366,12 @@ impl Mirror {
             }
         }
         let body = serde_json::json!({"salt": hex::encode(salt), "payload": payload});
-        crate::ledger::store::write_durably(&dir.join(format!("{seq}.json")), body.to_string().as_bytes(), 0o600)
-            .map_err(|e| MirrorError::Unavailable(format!("cannot keep a payload: {e}")))
+        crate::ledger::store::write_durably(
+            &dir.join(format!("{seq}.json")),
+            body.to_string().as_bytes(),
+            0o600,
+        )
+        .map_err(|e| MirrorError::Unavailable(format!("cannot keep a payload: {e}")))
     }
 
     /// The verified record `seq` from the mirror's own bundles.
@@ -342,7 +400,8 @@ pub fn entry_in(dir: &Path, seq: u64) -> Result<Option<Vec<u8>>, String> {
 pub fn check_records(entries: &[Vec<u8>]) -> Result<(), String> {
     let mut last = Digest::ZERO;
     for (i, e) in entries.iter().enumerate() {
-        let r = Record::from_canonical(e).map_err(|err| format!("entry {i} is not a record: {err}"))?;
+        let r =
+            Record::from_canonical(e).map_err(|err| format!("entry {i} is not a record: {err}"))?;
         if r.seq() != i as u64 {
             return Err(format!("entry {i} is record {}", r.seq()));
         }

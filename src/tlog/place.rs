@@ -57,7 +57,9 @@ pub enum PlaceError {
         #[source]
         source: object_store::Error,
     },
-    #[error("{place}{path} already holds other bytes; a tile is never rewritten, so this place holds another log's tiles or a fork")]
+    #[error(
+        "{place}{path} already holds other bytes; a tile is never rewritten, so this place holds another log's tiles or a fork"
+    )]
     Differs { place: String, path: String },
 }
 
@@ -153,7 +155,11 @@ impl Place {
             .with_bucket_name(bucket)
             .with_retry(retry());
         let mut allow_http = s3.s3_allow_http || env_true("AWS_ALLOW_HTTP");
-        if let Some(e) = s3.s3_endpoint.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok()) {
+        if let Some(e) = s3
+            .s3_endpoint
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+        {
             // An http:// endpoint typed out is one the operator chose.
             allow_http |= e.starts_with("http://");
             b = b.with_endpoint(e).with_virtual_hosted_style_request(false);
@@ -161,7 +167,9 @@ impl Place {
         b = b.with_client_options(client(allow_http));
         if let Some(r) = &s3.s3_region {
             b = b.with_region(r);
-        } else if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
+        } else if std::env::var("AWS_REGION").is_err()
+            && std::env::var("AWS_DEFAULT_REGION").is_err()
+        {
             b = b.with_region("us-east-1");
         }
         if let Some(file) = s3
@@ -183,7 +191,11 @@ impl Place {
             } else {
                 format!("{prefix}/")
             },
-            shown: format!("s3://{bucket}/{}{}", prefix, if prefix.is_empty() { "" } else { "/" }),
+            shown: format!(
+                "s3://{bucket}/{}{}",
+                prefix,
+                if prefix.is_empty() { "" } else { "/" }
+            ),
         })
     }
 
@@ -269,14 +281,18 @@ impl std::fmt::Display for Place {
 }
 
 fn env_true(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+    std::env::var(name)
+        .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
 }
 
 /// The access key id and secret of an AWS shared-credentials file: the
 /// profile named by AWS_PROFILE, else `default`, else the only one.
 fn credentials(file: &std::path::Path) -> Result<(String, String), Refusal> {
     let text = std::fs::read_to_string(file).map_err(|e| {
-        Refusal::invalid(format!("cannot read the S3 credentials file {}: {e}", file.display()))
+        Refusal::invalid(format!(
+            "cannot read the S3 credentials file {}: {e}",
+            file.display()
+        ))
     })?;
     let want = std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into());
     let mut profiles: Vec<(String, HashMap<String, String>)> = Vec::new();
@@ -321,16 +337,34 @@ mod tests {
         match (credentials(&f), expect) {
             (Ok((a, b)), Ok((x, y))) => assert_eq!((a.as_str(), b.as_str()), (x, y)),
             (Err(e), Err(words)) => assert!(e.message().contains(words), "{}", e.message()),
-            (got, want) => panic!("{text:?}: got {:?}, want {want:?}", got.map_err(|e| e.message().to_string())),
+            (got, want) => panic!(
+                "{text:?}: got {:?}, want {want:?}",
+                got.map_err(|e| e.message().to_string())
+            ),
         }
     }
 
     #[test]
     fn shared_credentials_files() {
-        check("[default]\naws_access_key_id = A\naws_secret_access_key = S\n", Ok(("A", "S")));
-        check("# mine\n[ci]\naws_access_key_id=A\naws_secret_access_key=S", Ok(("A", "S")));
-        check("[a]\naws_access_key_id=A\n[default]\naws_access_key_id=B\naws_secret_access_key=T", Ok(("B", "T")));
-        check("[a]\naws_access_key_id=A\n[b]\naws_access_key_id=B", Err("no [default] profile"));
-        check("[default]\naws_access_key_id=A\n", Err("needs aws_access_key_id and aws_secret_access_key"));
+        check(
+            "[default]\naws_access_key_id = A\naws_secret_access_key = S\n",
+            Ok(("A", "S")),
+        );
+        check(
+            "# mine\n[ci]\naws_access_key_id=A\naws_secret_access_key=S",
+            Ok(("A", "S")),
+        );
+        check(
+            "[a]\naws_access_key_id=A\n[default]\naws_access_key_id=B\naws_secret_access_key=T",
+            Ok(("B", "T")),
+        );
+        check(
+            "[a]\naws_access_key_id=A\n[b]\naws_access_key_id=B",
+            Err("no [default] profile"),
+        );
+        check(
+            "[default]\naws_access_key_id=A\n",
+            Err("needs aws_access_key_id and aws_secret_access_key"),
+        );
     }
 }

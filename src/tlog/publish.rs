@@ -6,10 +6,10 @@
 //! another history.
 
 use super::place::{Place, PlaceError};
+use crate::ledger::Digest;
 use crate::ledger::checkpoint::Checkpoint;
 use crate::ledger::note::{Note, Verifier};
 use crate::ledger::tiles::{TileId, tiles_of};
-use crate::ledger::Digest;
 use std::collections::{HashMap, HashSet};
 
 /// Why a tree was not published.
@@ -19,7 +19,9 @@ pub enum PublishError {
     Place(#[from] PlaceError),
     #[error("{0}")]
     Source(String),
-    #[error("{place} holds a checkpoint of another history: {why}. Nothing was written; publish to an empty place, or the place this log was published to")]
+    #[error(
+        "{place} holds a checkpoint of another history: {why}. Nothing was written; publish to an empty place, or the place this log was published to"
+    )]
     Another { place: String, why: String },
 }
 
@@ -78,7 +80,9 @@ impl Publisher {
         if let Some(held) = self.place.get("checkpoint").await? {
             let text = String::from_utf8_lossy(&held).into_owned();
             let note = Note::open(&text, &self.verifier).map_err(|e| {
-                another(format!("its checkpoint is not signed by this log's key ({e})"))
+                another(format!(
+                    "its checkpoint is not signed by this log's key ({e})"
+                ))
             })?;
             let cp = Checkpoint::parse(&note.text).map_err(|e| another(e.to_string()))?;
             if cp.size > tree.size {

@@ -18,12 +18,22 @@ pub enum TileProblem {
     #[error("{0} is missing")]
     Missing(String),
     #[error("{path} is {got} bytes, not the {want} its width needs")]
-    WrongLength { path: String, got: usize, want: usize },
+    WrongLength {
+        path: String,
+        got: usize,
+        want: usize,
+    },
     #[error("{path} is not an entry bundle: {why}")]
     NotABundle { path: String, why: String },
     #[error("{path} holds {got} entries, not {want}")]
-    WrongCount { path: String, got: usize, want: usize },
-    #[error("entry {seq} (in {path}) does not hash to its leaf in the tiles: the entry or the tile was changed")]
+    WrongCount {
+        path: String,
+        got: usize,
+        want: usize,
+    },
+    #[error(
+        "entry {seq} (in {path}) does not hash to its leaf in the tiles: the entry or the tile was changed"
+    )]
     EntryNotLeaf { seq: u64, path: String },
     #[error("hash {at} of {path} is not the root of the tile below it: a tile was changed")]
     NotTheRootBelow { path: String, at: u64 },
@@ -53,7 +63,10 @@ impl CheckedTiles {
         let mut entries = Vec::with_capacity(size as usize);
         let wanted = tiles_of(size);
         let get = |t: &TileId| tiles.get(t).ok_or_else(|| TileProblem::Missing(t.path()));
-        for t in wanted.iter().filter(|t| matches!(t.kind(), Kind::Hashes(_))) {
+        for t in wanted
+            .iter()
+            .filter(|t| matches!(t.kind(), Kind::Hashes(_)))
+        {
             let Kind::Hashes(level) = t.kind() else {
                 continue;
             };
@@ -184,7 +197,9 @@ mod tests {
     }
 
     fn entries(n: usize) -> Vec<Vec<u8>> {
-        (0..n).map(|i| format!("{{\"n\":{i}}}").into_bytes()).collect()
+        (0..n)
+            .map(|i| format!("{{\"n\":{i}}}").into_bytes())
+            .collect()
     }
 
     #[test]

@@ -98,9 +98,8 @@ impl TileId {
         }
         let (index, width) = match rest.split_once(".p/") {
             Some((i, w)) => {
-                let ok = !w.is_empty()
-                    && w.bytes().all(|b| b.is_ascii_digit())
-                    && !w.starts_with('0');
+                let ok =
+                    !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()) && !w.starts_with('0');
                 let w: u16 = w
                     .parse()
                     .ok()
@@ -268,7 +267,10 @@ mod tests {
         check_path((Kind::Hashes(0), 1_234_067, 256), "tile/0/x001/x234/067");
         check_path((Kind::Hashes(1), 1234, 256), "tile/1/x001/234");
         check_path((Kind::Hashes(2), 1, 17), "tile/2/001.p/17");
-        check_path((Kind::Entries, 1_234_067, 8), "tile/entries/x001/x234/067.p/8");
+        check_path(
+            (Kind::Entries, 1_234_067, 8),
+            "tile/entries/x001/x234/067.p/8",
+        );
         check_path((Kind::Entries, 0, 256), "tile/entries/000");
     }
 
