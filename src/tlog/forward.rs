@@ -121,13 +121,12 @@ pub async fn later(
                     .map_err(|e| refused(format!("the payload of record {seq}: {e}")))
             })
             .transpose()?;
-        if let Some((_, p)) = &payload {
-            if record.event_type().as_str() == "record.redacted" {
-                if let Ok(r) = serde_json::from_slice::<RecordRedacted>(p) {
-                    later.erased.extend(r.records.iter().map(|e| e.seq));
-                    later.people.extend(r.participant.map(|p| p.uuid()));
-                }
-            }
+        if let Some((_, p)) = &payload
+            && record.event_type().as_str() == "record.redacted"
+            && let Ok(r) = serde_json::from_slice::<RecordRedacted>(p)
+        {
+            later.erased.extend(r.records.iter().map(|e| e.seq));
+            later.people.extend(r.participant.map(|p| p.uuid()));
         }
         later.entries.push(Entry {
             record: bytes.clone(),

@@ -212,13 +212,13 @@ impl Mirror {
                 self.shown_source, cp.size
             ))
         })?;
-        if let Some((h, _)) = &held {
-            if checked.root_at(h.size) != h.root {
-                return Err(self.evidence(held.as_ref(), &offered, format!(
-                    "a fork: {}'s tree of {} records (root {offered_root}) does not extend the mirror's tree of {} records",
-                    self.shown_source, cp.size, h.size
-                )));
-            }
+        if let Some((h, _)) = &held
+            && checked.root_at(h.size) != h.root
+        {
+            return Err(self.evidence(held.as_ref(), &offered, format!(
+                "a fork: {}'s tree of {} records (root {offered_root}) does not extend the mirror's tree of {} records",
+                self.shown_source, cp.size, h.size
+            )));
         }
         check_records(checked.entries())
             .map_err(|e| self.unverified(held.as_ref(), format!("{}: {e}", self.shown_source)))?;
@@ -249,11 +249,12 @@ impl Mirror {
         let mut out = HashMap::new();
         for t in tiles_of(cp.size) {
             let path = t.path();
-            if t.kind() == Kind::Entries && t.is_full() {
-                if let Ok(b) = std::fs::read(self.dir.join(TILES).join(&path)) {
-                    out.insert(t, b);
-                    continue;
-                }
+            if t.kind() == Kind::Entries
+                && t.is_full()
+                && let Ok(b) = std::fs::read(self.dir.join(TILES).join(&path))
+            {
+                out.insert(t, b);
+                continue;
             }
             let bytes = self
                 .source

@@ -182,7 +182,7 @@ pub fn tiles_of(size: u64) -> Vec<TileId> {
                 width: TILE_WIDTH as u16,
             });
         }
-        if count % TILE_WIDTH != 0 {
+        if !count.is_multiple_of(TILE_WIDTH) {
             hashes.push(TileId {
                 kind: Kind::Hashes(level),
                 index: count / TILE_WIDTH,
