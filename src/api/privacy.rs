@@ -307,7 +307,10 @@ pub(super) struct BackupQuery {
 }
 
 #[utoipa::path(get, path = "/v1/backup", params(BackupQuery),
-    responses((status = 200, description = "Without `to`, the whole log as an export bundle (JSON Lines), consistent as of the head when the request came; restore it with `jointly import`. With `to`, a complete backup encrypted to those age recipients (a tar archive inside age), for `jointly restore`", content_type = "application/jsonl")),
+    responses((status = 200, description = "Without `to`, the whole log as an export bundle (JSON Lines), consistent as of the head when the request came; restore it with `jointly import`. With `to`, a complete backup encrypted to those age recipients (a tar archive inside age), for `jointly restore`", content(
+            ("application/jsonl"),
+            ("application/octet-stream"),
+        ))),
     security(("bearer" = [])))]
 pub(super) async fn backup(
     State(state): State<AppState>,

@@ -483,14 +483,23 @@ fn later_records(
         &mut super::erasure::Authorisations::default(),
     )
     .map_err(|e| Refusal::invalid(format!("the backup's log: {e}")))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Refusal::failed(format!("cannot start the runtime: {e}")))?;
-    runtime.block_on(crate::tlog::forward::later(
-        source,
-        &signer.verifier(),
-        summary.size,
-        &summary.root,
-    ))
+    // A runtime of its own, on a thread of its own: a restore may be
+    // called from within another runtime (a test's) as from the command line.
+    let verifier = signer.verifier();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Refusal::failed(format!("cannot start the runtime: {e}")))?
+                .block_on(crate::tlog::forward::later(
+                    source,
+                    &verifier,
+                    summary.size,
+                    &summary.root,
+                ))
+        })
+        .join()
+        .unwrap_or_else(|_| Err(Refusal::failed("reading the mirror failed")))
+    })
 }

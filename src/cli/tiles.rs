@@ -13,7 +13,7 @@ use jointly::ledger::tiles::tiles_of;
 use jointly::refusal::{Kind, Refusal};
 use jointly::tlog::mirror::{Mirror, MirrorError, Pass, PayloadSource};
 use jointly::tlog::place::{Place, S3Settings};
-use jointly::tlog::publish::{Publisher, Tree, from_map};
+use jointly::tlog::publish::{PublishError, Publisher, Tree, from_map};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -76,12 +76,12 @@ fn verifier_in(data: &Path) -> Result<Verifier, Failure> {
 /// `jointly publish --to DIR|s3://BUCKET/PREFIX`.
 pub fn publish(data: &Path, place: Place) -> Result<(), Failure> {
     let rt = runtime()?;
-    let mut publisher = Publisher::new(place, verifier_in(data)?);
-    let done = match integrity::open_store(data) {
+    let (publisher, done) = match integrity::open_store(data) {
         Ok((ledger, _)) => {
             let notary = Notary::open(&ledger, jointly::app::DEFAULT_ORIGIN)
                 .map_err(|e| anyhow!("the log's key: {e}"))
                 .failed_check()?;
+            let mut publisher = Publisher::new(place, notary.verifier());
             let note = match notary.latest() {
                 Some((cp, note)) if cp.size == ledger.head().size => note,
                 _ => notary
@@ -89,20 +89,18 @@ pub fn publish(data: &Path, place: Place) -> Result<(), Failure> {
                     .map_err(|e| anyhow!("cannot sign a checkpoint: {e}"))
                     .failed_check()?,
             };
-            let size = jointly::ledger::checkpoint::Checkpoint::parse(
-                &(note.split_once("\n\n").map_or("", |(t, _)| t).to_string() + "\n"),
-            )
-            .map_err(|e| anyhow!("{e}"))
-            .failed_check()?
-            .size;
+            let cp = jointly::tlog::open_checkpoint(note.as_bytes(), publisher.verifier())
+                .map_err(|e| anyhow!("{e}"))
+                .failed_check()?;
             let root_at = |n: u64| ledger.root_at(n).map_err(|e| e.to_string());
             let tile = |t| ledger.tile(t).map_err(|e| e.to_string());
-            rt.block_on(publisher.publish(&Tree {
-                size,
+            let done = rt.block_on(publisher.publish(&Tree {
+                size: cp.size,
                 note: &note,
                 root_at: &root_at,
                 tile: &tile,
-            }))
+            }));
+            (publisher, done)
         }
         Err(r) if r.kind() == Kind::Unavailable => {
             let address = std::fs::read_to_string(data.join(SERVING)).map_err(|_| {
@@ -117,9 +115,11 @@ pub fn publish(data: &Path, place: Place) -> Result<(), Failure> {
                 address.trim()
             );
             let source = Place::to_read(&url, &S3Settings::default())?;
-            rt.block_on(async {
-                let (note, tiles, checked) =
-                    fetch_checked(&source, publisher_key(&publisher)).await?;
+            let mut publisher = Publisher::new(place, verifier_in(data)?);
+            let done = rt.block_on(async {
+                let (note, tiles, checked) = fetch_checked(&source, publisher.verifier().clone())
+                    .await
+                    .map_err(|e| PublishError::Source(e.message().to_string()))?;
                 let root_at = |n: u64| Ok(checked.root_at(n));
                 let tile = from_map(&tiles);
                 publisher
@@ -130,9 +130,8 @@ pub fn publish(data: &Path, place: Place) -> Result<(), Failure> {
                         tile: &tile,
                     })
                     .await
-                    .map_err(|e| Refusal::unavailable(e.to_string()))
-            })
-            .map_err(|e| jointly::tlog::publish::PublishError::Source(e.message().to_string()))
+            });
+            (publisher, done)
         }
         Err(r) => return Err(r.into()),
     };
@@ -145,10 +144,6 @@ pub fn publish(data: &Path, place: Place) -> Result<(), Failure> {
         done.already_there
     );
     Ok(())
-}
-
-fn publisher_key(p: &Publisher) -> Verifier {
-    p.verifier().clone()
 }
 
 /// A source's checkpoint and every tile of it, checked.

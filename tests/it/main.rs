@@ -33,6 +33,7 @@ mod recovery;
 mod schemas;
 mod signing_in;
 mod snapshot;
+mod tiles;
 mod truthful;
 mod vectors;
 mod witness;
