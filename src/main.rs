@@ -1517,13 +1517,21 @@ fn verify_cmd(data: &Path, trusted: Option<(u64, String)>) -> Result<(), Failure
             v.ledger.checked
         ));
     }
-    if v.ledger.redacted > 0 {
+    let redacted = v.ledger.redacted - v.lost.len() as u64;
+    if redacted > 0 {
         let by: std::collections::BTreeSet<u64> = v.redactions.values().copied().collect();
         let by: Vec<String> = by.iter().map(u64::to_string).collect();
         line.push_str(&format!(
-            ", {} payloads redacted, each authorised by record {}",
-            v.ledger.redacted,
+            ", {redacted} payloads redacted, each authorised by record {}",
             by.join(", ")
+        ));
+    }
+    if !v.lost.is_empty() {
+        let seqs: Vec<String> = v.lost.iter().map(u64::to_string).collect();
+        line.push_str(&format!(
+            ", the words of {} records lost in a restore from a mirror that did not hold them (records {})",
+            v.lost.len(),
+            seqs.join(", ")
         ));
     }
     println!("{line}");

@@ -448,6 +448,13 @@ fn unpack(
             ));
         }
         super::erasure::rebuild_kept(&ledger).map_err(Refusal::failed)?;
+        if !later.missing.is_empty() {
+            super::integrity::record_words_lost(
+                &ledger,
+                &later.missing,
+                records_from.unwrap_or_default(),
+            )?;
+        }
         for who in &later.people {
             super::erasure::shut_out_again(&ledger, *who).map_err(|e| {
                 Refusal::failed(format!("an erasure could not be applied again: {e}"))

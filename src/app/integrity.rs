@@ -134,6 +134,47 @@ pub struct Verified {
     pub ledger: Verification,
     /// Each erased payload, and the `record.redacted` that authorised it.
     pub redactions: BTreeMap<Seq, Seq>,
+    /// Records whose words a restore could not bring back (see
+    /// [`record_words_lost`]).
+    pub lost: Vec<Seq>,
+}
+
+/// The side table of records whose payloads a restore from a mirror could
+/// not bring back (the mirror held none): each seq, and where from.
+const WORDS_LOST: &str = "words-lost";
+
+/// Notes that the words of `seqs` were lost in a restore from `source`:
+/// `verify` then reports them rather than calling them tampering.
+pub fn record_words_lost(ledger: &Ledger, seqs: &[Seq], source: &str) -> Result<(), Refusal> {
+    let table = ledger
+        .store()
+        .side_table(WORDS_LOST)
+        .map_err(Refusal::failed)?;
+    let note = serde_json::json!({"restored_from": source}).to_string();
+    for seq in seqs {
+        table
+            .put(&seq.to_be_bytes(), note.as_bytes())
+            .map_err(Refusal::failed)?;
+    }
+    Ok(())
+}
+
+/// The records whose words a restore lost.
+pub fn words_lost(ledger: &Ledger) -> Result<std::collections::BTreeSet<Seq>, Refusal> {
+    let table = ledger
+        .store()
+        .side_table(WORDS_LOST)
+        .map_err(Refusal::failed)?;
+    Ok(table
+        .scan_prefix(b"")
+        .map_err(Refusal::failed)?
+        .into_iter()
+        .filter_map(|(k, _)| {
+            <[u8; 8]>::try_from(k.as_slice())
+                .ok()
+                .map(u64::from_be_bytes)
+        })
+        .collect())
 }
 
 /// Verifies a store: every record, or only those after a size and root
@@ -149,9 +190,18 @@ pub fn verify(
     }
     .map_err(|e| Refusal::failed(format!("verification failed: {e}")))?;
     let mut redactions = BTreeMap::new();
+    let mut lost = Vec::new();
     if v.redacted > 0 {
-        let (authorised, unauthorised) =
+        let (authorised, mut unauthorised) =
             erasure::authorisations(ledger).map_err(Refusal::failed)?;
+        let known_lost = words_lost(ledger)?;
+        unauthorised.retain(|s| {
+            let was_lost = known_lost.contains(s);
+            if was_lost {
+                lost.push(*s);
+            }
+            !was_lost
+        });
         if !unauthorised.is_empty() {
             return Err(Refusal::failed(format!(
                 "verification failed: {} payload(s) are missing with no record.redacted authorising it: records {:?}",
@@ -164,6 +214,7 @@ pub fn verify(
     Ok(Verified {
         ledger: v,
         redactions,
+        lost,
     })
 }
 

@@ -282,6 +282,7 @@ impl Mirror {
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(0);
+        let mut bundles = HashMap::new();
         while next < size {
             let path = match next {
                 0 => format!("/v1/events?limit={EVENT_PAGE}"),
@@ -316,17 +317,16 @@ impl Mirror {
                 let Some(seq) = ev["seq"].as_u64().filter(|s| *s < size) else {
                     continue;
                 };
-                self.keep_payload(&dir, seq, ev)?;
+                self.keep_payload(&dir, seq, ev, &mut bundles)?;
                 next = next.max(seq + 1);
             }
-            match page["next"].as_u64() {
-                Some(n) if n + 1 > next => next = n + 1,
-                Some(_) => {}
-                None => next = next.max(size),
+            // Past what this page covered, but never past the checkpoint:
+            // records after it are fetched once a checkpoint covers them.
+            next = match page["next"].as_u64() {
+                Some(n) => next.max(n + 1),
+                None => size,
             }
-            if events.is_empty() && page["next"].is_null() {
-                next = size;
-            }
+            .min(size);
             std::fs::write(self.dir.join(CURSOR), next.to_string()).map_err(|e| {
                 MirrorError::Unavailable(format!("cannot write the payload cursor: {e}"))
             })?;
@@ -336,17 +336,26 @@ impl Mirror {
 
     /// Keeps one event's payload if it matches its verified record, and
     /// applies an erasure.
-    fn keep_payload(&self, dir: &Path, seq: u64, ev: &Value) -> Result<(), MirrorError> {
+    fn keep_payload(
+        &self,
+        dir: &Path,
+        seq: u64,
+        ev: &Value,
+        bundles: &mut HashMap<u64, Vec<Vec<u8>>>,
+    ) -> Result<(), MirrorError> {
         let (Some(payload), Some(salt)) = (
             ev.get("payload").filter(|p| !p.is_null()),
             ev["salt"].as_str(),
         ) else {
             return Ok(());
         };
-        let Ok(Some(entry)) = self.entry(seq) else {
+        let bundle = bundles
+            .entry(seq / 256)
+            .or_insert_with(|| bundle_in(&self.dir.join(TILES), seq / 256).unwrap_or_default());
+        let Some(entry) = bundle.get((seq % 256) as usize) else {
             return Ok(());
         };
-        let Ok(record) = Record::from_canonical(&entry) else {
+        let Ok(record) = Record::from_canonical(entry) else {
             return Ok(());
         };
         let (Ok(canonical), Ok(salt)) = (CanonicalPayload::from_value(payload), hex::decode(salt))
@@ -374,27 +383,29 @@ impl Mirror {
         )
         .map_err(|e| MirrorError::Unavailable(format!("cannot keep a payload: {e}")))
     }
-
-    /// The verified record `seq` from the mirror's own bundles.
-    fn entry(&self, seq: u64) -> Result<Option<Vec<u8>>, String> {
-        entry_in(&self.dir.join(TILES), seq)
-    }
 }
 
-/// Record `seq` from the entry bundles in `dir` (full or the widest partial).
-pub fn entry_in(dir: &Path, seq: u64) -> Result<Option<Vec<u8>>, String> {
-    let index = seq / 256;
-    let i = (seq % 256) as usize;
-    for width in (i as u16 + 1..=256).rev() {
-        let Some(t) = TileId::new(Kind::Entries, index, width) else {
-            continue;
-        };
-        if let Ok(b) = std::fs::read(dir.join(t.path())) {
-            let entries = crate::ledger::tiles::split_bundle(&b)?;
-            return Ok(entries.get(i).map(|e| e.to_vec()));
+/// The entries of bundle `index` in the tiles at `dir`: the full one, or
+/// the widest partial one.
+fn bundle_in(dir: &Path, index: u64) -> Result<Vec<Vec<u8>>, String> {
+    let full = TileId::new(Kind::Entries, index, 256)
+        .expect("a width")
+        .path();
+    let bytes = match std::fs::read(dir.join(&full)) {
+        Ok(b) => b,
+        Err(_) => {
+            let widest = std::fs::read_dir(dir.join(format!("{full}.p")))
+                .map_err(|e| e.to_string())?
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u16>().ok())
+                .max()
+                .ok_or("no bundle")?;
+            std::fs::read(dir.join(format!("{full}.p/{widest}"))).map_err(|e| e.to_string())?
         }
-    }
-    Ok(None)
+    };
+    Ok(crate::ledger::tiles::split_bundle(&bytes)?
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect())
 }
 
 /// The entries are records numbered from 0, each linked to the one before.

@@ -463,6 +463,16 @@ async fn a_restore_from_a_mirror_loses_nothing_and_brings_no_one_back() {
         crate::common::files_containing(&m, gone).is_empty(),
         "the mirror applies erasures"
     );
+    // A mirror without a token keeps the records, not their words.
+    let bare = dir.path().join("bare-mirror");
+    let mut records_only = jointly::tlog::mirror::Mirror::new(
+        &format!("{base}/tlog/"),
+        &bare,
+        o.api.app().verifier(),
+        None,
+    )
+    .unwrap();
+    records_only.pass().await.unwrap();
     serving.stop().await;
     let head = o.api.app().ledger().head();
 
@@ -507,6 +517,28 @@ async fn a_restore_from_a_mirror_loses_nothing_and_brings_no_one_back() {
         );
     }
     assert!(!crate::common::files_containing(&into, "Marigold Ashcombe").is_empty());
+
+    // From a mirror without words, the later records come back without
+    // theirs: the restore says which, and `verify` reports them as lost
+    // in a restore, not as tampering.
+    let into3 = dir.path().join("restored-bare");
+    let r = jointly::app::backup::restore_forward(
+        &backup,
+        &into3,
+        std::slice::from_ref(&id),
+        Some(bare.to_str().unwrap()),
+    )
+    .unwrap();
+    assert!(!r.words_missing.is_empty());
+    let (ledger, _) = Ledger::open(&into3).unwrap();
+    assert_eq!(
+        (ledger.head().size, ledger.head().root),
+        (head.size, head.root)
+    );
+    let v = jointly::app::integrity::verify(&ledger, None, &mut |_| {}).unwrap();
+    assert_eq!(v.lost, r.words_missing);
+    assert!(crate::common::files_containing(&into3, later).is_empty());
+    drop(ledger);
 
     // A mirror whose copy of a later record was changed is refused, and
     // nothing is restored.
