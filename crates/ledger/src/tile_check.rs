@@ -261,20 +261,25 @@ mod tests {
         );
         check_refused(
             |t| {
-                t.get_mut(&id(Kind::Hashes(1), 0, 17)).unwrap()[40] ^= 1;
+                t.get_mut(&id(Kind::Hashes(1), 1, 17)).unwrap()[40] ^= 1;
             },
-            "hash 1 of tile/1/000",
+            "hash 1 of tile/1/001",
         );
         check_refused(
             |t| {
-                // A leaf and its entry changed together: the root tells.
-                let e = b"{\"n\":\"other\"}".to_vec();
-                let b = entry_bundle(
-                    std::iter::once(e.as_slice()).chain((1..256).map(|_| b"x".as_slice())),
+                // An entry and its leaf changed together: the tile above tells.
+                let mut e: Vec<Vec<u8>> = (0..256)
+                    .map(|i| format!("{{\"n\":{i}}}").into_bytes())
+                    .collect();
+                e[0] = b"{\"n\":\"other\"}".to_vec();
+                t.insert(
+                    id(Kind::Entries, 0, 256),
+                    entry_bundle(e.iter().map(Vec::as_slice)),
                 );
-                t.insert(id(Kind::Entries, 273, 256), b);
+                let leaves: Vec<u8> = e.iter().flat_map(|x| leaf_hash(x).0).collect();
+                t.insert(id(Kind::Hashes(0), 0, 256), leaves);
             },
-            "entry 69888",
+            "hash 0 of tile/1/000",
         );
     }
 }
