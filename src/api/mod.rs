@@ -1177,7 +1177,7 @@ impl utoipa::Modify for ProblemResponses {
         privacy::erase, privacy::subject_export, privacy::backup, privacy::record_leaving,
         privacy::publish_equality, routine::report, routine::run_retention,
         privacy::find_people, privacy::correct_person, privacy::import_people,
-        tlog::checkpoint, tlog::tile),
+        tlog::tlog_checkpoint, tlog::tlog_tile),
     components(schemas(Section, Which, Wait, answers::Record, routine::ReportFormat)),
     modifiers(&BearerAuth, &ProblemResponses)
 )]

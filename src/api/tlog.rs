@@ -18,14 +18,14 @@ const TILE_CACHING: &str = "public, max-age=31536000, immutable";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/tlog/checkpoint", get(checkpoint))
-        .route("/tlog/tile/{*rest}", get(tile))
+        .route("/tlog/checkpoint", get(tlog_checkpoint))
+        .route("/tlog/tile/{*rest}", get(tlog_tile))
 }
 
 #[utoipa::path(get, path = "/tlog/checkpoint",
     responses((status = 200, description = "The latest signed checkpoint (the same note as /v1/checkpoint), never cached", content_type = "text/plain"),
         (status = 503, body = super::error::Problem)))]
-pub(super) async fn checkpoint(State(state): State<AppState>) -> Result<Response, AppError> {
+pub(super) async fn tlog_checkpoint(State(state): State<AppState>) -> Result<Response, AppError> {
     let (_, note) = state.app().checkpoint(crate::app::Which::Latest)?;
     Ok((
         [
@@ -40,7 +40,7 @@ pub(super) async fn checkpoint(State(state): State<AppState>) -> Result<Response
 #[utoipa::path(get, path = "/tlog/tile/{rest}", params(("rest" = String, Path, description = "`<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]` (C2SP tlog-tiles)")),
     responses((status = 200, description = "A hash tile (32-byte hashes) or an entry bundle (each record's canonical bytes after its big-endian 16-bit length)", content_type = "application/octet-stream"),
         (status = 404, body = super::error::Problem)))]
-pub(super) async fn tile(
+pub(super) async fn tlog_tile(
     State(state): State<AppState>,
     Path(rest): Path<String>,
 ) -> Result<Response, AppError> {
