@@ -1191,6 +1191,9 @@ impl App {
             }
             _ => read_event(&ev.record, ev.payload.as_ref()).ok().flatten(),
         };
+        if let Some(subject) = policy::personal_to(model, event.as_ref()) {
+            return policy::may_read_personal(caller.author(), subject);
+        }
         let (project, seq) = model.read_as(event.as_ref(), seq);
         policy::may_read(caller.author(), model, seq, project)
     }

@@ -93,6 +93,9 @@ pub fn allow(role: AuthorRole, event_type: &str) -> Allow {
         "decision.confirmed"  => [No,        AnywhereAs(TookPart), No,       MemberOrLeftAs(TookPart), No],
         "decision.disputed"   => [No,        AnywhereAs(TookPart), No,       MemberOrLeftAs(TookPart), No],
         "decision.challenged" => [Anywhere,  Anywhere,            Anywhere,  Member,                   No],
+        // A partner records their own time (the model's check); staff
+        // agree it, and pay.
+        "time.recorded"       => [Anywhere,  Anywhere,            Anywhere,  Member,                   No],
         // Only whoever made the challenge (the model's check): a partner,
         // or staff who challenged a decision themselves.
         "challenge.accepted"  => [Anywhere,  Anywhere,            Anywhere,  Member,                   No],
@@ -416,6 +419,28 @@ pub fn require(author: &Author, action: Action) -> Result<(), Refusal> {
 /// the organisation's partner group), and of a project they left, those up
 /// to their leaving; nothing else (not the organisation's own `x.`
 /// records, not other projects).
+/// Whose own a record is, when it is about one person's time or pay: then
+/// only they, staff and admins read it ([`may_read_personal`]), not the
+/// other members of the project, nor auditors, who see the totals.
+pub fn personal_to(model: &Model, event: Option<&Event>) -> Option<ParticipantId> {
+    match event? {
+        Event::TimeRecorded(e) => Some(e.participant_id),
+        Event::PaymentMade(e) => Some(e.participant_id),
+        Event::TimeAgreed(e) => model.time.get(&e.time_id).map(|t| t.who),
+        _ => None,
+    }
+}
+
+/// Whether `reader` may read what is `subject`'s own (their hours, their
+/// payments): the person, staff, admins and the operator.
+pub fn may_read_personal(reader: &Author, subject: ParticipantId) -> bool {
+    match reader.role {
+        AuthorRole::Admin | AuthorRole::Staff | AuthorRole::Operator => true,
+        AuthorRole::Partner => reader.participant == Some(subject),
+        AuthorRole::Auditor | AuthorRole::Unknown => false,
+    }
+}
+
 pub fn may_read(reader: &Author, model: &Model, seq: Seq, project: Option<ProjectId>) -> bool {
     match reader.role {
         AuthorRole::Admin | AuthorRole::Staff | AuthorRole::Operator | AuthorRole::Auditor => true,

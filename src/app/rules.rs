@@ -243,6 +243,8 @@ fn happened_by_then(event: &Event, recorded: Date) -> Result<(), Refusal> {
         Event::ProposalRaised(e) => (e.raised_on, "/payload/raised_on"),
         Event::DecisionMade(e) => (e.made_on, "/payload/made_on"),
         Event::MeetingHeld(e) => (Some(e.date), "/payload/date"),
+        Event::TimeRecorded(e) => (Some(e.date), "/payload/date"),
+        Event::PaymentMade(e) => (Some(e.date), "/payload/date"),
         _ => (None, ""),
     };
     match on {

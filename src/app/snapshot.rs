@@ -15,8 +15,8 @@
 
 use super::erasure;
 use super::fold;
-use crate::coproduction::model::{Model, Project};
-use crate::coproduction::values::{Date, DecisionId, ProjectId, Stage};
+use crate::coproduction::model::{Model, Payment, Project, TimeGiven};
+use crate::coproduction::values::{Date, DecisionId, PaymentId, ProjectId, Stage, TimeId};
 use crate::ledger::Timestamp;
 use crate::ledger::store::{Loaded, SnapshotBody, SnapshotWriter};
 use crate::ledger::{Ledger, LedgerError, Seq};
@@ -154,6 +154,12 @@ fn read_model(
         let by_last_change = read::<Vec<(Seq, ProjectId)>>(first)?.into_iter().collect();
         let membership_changes = read(first)?;
         let access = read(first)?;
+        let time = read::<Vec<(TimeId, TimeGiven)>>(first)?
+            .into_iter()
+            .collect();
+        let payments = read::<Vec<(PaymentId, Payment)>>(first)?
+            .into_iter()
+            .collect();
         let (decisions, actions, decisions_by_stage, waiting) = other
             .join()
             .map_err(|_| "its reader failed".to_string())??;
@@ -183,6 +189,8 @@ fn read_model(
             waiting,
             words,
             access,
+            time,
+            payments,
         })
     })
 }
@@ -231,6 +239,8 @@ fn write_model(out: &mut SnapshotWriter<'_>, model: &Model) -> Result<(), String
         // Not saved: where words are read from (the log the snapshot is of).
         words: _,
         access,
+        time,
+        payments,
     } = model;
     // What is kept of an erased record is free-form JSON, which a compact
     // binary form cannot carry as it is: it is saved as JSON text.
@@ -249,6 +259,8 @@ fn write_model(out: &mut SnapshotWriter<'_>, model: &Model) -> Result<(), String
     write(out, by_last_change)?;
     write(out, membership_changes)?;
     write(out, access)?;
+    write(out, time)?;
+    write(out, payments)?;
     out.next_section();
     write(out, decisions)?;
     write(out, actions)?;

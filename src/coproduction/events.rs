@@ -101,6 +101,53 @@ pub struct MeetingHeld {
     pub summary: Text,
 }
 
+/// Time a partner gave to a project: recorded by staff, or by the partner
+/// themself (then agreed by staff before it is paid). One record a day and
+/// kind of work. Hours and payments are the person's own: only they, staff
+/// and admins read them (docs/ACCESS.md).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimeRecorded {
+    pub time_id: TimeId,
+    pub project_id: ProjectId,
+    /// The partner who gave the time.
+    pub participant_id: ParticipantId,
+    pub hours: Hours,
+    /// The day the time was given.
+    pub date: Date,
+    /// What it was for.
+    pub what_for: TimeFor,
+    /// The meeting it was for or around, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meeting_id: Option<MeetingId>,
+}
+
+/// Staff agree time a partner recorded themself, so that it can be paid.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimeAgreed {
+    pub time_id: TimeId,
+}
+
+/// A partner is paid for time they gave (or chose not to be: `declined`,
+/// for 0), in the form they chose. It names the time it pays, which must
+/// be theirs, in the project, and not paid before.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentMade {
+    pub payment_id: PaymentId,
+    pub project_id: ProjectId,
+    /// The partner paid.
+    pub participant_id: ParticipantId,
+    /// The time records this pays.
+    pub time_ids: Vec<TimeId>,
+    /// The amount, in pence (0 when the partner declined payment).
+    pub amount_pence: u32,
+    pub form: PaymentForm,
+    /// The day it was paid.
+    pub date: Date,
+}
+
 /// A proposal (an idea, a question, an item for discussion) is raised by
 /// whoever appends it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -553,6 +600,9 @@ events! {
     ParticipantJoined(ParticipantJoined) = "participant.joined",
     ParticipantLeft(ParticipantLeft) = "participant.left",
     MeetingHeld(MeetingHeld) = "meeting.held",
+    TimeRecorded(TimeRecorded) = "time.recorded",
+    TimeAgreed(TimeAgreed) = "time.agreed",
+    PaymentMade(PaymentMade) = "payment.made",
     ProposalRaised(ProposalRaised) = "proposal.raised",
     ProposalWithdrawn(ProposalWithdrawn) = "proposal.withdrawn",
     DecisionMade(DecisionMade) = "decision.made",

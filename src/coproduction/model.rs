@@ -306,6 +306,35 @@ pub struct Action {
     pub completed: Option<Said>,
 }
 
+/// Time a partner gave to a project (`time.recorded`), and what became of it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TimeGiven {
+    pub id: TimeId,
+    pub project: ProjectId,
+    pub who: ParticipantId,
+    pub hours: Hours,
+    pub date: Date,
+    pub what_for: TimeFor,
+    /// Recorded by the partner themself: paid only once staff agree it.
+    pub by_themself: bool,
+    pub agreed: bool,
+    pub paid_by: Option<PaymentId>,
+    pub seq: Seq,
+}
+
+/// A payment to a partner for their time (`payment.made`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Payment {
+    pub id: PaymentId,
+    pub project: ProjectId,
+    pub who: ParticipantId,
+    pub time: Vec<TimeId>,
+    pub amount_pence: u32,
+    pub form: PaymentForm,
+    pub date: Date,
+    pub seq: Seq,
+}
+
 /// The whole state. Fields are readable; only [`Model::apply`] changes them.
 #[derive(Clone, Debug, Default)]
 pub struct Model {
@@ -349,6 +378,10 @@ pub struct Model {
     pub words: Words,
     /// Who was given a way to sign in, by whom, and what became of it.
     pub access: Credentials,
+    /// Time partners gave, and payments for it: personal, read only by
+    /// the person, staff and admins (`policy::may_read_personal`).
+    pub time: BTreeMap<TimeId, TimeGiven>,
+    pub payments: BTreeMap<PaymentId, Payment>,
 }
 
 /// A correction of a record's words (`record.corrected`). The record
@@ -636,6 +669,18 @@ impl Model {
                 }
                 Ok(())
             }
+            Event::TimeRecorded(e) => self.check_time(author, e),
+            Event::TimeAgreed(e) => {
+                let t = self
+                    .time
+                    .get(&e.time_id)
+                    .ok_or_else(|| missing("/time_id", "there is no time recorded with this id"))?;
+                if !t.by_themself || t.agreed {
+                    return clash("/time_id", "this time is agreed already");
+                }
+                Ok(())
+            }
+            Event::PaymentMade(e) => self.check_payment(e),
             Event::ProposalRaised(e) => {
                 self.open_project(&e.project_id, "/project_id")?;
                 if self.proposals.contains_key(&e.proposal_id) {
@@ -928,6 +973,9 @@ impl Model {
             Event::ParticipantJoined(e) => e.project_id,
             Event::ParticipantLeft(e) => e.project_id,
             Event::MeetingHeld(e) => Some(e.project_id),
+            Event::TimeRecorded(e) => Some(e.project_id),
+            Event::TimeAgreed(e) => self.time.get(&e.time_id).map(|t| t.project),
+            Event::PaymentMade(e) => Some(e.project_id),
             Event::ProposalRaised(e) => Some(e.project_id),
             Event::DecisionMade(e) => Some(e.project_id),
             Event::ActionCommitted(e) => Some(e.project_id),
@@ -978,6 +1026,95 @@ impl Model {
             .filter(|p| p.members.contains_key(who))
             .map(|p| p.id)
             .collect()
+    }
+
+    /// Time may be recorded for a partner of the project (one who left
+    /// still has time to be paid), by staff, or by the partner for
+    /// themself; a meeting it names is the project's.
+    fn check_time(&self, author: &Author, e: &TimeRecorded) -> Result<(), Refusal> {
+        let p = self.project(&e.project_id, "/project_id")?;
+        if self.time.contains_key(&e.time_id) {
+            return clash("/time_id", "time with this id is recorded already");
+        }
+        if p.members.get(&e.participant_id).map(|m| m.role) != Some(Role::Partner) {
+            return refuse(
+                "/participant_id",
+                "time is recorded for a co-production partner of the project; this person is not one",
+            );
+        }
+        if author.role == super::author::AuthorRole::Partner
+            && author.participant != Some(e.participant_id)
+        {
+            return Err(Refusal::forbidden(
+                "a partner records their own time; staff record time for others",
+            )
+            .at("/participant_id"));
+        }
+        if let Some(m) = &e.meeting_id
+            && !p.meetings.iter().any(|x| x.id == *m)
+        {
+            return refuse("/meeting_id", "this meeting is not one of the project's");
+        }
+        Ok(())
+    }
+
+    /// A payment pays the partner's own time in its project, each record
+    /// once, agreed where they recorded it themself; declining is for 0.
+    fn check_payment(&self, e: &PaymentMade) -> Result<(), Refusal> {
+        self.project(&e.project_id, "/project_id")?;
+        if self.payments.contains_key(&e.payment_id) {
+            return clash("/payment_id", "a payment with this id is recorded already");
+        }
+        if e.time_ids.is_empty() {
+            return refuse("/time_ids", "a payment names the time it pays");
+        }
+        let mut seen = HashSet::new();
+        for (i, id) in e.time_ids.iter().enumerate() {
+            let at = format!("/time_ids/{i}");
+            let t = self
+                .time
+                .get(id)
+                .ok_or_else(|| missing(&at, "there is no time recorded with this id"))?;
+            if !seen.insert(id) {
+                return refuse(&at, "this time is listed twice");
+            }
+            if t.project != e.project_id {
+                return refuse(&at, "this time was given to another project");
+            }
+            if t.who != e.participant_id {
+                return refuse(&at, "this time was given by someone else");
+            }
+            if let Some(paid) = t.paid_by {
+                return clash(&at, format!("this time is paid already, by payment {paid}"));
+            }
+            if t.by_themself && !t.agreed {
+                return refuse(
+                    &at,
+                    "the partner recorded this time themself: agree it (time.agreed) before paying it",
+                );
+            }
+        }
+        match (e.form, e.amount_pence) {
+            (PaymentForm::Declined, 0) => Ok(()),
+            (PaymentForm::Declined, _) => {
+                refuse("/amount_pence", "a payment the partner declined is for 0")
+            }
+            (_, 0) => refuse(
+                "/amount_pence",
+                "a payment by bank transfer or in vouchers is for more than 0; if the partner chose not to be paid, the form is declined",
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// Time given to `project` (all of it with `None`).
+    pub fn time_in<'m>(
+        &'m self,
+        project: Option<&'m ProjectId>,
+    ) -> impl Iterator<Item = &'m TimeGiven> {
+        self.time
+            .values()
+            .filter(move |t| project.is_none_or(|p| t.project == *p))
     }
 
     fn project(&self, id: &ProjectId, at: &str) -> Result<&Project, Refusal> {
@@ -1337,6 +1474,51 @@ impl Model {
                     m.active = false;
                     m.left_at = Some(record.seq());
                 }
+            }
+            Event::TimeRecorded(e) => {
+                let by_themself =
+                    Author::from_actor(record.actor()).participant == Some(e.participant_id);
+                self.touch(e.project_id, e.participant_id);
+                self.time.insert(
+                    e.time_id,
+                    TimeGiven {
+                        id: e.time_id,
+                        project: e.project_id,
+                        who: e.participant_id,
+                        hours: e.hours,
+                        date: e.date,
+                        what_for: e.what_for,
+                        by_themself,
+                        agreed: !by_themself,
+                        paid_by: None,
+                        seq: record.seq(),
+                    },
+                );
+            }
+            Event::TimeAgreed(e) => {
+                if let Some(t) = self.time.get_mut(&e.time_id) {
+                    t.agreed = true;
+                }
+            }
+            Event::PaymentMade(e) => {
+                for id in &e.time_ids {
+                    if let Some(t) = self.time.get_mut(id) {
+                        t.paid_by = Some(e.payment_id);
+                    }
+                }
+                self.payments.insert(
+                    e.payment_id,
+                    Payment {
+                        id: e.payment_id,
+                        project: e.project_id,
+                        who: e.participant_id,
+                        time: e.time_ids.clone(),
+                        amount_pence: e.amount_pence,
+                        form: e.form,
+                        date: e.date,
+                        seq: record.seq(),
+                    },
+                );
             }
             Event::MeetingHeld(e) => {
                 self.meeting_ids.insert(e.meeting_id);

@@ -156,6 +156,164 @@ id_type!(
     /// A record of the log, by its event id (for corrections).
     RecordId
 );
+id_type!(
+    /// Time a partner gave to a project (`time.recorded`).
+    TimeId
+);
+id_type!(
+    /// A payment to a partner for their time (`payment.made`).
+    PaymentId
+);
+
+/// Hours, to the hundredth, written as a decimal ("2.75"): hours given on
+/// one day, so more than 0 and at most 24. Kept as hundredths, so sums
+/// are exact.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Hours(u32);
+
+/// More than 0 and at most 24, with at most two decimal places.
+const HOURS_PATTERN: &str =
+    "^(0\\.(0[1-9]|[1-9][0-9]?)|([1-9]|1[0-9]|2[0-3])(\\.[0-9]{1,2})?|24(\\.00?)?)$";
+
+impl Hours {
+    /// Reads "2.75", "2.5", "3": hours with at most two decimal places.
+    pub fn parse(text: &str) -> Result<Hours, String> {
+        let bad = || {
+            format!("{text:?} is not hours written as a decimal with at most two places, e.g. 2.75")
+        };
+        let (whole, part) = text.split_once('.').unwrap_or((text, ""));
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(whole) || (whole.len() > 1 && whole.starts_with('0')) || whole.len() > 2 {
+            return Err(bad());
+        }
+        if text.contains('.') && (!digits(part) || part.len() > 2) {
+            return Err(bad());
+        }
+        let whole: u32 = whole.parse().map_err(|_| bad())?;
+        let part: u32 = match part.len() {
+            0 => 0,
+            1 => part.parse::<u32>().map_err(|_| bad())? * 10,
+            _ => part.parse().map_err(|_| bad())?,
+        };
+        let h = Hours(whole * 100 + part);
+        if h.0 == 0 || h.0 > 2400 {
+            return Err(format!(
+                "{text:?}: hours given on one day are more than 0 and at most 24"
+            ));
+        }
+        Ok(h)
+    }
+    /// From hundredths of an hour (a sum of many, which may pass 24).
+    pub fn from_hundredths(n: u32) -> Hours {
+        Hours(n)
+    }
+    pub fn hundredths(&self) -> u32 {
+        self.0
+    }
+    /// As a number of hours (for JSON figures).
+    pub fn as_f64(&self) -> f64 {
+        f64::from(self.0) / 100.0
+    }
+}
+
+impl fmt::Display for Hours {
+    /// "2.75", "2.5", "3".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (whole, part) = (self.0 / 100, self.0 % 100);
+        match part {
+            0 => write!(f, "{whole}"),
+            p if p % 10 == 0 => write!(f, "{whole}.{}", p / 10),
+            p => write!(f, "{whole}.{p:02}"),
+        }
+    }
+}
+
+impl fmt::Debug for Hours {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hours({self})")
+    }
+}
+
+impl Serialize for Hours {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            s.serialize_u32(self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Hours {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let text = <Cow<'de, str>>::deserialize(d)?;
+            Hours::parse(&text).map_err(serde::de::Error::custom)
+        } else {
+            Ok(Hours(u32::deserialize(d)?))
+        }
+    }
+}
+
+impl JsonSchema for Hours {
+    fn schema_name() -> Cow<'static, str> {
+        "Hours".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": HOURS_PATTERN,
+            "description": "Hours given on one day, as a decimal with at most two places (\"2.75\"): more than 0, at most 24."
+        })
+    }
+}
+
+/// What time given to a project was for (what counts is the project's
+/// offer to partners).
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, JsonSchema, utoipa::ToSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimeFor {
+    Meeting,
+    Preparation,
+    Travel,
+    Other,
+}
+
+impl TimeFor {
+    pub fn words(&self) -> &'static str {
+        match self {
+            TimeFor::Meeting => "a meeting",
+            TimeFor::Preparation => "preparation",
+            TimeFor::Travel => "travel",
+            TimeFor::Other => "other work for the project",
+        }
+    }
+}
+
+/// How a partner was paid, as they chose: many receive benefits, and may
+/// choose vouchers, or to be paid nothing.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, JsonSchema, utoipa::ToSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum PaymentForm {
+    BankTransfer,
+    Voucher,
+    /// The partner chose not to be paid: the time is settled, for 0.
+    Declined,
+}
+
+impl PaymentForm {
+    pub fn words(&self) -> &'static str {
+        match self {
+            PaymentForm::BankTransfer => "by bank transfer",
+            PaymentForm::Voucher => "in vouchers",
+            PaymentForm::Declined => "not paid, as they chose",
+        }
+    }
+}
 
 /// Longest plain-English text accepted, in characters.
 pub const MAX_TEXT_CHARS: usize = 4000;
@@ -616,5 +774,43 @@ impl CredentialKind {
             CredentialKind::AccessCode => "an access code",
             CredentialKind::SignInCard => "a sign-in card",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, expect: Result<&str, &str>) {
+        match (Hours::parse(text), expect) {
+            (Ok(h), Ok(shown)) => assert_eq!(h.to_string(), shown, "{text}"),
+            (Err(e), Err(words)) => assert!(e.contains(words), "{text}: {e}"),
+            (got, want) => panic!("{text:?}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn hours_are_decimals_of_one_day() {
+        check("2.75", Ok("2.75"));
+        check("2.5", Ok("2.5"));
+        check("2.50", Ok("2.5"));
+        check("3", Ok("3"));
+        check("0.25", Ok("0.25"));
+        check("0.05", Ok("0.05"));
+        check("24", Ok("24"));
+        check("0", Err("more than 0"));
+        check("0.00", Err("more than 0"));
+        check("24.5", Err("at most 24"));
+        check("2.755", Err("at most two places"));
+        check("02", Err("at most two places"));
+        check("2.", Err("at most two places"));
+        check(".5", Err("at most two places"));
+        check("-1", Err("at most two places"));
+        check("1e2", Err("at most two places"));
+        check("100", Err("at most two places"));
+        assert_eq!(
+            Hours::parse("2.75").unwrap().hundredths() + Hours::parse("1.25").unwrap().hundredths(),
+            400
+        );
     }
 }

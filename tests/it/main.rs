@@ -25,6 +25,7 @@ mod mail;
 mod notices;
 mod openapi;
 mod operating;
+mod pay;
 mod people;
 mod policy;
 mod privacy;

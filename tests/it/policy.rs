@@ -38,6 +38,11 @@ fn who_may_write_each_event_type() {
         ("participant.joined", staff_only),
         ("participant.left", staff_only),
         ("meeting.held", staff_only),
+        // A partner records their own time (the model asks that it be
+        // theirs); staff agree it and pay it.
+        ("time.recorded", ["any", "any", "any", "member", "-"]),
+        ("time.agreed", staff_only),
+        ("payment.made", staff_only),
         ("proposal.raised", ["any", "any", "any", "member", "-"]),
         (
             "proposal.withdrawn",
