@@ -152,9 +152,13 @@ pub struct ProjectProjection {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub impact: Option<ImpactReport>,
+    /// Were partners paid for their time?
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub pay: Option<crate::coproduction::pay::PayReport>,
 }
 
-/// The five projections, by name.
+/// The projections, by name.
 #[derive(serde::Deserialize, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Section {
@@ -163,6 +167,7 @@ pub enum Section {
     Tokenism,
     Presence,
     Impact,
+    Pay,
     All,
 }
 
@@ -179,6 +184,7 @@ impl Section {
             Section::Tokenism => "tokenism",
             Section::Presence => "presence",
             Section::Impact => "impact",
+            Section::Pay => "pay",
             Section::All => "all",
         }
     }
@@ -195,6 +201,7 @@ impl ProjectProjection {
             tokenism: s.wants(Section::Tokenism).then_some(r.tokenism),
             presence: s.wants(Section::Presence).then_some(r.presence),
             impact: s.wants(Section::Impact).then_some(r.impact),
+            pay: s.wants(Section::Pay).then_some(r.pay),
         }
     }
 }

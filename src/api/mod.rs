@@ -1173,7 +1173,7 @@ impl utoipa::Modify for ProblemResponses {
         projection, project_projection, stream, healthz, readyz, metrics, create_token, list_tokens,
         checkpoint, receipt, consistency_proof, inclusion_proof, public_records,
         revoke_token, openapi_json, privacy::add_person, privacy::get_person,
-        privacy::put_my_answers, privacy::get_my_answers, privacy::equality_table,
+        privacy::put_my_answers, privacy::get_my_answers, privacy::get_my_time, privacy::equality_table,
         privacy::erase, privacy::subject_export, privacy::backup, privacy::record_leaving,
         privacy::publish_equality, routine::report, routine::run_retention,
         privacy::find_people, privacy::correct_person, privacy::import_people,
@@ -1332,6 +1332,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
             "/v1/me/equality",
             get(privacy::get_my_answers).put(privacy::put_my_answers),
         )
+        .route("/v1/me/time", get(privacy::get_my_time))
         .route("/v1/equality/publish", post(privacy::publish_equality))
         .route("/v1/erasures", post(privacy::erase))
         .route("/v1/backup", get(privacy::backup))

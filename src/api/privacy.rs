@@ -40,6 +40,16 @@ pub(super) async fn add_person(
 }
 
 /// What to look for among people.
+#[utoipa::path(get, path = "/v1/me/time",
+    responses((status = 200, description = "Your own time given and payments for it: hours given, paid and waiting, each time record and payment (no one else's)", body = crate::coproduction::pay::Mine), (status = 403, body = error::Problem)),
+    security(("bearer" = [])))]
+pub(super) async fn get_my_time(
+    State(state): State<AppState>,
+    who: Bearer,
+) -> Result<Response, AppError> {
+    Ok(Json(state.app().my_time(&who.caller)?).into_response())
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]

@@ -1100,6 +1100,18 @@ impl App {
         })
     }
 
+    /// The caller's own time and payments (`GET /v1/me/time`): only their
+    /// own, whatever their role.
+    pub fn my_time(&self, caller: &Caller) -> Result<crate::coproduction::pay::Mine, Refusal> {
+        policy::require(caller.author(), Action::Read)?;
+        // Staff read everyone's through the records; this is one's own.
+        let me = caller
+            .participant()
+            .ok_or_else(|| Refusal::forbidden("this token belongs to no participant"))?;
+        let model = self.read()?;
+        Ok(crate::coproduction::pay::mine(&model, &me))
+    }
+
     /// The published equality figures, for the whole partner group or one
     /// project the caller may see: small counts hidden, the rest rounded to
     /// the nearest 5, as of the last publication.
@@ -1371,6 +1383,10 @@ impl App {
         settings: Settings,
     ) -> Result<Report, Refusal> {
         policy::require(caller.author(), Action::Read)?;
+        let settings = Settings {
+            exact: policy::sees_exact_counts(caller.author()),
+            ..settings
+        };
         let model = self.read()?;
         let view = policy::in_view(caller.author(), &model);
         Ok(match project {

@@ -15,6 +15,7 @@ pub mod equality;
 pub mod events;
 pub mod idea;
 pub mod model;
+pub mod pay;
 pub mod report;
 pub mod said;
 pub mod table;

@@ -21,6 +21,9 @@ pub struct Settings {
     pub waiting_days: i64,
     /// Counts under this are shown as "fewer than k".
     pub k: u64,
+    /// Whether the reader sees figures about a few people exactly (staff,
+    /// admins: `policy::sees_exact_counts`); partners and auditors do not.
+    pub exact: bool,
 }
 
 impl Settings {
@@ -29,6 +32,7 @@ impl Settings {
             today: Date::from_date(time::OffsetDateTime::now_utc().date()),
             waiting_days: 28,
             k: 5,
+            exact: false,
         }
     }
 }
@@ -179,6 +183,12 @@ pub enum Shown {
     /// A count rounded to the nearest 5 (equality figures).
     #[schema(title = "ShownRounded")]
     Rounded(u64),
+}
+
+impl Default for Shown {
+    fn default() -> Self {
+        Shown::Count(0)
+    }
 }
 
 impl Shown {
@@ -591,6 +601,8 @@ pub struct Report {
     pub tokenism: TokenismReport,
     pub presence: PresenceReport,
     pub impact: ImpactReport,
+    /// Were partners paid for their time?
+    pub pay: super::pay::PayReport,
 }
 
 /// Text people wrote, made safe for a terminal: every control character
@@ -633,6 +645,7 @@ impl Report {
             tokenism: tokenism(model, &projects, s),
             presence: presence(model, &projects, s),
             impact: impact(model, &projects, s, Read::Words),
+            pay: super::pay::report(model, &projects, include, s, s.exact),
         }
     }
 }
@@ -1943,6 +1956,17 @@ impl Report {
                 (None, false) => writeln!(t, "    Not reviewed yet."),
             };
         }
+        let _ = writeln!(t, "\nWERE PARTNERS PAID FOR THEIR TIME?");
+        let pay = &self.pay;
+        let _ = writeln!(t, "{}", pay.totals.words("Over every project"));
+        for p in &pay.projects {
+            let _ = writeln!(t, "  {}", p.figures.words(&plain(&p.title)));
+        }
+        let _ = writeln!(
+            t,
+            "Time waiting {} days or more is listed for staff to pay.",
+            pay.waiting_too_long_days
+        );
         t
     }
 }

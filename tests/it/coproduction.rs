@@ -697,6 +697,7 @@ fn settings_in(days: i64) -> Settings {
         today: Date::from_date(today.date() + time::Duration::days(days)),
         waiting_days: 28,
         k: 5,
+        exact: false,
     }
 }
 

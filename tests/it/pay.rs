@@ -228,3 +228,109 @@ fn whose_hours_and_pay_each_reader_reads() {
         assert_eq!(policy::personal_to(&m, Some(&ev)), Some(t.who));
     }
 }
+
+/// Through the API: each partner reads their own hours and payment and no
+/// one else's; other partners and auditors read no one's time records;
+/// staff see the project's figures exactly, an auditor only "fewer than
+/// 5" partners and no hours; the text report has its section.
+#[tokio::test]
+async fn each_reads_their_own_time_and_figures_follow_the_rules() {
+    use axum::http::StatusCode;
+    let o = crate::common::office().await;
+    let api = &o.api;
+    let r_id = o.r.clone();
+    let t_p = uuid::Uuid::new_v4().to_string();
+    let t_r = uuid::Uuid::new_v4().to_string();
+    let today = time::OffsetDateTime::now_utc().date();
+    let day = |n: i64| (today - time::Duration::days(n)).to_string();
+    for (t, who, hours, d) in [
+        (&t_p, &o.p, "2.75", day(10)),
+        (&t_r, &r_id, "1.25", day(40)),
+    ] {
+        let body = json!({"type": "time.recorded", "payload": {"time_id": t, "project_id": o.project,
+            "participant_id": who, "hours": hours, "date": d, "what_for": "preparation"}});
+        crate::common::post(api, &o.s_code, "/v1/events", body).await;
+    }
+    let pay = json!({"type": "payment.made", "payload": {"payment_id": uuid::Uuid::new_v4().to_string(),
+        "project_id": o.project, "participant_id": o.p, "time_ids": [t_p], "amount_pence": 3137,
+        "form": "bank-transfer", "date": day(0)}});
+    crate::common::post(api, &o.s_code, "/v1/events", pay.clone()).await;
+    // Paying the same time again is refused, and writes nothing.
+    let before = api.app().size();
+    let mut again = pay.clone();
+    again["payload"]["payment_id"] = json!(uuid::Uuid::new_v4().to_string());
+    let (s, _, b) = api.call(Some(&o.s_code), "POST", "/v1/events", again).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    assert_eq!(api.app().size(), before);
+
+    let (s, _, mine) = api
+        .call(Some(&o.p_code), "GET", "/v1/me/time", Value::Null)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{mine}");
+    assert_eq!(
+        (mine["hours_given"].as_f64(), mine["paid_pence"].as_u64()),
+        (Some(2.75), Some(3137))
+    );
+    assert!(!mine.to_string().contains(&r_id), "{mine}");
+    let (_, _, theirs) = api
+        .call(Some(&o.r_code), "GET", "/v1/me/time", Value::Null)
+        .await;
+    assert_eq!(theirs["hours_waiting"].as_f64(), Some(1.25));
+    assert!(
+        !theirs.to_string().contains(&o.p) && theirs["paid_pence"] == json!(0),
+        "{theirs}"
+    );
+
+    for (who, token) in [("partner R", &o.r_code), ("the auditor", &o.auditor)] {
+        let (_, _, events) = api
+            .call(Some(token), "GET", "/v1/events?limit=1000", Value::Null)
+            .await;
+        let seen: Vec<&Value> = events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e["payload"].to_string().contains(&o.p)
+                    && e["record"]["type"]
+                        .as_str()
+                        .is_some_and(|t| t.starts_with("time.") || t == "payment.made")
+            })
+            .collect();
+        assert!(seen.is_empty(), "{who} reads partner P's time: {seen:?}");
+    }
+    let path = format!("/v1/projects/{}/projections/all", o.project);
+    let (_, _, staff_view) = api.call(Some(&o.s_code), "GET", &path, Value::Null).await;
+    let f = &staff_view["pay"]["totals"];
+    assert_eq!(
+        (
+            f["hours_given"].as_f64(),
+            f["hours_paid"].as_f64(),
+            f["hours_waiting"].as_f64(),
+            f["hours_waiting_over_30_days"].as_f64()
+        ),
+        (Some(4.0), Some(2.75), Some(1.25), Some(1.25)),
+        "{staff_view}"
+    );
+    let (_, _, auditor_view) = api.call(Some(&o.auditor), "GET", &path, Value::Null).await;
+    let f = &auditor_view["pay"]["totals"];
+    assert!(
+        f["hours_given"].is_null(),
+        "two partners' hours are not shown to an auditor: {f}"
+    );
+    assert_eq!(f["partners_with_time"], json!({"fewer_than": 5}), "{f}");
+    let (_, _, text) = api
+        .bytes(
+            Some(&o.s_code),
+            "GET",
+            "/v1/report?format=text",
+            None,
+            "",
+            &[],
+        )
+        .await;
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.contains("WERE PARTNERS PAID FOR THEIR TIME?") && text.contains("4 hours"),
+        "{text}"
+    );
+}
