@@ -293,6 +293,11 @@ pub struct OrganisationProjection {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub impact: Option<ImpactPage>,
+    /// Were partners paid for their time? (this page's projects, and the
+    /// totals over every project the caller sees).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub pay: Option<crate::coproduction::pay::PayReport>,
 }
 
 impl OrganisationProjection {
@@ -309,6 +314,7 @@ impl OrganisationProjection {
             presence,
             impact,
             stage_totals: _,
+            pay,
         } = o;
         OrganisationProjection {
             as_of,
@@ -350,6 +356,7 @@ impl OrganisationProjection {
                     .collect(),
                 reviews_overdue: impact.totals,
             }),
+            pay: s.wants(Section::Pay).then_some(pay),
         }
     }
 }

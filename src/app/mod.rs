@@ -1364,7 +1364,10 @@ impl App {
             },
             after,
             limit,
-            Settings::today(),
+            Settings {
+                exact: policy::sees_exact_counts(caller.author()),
+                ..Settings::today()
+            },
             &self.0.figures,
         ))
     }

@@ -726,6 +726,9 @@ pub struct Overview {
     pub presence: PresenceReport,
     /// The totals: how many projects' reviews are overdue.
     pub impact: Section<ImpactRow, u64>,
+    /// Were partners paid for their time? (this page's projects, and the
+    /// totals over every project).
+    pub pay: super::pay::PayReport,
 }
 
 /// One section of the [`Overview`]: the page's rows, and the totals over
@@ -1120,6 +1123,14 @@ impl Overview {
             rows: Vec::new(),
             totals: sum.overdue,
         };
+        let everywhere = |_: &ProjectId| true;
+        let pay = super::pay::report(
+            model,
+            &page.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+            include.unwrap_or(&everywhere),
+            s,
+            s.exact,
+        );
         // Only the page's projects are built in full, one at a time.
         for (p, counted) in page {
             let one = std::slice::from_ref(&p);
@@ -1181,6 +1192,7 @@ impl Overview {
             },
             presence,
             impact: impact_rows,
+            pay,
         }
     }
 }

@@ -318,6 +318,35 @@ async fn each_reads_their_own_time_and_figures_follow_the_rules() {
         "two partners' hours are not shown to an auditor: {f}"
     );
     assert_eq!(f["partners_with_time"], json!({"fewer_than": 5}), "{f}");
+    // The pages: each partner's home shows their own hours and payment,
+    // not the other's; staff's lists the time waiting over 30 days.
+    use crate::common::Browser;
+    let (_, p_home) = Browser::sign_in(api, &o.p_code).await.get("/home").await;
+    assert!(
+        p_home.contains("Your time and pay")
+            && p_home.contains("2.75 hours")
+            && p_home.contains("£31.37"),
+        "{p_home}"
+    );
+    assert!(
+        !p_home.contains("1.25 hours"),
+        "partner P's home shows R's time"
+    );
+    let (_, r_home) = Browser::sign_in(api, &o.r_code).await.get("/home").await;
+    assert!(
+        r_home.contains("1.25 hours") && r_home.contains("Waiting for payment"),
+        "{r_home}"
+    );
+    assert!(
+        !r_home.contains("2.75 hours") && !r_home.contains("£31.37"),
+        "partner R's home shows P's time"
+    );
+    let (_, s_home) = Browser::sign_in(api, &o.s_code).await.get("/home").await;
+    assert!(
+        s_home.contains("Time waiting for payment for 30 days or more")
+            && s_home.contains("Rosamund Caddick: 1.25 hours"),
+        "{s_home}"
+    );
     let (_, _, text) = api
         .bytes(
             Some(&o.s_code),

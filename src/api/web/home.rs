@@ -61,6 +61,10 @@ struct Home {
     actions: Vec<(String, String)>,
     /// A partner's ways to sign in, so that anyone signing in as them shows.
     sign_ins: Option<super::sign_ins::SignIns>,
+    /// A partner's own time and pay.
+    my_time: Option<super::time::MyTimeView>,
+    /// Staff's: time waiting for payment too long (a heading, and lines).
+    late_time: Option<(String, Vec<String>)>,
 }
 
 /// A line about a project: how it works, where it is, what it holds.
@@ -567,6 +571,18 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
             "Tell us about yourself (optional)".into(),
         ));
     }
+    let my_time = match (partner, v.token.participant) {
+        (true, Some(me)) => Some(super::time::mine(
+            &model,
+            &crate::coproduction::pay::mine(&model, &me),
+        )),
+        _ => None,
+    };
+    let late_time = staff.then(|| {
+        super::time::waiting_too_long(&model, today(), &|who| {
+            state.app().name_of(&v.caller, &model, who)
+        })
+    });
     render(Home {
         page: Frame::for_visitor(&v, "Home", "/home"),
         intro,
@@ -575,6 +591,8 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
         projects_first: staff,
         actions,
         sign_ins,
+        my_time,
+        late_time,
     })
 }
 

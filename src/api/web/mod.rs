@@ -19,6 +19,7 @@ mod onboarding;
 mod pages;
 mod people;
 mod sign_ins;
+mod time;
 mod tokens;
 mod words;
 
