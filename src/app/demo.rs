@@ -187,6 +187,8 @@ fn working_group(s: &mut Script) {
         project_id: project, proposal_id: evening,
         text: text("Hold the workshops online in the early evening, so people who work or care for children can come."),
         raised_on: Some(date("2025-07-15")),
+        for_participant: None,
+        given_by: None,
     }));
     let d1 = s.id::<DecisionId>();
     s.push(
@@ -247,6 +249,8 @@ fn working_group(s: &mut Script) {
                 "Pay partners for the hours we spend preparing, not only for the workshops.",
             ),
             raised_on: Some(date("2025-09-16")),
+            for_participant: None,
+            given_by: None,
         }),
     );
     let purpose = s.id::<DecisionId>();
@@ -407,6 +411,8 @@ fn working_group(s: &mut Script) {
             proposal_id: easy_read,
             text: text("Publish an easy-read version of the framework at the same time."),
             raised_on: Some(date("2026-01-20")),
+            for_participant: None,
+            given_by: None,
         }),
     );
     let publish = s.id::<DecisionId>();
@@ -583,6 +589,8 @@ fn synthetic_project(s: &mut Script, i: u64, seed: u64) {
                     stage_no + 1
                 )),
                 raised_on: None,
+                for_participant: None,
+                given_by: None,
             }),
         );
         // Leave some proposals unanswered, as happens.

@@ -160,6 +160,13 @@ pub struct ProposalRaised {
     /// not the day it is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raised_on: Option<Date>,
+    /// Recorded by staff for this partner, who gave it another way (by
+    /// phone, on paper...): it is the partner's idea, counted as theirs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_participant: Option<ParticipantId>,
+    /// How the partner gave it, when it is recorded for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_by: Option<GivenBy>,
 }
 
 /// A proposal is withdrawn, by whoever raised it or by staff.

@@ -131,6 +131,9 @@ pub struct Proposal {
     pub withdrawn: Option<Said>,
     /// Each decision that answered it, with its response and reason.
     pub answers: Vec<(DecisionId, Response, Said)>,
+    /// Recorded by staff for the partner: how they gave it, and who
+    /// recorded it.
+    pub given: Option<(GivenBy, Option<ParticipantId>)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -682,11 +685,37 @@ impl Model {
             }
             Event::PaymentMade(e) => self.check_payment(e),
             Event::ProposalRaised(e) => {
-                self.open_project(&e.project_id, "/project_id")?;
+                let p = self.open_project(&e.project_id, "/project_id")?;
                 if self.proposals.contains_key(&e.proposal_id) {
                     return clash("/proposal_id", "a proposal with this id already exists");
                 }
-                Ok(())
+                match (e.for_participant, e.given_by) {
+                    (None, None) => Ok(()),
+                    (Some(_), None) => refuse(
+                        "/given_by",
+                        "say how the partner gave it (in person, by phone, on paper, by email, by text message)",
+                    ),
+                    (None, Some(_)) => refuse("/for_participant", "say which partner gave it"),
+                    (Some(who), Some(_)) => {
+                        if author.role == super::author::AuthorRole::Partner {
+                            return Err(Refusal::forbidden(
+                                "staff record an idea for a partner; a partner puts forward their own",
+                            )
+                            .at("/for_participant"));
+                        }
+                        if !p
+                            .members
+                            .get(&who)
+                            .is_some_and(|m| m.active && m.role == Role::Partner)
+                        {
+                            return refuse(
+                                "/for_participant",
+                                "this person is not a co-production partner of the project",
+                            );
+                        }
+                        Ok(())
+                    }
+                }
             }
             Event::ProposalWithdrawn(e) => {
                 let pr = self.proposal(&e.proposal_id, "/proposal_id")?;
@@ -1542,7 +1571,8 @@ impl Model {
                 }
             }
             Event::ProposalRaised(e) => {
-                let by = author.participant;
+                // Recorded for a partner: theirs, as if they had typed it.
+                let by = e.for_participant.or(author.participant);
                 let by_partner = by.and_then(|b| self.member_role(&b)) == Some(Role::Partner);
                 self.proposals.insert(Proposal {
                     id: e.proposal_id,
@@ -1555,6 +1585,10 @@ impl Model {
                     seq: record.seq(),
                     withdrawn: None,
                     answers: Vec::new(),
+                    given: e
+                        .for_participant
+                        .and(e.given_by)
+                        .map(|how| (how, author.participant)),
                 });
                 if let (Some(by), Some(row)) = (by, self.proposals.row_of(&e.proposal_id)) {
                     self.contribute(by, Contribution::Proposal(row));

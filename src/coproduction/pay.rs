@@ -284,7 +284,7 @@ pub fn mine(model: &Model, who: &ParticipantId) -> Mine {
 
 /// Time given `WAITING_TOO_LONG_DAYS` or more ago and not paid, oldest
 /// first: staff's to pay.
-pub fn waiting_too_long<'m>(model: &'m Model, today: Date) -> Vec<&'m TimeGiven> {
+pub fn waiting_too_long(model: &Model, today: Date) -> Vec<&TimeGiven> {
     let mut late: Vec<&TimeGiven> = model
         .time
         .values()

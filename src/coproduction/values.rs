@@ -292,6 +292,32 @@ impl TimeFor {
     }
 }
 
+/// How a partner gave what staff recorded for them (an idea by phone, a
+/// dispute on paper): so that taking part never needs a computer.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, JsonSchema, utoipa::ToSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum GivenBy {
+    InPerson,
+    Phone,
+    Paper,
+    Email,
+    TextMessage,
+}
+
+impl GivenBy {
+    pub fn words(&self) -> &'static str {
+        match self {
+            GivenBy::InPerson => "in person",
+            GivenBy::Phone => "by phone",
+            GivenBy::Paper => "on paper",
+            GivenBy::Email => "by email",
+            GivenBy::TextMessage => "by text message",
+        }
+    }
+}
+
 /// How a partner was paid, as they chose: many receive benefits, and may
 /// choose vouchers, or to be paid nothing.
 #[derive(

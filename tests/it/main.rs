@@ -18,6 +18,7 @@ mod faults;
 mod figures;
 mod forms;
 mod fuzz;
+mod given;
 mod hardening;
 mod ideas;
 mod interrupted_keys;

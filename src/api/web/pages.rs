@@ -174,7 +174,15 @@ pub(super) fn idea_item(model: &Model, pr: &Proposal, status: &Status, project: 
             d
         }
     };
-    let mut facts = vec![format!("Put forward on {}.", on(pr.day()))];
+    let mut facts = vec![match pr.given {
+        // Whose it is and how they gave it, wherever it is shown.
+        Some((how, _)) => format!(
+            "Given {} on {}; recorded by staff for the partner.",
+            how.words(),
+            on(pr.day())
+        ),
+        None => format!("Put forward on {}.", on(pr.day())),
+    }];
     if project && let Some(p) = model.projects.get(&pr.project) {
         facts.insert(0, format!("Project: {}.", model.text(&p.title)));
         links.push((
