@@ -182,6 +182,57 @@ fn working_group(s: &mut Script) {
         materials_in_advance: true,
         summary: text("First workshop. We agreed how we will work together and what a safe space means to us."),
     }));
+    // Each partner's time at the workshop and preparing for it, and how
+    // each was paid, in the form they chose (one declined: they receive
+    // benefits); a partner's idea given by phone after it.
+    let mut workshop_time = Vec::new();
+    for (who, hours) in [(p1, "2.5"), (p2, "2.5"), (p3, "3.25")] {
+        let t = s.id::<TimeId>();
+        s.push(
+            &staff,
+            Event::TimeRecorded(TimeRecorded {
+                time_id: t,
+                project_id: project,
+                participant_id: who,
+                hours: Hours::parse(hours).expect("hours"),
+                date: date("2025-07-15"),
+                what_for: TimeFor::Meeting,
+                meeting_id: Some(m1),
+            }),
+        );
+        workshop_time.push((who, t));
+    }
+    for ((who, t), (pence, form, day)) in workshop_time.iter().zip([
+        (3750, PaymentForm::BankTransfer, "2025-07-25"),
+        (3750, PaymentForm::Voucher, "2025-08-01"),
+        (0, PaymentForm::Declined, "2025-07-22"),
+    ]) {
+        let pay = s.id::<PaymentId>();
+        s.push(
+            &staff,
+            Event::PaymentMade(PaymentMade {
+                payment_id: pay,
+                project_id: project,
+                participant_id: *who,
+                time_ids: vec![*t],
+                amount_pence: pence,
+                form,
+                date: date(day),
+            }),
+        );
+    }
+    let by_phone = s.id::<ProposalId>();
+    s.push(
+        &staff,
+        Event::ProposalRaised(ProposalRaised {
+            project_id: project,
+            proposal_id: by_phone,
+            text: text("Send the papers by post too, for people who cannot print them."),
+            raised_on: Some(date("2025-07-17")),
+            for_participant: Some(p3),
+            given_by: Some(GivenBy::Phone),
+        }),
+    );
     let evening = s.id::<ProposalId>();
     s.push(&as_partner(p1), Event::ProposalRaised(ProposalRaised {
         project_id: project, proposal_id: evening,

@@ -711,7 +711,7 @@ fn the_working_group_scenario() {
     let model = rebuild(&ledger).unwrap();
     let r = Report::build(&model, None, settings_in(40));
 
-    // You said, we did: three partner proposals. Evening workshops and paid
+    // You said, we did: four partner proposals. Evening workshops and paid
     // preparation were answered; the easy-read version, put forward at the
     // fourth workshop on 20 January 2026, still waits.
     // Only paid preparation led to completed actions.
@@ -724,9 +724,16 @@ fn the_working_group_scenario() {
             y.withdrawn,
             y.led_to_change
         ),
-        (3, 2, 1, 0, 1)
+        (4, 2, 2, 0, 1)
     );
-    let waiting = &r.you_said_we_did.projects[0].proposals[2];
+    // The first is the idea a partner gave by phone after the first
+    // workshop, recorded for them by staff: theirs, and waiting.
+    assert!(
+        r.you_said_we_did.projects[0].proposals[0]
+            .text
+            .contains("by post")
+    );
+    let waiting = &r.you_said_we_did.projects[0].proposals[3];
     let since = Date::parse("2026-01-20").unwrap();
     assert_eq!(
         (waiting.status, waiting.outcome, waiting.days_waiting),
@@ -768,7 +775,8 @@ fn the_working_group_scenario() {
 
     // Tokenism: 3 partners (published as "fewer than 5", a count of
     // people), none involved only once; 1 of 4 meetings without papers;
-    // the easy-read proposal has waited over 28 days; 1 decision disputed;
+    // the easy-read proposal and the idea given by phone have waited over
+    // 28 days; 1 decision disputed;
     // the one challenge was answered; partners own 1 of 2 actions.
     let t = &r.tokenism.totals;
     assert_eq!(
@@ -786,7 +794,7 @@ fn the_working_group_scenario() {
             t.decisions_disputed_by_partners,
             t.challenges_unanswered
         ),
-        (1, 1, 0)
+        (2, 1, 0)
     );
     assert_eq!(
         (

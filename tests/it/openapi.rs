@@ -599,8 +599,28 @@ async fn lists_are_paged_with_a_cursor_and_a_link() {
             }
         }
     }
+    // Every record but those of someone's own time and pay, which an
+    // auditor does not read (docs/ACCESS.md).
     let size = api.app().size();
-    assert_eq!(seqs, (0..size).collect::<Vec<_>>());
+    let ledger = api.app().ledger();
+    let readable: Vec<u64> = (0..size)
+        .filter(|s| {
+            let t = ledger
+                .get(*s)
+                .unwrap()
+                .unwrap()
+                .record
+                .event_type()
+                .as_str()
+                .to_string();
+            !(t.starts_with("time.") || t == "payment.made")
+        })
+        .collect();
+    assert!(
+        readable.len() < size as usize,
+        "the example history holds time and pay"
+    );
+    assert_eq!(seqs, readable);
 
     // Public records: the Link header alone says where the next page is.
     let (s, link, _, _) = call(&api, &auditor, "GET", "/v1/records?limit=10", None).await;
