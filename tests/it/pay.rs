@@ -341,6 +341,27 @@ async fn each_reads_their_own_time_and_figures_follow_the_rules() {
         !r_home.contains("2.75 hours") && !r_home.contains("£31.37"),
         "partner R's home shows P's time"
     );
+    // The project's page: staff read its figures, an auditor that too few
+    // partners gave time for them to be shown.
+    let project_page = format!("/projects/{}", o.project);
+    let (_, page) = Browser::sign_in(api, &o.s_code)
+        .await
+        .get(&project_page)
+        .await;
+    assert!(
+        page.contains("Hours given by partners: 4 hours.")
+            && page.contains("Hours paid: 2.75 hours."),
+        "{page}"
+    );
+    let (_, page) = Browser::sign_in(api, &o.auditor)
+        .await
+        .get(&project_page)
+        .await;
+    assert!(
+        page.contains("too few for their hours to be shown")
+            && !page.contains("Hours given by partners"),
+        "{page}"
+    );
     let (_, s_home) = Browser::sign_in(api, &o.s_code).await.get("/home").await;
     assert!(
         s_home.contains("Time waiting for payment for 30 days or more")

@@ -236,6 +236,8 @@ struct ProjectPage {
     id: ProjectId,
     /// Staff and admins find people to add here.
     may_add_people: bool,
+    /// Were partners paid for their time? A sentence, and the figures.
+    pay: (String, Vec<String>),
 }
 
 /// "15 July 2025", and "(recorded on 30 November 2026)" when it was
@@ -474,6 +476,11 @@ async fn project(
         story,
         id,
         may_add_people: v.is(&[Role::Staff, Role::Admin]),
+        pay: super::time::project_figures(
+            &model,
+            &id,
+            policy::sees_exact_counts(v.caller.author()),
+        ),
     })
 }
 

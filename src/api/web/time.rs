@@ -129,3 +129,43 @@ pub(super) fn waiting_too_long(
         .collect();
     (heading, lines)
 }
+
+/// A project's figures for its page, as the reader may see them: a
+/// sentence, and each figure on a line of its own.
+pub(super) fn project_figures(
+    model: &Model,
+    id: &crate::coproduction::values::ProjectId,
+    exact: bool,
+) -> (String, Vec<String>) {
+    let settings = crate::coproduction::report::Settings {
+        exact,
+        ..crate::coproduction::report::Settings::today()
+    };
+    let f = pay::figures(model, &|p| p == id, settings, exact);
+    let mut lines = Vec::new();
+    if let Some(given) = f
+        .hours_given
+        .filter(|_| f.partners_with_time != crate::coproduction::report::Shown::Count(0))
+    {
+        lines.push(format!("Hours given by partners: {}.", hours(given)));
+        for (what, v) in [
+            ("Hours paid", f.hours_paid),
+            ("Hours waiting for payment", f.hours_waiting),
+            (
+                "Hours waiting 30 days or more",
+                f.hours_waiting_over_30_days,
+            ),
+        ] {
+            if let Some(v) = v {
+                lines.push(format!("{what}: {}.", hours(v)));
+            }
+        }
+        if let Some(d) = f.median_days_to_payment {
+            lines.push(format!(
+                "Paid a median of {} after the time was given.",
+                words::count(d.round() as u64, "day", "days")
+            ));
+        }
+    }
+    (f.words("This project"), lines)
+}
