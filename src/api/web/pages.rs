@@ -476,11 +476,7 @@ async fn project(
         story,
         id,
         may_add_people: v.is(&[Role::Staff, Role::Admin]),
-        pay: super::time::project_figures(
-            &model,
-            &id,
-            policy::sees_exact_counts(v.caller.author()),
-        ),
+        pay: super::time::project_figures(model, &id, policy::sees_exact_counts(v.caller.author())),
     })
 }
 
